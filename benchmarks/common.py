@@ -1,0 +1,65 @@
+"""Helpers shared by the benchmarks: where the data is, timing, tables, the machine."""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CACHE = Path(os.environ.get("MUSICGATE_BENCH_CACHE", Path.home() / ".cache" / "musicgate-bench"))
+
+
+def best_time(fn, repeat: int = 3) -> float:
+    """Best wall time of ``repeat`` calls, in seconds."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def machine() -> str:
+    """One line naming the CPU and core count."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    """A markdown table."""
+    fmt = lambda v: f"{v:,.0f}" if isinstance(v, float) and abs(v) >= 100 else (f"{v:.3g}" if isinstance(v, float) else str(v))  # noqa: E731
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def chorale_midis() -> list[Path]:
+    """The Bach chorales of music21's corpus, exported to MIDI once (cached)."""
+    out = CACHE / "chorales"
+    done = out / "COMPLETE"
+    if not done.exists():
+        import music21
+
+        from musicgate.midi import write_midi
+        from musicgate.score import from_music21
+
+        out.mkdir(parents=True, exist_ok=True)
+        for i, path in enumerate(music21.corpus.getComposer("bach")):
+            try:
+                notes = from_music21(music21.converter.parse(path))
+            except Exception as exc:  # a corpus file music21 cannot parse is reported, not hidden
+                print(f"skipped {path.name}: {type(exc).__name__}")
+                continue
+            if len(notes):
+                write_midi(notes, out / f"{i:03d}_{path.stem}.mid")
+        done.write_text("ok\n")
+    return sorted(out.glob("*.mid"))

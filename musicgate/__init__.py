@@ -1,0 +1,22 @@
+"""musicgate: music with gated recurrent networks, and measurements of what the gates buy.
+
+The public API, re-exported. Heavy modules (torch) load only when a torch-based name is used.
+"""
+from __future__ import annotations
+
+from .errors import (AudioError, CheckpointError, ConfigError, DataError, KeyNameError, MidiError, MusicgateError,
+                     RunFailure, TokenizerError)
+from .keys import MAJOR_MINOR_KEYS, MODES, Key, parse_key
+from .midi import from_pretty_midi, read_midi, to_pretty_midi, write_midi
+from .notes import Notes
+from .tokenizer import EventTokenizer, MelodyTokenizer, Tokenizer, load_tokenizer, make_tokenizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Notes", "read_midi", "write_midi", "from_pretty_midi", "to_pretty_midi",
+    "Key", "parse_key", "MODES", "MAJOR_MINOR_KEYS",
+    "Tokenizer", "MelodyTokenizer", "EventTokenizer", "make_tokenizer", "load_tokenizer",
+    "MusicgateError", "MidiError", "TokenizerError", "KeyNameError", "ConfigError", "DataError",
+    "CheckpointError", "AudioError", "RunFailure",
+]

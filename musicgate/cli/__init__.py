@@ -1,0 +1,45 @@
+"""The ``musicgate`` command: a thin layer over the library.
+
+Each module in this package adds one group of sub-commands through ``register(subparsers)`` and
+calls library functions. Errors from the library (:class:`~musicgate.errors.MusicgateError`) are
+printed as one line on stderr; the exit code is 2 for bad input and 1 for a failed run.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from ..errors import MusicgateError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every command module's sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="musicgate", description="Music with gated recurrent networks, and what the gates buy.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except MusicgateError as exc:
+        print(f"musicgate: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("musicgate: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# musicgate set-up and main jobs, for a fresh machine with Python 3.11 and pip.
+#   bash scripts/dev.sh demo   # set up .venv, then run the main job
+#   bash scripts/dev.sh test   # set up .venv, then run the whole test suite
+#   bash scripts/dev.sh setup  # set up .venv only
+# The CPU build of torch is installed first (torch==2.13.0 resolves to it on machines without a
+# GPU), so pip never pulls the multi-GB CUDA packages; pyproject.toml keeps a normal range.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+setup() {
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[test,bench]"
+}
+
+demo() {
+    local mg="$VENV/bin/musicgate"
+    "$mg" convert corpus:bach/bwv66.6 generated/bwv66.6.mid
+    "$mg" info generated/bwv66.6.mid
+    "$mg" tokenize generated/bwv66.6.mid --vocab event -o generated/bwv66.6.ids.json
+    "$mg" detokenize generated/bwv66.6.ids.json -o generated/bwv66.6.roundtrip.mid
+    "$mg" info generated/bwv66.6.roundtrip.mid
+}
+
+run_tests() {
+    local rc=0
+    "$VENV/bin/python" -m pytest "$@" || rc=$?
+    if [ "$rc" -eq 5 ]; then
+        echo "dev.sh: pytest collected no tests; that is a failure" >&2
+        return 1
+    fi
+    return "$rc"
+}
+
+case "${1:-}" in
+    setup) setup ;;
+    demo) setup && demo ;;
+    test) shift; setup && run_tests "$@" ;;
+    *) echo "usage: bash scripts/dev.sh demo|test|setup" >&2; exit 2 ;;
+esac

@@ -1,0 +1,134 @@
+"""Notes, MIDI reading and writing, pretty_midi and music21 conversion, and bad MIDI input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from midifile import off, on, smf
+
+from musicgate.errors import MidiError
+from musicgate.keys import Key
+from musicgate.midi import from_pretty_midi, midi_bytes, read_midi, to_pretty_midi, write_midi
+from musicgate.notes import DRUM_PROGRAM, Notes
+
+
+def test_read_tiny_file_in_beats_and_seconds():
+    tempo = b"\xff\x51\x03" + (1_000_000).to_bytes(3, "big")  # 60 qpm
+    data = smf([(0, tempo), (0, b"\xff\x59\x02\x02\x01"), (0, on(60)), (480, off(60)), (240, on(64, 50)),
+                (240, off(64))])
+    n = read_midi(data)
+    assert n.pitch.tolist() == [60, 64]
+    assert n.onset.tolist() == [0.0, 1.5] and n.duration.tolist() == [1.0, 0.5]
+    assert n.velocity.tolist() == [90, 50]
+    assert n.onset_seconds.tolist() == [0.0, 1.5]  # 60 qpm: one beat per second
+    assert n.key == Key(11, "minor")  # two sharps, minor
+    assert n.tempos.tolist() == [[0.0, 60.0]]
+
+
+def test_tempo_map_converts_beats_to_seconds():
+    n = Notes.from_arrays([60, 62], [0, 4], [1, 1], tempos=[[0, 120], [2, 60]])
+    assert n.seconds(np.array([0, 2, 4])).tolist() == [0.0, 1.0, 3.0]
+
+
+def test_drums_excluded_by_default_and_kept_on_request():
+    data = smf([(0, on(60)), (480, off(60))], [(0, on(36, ch=9)), (480, off(36, ch=9))])
+    assert read_midi(data).pitch.tolist() == [60]
+    both = read_midi(data, drums=True)
+    assert sorted(both.program.tolist()) == [DRUM_PROGRAM, 0]
+
+
+def test_write_then_read_is_identity_on_the_grid(tmp_path):
+    n = Notes.from_arrays([60, 64, 67], [0, 0.5, 1 / 3], [0.5, 1, 2 / 3], [80, 90, 100], key="Eb major",
+                          meter=(3, 4), tempos=[[0, 100]])
+    path = write_midi(n, tmp_path / "x.mid")
+    back = read_midi(path)
+    assert np.allclose(back.onset, n.onset) and np.allclose(back.duration, n.duration)
+    assert back.pitch.tolist() == n.pitch.tolist() and back.key == n.key and back.meter == (3, 4)
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+
+
+def test_pretty_midi_round_trip():
+    n = Notes.from_arrays([60, 64], [0, 1], [1, 2], [70, 80], key="A minor", meter=(4, 4))
+    pm = to_pretty_midi(n)
+    assert [note.pitch for note in pm.instruments[0].notes] == [60, 64]
+    back = from_pretty_midi(pm)
+    assert np.allclose(back.onset, n.onset) and np.allclose(back.duration, n.duration)
+    assert back.key == Key(9, "minor") and back.meter == (4, 4)
+
+
+def test_music21_round_trip_and_musicxml_keeps_the_key(tmp_path):
+    music21 = pytest.importorskip("music21")
+    from musicgate.score import from_music21, key_label, to_music21, write_musicxml
+
+    n = Notes.from_arrays([62, 66, 69, 62], [0, 1, 2, 2], [1, 1, 2, 2], key="D dorian", meter=(4, 4))
+    assert from_music21(to_music21(n)) == n
+    path = write_musicxml(n, tmp_path / "x.musicxml")
+    assert key_label(music21.converter.parse(path)) == Key(2, "dorian")
+
+
+def test_skyline_keeps_highest_sounding_note():
+    # chord C-E-G at 0 (2 beats); a low note starting under it is dropped; a higher one cuts it.
+    n = Notes.from_arrays([60, 64, 67, 55, 72, 50], [0, 0, 0, 1, 1.5, 3], [2, 2, 2, 0.5, 1, 1])
+    s = n.skyline()
+    assert s.pitch.tolist() == [67, 72, 50]
+    assert s.onset.tolist() == [0, 1.5, 3] and s.duration.tolist() == [1.5, 1, 1]
+
+
+def test_empty_file_gives_empty_notes(shared_midi):
+    n = read_midi(shared_midi / "one_track" / "empty.mid")
+    assert len(n) == 0 and n.end == 0.0 and len(n.skyline()) == 0
+
+
+def test_corrupted_file_raises_our_error_naming_file_and_reason(shared_midi):
+    path = shared_midi / "corrupted" / "ValueError_Control168.mid"
+    with pytest.raises(MidiError, match="ValueError_Control168.mid.*control_value=168"):
+        read_midi(path)
+
+
+def test_every_real_file_reads(shared_midi):
+    files = sorted((shared_midi / "one_track").glob("*.mid")) + sorted((shared_midi / "multitrack").glob("*.mid"))
+    assert len(files) == 29
+    for f in files:
+        n = read_midi(f)
+        assert (len(n) > 0) == (f.name != "empty.mid")
+        assert np.all(np.diff(n.onset) >= 0)
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "less than 14"),
+    (b"this is a text file, not MIDI at all", "not MThd"),
+    (smf([(0, on(60)), (480, off(60))])[:30], "chunk length"),
+])
+def test_bad_bytes_raise_midi_error(tmp_path, data, reason):
+    path = tmp_path / "bad.mid"
+    path.write_bytes(data)
+    with pytest.raises(MidiError, match=reason):
+        read_midi(path)
+
+
+def test_missing_file():
+    with pytest.raises(MidiError, match="no such MIDI file"):
+        read_midi("/nonexistent/x.mid")
+
+
+def test_absurd_tick_is_an_error_not_gigabytes():
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    far = [(2**28 - 1, b"\xff\x01\x01a")] * 7  # a text event pushed to tick ~2**31
+    with pytest.raises(MidiError, match="outside 0"):
+        read_midi(smf([(0, on(60)), (480, off(60))] + far + [(8, on(62)), (480, off(62))]))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB
+
+
+def test_zero_length_and_overlapping_notes_read_without_error():
+    # note-on/off at the same tick; two overlapping notes on one pitch.
+    data = smf([(0, on(60)), (0, off(60)), (0, on(62)), (240, on(62)), (240, off(62)), (240, off(62))])
+    n = read_midi(data)
+    assert sorted(n.duration.tolist())[0] == 0.0
+    assert n.pitch.tolist().count(62) == 2
+
+
+def test_write_refuses_out_of_range_pitch(tmp_path):
+    n = Notes.from_arrays([130], [0], [1])
+    with pytest.raises(MidiError, match="outside 0-127"):
+        midi_bytes(n)

@@ -1,0 +1,183 @@
+"""Tokenizers: exact round trip on the grid (property tests and real files), transposition,
+grammar, persistence and bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from musicgate.errors import TokenizerError
+from musicgate.keys import MODES, Key
+from musicgate.midi import read_midi
+from musicgate.notes import Notes
+from musicgate.tokenizer import METERS, load_tokenizer, make_tokenizer
+
+TOKENIZERS = [make_tokenizer("melody"), make_tokenizer("event"),
+              make_tokenizer("melody", grid=4, pitch_range=(48, 84), max_beats=4),
+              make_tokenizer("event", grid=8, velocity_bins=16, max_shift_beats=1)]
+IDS = [f"{t.kind}-grid{t.grid}" for t in TOKENIZERS]
+
+
+@st.composite
+def notes_strategy(draw, pitch_range=(0, 127)):
+    n = draw(st.integers(0, 40))
+    pitch = draw(st.lists(st.integers(*pitch_range), min_size=n, max_size=n))
+    onset = draw(st.lists(st.floats(0, 64, allow_nan=False), min_size=n, max_size=n))
+    duration = draw(st.lists(st.floats(-1, 12, allow_nan=False), min_size=n, max_size=n))
+    velocity = draw(st.lists(st.integers(1, 127), min_size=n, max_size=n))
+    key = draw(st.none() | st.builds(Key, st.integers(0, 11), st.sampled_from(MODES)))
+    meter = draw(st.none() | st.sampled_from([(3, 4), (6, 8), (4, 4), (5, 16)]))
+    return Notes.from_arrays(pitch, onset, duration, velocity, key=key, meter=meter)
+
+
+@pytest.mark.parametrize("tok", TOKENIZERS, ids=IDS)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_round_trip_is_exact_on_the_grid(tok, data):
+    notes = data.draw(notes_strategy(tok.pitch_range))
+    ids = tok.encode(notes)
+    assert tok.decode(ids) == tok.quantize(notes)
+    assert tok.quantize(tok.quantize(notes)) == tok.quantize(notes)  # quantize is a projection
+    assert tok.grammar().is_valid(ids)
+
+
+@pytest.mark.parametrize("tok", TOKENIZERS[:2], ids=IDS[:2])
+def test_round_trip_on_every_real_file(tok, shared_midi):
+    files = sorted(shared_midi.glob("*/*.mid"))
+    files = [f for f in files if f.parent.name != "corrupted"]
+    for f in files:
+        notes = read_midi(f)
+        assert tok.decode(tok.encode(notes)) == tok.quantize(notes), f.name
+
+
+def test_melody_tokens_read_as_documented():
+    tok = make_tokenizer("melody")
+    n = Notes.from_arrays([62, 66], [0, 2], [1, 2.5], key="D major", meter=(3, 4))
+    words = [tok.vocab[i] for i in tok.encode(n)]
+    assert words == ["BOS", "KEY_D_major", "METER_3/4", "BAR", "PITCH_62", "DUR_12", "REST", "DUR_12",
+                     "PITCH_66", "DUR_30", "EOS"]
+
+
+def test_rests_split_at_bar_lines():
+    tok = make_tokenizer("melody")
+    n = Notes.from_arrays([60, 62], [0, 9], [1, 1], meter=(4, 4))
+    words = [tok.vocab[i] for i in tok.encode(n)][3:-1]
+    assert words == ["BAR", "PITCH_60", "DUR_12", "REST", "DUR_36", "BAR", "REST", "DUR_48", "BAR", "REST",
+                     "DUR_12", "PITCH_62", "DUR_12"]
+
+
+def test_event_tokens_read_as_documented():
+    tok = make_tokenizer("event", velocity_bins=32)
+    n = Notes.from_arrays([60, 64], [0, 0], [1, 0.5], [100, 100], key="C minor")
+    words = [tok.vocab[i] for i in tok.encode(n)]
+    assert words == ["BOS", "KEY_C_minor", "METER_unknown", "VEL_25", "NOTE_ON_60", "NOTE_ON_64", "SHIFT_6",
+                     "NOTE_OFF_64", "SHIFT_6", "NOTE_OFF_60", "EOS"]
+
+
+def test_same_pitch_overlap_is_cut_and_duplicates_merge():
+    tok = make_tokenizer("event")
+    n = Notes.from_arrays([60, 60, 60], [0, 0, 1], [4, 2, 2])
+    q = tok.quantize(n)
+    assert q.onset.tolist() == [0, 1] and q.duration.tolist() == [1, 2]
+
+
+def test_zero_and_negative_durations_become_one_grid_step():
+    for tok in TOKENIZERS[:2]:
+        q = tok.quantize(Notes.from_arrays([60, 62], [0, 1], [0, -3]))
+        assert q.duration.tolist() == [1 / 12, 1 / 12]
+
+
+@pytest.mark.parametrize("tok", TOKENIZERS, ids=IDS)
+def test_pitch_outside_range_is_a_clear_error(tok):
+    lo, hi = tok.pitch_range
+    for p in {lo - 1, hi + 1} & set(range(128)) or {hi + 1}:
+        with pytest.raises(TokenizerError, match=f"pitch {p} is outside"):
+            tok.encode(Notes.from_arrays([p], [0], [1]))
+
+
+@pytest.mark.parametrize("tok", TOKENIZERS[:2], ids=IDS[:2])
+def test_transpose_moves_pitches_and_key_together(tok):
+    n = Notes.from_arrays([60, 64, 67], [0, 1, 2], [1, 1, 1], key="A dorian", meter=(4, 4))
+    ids = tok.encode(n)
+    up = tok.transpose(ids, 5)
+    assert tok.decode(up) == tok.quantize(n.transpose(5))
+    assert tok.key_of(up) == Key(2, "dorian")
+    assert np.array_equal(tok.transpose(up, -5), ids)
+    assert tok.shift_range(ids) == (-11, 11)
+
+
+def test_transpose_out_of_range_is_refused():
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    ids = tok.encode(Notes.from_arrays([50, 80], [0, 1], [1, 1]))
+    assert tok.shift_range(ids) == (-2, 4)
+    with pytest.raises(TokenizerError, match="allowed shifts are -2..4"):
+        tok.transpose(ids, 5)
+
+
+@pytest.mark.parametrize("tok", TOKENIZERS, ids=IDS)
+def test_random_grammar_walks_always_decode(tok):
+    rng = np.random.default_rng(0)
+    g = tok.grammar()
+    batch = 16
+    state = g.start(batch)
+    seqs = [[tok.bos_id] for _ in range(batch)]
+    for _ in range(300):
+        mask = g.allowed(state)
+        assert mask.any(axis=1).all()
+        logits = rng.normal(size=mask.shape)
+        logits[:, tok.eos_id] -= 4  # keep sequences going
+        choice = np.argmax(np.where(mask, logits, -np.inf), axis=1)
+        g.advance(state, choice)
+        for s, c in zip(seqs, choice):
+            s.append(int(c))
+    for s in seqs:
+        assert g.is_valid(s)
+        notes = tok.decode(s)
+        assert np.all(notes.duration > 0)
+        assert tok.decode(tok.encode(notes)) == tok.quantize(notes)
+
+
+def test_grammar_forbids_what_would_not_decode():
+    tok = make_tokenizer("event")
+    g = tok.grammar()
+    state = g.start(1, prefix=np.array([[tok.bos_id, tok.key_id(None), tok.meter_id(None), tok.ids["NOTE_ON_60"]]]))
+    mask = g.allowed(state)[0]
+    assert not mask[tok.ids["NOTE_OFF_60"]]  # zero-length note
+    assert not mask[tok.ids["NOTE_ON_60"]]  # already sounding
+    assert not mask[tok.eos_id]  # a note still sounds
+    assert mask[tok.ids["SHIFT_1"]] and mask[tok.ids["NOTE_ON_61"]]
+
+
+@pytest.mark.parametrize("tok", TOKENIZERS, ids=IDS)
+def test_save_and_load(tok, tmp_path):
+    path = tok.save(tmp_path / "tok.json")
+    back = load_tokenizer(path)
+    assert back == tok and back.vocab == tok.vocab and back.fingerprint == tok.fingerprint
+
+
+def test_load_rejects_other_files(tmp_path):
+    (tmp_path / "x.json").write_text("[1, 2]")
+    with pytest.raises(TokenizerError, match="not a musicgate tokenizer"):
+        load_tokenizer(tmp_path / "x.json")
+    with pytest.raises(TokenizerError, match="unknown vocabulary 'remi'"):
+        make_tokenizer("remi")
+
+
+def test_bad_ids_are_refused():
+    tok = make_tokenizer("melody")
+    with pytest.raises(TokenizerError, match="token id 9999 is not in"):
+        tok.decode([1, 9999])
+
+
+def test_absurd_timing_is_refused_before_allocating():
+    tok = make_tokenizer("event")
+    with pytest.raises(TokenizerError, match="absurd"):
+        tok.encode(Notes.from_arrays([60, 62], [0, 1e9], [1, 1]))
+
+
+def test_unknown_meter_and_key_tokens():
+    tok = make_tokenizer("melody")
+    ids = tok.encode(Notes.from_arrays([60], [0], [1], meter=(11, 8)))
+    assert tok.vocab[ids[1]] == "KEY_unknown" and tok.vocab[ids[2]] == "METER_unknown"
+    assert len(METERS) + 1 == sum(w.startswith("METER_") for w in tok.vocab)
