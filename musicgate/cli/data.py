@@ -1,0 +1,51 @@
+"""``musicgate data prepare|info``: build and inspect cached token datasets."""
+from __future__ import annotations
+
+import json
+
+from ..corpora import BUILTIN, PREFIXES, load_prepared, prepare, summary
+from ..tokenizer import TOKENIZERS
+
+
+def register(sub) -> None:
+    data = sub.add_parser("data", help="prepare and inspect token datasets")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    p = dsub.add_parser("prepare", help="parse, label, tokenize, split and cache a corpus")
+    p.add_argument("corpus", help=f"one of {', '.join(BUILTIN + PREFIXES)}")
+    p.add_argument("--vocab", choices=sorted(TOKENIZERS), help="default: melody for folk corpora, event otherwise")
+    p.add_argument("--workers", type=int, help="parallel parsers (default: all cores)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split by tune")
+    p.add_argument("--root", default="datasets", help="where caches live (default datasets/)")
+    p.add_argument("--limit", type=int, help="only the first N tunes (a quick trial)")
+    p.add_argument("--force", action="store_true", help="rebuild even when the cache is up to date")
+    p.set_defaults(func=_prepare)
+    p = dsub.add_parser("info", help="counts, key histogram, length percentiles, rejects by reason")
+    p.add_argument("name", help="a dataset name under --root, or a path")
+    p.add_argument("--root", default="datasets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_info)
+
+
+def _prepare(args) -> int:
+    data = prepare(args.corpus, vocab=args.vocab, root=args.root, workers=args.workers, seed=args.seed,
+                   force=args.force, quiet=args.quiet, limit=args.limit)
+    s = summary(data)
+    print(f"{data.path}: {s['tunes']} tunes ({s['splits']['train']}/{s['splits']['valid']}/{s['splits']['test']} "
+          f"train/valid/test), {s['tokens']:,} tokens, {s['rejected']} rejected; built in {s['built_seconds']} s")
+    return 0
+
+
+def _info(args) -> int:
+    s = summary(load_prepared(args.name, root=args.root))
+    if args.json:
+        print(json.dumps(s, indent=1))
+        return 0
+    print(f"{s['name']} ({s['corpus']}, {s['vocab']} vocabulary): {s['tunes']} tunes, {s['tokens']:,} tokens")
+    print("splits: " + ", ".join(f"{k} {v}" for k, v in s["splits"].items()))
+    print("modes: " + ", ".join(f"{k} {v}" for k, v in s["modes"].items()))
+    print("keys: " + ", ".join(f"{k} {v}" for k, v in list(s["keys"].items())[:12])
+          + (" ..." if len(s["keys"]) > 12 else ""))
+    print("notes per tune: " + ", ".join(f"{k} {v}" for k, v in s["notes_per_tune"].items()))
+    print("tokens per tune: " + ", ".join(f"{k} {v}" for k, v in s["tokens_per_tune"].items()))
+    print(f"rejected: {s['rejected']}" + "".join(f"\n  {v:5d}  {k}" for k, v in s["rejects_by_reason"].items()))
+    return 0
