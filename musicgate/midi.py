@@ -60,27 +60,30 @@ def read_midi(source: "str | os.PathLike | bytes", *, drums: bool = False) -> No
     tpq = float(score.ticks_per_quarter)
     if tpq <= 0:
         raise MidiError(f"{name}: MIDI header has a non-positive resolution ({tpq:g} ticks per beat)")
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("pitch", "onset", "duration", "velocity", "program", "track")}
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("pitch", "time", "duration", "velocity", "program", "track")}
     index = 0  # tracks are numbered among the kept ones, so write -> read keeps the numbers
     for track in score.tracks:
         if (track.is_drum and not drums) or len(track.notes) == 0:
             continue
         arr = track.notes.numpy()
         n = len(arr["pitch"])
-        cols["pitch"].append(arr["pitch"].astype(np.int16))
-        cols["onset"].append(arr["time"].astype(np.float64) / tpq)
-        cols["duration"].append(arr["duration"].astype(np.float64) / tpq)
-        cols["velocity"].append(arr["velocity"].astype(np.int16))
+        for k in ("pitch", "time", "duration", "velocity"):
+            cols[k].append(arr[k])
         cols["program"].append(np.full(n, DRUM_PROGRAM if track.is_drum else track.program, np.int16))
         cols["track"].append(np.full(n, index, np.int16))
         index += 1
-    data = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
-    if len(data["onset"]) and (data["onset"].min() < 0 or data["onset"].max() > MAX_BEAT):
-        bad = data["onset"][(data["onset"] < 0) | (data["onset"] > MAX_BEAT)][0]
+    cat = lambda k, dt: np.concatenate(cols[k]).astype(dt) if cols[k] else np.zeros(0, dt)  # noqa: E731
+    time_, dur, pitch = cat("time", np.int64), cat("duration", np.int64), cat("pitch", np.int16)
+    if len(time_) and (time_.min() < 0 or time_.max() > MAX_BEAT * tpq):
+        bad = time_[(time_ < 0) | (time_ > MAX_BEAT * tpq)][0] / tpq
         raise MidiError(f"{name}: a note starts at beat {bad:.0f}, outside 0..{MAX_BEAT:.0f}; "
                         "the file's tick values are corrupt")
-    if len(data["pitch"]) and (data["pitch"].min() < 0):
+    if len(pitch) and pitch.min() < 0:
         raise MidiError(f"{name}: a note has a pitch outside MIDI's 0-127")
+    # Canonical order (Notes.sorted): onset, pitch, duration, velocity, track, program, on integer ticks.
+    velocity, program, track_no = cat("velocity", np.int16), cat("program", np.int16), cat("track", np.int16)
+    rest = (velocity.astype(np.int64) << 34) | (track_no.astype(np.int64) << 17) | (program.astype(np.int64) & 0x1FFFF)
+    order = np.lexsort((rest, dur, (time_ << 7) | pitch))
     tempos = score.tempos.numpy() if len(score.tempos) else None
     tempo_map = None
     if tempos is not None:
@@ -93,9 +96,8 @@ def read_midi(source: "str | os.PathLike | bytes", *, drums: bool = False) -> No
                  for ks in score.key_signatures if -7 <= ks.key <= 7)
     meters = tuple((ts.time / tpq, ts.numerator, ts.denominator)
                    for ts in score.time_signatures if ts.numerator > 0 and ts.denominator > 0)
-    return Notes.from_arrays(data["pitch"], data["onset"], data["duration"], data["velocity"],
-                             program=data["program"], track=data["track"], tempos=tempo_map,
-                             keys=keys, meters=meters)
+    return Notes._trusted(pitch[order], time_[order] / tpq, np.maximum(dur[order], 0) / tpq, velocity[order],
+                          program[order], track_no[order], tempo_map, keys, meters)
 
 
 def _to_score(notes: Notes, ticks_per_beat: int):

@@ -113,6 +113,20 @@ class Notes:
         return notes.sorted()
 
     @classmethod
+    def _trusted(cls, pitch, onset, duration, velocity, program, track, tempos=None, keys=(), meters=()) -> "Notes":
+        """Fast path for readers: arrays already of the right dtype, length and canonical order."""
+        self = object.__new__(cls)
+        for name, arr in zip(_INT_FIELDS + _FLOAT_FIELDS, (pitch, velocity, program, track, onset, duration)):
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        tempos = _tempo_array(tempos)
+        tempos.setflags(write=False)
+        object.__setattr__(self, "tempos", tempos)
+        object.__setattr__(self, "keys", tuple(keys))
+        object.__setattr__(self, "meters", tuple(meters))
+        return self
+
+    @classmethod
     def empty(cls, **meta) -> "Notes":
         """Notes with no notes (metadata may still be given)."""
         return cls.from_arrays([], [], [], **meta)

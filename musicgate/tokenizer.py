@@ -359,34 +359,49 @@ class EventTokenizer(Tokenizer):
         """Representative MIDI velocity of bin indices (the bin's middle, at least 1)."""
         return np.clip(((2 * np.asarray(b, np.int64) + 1) * 128) // (2 * self.velocity_bins), 1, 127)
 
-    def quantize(self, notes: Notes) -> Notes:
+    def _grid(self, notes: Notes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """(pitch, onset steps, duration steps, velocity bin, meta) of the quantized notes,
+        in canonical order (onset, pitch)."""
         keep, meta = self._base_quantize(notes)
         on = np.round(notes.onset[keep] * self.grid).astype(np.int64)
         du = np.maximum(np.round(notes.duration[keep] * self.grid), 1).astype(np.int64)
-        pitch, vel = notes.pitch[keep], notes.velocity[keep]
+        pitch, vel = notes.pitch[keep].astype(np.int64), notes.velocity[keep]
         # Same pitch: a later note cuts the sounding one; two at one onset merge into the longer.
-        order = np.lexsort((-du, on, pitch))
+        order = np.lexsort((-du, (pitch << 40) | on))
         p, o, d, v = pitch[order], on[order], du[order], vel[order]
         dup = np.zeros(len(p), bool)  # not the first (longest) note at its (pitch, onset)
         dup[1:] = (p[1:] == p[:-1]) & (o[1:] == o[:-1])
-        p, o, d, v = p[~dup], o[~dup], d[~dup], v[~dup]
+        if dup.any():
+            p, o, d, v = p[~dup], o[~dup], d[~dup], v[~dup]
         if len(p):
-            same_next = np.r_[p[1:] == p[:-1], False]
-            d = np.where(same_next, np.minimum(d, np.r_[o[1:], 0] - o), d)
-        return self._notes(p, o, d, self.bin_velocity(self.velocity_bin(v)), meta)
+            same_next = np.empty(len(p), bool)
+            same_next[:-1], same_next[-1] = p[1:] == p[:-1], False
+            nxt = np.empty_like(o)
+            nxt[:-1], nxt[-1] = o[1:], 0
+            d = np.where(same_next, np.minimum(d, nxt - o), d)
+        order = np.argsort((o << 7) | p)
+        return p[order], o[order], d[order], self.velocity_bin(v[order]), meta
+
+    def quantize(self, notes: Notes) -> Notes:
+        p, o, d, vb, meta = self._grid(notes)
+        zeros = np.zeros(len(p), np.int16)
+        return Notes._trusted(p.astype(np.int16), o / self.grid, d / self.grid, self.bin_velocity(vb).astype(np.int16),
+                              zeros, zeros.copy(), None, meta["keys"], meta["meters"])
 
     def encode(self, notes: Notes) -> np.ndarray:
-        q = self.quantize(notes)
-        self._check_pitch(q)
-        n = len(q)
-        on = np.round(q.onset * self.grid).astype(np.int64)
-        off = on + np.round(q.duration * self.grid).astype(np.int64)
-        rel = q.pitch.astype(np.int64) - self.pitch_range[0]
+        pitch, on, du, vb, meta = self._grid(notes)
+        lo, hi = self.pitch_range
+        if len(pitch) and (pitch.min() < lo or pitch.max() > hi):
+            self._check_pitch(Notes._trusted(pitch.astype(np.int16), *(np.zeros(len(pitch)),) * 2,
+                                             *(np.zeros(len(pitch), np.int16),) * 3))
+        n = len(pitch)
+        off = on + du
+        rel = pitch - lo
         # Events sorted by time; at one time NOTE_OFFs come before NOTE_ONs.
         t = np.concatenate([off, on])
         is_on = np.concatenate([np.zeros(n, bool), np.ones(n, bool)])
         tok = np.concatenate([self.off_base + rel, self.on_base + rel])
-        vbin = np.concatenate([np.full(n, -1), self.velocity_bin(q.velocity)])
+        vbin = np.concatenate([np.full(n, -1), vb])
         order = np.argsort((t << 20) | (is_on.astype(np.int64) << 19) | tok)  # by time, OFF first, token
         t, is_on, tok, vbin = t[order], is_on[order], tok[order], vbin[order]
         gap = np.diff(t, prepend=0)
@@ -409,7 +424,9 @@ class EventTokenizer(Tokenizer):
         j = np.arange(len(ev)) - np.repeat(np.cumsum(n_shift) - n_shift, n_shift)
         length = np.where(j < full[ev], self.max_shift, rem[ev])
         body[starts[ev] + j] = self.shift_base + length - 1
-        return np.concatenate([self._header(q), body, [self.eos_id]]).astype(np.int32)
+        key, meter = (meta["keys"][0][1] if meta["keys"] else None), (meta["meters"][0][1:] if meta["meters"] else None)
+        header = [self.bos_id, self.key_id(key), self.meter_id(meter)]
+        return np.concatenate([header, body, [self.eos_id]]).astype(np.int32)
 
     def decode(self, ids) -> Notes:
         ids = self._as_ids(ids)
