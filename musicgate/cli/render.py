@@ -1,0 +1,32 @@
+"""``musicgate render``: a MIDI file -> a WAV file, with a General MIDI soundfont."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..audio import BACKENDS, render_file
+
+
+def register(sub) -> None:
+    p = sub.add_parser("render", help="MIDI file -> WAV with a General MIDI soundfont "
+                       "(default: pretty_midi's TimGM6mb.sf2)")
+    p.add_argument("file", type=Path, help="the .mid file")
+    p.add_argument("-o", "--output", type=Path, help="WAV to write (default: FILE with .wav)")
+    p.add_argument("--soundfont", type=Path, help="a .sf2 file (default: pretty_midi's TimGM6mb.sf2)")
+    p.add_argument("--sample-rate", type=int, default=44100, help="Hz (default 44100)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="synthesizer (auto: tinysoundfont, else FluidSynth when installed)")
+    p.set_defaults(func=render)
+
+
+def render(args) -> int:
+    import soundfile
+
+    start = time.perf_counter()
+    path = render_file(args.file, args.output, soundfont=args.soundfont,
+                       sample_rate=args.sample_rate, backend=args.backend)
+    wall = time.perf_counter() - start
+    seconds = soundfile.info(str(path)).duration
+    print(f"wrote {path} ({seconds:.1f} s of audio at {args.sample_rate} Hz, "
+          f"rendered in {wall:.1f} s)")
+    return 0

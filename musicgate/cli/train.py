@@ -1,0 +1,63 @@
+"""``musicgate train``: train a language model from a YAML config (also under torchrun)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train a recurrent language model from a YAML config",
+        description="Train a RecurrentLM on a prepared dataset. Writes config.yaml, metrics.csv, "
+        "last.pt, best.pt and loss.png into the run folder. Runs unchanged under "
+        "`torchrun --nproc-per-node N -m musicgate train ...` (DistributedDataParallel).")
+    p.add_argument("config", nargs="?", type=Path,
+                   help="YAML config (see configs/); optional with --resume (the run's config.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set model.hidden=512 (repeatable)")
+    p.add_argument("--run-dir", type=Path, help="run folder (default runs/<config name>-<time>)")
+    p.add_argument("--resume", type=Path, metavar="RUN",
+                   help="continue the run in folder RUN from its last.pt (after Ctrl-C, kill -9, ...)")
+    p.add_argument("--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--stop-after", type=int, metavar="N",
+                   help="stop cleanly after N steps of this call, saving last.pt (time-sliced jobs)")
+    p.set_defaults(func=train_command)
+
+
+def train_command(args) -> int:
+    from ..config import load_config
+    from ..train import train
+
+    overrides = list(args.overrides)
+    if args.device:
+        overrides.append(f"train.device={args.device}")
+    if args.resume is not None:
+        run_dir = args.resume
+        if args.run_dir is not None and Path(args.run_dir).resolve() != Path(run_dir).resolve():
+            raise ConfigError(f"--resume {run_dir} and --run-dir {args.run_dir} name different folders; give one")
+        source = args.config or Path(run_dir) / "config.yaml"
+        if not Path(source).exists():
+            raise ConfigError(f"{source}: no config to resume with; give CONFIG.yaml as well")
+    else:
+        if args.config is None:
+            raise ConfigError("give a CONFIG.yaml (see configs/), or --resume RUN to continue a run")
+        source = args.config
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_dir = args.run_dir or Path("runs") / f"{Path(source).stem}-{stamp}"
+    config = load_config(source, overrides)
+    quiet = bool(getattr(args, "quiet", False))
+    result = train(config, run_dir=run_dir, resume=args.resume is not None, quiet=quiet,
+                   stop_after=args.stop_after)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
+    last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
+    print(f"run {result.run_dir}: {result.stopped} at step {result.step}; train loss {last}, "
+          f"best validation loss {best}; {result.tokens_per_s:,.0f} tokens/s")
+    if result.stopped == "interrupted":
+        print(f"continue with: musicgate train --resume {result.run_dir}")
+        return 130
+    return 0

@@ -1,0 +1,154 @@
+"""Checkpoints: what they hold, loading on the CPU, and one clear error per kind of bad input."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from musicgate.checkpoint import (FORMAT, VERSION, load_checkpoint, load_model, rng_state, save_checkpoint,
+                                  set_rng_state)
+from musicgate.cli import main
+from musicgate.errors import CheckpointError
+from musicgate.models import RecurrentLM
+from musicgate.train import train
+from synthetic_data import make_dataset, tiny_config
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished tiny run (LSTM on the melody dataset ``mini``)."""
+    root = tmp_path_factory.mktemp("ckpt")
+    data = make_dataset(root / "mini", n_tunes=30)
+    cfg = tiny_config(data, "train.steps=6", "train.eval_every=3", "train.checkpoint_every=3")
+    torch.set_num_threads(1)
+    train(cfg, run_dir=root / "run", quiet=True)
+    return root / "run", data
+
+
+def test_checkpoint_describes_itself(run):
+    run_dir, data = run
+    raw = torch.load(run_dir / "last.pt", weights_only=True)
+    assert raw["format"] == FORMAT and raw["version"] == VERSION
+    assert raw["config"]["model"]["cell"] == "lstm" and raw["model_args"]["cell"] == "lstm"
+    assert raw["tokenizer"]["config"]["kind"] == "melody" and len(raw["tokenizer"]["vocab"]) == 191
+    assert raw["dataset"]["fingerprint"] and raw["step"] == 6
+    assert raw["best_val_loss"] is not None and np.isfinite(raw["best_val_loss"])
+    trainer = raw["trainer"]
+    assert {"optimizer", "scheduler", "rng", "loader"} <= set(trainer)
+    assert set(trainer["rng"][0]) >= {"python", "numpy", "torch"}
+    assert trainer["loader"]["step"] == 6 and trainer["loader"]["seed"] == 0
+    assert trainer["optimizer"]["state"]  # Adam moments were saved
+
+
+def test_load_model_rebuilds_the_trained_network(run):
+    run_dir, _ = run
+    model, tok, meta = load_model(run_dir / "best.pt")
+    assert isinstance(model, RecurrentLM) and not model.training
+    assert meta["step"] in (3, 6) and meta["model_args"]["hidden"] == 32 and len(tok) == model.vocab_size
+    raw = torch.load(run_dir / "best.pt", weights_only=True)
+    ref = RecurrentLM(**raw["model_args"])
+    ref.load_state_dict(raw["model"])
+    ids = torch.randint(0, len(tok), (2, 9))
+    torch.testing.assert_close(model(ids)[0], ref.eval()(ids)[0])
+    ckpt = load_checkpoint(run_dir)  # a run folder means its last.pt
+    assert ckpt.step == 6 and ckpt.cell == "lstm" and ckpt.tokenizer == tok
+
+
+def test_loads_on_the_cpu_whatever_device_wrote_it(run, tmp_path):
+    """A checkpoint whose tensors are tagged ``cuda:0`` (as a GPU run writes them) loads on the CPU."""
+    import torch.serialization as ser
+    from unittest import mock
+
+    run_dir, _ = run
+    raw = torch.load(run_dir / "last.pt", weights_only=True)
+    with mock.patch.object(ser, "location_tag", lambda storage: "cuda:0"):
+        save_checkpoint(raw, tmp_path / "gpu.pt")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(tmp_path / "gpu.pt", weights_only=True)  # the file really says cuda
+    model, _, meta = load_model(tmp_path / "gpu.pt")
+    assert meta["step"] == 6
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    ckpt = load_checkpoint(tmp_path / "gpu.pt")
+    assert all(v.device.type == "cpu" for v in ckpt.trainer["optimizer"]["state"][0].values())
+
+
+def test_not_a_checkpoint(tmp_path, run):
+    text = tmp_path / "notes.pt"
+    text.write_text("these are not the weights you are looking for\n")
+    with pytest.raises(CheckpointError, match="not a musicgate checkpoint"):
+        load_checkpoint(text)
+    bare = tmp_path / "state_dict.pt"
+    torch.save(RecurrentLM(vocab_size=5, hidden=4, layers=1).state_dict(), bare)
+    with pytest.raises(CheckpointError, match="format tag"):
+        load_checkpoint(bare)
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.95, 0.1])
+def test_truncated_checkpoint(run, tmp_path, keep):
+    blob = (run[0] / "last.pt").read_bytes()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(blob[:int(len(blob) * keep)])
+    with pytest.raises(CheckpointError, match="truncated or corrupt") as err:
+        load_checkpoint(cut)
+    assert "\n" not in str(err.value)
+
+
+def _copy_run(run_dir, tmp_path):
+    import shutil
+
+    dest = tmp_path / "copy"
+    shutil.copytree(run_dir, dest)
+    return dest
+
+
+def test_resume_with_another_cell_is_refused(run, tmp_path):
+    run_dir, data = run
+    dest = _copy_run(run_dir, tmp_path)
+    with pytest.raises(CheckpointError, match="cell 'lstm'.*'gru'"):
+        train(tiny_config(data, "model.cell=gru", "train.steps=8"), run_dir=dest, resume=True, quiet=True)
+    with pytest.raises(CheckpointError, match="different model.*hidden"):
+        train(tiny_config(data, "model.hidden=16", "train.steps=8"), run_dir=dest, resume=True, quiet=True)
+
+
+def test_resume_on_another_vocabulary_is_refused(run, tmp_path):
+    run_dir, _ = run
+    other = make_dataset(tmp_path / "wide", n_tunes=30, pitch_range=(40, 90))
+    with pytest.raises(CheckpointError, match="another vocabulary"):
+        train(tiny_config(other, "train.steps=8"), run_dir=_copy_run(run_dir, tmp_path), resume=True, quiet=True)
+
+
+def test_resume_on_a_changed_dataset_is_refused(run, tmp_path, capsys):
+    run_dir, _ = run
+    other = make_dataset(tmp_path / "changed", n_tunes=30, fingerprint="0123456789abcdef")
+    dest = _copy_run(run_dir, tmp_path)
+    with pytest.raises(CheckpointError, match="fingerprint .* 0123456789abcdef"):
+        train(tiny_config(other, "train.steps=8"), run_dir=dest, resume=True, quiet=True)
+    rc = main(["-q", "train", "--resume", str(dest), "--set", f"data.dataset={other}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "fingerprint" in err and err.count("\n") == 1
+
+
+def test_resume_without_a_checkpoint(tmp_path, run):
+    with pytest.raises(CheckpointError, match="no checkpoint to resume"):
+        train(tiny_config(run[1]), run_dir=tmp_path / "empty", resume=True, quiet=True)
+
+
+def test_rng_state_round_trip():
+    state = rng_state()
+    a = (random.random(), np.random.rand(), torch.rand(3))
+    set_rng_state(state)
+    b = (random.random(), np.random.rand(), torch.rand(3))
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])

@@ -1,0 +1,218 @@
+"""The training loop: files, resume equals an uninterrupted run, Ctrl-C, NaN, early stopping, CLI."""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from musicgate.checkpoint import load_checkpoint
+from musicgate.cli import main
+from musicgate.config import load_config
+from musicgate.errors import ConfigError, DataError, RunFailure
+from musicgate.train import _Trainer, train
+from musicgate.trainutil import pick_device, read_metrics
+from synthetic_data import REPO, make_dataset, tiny_config
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest (and reproducibly) on one thread, above all on a busy machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("data") / "mini", n_tunes=40)
+
+
+def test_a_tiny_run_learns_and_leaves_its_files(dataset, tmp_path):
+    cfg = tiny_config(dataset)
+    result = train(cfg, run_dir=tmp_path / "run", quiet=True)
+    assert result.stopped == "done" and result.step == cfg.train.steps
+    assert len(result.losses) == cfg.train.steps
+    assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5]) - 0.5
+    for name in ("config.yaml", "metrics.csv", "last.pt", "best.pt", "loss.png"):
+        assert (tmp_path / "run" / name).stat().st_size > 0, name
+    assert (tmp_path / "run" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    saved = load_config(tmp_path / "run" / "config.yaml")
+    assert saved.model.hidden == 32 and saved.data.dataset == str(dataset)
+    m = read_metrics(tmp_path / "run" / "metrics.csv")
+    assert list(m["step"]) == list(range(1, cfg.train.steps + 1))
+    assert np.allclose(m["loss"], result.losses)
+    assert list(m["val_step"]) == list(range(cfg.train.eval_every, cfg.train.steps + 1, cfg.train.eval_every))
+    assert result.best_val_loss == pytest.approx(m["val_loss"].min())
+    assert result.tokens_per_s > 0
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best.best_val_loss == pytest.approx(result.best_val_loss)
+
+
+@pytest.mark.parametrize("cell, mode", [("gru", "window"), ("rnn", "tune"), ("lstm", "tune")])
+def test_stop_and_resume_matches_an_uninterrupted_run(dataset, tmp_path, cell, mode):
+    over = [f"model.cell={cell}", f"data.mode={mode}", "model.layers=2", "model.dropout=0.3",
+            "train.steps=14", "train.eval_every=4", "train.checkpoint_every=100", "train.log_every=3"]
+    cfg = tiny_config(dataset, *over)
+    whole = train(cfg, run_dir=tmp_path / "whole", quiet=True)
+    part = train(cfg, run_dir=tmp_path / "cut", quiet=True, stop_after=6)
+    assert (part.stopped, part.step) == ("stop_after", 6)
+    assert load_checkpoint(tmp_path / "cut" / "last.pt").step == 6
+    rest = train(cfg, run_dir=tmp_path / "cut", quiet=True, resume=True)
+    assert (rest.stopped, rest.step, rest.first_step) == ("done", 14, 6)
+    np.testing.assert_allclose(part.losses + rest.losses, whole.losses, rtol=0, atol=1e-6)
+    a, b = read_metrics(tmp_path / "whole" / "metrics.csv"), read_metrics(tmp_path / "cut" / "metrics.csv")
+    assert list(b["step"]) == list(range(1, 15))
+    np.testing.assert_allclose(b["loss"], a["loss"], atol=1e-6)
+    np.testing.assert_allclose(b["val_loss"], a["val_loss"], atol=1e-6)
+    wa = load_checkpoint(tmp_path / "whole" / "last.pt").model_state
+    wb = load_checkpoint(tmp_path / "cut" / "last.pt").model_state
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_saves_and_exits_cleanly(dataset, tmp_path, monkeypatch, sig):
+    cfg = tiny_config(dataset, "train.steps=400", "train.checkpoint_every=1000", "train.eval_every=1000")
+    seen = []
+    real = _Trainer._train_step
+    before = signal.getsignal(sig)
+
+    def step_and_signal(self, batch):
+        out = real(self, batch)
+        seen.append(self.step)
+        if len(seen) == 3:  # as if the user pressed Ctrl-C during step 4
+            os.kill(os.getpid(), sig)
+        return out
+
+    monkeypatch.setattr(_Trainer, "_train_step", step_and_signal)
+    result = train(cfg, run_dir=tmp_path / "run", quiet=True)
+    assert result.stopped == "interrupted" and 3 <= result.step < 400
+    assert load_checkpoint(tmp_path / "run" / "last.pt").step == result.step
+    assert signal.getsignal(sig) is before
+    monkeypatch.setattr(_Trainer, "_train_step", real)
+    rest = train(load_config(REPO / "configs" / "tiny.yaml", [f"data.dataset={dataset}", "train.steps=8"]),
+                 run_dir=tmp_path / "run", quiet=True, resume=True)
+    assert rest.step == 8 and rest.first_step == result.step
+
+
+def test_nan_loss_stops_names_the_step_and_keeps_the_last_good_checkpoint(dataset, tmp_path, monkeypatch):
+    cfg = tiny_config(dataset, "train.checkpoint_every=5", "train.log_every=1")
+    real = _Trainer._loss_sum
+
+    def poisoned(self, net, batch):
+        loss = real(self, net, batch)
+        return loss * float("nan") if net.training and self.step == 7 else loss  # step 8 is bad
+
+    monkeypatch.setattr(_Trainer, "_loss_sum", poisoned)
+    with pytest.raises(RunFailure, match=r"at step 8\b.*last\.pt \(step 5\) is kept"):
+        train(cfg, run_dir=tmp_path / "run", quiet=True)
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert ckpt.step == 5
+    assert all(torch.isfinite(v).all() for v in ckpt.model_state.values())
+    assert RunFailure.exit_code == 1
+
+
+def test_early_stopping_and_plateau(dataset, tmp_path):
+    cfg = tiny_config(dataset, "train.schedule=constant", "train.lr=0", "train.weight_decay=0",
+                      "train.patience=2", "train.eval_every=5", "train.steps=100")
+    result = train(cfg, run_dir=tmp_path / "stop", quiet=True)
+    # lr = 0: the first evaluation is the best, the next two do not improve.
+    assert result.stopped == "early_stop" and result.step == 15
+    assert load_checkpoint(tmp_path / "stop" / "best.pt").step == 5
+    cfg = tiny_config(dataset, "train.schedule=plateau", "train.lr=0.01", "train.plateau_patience=0",
+                      "train.plateau_factor=0.5", "train.eval_every=2", "train.steps=20")
+    result = train(cfg, run_dir=tmp_path / "plateau", quiet=True)
+    lrs = [float(r.split(",")[4]) for r in (tmp_path / "plateau" / "metrics.csv").read_text().splitlines()[1:]
+           if r.split(",")[4]]
+    assert lrs[0] == pytest.approx(0.01)
+    assert all(math.isclose(lr / 0.01, 0.5 ** round(math.log2(0.01 / lr))) for lr in lrs)
+
+
+def test_bad_runs_are_refused(dataset, tmp_path):
+    with pytest.raises(DataError, match="event"):
+        train(tiny_config(dataset, "data.vocab=event"), run_dir=tmp_path / "a", quiet=True)
+    with pytest.raises(DataError, match="prepare"):
+        train(tiny_config(tmp_path / "no-such-data"), run_dir=tmp_path / "b", quiet=True)
+    cfg = tiny_config(dataset, "train.steps=2")
+    train(cfg, run_dir=tmp_path / "c", quiet=True)
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(cfg, run_dir=tmp_path / "c", quiet=True)
+
+
+def test_device_choice():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type in ("cuda", "mps", "cpu")
+    with pytest.raises(ConfigError, match="unknown device"):
+        pick_device("tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA"):
+            pick_device("cuda")
+
+
+def test_cli_train_resume_and_errors(dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    cfg = REPO / "configs" / "tiny.yaml"
+    rc = main(["-q", "train", str(cfg), "--set", f"data.dataset={dataset}", "--set", "train.steps=6",
+               "--run-dir", str(run), "--device", "cpu", "--stop-after", "4"])
+    assert rc == 0 and "stop_after at step 4" in capsys.readouterr().out
+    rc = main(["-q", "train", "--resume", str(run)])
+    assert rc == 0 and "done at step 6" in capsys.readouterr().out
+    rc = main(["-q", "train", str(cfg), "--set", "model.hiden=3", "--run-dir", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "model.hiden" in err and "hidden" in err and err.count("\n") == 1
+    assert main(["-q", "train"]) == 2 and "CONFIG.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_matches_an_uninterrupted_run(dataset, tmp_path):
+    """A run killed with SIGKILL continues from its last checkpoint; the curve is unchanged."""
+    over = ["--set", f"data.dataset={dataset}", "--set", "train.steps=60", "--set", "train.checkpoint_every=5",
+            "--set", "train.eval_every=20", "--set", "model.dropout=0.2", "--set", "model.layers=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    base = [sys.executable, "-m", "musicgate", "-q", "train", str(REPO / "configs" / "tiny.yaml"), *over]
+    subprocess.run([*base, "--run-dir", str(tmp_path / "whole")], check=True, env=env, timeout=300)
+    proc = subprocess.Popen([*base, "--run-dir", str(tmp_path / "killed")], env=env)
+    last = tmp_path / "killed" / "last.pt"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if last.exists() and load_checkpoint(last).step >= 10:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(last).step
+    assert 10 <= killed_at < 60
+    subprocess.run([sys.executable, "-m", "musicgate", "-q", "train", "--resume", str(tmp_path / "killed")],
+                   check=True, env=env, timeout=300)
+    a, b = read_metrics(tmp_path / "whole" / "metrics.csv"), read_metrics(tmp_path / "killed" / "metrics.csv")
+    assert list(b["step"]) == list(range(1, 61))
+    np.testing.assert_allclose(b["loss"], a["loss"], atol=1e-6)
+    np.testing.assert_allclose(b["val_loss"], a["val_loss"], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_equals_one_process(dataset, tmp_path):
+    """torchrun, 2 processes, gloo on CPU: the same losses and weights as one process, same global batch."""
+    over = ["--set", f"data.dataset={dataset}", "--set", "train.steps=8", "--set", "train.batch_size=8",
+            "--set", "train.eval_every=4", "--set", "model.layers=2", "--set", "data.mode=window"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = ["-m", "musicgate", "-q", "train", str(REPO / "configs" / "tiny.yaml"), *over, "--device", "cpu"]
+    subprocess.run([sys.executable, *cmd, "--run-dir", str(tmp_path / "one")], check=True, env=env, timeout=300)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    subprocess.run([*torchrun, *cmd, "--run-dir", str(tmp_path / "two")], check=True, env=env, timeout=300)
+    a, b = read_metrics(tmp_path / "one" / "metrics.csv"), read_metrics(tmp_path / "two" / "metrics.csv")
+    assert list(b["step"]) == list(range(1, 9))
+    np.testing.assert_allclose(b["loss"], a["loss"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(b["val_loss"], a["val_loss"], rtol=1e-5, atol=1e-5)
+    wa = load_checkpoint(tmp_path / "one" / "last.pt").model_state
+    wb = load_checkpoint(tmp_path / "two" / "last.pt").model_state
+    for k in wa:
+        torch.testing.assert_close(wb[k], wa[k], rtol=1e-4, atol=1e-5)
+    assert len(load_checkpoint(tmp_path / "two" / "last.pt").trainer["rng"]) == 2
