@@ -1,6 +1,6 @@
 """musicgate: music with gated recurrent networks, and measurements of what the gates buy.
 
-The public API, re-exported. Heavy modules (torch) load only when a torch-based name is used.
+The public API, re-exported. Torch is imported only when a model is built or loaded.
 """
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from .errors import (AudioError, CheckpointError, ConfigError, DataError, KeyNam
 from .keys import MAJOR_MINOR_KEYS, MODES, Key, parse_key
 from .midi import from_pretty_midi, read_midi, to_pretty_midi, write_midi
 from .notes import Notes
+from .generate import generate, load_model  # the functions; torch loads on first use
 from .tokenizer import EventTokenizer, MelodyTokenizer, Tokenizer, load_tokenizer, make_tokenizer
 
 __version__ = "0.1.0"
 
+
 __all__ = [
+    "generate", "load_model",
     "Notes", "read_midi", "write_midi", "from_pretty_midi", "to_pretty_midi",
     "Key", "parse_key", "MODES", "MAJOR_MINOR_KEYS",
     "Tokenizer", "MelodyTokenizer", "EventTokenizer", "make_tokenizer", "load_tokenizer",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,7 @@ def _read(path: Path, map_location) -> dict:
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
-            AttributeError, IndexError, OSError, KeyError) as exc:
+            AttributeError, IndexError, OSError, KeyError, struct.error) as exc:
         if is_zip and zipfile.is_zipfile(path) and isinstance(exc, pickle.UnpicklingError):
             raise CheckpointError(f"{path}: not a musicgate checkpoint (it holds Python objects beyond "
                                   "tensors and plain values; load_checkpoint reads with weights_only=True)") from None

@@ -1,0 +1,226 @@
+"""Batched, grammar-constrained sampling: every sequence decodes, lengths count notes, args are checked."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from musicgate.errors import ConfigError, TokenizerError
+from musicgate.keys import MAJOR_MINOR_KEYS, Key, parse_key
+from musicgate.models import RecurrentLM
+from musicgate.notes import Notes
+from musicgate.sample import MAX_TOKENS_PER_NOTE, note_start_tokens, sample
+from musicgate.tokenizer import make_tokenizer
+
+TOKENIZERS = {
+    "melody": make_tokenizer("melody", pitch_range=(21, 108)),
+    "event": make_tokenizer("event", pitch_range=(21, 108), velocity_bins=16),
+}
+
+
+class RandomLogits(torch.nn.Module):
+    """A stand-in model whose logits are random (optionally with inf, -inf, NaN and huge values)."""
+
+    def __init__(self, vocab: int, seed: int, extreme: bool = False, favour: int | None = None) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+        self.vocab, self.extreme, self.favour = vocab, extreme, favour
+        self.rng = np.random.default_rng(seed)
+        self.step_calls: list[int] = []
+
+    def _logits(self, n: int) -> torch.Tensor:
+        x = self.rng.normal(0.0, 4.0, (n, self.vocab))
+        if self.extreme:
+            pick = self.rng.random(x.shape)
+            x[pick < 0.05] = np.inf
+            x[(pick >= 0.05) & (pick < 0.10)] = -np.inf
+            x[(pick >= 0.10) & (pick < 0.15)] = np.nan
+            x[(pick >= 0.15) & (pick < 0.20)] = 1e30
+        if self.favour is not None:
+            x[:, self.favour] = 1e6
+        return torch.tensor(x, dtype=torch.float32)
+
+    def forward(self, ids, state=None):
+        b, t = ids.shape
+        return self._logits(b * t).reshape(b, t, -1), torch.zeros(1, b, 1)
+
+    def step(self, token, state):
+        assert token.shape == (state.shape[1],)  # one token per live row: streaming, O(1) per step
+        self.step_calls.append(int(token.shape[0]))
+        return self._logits(token.shape[0]), state
+
+
+def new_notes(tok, ids, primer_len: int = 0) -> np.ndarray:
+    """Pitches of the note-start tokens after the primer."""
+    body = np.asarray(ids)[primer_len:]
+    return tok.pitch_of[body[note_start_tokens(tok)[body]]]
+
+
+def primer_ids(tok) -> np.ndarray:
+    notes = Notes.from_arrays([62, 66, 69, 74, 73], [0, 1, 2, 3, 4], [1, 1, 1, 0.5, 1.5], key="D major", meter=(3, 4))
+    return tok.encode(notes)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(TOKENIZERS)), seed=st.integers(0, 2**31 - 1), length=st.integers(1, 12),
+       batch=st.integers(1, 3), temperature=st.floats(0.01, 20.0), top_k=st.none() | st.integers(1, 400),
+       top_p=st.none() | st.floats(0.001, 1.0), key_mask=st.booleans(),
+       ngram=st.none() | st.integers(1, 3), extreme=st.booleans(), primed=st.booleans())
+def test_random_logits_always_decode(kind, seed, length, batch, temperature, top_k, top_p, key_mask, ngram,
+                                     extreme, primed):
+    tok = TOKENIZERS[kind]
+    model = RandomLogits(len(tok), seed, extreme)
+    keys = [MAJOR_MINOR_KEYS[(seed + i) % 24] for i in range(batch)]
+    primer = primer_ids(tok) if primed else None
+    seqs = sample(model, tok, keys=keys, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                  key_mask=key_mask, no_repeat_ngram=ngram, primer_ids=primer, seed=seed)
+    grammar = tok.grammar()
+    primer_notes = 5 if primed else 0
+    assert len(seqs) == batch
+    for key, ids in zip(keys, seqs):
+        assert ids[-1] == tok.eos_id and grammar.is_valid(ids)
+        notes = tok.decode(ids)
+        assert len(notes) == primer_notes + length
+        assert notes.key == key
+        assert len(new_notes(tok, ids, 0 if primer is None else len(primer) - 1)) == length
+
+
+@pytest.mark.parametrize("kwargs, phrase", [
+    ({"length": 0}, "length must be a positive"),
+    ({"length": -3}, "length must be a positive"),
+    ({"temperature": 0.0}, "temperature must be"),
+    ({"temperature": -1.0}, "temperature must be"),
+    ({"temperature": float("nan")}, "temperature must be"),
+    ({"top_p": 0.0}, "top-p must be in (0, 1]"),
+    ({"top_p": 1.5}, "top-p must be in (0, 1]"),
+    ({"top_p": -0.2}, "top-p must be in (0, 1]"),
+    ({"top_k": 0}, "top-k must be"),
+    ({"no_repeat_ngram": 0}, "no-repeat-ngram"),
+    ({"keys": []}, "keys is empty"),
+    ({"keys": [None], "key_mask": True}, "key_mask needs a key"),
+])
+def test_bad_arguments_raise_config_error(kwargs, phrase):
+    tok = TOKENIZERS["melody"]
+    args = {"keys": [Key(2)], "length": 4, **kwargs}
+    with pytest.raises(ConfigError, match=phrase.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")) as err:
+        sample(RandomLogits(len(tok), 0), tok, **args)
+    assert "\n" not in str(err.value)
+
+
+def tiny_lm(tok, cell="gru", hidden=16, seed=0):
+    torch.manual_seed(seed)
+    return RecurrentLM(vocab_size=len(tok), cell=cell, hidden=hidden, layers=2).eval()
+
+
+@pytest.mark.parametrize("kind", sorted(TOKENIZERS))
+def test_same_seed_same_music_and_seeds_differ(kind):
+    tok = TOKENIZERS[kind]
+    model = tiny_lm(tok)
+    keys = [parse_key("D major"), parse_key("E minor")]
+    a = sample(model, tok, keys=keys, length=30, seed=7)
+    b = sample(model, tok, keys=keys, length=30, seed=7)
+    c = sample(model, tok, keys=keys, length=30, seed=8)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(len(x) == len(y) and np.array_equal(x, y) for x, y in zip(a, c))
+    assert [tok.key_of(x) for x in a] == keys
+
+
+@pytest.mark.parametrize("kind", sorted(TOKENIZERS))
+def test_key_mask_keeps_new_notes_in_the_signature_and_is_off_by_default(kind):
+    tok = TOKENIZERS[kind]
+    model = tiny_lm(tok, seed=1)
+    key = parse_key("Eb major")
+    masked = sample(model, tok, keys=[key] * 3, length=60, key_mask=True, seed=3)
+    for ids in masked:
+        assert set(new_notes(tok, ids) % 12) <= set(key.pitch_classes)
+    free = sample(model, tok, keys=[key] * 3, length=60, seed=3)  # an untrained model wanders out of key
+    assert any(not set(new_notes(tok, ids) % 12) <= set(key.pitch_classes) for ids in free)
+
+
+@pytest.mark.parametrize("kind", sorted(TOKENIZERS))
+def test_no_repeat_ngram_forbids_repeated_pitch_ngrams(kind):
+    tok = TOKENIZERS[kind]
+    favourite = int(np.flatnonzero(note_start_tokens(tok) & (tok.pitch_of == 60))[0])
+    model = RandomLogits(len(tok), 5, favour=favourite)  # plays middle C whenever it may
+    (plain,) = sample(model, tok, keys=[Key(0)], length=40, seed=0)
+    if kind == "melody":  # without the ban it repeats (the event grammar cannot re-strike a sounding pitch)
+        assert (new_notes(tok, plain) == 60).all()
+    for n in (1, 2, 3):
+        for ids in sample(model, tok, keys=[Key(0)] * 2, length=40, no_repeat_ngram=n, seed=n):
+            p = new_notes(tok, ids).tolist()
+            grams = [tuple(p[i:i + n]) for i in range(len(p) - n + 1)]
+            assert len(grams) == len(set(grams)) and len(p) == 40
+
+
+@pytest.mark.parametrize("kind, favoured", [("melody", "BAR"), ("melody", "REST"), ("melody", "EOS"),
+                                            ("event", "SHIFT_1"), ("event", "VEL_3"), ("event", "EOS")])
+def test_length_is_reached_even_when_the_model_refuses_notes(kind, favoured):
+    """EOS is masked until the notes are there; a model stuck on non-note tokens hits the token budget."""
+    tok = TOKENIZERS[kind]
+    length = 6
+    model = RandomLogits(len(tok), 0, favour=tok.ids[favoured])
+    (ids,) = sample(model, tok, keys=[Key(7)], length=length, seed=0)
+    assert len(tok.decode(ids)) == length
+    assert len(ids) <= MAX_TOKENS_PER_NOTE * length + 64 + 4 * length + 200
+
+
+@pytest.mark.parametrize("kind", sorted(TOKENIZERS))
+def test_primer_is_continued_with_each_sequence_key(kind):
+    tok = TOKENIZERS[kind]
+    primer = primer_ids(tok)
+    keys = [None, parse_key("A minor")]
+    seqs = sample(tiny_lm(tok), tok, keys=keys, length=5, primer_ids=primer, seed=2)
+    body = primer[:-1]
+    assert np.array_equal(seqs[0][:len(body)], body)  # None keeps the primer's own KEY token
+    assert np.array_equal(np.delete(seqs[1][:len(body)], 1), np.delete(body, 1))
+    assert tok.key_of(seqs[0]) == parse_key("D major") and tok.key_of(seqs[1]) == parse_key("A minor")
+    assert [len(tok.decode(s)) for s in seqs] == [10, 10]
+
+
+def test_invalid_primer_ids_are_rejected():
+    tok = TOKENIZERS["melody"]
+    ids = primer_ids(tok)
+    swapped = np.r_[ids[0], ids[2], ids[1], ids[3:]]  # BOS METER KEY ...: out of order
+    with pytest.raises(TokenizerError, match="not a valid start"):
+        sample(tiny_lm(tok), tok, keys=[None], length=3, primer_ids=swapped)
+    ev = TOKENIZERS["event"]
+    ids = primer_ids(ev)
+    on = np.flatnonzero(note_start_tokens(ev)[ids])[-1]
+    with pytest.raises(TokenizerError, match="still sounding"):
+        sample(tiny_lm(ev), ev, keys=[None], length=3, primer_ids=ids[:on + 1])
+
+
+def test_one_model_step_per_position_for_the_whole_batch():
+    tok = TOKENIZERS["melody"]
+    model = RandomLogits(len(tok), 3)
+    seqs = sample(model, tok, keys=[Key(i) for i in range(12)], length=20, seed=1)
+    longest = max(len(s) for s in seqs) - 2  # tokens sampled after BOS KEY
+    assert len(model.step_calls) == longest - 1
+    assert model.step_calls[0] == 12  # all rows advance together
+    assert sorted(model.step_calls, reverse=True) == model.step_calls  # finished rows leave the batch
+
+
+def test_batches_beyond_batch_size_and_cpu_settings_restored():
+    tok = TOKENIZERS["event"]
+    threads = torch.get_num_threads()
+    seqs = sample(tiny_lm(tok), tok, keys=[Key(i % 12) for i in range(5)], length=4, batch_size=2, seed=0)
+    assert len(seqs) == 5 and all(len(tok.decode(s)) == 4 for s in seqs)
+    assert torch.get_num_threads() == threads and torch.backends.mkldnn.enabled
+
+
+def test_long_generation_streams():
+    """2,000 notes through a real LSTM in one call: the state streams, one step per token."""
+    tok = TOKENIZERS["melody"]
+    model = RecurrentLM(vocab_size=len(tok), cell="lstm", hidden=8, layers=1).eval()
+    (ids,) = sample(model, tok, keys=[Key(2)], length=2000, seed=0)
+    assert len(tok.decode(ids)) == 2000 and tok.grammar().is_valid(ids)
+
+
+@pytest.mark.slow
+def test_ten_thousand_notes():
+    tok = TOKENIZERS["event"]
+    model = RecurrentLM(vocab_size=len(tok), cell="gru", hidden=32, layers=2).eval()
+    seqs = sample(model, tok, keys=[Key(2), Key(9, "minor")], length=10_000, seed=0)
+    assert [len(tok.decode(s)) for s in seqs] == [10_000, 10_000]
