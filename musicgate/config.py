@@ -25,6 +25,9 @@ from typing import Any, Union
 import yaml
 
 from .errors import ConfigError
+
+CELLS = ("rnn", "lstm", "gru")
+"""The recurrent cells (defined here, torch-free, so the CLI can list them without importing torch)."""
 from .files import atomic_write_text
 
 
@@ -132,7 +135,7 @@ class RunConfig:
 _CHOICES = {
     "data.mode": ("window", "tune"),
     "data.vocab": ("melody", "event", None),
-    "model.cell": ("rnn", "lstm", "gru"),
+    "model.cell": CELLS,
     "train.optimizer": ("adam", "adamw"),
     "train.schedule": ("cosine", "plateau", "constant"),
     "train.precision": ("auto", "fp32", "bf16"),
