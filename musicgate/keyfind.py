@@ -20,10 +20,12 @@ import numpy as np
 
 from .errors import KeyNameError
 from .keys import DEFAULT_PROFILE, MAJOR_MINOR_KEYS, Key, profile_name, rotated_profiles
+from .keys import profile as _profile_weights
 
 # music21 sorts (correlation, tonic pitch, mode) and takes the largest: among equal
 # correlations the higher tonic pitch class wins, then "minor" over "major".
 _TIE_TOL = 1e-12
+_NEAR_TIE = 1e-9  # two best keys closer than this: decide with music21's own arithmetic
 _CHUNK_WINDOWS = 1 << 16  # windows (plus notes) scored at once: bounds the memory used
 _TIE_ORDER = np.array(sorted(range(24), key=lambda k: (k % 12, k // 12), reverse=True))
 _TIE_ORDER_LIST = _TIE_ORDER.tolist()
@@ -137,21 +139,55 @@ def estimate_keys(hists: np.ndarray, profile: str = DEFAULT_PROFILE) -> tuple[np
     """
     hists = np.asarray(hists, dtype=np.float64)
     corr_t = _correlations_tie_order(hists, profile_name(profile))
-    key_index, _ = _best(corr_t)
+    key_index, _ = _best(corr_t, hists, profile_name(profile))
     corr = np.empty_like(corr_t)
     corr[..., _TIE_ORDER] = corr_t
     return key_index, corr
 
 
-def _best(corr_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _best(corr_t: np.ndarray, hists: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Best key index (-1 for NaN rows) and its column, from correlations in tie order.
 
-    Correlations within ``_TIE_TOL`` of the maximum count as ties (whatever the summation order
-    of the computation path), and the first in tie order wins.
+    Rows whose two best keys are within ``_NEAR_TIE`` are decided by :func:`_music21_pick`, so
+    ties go the way music21 sends them.
     """
     top = corr_t.max(axis=-1, keepdims=True)  # NaN for rows without notes (all NaN)
     pos = np.argmax(corr_t >= top - _TIE_TOL, axis=-1)
-    return np.where(np.isnan(top[..., 0]), -1, _TIE_ORDER[pos]).astype(np.int64), pos
+    key = np.where(np.isnan(top[..., 0]), -1, _TIE_ORDER[pos]).astype(np.int64)
+    near = np.flatnonzero(((corr_t >= top - _NEAR_TIE).sum(axis=-1) > 1).reshape(-1))
+    if len(near):
+        flat_key, flat_pos = key.reshape(-1), pos.reshape(-1)
+        flat_hist = hists.reshape(-1, 12)
+        for r in near:
+            flat_key[r] = _music21_pick(flat_hist[r].tolist(), name)
+            flat_pos[r] = _FROM_TIE_ORDER[flat_key[r]]
+    return key, pos
+
+
+def _music21_pick(hist: list[float], name: str) -> int:
+    """music21's choice for one histogram, computed with its own arithmetic and tie-break.
+
+    ``KeyWeightKeyAnalysis._getDifference`` sums in this order, in Python floats; ``process``
+    then takes the largest (correlation, tonic, mode), so exact ties go to the higher tonic
+    pitch class and then to minor. Used only where two keys are within ``_NEAR_TIE``: there
+    the last bits of the arithmetic decide.
+    """
+    hist_avg = sum(hist) / len(hist)
+    best: tuple[float, int, str] | None = None
+    for mode, weights in zip(("major", "minor"), _profile_weights(name).tolist()):
+        prof_avg = sum(weights) / len(weights)
+        for i in range(12):
+            top = right = left = 0.0
+            for j in range(12):
+                top = top + ((weights[(j - i) % 12] - prof_avg) * (hist[j] - hist_avg))
+                right = right + ((weights[(j - i) % 12] - prof_avg) ** 2)
+                left = left + ((hist[j] - hist_avg) ** 2)
+            coef = 0.0 if right == 0 or left == 0 else float(top / ((right * left) ** 0.5))
+            cand = (coef, i, mode)
+            if best is None or cand > best:
+                best = cand
+    assert best is not None
+    return best[1] + (12 if best[2] == "minor" else 0)
 
 
 @dataclass(frozen=True)
@@ -219,8 +255,12 @@ def estimate_key(pitch: np.ndarray, duration: np.ndarray | None = None, *,
     else:  # every pitch class equally present: music21 scores every key 0
         corr_t = np.zeros(24)
     values = corr_t.tolist()
-    top = max(values) - _TIE_TOL
-    pos = next(i for i, v in enumerate(values) if v >= top)
+    ranked = sorted(values)
+    if ranked[-1] - ranked[-2] < _NEAR_TIE:  # a (near) tie: decide as music21 does
+        k = _music21_pick(hist.tolist(), name)
+        pos = int(_FROM_TIE_ORDER[k])
+    else:
+        pos = values.index(ranked[-1])
     corr = corr_t[_FROM_TIE_ORDER]
     return KeyEstimate(MAJOR_MINOR_KEYS[_TIE_ORDER_LIST[pos]], values[pos], corr, name)
 
@@ -297,8 +337,9 @@ def _beat_windows(onset: np.ndarray, lengths: np.ndarray, window: float,
 
 def _window_correlations(pitch: np.ndarray, duration: np.ndarray | None, lengths: np.ndarray,
                          start: np.ndarray, end: np.ndarray, valid: np.ndarray,
-                         name: str) -> np.ndarray:
-    """(b, W, 24) correlations (tie order) of the windows of a few rows, via cumulative sums."""
+                         name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(b, W, 12) histograms and (b, W, 24) correlations (tie order) of the windows of a few
+    rows, via cumulative sums."""
     n_seq, max_len = pitch.shape
     real = (np.arange(max_len)[None, :] < lengths[:, None]) & _valid_pitch(pitch)
     w = np.where(real, duration, 0.0) if duration is not None else real.astype(np.float64)
@@ -312,7 +353,7 @@ def _window_correlations(pitch: np.ndarray, duration: np.ndarray | None, lengths
     # cumulative sums leave rounding residue where a pitch class is absent: clear it
     hists[hists <= 1e-12 * hists.sum(axis=-1, keepdims=True)] = 0.0
     hists[~valid] = 0.0
-    return _correlations_tie_order(hists, name)
+    return hists, _correlations_tie_order(hists, name)
 
 
 def windowed_keys_batch(pitch: np.ndarray, duration: np.ndarray | None = None,
@@ -387,10 +428,10 @@ def windowed_keys_batch(pitch: np.ndarray, duration: np.ndarray | None = None,
     step = max(1, _CHUNK_WINDOWS // max(start.shape[1] + max_len, 1))
     for lo in range(0, n_seq, step):
         rows = slice(lo, min(lo + step, n_seq))
-        corr_t = _window_correlations(
+        hists, corr_t = _window_correlations(
             pitch[rows], None if duration is None else duration[rows], lengths[rows],
             start[rows], end[rows], valid[rows], name)
-        k, pos = _best(corr_t)
+        k, pos = _best(corr_t, hists, name)
         key[rows] = np.where(valid[rows], k, -1)
         best[rows] = np.where(key[rows] >= 0, np.take_along_axis(corr_t, pos[..., None], -1)[..., 0],
                               np.nan)
