@@ -1,7 +1,12 @@
 """Shared fixtures: the real data in ../shared/ (read in place, never copied into the repo)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# One torch thread per test process: the suite runs on 2 cores beside other work, and
+# oversubscribed torch threads made small models an order of magnitude slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 
