@@ -135,7 +135,10 @@ def gate_view(trace, notes: Notes, *, path: "str | os.PathLike", layer: int = -1
                               vmin=0.0, vmax=1.0, origin="lower",
                               extent=(-0.5, steps - 0.5, -0.5, len(units) - 0.5))
         else:
-            lim = float(np.abs(data).max()) or 1.0
+            # Colour scale from the 99th percentile: a few large cell-state values (±50 in a
+            # trained LSTM) would otherwise wash every other unit out to white.
+            lim = float(np.percentile(np.abs(data), 99)) if data.size else 0.0
+            lim = lim or float(np.abs(data).max()) or 1.0
             image = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="RdBu_r",
                               vmin=-lim, vmax=lim, origin="lower",
                               extent=(-0.5, steps - 0.5, -0.5, len(units) - 0.5))

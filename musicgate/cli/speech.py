@@ -54,6 +54,13 @@ def register(sub) -> None:
     p.add_argument("--stream", action="store_true", help="also print the running label frame by frame")
     p.set_defaults(func=predict_file)
 
+    p = cmds.add_parser("gates", help="gate view of a trained RUN on one WAV clip (log-mel under the gates)")
+    p.add_argument("run", type=Path, help="a run folder of 'musicgate speech train'")
+    p.add_argument("wav", type=Path)
+    p.add_argument("-o", "--output", type=Path, default=Path("generated/speech-gates"))
+    p.add_argument("--layer", type=int, default=-1)
+    p.set_defaults(func=gates_file)
+
 
 def _progress(args) -> bool:
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
@@ -167,3 +174,11 @@ def _count_params(model) -> int:
     from ..models import count_params
 
     return count_params(model)
+
+
+def gates_file(args) -> int:
+    from ..speechplots import speech_gate_pictures
+
+    res = speech_gate_pictures(args.run, args.wav, args.output, layer=args.layer)
+    print(f"{args.wav}: heard {res['label']} (p={res['probability']:.3f}) -> {res['path']}")
+    return 0

@@ -1,0 +1,66 @@
+"""``musicgate gallery`` and ``musicgate demo``: the classroom page, and the one-command demo."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("gallery", help="one static HTML page to listen to RNN, LSTM and GRU samples, "
+                       "with piano rolls, key curves, gate views and a comparison from measured numbers")
+    p.add_argument("-o", "--output", type=Path, default=Path("generated/gallery"),
+                   help="folder for index.html and media/ (default generated/gallery)")
+    p.add_argument("--model", action="append", metavar="NAME_OR_PATH",
+                   help="a shipped model name or a checkpoint (repeat; default: folk-rnn, folk-lstm, folk-gru)")
+    p.add_argument("--key", action="append", metavar="KEY",
+                   help="a key to sample in (repeat; default: D major, A minor, G mixolydian)")
+    p.add_argument("--length", type=int, default=None, help="notes per sample (default 128)")
+    p.add_argument("--num", type=int, default=4,
+                   help="samples per model and key measured for the numbers; the first is shown (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--retention", type=Path, default=None, metavar="RUN_DIR",
+                   help="a retention run folder whose curves and findings go on the page")
+    p.set_defaults(func=gallery)
+
+    d = sub.add_parser("demo", help="the shipped models: samples in three keys, audio, a short retention "
+                       "run and the gallery page (about 1-3 minutes on a laptop CPU)")
+    d.add_argument("-o", "--output", type=Path, default=Path("generated/demo"),
+                   help="folder for the page, its media and the retention run (default generated/demo)")
+    d.add_argument("--model", action="append", metavar="NAME_OR_PATH",
+                   help="a shipped model name or a checkpoint (repeat; default: the shipped models)")
+    d.add_argument("--key", action="append", metavar="KEY",
+                   help="a key to sample in (repeat; default: D major, A minor, G mixolydian)")
+    d.add_argument("--no-retention", action="store_true", help="skip the short retention run")
+    d.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    d.set_defaults(func=demo)
+
+
+def _keys(args):
+    from ..gallery import DEFAULT_KEYS
+
+    return args.key or DEFAULT_KEYS
+
+
+def gallery(args) -> int:
+    from ..gallery import DEFAULT_LENGTH, build_gallery
+
+    index = build_gallery(args.output, models=args.model, keys=_keys(args),
+                          length=DEFAULT_LENGTH if args.length is None else args.length, num=args.num,
+                          seed=args.seed, retention=args.retention, quiet=args.quiet)
+    print(f"wrote {index}")
+    print(f"open {index.resolve().as_uri()}")
+    return 0
+
+
+def demo(args) -> int:
+    from ..demo import run_demo
+
+    result = run_demo(args.output, models=args.model, keys=_keys(args), retention=not args.no_retention,
+                      seed=args.seed, quiet=args.quiet)
+    parts = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
+    for line in result.notes:
+        print(f"note: {line}")
+    if result.retention is not None:
+        print(f"retention report: {result.retention / 'report.md'}")
+    print(f"demo done ({parts})")
+    print(f"open {result.url}")
+    return 0

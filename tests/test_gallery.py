@@ -1,0 +1,326 @@
+"""The classroom gallery and ``musicgate demo``: files, numbers, sentences, and a real browser.
+
+The browser test opens the page from file:// in Debian's chromium (driven by Playwright when it
+is installed, else by ``chromium --headless --dump-dom`` on a copy of the page with a checking
+script). Without chromium it fails in CI (``CI=true``) and skips elsewhere, saying why.
+"""
+from __future__ import annotations
+
+import html.parser
+import importlib
+import importlib.util
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from musicgate.checkpoint import make_checkpoint, save_checkpoint
+from musicgate.cli import main
+from musicgate.errors import CheckpointError, ConfigError
+from musicgate.gallery import build_gallery
+from musicgate.gallery_text import CellNumbers, comparison_sentences, mean_ci
+from musicgate.keys import in_signature_rate
+from musicgate.midi import read_midi
+from musicgate.models import RecurrentLM
+from musicgate.tokenizer import make_tokenizer
+
+gen = importlib.import_module("musicgate.generate")
+CHROMIUM = os.environ.get("MUSICGATE_CHROMIUM", "/usr/bin/chromium")
+CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+KEYS = ("D major", "G mixolydian")
+NLL = {"rnn": 2.9, "lstm": 2.4, "gru": 2.5}
+
+
+def tiny_models(folder: Path) -> list[str]:
+    """Three untrained 16-unit melody models with a models.json beside them (as export writes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    index, paths = {}, []
+    for i, cell in enumerate(("rnn", "lstm", "gru")):
+        torch.manual_seed(i)
+        model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=16, layers=1)
+        payload = make_checkpoint(model=model, config={"model": {"cell": cell}}, tokenizer=tok,
+                                  dataset={"name": "test"}, step=0, best_val_loss=None)
+        paths.append(str(save_checkpoint(payload, folder / f"folk-{cell}.pt")))
+        index[f"folk-{cell}"] = {"cell": cell, "params": sum(p.numel() for p in model.parameters()),
+                                 "valid_nll_per_note": NLL[cell]}
+    (folder / "models.json").write_text(json.dumps(index))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gallery")
+    models = tiny_models(folder / "models")
+    index = build_gallery(folder / "out", models=models, keys=KEYS, length=24, num=3, seed=5, max_steps=48,
+                          quiet=True)
+    return index
+
+
+class _Refs(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs, self.tags = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href") and value is not None:
+                self.refs.append(value)
+
+
+def page_refs(index: Path) -> tuple[list[str], list[str]]:
+    parser = _Refs()
+    parser.feed(index.read_text(encoding="utf-8"))
+    return parser.refs, parser.tags
+
+
+# -- the page and its files --------------------------------------------------------------------
+def test_every_referenced_file_exists_and_nothing_is_fetched(gallery):
+    from urllib.parse import unquote
+
+    refs, tags = page_refs(gallery)
+    assert "script" not in tags
+    local = [r for r in refs if not r.startswith("#")]
+    assert local and all(not re.match(r"^[a-z]+:", r) and not r.startswith("/") for r in local), local
+    for ref in local:
+        assert (gallery.parent / unquote(ref)).is_file(), ref
+    suffixes = {Path(r).suffix for r in local}
+    assert {".wav", ".mid", ".musicxml", ".png"} <= suffixes
+    # one player, one roll and one gate view per model and key
+    assert sum(r.endswith(".wav") for r in refs) == 2 * 3 * len(KEYS)  # <audio src> + the WAV link
+    assert tags.count("audio") == 3 * len(KEYS)
+
+
+def test_numbers_match_the_files(gallery):
+    record = json.loads((gallery.parent / "gallery.json").read_text())
+    assert len(record["samples"]) == 3 * len(KEYS)
+    for sample in record["samples"]:
+        notes = read_midi(gallery.parent / sample["files"]["midi"])
+        assert len(notes) == sample["notes"] == 24
+        assert len(sample["in_signature"]) == 3  # num samples measured, the first shown
+        assert sample["in_signature"][0] == pytest.approx(in_signature_rate(notes.pitch, sample["key"]).by_count)
+    by_label = {m["label"]: m for m in record["models"]}
+    for cell, nll in NLL.items():
+        assert by_label[f"folk-{cell}"]["nll_per_note"] == nll
+        values = [v for s in record["samples"] if s["cell"] == cell for v in s["in_signature"]]
+        assert by_label[f"folk-{cell}"]["in_signature"][0] == pytest.approx(np.mean(values))
+    assert by_label["folk-rnn"]["median_half_life"] is None
+    assert by_label["folk-lstm"]["median_half_life"] > 0
+
+
+def test_the_page_says_what_was_measured(gallery):
+    text = gallery.read_text(encoding="utf-8")
+    record = json.loads((gallery.parent / "gallery.json").read_text())
+    assert "folk-lstm 2.400, folk-gru 2.500 and folk-rnn 2.900" in text  # ordered by the numbers
+    for sentence in record["sentences"]:
+        assert sentence.replace("'", "&#x27;") in text
+    assert "no gate, so no half-life" in text
+
+
+def test_no_models_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "pretrained"
+    empty.mkdir()
+    monkeypatch.setattr(gen, "pretrained_dir", lambda: empty)
+    with pytest.raises(CheckpointError, match="no models for the gallery.*musicgate train"):
+        build_gallery(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert main(["demo", "-o", str(tmp_path / "demo")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no models for the gallery" in err[0]
+
+
+def test_bad_settings_fail_before_any_work(tmp_path):
+    models = tiny_models(tmp_path / "models")
+    with pytest.raises(ConfigError, match="keys repeat"):
+        build_gallery(tmp_path / "out", models=models, keys=("D", "D major"))
+    with pytest.raises(ConfigError, match="length"):
+        build_gallery(tmp_path / "out", models=models, length=0)
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        build_gallery(tmp_path / "out", models=[str(tmp_path / "missing.pt")])
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_gallery_and_demo(tmp_path, monkeypatch, capsys):
+    import musicgate.demo as demo
+
+    models = tiny_models(tmp_path / "models")
+    shipped = tmp_path / "pretrained"  # only folk-gru is installed
+    shipped.mkdir()
+    shutil.copyfile(models[2], shipped / "folk-gru.pt")
+    monkeypatch.setattr(gen, "pretrained_dir", lambda: shipped)
+    assert main(["-q", "gallery", "-o", str(tmp_path / "g"), "--key", "A minor", "--length", "12", "--num", "1"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "g" / "index.html").as_uri() in out
+    assert "Not installed, so not shown: folk-rnn, folk-lstm." in (tmp_path / "g" / "index.html").read_text()
+    argv = ["--model", models[2], "--key", "A minor"]
+    quick = {"keys": ["C major", "A minor"], "n_per_key": 2, "length": 32, "windows": [16], "positions": [16, 32],
+             "drift_window": 16, "n_boot": 50, "dataset": None, "batch_size": 8, "device": "cpu"}
+    monkeypatch.setattr(demo, "quick_retention_settings", lambda: dict(quick))
+    monkeypatch.setattr("musicgate.gallery.DEFAULT_LENGTH", 12)
+    assert main(["-q", "demo", "-o", str(tmp_path / "d")] + argv) == 0
+    out = capsys.readouterr().out
+    index = tmp_path / "d" / "index.html"
+    assert index.as_uri() in out and "retention report:" in out
+    text = index.read_text()
+    assert 'id="retention"' in text and "retention-w16.png" in text
+    refs, _ = page_refs(index)
+    assert all((index.parent / r).exists() for r in refs if not r.startswith("#"))
+
+
+# -- the comparison is written from the numbers ------------------------------------------------
+rates = st.lists(st.floats(0.0, 1.0), min_size=1, max_size=6)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.tuples(rates, rates, rates), st.tuples(*[st.floats(1.0, 4.0)] * 3))
+def test_sentences_follow_the_numbers(sig, nll):
+    cells = [CellNumbers(label=f"m{i}", cell=c, params=1000, nll_per_note=n, in_signature=np.array(s),
+                         agreement=np.array(s)) for i, (c, s, n) in enumerate(zip(("rnn", "lstm", "gru"), sig, nll))]
+    text = comparison_sentences(cells)
+    nll_line = next(s for s in text if s.startswith("Validation NLL"))
+    order = [int(m) for m in re.findall(r"m(\d) \(", nll_line.split(". For ")[0])]
+    assert [nll[i] for i in order] == sorted(nll)
+    sig_line = next(s for s in text if s.startswith("In-signature rate"))
+    order = [int(m) for m in re.findall(r"m(\d) \(", sig_line)]
+    means = [mean_ci(sig[i])[0] for i in order]
+    assert means == sorted(means, reverse=True)
+    verdict = next(s for s in text if "on in-signature rate" in s.lower() and s is not sig_line)
+    top, low = mean_ci(sig[order[0]]), mean_ci(sig[order[-1]])
+    assert ("clearly higher" in verdict) == (top[1] > low[2])
+
+
+def test_half_life_sentence_quotes_the_medians():
+    cells = [CellNumbers("a", "lstm", half_lives=np.array([2.0, 4.0, 30.0])),
+             CellNumbers("b", "gru", half_lives=np.array([1.0, 2.0, np.inf])),
+             CellNumbers("c", "rnn")]
+    text = " ".join(comparison_sentences(cells))
+    assert "a (LSTM) 4.0 token steps" in text and "b (GRU) 2.0 token steps" in text
+    assert "2.0x as long" in text and "never forgets" in text and "c (RNN) has no gate" in text
+    assert not math.isnan(mean_ci([0.5])[0]) and math.isnan(mean_ci([])[0])
+
+
+# -- a real browser ----------------------------------------------------------------------------
+def _need_chromium() -> str:
+    path = shutil.which(CHROMIUM) or shutil.which("chromium")
+    if path:
+        return path
+    message = (f"chromium is not installed ({CHROMIUM}); the gallery's browser test needs Debian's chromium: "
+               "apt-get install -y chromium")
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+CHECK_JS = """async () => {
+  const audios = [...document.querySelectorAll('audio')];
+  const audio = await Promise.all(audios.map(el => new Promise(res => {
+    const done = () => res({src: el.currentSrc, duration: el.duration, ready: el.readyState,
+                            error: el.error ? el.error.code : null});
+    if (el.readyState >= 1) return done();
+    el.addEventListener('loadedmetadata', done, {once: true});
+    el.addEventListener('error', done, {once: true});
+    setTimeout(done, 15000);
+    el.load();
+  })));
+  await Promise.all([...document.images].map(i => i.complete ? null : new Promise(r => {
+    i.addEventListener('load', r, {once: true}); i.addEventListener('error', r, {once: true}); })));
+  const images = [...document.images].map(i => ({src: i.currentSrc, width: i.naturalWidth}));
+  return {audio, images};
+}"""
+
+
+def _with_playwright(chromium: str, index: Path, shot: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    errors, remote = [], []
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=chromium, headless=True,
+                                                   args=CHROME_ARGS, viewport={"width": 1400, "height": 1000})
+        try:
+            page = ctx.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            # media elements abort their request once they have the metadata: not an error
+            page.on("requestfailed", lambda r: errors.append(f"failed: {r.url} ({r.failure})")
+                    if "ERR_ABORTED" not in (r.failure or "") else None)
+            page.on("request", lambda r: remote.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+            page.goto(index.as_uri(), wait_until="load")
+            result = page.evaluate(CHECK_JS)
+            page.screenshot(path=str(shot), full_page=False)
+        finally:
+            ctx.close()
+    return {**result, "errors": errors, "remote": remote}
+
+
+def _with_dump_dom(chromium: str, index: Path, shot: Path) -> dict:
+    """No Playwright: a copy of the page that runs the checks and writes them into the DOM."""
+    probe = index.with_name("browser-check.html")
+    script = ("<script>window.__errors=[];window.addEventListener('error',e=>window.__errors.push(String("
+              "e.message||e.target&&e.target.src)),true);window.addEventListener('load',async()=>{const r=await("
+              f"{CHECK_JS})();r.errors=window.__errors;r.remote=[];const p=document.createElement('pre');"
+              "p.id='result';p.textContent=JSON.stringify(r);document.body.appendChild(p);});</script>")
+    probe.write_text(index.read_text(encoding="utf-8").replace("<head>", "<head>" + script, 1), encoding="utf-8")
+    try:
+        with tempfile.TemporaryDirectory() as profile:
+            common = [chromium, *CHROME_ARGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000"]
+            dom = subprocess.run(common + ["--dump-dom", probe.as_uri()], capture_output=True, text=True,
+                                 timeout=120).stdout
+            subprocess.run(common + [f"--screenshot={shot}", "--window-size=1400,1000", index.as_uri()],
+                           capture_output=True, timeout=120)
+    finally:
+        probe.unlink()
+    found = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
+    assert found, "chromium did not run the check script on the page"
+    import html as html_module
+
+    return json.loads(html_module.unescape(found.group(1)))
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The browser, checked before the gallery is built (fail in CI, skip elsewhere)."""
+    return _need_chromium()
+
+
+def test_page_works_in_a_real_browser(chromium, gallery, tmp_path):
+    shot = tmp_path / "gallery.png"
+    if importlib.util.find_spec("playwright") is not None:
+        result = _with_playwright(chromium, gallery, shot)
+    else:  # the browser alone: a copy of the page with a checking script, read back with --dump-dom
+        result = _with_dump_dom(chromium, gallery, shot)
+    assert result["errors"] == [] and result["remote"] == []
+    assert len(result["audio"]) == 3 * len(KEYS)
+    for a in result["audio"]:
+        assert a["error"] is None and a["ready"] >= 1 and a["duration"] > 0, a
+        assert a["src"].startswith("file://")
+    refs, _ = page_refs(gallery)
+    assert len(result["images"]) == sum(r.endswith(".png") for r in refs) // 2  # each img is also a link
+    for img in result["images"]:
+        assert img["width"] > 0, img
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    keep = os.environ.get("MUSICGATE_GALLERY_SHOT")
+    if keep:
+        shutil.copyfile(shot, keep)
+
+
+def test_same_named_checkpoints_keep_their_files_apart(tmp_path):
+    models = tiny_models(tmp_path / "models")
+    index = build_gallery(tmp_path / "out", models=[models[1], models[1]], keys=("E minor",), length=6, num=1,
+                          quiet=True)
+    record = json.loads((index.parent / "gallery.json").read_text())
+    assert [s["model"] for s in record["samples"]] == ["folk-lstm", "folk-lstm-2"]
+    assert len({s["files"]["wav"] for s in record["samples"]}) == 2
+    with pytest.raises(ConfigError, match="not a retention run folder"):
+        build_gallery(tmp_path / "out", models=models[:1], retention=tmp_path)
