@@ -16,21 +16,12 @@ from musicgate.train import train
 from synthetic_data import make_dataset, tiny_config
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A finished tiny run (LSTM on the melody dataset ``mini``)."""
     root = tmp_path_factory.mktemp("ckpt")
     data = make_dataset(root / "mini", n_tunes=30)
     cfg = tiny_config(data, "train.steps=6", "train.eval_every=3", "train.checkpoint_every=3")
-    torch.set_num_threads(1)
     train(cfg, run_dir=root / "run", quiet=True)
     return root / "run", data
 

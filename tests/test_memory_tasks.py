@@ -12,15 +12,6 @@ from musicgate.memory_tasks import (
     memory_sweep, memory_table, plot_memory, run_memory_task)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run fastest on one thread; several threads crawl on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("T", [2, 50, 400])
 def test_adding_batch_shapes_and_targets(T):
     x, y = adding_batch(64, T, generator=torch.Generator().manual_seed(T))

@@ -13,15 +13,6 @@ from musicgate.models import (
     CELLS, PianoRollRNN, RecurrentLM, count_params, hidden_for_params, recurrent, trace_gates)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run fastest on one thread; several threads crawl on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _lm(cell: str, **kw) -> RecurrentLM:
     torch.manual_seed(0)
     return RecurrentLM(vocab_size=kw.pop("vocab_size", 17), cell=cell, hidden=kw.pop("hidden", 12),

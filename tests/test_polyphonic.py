@@ -15,14 +15,6 @@ from musicgate.pianoroll import DATASETS, N_KEYS, load_polyphonic
 from musicgate.polyphonic import (
     PolyConfig, best_published, evaluate_nll, frame_nll, poly_config, results_table, train_polyphonic)
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run fastest on one thread; several threads crawl on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 SPLIT_SIZES = {"jsb": (229, 76, 77), "nottingham": (694, 173, 170),
                "musedata": (524, 135, 124), "pianomidi": (87, 12, 25)}

@@ -14,15 +14,6 @@ from musicgate.probe import (CHANCE, PITCH_BASE, REST, VOCAB, ProbeConfig, Probe
                              probe_batch, probe_model, probe_score, probe_table, train_probe)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny recurrent models run fastest on one thread (and the CLI sets one thread too)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("T", [0, 1, 17])
 def test_probe_batch_key_gap_and_in_key_notes(T):
     gen = torch.Generator().manual_seed(0)

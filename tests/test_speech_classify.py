@@ -13,15 +13,6 @@ from musicgate.speech.classify import (SpeechClassifier, confusion_matrix, evalu
 from musicgate.speech.data import SpeechSet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread, and the test machine's 2 cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def model_for(cell: str, *, layers: int = 1, seed: int = 0) -> SpeechClassifier:
     torch.manual_seed(seed)
     m = SpeechClassifier(input_size=5, n_classes=3, cell=cell, hidden=8, layers=layers).eval()

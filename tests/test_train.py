@@ -21,15 +21,6 @@ from musicgate.trainutil import pick_device, read_metrics
 from synthetic_data import REPO, make_dataset, tiny_config
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest (and reproducibly) on one thread, above all on a busy machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("data") / "mini", n_tunes=40)
