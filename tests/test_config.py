@@ -126,5 +126,5 @@ def test_folk_configs_are_parameter_matched(pitch_range):
         cfg = load_config(CONFIGS / f"folk-{cell}.yaml")
         assert cfg.model.cell == cell and cfg.data.dataset == "folk" and cfg.data.vocab == "melody"
         counts[cell] = count_params(RecurrentLM(**resolve_model_args(cfg.model, vocab)))
-    assert max(counts.values()) / min(counts.values()) < 1.01
+    assert max(counts.values()) / min(counts.values()) < 1.02  # the issue: counts within 2%
     assert abs(counts["lstm"] - cfg.model.params) < 0.01 * cfg.model.params
