@@ -97,7 +97,19 @@ def _events(notes: Notes, sample_rate: int) -> tuple[np.ndarray, int]:
 
 
 # -- synthesizers ------------------------------------------------------------------------------
-class _TinySoundFont:
+class _Synth:
+    """What both backends share: note events go straight to the wrapped synthesizer."""
+
+    _synth = None
+
+    def noteon(self, chan: int, pitch: int, velocity: int) -> None:
+        self._synth.noteon(chan, pitch, velocity)
+
+    def noteoff(self, chan: int, pitch: int) -> None:
+        self._synth.noteoff(chan, pitch)
+
+
+class _TinySoundFont(_Synth):
     name = "tinysoundfont"
 
     def __init__(self, soundfont: Path, sample_rate: int) -> None:
@@ -121,19 +133,13 @@ class _TinySoundFont:
         except RuntimeError:  # the soundfont has no such preset: fall back to piano
             self._synth.program_select(chan, self._sfid, 0, 0)
 
-    def noteon(self, chan: int, pitch: int, velocity: int) -> None:
-        self._synth.noteon(chan, pitch, velocity)
-
-    def noteoff(self, chan: int, pitch: int) -> None:
-        self._synth.noteoff(chan, pitch)
-
     def fill(self, out: np.ndarray) -> None:
         """Render into ``out`` ((frames, 2) float32, C-contiguous)."""
         if len(out):
             self._synth.generate_simple(len(out), buffer=memoryview(out).cast("B"))
 
 
-class _FluidSynth:
+class _FluidSynth(_Synth):
     name = "fluidsynth"
 
     def __init__(self, soundfont: Path, sample_rate: int) -> None:
@@ -152,12 +158,6 @@ class _FluidSynth:
     def program(self, chan: int, program: int) -> None:
         drums = program == DRUM_PROGRAM
         self._synth.program_select(chan, self._sfid, 128 if drums else 0, 0 if drums else program)
-
-    def noteon(self, chan: int, pitch: int, velocity: int) -> None:
-        self._synth.noteon(chan, pitch, velocity)
-
-    def noteoff(self, chan: int, pitch: int) -> None:
-        self._synth.noteoff(chan, pitch)
 
     def fill(self, out: np.ndarray) -> None:
         """Render into ``out`` ((frames, 2) float32, C-contiguous), in float: no int16 clipping."""

@@ -9,14 +9,10 @@ def register(sub) -> None:
                        "with piano rolls, key curves, gate views and a comparison from measured numbers")
     p.add_argument("-o", "--output", type=Path, default=Path("generated/gallery"),
                    help="folder for index.html and media/ (default generated/gallery)")
-    p.add_argument("--model", action="append", metavar="NAME_OR_PATH",
-                   help="a shipped model name or a checkpoint (repeat; default: folk-rnn, folk-lstm, folk-gru)")
-    p.add_argument("--key", action="append", metavar="KEY",
-                   help="a key to sample in (repeat; default: D major, A minor, G mixolydian)")
+    _sampling_args(p)
     p.add_argument("--length", type=int, default=None, help="notes per sample (default 128)")
     p.add_argument("--num", type=int, default=4,
                    help="samples per model and key measured for the numbers; the first is shown (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--retention", type=Path, default=None, metavar="RUN_DIR",
                    help="a retention run folder whose curves and findings go on the page")
     p.set_defaults(func=gallery)
@@ -25,13 +21,18 @@ def register(sub) -> None:
                        "run and the gallery page (about 1-3 minutes on a laptop CPU)")
     d.add_argument("-o", "--output", type=Path, default=Path("generated/demo"),
                    help="folder for the page, its media and the retention run (default generated/demo)")
-    d.add_argument("--model", action="append", metavar="NAME_OR_PATH",
-                   help="a shipped model name or a checkpoint (repeat; default: the shipped models)")
-    d.add_argument("--key", action="append", metavar="KEY",
-                   help="a key to sample in (repeat; default: D major, A minor, G mixolydian)")
+    _sampling_args(d)
     d.add_argument("--no-retention", action="store_true", help="skip the short retention run")
-    d.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     d.set_defaults(func=demo)
+
+
+def _sampling_args(p) -> None:
+    """--model, --key and --seed, shared by gallery and demo."""
+    p.add_argument("--model", action="append", metavar="NAME_OR_PATH",
+                   help="a shipped model name or a checkpoint (repeat; default: folk-rnn, folk-lstm, folk-gru)")
+    p.add_argument("--key", action="append", metavar="KEY",
+                   help="a key to sample in (repeat; default: D major, A minor, G mixolydian)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
 
 
 def _keys(args):
