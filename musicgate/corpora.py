@@ -35,7 +35,7 @@ from .tokenizer import Tokenizer, load_tokenizer, make_tokenizer
 FOLK = {"essen": "essenFolksong", "oneills": "oneills1850", "ryans": "ryansMammoth"}
 BUILTIN = ("essen", "oneills", "ryans", "folk", "chorales")
 PREFIXES = ("midi:PATH", "pianoroll:PATH.mat")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: ABC read by musicgate.abc (music21's tokens, no Score)
 SPLITS = (0.8, 0.1, 0.1)
 
 
@@ -216,16 +216,22 @@ def parse_item(args: tuple[Item, dict, bool]) -> Parsed:
     out = Parsed(item.source, item.corpus, split=item.split)
     try:
         stream = None
-        if item.kind in ("abc", "musicxml"):
+        if item.kind == "abc":
+            from .abc import read_abc
+
+            try:
+                tune = read_abc(item.text)
+            except MusicgateError as exc:
+                out.reject = str(exc).split(": ", 1)[1]
+                return out
+            notes, out.title = tune.notes, tune.title
+        elif item.kind == "musicxml":
             import music21
 
             from .score import from_music21
 
             try:
-                # "%abc-2.1": accidentals carry through the bar, as the ABC standard says; without
-                # a version line music21 reads ABC 1.3 and forgets them after one note.
-                stream = (music21.converter.parse("%abc-2.1\n" + item.text, format="abc") if item.kind == "abc"
-                          else music21.converter.parse(item.text))
+                stream = music21.converter.parse(item.text)
             except Exception as exc:  # music21 raises many kinds of errors on bad input
                 out.reject = f"music21 cannot parse it ({type(exc).__name__})"
                 return out
