@@ -122,13 +122,21 @@ __all__ = ["from_music21", "to_music21", "write_musicxml", "key_label", "key_fro
 
 
 def load_notes(source: "str | os.PathLike", *, drums: bool = False) -> Notes:
-    """Notes from a MIDI file, any file music21 reads (MusicXML, ABC, kern...), or
+    """Notes from a MIDI file, an ABC file (its first tune, by :func:`musicgate.abc.read_abc`), any
+    other file music21 reads (MusicXML, kern...), or
     ``corpus:NAME`` for a piece in music21's bundled corpus (``corpus:bach/bwv66.6``)."""
     from .midi import read_midi
 
     text = str(source)
     if text.lower().endswith((".mid", ".midi")):
         return read_midi(source, drums=drums)
+    if text.lower().endswith(".abc") and Path(text).is_file():
+        import re
+
+        from .abc import read_abc
+
+        tunes = re.split(r"^(?=X:)", Path(text).read_text(encoding="latin-1"), flags=re.M)
+        return read_abc(next((t for t in tunes if t.startswith("X:")), tunes[0]), name=text).notes  # the first tune
     import music21
 
     try:

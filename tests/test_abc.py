@@ -80,3 +80,15 @@ def test_real_tunes_read_as_music21_reads_them(collection, file, indices):
         for field in ("pitch", "onset", "duration", "track", "velocity"):
             assert np.array_equal(getattr(ours, field), getattr(theirs, field)), (tunes[i].source, field)
         assert ours.keys == theirs.keys
+
+
+def test_load_notes_reads_the_first_tune_of_an_abc_file(tmp_path):
+    from musicgate.score import load_notes
+
+    path = tmp_path / "two.abc"
+    path.write_text("%abc-2.1\nX:1\nM:2/4\nL:1/8\nK:Gm\nG3-A B2-B2|\n\nX:2\nK:C\nC|\n")
+    notes = load_notes(path)
+    assert notes.pitch.tolist() == [67, 69, 70] and notes.key == Key(7, "minor")
+    (tmp_path / "bad.abc").write_text("garbage \x00")
+    with pytest.raises(MidiError, match="bad.abc: music21 cannot parse it"):
+        load_notes(tmp_path / "bad.abc")
