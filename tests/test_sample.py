@@ -1,6 +1,8 @@
 """Batched, grammar-constrained sampling: every sequence decodes, lengths count notes, args are checked."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -224,3 +226,20 @@ def test_ten_thousand_notes():
     model = RecurrentLM(vocab_size=len(tok), cell="gru", hidden=32, layers=2).eval()
     seqs = sample(model, tok, keys=[Key(2), Key(9, "minor")], length=10_000, seed=0)
     assert [len(tok.decode(s)) for s in seqs] == [10_000, 10_000]
+
+
+def test_draws_follow_the_softmax_and_never_pick_a_forbidden_token():
+    from musicgate.sample import _draw
+
+    logits = torch.tensor([0.0, -math.inf, 2.0, -30.0, -math.inf, 1.0, -math.inf])
+    rows = 200_000
+    gen = torch.Generator().manual_seed(0)
+    counts = torch.bincount(_draw(logits.repeat(rows, 1), gen), minlength=len(logits)).numpy()
+    assert counts[np.isinf(logits.numpy())].sum() == 0
+    expected = torch.softmax(logits, 0).numpy() * rows
+    live = expected > 100
+    assert np.all(np.abs(counts[live] - expected[live]) < 5 * np.sqrt(expected[live]))  # within 5 sd
+    # a row whose one allowed token is last, and one whose only allowed token is first
+    one = torch.full((2, 7), -math.inf)
+    one[0, 6], one[1, 0] = 0.0, 5.0
+    assert _draw(one, gen).tolist() == [6, 0]
