@@ -1,6 +1,6 @@
 """MIDI files and pretty_midi objects to and from :class:`~musicgate.notes.Notes`.
 
-Files are parsed with symusic (C++, ~100x pretty_midi's speed); ``symusic.Score`` and
+Files are parsed and written with symusic (C++, ~100x pretty_midi's speed); ``symusic.Score`` and
 ``pretty_midi.PrettyMIDI`` never leave this module.
 """
 from __future__ import annotations
@@ -25,17 +25,18 @@ an error, so an absurd tick value can never make later stages allocate gigabytes
 def _score_from(source: "str | os.PathLike | bytes"):
     import symusic
 
+    is_bytes = isinstance(source, (bytes, bytearray, memoryview))
+    name = "<bytes>" if is_bytes else os.fspath(source)
     try:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            return symusic.Score.from_midi(bytes(source)), "<bytes>"
-        path = Path(source)
-        if not path.is_file():
-            raise MidiError(f"{path}: no such MIDI file")
-        return symusic.Score.from_midi(path.read_bytes()), str(path)
-    except MidiError:
-        raise
+        if is_bytes:
+            data = bytes(source)
+        else:
+            with open(source, "rb") as fh:
+                data = fh.read()
+        return symusic.Score.from_midi(data), name
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise MidiError(f"{name}: no such MIDI file") from None
     except Exception as exc:  # symusic raises RuntimeError for every malformed file
-        name = "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else str(source)
         reason = str(exc).replace("MiniMidi: ", "").replace(": iostream error", "")
         raise MidiError(f"{name}: not a readable MIDI file ({reason}); check that the file is "
                         "complete and really MIDI") from None
@@ -56,85 +57,102 @@ def read_midi(source: "str | os.PathLike | bytes", *, drums: bool = False) -> No
     MidiError
         If the file is missing, not MIDI, truncated, or has notes past :data:`MAX_BEAT`.
     """
+    import symusic.core
+
     score, name = _score_from(source)
-    tpq = float(score.ticks_per_quarter)
+    tpq = score.ticks_per_quarter
     if tpq <= 0:
         raise MidiError(f"{name}: MIDI header has a non-positive resolution ({tpq:g} ticks per beat)")
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("pitch", "time", "duration", "velocity", "program", "track")}
-    index = 0  # tracks are numbered among the kept ones, so write -> read keeps the numbers
-    for track in score.tracks:
-        if (track.is_drum and not drums) or len(track.notes) == 0:
-            continue
-        arr = track.notes.numpy()
-        n = len(arr["pitch"])
-        for k in ("pitch", "time", "duration", "velocity"):
-            cols[k].append(arr[k])
-        cols["program"].append(np.full(n, DRUM_PROGRAM if track.is_drum else track.program, np.int16))
-        cols["track"].append(np.full(n, index, np.int16))
-        index += 1
-    cat = lambda k, dt: np.concatenate(cols[k]).astype(dt) if cols[k] else np.zeros(0, dt)  # noqa: E731
-    time_, dur, pitch = cat("time", np.int64), cat("duration", np.int64), cat("pitch", np.int16)
+    # Tracks are numbered among the kept ones, so write -> read keeps the numbers.
+    kept = [t for t in score.tracks if (drums or not t.is_drum) and t.note_num()]
+    every = symusic.core.NoteTickList()
+    for track in kept:
+        every.extend(track.notes)  # one array export for all tracks
+    arr = every.numpy()
+    counts = [t.note_num() for t in kept]
+    program = np.repeat(np.array([DRUM_PROGRAM if t.is_drum else t.program for t in kept], np.int16), counts)
+    track_no = np.repeat(np.arange(len(kept), dtype=np.int16), counts)
+    time_, pitch, velocity = arr["time"].astype(np.int64), arr["pitch"].astype(np.int16), arr["velocity"].astype(np.int16)
+    dur = np.maximum(arr["duration"], 0)
     if len(time_) and (time_.min() < 0 or time_.max() > MAX_BEAT * tpq):
         bad = time_[(time_ < 0) | (time_ > MAX_BEAT * tpq)][0] / tpq
         raise MidiError(f"{name}: a note starts at beat {bad:.0f}, outside 0..{MAX_BEAT:.0f}; "
                         "the file's tick values are corrupt")
     if len(pitch) and pitch.min() < 0:
         raise MidiError(f"{name}: a note has a pitch outside MIDI's 0-127")
-    # Canonical order (Notes.sorted): onset, pitch, duration, velocity, track, program, on integer ticks.
-    velocity, program, track_no = cat("velocity", np.int16), cat("program", np.int16), cat("track", np.int16)
-    rest = (velocity.astype(np.int64) << 34) | (track_no.astype(np.int64) << 17) | (program.astype(np.int64) & 0x1FFFF)
-    order = np.lexsort((rest, dur, (time_ << 7) | pitch))
-    tempos = score.tempos.numpy() if len(score.tempos) else None
     tempo_map = None
-    if tempos is not None:
+    if len(score.tempos):
+        tempos = score.tempos.numpy()
         beats, qpm = tempos["time"] / tpq, 6e7 / np.maximum(tempos["mspq"], 1)
-        last = np.r_[beats[1:] != beats[:-1], True]  # of several changes at one beat, the last wins
-        tempo_map = np.stack([beats[last], qpm[last]], axis=1)
+        last = np.concatenate((beats[1:] != beats[:-1], [True]))  # of several changes at one beat, the last wins
+        tempo_map = np.column_stack((beats[last], qpm[last]))
         if tempo_map[0, 0] > 0:
             tempo_map = np.vstack([[0.0, tempo_map[0, 1]], tempo_map])
     keys = tuple((ks.time / tpq, Key.from_signature(ks.key, bool(ks.tonality)))
                  for ks in score.key_signatures if -7 <= ks.key <= 7)
     meters = tuple((ts.time / tpq, ts.numerator, ts.denominator)
                    for ts in score.time_signatures if ts.numerator > 0 and ts.denominator > 0)
-    return Notes._trusted(pitch[order], time_[order] / tpq, np.maximum(dur[order], 0) / tpq, velocity[order],
-                          program[order], track_no[order], tempo_map, keys, meters)
+    return Notes._from_grid(pitch, time_, dur, velocity, program, track_no, tpq, tempo_map, keys, meters)
+
+
+MAX_TICK = 0x0FFFFFFF
+"""Latest tick written: the largest delta time a MIDI variable-length quantity holds."""
+
+
+def _ticks(beats: np.ndarray, ticks_per_beat: int, what: str, first: float = 0, last: int = MAX_TICK) -> np.ndarray:
+    """Beats rounded to whole ticks (still floats); outside first..last is an error naming ``what``."""
+    ticks = np.rint(beats * ticks_per_beat)
+    if len(ticks) and not (ticks.min() >= first and ticks.max() <= last):  # NaN fails too
+        bad = float(beats[~((ticks >= first) & (ticks <= last))][0])
+        raise MidiError(f"cannot write MIDI: {what} at beat {bad:g}, outside the 0..{MAX_TICK // ticks_per_beat} "
+                        f"beats a MIDI file holds at {ticks_per_beat} ticks per beat")
+    return ticks
 
 
 def _to_score(notes: Notes, ticks_per_beat: int):
+    """A ``symusic.Score`` with one track per (track, program) group of notes."""
     import symusic
 
     tpb = ticks_per_beat
     score = symusic.Score(tpb)
-    tick = lambda beats: np.round(np.asarray(beats) * tpb).astype(np.int64)  # noqa: E731
-    for beat, qpm in notes.tempos:
-        score.tempos.append(symusic.Tempo(int(tick(beat)), float(qpm)))
-    for beat, key in notes.keys:
-        score.key_signatures.append(symusic.KeySignature(int(tick(beat)), _sharps(key), int(key.mode == "minor")))
-    for beat, num, den in notes.meters:
-        score.time_signatures.append(symusic.TimeSignature(int(tick(beat)), num, den))
-    group = notes.track.astype(np.int64) * 256 + notes.program + 1  # one track per (track, program)
-    for g in np.unique(group):
-        trk, prog = divmod(int(g), 256)
-        prog -= 1
-        sel = group == g
-        drum = prog == DRUM_PROGRAM
-        track = symusic.Track(name="drums" if drum else f"track {trk}", program=0 if drum else int(prog), is_drum=bool(drum))
-        on = tick(notes.onset[sel])
-        dur = np.maximum(tick(notes.onset[sel] + notes.duration[sel]) - on, 1)
-        track.notes = symusic.Note.from_numpy(
-            time=on.astype(np.int32), duration=dur.astype(np.int32),
-            pitch=notes.pitch[sel].astype(np.int8), velocity=np.clip(notes.velocity[sel], 1, 127).astype(np.int8))
+    tempos = notes.tempos.tolist()
+    beats = [b for b, _ in tempos] + [b for b, _ in notes.keys] + [b for b, *_ in notes.meters]
+    # One rounding and range check for all; the loops below take their ticks from it in turn.
+    ticks = iter(_ticks(np.array(beats), tpb, "a tempo, key or time signature").astype(np.int64).tolist())
+    for (_, qpm), tick in zip(tempos, ticks):
+        score.tempos.append(symusic.Tempo(tick, min(max(qpm, 6e7 / 0xFFFFFF), 6e7)))  # what 24 bits hold
+    for (_, key), tick in zip(notes.keys, ticks):
+        score.key_signatures.append(symusic.KeySignature(tick, key.signature, int(key.mode == "minor")))
+    for (_, num, den), tick in zip(notes.meters, ticks):
+        if not (0 < num < 256 and 0 < den < 256):
+            raise MidiError(f"cannot write MIDI: a time signature of {num}/{den} does not fit a MIDI file")
+        score.time_signatures.append(symusic.TimeSignature(tick, num, den))
+    on = _ticks(notes.onset, tpb, "a note starts", last=MAX_TICK - 1)
+    end = _ticks(notes.onset + notes.duration, tpb, "a note ends", first=-np.inf)  # a note lasts one tick at least
+    dur, on, pitch = np.maximum(end - on, 1).astype(np.int32), on.astype(np.int32), notes.pitch.astype(np.int8)
+    velocity = np.minimum(np.maximum(notes.velocity, 1), 127).astype(np.int8)
+    group = (notes.track.astype(np.int64) << 8) | (notes.program + 1)  # one track per (track, program)
+    labels = [int(group[0])] if len(group) and group.min() == group.max() else np.unique(group).tolist()
+    for label in labels:
+        drum = (label & 0xFF) == DRUM_PROGRAM + 1
+        track = symusic.Track(name="drums" if drum else f"track {label >> 8}",
+                              program=0 if drum else (label & 0xFF) - 1, is_drum=drum)
+        sel = slice(None) if len(labels) == 1 else group == label
+        track.notes = symusic.Note.from_numpy(time=on[sel], duration=dur[sel], pitch=pitch[sel],
+                                              velocity=velocity[sel])
         score.tracks.append(track)
     return score
 
 
-def _sharps(key: Key) -> int:
-    """Sharps of a key signature in -7..7 as MIDI stores it."""
-    return key.signature
-
-
 def midi_bytes(notes: Notes, *, ticks_per_beat: int = TICKS_PER_BEAT) -> bytes:
-    """The Standard MIDI File content for ``notes`` (tracks by track index and program)."""
+    """The Standard MIDI File content for ``notes`` (tracks by track index and program).
+
+    Raises
+    ------
+    MidiError
+        If a pitch is outside 0-127, a time is before beat 0 or past :data:`MAX_TICK` ticks, or a
+        time signature does not fit a MIDI file.
+    """
     if len(notes) and (notes.pitch.min() < 0 or notes.pitch.max() > 127):
         raise MidiError("cannot write MIDI: a pitch is outside 0-127")
     return bytes(_to_score(notes, ticks_per_beat).dumps_midi())

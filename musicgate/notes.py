@@ -28,6 +28,26 @@ def _tempo_array(tempos: Iterable | np.ndarray | None) -> np.ndarray:
     return arr
 
 
+def canonical_order(onset: np.ndarray, pitch: np.ndarray, duration: np.ndarray, velocity: np.ndarray,
+                    track: np.ndarray, program: np.ndarray) -> np.ndarray:
+    """Indices that sort note arrays canonically: by onset, pitch, duration, velocity, track, program.
+
+    Integer onsets and durations (ticks or grid steps, none negative) with pitch and velocity in 0-127,
+    track >= 0 and program in -1..127 are packed into one int64 key and sorted stably, which is quick on
+    the sorted runs that readers give; floats, or values too wide for 63 bits, go through ``np.lexsort``.
+    """
+    if onset.dtype.kind == "i" and len(onset):
+        on_bits, du_bits, tr_bits = (int(a.max()).bit_length() for a in (onset, duration, track))
+        if on_bits + du_bits + tr_bits + 22 <= 63:
+            key = onset.astype(np.int64)
+            for col, bits in ((pitch, 7), (duration, du_bits), (velocity, 7), (track, tr_bits), (program & 0xFF, 8)):
+                key = (key << bits) | col
+            return np.argsort(key, kind="stable")
+    rest = ((velocity.astype(np.int64) << 34) | ((track.astype(np.int64) & 0xFFFF) << 17)
+            | (program.astype(np.int64) & 0x1FFFF))
+    return np.lexsort((rest, duration, pitch, onset))
+
+
 @dataclass(frozen=True, eq=False)
 class Notes:
     """A piece of music as parallel arrays, sorted by onset then pitch.
@@ -127,6 +147,16 @@ class Notes:
         return self
 
     @classmethod
+    def _from_grid(cls, pitch, on, dur, velocity, program, track, per_beat: int, tempos=None, keys=(),
+                   meters=()) -> "Notes":
+        """Fast path for readers and decoders: integer onsets and durations in steps of ``1/per_beat``
+        beat, values as :func:`canonical_order` packs them, put in canonical order."""
+        order = canonical_order(on, pitch, dur, velocity, track, program)
+        as16 = lambda a: a[order].astype(np.int16, copy=False)  # noqa: E731
+        return cls._trusted(as16(pitch), on[order] / per_beat, dur[order] / per_beat, as16(velocity), as16(program),
+                            as16(track), tempos, keys, meters)
+
+    @classmethod
     def empty(cls, **meta) -> "Notes":
         """Notes with no notes (metadata may still be given)."""
         return cls.from_arrays([], [], [], **meta)
@@ -173,9 +203,7 @@ class Notes:
         order = np.lexsort((self.pitch, self.onset))
         o, p = self.onset[order], self.pitch[order]
         if np.any((o[1:] == o[:-1]) & (p[1:] == p[:-1])):  # ties: break them by the other fields
-            rest = ((self.velocity.astype(np.int64) << 34) | ((self.track.astype(np.int64) & 0xFFFF) << 17)
-                    | (self.program.astype(np.int64) & 0x1FFFF))
-            order = np.lexsort((rest, self.duration, self.pitch, self.onset))
+            order = canonical_order(self.onset, self.pitch, self.duration, self.velocity, self.track, self.program)
         if np.all(order[1:] > order[:-1]):
             return self
         return self._take(order)

@@ -1,8 +1,12 @@
 """Notes, MIDI reading and writing, pretty_midi and music21 conversion, and bad MIDI input."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from midifile import off, on, smf
 
 from musicgate.errors import MidiError
@@ -132,3 +136,72 @@ def test_write_refuses_out_of_range_pitch(tmp_path):
     n = Notes.from_arrays([130], [0], [1])
     with pytest.raises(MidiError, match="outside 0-127"):
         midi_bytes(n)
+
+
+@st.composite
+def writable_notes(draw):
+    """Notes in up to three (track, program) groups, drums included; pitches unique, so no two notes
+    of one pitch overlap (readers pair such note-offs differently)."""
+    pitch = draw(st.lists(st.integers(0, 127), max_size=30, unique=True))
+    n = len(pitch)
+    floats = lambda lo, hi: st.lists(st.floats(lo, hi, allow_nan=False), min_size=n, max_size=n)  # noqa: E731
+    groups = draw(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([DRUM_PROGRAM, 0, 40, 127])),
+                           min_size=1, max_size=3, unique=True))
+    group = draw(st.lists(st.sampled_from(groups), min_size=n, max_size=n))
+    beats = [0] + sorted(draw(st.lists(st.integers(1, 64), max_size=3, unique=True)))
+    qpm = draw(st.lists(st.integers(20, 300), min_size=len(beats), max_size=len(beats), unique=True))  # pretty_midi
+    tempos = [[b / 2, q] for b, q in zip(beats, qpm)]  # drops a change to the same tempo
+    key = draw(st.none() | st.builds(Key, st.integers(0, 11), st.sampled_from(["major", "minor"])))
+    meter = draw(st.none() | st.tuples(st.integers(1, 12), st.sampled_from([2, 4, 8, 16])))
+    velocity = draw(st.lists(st.integers(0, 127), min_size=n, max_size=n))
+    return Notes.from_arrays(pitch, draw(floats(0, 64)), draw(floats(-1, 8)), velocity, program=[p for _, p in group],
+                             track=[t for t, _ in group], tempos=tempos, key=key, meter=meter)
+
+
+def on_the_tick_grid(n: Notes, tpb: int = 480) -> Notes:
+    """What writing keeps: times on the tick grid (a note at least one tick long), velocities 1-127, and the
+    tracks numbered by (track, program) group."""
+    on = np.rint(n.onset * tpb)
+    end = np.maximum(np.rint((n.onset + n.duration) * tpb), on + 1)
+    group = n.track.astype(np.int64) * 256 + n.program + 1
+    return Notes.from_arrays(n.pitch, on / tpb, (end - on) / tpb, np.clip(n.velocity, 1, 127), program=n.program,
+                             track=np.unique(group, return_inverse=True)[1].reshape(-1), keys=n.keys, meters=n.meters,
+                             tempos=n.tempos)
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=writable_notes())
+def test_written_files_read_back_the_same_through_symusic_and_pretty_midi(n):
+    import pretty_midi
+
+    expected = on_the_tick_grid(n)
+    data = midi_bytes(n)
+    for back in (read_midi(data, drums=True), from_pretty_midi(pretty_midi.PrettyMIDI(io.BytesIO(data)), drums=True)):
+        assert back.pitch.tolist() == expected.pitch.tolist() and back.track.tolist() == expected.track.tolist()
+        assert back.program.tolist() == expected.program.tolist()
+        assert back.velocity.tolist() == expected.velocity.tolist()
+        assert np.allclose(back.onset, expected.onset) and np.allclose(back.duration, expected.duration)
+        assert back.keys == expected.keys and back.meters == expected.meters
+        assert np.allclose(back.tempos, expected.tempos, rtol=1e-5)
+
+
+def test_overlapping_notes_of_one_pitch_are_written_in_order():
+    # Same pitch, same onset: note-ons in the notes' order, note-offs before note-ons at one tick.
+    n = Notes.from_arrays([60, 60, 60], [0, 0, 1], [0.5, 1, 1], [90, 80, 60])
+    assert read_midi(midi_bytes(n)) == n
+
+
+@pytest.mark.parametrize("notes, reason", [
+    (Notes.from_arrays([60], [-1], [2]), "a note starts at beat -1"),
+    (Notes.from_arrays([60], [0], [2.0**20]), "a note ends at beat 1.04858e\\+06, outside the 0..559240 beats"),
+    (Notes.from_arrays([60], [0], [1], tempos=[[0, 120], [-2, 60]]), "a tempo, key or time signature at beat -2"),
+    (Notes.from_arrays([60], [0], [1], meter=(300, 4)), "time signature of 300/4"),
+])
+def test_what_a_midi_file_cannot_hold_is_refused(notes, reason):
+    with pytest.raises(MidiError, match=reason):
+        midi_bytes(notes)
+
+
+def test_tempo_is_clamped_to_what_midi_holds():
+    n = Notes.from_arrays([60], [0], [1], tempos=[[0, 1.0], [1, 1e9]])
+    assert np.allclose(read_midi(midi_bytes(n)).tempos[:, 1], [6e7 / 0xFFFFFF, 6e7])
