@@ -32,11 +32,11 @@ def canonical_order(onset: np.ndarray, pitch: np.ndarray, duration: np.ndarray, 
                     track: np.ndarray, program: np.ndarray) -> np.ndarray:
     """Indices that sort note arrays canonically: by onset, pitch, duration, velocity, track, program.
 
-    Integer onsets and durations (ticks or grid steps, none negative) with pitch and velocity in 0-127,
-    track >= 0 and program in -1..127 are packed into one int64 key and sorted stably, which is quick on
-    the sorted runs that readers give; floats, or values too wide for 63 bits, go through ``np.lexsort``.
+    Integer onsets and durations (ticks or grid steps) that are not negative, with pitch and velocity in
+    0-127, track >= 0 and program in -1..127, are packed into one int64 key and sorted stably, which is
+    quick on the sorted runs that readers give; floats, negative or too wide values go through ``np.lexsort``.
     """
-    if onset.dtype.kind == "i" and len(onset):
+    if onset.dtype.kind == "i" and len(onset) and onset.min() >= 0 and duration.min() >= 0:
         on_bits, du_bits, tr_bits = (int(a.max()).bit_length() for a in (onset, duration, track))
         if on_bits + du_bits + tr_bits + 22 <= 63:
             key = onset.astype(np.int64)
@@ -46,6 +46,23 @@ def canonical_order(onset: np.ndarray, pitch: np.ndarray, duration: np.ndarray, 
     rest = ((velocity.astype(np.int64) << 34) | ((track.astype(np.int64) & 0xFFFF) << 17)
             | (program.astype(np.int64) & 0x1FFFF))
     return np.lexsort((rest, duration, pitch, onset))
+
+
+def skyline_index(onset: np.ndarray, duration: np.ndarray, pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The notes :meth:`Notes.skyline` keeps of notes in canonical order (beats, or integer grid steps):
+    their indices, and their durations cut where the next kept note starts."""
+    if len(onset) == 0:
+        return np.zeros(0, np.intp), duration[:0]
+    top = np.flatnonzero(np.concatenate((onset[1:] != onset[:-1], [True])))  # the highest note of each onset
+    keep, cur_end, cur_pitch = [], -np.inf, -1
+    for i, on, du, p in zip(top.tolist(), onset[top].tolist(), duration[top].tolist(), pitch[top].tolist()):
+        if on >= cur_end - 1e-9 or p > cur_pitch:
+            keep.append(i)
+            cur_end, cur_pitch = on + du, p
+    index = np.array(keep, np.intp)
+    on, duration = onset[index], duration[index]
+    np.minimum(duration[:-1], on[1:] - on[:-1], out=duration[:-1])
+    return index, duration
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,21 +272,8 @@ class Notes:
         sounds is dropped; a kept note is cut where the next kept note starts.
         """
         notes = self.without_drums()
-        if len(notes) == 0:
-            return notes
-        # Highest pitch per onset (canonical order is onset, pitch ascending).
-        last_of_onset = np.r_[notes.onset[1:] != notes.onset[:-1], True]
-        top = notes._take(last_of_onset)
-        keep = np.zeros(len(top), dtype=bool)
-        cur_end, cur_pitch = -np.inf, -1
-        for i, (on, du, p) in enumerate(zip(top.onset, top.duration, top.pitch)):
-            if on >= cur_end - 1e-9 or p > cur_pitch:
-                keep[i] = True
-                cur_end, cur_pitch = on + du, p
-        top = top._take(keep)
-        nxt = np.r_[top.onset[1:], np.inf]
-        duration = np.minimum(top.duration, nxt - top.onset)
-        return replace(top, duration=duration)
+        index, duration = skyline_index(notes.onset, notes.duration, notes.pitch)
+        return replace(notes._take(index), duration=duration)
 
     def quantize(self, grid: int = 12, *, min_steps: int = 1, max_steps: int | None = None) -> "Notes":
         """Onsets and durations rounded to ``1/grid`` beat (durations at least ``min_steps``).

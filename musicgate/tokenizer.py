@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ import numpy as np
 from .errors import TokenizerError
 from .files import atomic_write_json
 from .keys import MODES, Key
-from .notes import DRUM_PROGRAM, Notes
+from .notes import DRUM_PROGRAM, Notes, canonical_order, skyline_index
 
 METERS = ("2/2", "3/2", "4/2", "2/4", "3/4", "4/4", "5/4", "6/4", "7/4", "3/8", "5/8", "6/8", "7/8", "9/8", "12/8")
 """Time signatures with a METER token; others are encoded as METER_unknown."""
@@ -36,6 +35,26 @@ MELODY_VELOCITY = 96
 """Velocity of every note decoded from the melody vocabulary."""
 MAX_TOKENS = 10_000_000
 """Longest token sequence ``encode`` will build; longer means absurd timing, and is an error."""
+
+
+def _first(ids: np.ndarray, lo: int, hi: int) -> int | None:
+    """The first id in ``lo..hi-1`` (looked for in the header first), or None."""
+    for x in ids[:3].tolist():
+        if lo <= x < hi:
+            return x
+    hits = ids[(ids >= lo) & (ids < hi)]
+    return int(hits[0]) if len(hits) else None
+
+
+def _pitch_onset_longest_first(pitch: np.ndarray, on: np.ndarray, du: np.ndarray) -> np.ndarray:
+    """Indices that order notes by pitch, then onset step, then longest first (stable)."""
+    if len(on) and pitch.min() >= 0 and on.min() >= 0 and du.min() >= 0:
+        on_bits, du_bits = int(on.max()).bit_length(), int(du.max()).bit_length()
+        if on_bits + du_bits <= 48:  # pitch (int16) takes the top 15 bits
+            longest_first = (1 << du_bits) - 1 - du
+            return np.argsort((pitch.astype(np.int64) << (on_bits + du_bits)) | (on << du_bits) | longest_first,
+                              kind="stable")
+    return np.lexsort((-du, on, pitch))
 
 
 class Tokenizer:
@@ -122,33 +141,35 @@ class Tokenizer:
 
     def key_of(self, ids) -> Key | None:
         """The key named by the first KEY token of ``ids``, or None."""
-        ids = np.asarray(ids)
-        hits = ids[(ids >= self.key_base) & (ids < self.key_unknown_id)]
-        if len(hits) == 0:
-            return None
-        k = int(hits[0]) - self.key_base
-        return Key(k % 12, MODES[k // 12])
+        k = _first(np.asarray(ids), self.key_base, self.key_unknown_id)
+        return None if k is None else Key((k - self.key_base) % 12, MODES[(k - self.key_base) // 12])
 
     def meter_id(self, meter: tuple[int, int] | None) -> int:
         """The METER token id for (numerator, denominator); unknown when not in :data:`METERS`."""
         name = f"{meter[0]}/{meter[1]}" if meter else None
         return self.meter_base + METERS.index(name) if name in METERS else self.meter_unknown_id
 
-    def _header(self, notes: Notes) -> list[int]:
-        return [self.bos_id, self.key_id(notes.key), self.meter_id(notes.meter)]
+    def _header(self, keys: tuple, meters: tuple) -> list[int]:
+        """BOS, KEY and METER ids for the keys and meters ``quantize`` keeps."""
+        return [self.bos_id, self.key_id(keys[0][1] if keys else None), self.meter_id(meters[0][1:] if meters else None)]
 
     def _meta_from_ids(self, ids: np.ndarray) -> dict:
-        key = self.key_of(ids)
-        met = ids[(ids >= self.meter_base) & (ids < self.meter_unknown_id)]
-        meter = tuple(int(x) for x in METERS[int(met[0]) - self.meter_base].split("/")) if len(met) else None
-        return {"key": key, "meter": meter}
+        """The keys and meters (Notes fields) named by the first KEY and known METER tokens."""
+        key, met = self.key_of(ids), _first(ids, self.meter_base, self.meter_unknown_id)
+        meter = (0.0, *(int(x) for x in METERS[met - self.meter_base].split("/"))) if met is not None else None
+        return {"keys": ((0.0, key),) if key else (), "meters": (meter,) if meter else ()}
 
-    def _check_pitch(self, notes: Notes) -> None:
+    def _check_encodable(self, pitch: np.ndarray, on: np.ndarray, du: np.ndarray) -> None:
+        """Pitches must lie in ``pitch_range``; onsets (grid steps) must not be before 0; durations must be
+        numbers."""
         lo, hi = self.pitch_range
-        if len(notes) and (notes.pitch.min() < lo or notes.pitch.max() > hi):
-            bad = notes.pitch[(notes.pitch < lo) | (notes.pitch > hi)][0]
+        if len(pitch) and (pitch.min() < lo or pitch.max() > hi):
+            bad = pitch[(pitch < lo) | (pitch > hi)][0]
             raise TokenizerError(f"pitch {bad} is outside this vocabulary's range {lo}-{hi}; transpose "
                                  "the music or build the tokenizer with a wider pitch_range")
+        if len(on) and (on.min() < 0 or du.min() < 1):  # NaN became a negative integer
+            raise TokenizerError("a note starts before beat 0, or has no numeric onset or duration; "
+                                 f"{self.kind} tokens count time from beat 0")
 
     def _base_quantize(self, notes: Notes) -> tuple[np.ndarray, dict]:
         """Shared part of quantize: which notes stay (no drums) and the metadata the header keeps."""
@@ -158,9 +179,10 @@ class Tokenizer:
         return notes.program != DRUM_PROGRAM, meta
 
     def _notes(self, pitch, on_steps, du_steps, velocity, meta: dict) -> Notes:
-        """Sorted Notes from grid steps, on one track with program 0 and the default tempo."""
+        """Notes in canonical order from integer grid steps (none negative), on one track with program 0
+        and the default tempo."""
         zeros = np.zeros(len(pitch), np.int16)
-        return Notes(pitch, on_steps / self.grid, du_steps / self.grid, velocity, zeros, zeros, **meta).sorted()
+        return Notes._from_grid(pitch, on_steps, du_steps, velocity, zeros, zeros, self.grid, **meta)
 
     def transpose(self, ids, semitones: int) -> np.ndarray:
         """Move pitch tokens and the KEY token by ``semitones``.
@@ -223,6 +245,8 @@ class MelodyTokenizer(Tokenizer):
         super().__init__(grid=grid, pitch_range=pitch_range)
         self.bar_id, self.rest_id = self.ids["BAR"], self.ids["REST"]
         self.pitch_base, self.dur_base = self.ids[f"PITCH_{self.pitch_range[0]}"], self.ids["DUR_1"]
+        self._is_event = (self.pitch_of >= 0) | (np.arange(len(self.vocab)) >= self.dur_base)  # PITCH, REST, DUR
+        self._is_event[self.rest_id] = True
 
     @property
     def config(self) -> dict:
@@ -238,66 +262,74 @@ class MelodyTokenizer(Tokenizer):
         n = self.pitch_range[1] - self.pitch_range[0] + 1
         self.pitch_of[base:base + n] = np.arange(self.pitch_range[0], self.pitch_range[1] + 1)
 
-    def quantize(self, notes: Notes) -> Notes:
+    def _line(self, notes: Notes) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """(pitch, onset steps, duration steps, meta): the skyline of the notes this vocabulary keeps,
+        on the grid, notes clipped to ``max_steps``."""
         keep, meta = self._base_quantize(notes)
-        on = np.round(notes.onset[keep] * self.grid)
-        du = np.maximum(np.round(notes.duration[keep] * self.grid), 1)
-        line = self._notes(notes.pitch[keep], on, du, notes.velocity[keep], meta).skyline()
-        steps = np.minimum(np.round(line.duration * self.grid), self.max_steps)
-        return self._notes(line.pitch, np.round(line.onset * self.grid), steps,
-                           np.full(len(line), MELODY_VELOCITY), meta)
+        pitch, onset, duration = notes.pitch, notes.onset, notes.duration
+        if not keep.all():
+            pitch, onset, duration = pitch[keep], onset[keep], duration[keep]
+        on = np.rint(onset * self.grid).astype(np.int64)
+        du = np.maximum(np.rint(duration * self.grid), 1).astype(np.int64)
+        zeros = np.zeros(len(on), np.int16)  # velocity, track and program do not matter here
+        order = canonical_order(on, pitch, du, zeros, zeros, zeros)
+        index, du = skyline_index(on[order], du[order], pitch[order])
+        index = order[index]
+        return pitch[index], on[index], np.minimum(du, self.max_steps), meta
+
+    def quantize(self, notes: Notes) -> Notes:
+        pitch, on, du, meta = self._line(notes)
+        return self._notes(pitch, on, du, np.full(len(pitch), MELODY_VELOCITY, np.int16), meta)
 
     def _bar_steps(self, meter: tuple[int, int] | None) -> int:
         num, den = meter or (4, 4)
         return max(int(round(num * 4 / den * self.grid)), 1)
 
     def encode(self, notes: Notes) -> np.ndarray:
-        q = self.quantize(notes)
-        self._check_pitch(q)
-        on = np.round(q.onset * self.grid).astype(np.int64)
-        du = np.round(q.duration * self.grid).astype(np.int64)
-        bar = self._bar_steps(q.meter)
+        pitch, on, du, meta = self._line(notes)
+        self._check_encodable(pitch, on, du)
+        if len(on) and (on[-1] + du[-1]) // self.max_steps > MAX_TOKENS // 2:  # a DUR token per max_steps at least
+            raise TokenizerError(f"encoding would take over {MAX_TOKENS:,} tokens; the timing is absurd")
+        bar = self._bar_steps(meta["meters"][0][1:] if meta["meters"] else None)
         # Segments: a rest before each note where there is a gap, then the note. Rests are cut at
         # bar lines and at max_steps, so every segment fits one DUR token.
-        prev_end = np.r_[0, on[:-1] + du[:-1]]
-        starts, lengths, tokens = [], [], []
-        for i in np.flatnonzero(on > prev_end):
-            t, end = int(prev_end[i]), int(on[i])
+        prev_end = np.concatenate(([0], on[:-1] + du[:-1]))
+        starts, lengths = [], []
+        for t, end in zip(prev_end[on > prev_end].tolist(), on[on > prev_end].tolist()):
             while t < end:
                 step = min(end - t, self.max_steps, (t // bar + 1) * bar - t)
-                starts.append(t), lengths.append(step), tokens.append(self.rest_id)
+                starts.append(t), lengths.append(step)
                 t += step
-        seg_start = np.r_[np.array(starts, np.int64), on]
-        seg_len = np.r_[np.array(lengths, np.int64), du]
-        seg_tok = np.r_[np.array(tokens, np.int64), self.pitch_base + q.pitch.astype(np.int64) - self.pitch_range[0]]
-        order = np.argsort(seg_start, kind="stable")
-        seg_start, seg_len, seg_tok = seg_start[order], seg_len[order], seg_tok[order]
+        seg_start, seg_len = on, du
+        seg_tok = self.pitch_base - self.pitch_range[0] + pitch.astype(np.int64)
+        if starts:
+            order = np.argsort(np.concatenate((starts, on)), kind="stable")
+            seg_start = np.concatenate((starts, on))[order]
+            seg_len = np.concatenate((lengths, du))[order]
+            seg_tok = np.concatenate((np.full(len(starts), self.rest_id), seg_tok))[order]
         bar_no = seg_start // bar
-        n_bars = np.diff(np.r_[-1, bar_no])  # BAR tokens before each segment (one at the start)
-        total = 4 + int(n_bars.sum()) + 2 * len(seg_start)
+        n_bars = np.diff(bar_no, prepend=-1)  # BAR tokens before each segment (one at the start)
+        ends = np.cumsum(n_bars + 2) + 3  # after the header
+        total = int(ends[-1]) + 1 if len(ends) else 4
         if total > MAX_TOKENS:
             raise TokenizerError(f"encoding would take {total:,} tokens (limit {MAX_TOKENS:,}); the timing is absurd")
-        per_seg = n_bars + 2
-        ends = np.cumsum(per_seg)
-        body = np.full(int(ends[-1]) if len(ends) else 0, self.bar_id, np.int64)
-        body[ends - 2] = seg_tok
-        body[ends - 1] = self.dur_base + seg_len - 1
-        return np.r_[self._header(q), body, self.eos_id].astype(np.int32)
+        out = np.full(total, self.bar_id, np.int32)
+        out[ends - 2] = seg_tok
+        out[ends - 1] = self.dur_base - 1 + seg_len
+        out[:3], out[-1] = self._header(**meta), self.eos_id
+        return out
 
     def decode(self, ids) -> Notes:
         ids = self._as_ids(ids)
-        meta = self._meta_from_ids(ids)
-        ev = ids[(ids == self.rest_id) | (self.pitch_of[ids] >= 0) | (ids >= self.dur_base)]
+        ev = ids[self._is_event[ids]]
         is_dur = ev >= self.dur_base
         # An event is a PITCH or REST token immediately followed by a DUR token.
         ok = ~is_dur[:-1] & is_dur[1:]
-        head, dur_tok = ev[:-1][ok], ev[1:][ok]
-        steps = dur_tok - self.dur_base + 1
-        on = np.r_[0, np.cumsum(steps)[:-1]]
+        head, steps = ev[:-1][ok], ev[1:][ok] - (self.dur_base - 1)
+        on = np.cumsum(steps) - steps
         note = head != self.rest_id
-        pitch = self.pitch_of[head[note]]
-        return Notes.from_arrays(pitch, on[note] / self.grid, steps[note] / self.grid,
-                                 np.full(len(pitch), MELODY_VELOCITY), **meta)
+        return self._notes(self.pitch_of[head[note]], on[note], steps[note],
+                           np.full(np.count_nonzero(note), MELODY_VELOCITY, np.int16), self._meta_from_ids(ids))
 
     def grammar(self):
         from .grammar import MelodyGrammar
@@ -335,6 +367,15 @@ class EventTokenizer(Tokenizer):
         self.on_base, self.off_base = self.ids[f"NOTE_ON_{lo}"], self.ids[f"NOTE_OFF_{lo}"]
         self.shift_base, self.vel_base = self.ids["SHIFT_1"], self.ids["VEL_0"]
         self.n_pitch = self.pitch_range[1] - lo + 1
+        # Lookup tables: steps of each token (SHIFTs), bin of each MIDI velocity, velocity of each bin,
+        # token of each event code (pitch - low, +128 for a NOTE_ON).
+        self._steps = np.zeros(len(self.vocab), np.int64)
+        self._steps[self.shift_base:self.shift_base + self.max_shift] = np.arange(1, self.max_shift + 1)
+        self._bin_of = self.velocity_bin(np.arange(128))
+        self._velocity_of = self.bin_velocity(np.arange(self.velocity_bins)).astype(np.int16)
+        codes = np.arange(self.n_pitch)
+        self._code_token = np.zeros(256, np.int32)
+        self._code_token[codes], self._code_token[codes + 128] = self.off_base + codes, self.on_base + codes
 
     @property
     def config(self) -> dict:
@@ -360,98 +401,81 @@ class EventTokenizer(Tokenizer):
         return np.clip(((2 * np.asarray(b, np.int64) + 1) * 128) // (2 * self.velocity_bins), 1, 127)
 
     def _grid(self, notes: Notes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        """(pitch, onset steps, duration steps, velocity bin, meta) of the quantized notes,
-        in canonical order (onset, pitch)."""
+        """(pitch, onset steps, duration steps, velocity bin, meta) of the notes this vocabulary keeps, by
+        pitch then onset. A note is cut where the next of its pitch starts; notes at one (pitch, onset)
+        merge into the longest (the first of equals)."""
         keep, meta = self._base_quantize(notes)
-        on = np.round(notes.onset[keep] * self.grid).astype(np.int64)
-        du = np.maximum(np.round(notes.duration[keep] * self.grid), 1).astype(np.int64)
-        pitch, vel = notes.pitch[keep].astype(np.int64), notes.velocity[keep]
-        # Same pitch: a later note cuts the sounding one; two at one onset merge into the longer.
-        order = np.lexsort((-du, (pitch << 40) | on))
-        p, o, d, v = pitch[order], on[order], du[order], vel[order]
-        dup = np.zeros(len(p), bool)  # not the first (longest) note at its (pitch, onset)
-        dup[1:] = (p[1:] == p[:-1]) & (o[1:] == o[:-1])
+        pitch, onset, duration, velocity = notes.pitch, notes.onset, notes.duration, notes.velocity
+        if not keep.all():
+            pitch, onset, duration, velocity = pitch[keep], onset[keep], duration[keep], velocity[keep]
+        on = np.rint(onset * self.grid).astype(np.int64)
+        du = np.maximum(np.rint(duration * self.grid), 1).astype(np.int64)
+        order = _pitch_onset_longest_first(pitch, on, du)
+        p, o, d, v = pitch[order], on[order], du[order], velocity[order]
+        same = p[1:] == p[:-1]
+        dup = same & (o[1:] == o[:-1])  # not the first (longest) note at its (pitch, onset)
         if dup.any():
-            p, o, d, v = p[~dup], o[~dup], d[~dup], v[~dup]
-        if len(p):
-            same_next = np.empty(len(p), bool)
-            same_next[:-1], same_next[-1] = p[1:] == p[:-1], False
-            nxt = np.empty_like(o)
-            nxt[:-1], nxt[-1] = o[1:], 0
-            d = np.where(same_next, np.minimum(d, nxt - o), d)
-        order = np.argsort((o << 7) | p)
-        return p[order], o[order], d[order], self.velocity_bin(v[order]), meta
+            first = np.concatenate(([True], ~dup))
+            p, o, d, v = p[first], o[first], d[first], v[first]
+            same = p[1:] == p[:-1]
+        np.minimum(d[:-1], o[1:] - o[:-1], out=d[:-1], where=same)  # a later note cuts the sounding one
+        return p, o, d, self._bin_of[np.minimum(np.maximum(v, 0), 127)], meta
 
     def quantize(self, notes: Notes) -> Notes:
         p, o, d, vb, meta = self._grid(notes)
-        zeros = np.zeros(len(p), np.int16)
-        return Notes._trusted(p.astype(np.int16), o / self.grid, d / self.grid, self.bin_velocity(vb).astype(np.int16),
-                              zeros, zeros.copy(), None, meta["keys"], meta["meters"])
+        return self._notes(p, o, d, self._velocity_of[vb], meta)
 
     def encode(self, notes: Notes) -> np.ndarray:
         pitch, on, du, vb, meta = self._grid(notes)
-        lo, hi = self.pitch_range
-        if len(pitch) and (pitch.min() < lo or pitch.max() > hi):
-            self._check_pitch(Notes._trusted(pitch.astype(np.int16), *(np.zeros(len(pitch)),) * 2,
-                                             *(np.zeros(len(pitch), np.int16),) * 3))
-        n = len(pitch)
+        self._check_encodable(pitch, on, du)
         off = on + du
-        rel = pitch - lo
-        # Events sorted by time; at one time NOTE_OFFs come before NOTE_ONs.
-        t = np.concatenate([off, on])
-        is_on = np.concatenate([np.zeros(n, bool), np.ones(n, bool)])
-        tok = np.concatenate([self.off_base + rel, self.on_base + rel])
-        vbin = np.concatenate([np.full(n, -1), vb])
-        order = np.argsort((t << 20) | (is_on.astype(np.int64) << 19) | tok)  # by time, OFF first, token
-        t, is_on, tok, vbin = t[order], is_on[order], tok[order], vbin[order]
-        gap = np.diff(t, prepend=0)
-        full, rem = gap // self.max_shift, gap % self.max_shift
-        n_shift = full + (rem > 0)
-        on_vbin = vbin[is_on]
+        if len(off) and off.max() // self.max_shift > MAX_TOKENS:
+            raise TokenizerError(f"encoding would take over {MAX_TOKENS:,} tokens; the timing is absurd")
+        # Events as time << 15 | code << 7 | velocity bin, code = pitch - low (+128 for a NOTE_ON): sorted,
+        # they run by time, NOTE_OFFs before NOTE_ONs, then by pitch.
+        rel = (pitch - self.pitch_range[0]).astype(np.int64)
+        key = np.concatenate(((off << 15) | (rel << 7), (on << 15) | ((rel | 128) << 7) | vb))
+        key.sort()
+        t, code, vbin = key >> 15, (key >> 7) & 0xFF, key & 0x7F
+        gap = np.empty_like(t)
+        gap[:1] = t[:1]
+        np.subtract(t[1:], t[:-1], out=gap[1:])
+        full, rest = np.divmod(gap, self.max_shift)
+        # A VEL token before a NOTE_ON whose bin differs from the previous NOTE_ON's.
+        on_at = np.flatnonzero(code >= 128)
         vel_change = np.zeros(len(t), bool)
-        vel_change[is_on] = np.diff(on_vbin, prepend=-1) != 0
-        per_event = n_shift + vel_change + 1
-        total = 4 + int(per_event.sum())
+        vel_change[on_at] = np.concatenate(([True], vbin[on_at[1:]] != vbin[on_at[:-1]]))
+        partial = rest > 0
+        ends = np.cumsum(full + partial + vel_change + 1) + 3  # each event: SHIFTs, a VEL maybe, its token
+        total = int(ends[-1]) + 1 if len(ends) else 4
         if total > MAX_TOKENS:
             raise TokenizerError(f"encoding would take {total:,} tokens (limit {MAX_TOKENS:,}); the timing is absurd")
-        ends = np.cumsum(per_event)
-        starts = ends - per_event
-        body = np.empty(int(ends[-1]) if len(ends) else 0, np.int64)
-        body[ends - 1] = tok
-        body[(ends - 2)[vel_change]] = self.vel_base + vbin[vel_change]
-        # SHIFT tokens: the first `full` of an event's shifts are max_shift long, then the remainder.
-        ev = np.repeat(np.arange(len(t)), n_shift)
-        j = np.arange(len(ev)) - np.repeat(np.cumsum(n_shift) - n_shift, n_shift)
-        length = np.where(j < full[ev], self.max_shift, rem[ev])
-        body[starts[ev] + j] = self.shift_base + length - 1
-        key, meter = (meta["keys"][0][1] if meta["keys"] else None), (meta["meters"][0][1:] if meta["meters"] else None)
-        header = [self.bos_id, self.key_id(key), self.meter_id(meter)]
-        return np.concatenate([header, body, [self.eos_id]]).astype(np.int32)
+        out = np.full(total, self.shift_base + self.max_shift - 1, np.int32)  # SHIFTs are whole max_shifts ...
+        out[(ends - 2 - vel_change)[partial]] = self.shift_base - 1 + rest[partial]  # ... but an event's last
+        out[(ends - 2)[vel_change]] = self.vel_base + vbin[vel_change]
+        out[ends - 1] = self._code_token[code]
+        out[:3], out[-1] = self._header(**meta), self.eos_id
+        return out
 
     def decode(self, ids) -> Notes:
         ids = self._as_ids(ids)
-        meta = self._meta_from_ids(ids)
-        is_shift = (ids >= self.shift_base) & (ids < self.shift_base + self.max_shift)
-        time = np.cumsum(np.where(is_shift, ids - self.shift_base + 1, 0))
-        is_vel = ids >= self.vel_base
-        last_vel = np.maximum.accumulate(np.where(is_vel, np.arange(len(ids)), -1)) if len(ids) else ids
-        vel_bin = np.where(last_vel >= 0, ids[np.maximum(last_vel, 0)] - self.vel_base, self.velocity_bins // 2)
-        is_on = (ids >= self.on_base) & (ids < self.on_base + self.n_pitch)
-        is_off = (ids >= self.off_base) & (ids < self.off_base + self.n_pitch)
-        pos = np.flatnonzero(is_on | is_off)
-        pitch = self.pitch_of[ids[pos]]
-        order = np.lexsort((pos, pitch))  # per pitch, in sequence order
-        pos, pitch = pos[order], pitch[order]
-        on = is_on[pos]
-        same_next = np.r_[pitch[1:] == pitch[:-1], False]
+        time = np.cumsum(self._steps[ids])
+        pitch = self.pitch_of[ids]
+        pos = np.flatnonzero(pitch >= 0)  # NOTE_ON and NOTE_OFF tokens
+        pos = pos[np.argsort((pitch[pos] << 32) | pos)]  # by pitch, then in sequence order
+        p = pitch[pos]
         # A NOTE_ON ends at the next event of its pitch (its NOTE_OFF, or a new NOTE_ON);
         # a note still sounding at the end of the sequence ends at the last time (one step at least).
-        end_time = np.where(same_next, time[np.r_[pos[1:], 0]], time[-1] if len(time) else 0)
-        start = time[pos]
-        sel = on
-        start, end, p, vb = start[sel], end_time[sel], pitch[sel], vel_bin[pos[sel]]
-        dur = np.maximum(end - start, 1)
-        return Notes.from_arrays(p, start / self.grid, dur / self.grid, self.bin_velocity(vb), **meta)
+        end = np.full(len(pos), time[-1] if len(time) else 0)
+        same = p[1:] == p[:-1]
+        end[:-1][same] = time[pos[1:][same]]
+        on = ids[pos] < self.on_base + self.n_pitch
+        pos, start = pos[on], time[pos[on]]
+        # Each NOTE_ON takes the bin of the last VEL token before it (the middle bin before any).
+        is_vel = ids >= self.vel_base
+        velocity = np.concatenate((self._velocity_of[[self.velocity_bins // 2]], self._velocity_of[ids[is_vel] - self.vel_base]))
+        return self._notes(p[on], start, np.maximum(end[on] - start, 1), velocity[np.cumsum(is_vel)[pos]],
+                           self._meta_from_ids(ids))
 
     def grammar(self):
         from .grammar import EventGrammar

@@ -181,3 +181,16 @@ def test_unknown_meter_and_key_tokens():
     ids = tok.encode(Notes.from_arrays([60], [0], [1], meter=(11, 8)))
     assert tok.vocab[ids[1]] == "KEY_unknown" and tok.vocab[ids[2]] == "METER_unknown"
     assert len(METERS) + 1 == sum(w.startswith("METER_") for w in tok.vocab)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")
+@pytest.mark.parametrize("tok", TOKENIZERS[:2], ids=IDS[:2])
+def test_notes_before_beat_zero_or_without_numbers_are_refused(tok):
+    for onset, duration in [(-1, 1), (float("nan"), 1), (0, float("nan"))]:
+        with pytest.raises(TokenizerError, match="before beat 0"):
+            tok.encode(Notes.from_arrays([60, 62], [onset, 1], [duration, 1]))
+
+
+def test_absurd_melody_timing_is_refused_before_looping():
+    with pytest.raises(TokenizerError, match="absurd"):
+        make_tokenizer("melody").encode(Notes.from_arrays([60, 62], [0, 1e9], [1, 1]))
