@@ -23,7 +23,7 @@ an error, so an absurd tick value can never make later stages allocate gigabytes
 
 
 def _score_from(source: "str | os.PathLike | bytes"):
-    import symusic
+    import symusic.core
 
     is_bytes = isinstance(source, (bytes, bytearray, memoryview))
     name = "<bytes>" if is_bytes else os.fspath(source)
@@ -31,9 +31,9 @@ def _score_from(source: "str | os.PathLike | bytes"):
         if is_bytes:
             data = bytes(source)
         else:
-            with open(source, "rb") as fh:
-                data = fh.read()
-        return symusic.Score.from_midi(data), name
+            with open(source, "rb", buffering=0) as fh:
+                data = fh.readall()
+        return symusic.core.ScoreTick.from_midi(data), name
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise MidiError(f"{name}: no such MIDI file") from None
     except Exception as exc:  # symusic raises RuntimeError for every malformed file
@@ -80,33 +80,26 @@ def read_midi(source: "str | os.PathLike | bytes", *, drums: bool = False) -> No
                         "the file's tick values are corrupt")
     if len(pitch) and pitch.min() < 0:
         raise MidiError(f"{name}: a note has a pitch outside MIDI's 0-127")
-    tempo_map = None
-    if len(score.tempos):
-        tempos = score.tempos.numpy()
-        beats, qpm = tempos["time"] / tpq, 6e7 / np.maximum(tempos["mspq"], 1)
-        last = np.concatenate((beats[1:] != beats[:-1], [True]))  # of several changes at one beat, the last wins
-        tempo_map = np.column_stack((beats[last], qpm[last]))
-        if tempo_map[0, 0] > 0:
-            tempo_map = np.vstack([[0.0, tempo_map[0, 1]], tempo_map])
+    tempo_map: dict[float, float] = {}
+    for tempo in score.tempos:  # in time order; of several changes at one beat, the last wins
+        tempo_map[tempo.time / tpq] = 6e7 / max(tempo.mspq, 1)
+    tempos = list(tempo_map.items())
+    if tempos and tempos[0][0] > 0:
+        tempos.insert(0, (0.0, tempos[0][1]))
     keys = tuple((ks.time / tpq, Key.from_signature(ks.key, bool(ks.tonality)))
                  for ks in score.key_signatures if -7 <= ks.key <= 7)
     meters = tuple((ts.time / tpq, ts.numerator, ts.denominator)
                    for ts in score.time_signatures if ts.numerator > 0 and ts.denominator > 0)
-    return Notes._from_grid(pitch, time_, dur, velocity, program, track_no, tpq, tempo_map, keys, meters)
+    return Notes._from_grid(pitch, time_, dur, velocity, program, track_no, tpq, tempos or None, keys, meters)
 
 
 MAX_TICK = 0x0FFFFFFF
 """Latest tick written: the largest delta time a MIDI variable-length quantity holds."""
 
 
-def _ticks(beats: np.ndarray, ticks_per_beat: int, what: str, first: float = 0, last: int = MAX_TICK) -> np.ndarray:
-    """Beats rounded to whole ticks (still floats); outside first..last is an error naming ``what``."""
-    ticks = np.rint(beats * ticks_per_beat)
-    if len(ticks) and not (ticks.min() >= first and ticks.max() <= last):  # NaN fails too
-        bad = float(beats[~((ticks >= first) & (ticks <= last))][0])
-        raise MidiError(f"cannot write MIDI: {what} at beat {bad:g}, outside the 0..{MAX_TICK // ticks_per_beat} "
-                        f"beats a MIDI file holds at {ticks_per_beat} ticks per beat")
-    return ticks
+def _out_of_range(what: str, ticks_per_beat: int) -> MidiError:
+    return MidiError(f"cannot write MIDI: {what}, outside the 0..{MAX_TICK // ticks_per_beat} beats a MIDI file "
+                     f"holds at {ticks_per_beat} ticks per beat")
 
 
 def _to_score(notes: Notes, ticks_per_beat: int):
@@ -116,28 +109,34 @@ def _to_score(notes: Notes, ticks_per_beat: int):
     tpb = ticks_per_beat
     score = symusic.Score(tpb)
     tempos = notes.tempos.tolist()
-    beats = [b for b, _ in tempos] + [b for b, _ in notes.keys] + [b for b, *_ in notes.meters]
-    # One rounding and range check for all; the loops below take their ticks from it in turn.
-    ticks = iter(_ticks(np.array(beats), tpb, "a tempo, key or time signature").astype(np.int64).tolist())
-    for (_, qpm), tick in zip(tempos, ticks):
-        score.tempos.append(symusic.Tempo(tick, min(max(qpm, 6e7 / 0xFFFFFF), 6e7)))  # what 24 bits hold
-    for (_, key), tick in zip(notes.keys, ticks):
-        score.key_signatures.append(symusic.KeySignature(tick, key.signature, int(key.mode == "minor")))
-    for (_, num, den), tick in zip(notes.meters, ticks):
+    for beat, *_ in (*tempos, *notes.keys, *notes.meters):
+        if not -0.5 <= beat * tpb < MAX_TICK + 0.5:  # rounds to 0..MAX_TICK; NaN fails too
+            raise _out_of_range(f"a tempo, key or time signature at beat {beat:g}", tpb)
+    for beat, qpm in tempos:
+        score.tempos.append(symusic.Tempo(round(beat * tpb), min(max(qpm, 6e7 / 0xFFFFFF), 6e7)))  # 24 bits
+    for beat, key in notes.keys:
+        score.key_signatures.append(symusic.KeySignature(round(beat * tpb), key.signature, int(key.mode == "minor")))
+    for beat, num, den in notes.meters:
         if not (0 < num < 256 and 0 < den < 256):
             raise MidiError(f"cannot write MIDI: a time signature of {num}/{den} does not fit a MIDI file")
-        score.time_signatures.append(symusic.TimeSignature(tick, num, den))
-    on = _ticks(notes.onset, tpb, "a note starts", last=MAX_TICK - 1)
-    end = _ticks(notes.onset + notes.duration, tpb, "a note ends", first=-np.inf)  # a note lasts one tick at least
-    dur, on, pitch = np.maximum(end - on, 1).astype(np.int32), on.astype(np.int32), notes.pitch.astype(np.int8)
+        score.time_signatures.append(symusic.TimeSignature(round(beat * tpb), num, den))
+    on = np.rint(notes.onset * tpb)
+    dur = np.maximum(np.rint((notes.onset + notes.duration) * tpb) - on, 1)  # one tick at least
+    if len(on) and not (on.min() >= 0 and (on + dur).max() <= MAX_TICK):  # NaN fails too
+        i = np.flatnonzero(~((on >= 0) & (on + dur <= MAX_TICK)))[0]
+        raise _out_of_range(f"a note from beat {notes.onset[i]:g} to {notes.onset[i] + notes.duration[i]:g}", tpb)
+    on, dur, pitch = on.astype(np.int32), dur.astype(np.int32), notes.pitch.astype(np.int8)
     velocity = np.minimum(np.maximum(notes.velocity, 1), 127).astype(np.int8)
-    group = (notes.track.astype(np.int64) << 8) | (notes.program + 1)  # one track per (track, program)
-    labels = [int(group[0])] if len(group) and group.min() == group.max() else np.unique(group).tolist()
-    for label in labels:
-        drum = (label & 0xFF) == DRUM_PROGRAM + 1
-        track = symusic.Track(name="drums" if drum else f"track {label >> 8}",
-                              program=0 if drum else (label & 0xFF) - 1, is_drum=drum)
-        sel = slice(None) if len(labels) == 1 else group == label
+    track_no, program = notes.track, notes.program
+    if len(on) and track_no.min() == track_no.max() and program.min() == program.max():
+        groups, labels = None, [(int(track_no[0]), int(program[0]))]
+    else:  # one track per (track, program)
+        groups = (track_no.astype(np.int64) << 8) | (program + 1)
+        labels = [(g >> 8, (g & 0xFF) - 1) for g in np.unique(groups).tolist()]
+    for trk, prog in labels:
+        drum = prog == DRUM_PROGRAM
+        track = symusic.Track("drums" if drum else f"track {trk}", 0 if drum else prog, drum)
+        sel = slice(None) if groups is None else groups == (trk << 8) | (prog + 1)
         track.notes = symusic.Note.from_numpy(time=on[sel], duration=dur[sel], pitch=pitch[sel],
                                               velocity=velocity[sel])
         score.tracks.append(track)

@@ -168,10 +168,13 @@ class Notes:
                    meters=()) -> "Notes":
         """Fast path for readers and decoders: integer onsets and durations in steps of ``1/per_beat``
         beat, values as :func:`canonical_order` packs them, put in canonical order."""
-        order = canonical_order(on, pitch, dur, velocity, track, program)
-        as16 = lambda a: a[order].astype(np.int16, copy=False)  # noqa: E731
-        return cls._trusted(as16(pitch), on[order] / per_beat, dur[order] / per_beat, as16(velocity), as16(program),
-                            as16(track), tempos, keys, meters)
+        key = (on << 7) | pitch
+        if len(key) > 1 and not (key[1:] > key[:-1]).all():  # not yet by onset then pitch, all different
+            order = canonical_order(on, pitch, dur, velocity, track, program)
+            pitch, on, dur, velocity, program, track = (a[order] for a in (pitch, on, dur, velocity, program, track))
+        as16 = lambda a: a.astype(np.int16, copy=False)  # noqa: E731
+        return cls._trusted(as16(pitch), on / per_beat, dur / per_beat, as16(velocity), as16(program), as16(track),
+                            tempos, keys, meters)
 
     @classmethod
     def empty(cls, **meta) -> "Notes":

@@ -462,19 +462,19 @@ class EventTokenizer(Tokenizer):
         time = np.cumsum(self._steps[ids])
         pitch = self.pitch_of[ids]
         pos = np.flatnonzero(pitch >= 0)  # NOTE_ON and NOTE_OFF tokens
-        pos = pos[np.argsort((pitch[pos] << 32) | pos)]  # by pitch, then in sequence order
-        p = pitch[pos]
+        by_pitch = np.argsort(pitch[pos].astype(np.uint8), kind="stable")  # then in sequence order (radix sort)
+        nxt = pos[by_pitch]
+        same = pitch[nxt[1:]] == pitch[nxt[:-1]]
         # A NOTE_ON ends at the next event of its pitch (its NOTE_OFF, or a new NOTE_ON);
         # a note still sounding at the end of the sequence ends at the last time (one step at least).
         end = np.full(len(pos), time[-1] if len(time) else 0)
-        same = p[1:] == p[:-1]
-        end[:-1][same] = time[pos[1:][same]]
+        end[by_pitch[:-1][same]] = time[nxt[1:][same]]
         on = ids[pos] < self.on_base + self.n_pitch
         pos, start = pos[on], time[pos[on]]
         # Each NOTE_ON takes the bin of the last VEL token before it (the middle bin before any).
         is_vel = ids >= self.vel_base
         velocity = np.concatenate((self._velocity_of[[self.velocity_bins // 2]], self._velocity_of[ids[is_vel] - self.vel_base]))
-        return self._notes(p[on], start, np.maximum(end[on] - start, 1), velocity[np.cumsum(is_vel)[pos]],
+        return self._notes(pitch[pos], start, np.maximum(end[on] - start, 1), velocity[np.cumsum(is_vel)[pos]],
                            self._meta_from_ids(ids))
 
     def grammar(self):

@@ -192,8 +192,9 @@ def test_overlapping_notes_of_one_pitch_are_written_in_order():
 
 
 @pytest.mark.parametrize("notes, reason", [
-    (Notes.from_arrays([60], [-1], [2]), "a note starts at beat -1"),
-    (Notes.from_arrays([60], [0], [2.0**20]), "a note ends at beat 1.04858e\\+06, outside the 0..559240 beats"),
+    (Notes.from_arrays([60], [-1], [2]), "a note from beat -1 to 1, outside"),
+    (Notes.from_arrays([60], [0], [2.0**20]), "a note from beat 0 to 1.04858e\\+06, outside the 0..559240 beats"),
+    (Notes.from_arrays([60], [float("nan")], [1]), "a note from beat nan"),
     (Notes.from_arrays([60], [0], [1], tempos=[[0, 120], [-2, 60]]), "a tempo, key or time signature at beat -2"),
     (Notes.from_arrays([60], [0], [1], meter=(300, 4)), "time signature of 300/4"),
 ])
