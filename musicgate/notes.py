@@ -21,11 +21,13 @@ _INT_FIELDS = ("pitch", "velocity", "program", "track")
 _FLOAT_FIELDS = ("onset", "duration")
 
 
+_DEFAULT_TEMPOS = np.array([[0.0, 120.0]])
+_DEFAULT_TEMPOS.setflags(write=False)  # shared by every Notes without a tempo map
+
+
 def _tempo_array(tempos: Iterable | np.ndarray | None) -> np.ndarray:
-    arr = np.asarray([] if tempos is None else tempos, dtype=np.float64).reshape(-1, 2)
-    if len(arr) == 0:
-        arr = np.array([[0.0, 120.0]])
-    return arr
+    arr = _DEFAULT_TEMPOS if tempos is None else np.asarray(tempos, dtype=np.float64).reshape(-1, 2)
+    return arr if len(arr) else _DEFAULT_TEMPOS
 
 
 def canonical_order(onset: np.ndarray, pitch: np.ndarray, duration: np.ndarray, velocity: np.ndarray,

@@ -81,6 +81,8 @@ class Tokenizer:
         self.key_unknown_id = self.key_base + 12 * len(MODES)
         self.meter_base = self.key_unknown_id + 1
         self.meter_unknown_id = self.meter_base + len(METERS)
+        self._keys = [Key(t, m) for m in MODES for t in range(12)]  # by KEY id - key_base
+        self._meters = [(0.0, *(int(x) for x in m.split("/"))) for m in METERS]  # by METER id - meter_base
         self.pitch_of = np.full(len(self.vocab), -1, np.int64)
         """(V,) pitch carried by each token id, -1 for none."""
         self._fill_pitch_of()
@@ -142,7 +144,7 @@ class Tokenizer:
     def key_of(self, ids) -> Key | None:
         """The key named by the first KEY token of ``ids``, or None."""
         k = _first(np.asarray(ids), self.key_base, self.key_unknown_id)
-        return None if k is None else Key((k - self.key_base) % 12, MODES[(k - self.key_base) // 12])
+        return None if k is None else self._keys[k - self.key_base]
 
     def meter_id(self, meter: tuple[int, int] | None) -> int:
         """The METER token id for (numerator, denominator); unknown when not in :data:`METERS`."""
@@ -156,8 +158,8 @@ class Tokenizer:
     def _meta_from_ids(self, ids: np.ndarray) -> dict:
         """The keys and meters (Notes fields) named by the first KEY and known METER tokens."""
         key, met = self.key_of(ids), _first(ids, self.meter_base, self.meter_unknown_id)
-        meter = (0.0, *(int(x) for x in METERS[met - self.meter_base].split("/"))) if met is not None else None
-        return {"keys": ((0.0, key),) if key else (), "meters": (meter,) if meter else ()}
+        meters = (self._meters[met - self.meter_base],) if met is not None else ()
+        return {"keys": ((0.0, key),) if key else (), "meters": meters}
 
     def _check_encodable(self, pitch: np.ndarray, on: np.ndarray, du: np.ndarray) -> None:
         """Pitches must lie in ``pitch_range``; onsets (grid steps) must not be before 0; durations must be
