@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MidiError
-from .files import atomic_write_bytes
+from .files import atomic_path
 from .keys import Key
 from .notes import DRUM_PROGRAM, Notes
 
@@ -106,6 +106,8 @@ def _to_score(notes: Notes, ticks_per_beat: int):
     """A ``symusic.Score`` with one track per (track, program) group of notes."""
     import symusic
 
+    if len(notes) and (notes.pitch.min() < 0 or notes.pitch.max() > 127):
+        raise MidiError("cannot write MIDI: a pitch is outside 0-127")
     tpb = ticks_per_beat
     score = symusic.Score(tpb)
     tempos = notes.tempos.tolist()
@@ -152,14 +154,21 @@ def midi_bytes(notes: Notes, *, ticks_per_beat: int = TICKS_PER_BEAT) -> bytes:
         If a pitch is outside 0-127, a time is before beat 0 or past :data:`MAX_TICK` ticks, or a
         time signature does not fit a MIDI file.
     """
-    if len(notes) and (notes.pitch.min() < 0 or notes.pitch.max() > 127):
-        raise MidiError("cannot write MIDI: a pitch is outside 0-127")
     return bytes(_to_score(notes, ticks_per_beat).dumps_midi())
 
 
 def write_midi(notes: Notes, path: "str | os.PathLike", *, ticks_per_beat: int = TICKS_PER_BEAT) -> Path:
-    """Write ``notes`` to a MIDI file atomically (never a half-written file). Returns the path."""
-    return atomic_write_bytes(path, midi_bytes(notes, ticks_per_beat=ticks_per_beat))
+    """Write ``notes`` to a MIDI file atomically (never a half-written file). Returns the path.
+
+    Raises
+    ------
+    MidiError
+        As :func:`midi_bytes`.
+    """
+    score = _to_score(notes, ticks_per_beat)
+    with atomic_path(path) as tmp:
+        score.dump_midi(tmp)  # symusic writes the file itself: no bytes object, fewer system calls
+    return Path(path)
 
 
 def from_pretty_midi(pm, *, drums: bool = False) -> Notes:

@@ -198,9 +198,12 @@ def test_overlapping_notes_of_one_pitch_are_written_in_order():
     (Notes.from_arrays([60], [0], [1], tempos=[[0, 120], [-2, 60]]), "a tempo, key or time signature at beat -2"),
     (Notes.from_arrays([60], [0], [1], meter=(300, 4)), "time signature of 300/4"),
 ])
-def test_what_a_midi_file_cannot_hold_is_refused(notes, reason):
+def test_what_a_midi_file_cannot_hold_is_refused(notes, reason, tmp_path):
     with pytest.raises(MidiError, match=reason):
         midi_bytes(notes)
+    with pytest.raises(MidiError, match=reason):
+        write_midi(notes, tmp_path / "x.mid")
+    assert not list(tmp_path.iterdir())  # no file, not even a temporary one
 
 
 def test_tempo_is_clamped_to_what_midi_holds():
