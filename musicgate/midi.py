@@ -72,7 +72,8 @@ def read_midi(source: "str | os.PathLike | bytes", *, drums: bool = False) -> No
     counts = [t.note_num() for t in kept]
     program = np.repeat(np.array([DRUM_PROGRAM if t.is_drum else t.program for t in kept], np.int16), counts)
     track_no = np.repeat(np.arange(len(kept), dtype=np.int16), counts)
-    time_, pitch, velocity = arr["time"].astype(np.int64), arr["pitch"].astype(np.int16), arr["velocity"].astype(np.int16)
+    time_, pitch = arr["time"].astype(np.int64), arr["pitch"].astype(np.int16)
+    velocity = arr["velocity"].astype(np.int16)
     dur = np.maximum(arr["duration"], 0)
     if len(time_) and (time_.min() < 0 or time_.max() > MAX_BEAT * tpq):
         bad = time_[(time_ < 0) | (time_ > MAX_BEAT * tpq)][0] / tpq
@@ -104,24 +105,24 @@ def _out_of_range(what: str, ticks_per_beat: int) -> MidiError:
 
 def _to_score(notes: Notes, ticks_per_beat: int):
     """A ``symusic.Score`` with one track per (track, program) group of notes."""
-    import symusic
+    from symusic import core  # the classes themselves: symusic's factories cost microseconds a call
 
     if len(notes) and (notes.pitch.min() < 0 or notes.pitch.max() > 127):
         raise MidiError("cannot write MIDI: a pitch is outside 0-127")
     tpb = ticks_per_beat
-    score = symusic.Score(tpb)
+    score = core.ScoreTick(tpb)
     tempos = notes.tempos.tolist()
     for beat, *_ in (*tempos, *notes.keys, *notes.meters):
         if not -0.5 <= beat * tpb < MAX_TICK + 0.5:  # rounds to 0..MAX_TICK; NaN fails too
             raise _out_of_range(f"a tempo, key or time signature at beat {beat:g}", tpb)
     for beat, qpm in tempos:
-        score.tempos.append(symusic.Tempo(round(beat * tpb), min(max(qpm, 6e7 / 0xFFFFFF), 6e7)))  # 24 bits
+        score.tempos.append(core.TempoTick(round(beat * tpb), min(max(qpm, 6e7 / 0xFFFFFF), 6e7)))  # 24 bits
     for beat, key in notes.keys:
-        score.key_signatures.append(symusic.KeySignature(round(beat * tpb), key.signature, int(key.mode == "minor")))
+        score.key_signatures.append(core.KeySignatureTick(round(beat * tpb), key.signature, int(key.mode == "minor")))
     for beat, num, den in notes.meters:
         if not (0 < num < 256 and 0 < den < 256):
             raise MidiError(f"cannot write MIDI: a time signature of {num}/{den} does not fit a MIDI file")
-        score.time_signatures.append(symusic.TimeSignature(round(beat * tpb), num, den))
+        score.time_signatures.append(core.TimeSignatureTick(round(beat * tpb), num, den))
     on = np.rint(notes.onset * tpb)
     dur = np.maximum(np.rint((notes.onset + notes.duration) * tpb) - on, 1)  # one tick at least
     if len(on) and not (on.min() >= 0 and (on + dur).max() <= MAX_TICK):  # NaN fails too
@@ -130,17 +131,16 @@ def _to_score(notes: Notes, ticks_per_beat: int):
     on, dur, pitch = on.astype(np.int32), dur.astype(np.int32), notes.pitch.astype(np.int8)
     velocity = np.minimum(np.maximum(notes.velocity, 1), 127).astype(np.int8)
     track_no, program = notes.track, notes.program
-    if len(on) and track_no.min() == track_no.max() and program.min() == program.max():
-        groups, labels = None, [(int(track_no[0]), int(program[0]))]
+    if len(on) and not (track_no.any() or program.any()):  # one track, as decoded notes have
+        groups, labels = None, [(0, 0)]
     else:  # one track per (track, program)
         groups = (track_no.astype(np.int64) << 8) | (program + 1)
         labels = [(g >> 8, (g & 0xFF) - 1) for g in np.unique(groups).tolist()]
     for trk, prog in labels:
         drum = prog == DRUM_PROGRAM
-        track = symusic.Track("drums" if drum else f"track {trk}", 0 if drum else prog, drum)
+        track = core.TrackTick("drums" if drum else f"track {trk}", 0 if drum else prog, drum)
         sel = slice(None) if groups is None else groups == (trk << 8) | (prog + 1)
-        track.notes = symusic.Note.from_numpy(time=on[sel], duration=dur[sel], pitch=pitch[sel],
-                                              velocity=velocity[sel])
+        track.notes = core.NoteTickList.from_numpy(on[sel], dur[sel], pitch[sel], velocity[sel])
         score.tracks.append(track)
     return score
 
