@@ -13,7 +13,8 @@ what the vocabulary keeps: drums are dropped; onsets and durations are rounded t
 (durations at least one step); velocities fall into bins (melody: one fixed velocity); program,
 track and tempo are dropped; only the first key and meter are kept, at beat 0. The melody
 vocabulary also reduces to a monophonic line (:meth:`Notes.skyline`) and clips notes longer than
-``max_beats``. Pitches outside ``pitch_range`` are an error, never clamped or wrapped.
+``max_beats``. Pitches outside ``pitch_range`` are an error, never clamped or wrapped; so are notes
+that start before beat 0 (time counts from the first token).
 """
 from __future__ import annotations
 
@@ -153,7 +154,8 @@ class Tokenizer:
 
     def _header(self, keys: tuple, meters: tuple) -> list[int]:
         """BOS, KEY and METER ids for the keys and meters ``quantize`` keeps."""
-        return [self.bos_id, self.key_id(keys[0][1] if keys else None), self.meter_id(meters[0][1:] if meters else None)]
+        key, meter = keys[0][1] if keys else None, meters[0][1:] if meters else None
+        return [self.bos_id, self.key_id(key), self.meter_id(meter)]
 
     def _meta_from_ids(self, ids: np.ndarray) -> dict:
         """The keys and meters (Notes fields) named by the first KEY and known METER tokens."""
@@ -290,7 +292,7 @@ class MelodyTokenizer(Tokenizer):
     def encode(self, notes: Notes) -> np.ndarray:
         pitch, on, du, meta = self._line(notes)
         self._check_encodable(pitch, on, du)
-        if len(on) and (on[-1] + du[-1]) // self.max_steps > MAX_TOKENS // 2:  # a DUR token per max_steps at least
+        if len(on) and (on[-1] + du[-1]) // self.max_steps > MAX_TOKENS // 2:  # a DUR per max_steps at least
             raise TokenizerError(f"encoding would take over {MAX_TOKENS:,} tokens; the timing is absurd")
         bar = self._bar_steps(meta["meters"][0][1:] if meta["meters"] else None)
         # Segments: a rest before each note where there is a gap, then the note. Rests are cut at
@@ -304,10 +306,10 @@ class MelodyTokenizer(Tokenizer):
                 t += step
         seg_start, seg_len = on, du
         seg_tok = self.pitch_base - self.pitch_range[0] + pitch.astype(np.int64)
-        if starts:
-            order = np.argsort(np.concatenate((starts, on)), kind="stable")
-            seg_start = np.concatenate((starts, on))[order]
-            seg_len = np.concatenate((lengths, du))[order]
+        if starts:  # rests first, so a rest sorts before a note at its start
+            seg_start = np.concatenate((starts, on))
+            order = np.argsort(seg_start, kind="stable")
+            seg_start, seg_len = seg_start[order], np.concatenate((lengths, du))[order]
             seg_tok = np.concatenate((np.full(len(starts), self.rest_id), seg_tok))[order]
         bar_no = seg_start // bar
         n_bars = np.diff(bar_no, prepend=-1)  # BAR tokens before each segment (one at the start)
@@ -475,7 +477,7 @@ class EventTokenizer(Tokenizer):
         pos, start = pos[on], time[pos[on]]
         # Each NOTE_ON takes the bin of the last VEL token before it (the middle bin before any).
         is_vel = ids >= self.vel_base
-        velocity = np.concatenate((self._velocity_of[[self.velocity_bins // 2]], self._velocity_of[ids[is_vel] - self.vel_base]))
+        velocity = self._velocity_of[np.concatenate(([self.velocity_bins // 2], ids[is_vel] - self.vel_base))]
         return self._notes(pitch[pos], start, np.maximum(end[on] - start, 1), velocity[np.cumsum(is_vel)[pos]],
                            self._meta_from_ids(ids))
 
