@@ -2,6 +2,8 @@
 grammar, persistence and bad input."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +13,7 @@ from musicgate.errors import TokenizerError
 from musicgate.keys import MODES, Key
 from musicgate.midi import read_midi
 from musicgate.notes import Notes
-from musicgate.tokenizer import METERS, load_tokenizer, make_tokenizer
+from musicgate.tokenizer import MELODY_VELOCITY, METERS, load_tokenizer, make_tokenizer
 
 TOKENIZERS = [make_tokenizer("melody"), make_tokenizer("event"),
               make_tokenizer("melody", grid=4, pitch_range=(48, 84), max_beats=4),
@@ -194,3 +196,16 @@ def test_notes_before_beat_zero_or_without_numbers_are_refused(tok):
 def test_absurd_melody_timing_is_refused_before_looping():
     with pytest.raises(TokenizerError, match="absurd"):
         make_tokenizer("melody").encode(Notes.from_arrays([60, 62], [0, 1e9], [1, 1]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_melody_quantize_is_the_skyline_of_the_notes_on_the_grid(data):
+    # Pitches past 127 too: quantize does not check them (encode does), but must still order them right.
+    tok = make_tokenizer("melody")
+    n = data.draw(notes_strategy((0, 300)))
+    line = n.quantize(tok.grid).skyline()
+    steps = np.minimum(np.round(line.duration * tok.grid), tok.max_steps)  # back on the grid after the cuts
+    expected = Notes.from_arrays(line.pitch, line.onset, steps / tok.grid, np.full(len(line), MELODY_VELOCITY),
+                                 keys=n.keys[:1])
+    assert tok.quantize(n) == replace(expected, meters=tok.quantize(n).meters)  # meters: tested above
