@@ -4,6 +4,7 @@ Run: python benchmarks/tokenizer.py   (reads ../shared/midi and music21's Bach c
 """
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -14,10 +15,14 @@ from common import SHARED, best_time, chorale_midis, machine, table  # noqa: E40
 from musicgate.midi import read_midi, write_midi  # noqa: E402
 from musicgate.tokenizer import make_tokenizer  # noqa: E402
 
+REPEAT = 5
+"""Timed passes per measurement, the best kept: the same for every library."""
+
 
 def main() -> None:
     import miditok
 
+    load = os.getloadavg()[0]  # before this run adds its own
     files = [f for f in sorted((SHARED / "midi").glob("*/*.mid")) if f.parent.name != "corrupted"]
     files += chorale_midis()
     n_notes = sum(len(read_midi(f)) for f in files)
@@ -29,15 +34,15 @@ def main() -> None:
     def ours(kind: str):
         tok = make_tokenizer(kind)
         encoded = [tok.encode(read_midi(f)) for f in files]
-        enc = best_time(lambda: [tok.encode(read_midi(f)) for f in files])
-        dec = best_time(lambda: [write_midi(tok.decode(ids), tmp / "out.mid") for ids in encoded])
+        enc = best_time(lambda: [tok.encode(read_midi(f)) for f in files], REPEAT)
+        dec = best_time(lambda: [write_midi(tok.decode(ids), tmp / "out.mid") for ids in encoded], REPEAT)
         return enc, dec
 
     def theirs(cls):
         tok = cls(miditok.TokenizerConfig())
         encoded = [tok.encode(f) for f in files]
-        enc = best_time(lambda: [tok.encode(f) for f in files])
-        dec = best_time(lambda: [tok.decode(seq).dump_midi(tmp / "out.mid") for seq in encoded])
+        enc = best_time(lambda: [tok.encode(f) for f in files], REPEAT)
+        dec = best_time(lambda: [tok.decode(seq).dump_midi(tmp / "out.mid") for seq in encoded], REPEAT)
         return enc, dec
 
     results = {"musicgate event": ours("event"), "musicgate melody": ours("melody"),
@@ -47,7 +52,7 @@ def main() -> None:
         rows.append([name, n_notes / enc, n_notes / dec, f"{n_notes / enc / remi_enc:.1f}x",
                      f"{n_notes / dec / remi_dec:.1f}x"])
     print(f"{len(files)} files ({n_notes:,} notes): ../shared/midi and {len(files) - 29} Bach chorales; "
-          f"best of 3; output files on {tmp.parent}; {machine()}\n")
+          f"best of {REPEAT}; output files on {tmp.parent}; {machine()}; load average {load:.2f} at the start\n")
     print(table(["tokenizer", "encode notes/s", "decode notes/s", "encode vs REMI", "decode vs REMI"], rows))
 
 
