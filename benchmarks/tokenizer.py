@@ -5,6 +5,7 @@ Run: python benchmarks/tokenizer.py   (reads ../shared/midi and music21's Bach c
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -45,8 +46,11 @@ def main() -> None:
         dec = best_time(lambda: [tok.decode(seq).dump_midi(tmp / "out.mid") for seq in encoded], REPEAT)
         return enc, dec
 
-    results = {"musicgate event": ours("event"), "musicgate melody": ours("melody"),
-               "MidiTok REMI": theirs(miditok.REMI), "MidiTok TSD": theirs(miditok.TSD)}
+    try:
+        results = {"musicgate event": ours("event"), "musicgate melody": ours("melody"),
+                   "MidiTok REMI": theirs(miditok.REMI), "MidiTok TSD": theirs(miditok.TSD)}
+    finally:
+        shutil.rmtree(tmp)
     remi_enc, remi_dec = (n_notes / t for t in results["MidiTok REMI"])
     for name, (enc, dec) in results.items():
         rows.append([name, n_notes / enc, n_notes / dec, f"{n_notes / enc / remi_enc:.1f}x",
