@@ -20,6 +20,8 @@ TICKS_PER_BEAT = 480
 MAX_BEAT = 2.0**20
 """Latest onset accepted when reading (about a week of music at 120 bpm); later notes are
 an error, so an absurd tick value can never make later stages allocate gigabytes."""
+MAX_TICK = 0x0FFFFFFF
+"""Latest tick written: the largest delta time a MIDI variable-length quantity holds."""
 
 
 def _score_from(source: "str | os.PathLike | bytes"):
@@ -92,10 +94,6 @@ def read_midi(source: "str | os.PathLike | bytes", *, drums: bool = False) -> No
     meters = tuple((ts.time / tpq, ts.numerator, ts.denominator)
                    for ts in score.time_signatures if ts.numerator > 0 and ts.denominator > 0)
     return Notes._from_grid(pitch, time_, dur, velocity, program, track_no, tpq, tempos or None, keys, meters)
-
-
-MAX_TICK = 0x0FFFFFFF
-"""Latest tick written: the largest delta time a MIDI variable-length quantity holds."""
 
 
 def _out_of_range(what: str, ticks_per_beat: int) -> MidiError:
