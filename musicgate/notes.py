@@ -34,15 +34,16 @@ def canonical_order(onset: np.ndarray, pitch: np.ndarray, duration: np.ndarray, 
                     track: np.ndarray, program: np.ndarray) -> np.ndarray:
     """Indices that sort note arrays canonically: by onset, pitch, duration, velocity, track, program.
 
-    Integer onsets, pitches and durations (ticks or grid steps) that are not negative, with velocity in
-    0-127, track >= 0 and program in -1..127, are packed into one int64 key and sorted stably, which is
+    Integer onsets, pitches, durations (ticks or grid steps), velocities and tracks that are not
+    negative, with program in -1..127, are packed into one int64 key and sorted stably, which is
     quick on the sorted runs that readers give; floats, negative or too wide values go through ``np.lexsort``.
     """
-    if onset.dtype.kind == "i" and len(onset) and min(onset.min(), pitch.min(), duration.min()) >= 0:
-        on_bits, pi_bits, du_bits, tr_bits = (int(a.max()).bit_length() for a in (onset, pitch, duration, track))
-        if on_bits + pi_bits + du_bits + tr_bits + 15 <= 63:
+    ints = (onset, pitch, duration, velocity, track)
+    if onset.dtype.kind == "i" and len(onset) and min(a.min() for a in ints) >= 0:
+        on_bits, pi_bits, du_bits, ve_bits, tr_bits = (int(a.max()).bit_length() for a in ints)
+        if on_bits + pi_bits + du_bits + ve_bits + tr_bits + 8 <= 63:
             key = onset.astype(np.int64)
-            fields = ((pitch, pi_bits), (duration, du_bits), (velocity, 7), (track, tr_bits), (program & 0xFF, 8))
+            fields = ((pitch, pi_bits), (duration, du_bits), (velocity, ve_bits), (track, tr_bits), (program & 0xFF, 8))
             for col, bits in fields:
                 key = (key << bits) | col
             return np.argsort(key, kind="stable")

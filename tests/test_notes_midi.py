@@ -209,3 +209,20 @@ def test_what_a_midi_file_cannot_hold_is_refused(notes, reason, tmp_path):
 def test_tempo_is_clamped_to_what_midi_holds():
     n = Notes.from_arrays([60], [0], [1], tempos=[[0, 1.0], [1, 1e9]])
     assert np.allclose(read_midi(midi_bytes(n)).tempos[:, 1], [6e7 / 0xFFFFFF, 6e7])
+
+
+def _few_or_many(lo: int, hi: int):
+    return st.one_of(st.integers(lo, lo + 1), st.integers(lo, hi))  # small ranges make ties
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_few_or_many(0, 50), _few_or_many(0, 127), _few_or_many(0, 40), _few_or_many(-5, 1000),
+                          _few_or_many(0, 300), _few_or_many(-1, 127)), min_size=1, max_size=40))
+def test_canonical_order_sorts_by_every_field_whatever_the_values(rows):
+    from musicgate.notes import canonical_order
+
+    on, pi, du, ve, tr, pr = (np.array(c, np.int64) for c in zip(*rows))
+    order = canonical_order(on, pi, du, ve, tr, pr)
+    # onset, pitch, duration, velocity, track, then program with drums (-1) after program 127
+    expected = sorted(rows, key=lambda r: (*r[:5], r[5] & 0xFF))
+    assert [rows[i] for i in order] == expected
