@@ -377,6 +377,7 @@ class EventTokenizer(Tokenizer):
         self._steps[self.shift_base:self.shift_base + self.max_shift] = np.arange(1, self.max_shift + 1)
         self._bin_of = self.velocity_bin(np.arange(128))
         self._velocity_of = self.bin_velocity(np.arange(self.velocity_bins)).astype(np.int16)
+        self._velocity_of64 = self._velocity_of.astype(np.int64)  # for the compiled decode loop
         codes = np.arange(self.n_pitch)
         self._code_token = np.zeros(256, np.int32)
         self._code_token[codes], self._code_token[codes + 128] = self.off_base + codes, self.on_base + codes
@@ -462,24 +463,15 @@ class EventTokenizer(Tokenizer):
         return out
 
     def decode(self, ids) -> Notes:
+        from .eventloop import event_notes
+
         ids = self._as_ids(ids)
-        time = np.cumsum(self._steps[ids])
-        pitch = self.pitch_of[ids]
-        pos = np.flatnonzero(pitch >= 0)  # NOTE_ON and NOTE_OFF tokens
-        by_pitch = np.argsort(pitch[pos].astype(np.uint8), kind="stable")  # then in sequence order (radix sort)
-        nxt = pos[by_pitch]
-        same = pitch[nxt[1:]] == pitch[nxt[:-1]]
-        # A NOTE_ON ends at the next event of its pitch (its NOTE_OFF, or a new NOTE_ON);
-        # a note still sounding at the end of the sequence ends at the last time (one step at least).
-        end = np.full(len(pos), time[-1] if len(time) else 0)
-        end[by_pitch[:-1][same]] = time[nxt[1:][same]]
-        on = ids[pos] < self.on_base + self.n_pitch
-        pos, start = pos[on], time[pos[on]]
-        # Each NOTE_ON takes the bin of the last VEL token before it (the middle bin before any).
-        is_vel = ids >= self.vel_base
-        velocity = self._velocity_of[np.concatenate(([self.velocity_bins // 2], ids[is_vel] - self.vel_base))]
-        return self._notes(pitch[pos], start, np.maximum(end[on] - start, 1), velocity[np.cumsum(is_vel)[pos]],
-                           self._meta_from_ids(ids))
+        # A NOTE_ON ends at the next event of its pitch (its NOTE_OFF, or a new NOTE_ON); a note still
+        # sounding at the end ends at the last time. It takes the bin of the last VEL token before it.
+        pitch, onset, duration, velocity = event_notes(
+            ids, self._steps, self.pitch_of, self.on_base + self.n_pitch, self.vel_base, self._velocity_of64,
+            int(self._velocity_of[self.velocity_bins // 2]))
+        return self._notes(pitch, onset, duration, velocity, self._meta_from_ids(ids))
 
     def grammar(self):
         from .grammar import EventGrammar
