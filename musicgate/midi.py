@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MidiError
-from .files import atomic_path
+from .files import atomic_write_with
 from .keys import Key
 from .notes import DRUM_PROGRAM, Notes
 
@@ -161,12 +161,13 @@ def write_midi(notes: Notes, path: "str | os.PathLike", *, ticks_per_beat: int =
     Raises
     ------
     MidiError
-        As :func:`midi_bytes`.
+        As :func:`midi_bytes`, or when the file cannot be written (a folder that is not writable).
     """
     score = _to_score(notes, ticks_per_beat)
-    with atomic_path(path) as tmp:
-        score.dump_midi(tmp)  # symusic writes the file itself: no bytes object, fewer system calls
-    return Path(path)
+    try:
+        return atomic_write_with(path, score.dump_midi)  # symusic writes the file itself
+    except (RuntimeError, OSError) as exc:  # symusic raises RuntimeError when it cannot open the file
+        raise MidiError(f"{path}: cannot write the MIDI file ({exc}); check that its folder is writable") from None
 
 
 def from_pretty_midi(pm, *, drums: bool = False) -> Notes:

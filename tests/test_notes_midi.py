@@ -226,3 +226,14 @@ def test_canonical_order_sorts_by_every_field_whatever_the_values(rows):
     # onset, pitch, duration, velocity, track, then program with drums (-1) after program 127
     expected = sorted(rows, key=lambda r: (*r[:5], r[5] & 0xFF))
     assert [rows[i] for i in order] == expected
+
+
+def test_write_makes_missing_folders_and_an_unwritable_place_is_a_midi_error(tmp_path):
+    notes = Notes.from_arrays([60, 64], [0.0, 1.0], [1.0, 1.0])
+    path = write_midi(notes, tmp_path / "new" / "deeper" / "x.mid")
+    assert read_midi(path) == notes and sorted(p.name for p in path.parent.iterdir()) == ["x.mid"]
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(MidiError, match="cannot write the MIDI file"):
+        write_midi(notes, blocker / "x.mid")
+    assert blocker.read_text() == "not a folder"
