@@ -77,6 +77,21 @@ def test_event_tokens_read_as_documented():
                      "NOTE_OFF_64", "SHIFT_6", "NOTE_OFF_60", "EOS"]
 
 
+def test_event_decode_follows_the_rule_on_hand_written_tokens():
+    # A NOTE_ON ends at the next event of its pitch; one left sounding ends at the last time; notes
+    # take the last VEL before them (the middle bin before any); each lasts one step at least.
+    tok = make_tokenizer("event", velocity_bins=32)
+    words = ["BOS", "KEY_D_major", "METER_3/4", "NOTE_ON_60", "SHIFT_3", "NOTE_ON_60", "VEL_31", "NOTE_ON_67",
+             "NOTE_OFF_67", "SHIFT_12", "NOTE_OFF_60", "NOTE_OFF_62", "NOTE_ON_64", "SHIFT_1", "EOS"]
+    n = tok.decode([tok.ids[w] for w in words])
+    assert n.pitch.tolist() == [60, 60, 67, 64]
+    assert (n.onset * 12).round().tolist() == [0, 3, 3, 15]
+    assert (n.duration * 12).round().tolist() == [3, 12, 1, 1]
+    middle, loud = tok.bin_velocity(np.array([16, 31])).tolist()
+    assert n.velocity.tolist() == [middle, middle, loud, loud]
+    assert n.key == Key(2, "major") and n.meter == (3, 4)
+
+
 def test_same_pitch_overlap_is_cut_and_duplicates_merge():
     tok = make_tokenizer("event")
     n = Notes.from_arrays([60, 60, 60], [0, 0, 1], [4, 2, 2])
