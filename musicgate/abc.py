@@ -117,16 +117,16 @@ def read_abc(text: str, *, name: str = "<abc>") -> AbcTune:
     from music21 import abcFormat as abc
 
     handler = abc.ABCHandler(abcVersion=(2, 1, 0))
+    cols: dict[str, list] = {k: [] for k in ("pitch", "onset", "duration", "track")}
+    meta: dict[str, list] = {"keys": [], "meters": [], "tempos": []}
     try:
         handler.process("%abc-2.1\n" + text)  # ABC 2.1: accidentals carry through the bar
         voices = handler.splitByVoice()
-    except Exception as exc:  # music21 raises many kinds of errors on bad input
+        parts = [voices[0]] if len(voices) == 1 else [voices[0] + v for v in voices[1:]]
+        for track, part in enumerate(parts):
+            _walk(part.tokens, track, cols, meta)
+    except Exception as exc:  # music21 raises many kinds of errors on bad input, here and in its tokens
         raise MidiError(f"{name}: music21 cannot parse it ({type(exc).__name__})") from None
-    parts = [voices[0]] if len(voices) == 1 else [voices[0] + v for v in voices[1:]]
-    cols: dict[str, list] = {k: [] for k in ("pitch", "onset", "duration", "track")}
-    meta: dict[str, list] = {"keys": [], "meters": [], "tempos": []}
-    for track, part in enumerate(parts):
-        _walk(part.tokens, track, cols, meta)
     title = next((t.data for t in handler.tokens if isinstance(t, abc.ABCMetadata) and t.isTitle()), "")
     first = lambda marks: sorted({m[0]: m for m in reversed(marks)}.values(), key=lambda m: m[0])  # noqa: E731
     keys = tuple((float(b), k) for b, k in first(meta["keys"]) if isinstance(k, Key))

@@ -259,6 +259,8 @@ def parse_item(args: tuple[Item, dict, bool]) -> Parsed:
     except MusicgateError as exc:
         msg = str(exc).split(";")[0]
         out.reject = msg[len(item.text) + 2:] if item.text and msg.startswith(item.text + ": ") else msg
+    except Exception as exc:  # a reader's unforeseen error: one bad item never stops the run
+        out.reject = f"cannot read it ({type(exc).__name__}: {str(exc)[:120]})"
     return out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import music21
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from musicgate.abc import read_abc
 from musicgate.corpora import _music21_corpus_dir, abc_tunes
@@ -60,7 +62,8 @@ def test_a_key_change_mid_tune_is_placed_where_it_happens():
 
 
 def test_bad_abc_raises_the_library_error_and_an_empty_tune_has_no_notes():
-    for bad in ("garbage \x00\x01 ][[", "X:1\nL:1/0\nK:C\nABC|"):
+    for bad in ("garbage \x00\x01 ][[", "X:1\nL:1/0\nK:C\nABC|", "X:1\nL:1/8\nQ:abc\nK:C\nABC|",
+                "X:1\nL:1/8\nQ:1/0=120\nK:C\nABC|"):
         with pytest.raises(MidiError, match="music21 cannot parse it"):
             read_abc(bad, name="bad.abc")
     assert len(read_abc("X:1\nK:C\n").notes) == 0
@@ -92,3 +95,12 @@ def test_load_notes_reads_the_first_tune_of_an_abc_file(tmp_path):
     (tmp_path / "bad.abc").write_text("garbage \x00")
     with pytest.raises(MidiError, match="bad.abc: music21 cannot parse it"):
         load_notes(tmp_path / "bad.abc")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ABCDEFGabcdefg,'^_=/0123456789()[]{}-<>|:zxyKMLQV \n\"!.~HTuv", max_size=40))
+def test_any_text_reads_or_raises_the_library_error(body):
+    try:
+        read_abc("X:1\nL:1/8\nK:C\n" + body)
+    except MidiError:
+        pass

@@ -133,3 +133,15 @@ def test_roll_to_notes_merges_runs_of_frames():
     roll[0:3, 39] = roll[4:6, 39] = roll[1, 43] = 1
     n = roll_to_notes(roll)
     assert n.pitch.tolist() == [60, 64, 60] and n.onset.tolist() == [0, 1, 4] and n.duration.tolist() == [3, 1, 2]
+
+
+def test_an_unforeseen_reader_error_rejects_the_tune_and_the_run_goes_on(monkeypatch):
+    import musicgate.abc
+
+    def broken(text, name="<abc>"):
+        raise ValueError("a bug in a reader")
+
+    monkeypatch.setattr(musicgate.abc, "read_abc", broken)
+    item = abc_tunes(_music21_corpus_dir() / "essenFolksong" / "altdeu10.abc", "essen")[0]
+    r = parse_item((item, MELODY.config, True))
+    assert r.ids is None and r.reject == "cannot read it (ValueError: a bug in a reader)"
