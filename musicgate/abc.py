@@ -17,6 +17,7 @@ irregular measures with invented time signatures, which musicgate does not.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -35,6 +36,11 @@ class AbcTune:
 
     notes: Notes
     title: str
+
+
+def split_tunes(text: str) -> list[str]:
+    """The tunes of an ABC file, each from its ``X:`` line (the file header before the first is dropped)."""
+    return [t for t in re.split(r"^(?=X:)", text, flags=re.M)[1:] if t.strip()]
 
 
 @lru_cache(maxsize=512)

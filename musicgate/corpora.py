@@ -130,10 +130,10 @@ def source_files(corpus: str) -> list[Path]:
 
 
 def abc_tunes(path: Path, corpus: str) -> list[Item]:
-    text = path.read_text(encoding="latin-1")
-    head, *tunes = re.split(r"^(?=X:)", text, flags=re.M)
+    from .abc import split_tunes
+
     return [Item(f"{path.parent.name}/{path.name}#{t.split(chr(10), 1)[0].strip()}", "abc", corpus, text=t)
-            for t in tunes if t.strip()]
+            for t in split_tunes(path.read_text(encoding="latin-1"))]
 
 
 def _items(corpus: str, files: list[Path]) -> list[Item]:

@@ -131,12 +131,10 @@ def load_notes(source: "str | os.PathLike", *, drums: bool = False) -> Notes:
     if text.lower().endswith((".mid", ".midi")):
         return read_midi(source, drums=drums)
     if text.lower().endswith(".abc") and Path(text).is_file():
-        import re
+        from .abc import read_abc, split_tunes
 
-        from .abc import read_abc
-
-        tunes = re.split(r"^(?=X:)", Path(text).read_text(encoding="latin-1"), flags=re.M)
-        return read_abc(next((t for t in tunes if t.startswith("X:")), tunes[0]), name=text).notes  # the first tune
+        abc_text = Path(text).read_text(encoding="latin-1")
+        return read_abc((split_tunes(abc_text) or [abc_text])[0], name=text).notes  # the first tune
     import music21
 
     try:
