@@ -43,9 +43,9 @@ def compare(text: str) -> tuple[float, float, dict[str, str]]:
     """Seconds for musicgate, seconds for music21, and what differs (empty when nothing does)."""
     import music21
 
-    from musicgate.abc import read_abc
+    from musicgate.music.abc import read_abc
     from musicgate.errors import MidiError
-    from musicgate.score import from_music21
+    from musicgate.music.score import from_music21
 
     t0 = time.perf_counter()
     try:
@@ -78,7 +78,7 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from musicgate.corpora import _items, source_files
+    from musicgate.data.corpora import _items, source_files
 
     items = _items(args.corpus, source_files(args.corpus))
     if args.tunes:

@@ -49,8 +49,8 @@ def chorale_midis() -> list[Path]:
     if not done.exists():
         import music21
 
-        from musicgate.midi import write_midi
-        from musicgate.score import from_music21
+        from musicgate.music.midi import write_midi
+        from musicgate.music.score import from_music21
 
         out.mkdir(parents=True, exist_ok=True)
         for i, path in enumerate(music21.corpus.getComposer("bach")):

@@ -2,7 +2,7 @@
 
     python benchmarks/demo.py [--model PATH ...] [--threads 2] [--out DIR]
 
-Runs :func:`musicgate.demo.run_demo` once into a fresh folder (a temporary one unless ``--out``)
+Runs :func:`musicgate.teach.demo.run_demo` once into a fresh folder (a temporary one unless ``--out``)
 with the shipped models (or the given checkpoints) and prints a markdown table: the retention
 run, the gallery (with its sampling, files and gate parts) and the total, plus the machine's
 CPU count and torch's thread count. Import time is included in the total, as a user sees it.
@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from musicgate.demo import run_demo
+    from musicgate.teach.demo import run_demo
 
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp) / "demo"

@@ -2,7 +2,7 @@
 
 Per cell at the shipped size (the melody vocabulary of 290 tokens, 2 layers, ~2M parameters;
 the hidden size is read from ``musicgate/pretrained/folk-CELL.pt`` when it is there, else
-``hidden_for_params``), :func:`musicgate.sample.sample` generates pieces of ``--notes`` notes.
+``hidden_for_params``), :func:`musicgate.generation.sample.sample` generates pieces of ``--notes`` notes.
 The target: batch 256 at >= 30x the notes/s of batch 1.
 
 GFLOP/s counts the matrix multiplies of every token step (2 x MACs of the recurrent layers and
@@ -25,10 +25,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, table  # noqa: E402
 
-from musicgate.keys import MAJOR_MINOR_KEYS  # noqa: E402
-from musicgate.models import CELLS, RecurrentLM, count_params, hidden_for_params  # noqa: E402
-from musicgate.sample import note_start_tokens, sample  # noqa: E402
-from musicgate.tokenizer import make_tokenizer  # noqa: E402
+from musicgate.music.keys import MAJOR_MINOR_KEYS  # noqa: E402
+from musicgate.nn.models import CELLS, RecurrentLM, count_params, hidden_for_params  # noqa: E402
+from musicgate.generation.sample import note_start_tokens, sample  # noqa: E402
+from musicgate.tokens.tokenizer import make_tokenizer  # noqa: E402
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 PARAMS = 2_000_000
@@ -70,7 +70,7 @@ def shipped_or_built(cell: str, device: torch.device):
     """The shipped model of ``cell`` when installed, else an untrained one of the shipped size."""
     path = Path(__file__).resolve().parents[1] / "musicgate" / "pretrained" / f"folk-{cell}.pt"
     if path.is_file():
-        from musicgate.checkpoint import load_model
+        from musicgate.nn.checkpoint import load_model
 
         model, tok, _ = load_model(path, device=device)
         return model, tok, "shipped"

@@ -31,9 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from key_corpus import CACHE_DIR, CORPORA, load_cache  # noqa: E402
 
-from musicgate.keyfind import estimate_keys, windowed_keys_batch  # noqa: E402
-from musicgate.keys import MIREX_TABLE, PROFILE_NAMES, key_index, to_major_minor  # noqa: E402
-from musicgate.keys import Key  # noqa: E402
+from musicgate.analysis.keyfind import estimate_keys, windowed_keys_batch  # noqa: E402
+from musicgate.music.keys import MIREX_TABLE, PROFILE_NAMES, key_index, to_major_minor  # noqa: E402
+from musicgate.music.keys import Key  # noqa: E402
 
 REFERENCE_ESSEN = {"temperley-kostka-payne": 93.8, "bellman-budge": 92.4,
                    "albrecht-shanahan": 91.8, "aarden-essen": 87.8, "krumhansl-kessler": 74.1}

@@ -5,8 +5,8 @@ windowed analysis of 1,000 sequences x 1,024 notes.
 
 Both analyzers see the same Essen tunes (parsed by music21 first; parsing is not timed):
 music21 runs ``score.analyze('key')`` (Aarden-Essen) on the parsed score, musicgate runs
-:func:`~musicgate.keyfind.estimate_key` with the same profile on the tune's pitch and duration
-arrays, one call per tune, and :func:`~musicgate.keyfind.estimate_keys` on all tunes at once.
+:func:`~musicgate.analysis.keyfind.estimate_key` with the same profile on the tune's pitch and duration
+arrays, one call per tune, and :func:`~musicgate.analysis.keyfind.estimate_keys` on all tunes at once.
 The two are timed interleaved in one process, so load from other work hits both alike.
 Prints a markdown table; targets: >= 1,000x per tune, <= 2 s for the windowed analysis.
 """
@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from musicgate.keyfind import estimate_key, estimate_keys, pc_histogram, windowed_keys_batch
-from musicgate.keys import Key
+from musicgate.analysis.keyfind import estimate_key, estimate_keys, pc_histogram, windowed_keys_batch
+from musicgate.music.keys import Key
 
 ESSEN_FILES = ("essenFolksong/ballad10", "essenFolksong/kinder0", "essenFolksong/altdeu10")
 

@@ -23,9 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, table  # noqa: E402
 
-from musicgate.loader import WindowSampler, load_data, open_dataset, write_dataset  # noqa: E402
-from musicgate.models import CELLS, RecurrentLM  # noqa: E402
-from musicgate.tokenizer import make_tokenizer  # noqa: E402
+from musicgate.data.dataset import WindowSampler, load_data, open_dataset, write_dataset  # noqa: E402
+from musicgate.nn.models import CELLS, RecurrentLM  # noqa: E402
+from musicgate.tokens.tokenizer import make_tokenizer  # noqa: E402
 
 
 def synthetic_dataset(path: Path, *, n_tunes: int = 2000, seed: int = 0) -> Path:

@@ -3,7 +3,7 @@
     python benchmarks/render.py [--files N] [--beats B] [--sample-rate 44100]
 
 Renders the first ``B`` beats of a few files from ``../shared/midi`` (piano and multitrack with
-drums) with each available backend of :func:`musicgate.audio.render` (tinysoundfont; FluidSynth
+drums) with each available backend of :func:`musicgate.music.audio.render` (tinysoundfont; FluidSynth
 when pyfluidsynth and libfluidsynth are installed) and prints a markdown table. Each render is
 timed once after one warm-up render of a short file (the soundfont load is inside the timing).
 """
@@ -13,8 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
-from musicgate.audio import fluidsynth_available, render, tinysoundfont_available
-from musicgate.midi import read_midi
+from musicgate.music.audio import fluidsynth_available, render, tinysoundfont_available
+from musicgate.music.midi import read_midi
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "midi"
 FILES = ("one_track/POP909_008.mid", "one_track/Maestro_1.mid", "one_track/6354774_Macabre Waltz.mid",

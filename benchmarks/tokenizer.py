@@ -13,8 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED, best_time, chorale_midis, machine, table  # noqa: E402
 
-from musicgate.midi import read_midi, write_midi  # noqa: E402
-from musicgate.tokenizer import make_tokenizer  # noqa: E402
+from musicgate.music.midi import read_midi, write_midi  # noqa: E402
+from musicgate.tokens.tokenizer import make_tokenizer  # noqa: E402
 
 REPEAT = 5
 """Timed passes per measurement, the best kept: the same for every library."""

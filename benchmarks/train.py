@@ -4,13 +4,13 @@
         [--layers 2] [--vocab 200] [--batch 64] [--seq 128] [--steps 10] [--threads N]
         [--device cpu|cuda|auto] [--bf16]
 
-For each cell a :class:`musicgate.models.RecurrentLM` of the given size is trained on random token
+For each cell a :class:`musicgate.nn.models.RecurrentLM` of the given size is trained on random token
 ids with Adam: the timed step is forward (fused nn.RNN / nn.LSTM / nn.GRU kernel, oneDNN on CPU,
 cuDNN on GPU), cross-entropy, backward and the optimizer step, nothing else. The achieved GFLOP/s
 count the matrix multiplies only (input and recurrent weights of every layer and the head), times 3
 for forward + backward, and are set against the machine's fp32 (or bf16) matmul rate measured here
 with a large ``torch.matmul``. The full training loop's rate (data loading, logging, checkpoints)
-comes from :func:`measure_loop`, which the training engineer fills in from ``musicgate.train``.
+comes from :func:`measure_loop`, which the training engineer fills in from ``musicgate.train.loop``.
 Prints a markdown table.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 import torch
 from torch.nn import functional as F
 
-from musicgate.models import CELLS, RecurrentLM, count_params
+from musicgate.nn.models import CELLS, RecurrentLM, count_params
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -109,7 +109,7 @@ def measure_loop(cell: str, *, hidden: int, layers: int, vocab: int, batch: int,
                  steps: int, device: torch.device, bf16: bool = False) -> float | None:
     """Tokens/s of the FULL training loop (loader, logging, checkpoints) at the same size.
 
-    STUB: returns None. The full-loop rate comes from ``musicgate.train`` (the training loop's
+    STUB: returns None. The full-loop rate comes from ``musicgate.train.loop`` (the training loop's
     own tokens/s meter), run on the same model size, batch and sequence length; the training
     engineer fills this in. The target is >= 90% of :func:`measure_bare`.
     """

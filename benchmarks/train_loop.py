@@ -4,7 +4,7 @@ Per cell, at one model size, in one process:
 
 * **bare**: forward + backward + AdamW step of the fused model on one fixed batch (what the
   kernels can do; no data, no logging, no checkpoints);
-* **loop**: :func:`musicgate.train.train` on a synthetic dataset of folk-tune-sized sequences,
+* **loop**: :func:`musicgate.train.loop.train` on a synthetic dataset of folk-tune-sized sequences,
   with the loader, transposition, gradient clipping, LR schedule, metrics.csv, progress
   bookkeeping, one validation pass and one checkpoint write.
 
@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, table  # noqa: E402
 from loader import synthetic_dataset  # noqa: E402
 
-from musicgate.config import TrainConfig, config_from_dict  # noqa: E402
-from musicgate.models import CELLS, RecurrentLM  # noqa: E402
-from musicgate.train import train  # noqa: E402
-from musicgate.trainutil import pick_device  # noqa: E402
+from musicgate.train.config import TrainConfig, config_from_dict  # noqa: E402
+from musicgate.nn.models import CELLS, RecurrentLM  # noqa: E402
+from musicgate.train.loop import train  # noqa: E402
+from musicgate.train.util import pick_device  # noqa: E402
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 

@@ -4,13 +4,13 @@ The public API, re-exported. Torch is imported only when a model is built or loa
 """
 from __future__ import annotations
 
-from .errors import (AudioError, CheckpointError, ConfigError, DataError, KeyNameError, MidiError, MusicgateError,
+from musicgate.errors import (AudioError, CheckpointError, ConfigError, DataError, KeyNameError, MidiError, MusicgateError,
                      RunFailure, TokenizerError)
-from .keys import MAJOR_MINOR_KEYS, MODES, Key, parse_key
-from .midi import from_pretty_midi, read_midi, to_pretty_midi, write_midi
-from .notes import Notes
-from .generate import generate, load_model  # the functions; torch loads on first use
-from .tokenizer import EventTokenizer, MelodyTokenizer, Tokenizer, load_tokenizer, make_tokenizer
+from musicgate.music.keys import MAJOR_MINOR_KEYS, MODES, Key, parse_key
+from musicgate.music.midi import from_pretty_midi, read_midi, to_pretty_midi, write_midi
+from musicgate.music.notes import Notes
+from musicgate.generation.api import generate, load_model  # the functions; torch loads on first use
+from musicgate.tokens.tokenizer import EventTokenizer, MelodyTokenizer, Tokenizer, load_tokenizer, make_tokenizer
 
 __version__ = "0.1.0"
 

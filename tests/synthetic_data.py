@@ -1,7 +1,7 @@
 """Tiny prepared datasets built in code: random melodies in the prepared-dataset layout.
 
 Used by the loader, training and checkpoint tests (``datasets/NAME/`` layout of
-:mod:`musicgate.loader`), so they run without ``musicgate data prepare``.
+:mod:`musicgate.data.dataset`), so they run without ``musicgate data prepare``.
 """
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgate.keys import Key
-from musicgate.loader import write_dataset
-from musicgate.notes import Notes
-from musicgate.tokenizer import make_tokenizer
+from musicgate.music.keys import Key
+from musicgate.data.dataset import write_dataset
+from musicgate.music.notes import Notes
+from musicgate.tokens.tokenizer import make_tokenizer
 
 MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 MINOR = np.array([0, 2, 3, 5, 7, 8, 10])
@@ -50,6 +50,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 def tiny_config(dataset: Path, *overrides: str):
     """``configs/tiny.yaml`` pointed at ``dataset``, with extra ``section.key=value`` overrides."""
-    from musicgate.config import load_config
+    from musicgate.train.config import load_config
 
     return load_config(REPO / "configs" / "tiny.yaml", [f"data.dataset={dataset}", *overrides])

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from musicgate.abc import read_abc
-from musicgate.corpora import _music21_corpus_dir, abc_tunes
+from musicgate.music.abc import read_abc
+from musicgate.data.corpora import _music21_corpus_dir, abc_tunes
 from musicgate.errors import MidiError
-from musicgate.keys import Key
-from musicgate.score import from_music21
+from musicgate.music.keys import Key
+from musicgate.music.score import from_music21
 
 
 def notes_of(body: str, header: str = "X:1\nM:4/4\nL:1/8\nK:C\n"):
@@ -86,7 +86,7 @@ def test_real_tunes_read_as_music21_reads_them(collection, file, indices):
 
 
 def test_load_notes_reads_the_first_tune_of_an_abc_file(tmp_path):
-    from musicgate.score import load_notes
+    from musicgate.music.score import load_notes
 
     path = tmp_path / "two.abc"
     path.write_text("%abc-2.1\nX:1\nM:2/4\nL:1/8\nK:Gm\nG3-A B2-B2|\n\nX:2\nK:C\nC|\n")

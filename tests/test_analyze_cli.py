@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from musicgate.analyze import analyze_notes
+from musicgate.analysis.analyze import analyze_notes
 from musicgate.cli import main
-from musicgate.keys import Key
-from musicgate.midi import write_midi
-from musicgate.notes import Notes
+from musicgate.music.keys import Key
+from musicgate.music.midi import write_midi
+from musicgate.music.notes import Notes
 
 C_SCALE = [60, 62, 64, 65, 67, 69, 71, 72]
 

@@ -1,4 +1,4 @@
-"""Audio rendering with a General MIDI soundfont (musicgate.audio, ``musicgate render``)."""
+"""Audio rendering with a General MIDI soundfont (musicgate.music.audio, ``musicgate render``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from musicgate.audio import (PEAK, TAIL_SECONDS, _channels, check_soundfont, default_soundfont,
+from musicgate.music.audio import (PEAK, TAIL_SECONDS, _channels, check_soundfont, default_soundfont,
                              fluidsynth_available, normalize, render, render_file)
 from musicgate.cli import main
 from musicgate.errors import AudioError, MidiError
-from musicgate.midi import read_midi, write_midi
-from musicgate.notes import DRUM_PROGRAM, Notes
+from musicgate.music.midi import read_midi, write_midi
+from musicgate.music.notes import DRUM_PROGRAM, Notes
 
 SR = 22050  # half rate keeps the tests fast; the default 44100 is tested through render_file
 

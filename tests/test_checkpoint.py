@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from musicgate.checkpoint import (FORMAT, VERSION, load_checkpoint, load_model, rng_state, save_checkpoint,
+from musicgate.nn.checkpoint import (FORMAT, VERSION, load_checkpoint, load_model, rng_state, save_checkpoint,
                                   set_rng_state)
 from musicgate.cli import main
 from musicgate.errors import CheckpointError
-from musicgate.models import RecurrentLM
-from musicgate.train import train
+from musicgate.nn.models import RecurrentLM
+from musicgate.train.loop import train
 from synthetic_data import make_dataset, tiny_config
 
 

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from musicgate.cli import main
-from musicgate.midi import read_midi
-from musicgate.tokenizer import make_tokenizer
+from musicgate.music.midi import read_midi
+from musicgate.tokens.tokenizer import make_tokenizer
 
 
 def real_files(shared_midi):
@@ -50,8 +50,8 @@ def test_detokenize_bad_input(tmp_path, capsys, content):
 
 
 def test_tokenize_prints_ids_without_output(tmp_path, capsys):
-    from musicgate.midi import write_midi
-    from musicgate.notes import Notes
+    from musicgate.music.midi import write_midi
+    from musicgate.music.notes import Notes
 
     path = write_midi(Notes.from_arrays([60, 62], [0, 1], [1, 1]), tmp_path / "a.mid")
     assert main(["tokenize", str(path), "--vocab", "melody"]) == 0

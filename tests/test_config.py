@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from musicgate.config import (DataConfig, ModelConfig, RunConfig, TrainConfig, apply_overrides,
+from musicgate.train.config import (DataConfig, ModelConfig, RunConfig, TrainConfig, apply_overrides,
                               config_from_dict, load_config, save_config)
 from musicgate.errors import ConfigError
-from musicgate.models import RecurrentLM, count_params, hidden_for_params
-from musicgate.tokenizer import make_tokenizer
-from musicgate.train import resolve_model_args, resolved_config
+from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params
+from musicgate.tokens.tokenizer import make_tokenizer
+from musicgate.train.loop import resolve_model_args, resolved_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

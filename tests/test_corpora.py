@@ -7,13 +7,13 @@ from conftest import shared_path
 from midifile import off, on, smf
 
 from musicgate.cli import main
-from musicgate.corpora import (_music21_corpus_dir, abc_tunes, load_prepared, parse_item, prepare, roll_to_notes,
+from musicgate.data.corpora import (_music21_corpus_dir, abc_tunes, load_prepared, parse_item, prepare, roll_to_notes,
                                summary)
 from musicgate.errors import DataError
-from musicgate.keys import Key
-from musicgate.midi import write_midi
-from musicgate.notes import Notes
-from musicgate.tokenizer import make_tokenizer
+from musicgate.music.keys import Key
+from musicgate.music.midi import write_midi
+from musicgate.music.notes import Notes
+from musicgate.tokens.tokenizer import make_tokenizer
 
 MELODY = make_tokenizer("melody", pitch_range=(21, 108))
 
@@ -95,7 +95,7 @@ def test_stale_cache_is_rebuilt_and_fresh_one_reused(midi_folder, tmp_path):
 
 
 def test_interrupted_prepare_leaves_nothing_trusted(midi_folder, tmp_path, monkeypatch):
-    import musicgate.corpora as corpora
+    import musicgate.data.corpora as corpora
 
     def crash(*a, **k):
         raise KeyboardInterrupt
@@ -136,12 +136,12 @@ def test_roll_to_notes_merges_runs_of_frames():
 
 
 def test_an_unforeseen_reader_error_rejects_the_tune_and_the_run_goes_on(monkeypatch):
-    import musicgate.abc
+    import musicgate.music.abc
 
     def broken(text, name="<abc>"):
         raise ValueError("a bug in a reader")
 
-    monkeypatch.setattr(musicgate.abc, "read_abc", broken)
+    monkeypatch.setattr(musicgate.music.abc, "read_abc", broken)
     item = abc_tunes(_music21_corpus_dir() / "essenFolksong" / "altdeu10.abc", "essen")[0]
     r = parse_item((item, MELODY.config, True))
     assert r.ids is None and r.reject == "cannot read it (ValueError: a bug in a reader)"

@@ -24,17 +24,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from musicgate.checkpoint import make_checkpoint, save_checkpoint
+from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
 from musicgate.cli import main
 from musicgate.errors import CheckpointError, ConfigError
-from musicgate.gallery import build_gallery
-from musicgate.gallery_text import CellNumbers, comparison_sentences, mean_ci
-from musicgate.keys import in_signature_rate
-from musicgate.midi import read_midi
-from musicgate.models import RecurrentLM
-from musicgate.tokenizer import make_tokenizer
+from musicgate.teach.gallery import build_gallery
+from musicgate.teach.text import CellNumbers, comparison_sentences, mean_ci
+from musicgate.music.keys import in_signature_rate
+from musicgate.music.midi import read_midi
+from musicgate.nn.models import RecurrentLM
+from musicgate.tokens.tokenizer import make_tokenizer
 
-gen = importlib.import_module("musicgate.generate")
+gen = importlib.import_module("musicgate.generation.api")
 CHROMIUM = os.environ.get("MUSICGATE_CHROMIUM", "/usr/bin/chromium")
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -153,7 +153,7 @@ def test_bad_settings_fail_before_any_work(tmp_path):
 
 
 def test_cli_gallery_and_demo(tmp_path, monkeypatch, capsys):
-    import musicgate.demo as demo
+    import musicgate.teach.demo as demo
 
     models = tiny_models(tmp_path / "models")
     shipped = tmp_path / "pretrained"  # only folk-gru is installed
@@ -168,7 +168,7 @@ def test_cli_gallery_and_demo(tmp_path, monkeypatch, capsys):
     quick = {"keys": ["C major", "A minor"], "n_per_key": 2, "length": 32, "windows": [16], "positions": [16, 32],
              "drift_window": 16, "n_boot": 50, "dataset": None, "batch_size": 8, "device": "cpu"}
     monkeypatch.setattr(demo, "quick_retention_settings", lambda: dict(quick))
-    monkeypatch.setattr("musicgate.gallery.DEFAULT_LENGTH", 12)
+    monkeypatch.setattr("musicgate.teach.gallery.DEFAULT_LENGTH", 12)
     assert main(["-q", "demo", "-o", str(tmp_path / "d")] + argv) == 0
     out = capsys.readouterr().out
     index = tmp_path / "d" / "index.html"

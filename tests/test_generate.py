@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from musicgate.checkpoint import make_checkpoint, save_checkpoint
+from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
 from musicgate.cli import main
 from musicgate.errors import CheckpointError, ConfigError, KeyNameError, MidiError
-from musicgate.keys import MAJOR_MINOR_KEYS, parse_key
-from musicgate.midi import read_midi, write_midi
-from musicgate.models import RecurrentLM
-from musicgate.notes import Notes
-from musicgate.tokenizer import make_tokenizer
+from musicgate.music.keys import MAJOR_MINOR_KEYS, parse_key
+from musicgate.music.midi import read_midi, write_midi
+from musicgate.nn.models import RecurrentLM
+from musicgate.music.notes import Notes
+from musicgate.tokens.tokenizer import make_tokenizer
 
-gen = importlib.import_module("musicgate.generate")  # the module (musicgate.generate may be the function)
+gen = importlib.import_module("musicgate.generation.api")  # the module (musicgate.generation.api may be the function)
 
 
 def tiny_checkpoint(path, kind: str, cell: str = "gru", seed: int = 0):
@@ -174,7 +174,7 @@ def test_write_outputs_names_and_record(ckpts, tmp_path):
 
 def test_write_outputs_all_or_nothing(ckpts, tmp_path, monkeypatch):
     pieces = gen.generate(str(ckpts["melody"]), key="C", length=4, num=3, seed=0)
-    midi = importlib.import_module("musicgate.midi")
+    midi = importlib.import_module("musicgate.music.midi")
     real, calls = midi.write_midi, []
 
     def flaky(notes, path, **kw):

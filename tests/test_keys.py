@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from musicgate.errors import KeyNameError
-from musicgate.keyfind import (estimate_key, estimate_keys, key_correlations, pc_histogram,
+from musicgate.analysis.keyfind import (estimate_key, estimate_keys, key_correlations, pc_histogram,
                                windowed_keys, windowed_keys_batch)
-from musicgate.keys import (MAJOR_MINOR_KEYS, MIREX_TABLE, PROFILE_NAMES, Key, fifths_distance,
+from musicgate.music.keys import (MAJOR_MINOR_KEYS, MIREX_TABLE, PROFILE_NAMES, Key, fifths_distance,
                             in_signature_mask, in_signature_rate, key_index, mirex_score,
                             parse_abc_key, parse_key, profile, profile_name, rotated_profiles,
                             to_major_minor)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from musicgate.errors import ConfigError, DataError
-from musicgate.loader import HEADER, BatchDataset, WindowSampler, open_dataset, write_dataset
+from musicgate.data.dataset import HEADER, BatchDataset, WindowSampler, open_dataset, write_dataset
 from synthetic_data import make_dataset
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from musicgate.errors import ConfigError
-from musicgate.memory_tasks import (
+from musicgate.experiments.memory import (
     ADDING_BASELINE, COPY_MARKER, MemoryConfig, adding_batch, copy_baseline, copy_batch,
     memory_sweep, memory_table, plot_memory, run_memory_task)
 

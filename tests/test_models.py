@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from musicgate.errors import ConfigError
-from musicgate.models import (
+from musicgate.nn.models import (
     CELLS, PianoRollRNN, RecurrentLM, count_params, hidden_for_params, recurrent, trace_gates)
 
 

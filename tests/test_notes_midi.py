@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from midifile import off, on, smf
 
 from musicgate.errors import MidiError
-from musicgate.keys import Key
-from musicgate.midi import from_pretty_midi, midi_bytes, read_midi, to_pretty_midi, write_midi
-from musicgate.notes import DRUM_PROGRAM, Notes
+from musicgate.music.keys import Key
+from musicgate.music.midi import from_pretty_midi, midi_bytes, read_midi, to_pretty_midi, write_midi
+from musicgate.music.notes import DRUM_PROGRAM, Notes
 
 
 def test_read_tiny_file_in_beats_and_seconds():
@@ -61,7 +61,7 @@ def test_pretty_midi_round_trip():
 
 def test_music21_round_trip_and_musicxml_keeps_the_key(tmp_path):
     music21 = pytest.importorskip("music21")
-    from musicgate.score import from_music21, key_label, to_music21, write_musicxml
+    from musicgate.music.score import from_music21, key_label, to_music21, write_musicxml
 
     n = Notes.from_arrays([62, 66, 69, 62], [0, 1, 2, 2], [1, 1, 2, 2], key="D dorian", meter=(4, 4))
     assert from_music21(to_music21(n)) == n
@@ -219,7 +219,7 @@ def _few_or_many(lo: int, hi: int):
 @given(st.lists(st.tuples(_few_or_many(0, 50), _few_or_many(0, 127), _few_or_many(0, 40), _few_or_many(-5, 1000),
                           _few_or_many(0, 300), _few_or_many(-1, 127)), min_size=1, max_size=40))
 def test_canonical_order_sorts_by_every_field_whatever_the_values(rows):
-    from musicgate.notes import canonical_order
+    from musicgate.music.notes import canonical_order
 
     on, pi, du, ve, tr, pr = (np.array(c, np.int64) for c in zip(*rows))
     order = canonical_order(on, pi, du, ve, tr, pr)

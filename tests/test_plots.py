@@ -1,4 +1,4 @@
-"""Pictures (musicgate.plots, musicgate.gateplots) and gate numbers (musicgate.gatestats)."""
+"""Pictures (musicgate.viz.plots, musicgate.viz.gates) and gate numbers (musicgate.analysis.gatestats)."""
 from __future__ import annotations
 
 import json
@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from musicgate.cli import main
-from musicgate.gateplots import gate_pictures, gate_view, half_life_figure, note_steps_from_tokens, saturation_figure
-from musicgate.gatestats import gate_saturation, keep_gate, memory_half_life
-from musicgate.models import RecurrentLM, trace_gates
-from musicgate.notes import DRUM_PROGRAM, Notes
-from musicgate.plots import (bar_length, key_colour, key_strip, new_figure, out_of_key_mask, piano_roll,
+from musicgate.viz.gates import gate_pictures, gate_view, half_life_figure, note_steps_from_tokens, saturation_figure
+from musicgate.analysis.gatestats import gate_saturation, keep_gate, memory_half_life
+from musicgate.nn.models import RecurrentLM, trace_gates
+from musicgate.music.notes import DRUM_PROGRAM, Notes
+from musicgate.viz.plots import (bar_length, key_colour, key_strip, new_figure, out_of_key_mask, piano_roll,
                              retention_curves, save_figure)
-from musicgate.tokenizer import make_tokenizer
+from musicgate.tokens.tokenizer import make_tokenizer
 
 
 def png_size(path) -> tuple[int, int]:
@@ -229,7 +229,7 @@ def test_half_life_and_saturation_figures(tmp_path):
 
 def test_gate_pictures_and_cli(tmp_path, melody, monkeypatch, capsys):
     from musicgate.cli import gates as gates_cli
-    from musicgate.midi import write_midi
+    from musicgate.music.midi import write_midi
 
     tok, notes, _ = melody
     models = {}
@@ -244,7 +244,7 @@ def test_gate_pictures_and_cli(tmp_path, melody, monkeypatch, capsys):
         {"reset_gate", "update_gate"}
 
     # the CLI on a real checkpoint file, as written by training
-    from musicgate.checkpoint import make_checkpoint, save_checkpoint
+    from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
 
     payload = make_checkpoint(model=models["lstm"][0], config={}, tokenizer=tok,
                               dataset={"name": "test"}, step=1, best_val_loss=None)
@@ -265,7 +265,7 @@ def test_gate_pictures_and_cli(tmp_path, melody, monkeypatch, capsys):
 
 
 def test_cli_gates_unknown_model_is_one_line(tmp_path, capsys):
-    from musicgate.midi import write_midi
+    from musicgate.music.midi import write_midi
 
     mid = write_midi(tune(), tmp_path / "tune.mid")
     assert main(["gates", "--model", str(tmp_path / "nope.pt"), "--melody", str(mid),

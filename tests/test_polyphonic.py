@@ -10,9 +10,9 @@ from conftest import shared_path
 from scipy.io import savemat
 
 from musicgate.errors import ConfigError, DataError
-from musicgate.models import PianoRollRNN
-from musicgate.pianoroll import DATASETS, N_KEYS, load_polyphonic
-from musicgate.polyphonic import (
+from musicgate.nn.models import PianoRollRNN
+from musicgate.music.rolls import DATASETS, N_KEYS, load_polyphonic
+from musicgate.experiments.polyphonic import (
     PolyConfig, best_published, evaluate_nll, frame_nll, poly_config, results_table, train_polyphonic)
 
 

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from musicgate.errors import ConfigError
-from musicgate.keys import MAJOR_MINOR_KEYS
-from musicgate.models import CELLS, count_params
-from musicgate.probe import (CHANCE, PITCH_BASE, REST, VOCAB, ProbeConfig, ProbeResult, in_key_mass, longest_recalled,
+from musicgate.music.keys import MAJOR_MINOR_KEYS
+from musicgate.nn.models import CELLS, count_params
+from musicgate.experiments.probe import (CHANCE, PITCH_BASE, REST, VOCAB, ProbeConfig, ProbeResult, in_key_mass, longest_recalled,
                              probe_batch, probe_model, probe_score, probe_table, train_probe)
 
 

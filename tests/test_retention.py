@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from midifile import off, on, smf
 from musicgate.errors import ConfigError, KeyNameError
-from musicgate.keyfind import estimate_key
-from musicgate.keys import MAJOR_MINOR_KEYS, MIREX_TABLE, Key, key_index, parse_key
-from musicgate.notes import Notes
-from musicgate.retention import (bootstrap_mean_ci, drift_times, in_signature_matrix, kaplan_meier, km_median,
+from musicgate.analysis.keyfind import estimate_key
+from musicgate.music.keys import MAJOR_MINOR_KEYS, MIREX_TABLE, Key, key_index, parse_key
+from musicgate.music.notes import Notes
+from musicgate.analysis.retention import (bootstrap_mean_ci, drift_times, in_signature_matrix, kaplan_meier, km_median,
                                  measure_midi, measure_notes, pad_notes, survival_at, windowed_agreement,
                                  windowed_in_signature)
 
@@ -173,7 +173,7 @@ def test_unknown_profile_and_key_list_the_valid_ones():
 
 
 def test_retention_config_errors():
-    from musicgate.experiment_config import retention_config
+    from musicgate.experiments.config import retention_config
 
     with pytest.raises(ConfigError, match="valid keys: models"):
         retention_config({"n_per_keys": 3})
@@ -194,9 +194,9 @@ def test_retention_config_errors():
 def tiny_setup(tmp_path):
     import torch
 
-    from musicgate.checkpoint import make_checkpoint, save_checkpoint
-    from musicgate.corpora import load_prepared
-    from musicgate.models import RecurrentLM
+    from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
+    from musicgate.data.corpora import load_prepared
+    from musicgate.nn.models import RecurrentLM
     from synthetic_data import make_dataset
 
     ds = make_dataset(tmp_path / "ds", n_tunes=40, min_notes=20, max_notes=60)
@@ -216,8 +216,8 @@ def tiny_setup(tmp_path):
 
 
 def test_run_retention_writes_a_reproducible_report(tiny_setup):
-    from musicgate.experiment_config import load_retention_config, retention_config
-    from musicgate.retention import run_retention
+    from musicgate.experiments.config import load_retention_config, retention_config
+    from musicgate.analysis.retention import run_retention
 
     tmp_path, config = tiny_setup
     with warnings.catch_warnings():
@@ -260,7 +260,7 @@ def test_cli_retention_and_bad_override(tiny_setup, capsys):
 def test_models_from_a_training_config_are_trained_first(tiny_setup):
     import yaml
 
-    from musicgate.retention import run_retention
+    from musicgate.analysis.retention import run_retention
 
     tmp_path, config = tiny_setup
     train_yaml = tmp_path / "tiny-gru.yaml"

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from musicgate.errors import ConfigError, TokenizerError
-from musicgate.keys import MAJOR_MINOR_KEYS, Key, parse_key
-from musicgate.models import RecurrentLM
-from musicgate.notes import Notes
-from musicgate.sample import MAX_TOKENS_PER_NOTE, note_start_tokens, sample
-from musicgate.tokenizer import make_tokenizer
+from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
+from musicgate.nn.models import RecurrentLM
+from musicgate.music.notes import Notes
+from musicgate.generation.sample import MAX_TOKENS_PER_NOTE, note_start_tokens, sample
+from musicgate.tokens.tokenizer import make_tokenizer
 
 TOKENIZERS = {
     "melody": make_tokenizer("melody", pitch_range=(21, 108)),
@@ -229,7 +229,7 @@ def test_ten_thousand_notes():
 
 
 def test_draws_follow_the_softmax_and_never_pick_a_forbidden_token():
-    from musicgate.sample import _draw
+    from musicgate.generation.sample import _draw
 
     logits = torch.tensor([0.0, -math.inf, 2.0, -30.0, -math.inf, 1.0, -math.inf])
     rows = 200_000

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 from musicgate.cli import main
-from musicgate.generate import generate, load_model, pretrained_dir
-from musicgate.keys import Key
-from musicgate.models import count_params
+from musicgate.generation.api import generate, load_model, pretrained_dir
+from musicgate.music.keys import Key
+from musicgate.nn.models import count_params
 
 NAMES = ("folk-rnn", "folk-lstm", "folk-gru")
 

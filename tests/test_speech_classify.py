@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from musicgate.errors import CheckpointError, ConfigError
-from musicgate.models import CELLS
+from musicgate.nn.models import CELLS
 from musicgate.speech.classify import (SpeechClassifier, confusion_matrix, evaluate, load_checkpoint,
                                        per_class_report, plot_confusion, predict, save_checkpoint, stream,
                                        train_classifier)

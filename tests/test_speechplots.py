@@ -9,7 +9,7 @@ import torch
 from musicgate.errors import AudioError, CheckpointError
 from musicgate.speech import classify
 from musicgate.speech.features import FeatureConfig, features
-from musicgate.speechplots import speech_gate_pictures, trace_clip
+from musicgate.speech.plots import speech_gate_pictures, trace_clip
 from speechclips import burst
 
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from musicgate.errors import TokenizerError
-from musicgate.keys import MODES, Key
-from musicgate.midi import read_midi
-from musicgate.notes import Notes
-from musicgate.tokenizer import MELODY_VELOCITY, METERS, load_tokenizer, make_tokenizer
+from musicgate.music.keys import MODES, Key
+from musicgate.music.midi import read_midi
+from musicgate.music.notes import Notes
+from musicgate.tokens.tokenizer import MELODY_VELOCITY, METERS, load_tokenizer, make_tokenizer
 
 TOKENIZERS = [make_tokenizer("melody"), make_tokenizer("event"),
               make_tokenizer("melody", grid=4, pitch_range=(48, 84), max_beats=4),

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from musicgate.checkpoint import load_checkpoint
+from musicgate.nn.checkpoint import load_checkpoint
 from musicgate.cli import main
-from musicgate.config import load_config
+from musicgate.train.config import load_config
 from musicgate.errors import ConfigError, DataError, RunFailure
-from musicgate.train import _Trainer, train
-from musicgate.trainutil import pick_device, read_metrics
+from musicgate.train.loop import _Trainer, train
+from musicgate.train.util import pick_device, read_metrics
 from synthetic_data import REPO, make_dataset, tiny_config
 
 

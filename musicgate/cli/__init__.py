@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import sys
 
-from ..errors import MusicgateError
+from musicgate.errors import MusicgateError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,8 +6,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..analyze import analyze_path, midi_files, write_report
-from ..keys import DEFAULT_PROFILE, PROFILE_NAMES, parse_key, profile_name
+from musicgate.analysis.analyze import analyze_path, midi_files, write_report
+from musicgate.music.keys import DEFAULT_PROFILE, PROFILE_NAMES, parse_key, profile_name
 
 
 def register(sub) -> None:

@@ -6,8 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..config import CELLS
+from musicgate.errors import ConfigError
+from musicgate.train.config import CELLS
 
 REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -79,8 +79,8 @@ def _default_config(dataset: str, cell: str) -> Path | None:
 
 
 def polyphonic(args) -> int:
-    from ..files import atomic_write_json, atomic_write_text
-    from ..polyphonic import poly_config, results_table, train_polyphonic
+    from musicgate.files import atomic_write_json, atomic_write_text
+    from musicgate.experiments.polyphonic import poly_config, results_table, train_polyphonic
 
     cells = _list(args.cell, CELLS, "--cell")
     if args.epochs is not None and args.epochs < 1:
@@ -109,8 +109,8 @@ def polyphonic(args) -> int:
 def memory(args) -> int:
     from dataclasses import replace
 
-    from ..files import atomic_write_text
-    from ..memory_tasks import TASKS, MemoryConfig, memory_sweep, memory_table, plot_memory, result_dicts
+    from musicgate.files import atomic_write_text
+    from musicgate.experiments.memory import TASKS, MemoryConfig, memory_sweep, memory_table, plot_memory, result_dicts
 
     tasks = _list(args.task, TASKS, "--task")
     cells = _list(args.cell, CELLS, "--cell")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from ..corpora import BUILTIN, PREFIXES, load_prepared, prepare, summary
-from ..tokenizer import TOKENIZERS
+from musicgate.data.corpora import BUILTIN, PREFIXES, load_prepared, prepare, summary
+from musicgate.tokens.tokenizer import TOKENIZERS
 
 
 def register(sub) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from musicgate.errors import ConfigError
 
 
 def register(sub) -> None:
@@ -50,7 +50,7 @@ def _threads(n: int | None) -> None:
 
 
 def retention_command(args) -> int:
-    from ..retention_run import run_retention
+    from musicgate.experiments.retention_run import run_retention
 
     _threads(args.threads)
     quiet = getattr(args, "quiet", False)
@@ -74,7 +74,7 @@ def _int_list(text: str, what: str) -> list[int]:
 def probe_command(args) -> int:
     from dataclasses import replace
 
-    from ..probe import ProbeConfig, run_probe, write_probe_report
+    from musicgate.experiments.probe import ProbeConfig, run_probe, write_probe_report
 
     Ts = _int_list(args.Ts, "--T")
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]

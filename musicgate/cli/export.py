@@ -14,7 +14,7 @@ def register(sub) -> None:
 
 
 def _export(args) -> int:
-    from ..export import export_model
+    from musicgate.train.export import export_model
 
     e = export_model(args.run, args.dest, args.name)
     print(f"{args.name}: {e['cell']}, {e['params']:,} parameters, step {e['step']}, validation NLL "

@@ -36,13 +36,13 @@ def _sampling_args(p) -> None:
 
 
 def _keys(args):
-    from ..gallery import DEFAULT_KEYS
+    from musicgate.teach.gallery import DEFAULT_KEYS
 
     return args.key or DEFAULT_KEYS
 
 
 def gallery(args) -> int:
-    from ..gallery import DEFAULT_LENGTH, build_gallery
+    from musicgate.teach.gallery import DEFAULT_LENGTH, build_gallery
 
     index = build_gallery(args.output, models=args.model, keys=_keys(args),
                           length=DEFAULT_LENGTH if args.length is None else args.length, num=args.num,
@@ -53,7 +53,7 @@ def gallery(args) -> int:
 
 
 def demo(args) -> int:
-    from ..demo import run_demo
+    from musicgate.teach.demo import run_demo
 
     result = run_demo(args.output, models=args.model, keys=_keys(args), retention=not args.no_retention,
                       seed=args.seed, quiet=args.quiet)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..errors import CheckpointError, ConfigError, MidiError
+from musicgate.errors import CheckpointError, ConfigError, MidiError
 
 
 def register(sub) -> None:
@@ -21,14 +21,14 @@ def register(sub) -> None:
 
 
 def shipped_models() -> dict[str, Path]:
-    """Models shipped inside the package (``musicgate/models/NAME.pt``), by name."""
+    """Models shipped inside the package (``musicgate/nn/models/NAME.pt``), by name."""
     folder = Path(__file__).resolve().parents[1] / "models"
     return {p.stem: p for p in sorted(folder.glob("*.pt"))} if folder.is_dir() else {}
 
 
 def _load(spec: str):
     """(model, tokenizer) from a checkpoint path, a run folder or a shipped model's name."""
-    from ..checkpoint import load_model
+    from musicgate.nn.checkpoint import load_model
 
     path = Path(spec)
     if not path.exists():
@@ -51,9 +51,9 @@ def _label(spec: str, taken: dict) -> str:
 
 
 def gates(args) -> int:
-    from ..files import atomic_write_json
-    from ..gateplots import gate_pictures
-    from ..midi import read_midi
+    from musicgate.files import atomic_write_json
+    from musicgate.viz.gates import gate_pictures
+    from musicgate.music.midi import read_midi
 
     if args.max_steps < 4:
         raise ConfigError(f"--max-steps must be at least 4, got {args.max_steps}")

@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..generate import DEFAULT_LENGTH, DEFAULT_MODEL  # light: torch loads only when a model is used
+from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MODEL  # light: torch loads only when a model is used
 
 
 def register(sub) -> None:
@@ -43,12 +43,12 @@ def register(sub) -> None:
 
 
 def generate_command(args) -> int:
-    from ..generate import generate_run, write_outputs
+    from musicgate.generation.api import generate_run, write_outputs
 
     start = time.perf_counter()
     quiet = bool(getattr(args, "quiet", False))
     if args.wav:  # fail before sampling when audio cannot be rendered
-        from ..generate import check_audio
+        from musicgate.generation.api import check_audio
 
         check_audio()
     run = generate_run(args.model, key=args.key, length=args.length, num=args.num, temperature=args.temperature,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MidiError, TokenizerError
-from ..files import atomic_write_json
-from ..midi import read_midi, write_midi
-from ..tokenizer import TOKENIZERS, load_tokenizer, make_tokenizer
+from musicgate.errors import MidiError, TokenizerError
+from musicgate.files import atomic_write_json
+from musicgate.music.midi import read_midi, write_midi
+from musicgate.tokens.tokenizer import TOKENIZERS, load_tokenizer, make_tokenizer
 
 
 def register(sub) -> None:
@@ -70,7 +70,7 @@ def info(args) -> int:
 
 
 def convert(args) -> int:
-    from ..score import load_notes, write_musicxml
+    from musicgate.music.score import load_notes, write_musicxml
 
     suffix = args.output.suffix.lower()
     if suffix not in (".mid", ".midi", ".musicxml", ".xml", ".mxl"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..audio import BACKENDS, render_file
+from musicgate.music.audio import BACKENDS, render_file
 
 
 def register(sub) -> None:

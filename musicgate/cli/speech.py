@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, DataError
-from ..files import atomic_write_json, atomic_write_text
-from ..config import CELLS
+from musicgate.errors import CheckpointError, DataError
+from musicgate.files import atomic_write_json, atomic_write_text
+from musicgate.train.config import CELLS
 
 DATA_HELP = ("PATH.npz (digits.npz layout, stratified 50/50), fsdd:DIR (official split), "
              "commands:DIR (Speech Commands lists) or synth-digits (eSpeak NG, held-out voices)")
@@ -71,14 +71,14 @@ def _checkpoint_path(run: Path) -> Path:
 
 
 def _feature_config(args):
-    from ..speech.features import FeatureConfig
+    from musicgate.speech.features import FeatureConfig
 
     return FeatureConfig(kind=args.features, normalize=args.normalize, deltas=not args.no_deltas)
 
 
 def train(args) -> int:
-    from ..speech import classify
-    from ..speech.data import features_for_spec, load_spec
+    from musicgate.speech import classify
+    from musicgate.speech.data import features_for_spec, load_spec
 
     config = _feature_config(args)
     split = load_spec(args.data, config=config, seed=args.seed, holdout_speaker=args.holdout_speaker,
@@ -117,9 +117,9 @@ def train(args) -> int:
 
 
 def evaluate_run(args) -> int:
-    from ..speech import classify
-    from ..speech.data import load_spec
-    from ..speech.features import FeatureConfig
+    from musicgate.speech import classify
+    from musicgate.speech.data import load_spec
+    from musicgate.speech.features import FeatureConfig
 
     model, ckpt = classify.load_checkpoint(_checkpoint_path(args.run))
     settings = ckpt["extra"].get("settings", {})
@@ -151,8 +151,8 @@ def evaluate_run(args) -> int:
 
 
 def predict_file(args) -> int:
-    from ..speech import classify
-    from ..speech.features import FeatureConfig, file_features
+    from musicgate.speech import classify
+    from musicgate.speech.features import FeatureConfig, file_features
 
     model, ckpt = classify.load_checkpoint(_checkpoint_path(args.run))
     if ckpt["features"] is None:
@@ -171,13 +171,13 @@ def predict_file(args) -> int:
 
 
 def _count_params(model) -> int:
-    from ..models import count_params
+    from musicgate.nn.models import count_params
 
     return count_params(model)
 
 
 def gates_file(args) -> int:
-    from ..speechplots import speech_gate_pictures
+    from musicgate.speech.plots import speech_gate_pictures
 
     res = speech_gate_pictures(args.run, args.wav, args.output, layer=args.layer)
     print(f"{args.wav}: heard {res['label']} (p={res['probability']:.3f}) -> {res['path']}")

@@ -5,7 +5,7 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import ConfigError
+from musicgate.errors import ConfigError
 
 
 def register(sub) -> None:
@@ -28,8 +28,8 @@ def register(sub) -> None:
 
 
 def train_command(args) -> int:
-    from ..config import load_config
-    from ..train import train
+    from musicgate.train.config import load_config
+    from musicgate.train.loop import train
 
     overrides = list(args.overrides)
     if args.device:

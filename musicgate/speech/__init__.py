@@ -4,15 +4,15 @@
 ``synth`` (synthetic digits from eSpeak NG), ``classify`` (packed-sequence classifier, training,
 evaluation, streaming, checkpoints).
 """
-from .classify import (Evaluation, SpeechClassifier, TrainResult, confusion_matrix, evaluate,
+from musicgate.speech.classify import (Evaluation, SpeechClassifier, TrainResult, confusion_matrix, evaluate,
                        load_checkpoint, per_class_report, plot_confusion, predict, save_checkpoint,
                        stream, train_classifier)
-from .data import (DIGIT_NAMES, SpeechSet, Split, commands_hash_split, commands_splits,
+from musicgate.speech.data import (DIGIT_NAMES, SpeechSet, Split, commands_hash_split, commands_splits,
                    fsdd_official_split, leave_one_speaker_out, load_commands, load_fsdd, load_npz,
                    load_spec, save_npz, speaker_folds, stratified_split)
-from .features import (FeatureConfig, add_deltas, features, file_features, log_mel, normalize,
+from musicgate.speech.features import (FeatureConfig, add_deltas, features, file_features, log_mel, normalize,
                        read_audio)
-from .synth import SynthSettings, load_synth, load_synth_split, synthesize_digits
+from musicgate.speech.synth import SynthSettings, load_synth, load_synth_split, synthesize_digits
 
 __all__ = [
     "FeatureConfig", "read_audio", "log_mel", "add_deltas", "normalize", "features", "file_features",

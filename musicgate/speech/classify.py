@@ -19,10 +19,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
-from .. import models
-from ..errors import CheckpointError, ConfigError, RunFailure
-from ..files import atomic_path
-from .data import SpeechSet
+from musicgate.nn import models
+from musicgate.errors import CheckpointError, ConfigError, RunFailure
+from musicgate.files import atomic_path
+from musicgate.speech.data import SpeechSet
 
 CHECKPOINT_KIND = "musicgate.speech.classifier"
 CHECKPOINT_VERSION = 1

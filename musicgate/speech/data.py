@@ -24,9 +24,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import DataError
-from ..files import atomic_path
-from .features import FeatureConfig, file_features
+from musicgate.errors import DataError
+from musicgate.files import atomic_path
+from musicgate.speech.features import FeatureConfig, file_features
 
 DIGIT_NAMES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 FSDD_PATTERN = re.compile(r"^(\d)_([A-Za-z0-9-]+)_(\d+)\.wav$")
@@ -339,7 +339,7 @@ def load_spec(spec: str, *, config: FeatureConfig = FeatureConfig(), seed: int =
         sets = load_commands(spec[9:], config=config, progress=progress)
         return Split(sets["training"], sets["testing"], f"{spec}: training vs testing_list.txt")
     if spec in ("synth-digits", "synth"):
-        from .synth import load_synth_split
+        from musicgate.speech.synth import load_synth_split
 
         return load_synth_split(config=config, seed=seed, cache_dir=cache_dir, progress=progress)
     if spec.endswith(".npz") or spec.startswith("npz:"):

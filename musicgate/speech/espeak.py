@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AudioError
+from musicgate.errors import AudioError
 
 _SYNCHRONOUS = 2          # AUDIO_OUTPUT_SYNCHRONOUS
 _POS_CHARACTER = 1

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AudioError, ConfigError
+from musicgate.errors import AudioError, ConfigError
 
 KINDS = ("mfcc", "logmel")
 NORMALIZE = ("none", "mean", "meanvar")

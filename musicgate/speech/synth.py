@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..files import atomic_path
-from .data import DIGIT_NAMES, SpeechSet, Split
-from .features import FeatureConfig, features, resample
+from musicgate.errors import DataError
+from musicgate.files import atomic_path
+from musicgate.speech.data import DIGIT_NAMES, SpeechSet, Split
+from musicgate.speech.features import FeatureConfig, features, resample
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc")
@@ -79,7 +79,7 @@ def synthesize_digits(settings: SynthSettings = SynthSettings(), *,
     import librosa
     from tqdm import tqdm
 
-    from .espeak import engine
+    from musicgate.speech.espeak import engine
 
     eng = engine()
     variants = list(settings.variants) if settings.variants is not None else eng.variants()

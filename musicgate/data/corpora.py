@@ -1,0 +1,398 @@
+"""Built-in corpora and cached token datasets.
+
+Corpora (all offline): ``essen``, ``oneills``, ``ryans`` (music21's bundled ABC folk tunes),
+``folk`` (the three together), ``chorales`` (Bach, MusicXML), ``midi:PATH`` (a folder of MIDI
+files, recursive) and ``pianoroll:PATH.mat`` (the four polyphonic benchmarks).
+
+``prepare`` parses in parallel, labels each tune's key, tokenizes, splits by tune and caches
+under ``datasets/NAME/``: ``tokens.npy`` (all ids, concatenated), ``offsets.npy`` (tune i is
+``tokens[offsets[i]:offsets[i + 1]]``), ``tokenizer.json``, ``splits.npz`` (tune indices of
+train/valid/test), ``manifest.json`` (every tune's source, key label and how it was made, length;
+every rejected tune with its reason; the fingerprint) and ``COMPLETE``, written last. A cache is
+built in a temporary folder and renamed into place, so an interrupted run leaves nothing a later
+run would trust; a cache whose fingerprint differs from the sources' is rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from musicgate.errors import DataError, MusicgateError
+from musicgate.files import atomic_write_json
+from musicgate.music.keys import Key
+from musicgate.music.notes import Notes
+from musicgate.tokens.tokenizer import Tokenizer, load_tokenizer, make_tokenizer
+
+FOLK = {"essen": "essenFolksong", "oneills": "oneills1850", "ryans": "ryansMammoth"}
+BUILTIN = ("essen", "oneills", "ryans", "folk", "chorales")
+PREFIXES = ("midi:PATH", "pianoroll:PATH.mat")
+CACHE_VERSION = 2  # 2: ABC read by musicgate.music.abc (music21's tokens, no Score)
+SPLITS = (0.8, 0.1, 0.1)
+
+
+@dataclass
+class Item:
+    """One unit of parsing work: a tune's ABC text, a file, or a piano roll."""
+
+    source: str
+    kind: str  # abc | musicxml | midi | roll
+    corpus: str
+    text: str = ""
+    split: str = ""  # fixed split (piano rolls)
+    roll: np.ndarray | None = None
+
+
+@dataclass
+class Parsed:
+    """What a worker returns for one item: token ids and a label, or a reason for rejecting it."""
+
+    source: str
+    corpus: str
+    ids: np.ndarray | None = None
+    key: str | None = None
+    label: str = ""
+    notes: int = 0
+    title: str = ""
+    split: str = ""
+    reject: str | None = None
+
+
+@dataclass
+class PreparedData:
+    """A cached dataset: token ids, offsets, tokenizer, splits and manifest."""
+
+    name: str
+    path: Path
+    tokens: np.ndarray
+    offsets: np.ndarray
+    tokenizer: Tokenizer
+    splits: dict[str, np.ndarray]
+    manifest: dict = field(repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest["fingerprint"]
+
+    def tune(self, i: int) -> np.ndarray:
+        """Token ids of tune ``i``."""
+        return self.tokens[self.offsets[i]:self.offsets[i + 1]]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+# -- sources ------------------------------------------------------------------------------------
+def _music21_corpus_dir() -> Path:
+    import music21
+
+    return Path(music21.__file__).parent / "corpus"
+
+
+def cache_name(corpus: str) -> str:
+    """The folder name under datasets/ for a corpus spec."""
+    if ":" in corpus:
+        kind, path = corpus.split(":", 1)
+        return f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(path).stem or 'data')}"
+    return corpus
+
+
+def source_files(corpus: str) -> list[Path]:
+    """The files a corpus is read from (their names, sizes and times make the fingerprint)."""
+    if corpus in FOLK:
+        return sorted((_music21_corpus_dir() / FOLK[corpus]).glob("*.abc"))
+    if corpus == "folk":
+        return [f for c in FOLK for f in source_files(c)]
+    if corpus == "chorales":
+        import music21
+
+        return sorted(Path(p) for p in music21.corpus.getComposer("bach") if str(p).endswith((".mxl", ".xml", ".musicxml")))
+    if corpus.startswith("midi:"):
+        root = Path(corpus[5:]).expanduser()
+        if not root.is_dir():
+            raise DataError(f"{root}: not a folder; midi:PATH takes a folder of MIDI files")
+        return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
+    if corpus.startswith("pianoroll:"):
+        path = Path(corpus[10:]).expanduser()
+        if not path.is_file():
+            raise DataError(f"{path}: no such file; pianoroll:PATH.mat takes one of the .mat files of the "
+                            "polyphonic benchmarks (JSB_Chorales.mat, Nottingham.mat, MuseData.mat, Piano_midi.mat)")
+        return [path]
+    raise DataError(f"unknown corpus {corpus!r}; valid: {', '.join(BUILTIN + PREFIXES)}")
+
+
+def abc_tunes(path: Path, corpus: str) -> list[Item]:
+    from musicgate.music.abc import split_tunes
+
+    return [Item(f"{path.parent.name}/{path.name}#{t.split(chr(10), 1)[0].strip()}", "abc", corpus, text=t)
+            for t in split_tunes(path.read_text(encoding="latin-1"))]
+
+
+def _items(corpus: str, files: list[Path]) -> list[Item]:
+    if corpus in FOLK:
+        return [it for f in files for it in abc_tunes(f, corpus)]
+    if corpus == "folk":
+        return [it for c in FOLK for it in _items(c, [f for f in files if f.parent.name == FOLK[c]])]
+    if corpus == "chorales":
+        return [Item(f"bach/{f.name}", "musicxml", corpus, text=str(f)) for f in files]
+    if corpus.startswith("midi:"):
+        root = Path(corpus[5:]).expanduser()
+        return [Item(str(f.relative_to(root)), "midi", corpus, text=str(f)) for f in files]
+    from musicgate.music.rolls import SPLITS as ROLL_SPLITS, load_polyphonic
+
+    data = load_polyphonic(str(files[0]))
+    return [Item(f"{files[0].name}#{split}/{i}", "roll", corpus, split=split, roll=roll)
+            for split in ROLL_SPLITS for i, roll in enumerate(data.split(split))]
+
+
+# -- labels -------------------------------------------------------------------------------------
+def _main_meter(notes: Notes) -> Notes:
+    """Keep the time signature that spans the most beats, placed at beat 0 (tokens carry one)."""
+    from dataclasses import replace
+
+    if len(notes.meters) <= 1:
+        return notes
+    ends = [b for b, _, _ in notes.meters[1:]] + [max(notes.end, notes.meters[-1][0])]
+    spans = [e - b for (b, _, _), e in zip(notes.meters, ends)]
+    _, num, den = notes.meters[int(np.argmax(spans))]
+    return replace(notes, meters=((0.0, num, den),))
+
+
+def mode_from_thirds(notes: Notes, tonic: int) -> tuple[str, str]:
+    """Major or minor from whether the major or the minor third above ``tonic`` lasts longer."""
+    pcs = notes.pitch % 12
+    major = float(notes.duration[pcs == (tonic + 4) % 12].sum())
+    minor = float(notes.duration[pcs == (tonic + 3) % 12].sum())
+    mode = "major" if major > minor else "minor"
+    return mode, f"major third {major:g} beats {'>' if major > minor else '<='} minor third {minor:g} beats"
+
+
+def _label(item: Item, stream, notes: Notes) -> tuple[Key | None, str]:
+    from musicgate.music.score import key_label
+
+    key = key_label(stream) if stream is not None else notes.key
+    if item.corpus == "essen":
+        if key is None:
+            return None, "essen: no K: field"
+        mode, why = mode_from_thirds(notes, key.tonic)  # K: names the tonic only
+        return Key(key.tonic, mode), f"essen: tonic from K:, mode from thirds ({why}; ABC 2.1 accidentals)"
+    if item.kind == "abc":
+        return key, "K: field (mode as written)" if key else "no K: field"
+    if item.kind == "musicxml":
+        return key, "key signature and mode of the score" if key else "no key signature"
+    if item.kind == "midi":
+        return key, "MIDI key-signature event" if key else "unknown: no key-signature event"
+    return None, "unknown: piano rolls carry no key (the benchmark transposed pieces to C major/minor)"
+
+
+def roll_to_notes(roll: np.ndarray, *, frame_beats: float = 1.0) -> Notes:
+    """Notes from a (frames, 88) binary piano roll: a run of active frames on a key is one note.
+
+    The benchmarks do not record the frame length; one frame is taken as ``frame_beats`` beats.
+    """
+    from musicgate.music.rolls import LOWEST_PITCH
+
+    padded = np.pad(np.asarray(roll, np.int8), ((1, 1), (0, 0)))
+    change = np.diff(padded, axis=0)
+    on_t, on_k = np.nonzero(change.T == 1)[::-1]
+    off_t, off_k = np.nonzero(change.T == -1)[::-1]
+    order_on, order_off = np.lexsort((on_t, on_k)), np.lexsort((off_t, off_k))
+    start, key = on_t[order_on], on_k[order_on]
+    end = off_t[order_off]
+    return Notes.from_arrays(key + LOWEST_PITCH, start * frame_beats, (end - start) * frame_beats)
+
+
+# -- the worker -----------------------------------------------------------------------------------
+def parse_item(args: tuple[Item, dict, bool]) -> Parsed:
+    item, tok_config, melody = args
+    out = Parsed(item.source, item.corpus, split=item.split)
+    try:
+        stream = None
+        if item.kind == "abc":
+            from musicgate.music.abc import read_abc
+
+            try:
+                tune = read_abc(item.text)
+            except MusicgateError as exc:
+                out.reject = str(exc).split(": ", 1)[1]
+                return out
+            notes, out.title = tune.notes, tune.title
+        elif item.kind == "musicxml":
+            import music21
+
+            from musicgate.music.score import from_music21
+
+            try:
+                stream = music21.converter.parse(item.text)
+            except Exception as exc:  # music21 raises many kinds of errors on bad input
+                out.reject = f"music21 cannot parse it ({type(exc).__name__})"
+                return out
+            if isinstance(stream, music21.stream.Opus):
+                stream = stream.scores[0] if len(stream.scores) else stream
+            notes = from_music21(stream)
+            out.title = (stream.metadata.title or "") if stream.metadata else ""
+        elif item.kind == "midi":
+            from musicgate.music.midi import read_midi
+
+            notes = read_midi(item.text)
+        else:
+            notes = roll_to_notes(item.roll)
+        if len(notes) == 0:
+            out.reject = "no notes"
+            return out
+        key, out.label = _label(item, stream, notes)
+        from dataclasses import replace
+
+        notes = _main_meter(replace(notes, keys=((0.0, key),) if key else ()))
+        tok = load_tokenizer(tok_config)
+        notes = notes.skyline() if melody else notes
+        out.ids = tok.encode(notes).astype(np.int16)
+        out.key, out.notes = (key.name if key else None), len(tok.quantize(notes))  # notes the ids carry
+    except MusicgateError as exc:
+        msg = str(exc).split(";")[0]
+        out.reject = msg[len(item.text) + 2:] if item.text and msg.startswith(item.text + ": ") else msg
+    except Exception as exc:  # a reader's unforeseen error: one bad item never stops the run
+        out.reject = f"cannot read it ({type(exc).__name__}: {str(exc)[:120]})"
+    return out
+
+
+# -- prepare / load -------------------------------------------------------------------------------
+def fingerprint(corpus: str, files: list[Path], tokenizer: Tokenizer, seed: int) -> str:
+    """Hash of the sources (names, sizes, times), the tokenizer and the split settings."""
+    h = hashlib.sha256()
+    h.update(json.dumps([CACHE_VERSION, corpus, tokenizer.fingerprint, seed, SPLITS]).encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{int(st.st_mtime)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def default_vocab(corpus: str) -> str:
+    """``melody`` for the folk corpora, ``event`` for polyphonic ones."""
+    return "melody" if corpus in FOLK or corpus == "folk" else "event"
+
+
+def prepare(corpus: str, *, vocab: str | None = None, root: "str | os.PathLike" = "datasets", workers: int | None = None,
+            seed: int = 0, pitch_range: tuple[int, int] = (21, 108), force: bool = False, quiet: bool = False,
+            limit: int | None = None) -> PreparedData:
+    """Parse, label, tokenize, split and cache a corpus; returns the loaded cache.
+
+    An up-to-date cache is loaded instead of rebuilt (unless ``force``); a stale one is rebuilt.
+    ``limit`` keeps the first N items (for quick trials; the fingerprint records it).
+    """
+    from tqdm import tqdm
+
+    vocab = vocab or default_vocab(corpus)
+    files = source_files(corpus)
+    tok = make_tokenizer(vocab, pitch_range=pitch_range)
+    fp = fingerprint(corpus + (f"[:{limit}]" if limit else ""), files, tok, seed)
+    name = cache_name(corpus) + ("" if vocab == default_vocab(corpus) else f"-{vocab}") + (f"-{limit}" if limit else "")
+    dest = Path(root) / name
+    if not force:
+        try:
+            cached = load_prepared(dest)
+            if cached.fingerprint == fp:
+                return cached
+            if not quiet:
+                print(f"{dest}: sources or settings changed since it was built; rebuilding")
+        except DataError:
+            pass
+    items = _items(corpus, files)[:limit]
+    if not items:
+        raise DataError(f"corpus {corpus!r} has nothing to read ({len(files)} files)")
+    t0 = time.time()
+    workers = workers or os.cpu_count() or 1
+    jobs = [(it, tok.config, vocab == "melody") for it in items]
+    bar = dict(total=len(jobs), unit="tune", desc=f"prepare {name}", disable=quiet, smoothing=0.1)
+    if workers > 1:
+        with get_context("spawn").Pool(workers) as pool:
+            results = list(tqdm(pool.imap(parse_item, jobs, chunksize=8), **bar))
+    else:
+        results = [parse_item(j) for j in tqdm(jobs, **bar)]
+    _write_cache(dest, results, tok, fp, corpus, seed, time.time() - t0)
+    return load_prepared(dest)
+
+
+def _split(results: list[Parsed], seed: int) -> dict[str, np.ndarray]:
+    n = len(results)
+    if all(r.split for r in results):  # fixed splits (piano rolls)
+        return {s: np.array([i for i, r in enumerate(results) if r.split == s], np.int64) for s in ("train", "valid", "test")}
+    order = np.random.default_rng(seed).permutation(n)
+    a, b = int(round(n * SPLITS[0])), int(round(n * (SPLITS[0] + SPLITS[1])))
+    return {"train": np.sort(order[:a]), "valid": np.sort(order[a:b]), "test": np.sort(order[b:])}
+
+
+def _write_cache(dest: Path, results: list[Parsed], tok: Tokenizer, fp: str, corpus: str, seed: int, secs: float) -> None:
+    kept = [r for r in results if r.reject is None]
+    rejects = [{"source": r.source, "reason": r.reject} for r in results if r.reject is not None]
+    lengths = np.array([len(r.ids) for r in kept], np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    tokens = np.concatenate([r.ids for r in kept]) if kept else np.zeros(0, np.int16)
+    tunes = [{"source": r.source, "title": r.title, "key": r.key, "label": r.label, "notes": r.notes,
+              "tokens": int(len(r.ids))} for r in kept]
+    manifest = {"corpus": corpus, "fingerprint": fp, "seed": seed, "vocab": tok.kind, "built_seconds": round(secs, 1),
+                "counts": {"items": len(results), "tunes": len(kept), "rejected": len(rejects)},
+                "tunes": tunes, "rejects": rejects}
+    splits = _split(kept, seed)
+    tmp = dest.parent / f".{dest.name}.building-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "tokens.npy", tokens)
+    np.save(tmp / "offsets.npy", offsets)
+    np.savez(tmp / "splits.npz", **splits)
+    tok.save(tmp / "tokenizer.json")
+    atomic_write_json(tmp / "manifest.json", manifest)
+    (tmp / "COMPLETE").write_text(fp + "\n")
+    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_prepared(name_or_path: "str | os.PathLike", *, root: "str | os.PathLike" = "datasets") -> PreparedData:
+    """Load a cached dataset by name (under ``root``) or path. A cache without COMPLETE is refused."""
+    path = Path(name_or_path)
+    if not path.is_dir():
+        path = Path(root) / str(name_or_path)
+    if not (path / "COMPLETE").is_file():
+        raise DataError(f"{path}: no complete prepared dataset there; run 'musicgate data prepare CORPUS' "
+                        f"(corpora: {', '.join(BUILTIN + PREFIXES)})")
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        with np.load(path / "splits.npz") as z:
+            splits = {k: z[k] for k in z.files}
+        return PreparedData(path.name, path, np.load(path / "tokens.npy"), np.load(path / "offsets.npy"),
+                            load_tokenizer(path / "tokenizer.json"), splits, manifest)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path}: damaged dataset cache ({exc}); rebuild it with 'musicgate data prepare --force'") from None
+
+
+def summary(data: PreparedData) -> dict:
+    """Counts, key histogram, length percentiles and rejects by reason (``musicgate data info``)."""
+    from collections import Counter
+
+    tunes = data.manifest["tunes"]
+    lengths = np.array([t["notes"] for t in tunes]) if tunes else np.zeros(1)
+    tokens = np.diff(data.offsets) if len(data) else np.zeros(1)
+    pct = lambda a: {f"p{q}": int(np.percentile(a, q)) for q in (5, 25, 50, 75, 95)}  # noqa: E731
+    reasons = Counter(r["reason"] if not r["reason"].startswith("pitch") else "pitch outside the range"
+                      for r in data.manifest["rejects"])
+    return {
+        "name": data.name, "corpus": data.manifest["corpus"], "vocab": data.tokenizer.kind,
+        "tunes": len(data), "tokens": int(data.offsets[-1]) if len(data) else 0,
+        "splits": {k: int(len(v)) for k, v in data.splits.items()},
+        "keys": dict(Counter(t["key"] or "unknown" for t in tunes).most_common()),
+        "modes": dict(Counter((t["key"] or "unknown unknown").split()[-1] for t in tunes).most_common()),
+        "notes_per_tune": pct(lengths), "tokens_per_tune": pct(tokens),
+        "rejected": len(data.manifest["rejects"]), "rejects_by_reason": dict(reasons.most_common()),
+        "built_seconds": data.manifest.get("built_seconds"), "fingerprint": data.fingerprint,
+    }

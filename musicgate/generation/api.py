@@ -1,0 +1,386 @@
+"""Generation, the Python face of ``musicgate generate``: shipped models, keys, primers, files.
+
+>>> notes = generate("folk-lstm", key="D major", length=64, num=2, seed=1)   # doctest: +SKIP
+>>> write_outputs(notes, "generated", model_name="folk-lstm", key="D major", seed=1)  # doctest: +SKIP
+
+Shipped models (``folk-rnn``, ``folk-lstm``, ``folk-gru``) are checkpoints stored in the package
+as ``musicgate/pretrained/NAME.pt``; any other checkpoint is loaded by path.
+
+The key of a run: the one asked for; else the primer's estimated key; else one of the 24 major
+and minor keys drawn with the seed. A primer asked to continue in another key is transposed so
+its key signature becomes the target's (by at most 6 semitones, an octave more if its pitches
+would leave the vocabulary). Every input is checked before anything is written, and the files
+of a run appear together or not at all.
+
+This module imports torch only when a model is used, so ``import musicgate`` stays light.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musicgate.errors import AudioError, CheckpointError, ConfigError, MidiError
+from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
+from musicgate.music.notes import Notes
+from musicgate.generation.sample import check_sampling_args
+
+SHIPPED_MODELS = ("folk-rnn", "folk-lstm", "folk-gru")
+"""Names of the models that come with the package."""
+DEFAULT_MODEL = "folk-lstm"
+DEFAULT_LENGTH = 128
+"""Notes per generated piece when no length is given."""
+
+
+def pretrained_dir() -> Path:
+    """The package folder holding the shipped checkpoints (``NAME.pt``)."""
+    return Path(__file__).resolve().parents[1] / "pretrained"
+
+
+def shipped_models() -> list[str]:
+    """Names of the shipped models installed with this package (may be fewer than SHIPPED_MODELS)."""
+    folder = pretrained_dir()
+    return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+
+
+def _looks_like_path(text: str) -> bool:
+    return os.sep in text or "/" in text or text.endswith((".pt", ".pth")) or text in (".", "..")
+
+
+def resolve_model(name_or_path: "str | os.PathLike") -> Path:
+    """The checkpoint file for a shipped model name or a path (a file, or a run folder).
+
+    Raises
+    ------
+    CheckpointError
+        An unknown name (the message lists the shipped ones) or a missing path.
+    """
+    text = os.fspath(name_or_path)
+    if not _looks_like_path(text):
+        candidate = pretrained_dir() / f"{text}.pt"
+        if candidate.is_file():
+            return candidate
+        if not Path(text).exists():
+            found = shipped_models()
+            have = ", ".join(found) if found else "none are installed in this copy of musicgate"
+            raise CheckpointError(f"no shipped model named {text!r} (shipped models: {have}); give one of "
+                                  "those names or the path of a checkpoint (.pt file or run folder)")
+    path = Path(text)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint; give a shipped model name "
+                              f"({', '.join(SHIPPED_MODELS)}) or a checkpoint path")
+    return path
+
+
+def model_label(name_or_path: "str | os.PathLike") -> str:
+    """A short name for a model in file names: the shipped name, or the checkpoint's file (or run) name."""
+    text = os.fspath(name_or_path)
+    if not _looks_like_path(text) and (pretrained_dir() / f"{text}.pt").is_file():
+        return _slug(text)
+    path = Path(text)
+    if path.is_dir():
+        return _slug(path.resolve().name)
+    stem = path.stem
+    if stem in ("last", "best") and path.resolve().parent.name:
+        stem = f"{path.resolve().parent.name}-{stem}"
+    return _slug(stem)
+
+
+def load_model(name_or_path: "str | os.PathLike", device: str = "cpu"):
+    """Load a shipped model by name (``folk-rnn``, ``folk-lstm``, ``folk-gru``) or a checkpoint by path.
+
+    Returns
+    -------
+    model : RecurrentLM in eval mode on ``device``.
+    tokenizer : Tokenizer it was trained with.
+    meta : dict
+        The checkpoint's ``step``, ``best_val_loss``, ``config``, ``dataset``, ``model_args``,
+        ``path``, plus ``name`` (what :func:`write_outputs` puts in file names).
+
+    Raises
+    ------
+    CheckpointError
+        Unknown name, missing file, or a file that is not a musicgate checkpoint.
+    """
+    from musicgate.nn.checkpoint import load_model as load_checkpoint_model
+
+    path = resolve_model(name_or_path)
+    if path.is_file() and not zipfile.is_zipfile(path):  # torch.save writes zip archives; this also
+        # keeps stray pickles away from torch's unpickler, which fails on some with odd errors
+        raise CheckpointError(f"{path}: not a musicgate checkpoint (not a torch zip archive); "
+                              "give a .pt file written by musicgate train")
+    model, tokenizer, meta = load_checkpoint_model(path, device=device)
+    return model, tokenizer, {**meta, "name": model_label(name_or_path)}
+
+
+def key_slug(key: "Key | str") -> str:
+    """The key as it appears in file names: ``D-major``, ``Fsharp-minor``, ``Bb-major``, ``A-dorian``."""
+    return parse_key(key).name.replace("#", "sharp").replace(" ", "-")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", str(text)).strip("-.") or "model"
+
+
+@dataclass
+class Generation:
+    """What one call of :func:`generate_run` made.
+
+    Attributes
+    ----------
+    notes : list of Notes, one per piece (the primer's notes first, when there was one).
+    ids : list of (T,) int32 token arrays.
+    key : the key of the run. seed : the sampler's seed. model_name : for file names.
+    settings : JSON-ready record of every setting (written beside the files).
+    """
+
+    notes: list[Notes]
+    ids: list[np.ndarray]
+    key: Key
+    seed: int
+    model_name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("musicgate")
+    except PackageNotFoundError:
+        return None
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
+    return int(value)
+
+
+def _load_primer(primer) -> tuple[Notes, str]:
+    if isinstance(primer, Notes):
+        notes, name = primer, "<Notes>"
+    else:
+        from musicgate.music.score import load_notes
+
+        name = os.fspath(primer)
+        if Path(name).is_file() and Path(name).stat().st_size == 0:
+            raise MidiError(f"{name}: the primer file is empty; give a MIDI file with a melody in it")
+        notes = load_notes(name)
+    if len(notes.without_drums()) == 0:
+        raise MidiError(f"{name}: the primer has no notes (drums aside); give a MIDI file with a melody in it")
+    return notes, name
+
+
+def _signature_shift(source: Key, target: Key) -> int:
+    """Semitones (-6..5) that move ``source``'s key signature onto ``target``'s."""
+    return ((target.signature - source.signature) * 7 + 6) % 12 - 6
+
+
+def _prepare_primer(notes: Notes, name: str, tokenizer, key: Key | None) -> tuple[np.ndarray, Key, dict]:
+    """Primer ids in the run's key, the key, and what was done (for the settings record)."""
+    from musicgate.errors import TokenizerError
+    from musicgate.analysis.keyfind import estimate_key
+
+    q = tokenizer.quantize(notes)
+    if len(q) == 0:
+        raise MidiError(f"{name}: the primer has no notes this vocabulary keeps; give a MIDI file with a melody")
+    estimate = estimate_key(q.pitch, q.duration).key
+    info = {"primer": name, "primer_notes": len(q), "primer_estimated_key": estimate.name, "primer_transpose": 0}
+    if key is None:
+        key, shift = estimate, 0
+    else:
+        base = _signature_shift(estimate, key)
+        lo, hi = tokenizer.pitch_range
+        fits = [s for s in sorted((base, base - 12, base + 12), key=abs)
+                if lo <= int(q.pitch.min()) + s and int(q.pitch.max()) + s <= hi]
+        if not fits:
+            raise TokenizerError(f"{name}: the primer cannot move to {key.name} within the model's pitch range "
+                                 f"{lo}-{hi}; give a primer with a narrower range")
+        shift = fits[0]
+        info["primer_transpose"] = shift
+    moved = Notes(q.pitch + shift, q.onset, q.duration, q.velocity, q.program, q.track, q.tempos,
+                  ((0.0, key),), q.meters)
+    ids = tokenizer.encode(moved)
+    return ids[:-1], key, info
+
+
+def generate_run(model, *, key: "str | Key | None" = None, length: int = DEFAULT_LENGTH, num: int = 1,
+                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                 primer: "str | os.PathLike | Notes | None" = None, seed: int | None = None,
+                 key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
+                 batch_size: int = 256, progress: bool = False) -> Generation:
+    """Like :func:`generate`, but also returns the resolved key, seed and settings."""
+    check_sampling_args(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                        no_repeat_ngram=no_repeat_ngram, batch_size=batch_size)
+    num = _check_int("num", num, 1)
+    target = None if key is None else parse_key(key)
+    seed = secrets.randbelow(2**31) if seed is None else _check_int("seed", seed, 0)
+    primer_notes = _load_primer(primer) if primer is not None else None
+    if isinstance(model, tuple):
+        if len(model) != 3:
+            raise ConfigError("model must be a name, a checkpoint path or the (model, tokenizer, meta) "
+                              "triple that load_model returns")
+        net, tokenizer, meta = model
+        name = _slug(meta.get("name") or getattr(net, "cell", "model"))
+    else:
+        net, tokenizer, meta = load_model(model, device=device)
+        name = meta["name"]
+    info: dict[str, Any] = {"primer": None}
+    primer_ids = None
+    if primer_notes is not None:
+        primer_ids, run_key, info = _prepare_primer(*primer_notes, tokenizer, target)
+        source = "given" if target is not None else "estimated from the primer"
+    elif target is not None:
+        run_key, source = target, "given"
+    else:
+        run_key = MAJOR_MINOR_KEYS[int(np.random.default_rng(seed).integers(len(MAJOR_MINOR_KEYS)))]
+        source = "drawn with the seed"
+    from musicgate.generation.sample import sample
+
+    ids = sample(net, tokenizer, keys=[run_key] * num, length=length, temperature=temperature, top_k=top_k,
+                 top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
+                 seed=seed, batch_size=batch_size, progress=progress)
+    notes = [tokenizer.decode(x) for x in ids]
+    settings = {
+        "musicgate_version": _version(), "model": name, "checkpoint": meta.get("path"),
+        "cell": getattr(net, "cell", None), "vocab": tokenizer.kind, "key": run_key.name, "key_source": source,
+        "seed": seed, "length": int(length), "num": num, "temperature": float(temperature),
+        "top_k": None if top_k is None else int(top_k), "top_p": None if top_p is None else float(top_p),
+        "no_repeat_ngram": None if no_repeat_ngram is None else int(no_repeat_ngram), "key_mask": bool(key_mask),
+        "key_pushing_flags": ["key_mask"] if key_mask else [],
+        **info,
+    }
+    return Generation(notes=notes, ids=ids, key=run_key, seed=seed, model_name=name, settings=settings)
+
+
+def generate(model, *, key: "str | Key | None" = None, length: int = DEFAULT_LENGTH, num: int = 1,
+             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+             primer: "str | os.PathLike | Notes | None" = None, seed: int | None = None,
+             key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
+             batch_size: int = 256, progress: bool = False) -> list[Notes]:
+    """Generate ``num`` pieces of ``length`` new notes in ``key``; the API of ``musicgate generate``.
+
+    Parameters
+    ----------
+    model : str, path, or the (model, tokenizer, meta) triple of :func:`load_model`
+        A shipped model name (``folk-rnn``, ``folk-lstm``, ``folk-gru``) or a checkpoint.
+    key : str or Key, optional
+        ``"D major"``, ``"Dm"``, ``"F# minor"``, ``"Bb"``, ``"Ador"`` ... Default: the primer's
+        estimated key, or one of the 24 major/minor keys drawn with the seed.
+    length : int >= 1
+        New notes per piece.
+    num : int >= 1
+    temperature, top_k, top_p, no_repeat_ngram, key_mask :
+        Sampling settings (see :func:`musicgate.generation.sample.sample`); ``key_mask`` pushes notes into the
+        key signature and is off by default.
+    primer : path or Notes, optional
+        Music to continue (MIDI, or anything music21 reads); included at the start of each piece.
+    seed : int, optional
+        Makes the run reproducible (drawn at random when not given).
+
+    Returns
+    -------
+    list of Notes
+        Each with the run's key as its key signature.
+
+    Raises
+    ------
+    ConfigError, KeyNameError, MidiError, CheckpointError, TokenizerError
+        Bad settings, key name, primer or model, before any sampling.
+    """
+    return generate_run(model, key=key, length=length, num=num, temperature=temperature, top_k=top_k,
+                        top_p=top_p, primer=primer, seed=seed, key_mask=key_mask,
+                        no_repeat_ngram=no_repeat_ngram, device=device, batch_size=batch_size,
+                        progress=progress).notes
+
+
+def output_stem(model_name: str, key: "Key | str", seed: int, index: int) -> str:
+    """File name without suffix: ``{model}_{key}_{seed}_{index}``."""
+    return f"{_slug(model_name)}_{key_slug(key)}_{int(seed)}_{int(index)}"
+
+
+def check_audio() -> None:
+    """Raise AudioError unless WAV files can be rendered (a soundfont and a synthesizer are installed)."""
+    from musicgate.music.audio import check_soundfont, fluidsynth_available, tinysoundfont_available
+
+    check_soundfont(None)
+    if not (tinysoundfont_available() or fluidsynth_available()):
+        raise AudioError("--wav needs a synthesizer: pip install tinysoundfont (or pyfluidsynth)")
+
+
+def write_outputs(notes_list: list[Notes], outdir: "str | os.PathLike", *, model_name: str, key: "Key | str",
+                  seed: int, wav: bool = False, musicxml: bool = False,
+                  settings: dict | None = None) -> list[Path]:
+    """Write each piece as ``{model}_{key}_{seed}_{i}.mid`` (i from 0), plus WAV / MusicXML, and a
+    ``{model}_{key}_{seed}.json`` sidecar recording the settings.
+
+    The files are made in a hidden staging folder inside ``outdir`` and moved into place only when
+    all of them were written, so a failure leaves nothing behind.
+
+    Returns
+    -------
+    list of Path
+        The written files: per piece the MIDI (then WAV, MusicXML), and last the JSON sidecar.
+    """
+    from musicgate.files import atomic_write_json
+    from musicgate.music.midi import write_midi
+
+    if not notes_list:
+        raise ConfigError("nothing to write: the list of generated pieces is empty")
+    key = parse_key(key)
+    seed = _check_int("seed", seed, 0)
+    if wav:
+        check_audio()
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise ConfigError(f"{outdir}: exists and is not a folder; give another -o folder")
+    created = [p for p in (outdir, *outdir.parents) if not p.exists()]
+    outdir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".musicgate-generate-", dir=outdir))
+    names: list[str] = []
+    moved: list[str] = []
+    try:
+        for i, notes in enumerate(notes_list):
+            stem = output_stem(model_name, key, seed, i)
+            write_midi(notes, staging / f"{stem}.mid")
+            names.append(f"{stem}.mid")
+            if wav:
+                from musicgate.music.audio import render_file
+
+                render_file(staging / f"{stem}.mid", staging / f"{stem}.wav")
+                names.append(f"{stem}.wav")
+            if musicxml:
+                from musicgate.music.score import write_musicxml
+
+                write_musicxml(notes, staging / f"{stem}.musicxml")
+                names.append(f"{stem}.musicxml")
+        sidecar = f"{_slug(model_name)}_{key_slug(key)}_{seed}.json"
+        record = {**(settings or {}), "model": (settings or {}).get("model", model_name), "key": key.name,
+                  "seed": seed, "files": list(names),
+                  "notes": [int(len(n)) for n in notes_list]}
+        record.setdefault("key_mask", None)
+        record.setdefault("key_pushing_flags", None)
+        atomic_write_json(staging / sidecar, record)
+        names.append(sidecar)
+        for name in names:
+            os.replace(staging / name, outdir / name)
+            moved.append(name)
+    except BaseException:
+        for name in moved:  # all or nothing: take back the files already moved into place
+            (outdir / name).unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder in created:
+            if folder.exists() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return [outdir / name for name in names]

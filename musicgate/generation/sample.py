@@ -1,0 +1,434 @@
+"""Batched, grammar-constrained sampling from a :class:`~musicgate.nn.models.RecurrentLM`.
+
+Many sequences advance together: one ``model.step`` per position for the whole batch. The
+recurrent state streams (O(1) memory per step); only the sampled ids are kept, so the length
+is not bounded by the training window (10,000 notes work).
+
+Every position's candidates are, in order of precedence:
+
+1. the vocabulary's grammar (:meth:`~musicgate.tokens.tokenizer.Tokenizer.grammar`): always applied, so
+   every sequence decodes;
+2. length control, also always applied: ``length`` counts *new notes* (PITCH tokens in the melody
+   vocabulary, NOTE_ON in the event vocabulary; rests do not count). EOS is masked until a
+   sequence has its ``length`` notes; then it is closed: the melody's last DUR is sampled and EOS
+   follows; in the event vocabulary no new NOTE_ON is allowed, sounding notes get a SHIFT
+   (sampled) and their NOTE_OFFs, then EOS. So no sequence ends early and none runs on;
+3. a token budget (``MAX_TOKENS_PER_NOTE`` per note): a model that stops playing notes (endless
+   BAR, REST, SHIFT or VEL tokens) is then limited to note tokens, so every call ends;
+4. the optional pushes, each off by default: ``key_mask`` (only pitches of the sequence's key
+   signature may start a note) and ``no_repeat_ngram`` (no pitch n-gram occurs twice).
+   Where 3 or 4 would leave no candidate, they are dropped for that step.
+
+Then ``temperature``, ``top_k`` and ``top_p`` shape the distribution, and a token is drawn with
+the inverse CDF (one uniform number a row) from a seeded :class:`torch.Generator` (reproducible for one seed, batch
+size and device).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import numpy as np
+
+from musicgate.errors import ConfigError, TokenizerError
+from musicgate.music.keys import Key
+
+MAX_TOKENS_PER_NOTE = 16
+"""Token budget per requested note (plus 64) before non-note tokens are masked."""
+SMALL_BATCH = 32
+"""Batches up to this many rows sample on one CPU thread (see :func:`threads_for`)."""
+_BIG = 1e30
+
+
+def check_sampling_args(*, length: int, temperature: float = 1.0, top_k: int | None = None,
+                        top_p: float | None = None, no_repeat_ngram: int | None = None,
+                        batch_size: int = 256) -> None:
+    """Raise :class:`ConfigError` (one line naming the value) for a bad sampling setting."""
+    def is_int(v) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if not is_int(length) or length < 1:
+        raise ConfigError(f"length must be a positive number of notes, got {length!r}")
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise ConfigError(f"temperature must be a number > 0, got {temperature!r}") from None
+    if not (t > 0 and math.isfinite(t)):
+        raise ConfigError(f"temperature must be a finite number > 0 (1.0 samples the model as it is; "
+                          f"lower is more conservative), got {temperature!r}")
+    if top_k is not None and (not is_int(top_k) or top_k < 1):
+        raise ConfigError(f"top-k must be a whole number >= 1 (or left out), got {top_k!r}")
+    if top_p is not None:
+        try:
+            p = float(top_p)
+        except (TypeError, ValueError):
+            raise ConfigError(f"top-p must be a number in (0, 1], got {top_p!r}") from None
+        if not 0.0 < p <= 1.0:
+            raise ConfigError(f"top-p must be in (0, 1] (1 keeps every token), got {top_p!r}")
+    if no_repeat_ngram is not None and (not is_int(no_repeat_ngram) or no_repeat_ngram < 1):
+        raise ConfigError(f"no-repeat-ngram must be a whole number of notes >= 1, got {no_repeat_ngram!r}")
+    if not is_int(batch_size) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+
+
+def note_start_tokens(tokenizer) -> np.ndarray:
+    """(V,) bool: the tokens that start a note (PITCH in the melody vocabulary, NOTE_ON in the event one)."""
+    mask = tokenizer.pitch_of >= 0
+    if tokenizer.kind == "event":
+        mask[tokenizer.off_base:tokenizer.off_base + tokenizer.n_pitch] = False
+    return mask
+
+
+@dataclasses.dataclass
+class _Vocab:
+    """Per-vocabulary masks and tables used at every step."""
+
+    starts: np.ndarray        # (V,) bool: note-start tokens
+    non_note: np.ndarray      # (V,) bool: tokens a stalled sequence may not take under the budget
+    closing: np.ndarray       # (V,) bool: tokens allowed once a melody has its notes (DUR, EOS)
+    token_of_pitch: np.ndarray  # (128,) int: note-start token of each MIDI pitch, -1 if none
+
+    @classmethod
+    def of(cls, tok) -> "_Vocab":
+        v = len(tok.vocab)
+        starts = note_start_tokens(tok)
+        non_note = np.zeros(v, bool)
+        closing = np.zeros(v, bool)
+        if tok.kind == "melody":
+            non_note[[tok.bar_id, tok.rest_id]] = True
+            closing[tok.dur_base:] = True
+        else:
+            non_note[tok.shift_base:] = True  # SHIFT and VEL
+        closing[tok.eos_id] = True
+        token_of_pitch = np.full(128, -1, np.int64)
+        ids = np.flatnonzero(starts)
+        token_of_pitch[tok.pitch_of[ids]] = ids
+        return cls(starts, non_note, closing, token_of_pitch)
+
+
+def _restrict(mask: np.ndarray, extra: np.ndarray, rows: np.ndarray | None = None) -> None:
+    """``mask &= extra`` in place, on ``rows`` only, except where that would leave a row empty."""
+    if rows is None:
+        new = mask & extra
+        ok = new.any(axis=1)
+        mask[ok] = new[ok]
+        return
+    if len(rows) == 0:
+        return
+    new = mask[rows] & (extra if extra.ndim == 1 else extra[rows])
+    ok = new.any(axis=1)
+    mask[rows[ok]] = new[ok]
+
+
+def _subset_state(state, keep: np.ndarray):
+    """A grammar state holding only the rows in ``keep``."""
+    values = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    return type(state)(**{k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in values.items()})
+
+
+def _close_event(tok, mask: np.ndarray, state, rows: np.ndarray) -> None:
+    """Event vocabulary, sequences with all their notes: NOTE_OFFs first, else a SHIFT, else EOS."""
+    if len(rows) == 0:
+        return
+    m = mask[rows]
+    off = slice(tok.off_base, tok.off_base + tok.n_pitch)
+    shift = slice(tok.shift_base, tok.vel_base)
+    has_off = m[:, off].any(axis=1)
+    sounding = state.sounding[rows].any(axis=1)
+    new = np.zeros_like(m)
+    new[:, off] = m[:, off] & has_off[:, None]
+    wait = ~has_off & sounding  # notes on since the last SHIFT: they must last a step first
+    new[wait, shift] = True
+    new[~has_off & ~sounding, tok.eos_id] = True
+    mask[rows] = new
+
+
+def _filter_logits(x, *, temperature: float, top_k: int | None, top_p: float | None):
+    """Shift each row's best to 0, divide by the temperature, keep top-k / top-p (torch, (B, V))."""
+    import torch
+
+    x = x - x.max(dim=1, keepdim=True).values
+    if temperature != 1.0:
+        x = x / temperature
+    if top_k is not None and top_k < x.shape[1]:
+        kth = torch.topk(x, top_k, dim=1).values[:, -1:]
+        x = x.masked_fill(x < kth, -math.inf)
+    if top_p is not None and top_p < 1.0:
+        sorted_x, order = torch.sort(x, dim=1, descending=True)
+        probs = torch.softmax(sorted_x, dim=1)
+        drop = (torch.cumsum(probs, dim=1) - probs) >= top_p
+        drop[:, 0] = False
+        x = x.masked_fill(torch.zeros_like(drop).scatter(1, order, drop), -math.inf)
+    return x
+
+
+def _draw(x, gen):
+    """One token per row from softmax(x), by the inverse CDF: one uniform number a row.
+
+    A forbidden token (-inf) has probability exactly 0, so the cumulative sum is flat across it and
+    the first index whose sum reaches ``u`` in (0, total] is never forbidden. At batch 256 this
+    is ~3x faster than the Gumbel-max trick, which draws a number for every token.
+    """
+    import torch
+
+    c = torch.softmax(x, dim=1).cumsum_(dim=1)
+    u = c[:, -1:] * (1.0 - torch.rand((x.shape[0], 1), generator=gen, device=x.device))
+    return torch.searchsorted(c, u).squeeze(1)
+
+
+def _clean(logits, allowed):
+    """Logits as float32 with NaN/inf made finite, then forbidden tokens set to -inf."""
+    import torch
+
+    x = logits.float()
+    x = torch.nan_to_num(x, nan=-_BIG, posinf=_BIG, neginf=-_BIG)
+    return x.masked_fill(~allowed, -math.inf)
+
+
+def _prefix(tokenizer, keys: Sequence[Key | None], primer_ids) -> np.ndarray:
+    """(B, L) starting ids: ``BOS KEY`` or the primer with each sequence's KEY token."""
+    b = len(keys)
+    key_ids = np.array([tokenizer.key_id(k) for k in keys], np.int64)
+    if primer_ids is None:
+        return np.stack([np.full(b, tokenizer.bos_id), key_ids], axis=1)
+    ids = np.asarray(primer_ids, np.int64).reshape(-1)
+    while len(ids) and ids[-1] in (tokenizer.eos_id, tokenizer.pad_id):
+        ids = ids[:-1]
+    grammar = tokenizer.grammar()
+    if len(ids) < 3 or not grammar.is_valid(ids):
+        raise TokenizerError(f"primer ids ({len(ids)} tokens) are not a valid start of a {tokenizer.kind} "
+                             "sequence (BOS KEY METER ...); build them with tokenizer.encode(notes)")
+    if tokenizer.kind == "event" and grammar.start(1, ids[None]).sounding.any():
+        raise TokenizerError("primer ids end with notes still sounding; encode a whole piece as the primer")
+    out = np.repeat(ids[None], b, axis=0)
+    given = np.array([k is not None for k in keys])
+    out[given, 1] = key_ids[given]
+    return out
+
+
+def _run_prefix(model, prefix: np.ndarray, device):
+    """Feed the distinct prefix rows through the model; (B, V) logits and the state for each row."""
+    import torch
+
+    rows, inverse = np.unique(prefix, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    ids = torch.as_tensor(rows, dtype=torch.long, device=device)
+    state, logits = None, None
+    for start in range(0, ids.shape[1], 4096):  # chunks bound the activations of a long primer
+        out, state = model(ids[:, start:start + 4096], state)
+        logits = out[:, -1]
+    index = torch.as_tensor(inverse, device=device)
+    return logits[index], _take_state(state, index)
+
+
+def _take_state(state, index):
+    if isinstance(state, tuple):
+        return tuple(s.index_select(1, index) for s in state)
+    return state.index_select(1, index)
+
+
+def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, temperature: float = 1.0,
+           top_k: int | None = None, top_p: float | None = None, no_repeat_ngram: int | None = None,
+           key_mask: bool = False, primer_ids=None, seed: int | None = None, batch_size: int = 256,
+           device=None, progress: bool = False, n_threads: int | None = None) -> list[np.ndarray]:
+    """Sample one token sequence per entry of ``keys``, batched.
+
+    Parameters
+    ----------
+    model : RecurrentLM (or any module with ``forward(ids (B, T), state)`` and ``step``)
+        Used in inference mode; put it in eval mode first (``load_model`` does).
+    tokenizer : Tokenizer
+        The vocabulary the model was trained with.
+    keys : list of Key or None
+        One per sequence: its KEY token (None: ``KEY_unknown``, or the primer's own KEY token).
+    length : int
+        New notes per sequence (the primer's notes are not counted).
+    temperature : float > 0
+    top_k : int >= 1, optional
+    top_p : float in (0, 1], optional
+    no_repeat_ngram : int >= 1, optional
+        Forbid a note whose pitch would repeat an n-gram of pitches already in the sequence.
+    key_mask : bool
+        Only pitches of each sequence's key signature may start a note (a push toward the key;
+        off by default, so measured key retention is the model's own).
+    primer_ids : (L,) int array, optional
+        A valid sequence start (``tokenizer.encode(notes)``; a trailing EOS is dropped) that every
+        sequence continues; its KEY token is replaced where ``keys`` gives one.
+    seed : int, optional
+        Seed of the sampler's random generator.
+    batch_size : int
+        Sequences advanced together; more are sampled in successive batches.
+    device : optional
+        Where the sampling tensors live (default: the model's device).
+    progress : bool
+        Show a tqdm bar counting notes, with the rate.
+    n_threads : int, optional
+        CPU threads for torch during the call (default :func:`threads_for`); restored afterwards.
+
+    Returns
+    -------
+    list of (T_i,) int32 arrays
+        ``BOS KEY METER ... EOS`` (the primer included), each valid under ``tokenizer.grammar()``.
+    """
+    import torch
+
+    check_sampling_args(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                        no_repeat_ngram=no_repeat_ngram, batch_size=batch_size)
+    keys = list(keys)
+    if not keys:
+        raise ConfigError("keys is empty: give one key (or None) per sequence to sample")
+    if key_mask and any(k is None for k in keys):
+        raise ConfigError("key_mask needs a key for every sequence; give keys or leave key_mask off")
+    if device is None:
+        device = next(model.parameters()).device
+    device = torch.device(device)
+    prefix = _prefix(tokenizer, keys, primer_ids)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed) if seed is not None else int(torch.seed()))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(keys) * int(length), unit="note", desc="sampling")
+    out: list[np.ndarray] = []
+    threads = torch.get_num_threads()
+    small = device.type == "cpu" and min(len(keys), batch_size) <= SMALL_BATCH
+    use = threads_for(min(len(keys), batch_size), device) if n_threads is None else int(n_threads)
+    if use != threads:
+        torch.set_num_threads(max(use, 1))
+    onednn = torch.backends.mkldnn.enabled
+    if small:  # oneDNN's LSTM re-lays out its weights on every call: 8x slower per step at batch 1
+        torch.backends.mkldnn.enabled = False
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(keys), batch_size):
+                out += _sample_batch(model, tokenizer, keys[start:start + batch_size],
+                                     prefix[start:start + batch_size], length=int(length),
+                                     temperature=float(temperature), top_k=top_k,
+                                     top_p=None if top_p is None else float(top_p),
+                                     no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
+                                     gen=gen, device=device, bar=bar)
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.mkldnn.enabled = onednn
+        if bar is not None:
+            bar.close()
+    return out
+
+
+def threads_for(batch: int, device) -> int:
+    """Intra-op CPU threads :func:`sample` uses: one for small batches (<= ``SMALL_BATCH`` rows).
+
+    A step on a few rows is too small to split across cores, and OpenMP's hand-offs then cost
+    far more than they save (on a busy 2-core machine, a 2-thread LSTM step took 140 ms against
+    0.5 ms on one thread). Larger batches and GPUs keep torch's setting; it is restored afterwards.
+    Small CPU batches also run with oneDNN off: its LSTM re-lays out the weights on every call
+    (11 ms against 1.4 ms a step for the shipped size at batch 1; at batch 256 it gains ~5%).
+    """
+    import torch
+
+    if torch.device(device).type == "cpu" and batch <= SMALL_BATCH:
+        return 1
+    return torch.get_num_threads()
+
+
+def _sample_batch(model, tok, keys, prefix: np.ndarray, *, length: int, temperature: float, top_k, top_p,
+                  no_repeat_ngram, key_mask: bool, gen, device, bar) -> list[np.ndarray]:
+    import torch
+
+    voc = _Vocab.of(tok)
+    grammar = tok.grammar()
+    b = len(keys)
+    gstate = grammar.start(b, prefix)
+    logits, state = _run_prefix(model, prefix, device)
+    notes = np.zeros(b, np.int64)
+    steps = 0
+    budget = MAX_TOKENS_PER_NOTE * length + 64
+    active = np.arange(b)  # original row of each live row
+    columns: list[np.ndarray] = []  # per step: (b,) sampled ids, -1 for rows already finished
+    ends = np.zeros(b, np.int64)  # tokens sampled per row, EOS included
+    key_ok = None
+    if key_mask:
+        pcs = np.array([[p % 12 in k.pitch_classes for p in range(128)] for k in keys])  # (b, 128)
+        key_ok = ~voc.starts[None].repeat(b, 0)
+        cols = np.flatnonzero(voc.starts)
+        key_ok[:, cols] = pcs[:, tok.pitch_of[cols]]
+    history = None
+    if no_repeat_ngram:
+        history = [tok.pitch_of[row[voc.starts[row]]].tolist() for row in prefix]
+        seen: list[dict] = [{} for _ in range(b)]
+        n1 = no_repeat_ngram - 1
+        for i, h in enumerate(history):
+            for j in range(len(h) - n1):
+                seen[i].setdefault(tuple(h[j:j + n1]), set()).add(h[j + n1])
+    while len(active):
+        mask = grammar.allowed(gstate)
+        done_notes = notes[active] >= length
+        open_rows = np.flatnonzero(~done_notes)
+        mask[open_rows, tok.eos_id] = False
+        closing = np.flatnonzero(done_notes)
+        if tok.kind == "melody":
+            mask[closing] &= voc.closing
+        else:
+            _close_event(tok, mask, gstate, closing)
+        if steps >= budget:
+            _restrict(mask, ~voc.non_note, open_rows)
+        if key_ok is not None:
+            _restrict(mask, key_ok[active], open_rows)
+        if history is not None:
+            _ban_ngrams(mask, voc, active, open_rows, history, seen, no_repeat_ngram)
+        allowed = torch.from_numpy(mask).to(device)
+        x = _filter_logits(_clean(logits, allowed), temperature=temperature, top_k=top_k, top_p=top_p)
+        chosen = _draw(x, gen)
+        tokens = chosen.cpu().numpy()
+        grammar.advance(gstate, tokens)
+        column = np.full(b, -1, np.int64)
+        column[active] = tokens
+        columns.append(column.astype(np.int32))
+        steps += 1
+        is_note = voc.starts[tokens]
+        notes[active[is_note]] += 1
+        if bar is not None and is_note.any():
+            bar.update(int(is_note.sum()))
+        if history is not None:
+            for r in np.flatnonzero(is_note):
+                _remember(history, seen, int(active[r]), int(tok.pitch_of[tokens[r]]), no_repeat_ngram)
+        finished = tokens == tok.eos_id
+        if finished.any():
+            ends[active[finished]] = steps
+            keep = np.flatnonzero(~finished)
+            active = active[keep]
+            if not len(active):
+                break
+            gstate = _subset_state(gstate, keep)
+            index = torch.as_tensor(keep, device=device)
+            state = _take_state(state, index)
+            chosen = chosen[index]
+        logits, state = model.step(chosen, state)
+    body = np.stack(columns, axis=1) if columns else np.zeros((b, 0), np.int32)
+    return [np.concatenate([prefix[i], body[i, :ends[i]]]).astype(np.int32) for i in range(b)]
+
+
+def _ban_ngrams(mask, voc: _Vocab, active, open_rows, history, seen, n: int) -> None:
+    """Forbid note-start tokens that would complete a pitch n-gram already in the sequence."""
+    n1 = n - 1
+    for r in open_rows:
+        row = int(active[r])
+        h = history[row]
+        if len(h) < n1:
+            continue
+        banned = seen[row].get(tuple(h[len(h) - n1:]))
+        if not banned:
+            continue
+        extra = np.ones(mask.shape[1], bool)
+        ids = voc.token_of_pitch[list(banned)]
+        extra[ids[ids >= 0]] = False
+        _restrict(mask, extra, np.array([r]))
+
+
+def _remember(history, seen, row: int, pitch: int, n: int) -> None:
+    h = history[row]
+    h.append(pitch)
+    if len(h) >= n:
+        seen[row].setdefault(tuple(h[len(h) - n:len(h) - 1]), set()).add(pitch)

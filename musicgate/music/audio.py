@@ -1,0 +1,319 @@
+"""Render :class:`~musicgate.music.notes.Notes` or MIDI files to audio with a General MIDI soundfont.
+
+Two synthesizers are supported, both driven by the same note events:
+
+- ``tinysoundfont`` (pip wheel with the synthesizer compiled in, no system library): the default.
+  Its wheel declares a dependency on ``pyaudio`` that is only used for live playback, so install
+  it with ``pip install --no-deps tinysoundfont`` where PortAudio is not installed.
+- ``fluidsynth`` (``pyfluidsynth`` plus the system ``libfluidsynth``): adds reverb and chorus.
+  ``backend="auto"`` uses it only when tinysoundfont is missing: measured with
+  ``benchmarks/render.py`` it renders 2-3x slower here, and tinysoundfont gives the same samples
+  on every machine.
+
+The default soundfont is ``TimGM6mb.sf2``, shipped inside the ``pretty_midi`` package. Each
+(track, program) pair plays on its own channel with its General MIDI program; drum notes
+(``program == -1``, MIDI channel 10) use the soundfont's percussion bank 128.
+
+A MIDI with no notes is an error (:class:`~musicgate.errors.AudioError`), never a silent file:
+a silent WAV in a gallery would look like a broken player.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import numpy as np
+
+from musicgate.errors import AudioError
+from musicgate.files import atomic_path
+from musicgate.music.notes import DRUM_PROGRAM, Notes
+
+BACKENDS = ("auto", "tinysoundfont", "fluidsynth")
+PEAK = 0.99
+"""Peak amplitude of rendered audio after normalization."""
+TAIL_SECONDS = 2.0
+"""Time rendered after the last note ends so releases ring out (trailing silence is trimmed)."""
+_SILENCE = 1e-4
+
+
+def default_soundfont() -> Path:
+    """Path of the General MIDI soundfont shipped with pretty_midi (``TimGM6mb.sf2``)."""
+    import pretty_midi
+
+    path = Path(pretty_midi.__file__).resolve().parent / "TimGM6mb.sf2"
+    if not path.is_file():
+        raise AudioError(f"{path}: pretty_midi's soundfont is missing; reinstall pretty_midi "
+                         "or pass a General MIDI .sf2 with --soundfont")
+    return path
+
+
+def check_soundfont(soundfont: "str | os.PathLike | None") -> Path:
+    """The soundfont path, checked to exist and to start like an SF2 file (RIFF ... sfbk)."""
+    path = default_soundfont() if soundfont is None else Path(soundfont)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such soundfont; pass the path of a General MIDI .sf2 file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read the soundfont ({exc.strerror}); check its permissions") from None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] not in (b"sfbk", b"sfpk"):
+        raise AudioError(f"{path}: not a SoundFont (.sf2) file; pass a General MIDI .sf2 file")
+    return path
+
+
+# -- events ------------------------------------------------------------------------------------
+def _channels(notes: Notes) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Channel of each note and (channel, program) per channel; drums are on their own channel."""
+    groups = np.stack([notes.track.astype(np.int64), notes.program.astype(np.int64)], axis=1)
+    uniq, inverse = np.unique(groups, axis=0, return_inverse=True)
+    programs = []
+    chan_of_group = np.zeros(len(uniq), dtype=np.int64)
+    next_chan = 0
+    for g, (_, prog) in enumerate(uniq):
+        if prog == DRUM_PROGRAM:
+            chan_of_group[g] = 9
+        else:
+            next_chan += next_chan == 9  # keep channel 10 (index 9) for drums, as General MIDI does
+            chan_of_group[g] = next_chan
+            next_chan += 1
+        programs.append((int(chan_of_group[g]), int(prog)))
+    return chan_of_group[inverse.reshape(-1)], sorted(set(programs))
+
+
+def _events(notes: Notes, sample_rate: int) -> tuple[np.ndarray, int]:
+    """(m, 4) int events (frame, is_on, channel, pitch, velocity) sorted by frame, offs first."""
+    chan, _ = _channels(notes)
+    on = np.round(notes.onset_seconds * sample_rate).astype(np.int64)
+    off = np.maximum(np.round(notes.end_seconds * sample_rate).astype(np.int64), on + 1)
+    n = len(notes)
+    frame = np.r_[on, off]
+    is_on = np.r_[np.ones(n, np.int64), np.zeros(n, np.int64)]
+    ev = np.stack([frame, is_on, np.r_[chan, chan], np.r_[notes.pitch, notes.pitch],
+                   np.clip(np.r_[notes.velocity, notes.velocity], 1, 127)], axis=1).astype(np.int64)
+    ev = ev[np.lexsort((ev[:, 1], ev[:, 0]))]  # by frame, note-offs before note-ons
+    return ev, int(off.max())
+
+
+# -- synthesizers ------------------------------------------------------------------------------
+class _Synth:
+    """What both backends share: note events go straight to the wrapped synthesizer."""
+
+    _synth = None
+
+    def noteon(self, chan: int, pitch: int, velocity: int) -> None:
+        self._synth.noteon(chan, pitch, velocity)
+
+    def noteoff(self, chan: int, pitch: int) -> None:
+        self._synth.noteoff(chan, pitch)
+
+
+class _TinySoundFont(_Synth):
+    name = "tinysoundfont"
+
+    def __init__(self, soundfont: Path, sample_rate: int) -> None:
+        try:
+            import tinysoundfont
+        except ImportError:
+            raise AudioError("rendering needs the tinysoundfont package: pip install --no-deps "
+                             "tinysoundfont (or install pyfluidsynth and libfluidsynth)") from None
+        self._synth = tinysoundfont.Synth(samplerate=sample_rate)
+        try:
+            self._sfid = self._synth.sfload(str(soundfont), max_voices=512)
+        except Exception as exc:  # tinysoundfont raises RuntimeError for a malformed file
+            raise AudioError(f"{soundfont}: the soundfont could not be loaded ({exc}); "
+                             "pass a valid General MIDI .sf2 file") from None
+
+    def program(self, chan: int, program: int) -> None:
+        drums = program == DRUM_PROGRAM
+        try:
+            self._synth.program_select(chan, self._sfid, 128 if drums else 0, 0 if drums else program,
+                                       is_drums=drums)
+        except RuntimeError:  # the soundfont has no such preset: fall back to piano
+            self._synth.program_select(chan, self._sfid, 0, 0)
+
+    def fill(self, out: np.ndarray) -> None:
+        """Render into ``out`` ((frames, 2) float32, C-contiguous)."""
+        if len(out):
+            self._synth.generate_simple(len(out), buffer=memoryview(out).cast("B"))
+
+
+class _FluidSynth(_Synth):
+    name = "fluidsynth"
+
+    def __init__(self, soundfont: Path, sample_rate: int) -> None:
+        try:
+            import fluidsynth
+        except (ImportError, OSError):
+            raise AudioError("backend 'fluidsynth' needs pyfluidsynth and the system "
+                             "libfluidsynth; use backend 'tinysoundfont'") from None
+        self._synth = fluidsynth.Synth(samplerate=float(sample_rate), gain=0.5)
+        self._write = _float_writer(fluidsynth)
+        self._sfid = self._synth.sfload(str(soundfont))
+        if self._sfid == -1:
+            raise AudioError(f"{soundfont}: FluidSynth could not load the soundfont; "
+                             "pass a valid General MIDI .sf2 file")
+
+    def program(self, chan: int, program: int) -> None:
+        drums = program == DRUM_PROGRAM
+        self._synth.program_select(chan, self._sfid, 128 if drums else 0, 0 if drums else program)
+
+    def fill(self, out: np.ndarray) -> None:
+        """Render into ``out`` ((frames, 2) float32, C-contiguous), in float: no int16 clipping."""
+        if len(out):
+            ptr = out.ctypes.data_as(ctypes.c_void_p)
+            self._write(self._synth.synth, len(out), ptr, 0, 2, ptr, 1, 2)
+
+    def close(self) -> None:
+        self._synth.delete()
+
+
+def _float_writer(fluidsynth):
+    """libfluidsynth's ``fluid_synth_write_float`` (pyfluidsynth only wraps the int16 one)."""
+    write = fluidsynth._fl.fluid_synth_write_float
+    write.restype = ctypes.c_int
+    write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    return write
+
+
+def tinysoundfont_available() -> bool:
+    """Whether the tinysoundfont package can be imported."""
+    try:
+        import tinysoundfont  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def fluidsynth_available() -> bool:
+    """Whether pyfluidsynth and the system libfluidsynth can be loaded."""
+    try:
+        import fluidsynth  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def _synth(backend: str, soundfont: Path, sample_rate: int):
+    if backend not in BACKENDS:
+        raise AudioError(f"unknown audio backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if backend == "fluidsynth" or (backend == "auto" and not tinysoundfont_available()
+                                   and fluidsynth_available()):
+        return _FluidSynth(soundfont, sample_rate)
+    return _TinySoundFont(soundfont, sample_rate)
+
+
+# -- rendering -----------------------------------------------------------------------------------
+def _check_rate(sample_rate: int) -> int:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) \
+            or not 8000 <= sample_rate <= 192000:
+        raise AudioError(f"sample rate must be an integer in 8000..192000 Hz, got {sample_rate!r}")
+    return int(sample_rate)
+
+
+def normalize(audio: np.ndarray, *, peak: float = PEAK) -> np.ndarray:
+    """``audio`` scaled so its largest absolute sample is ``peak`` (silence is returned as is)."""
+    top = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return audio.astype(np.float32)
+    return (audio * (peak / top)).astype(np.float32)
+
+
+def render(notes: Notes, *, soundfont: "str | os.PathLike | None" = None, sample_rate: int = 44100,
+           backend: str = "auto", mono: bool = False, normalized: bool = True) -> np.ndarray:
+    """Synthesize ``notes`` with a General MIDI soundfont.
+
+    Parameters
+    ----------
+    notes : Notes
+        Times follow the notes' tempo map; ``program`` picks the instrument (-1 = drums).
+    soundfont : path, optional
+        An ``.sf2`` file (default: :func:`default_soundfont`).
+    sample_rate : int
+        Output rate in Hz (8000-192000).
+    backend : {"auto", "tinysoundfont", "fluidsynth"}
+        ``auto``: tinysoundfont, or FluidSynth when only pyfluidsynth and libfluidsynth are
+        installed.
+    mono : bool
+        Average the two channels.
+    normalized : bool
+        Scale to a peak of :data:`PEAK` (0.99), so nothing clips.
+
+    Returns
+    -------
+    np.ndarray
+        float32 audio, shape (frames, 2) (left, right), or (frames,) when ``mono``. It lasts
+        until the last note's release has decayed (at most :data:`TAIL_SECONDS` after it ends).
+
+    Raises
+    ------
+    AudioError
+        No notes, a missing or unreadable soundfont, a bad sample rate or backend.
+    """
+    sample_rate = _check_rate(sample_rate)
+    if len(notes) == 0:
+        raise AudioError("nothing to render: the notes are empty (a MIDI file with no notes)")
+    path = check_soundfont(soundfont)
+    synth = _synth(backend, path, sample_rate)
+    try:
+        _, programs = _channels(notes)
+        for chan, program in programs:
+            synth.program(chan, program)
+        events, last = _events(notes, sample_rate)
+        total = last + int(TAIL_SECONDS * sample_rate)
+        audio = np.zeros((total, 2), dtype=np.float32)
+        pos = 0
+        for frame, is_on, chan, pitch, velocity in events.tolist():
+            if frame > pos:
+                synth.fill(audio[pos:frame])
+                pos = frame
+            if is_on:
+                synth.noteon(chan, pitch, velocity)
+            else:
+                synth.noteoff(chan, pitch)
+        synth.fill(audio[pos:])
+    finally:
+        if hasattr(synth, "close"):
+            synth.close()
+    loud = np.flatnonzero(np.abs(audio[last:]).max(axis=1) > _SILENCE)
+    end = last + (int(loud[-1]) + 1 if len(loud) else 0)
+    audio = audio[: max(end, 1)]
+    if mono:
+        audio = audio.mean(axis=1)
+    return normalize(audio) if normalized else audio
+
+
+def write_wav(path: "str | os.PathLike", audio: np.ndarray, sample_rate: int) -> Path:
+    """Write float audio ((frames,) or (frames, channels)) as 16-bit PCM WAV, atomically."""
+    import soundfile
+
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            soundfile.write(str(tmp), np.clip(audio, -1.0, 1.0), int(sample_rate),
+                            subtype="PCM_16", format="WAV")
+    except (OSError, RuntimeError) as exc:
+        raise AudioError(f"{path}: cannot write the WAV file ({exc}); check the folder") from None
+    return path
+
+
+def render_file(midi_path: "str | os.PathLike", wav_path: "str | os.PathLike | None" = None, *,
+                soundfont: "str | os.PathLike | None" = None, sample_rate: int = 44100,
+                backend: str = "auto") -> Path:
+    """Render a MIDI file (drums included) to a WAV file; returns the WAV path.
+
+    ``wav_path`` defaults to the MIDI path with the suffix ``.wav``. Raises
+    :class:`~musicgate.errors.MidiError` for an unreadable MIDI and
+    :class:`~musicgate.errors.AudioError` for one with no notes or a bad soundfont.
+    """
+    from musicgate.music.midi import read_midi
+
+    midi_path = Path(midi_path)
+    notes = read_midi(midi_path, drums=True)
+    if len(notes) == 0:
+        raise AudioError(f"{midi_path}: the MIDI file has no notes, so there is nothing to render")
+    wav_path = midi_path.with_suffix(".wav") if wav_path is None else Path(wav_path)
+    audio = render(notes, soundfont=soundfont, sample_rate=sample_rate, backend=backend)
+    return write_wav(wav_path, audio, sample_rate)

@@ -1,0 +1,369 @@
+"""Recurrent models: one language model and one piano-roll model, cell = rnn | lstm | gru.
+
+Both share :func:`recurrent`, the fused PyTorch core (cuDNN on GPU, oneDNN on CPU). Training
+always runs the fused kernels; :func:`trace_gates` recomputes the gates step by step from the
+weights with PyTorch's own equations, for analysis only.
+
+Nothing here calls ``.cuda()``: states are made with ``weight.new_zeros`` and follow the module.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from musicgate.train.config import CELLS
+from musicgate.errors import ConfigError
+
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # blocks of rows in weight_ih / weight_hh
+
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+def _check_cell(cell: str) -> str:
+    if cell not in CELLS:
+        raise ConfigError(f"unknown cell {cell!r}: use one of {', '.join(CELLS)}")
+    return cell
+
+
+def _check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_dropout(dropout: float) -> float:
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
+    return float(dropout)
+
+
+def recurrent(cell: str, input_size: int, hidden: int, layers: int = 1,
+              dropout: float = 0.0) -> nn.RNNBase:
+    """The shared recurrent core: ``nn.RNN`` (tanh), ``nn.LSTM`` or ``nn.GRU``, batch first.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    input_size, hidden, layers : int
+        Features per time step, units per layer, stacked layers.
+    dropout : float
+        Dropout between stacked layers (ignored when ``layers == 1``).
+
+    Returns
+    -------
+    nn.RNNBase
+        Maps (B, T, input_size) to (B, T, hidden) outputs and a state of shape (layers, B, hidden)
+        (a pair ``(h, c)`` for the LSTM).
+    """
+    _check_cell(cell)
+    _check_sizes(input_size=input_size, hidden=hidden, layers=layers)
+    dropout = _check_dropout(dropout) if layers > 1 else 0.0
+    kwargs = dict(input_size=input_size, hidden_size=hidden, num_layers=layers,
+                  dropout=dropout, batch_first=True)
+    if cell == "rnn":
+        return nn.RNN(nonlinearity="tanh", **kwargs)
+    return nn.LSTM(**kwargs) if cell == "lstm" else nn.GRU(**kwargs)
+
+
+def _zeros_state(rnn: nn.RNNBase, batch: int) -> State:
+    weight = rnn.weight_hh_l0
+    h = weight.new_zeros((rnn.num_layers, batch, rnn.hidden_size))
+    return (h, h.clone()) if isinstance(rnn, nn.LSTM) else h
+
+
+def _run(rnn: nn.RNNBase, x: torch.Tensor, state: State | None,
+         lengths: torch.Tensor | None) -> tuple[torch.Tensor, State]:
+    """Run the core; with ``lengths`` the padded steps never touch the state."""
+    if lengths is None:
+        return rnn(x, state)
+    lengths = torch.as_tensor(lengths).to("cpu", torch.int64)
+    if lengths.shape != (x.shape[0],) or int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
+        raise ConfigError(f"lengths must be {x.shape[0]} values in [1, {x.shape[1]}], "
+                          f"got shape {tuple(lengths.shape)}")
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, state = rnn(packed, state)
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    return out, state
+
+
+class RecurrentLM(nn.Module):
+    """Token language model: embedding -> stacked recurrent layers -> linear head.
+
+    Parameters
+    ----------
+    vocab_size : int
+    cell : {"rnn", "lstm", "gru"}
+    hidden, layers : int
+    embed : int, optional
+        Embedding width (default: ``hidden``).
+    dropout : float
+        Dropout on the embeddings, between layers and before the head.
+    """
+
+    def __init__(self, *, vocab_size: int, cell: str = "lstm", hidden: int = 256, layers: int = 2,
+                 embed: int | None = None, dropout: float = 0.0) -> None:
+        super().__init__()
+        _check_cell(cell)
+        embed = hidden if embed is None else embed
+        _check_sizes(vocab_size=vocab_size, hidden=hidden, layers=layers, embed=embed)
+        self.vocab_size, self.cell, self.hidden, self.layers = vocab_size, cell, hidden, layers
+        self.embed_size, self.dropout_p = embed, _check_dropout(dropout)
+        self._embed_arg = None if embed == hidden else embed
+        self.embed = nn.Embedding(vocab_size, embed)
+        self.drop = nn.Dropout(self.dropout_p)
+        self.rnn = recurrent(cell, embed, hidden, layers, self.dropout_p)
+        self.head = nn.Linear(hidden, vocab_size)
+
+    @property
+    def model_args(self) -> dict:
+        """Everything needed to rebuild this model: ``RecurrentLM(**model.model_args)``."""
+        return dict(vocab_size=self.vocab_size, cell=self.cell, hidden=self.hidden,
+                    layers=self.layers, embed=self._embed_arg, dropout=self.dropout_p)
+
+    def init_state(self, batch: int) -> State:
+        """Zero state on the model's device: (layers, batch, hidden), a pair for the LSTM."""
+        return _zeros_state(self.rnn, batch)
+
+    def forward(self, ids: torch.Tensor, state: State | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """Logits for the next token at every position.
+
+        Parameters
+        ----------
+        ids : LongTensor (B, T)
+        state : optional state from :meth:`init_state` or a previous call.
+        lengths : Tensor (B,), optional
+            Valid length of each row; padding after it never affects outputs or the state.
+
+        Returns
+        -------
+        logits : Tensor (B, T, vocab_size)
+        state : the state after each row's last valid step.
+        """
+        out, state = _run(self.rnn, self.drop(self.embed(ids)), state, lengths)
+        return self.head(self.drop(out)), state
+
+    def step(self, token: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """One streaming step, O(1) per token: token (B,) -> logits (B, vocab_size), new state."""
+        logits, state = self.forward(token.reshape(-1, 1), state)
+        return logits[:, 0], state
+
+
+class PianoRollRNN(nn.Module):
+    """Polyphonic model: 88 binary keys per frame -> recurrent core -> 88 logits (sigmoid).
+
+    The logits at frame t predict frame t + 1 from frames <= t (the caller shifts the roll).
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    hidden, layers : int
+    dropout : float
+        Dropout between layers and before the head.
+    input_dropout : float
+        Dropout on the input roll (off by default: the inputs are binary notes).
+    n_pitches : int
+        Keys per frame (88: MIDI pitches 21-108).
+    """
+
+    def __init__(self, *, cell: str = "lstm", hidden: int = 128, layers: int = 1,
+                 dropout: float = 0.0, input_dropout: float = 0.0, n_pitches: int = 88) -> None:
+        super().__init__()
+        _check_cell(cell)
+        _check_sizes(hidden=hidden, layers=layers, n_pitches=n_pitches)
+        self.cell, self.hidden, self.layers, self.n_pitches = cell, hidden, layers, n_pitches
+        self.dropout_p, self.input_dropout_p = _check_dropout(dropout), _check_dropout(input_dropout)
+        self.drop, self.input_drop = nn.Dropout(self.dropout_p), nn.Dropout(self.input_dropout_p)
+        self.rnn = recurrent(cell, n_pitches, hidden, layers, self.dropout_p)
+        self.head = nn.Linear(hidden, n_pitches)
+
+    @property
+    def model_args(self) -> dict:
+        """Everything needed to rebuild this model: ``PianoRollRNN(**model.model_args)``."""
+        return dict(cell=self.cell, hidden=self.hidden, layers=self.layers, dropout=self.dropout_p,
+                    input_dropout=self.input_dropout_p, n_pitches=self.n_pitches)
+
+    def init_state(self, batch: int) -> State:
+        """Zero state on the model's device: (layers, batch, hidden), a pair for the LSTM."""
+        return _zeros_state(self.rnn, batch)
+
+    def forward(self, x: torch.Tensor, state: State | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """x (B, T, n_pitches) float in {0, 1} -> logits (B, T, n_pitches) for the next frame, state."""
+        out, state = _run(self.rnn, self.input_drop(x), state, lengths)
+        return self.head(self.drop(out)), state
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _core_params(cell: str, input_size: int, hidden: int, layers: int) -> int:
+    g = _GATES[cell]
+    first = g * hidden * (input_size + hidden + 2)          # W_ih, W_hh, b_ih, b_hh
+    return first + (layers - 1) * g * hidden * (2 * hidden + 2)
+
+
+def _model_params(cell: str, hidden: int, *, vocab_size: int | None, input_size: int | None,
+                  layers: int, embed: int | None, output_size: int | None) -> int:
+    if vocab_size is not None:
+        width = hidden if embed is None else embed
+        return vocab_size * width + _core_params(cell, width, hidden, layers) \
+            + hidden * vocab_size + vocab_size
+    head = 0 if output_size is None else hidden * output_size + output_size
+    return _core_params(cell, input_size, hidden, layers) + head
+
+
+def hidden_for_params(cell: str, n_params: int, *, vocab_size: int | None = None,
+                      input_size: int | None = None, layers: int = 1, embed: int | None = None,
+                      output_size: int | None = None) -> int:
+    """Hidden size whose model has the parameter count closest to ``n_params``.
+
+    Give ``vocab_size`` for a :class:`RecurrentLM` (embedding + core + head; ``embed`` defaults to
+    the hidden size, as in the model), or ``input_size`` for a bare core, plus ``output_size`` to
+    count a linear head (a :class:`PianoRollRNN` is ``input_size=88, output_size=88``).
+    PyTorch's two bias vectors per layer are counted.
+
+    Chung et al. (2014) matched ~20k parameters with tanh 100, GRU 46, LSTM 36 units on the
+    88-key rolls; ``hidden_for_params(cell, 20_000, input_size=88)`` (the recurrent layer alone)
+    gives 104, 48 and 39. Counting the 88-way output layer too gives 78, 41 and 34.
+    """
+    _check_cell(cell)
+    if (vocab_size is None) == (input_size is None):
+        raise ConfigError("hidden_for_params needs exactly one of vocab_size (language model) "
+                          "or input_size (bare core / piano roll)")
+    _check_sizes(n_params=n_params, layers=layers)
+
+    def size(h: int) -> int:
+        return _model_params(cell, h, vocab_size=vocab_size, input_size=input_size,
+                             layers=layers, embed=embed, output_size=output_size)
+
+    lo, hi = 1, 1
+    while size(hi) < n_params:
+        hi *= 2
+    while lo < hi:  # smallest h with size(h) >= n_params (size grows with h)
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if size(mid) < n_params else (lo, mid)
+    if lo > 1 and abs(size(lo - 1) - n_params) <= abs(size(lo) - n_params):
+        return lo - 1
+    return lo
+
+
+@dataclass(frozen=True)
+class GateTrace:
+    """Per-layer, per-step activations recomputed from the weights.
+
+    Every array has shape (layers, B, T, H) and dtype float32. Fields that the cell lacks are None.
+
+    Attributes
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    h : hidden state after each step (all cells).
+    input_gate, forget_gate, cell_candidate, output_gate, cell_state : LSTM i, f, g, o and c.
+    reset_gate, update_gate, candidate : GRU r, z and n.
+    """
+
+    cell: str
+    h: np.ndarray
+    input_gate: np.ndarray | None = None
+    forget_gate: np.ndarray | None = None
+    cell_candidate: np.ndarray | None = None
+    output_gate: np.ndarray | None = None
+    cell_state: np.ndarray | None = None
+    reset_gate: np.ndarray | None = None
+    update_gate: np.ndarray | None = None
+    candidate: np.ndarray | None = None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fields this cell has, by name (including ``h``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "cell" and getattr(self, f.name) is not None}
+
+
+def _core_and_input(model_or_rnn: nn.Module, x: torch.Tensor) -> tuple[nn.RNNBase, torch.Tensor]:
+    if isinstance(model_or_rnn, RecurrentLM):
+        ids = torch.as_tensor(x, dtype=torch.long, device=model_or_rnn.embed.weight.device)
+        return model_or_rnn.rnn, model_or_rnn.embed(ids)
+    rnn = model_or_rnn.rnn if isinstance(model_or_rnn, PianoRollRNN) else model_or_rnn
+    if not isinstance(rnn, (nn.RNN, nn.LSTM, nn.GRU)):
+        raise ConfigError(f"trace_gates takes a RecurrentLM, PianoRollRNN or nn.RNN/LSTM/GRU, "
+                          f"got {type(model_or_rnn).__name__}")
+    x = torch.as_tensor(x, dtype=rnn.weight_ih_l0.dtype, device=rnn.weight_ih_l0.device)
+    if not rnn.batch_first:
+        x = x.transpose(0, 1)
+    return rnn, x
+
+
+@torch.no_grad()
+def trace_gates(model_or_rnn: nn.Module, x: torch.Tensor | np.ndarray,
+                state: State | None = None) -> GateTrace:
+    """Recompute every gate, per layer and step, with PyTorch's exact equations (eval mode).
+
+    LSTM (rows of ``weight_ih`` ordered i|f|g|o): ``i, f, o = sigmoid(.)``, ``g = tanh(.)``,
+    ``c' = f*c + i*g``, ``h' = o*tanh(c')``. GRU (rows r|z|n): ``r, z = sigmoid(.)``,
+    ``n = tanh(W_in x + b_in + r*(W_hn h + b_hn))``, ``h' = (1-z)*n + z*h``. RNN: ``h' =
+    tanh(W_ih x + b_ih + W_hh h + b_hh)`` (or relu). Dropout between layers is not applied.
+
+    Parameters
+    ----------
+    model_or_rnn : RecurrentLM, PianoRollRNN, or nn.RNN / nn.LSTM / nn.GRU
+    x : token ids (B, T) for a RecurrentLM; float features (B, T, F) otherwise
+        ((T, B, F) for a core built with ``batch_first=False``).
+    state : optional initial state, (layers, B, H) or an LSTM pair.
+
+    Returns
+    -------
+    GateTrace
+        Arrays of shape (layers, B, T, H). A Python loop over time: for analysis, not training.
+    """
+    rnn, x = _core_and_input(model_or_rnn, x)
+    if rnn.bidirectional or getattr(rnn, "proj_size", 0):
+        raise ConfigError("trace_gates supports unidirectional cores without proj_size")
+    cell = "lstm" if isinstance(rnn, nn.LSTM) else "gru" if isinstance(rnn, nn.GRU) else "rnn"
+    batch, steps = x.shape[0], x.shape[1]
+    if state is None:
+        state = _zeros_state(rnn, batch)
+    h0, c0 = state if cell == "lstm" else (state, None)
+    act = torch.relu if getattr(rnn, "nonlinearity", "tanh") == "relu" else torch.tanh
+    names = {"lstm": ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state"),
+             "gru": ("reset_gate", "update_gate", "candidate"), "rnn": ()}[cell]
+    out: dict[str, list[torch.Tensor]] = {name: [] for name in ("h", *names)}
+    layer_in = x
+    for k in range(rnn.num_layers):
+        w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")
+        b_ih, b_hh = getattr(rnn, f"bias_ih_l{k}", None), getattr(rnn, f"bias_hh_l{k}", None)
+        gi_all = nn.functional.linear(layer_in, w_ih, b_ih)          # (B, T, G*H)
+        h, c = h0[k], (c0[k] if c0 is not None else None)
+        per_step: dict[str, list[torch.Tensor]] = {name: [] for name in out}
+        for t in range(steps):
+            gh = nn.functional.linear(h, w_hh, b_hh)
+            gi = gi_all[:, t]
+            if cell == "lstm":
+                i, f, g, o = (gi + gh).chunk(4, dim=-1)
+                i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+                c = f * c + i * g
+                h = o * torch.tanh(c)
+                values = (i, f, g, o, c)
+            elif cell == "gru":
+                i_r, i_z, i_n = gi.chunk(3, dim=-1)
+                h_r, h_z, h_n = gh.chunk(3, dim=-1)
+                r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+                n = torch.tanh(i_n + r * h_n)
+                h = (1 - z) * n + z * h
+                values = (r, z, n)
+            else:
+                h = act(gi + gh)
+                values = ()
+            per_step["h"].append(h)
+            for name, value in zip(names, values):
+                per_step[name].append(value)
+        for name, seq in per_step.items():
+            out[name].append(torch.stack(seq, dim=1))                  # (B, T, H)
+        layer_in = out["h"][-1]
+    arrays = {name: torch.stack(v).float().cpu().numpy() for name, v in out.items()}
+    return GateTrace(cell=cell, **arrays)

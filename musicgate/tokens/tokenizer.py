@@ -1,0 +1,512 @@
+"""Tokenizers: :class:`~musicgate.music.notes.Notes` to integer ids and back.
+
+Two vocabularies share one small interface (``encode``, ``decode``, ``quantize``, ``vocab``,
+``transpose``, ``grammar``, ``save``/``load``):
+
+* ``melody`` for monophonic tunes: ``BOS KEY METER`` then ``BAR`` markers and, per note, a
+  ``PITCH`` (or ``REST``) token followed by a ``DUR`` token on a grid (default 1/12 beat).
+* ``event`` for polyphonic music (Performance-RNN style): ``BOS KEY METER`` then ``NOTE_ON``,
+  ``NOTE_OFF``, ``SHIFT`` (time shift on the beat grid) and ``VEL`` (velocity bin) events.
+
+The round trip is exact on the grid: ``decode(encode(n)) == quantize(n)``. ``quantize`` says
+what the vocabulary keeps: drums are dropped; onsets and durations are rounded to the grid
+(durations at least one step); velocities fall into bins (melody: one fixed velocity); program,
+track and tempo are dropped; only the first key and meter are kept, at beat 0. The melody
+vocabulary also reduces to a monophonic line (:meth:`Notes.skyline`) and clips notes longer than
+``max_beats``. Pitches outside ``pitch_range`` are an error, never clamped or wrapped; so are notes
+that start before beat 0 (time counts from the first token).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from musicgate.errors import TokenizerError
+from musicgate.files import atomic_write_json
+from musicgate.music.keys import MODES, Key
+from musicgate.music.notes import DRUM_PROGRAM, Notes, canonical_order, skyline_index
+
+METERS = ("2/2", "3/2", "4/2", "2/4", "3/4", "4/4", "5/4", "6/4", "7/4", "3/8", "5/8", "6/8", "7/8", "9/8", "12/8")
+"""Time signatures with a METER token; others are encoded as METER_unknown."""
+MELODY_VELOCITY = 96
+"""Velocity of every note decoded from the melody vocabulary."""
+MAX_TOKENS = 10_000_000
+"""Longest token sequence ``encode`` will build; longer means absurd timing, and is an error."""
+
+
+def _first(ids: np.ndarray, lo: int, hi: int) -> int | None:
+    """The first id in ``lo..hi-1`` (looked for in the header first), or None."""
+    for x in ids[:3].tolist():
+        if lo <= x < hi:
+            return x
+    hits = ids[(ids >= lo) & (ids < hi)]
+    return int(hits[0]) if len(hits) else None
+
+
+def _pitch_onset_longest_first(pitch: np.ndarray, on: np.ndarray, du: np.ndarray) -> np.ndarray:
+    """Indices that order notes by pitch, then onset step, then longest first (stable)."""
+    if len(on) and pitch.min() >= 0 and on.min() >= 0 and du.min() >= 0:
+        on_bits, du_bits = int(on.max()).bit_length(), int(du.max()).bit_length()
+        if on_bits + du_bits <= 48:  # pitch (int16) takes the top 15 bits
+            longest_first = (1 << du_bits) - 1 - du
+            return np.argsort((pitch.astype(np.int64) << (on_bits + du_bits)) | (on << du_bits) | longest_first,
+                              kind="stable")
+    return np.lexsort((-du, on, pitch))
+
+
+class Tokenizer:
+    """Base class: the shared header (``BOS KEY METER``), key transposition and persistence.
+
+    Subclasses set ``kind`` and build ``vocab`` in ``_event_tokens``.
+    """
+
+    kind = ""
+
+    def __init__(self, *, grid: int = 12, pitch_range: tuple[int, int] = (0, 127)) -> None:
+        lo, hi = (int(p) for p in pitch_range)
+        if not (0 <= lo <= hi <= 127):
+            raise TokenizerError(f"pitch_range {pitch_range} must lie within 0..127, low <= high")
+        if int(grid) < 1:
+            raise TokenizerError(f"grid must be a positive number of steps per beat, not {grid}")
+        self.grid, self.pitch_range = int(grid), (lo, hi)
+        keys = [f"KEY_{Key(t, m).tonic_name}_{m}" for m in MODES for t in range(12)]
+        head = ["PAD", "BOS", "EOS", *keys, "KEY_unknown", *(f"METER_{m}" for m in METERS), "METER_unknown"]
+        self.vocab: list[str] = head + self._event_tokens()
+        self.ids: dict[str, int] = {tok: i for i, tok in enumerate(self.vocab)}
+        self.pad_id, self.bos_id, self.eos_id = 0, 1, 2
+        self.key_base = 3
+        self.key_unknown_id = self.key_base + 12 * len(MODES)
+        self.meter_base = self.key_unknown_id + 1
+        self.meter_unknown_id = self.meter_base + len(METERS)
+        self._keys = [Key(t, m) for m in MODES for t in range(12)]  # by KEY id - key_base
+        self._meters = [(0.0, *(int(x) for x in m.split("/"))) for m in METERS]  # by METER id - meter_base
+        self.pitch_of = np.full(len(self.vocab), -1, np.int64)
+        """(V,) pitch carried by each token id, -1 for none."""
+        self._fill_pitch_of()
+
+    # -- to be provided by each vocabulary ------------------------------------------------------
+    def _event_tokens(self) -> list[str]:
+        raise NotImplementedError
+
+    def _fill_pitch_of(self) -> None:
+        raise NotImplementedError
+
+    def quantize(self, notes: Notes) -> Notes:
+        """The notes as this vocabulary represents them (see the module docstring)."""
+        raise NotImplementedError
+
+    def encode(self, notes: Notes) -> np.ndarray:
+        """Token ids (int32) for ``notes``: ``BOS KEY METER ... EOS``."""
+        raise NotImplementedError
+
+    def decode(self, ids) -> Notes:
+        """Notes for token ids. Any sequence the grammar allows decodes; stray tokens are ignored."""
+        raise NotImplementedError
+
+    def grammar(self):
+        """A :class:`~musicgate.tokens.grammar.Grammar` for constrained sampling."""
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def config(self) -> dict:
+        """Everything needed to rebuild this tokenizer (see :func:`load_tokenizer`)."""
+        return {"kind": self.kind, "grid": self.grid, "pitch_range": list(self.pitch_range)}
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the config and vocabulary: equal fingerprints, equal ids."""
+        blob = json.dumps([self.config, self.vocab]).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tokenizer) and self.config == other.config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} tokens, {self.config})"
+
+    def save(self, path: "str | os.PathLike") -> Path:
+        """Write the config and vocabulary as JSON (atomically)."""
+        return atomic_write_json(path, {**self.config, "vocab": self.vocab})
+
+    def key_id(self, key: Key | None) -> int:
+        """The KEY token id for ``key`` (``KEY_unknown`` for None)."""
+        if key is None:
+            return self.key_unknown_id
+        return self.key_base + MODES.index(key.mode) * 12 + key.tonic
+
+    def key_of(self, ids) -> Key | None:
+        """The key named by the first KEY token of ``ids``, or None."""
+        k = _first(np.asarray(ids), self.key_base, self.key_unknown_id)
+        return None if k is None else self._keys[k - self.key_base]
+
+    def meter_id(self, meter: tuple[int, int] | None) -> int:
+        """The METER token id for (numerator, denominator); unknown when not in :data:`METERS`."""
+        name = f"{meter[0]}/{meter[1]}" if meter else None
+        return self.meter_base + METERS.index(name) if name in METERS else self.meter_unknown_id
+
+    def _header(self, keys: tuple, meters: tuple) -> list[int]:
+        """BOS, KEY and METER ids for the keys and meters ``quantize`` keeps."""
+        key, meter = keys[0][1] if keys else None, meters[0][1:] if meters else None
+        return [self.bos_id, self.key_id(key), self.meter_id(meter)]
+
+    def _meta_from_ids(self, ids: np.ndarray) -> dict:
+        """The keys and meters (Notes fields) named by the first KEY and known METER tokens."""
+        key, met = self.key_of(ids), _first(ids, self.meter_base, self.meter_unknown_id)
+        meters = (self._meters[met - self.meter_base],) if met is not None else ()
+        return {"keys": ((0.0, key),) if key else (), "meters": meters}
+
+    def _check_encodable(self, pitch: np.ndarray, on: np.ndarray, du: np.ndarray) -> None:
+        """Pitches must lie in ``pitch_range``; onsets (grid steps) must not be before 0; durations must be
+        numbers."""
+        lo, hi = self.pitch_range
+        if len(pitch) and (pitch.min() < lo or pitch.max() > hi):
+            bad = pitch[(pitch < lo) | (pitch > hi)][0]
+            raise TokenizerError(f"pitch {bad} is outside this vocabulary's range {lo}-{hi}; transpose "
+                                 "the music or build the tokenizer with a wider pitch_range")
+        if len(on) and (on.min() < 0 or du.min() < 1):  # NaN became a negative integer
+            raise TokenizerError("a note starts before beat 0, or has no numeric onset or duration; "
+                                 f"{self.kind} tokens count time from beat 0")
+
+    def _base_quantize(self, notes: Notes) -> tuple[np.ndarray, dict]:
+        """Shared part of quantize: which notes stay (no drums) and the metadata the header keeps."""
+        key = notes.key
+        meter = notes.meter if self.meter_id(notes.meter) != self.meter_unknown_id else None
+        meta = {"keys": ((0.0, key),) if key else (), "meters": ((0.0, *meter),) if meter else ()}
+        return notes.program != DRUM_PROGRAM, meta
+
+    def _notes(self, pitch, on_steps, du_steps, velocity, meta: dict) -> Notes:
+        """Notes in canonical order from integer grid steps (none negative), on one track with program 0
+        and the default tempo."""
+        zeros = np.zeros(len(pitch), np.int16)
+        return Notes._from_grid(pitch, on_steps, du_steps, velocity, zeros, zeros, self.grid, **meta)
+
+    def transpose(self, ids, semitones: int) -> np.ndarray:
+        """Move pitch tokens and the KEY token by ``semitones``.
+
+        Raises
+        ------
+        TokenizerError
+            If a pitch would leave ``pitch_range`` (see :meth:`shift_range`).
+        """
+        ids = np.asarray(ids)
+        lo_shift, hi_shift = self.shift_range(ids)
+        if not lo_shift <= semitones <= hi_shift:
+            raise TokenizerError(f"cannot transpose by {semitones}: pitches would leave "
+                                 f"{self.pitch_range}; allowed shifts are {lo_shift}..{hi_shift}")
+        out = ids.copy()
+        is_pitch = self.pitch_of[ids] >= 0
+        out[is_pitch] = ids[is_pitch] + semitones  # pitch tokens of one kind are contiguous
+        is_key = (ids >= self.key_base) & (ids < self.key_unknown_id)
+        k = ids[is_key] - self.key_base
+        out[is_key] = self.key_base + (k // 12) * 12 + (k % 12 + semitones) % 12
+        return out
+
+    def shift_range(self, ids) -> tuple[int, int]:
+        """(lowest, highest) transposition in semitones that keeps every pitch in range."""
+        pitches = self.pitch_of[np.asarray(ids)]
+        pitches = pitches[pitches >= 0]
+        if len(pitches) == 0:
+            return -11, 11
+        lo, hi = self.pitch_range
+        return max(lo - int(pitches.min()), -11), min(hi - int(pitches.max()), 11)
+
+    def _as_ids(self, ids) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if len(ids) and (ids.min() < 0 or ids.max() >= len(self.vocab)):
+            bad = ids[(ids < 0) | (ids >= len(self.vocab))][0]
+            raise TokenizerError(f"token id {bad} is not in this {self.kind} vocabulary of {len(self)} tokens")
+        return ids
+
+
+class MelodyTokenizer(Tokenizer):
+    """Monophonic tunes: per note a PITCH (or REST) token and a DUR token; BAR markers.
+
+    Parameters
+    ----------
+    grid : int
+        Grid steps per beat (12: sixteenths and triplets both fit).
+    pitch_range : (low, high)
+        Lowest and highest MIDI pitch with a token.
+    max_beats : int
+        Longest note in beats; longer notes are clipped by ``quantize``, longer rests split.
+    """
+
+    kind = "melody"
+
+    def __init__(self, *, grid: int = 12, pitch_range: tuple[int, int] = (0, 127), max_beats: int = 8) -> None:
+        self.max_steps = int(max_beats) * int(grid)
+        if self.max_steps < 1:
+            raise TokenizerError(f"max_beats must be positive, not {max_beats}")
+        self.max_beats = int(max_beats)
+        super().__init__(grid=grid, pitch_range=pitch_range)
+        self.bar_id, self.rest_id = self.ids["BAR"], self.ids["REST"]
+        self.pitch_base, self.dur_base = self.ids[f"PITCH_{self.pitch_range[0]}"], self.ids["DUR_1"]
+        self._is_event = (self.pitch_of >= 0) | (np.arange(len(self.vocab)) >= self.dur_base)  # PITCH, REST, DUR
+        self._is_event[self.rest_id] = True
+
+    @property
+    def config(self) -> dict:
+        return {**super().config, "max_beats": self.max_beats}
+
+    def _event_tokens(self) -> list[str]:
+        lo, hi = self.pitch_range
+        return (["BAR", "REST"] + [f"PITCH_{p}" for p in range(lo, hi + 1)]
+                + [f"DUR_{d}" for d in range(1, self.max_steps + 1)])
+
+    def _fill_pitch_of(self) -> None:
+        base = self.ids[f"PITCH_{self.pitch_range[0]}"]
+        n = self.pitch_range[1] - self.pitch_range[0] + 1
+        self.pitch_of[base:base + n] = np.arange(self.pitch_range[0], self.pitch_range[1] + 1)
+
+    def _line(self, notes: Notes) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """(pitch, onset steps, duration steps, meta): the skyline of the notes this vocabulary keeps,
+        on the grid, notes clipped to ``max_steps``."""
+        keep, meta = self._base_quantize(notes)
+        pitch, onset, duration = notes.pitch, notes.onset, notes.duration
+        if not keep.all():
+            pitch, onset, duration = pitch[keep], onset[keep], duration[keep]
+        on = np.rint(onset * self.grid).astype(np.int64)
+        du = np.maximum(np.rint(duration * self.grid), 1).astype(np.int64)
+        zeros = np.zeros(len(on), np.int16)  # velocity, track and program do not matter here
+        order = canonical_order(on, pitch, du, zeros, zeros, zeros)
+        index, du = skyline_index(on[order], du[order], pitch[order])
+        index = order[index]
+        return pitch[index], on[index], np.minimum(du, self.max_steps), meta
+
+    def quantize(self, notes: Notes) -> Notes:
+        pitch, on, du, meta = self._line(notes)
+        return self._notes(pitch, on, du, np.full(len(pitch), MELODY_VELOCITY, np.int16), meta)
+
+    def _bar_steps(self, meter: tuple[int, int] | None) -> int:
+        num, den = meter or (4, 4)
+        return max(int(round(num * 4 / den * self.grid)), 1)
+
+    def encode(self, notes: Notes) -> np.ndarray:
+        pitch, on, du, meta = self._line(notes)
+        self._check_encodable(pitch, on, du)
+        if len(on) and (on[-1] + du[-1]) // self.max_steps > MAX_TOKENS // 2:  # a DUR per max_steps at least
+            raise TokenizerError(f"encoding would take over {MAX_TOKENS:,} tokens; the timing is absurd")
+        bar = self._bar_steps(meta["meters"][0][1:] if meta["meters"] else None)
+        # Segments: a rest before each note where there is a gap, then the note. Rests are cut at
+        # bar lines and at max_steps, so every segment fits one DUR token.
+        prev_end = np.concatenate(([0], on[:-1] + du[:-1]))
+        starts, lengths = [], []
+        for t, end in zip(prev_end[on > prev_end].tolist(), on[on > prev_end].tolist()):
+            while t < end:
+                step = min(end - t, self.max_steps, (t // bar + 1) * bar - t)
+                starts.append(t), lengths.append(step)
+                t += step
+        seg_start, seg_len = on, du
+        seg_tok = self.pitch_base - self.pitch_range[0] + pitch.astype(np.int64)
+        if starts:  # rests first, so a rest sorts before a note at its start
+            seg_start = np.concatenate((starts, on))
+            order = np.argsort(seg_start, kind="stable")
+            seg_start, seg_len = seg_start[order], np.concatenate((lengths, du))[order]
+            seg_tok = np.concatenate((np.full(len(starts), self.rest_id), seg_tok))[order]
+        bar_no = seg_start // bar
+        n_bars = np.diff(bar_no, prepend=-1)  # BAR tokens before each segment (one at the start)
+        ends = np.cumsum(n_bars + 2) + 3  # after the header
+        total = int(ends[-1]) + 1 if len(ends) else 4
+        if total > MAX_TOKENS:
+            raise TokenizerError(f"encoding would take {total:,} tokens (limit {MAX_TOKENS:,}); the timing is absurd")
+        out = np.full(total, self.bar_id, np.int32)
+        out[ends - 2] = seg_tok
+        out[ends - 1] = self.dur_base - 1 + seg_len
+        out[:3], out[-1] = self._header(**meta), self.eos_id
+        return out
+
+    def decode(self, ids) -> Notes:
+        ids = self._as_ids(ids)
+        ev = ids[self._is_event[ids]]
+        is_dur = ev >= self.dur_base
+        # An event is a PITCH or REST token immediately followed by a DUR token.
+        ok = ~is_dur[:-1] & is_dur[1:]
+        head, steps = ev[:-1][ok], ev[1:][ok] - (self.dur_base - 1)
+        on = np.cumsum(steps) - steps
+        note = head != self.rest_id
+        return self._notes(self.pitch_of[head[note]], on[note], steps[note],
+                           np.full(np.count_nonzero(note), MELODY_VELOCITY, np.int16), self._meta_from_ids(ids))
+
+    def grammar(self):
+        from musicgate.tokens.grammar import MelodyGrammar
+
+        return MelodyGrammar(self)
+
+
+class EventTokenizer(Tokenizer):
+    """Polyphonic music as NOTE_ON / NOTE_OFF / SHIFT / VEL events (Performance-RNN style).
+
+    Parameters
+    ----------
+    grid : int
+        Grid steps per beat.
+    pitch_range : (low, high)
+        Lowest and highest MIDI pitch with NOTE_ON/NOTE_OFF tokens.
+    velocity_bins : int
+        16 or 32 (or any 1..128) equal bins over MIDI velocity.
+    max_shift_beats : int
+        Longest single SHIFT token; longer gaps use several.
+    """
+
+    kind = "event"
+
+    def __init__(self, *, grid: int = 12, pitch_range: tuple[int, int] = (0, 127), velocity_bins: int = 32,
+                 max_shift_beats: int = 2) -> None:
+        if not 1 <= int(velocity_bins) <= 128:
+            raise TokenizerError(f"velocity_bins must be in 1..128, not {velocity_bins}")
+        self.velocity_bins, self.max_shift_beats = int(velocity_bins), int(max_shift_beats)
+        self.max_shift = self.max_shift_beats * int(grid)
+        if self.max_shift < 1:
+            raise TokenizerError(f"max_shift_beats must be positive, not {max_shift_beats}")
+        super().__init__(grid=grid, pitch_range=pitch_range)
+        lo = self.pitch_range[0]
+        self.on_base, self.off_base = self.ids[f"NOTE_ON_{lo}"], self.ids[f"NOTE_OFF_{lo}"]
+        self.shift_base, self.vel_base = self.ids["SHIFT_1"], self.ids["VEL_0"]
+        self.n_pitch = self.pitch_range[1] - lo + 1
+        # Lookup tables: steps of each token (SHIFTs), bin of each MIDI velocity, velocity of each bin,
+        # token of each event code (pitch - low, +128 for a NOTE_ON).
+        self._steps = np.zeros(len(self.vocab), np.int64)
+        self._steps[self.shift_base:self.shift_base + self.max_shift] = np.arange(1, self.max_shift + 1)
+        self._bin_of = self.velocity_bin(np.arange(128))
+        self._velocity_of = self.bin_velocity(np.arange(self.velocity_bins)).astype(np.int16)
+        self._velocity_of64 = self._velocity_of.astype(np.int64)  # for the compiled decode loop
+        codes = np.arange(self.n_pitch)
+        self._code_token = np.zeros(256, np.int32)
+        self._code_token[codes], self._code_token[codes + 128] = self.off_base + codes, self.on_base + codes
+
+    @property
+    def config(self) -> dict:
+        return {**super().config, "velocity_bins": self.velocity_bins, "max_shift_beats": self.max_shift_beats}
+
+    def _event_tokens(self) -> list[str]:
+        lo, hi = self.pitch_range
+        return ([f"NOTE_ON_{p}" for p in range(lo, hi + 1)] + [f"NOTE_OFF_{p}" for p in range(lo, hi + 1)]
+                + [f"SHIFT_{s}" for s in range(1, self.max_shift + 1)] + [f"VEL_{b}" for b in range(self.velocity_bins)])
+
+    def _fill_pitch_of(self) -> None:
+        lo, hi = self.pitch_range
+        for prefix in ("NOTE_ON", "NOTE_OFF"):
+            base = self.ids[f"{prefix}_{lo}"]
+            self.pitch_of[base:base + hi - lo + 1] = np.arange(lo, hi + 1)
+
+    def velocity_bin(self, velocity: np.ndarray) -> np.ndarray:
+        """Bin index of MIDI velocities."""
+        return np.clip(np.asarray(velocity, np.int64), 0, 127) * self.velocity_bins // 128
+
+    def bin_velocity(self, b: np.ndarray) -> np.ndarray:
+        """Representative MIDI velocity of bin indices (the bin's middle, at least 1)."""
+        return np.clip(((2 * np.asarray(b, np.int64) + 1) * 128) // (2 * self.velocity_bins), 1, 127)
+
+    def _grid(self, notes: Notes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """(pitch, onset steps, duration steps, velocity bin, meta) of the notes this vocabulary keeps, by
+        pitch then onset. A note is cut where the next of its pitch starts; notes at one (pitch, onset)
+        merge into the longest (the first of equals)."""
+        keep, meta = self._base_quantize(notes)
+        pitch, onset, duration, velocity = notes.pitch, notes.onset, notes.duration, notes.velocity
+        if not keep.all():
+            pitch, onset, duration, velocity = pitch[keep], onset[keep], duration[keep], velocity[keep]
+        on = np.rint(onset * self.grid).astype(np.int64)
+        du = np.maximum(np.rint(duration * self.grid), 1).astype(np.int64)
+        order = _pitch_onset_longest_first(pitch, on, du)
+        p, o, d, v = pitch[order], on[order], du[order], velocity[order]
+        same = p[1:] == p[:-1]
+        dup = same & (o[1:] == o[:-1])  # not the first (longest) note at its (pitch, onset)
+        if dup.any():
+            first = np.concatenate(([True], ~dup))
+            p, o, d, v = p[first], o[first], d[first], v[first]
+            same = p[1:] == p[:-1]
+        np.minimum(d[:-1], o[1:] - o[:-1], out=d[:-1], where=same)  # a later note cuts the sounding one
+        return p, o, d, self._bin_of[np.minimum(np.maximum(v, 0), 127)], meta
+
+    def quantize(self, notes: Notes) -> Notes:
+        p, o, d, vb, meta = self._grid(notes)
+        return self._notes(p, o, d, self._velocity_of[vb], meta)
+
+    def encode(self, notes: Notes) -> np.ndarray:
+        pitch, on, du, vb, meta = self._grid(notes)
+        self._check_encodable(pitch, on, du)
+        off = on + du
+        if len(off) and off.max() // self.max_shift > MAX_TOKENS:
+            raise TokenizerError(f"encoding would take over {MAX_TOKENS:,} tokens; the timing is absurd")
+        # Events as time << 15 | code << 7 | velocity bin, code = pitch - low (+128 for a NOTE_ON): sorted,
+        # they run by time, NOTE_OFFs before NOTE_ONs, then by pitch.
+        rel = (pitch - self.pitch_range[0]).astype(np.int64)
+        key = np.concatenate(((off << 15) | (rel << 7), (on << 15) | ((rel | 128) << 7) | vb))
+        key.sort()
+        t, code, vbin = key >> 15, (key >> 7) & 0xFF, key & 0x7F
+        gap = np.empty_like(t)
+        gap[:1] = t[:1]
+        np.subtract(t[1:], t[:-1], out=gap[1:])
+        full, rest = np.divmod(gap, self.max_shift)
+        # A VEL token before a NOTE_ON whose bin differs from the previous NOTE_ON's.
+        on_at = np.flatnonzero(code >= 128)
+        vel_change = np.zeros(len(t), bool)
+        vel_change[on_at] = np.concatenate(([True], vbin[on_at[1:]] != vbin[on_at[:-1]]))
+        partial = rest > 0
+        ends = np.cumsum(full + partial + vel_change + 1) + 3  # each event: SHIFTs, a VEL maybe, its token
+        total = int(ends[-1]) + 1 if len(ends) else 4
+        if total > MAX_TOKENS:
+            raise TokenizerError(f"encoding would take {total:,} tokens (limit {MAX_TOKENS:,}); the timing is absurd")
+        out = np.full(total, self.shift_base + self.max_shift - 1, np.int32)  # SHIFTs are whole max_shifts ...
+        out[(ends - 2 - vel_change)[partial]] = self.shift_base - 1 + rest[partial]  # ... but an event's last
+        out[(ends - 2)[vel_change]] = self.vel_base + vbin[vel_change]
+        out[ends - 1] = self._code_token[code]
+        out[:3], out[-1] = self._header(**meta), self.eos_id
+        return out
+
+    def decode(self, ids) -> Notes:
+        from musicgate.tokens.eventloop import event_notes
+
+        ids = self._as_ids(ids)
+        # A NOTE_ON ends at the next event of its pitch (its NOTE_OFF, or a new NOTE_ON); a note still
+        # sounding at the end ends at the last time. It takes the bin of the last VEL token before it.
+        pitch, onset, duration, velocity = event_notes(
+            ids, self._steps, self.pitch_of, self.on_base + self.n_pitch, self.vel_base, self._velocity_of64,
+            int(self._velocity_of[self.velocity_bins // 2]))
+        return self._notes(pitch, onset, duration, velocity, self._meta_from_ids(ids))
+
+    def grammar(self):
+        from musicgate.tokens.grammar import EventGrammar
+
+        return EventGrammar(self)
+
+
+TOKENIZERS = {"melody": MelodyTokenizer, "event": EventTokenizer}
+
+
+def make_tokenizer(kind: str = "melody", **config) -> Tokenizer:
+    """A tokenizer of the named kind (``melody`` or ``event``) with the given settings."""
+    if kind not in TOKENIZERS:
+        raise TokenizerError(f"unknown vocabulary {kind!r}; valid: {', '.join(TOKENIZERS)}")
+    try:
+        return TOKENIZERS[kind](**config)
+    except TypeError as exc:
+        raise TokenizerError(f"bad setting for the {kind} vocabulary: {exc}") from None
+
+
+def load_tokenizer(source: "str | os.PathLike | dict") -> Tokenizer:
+    """Rebuild a tokenizer from its saved JSON (a path, or the dict :meth:`Tokenizer.save` wrote)."""
+    if isinstance(source, dict):
+        data, name = dict(source), "tokenizer config"
+    else:
+        name = str(source)
+        try:
+            data = json.loads(Path(source).read_text())
+        except (OSError, ValueError) as exc:
+            raise TokenizerError(f"{name}: not a readable tokenizer JSON ({exc})") from None
+    if not isinstance(data, dict) or "kind" not in data:
+        raise TokenizerError(f"{name}: not a musicgate tokenizer (no 'kind' field)")
+    vocab = data.pop("vocab", None)
+    tok = make_tokenizer(data.pop("kind"), **data)
+    if vocab is not None and vocab != tok.vocab:
+        raise TokenizerError(f"{name}: its vocabulary differs from the one this version of musicgate "
+                             "builds from the same settings; re-tokenize the data")
+    return tok

@@ -1,0 +1,432 @@
+"""The training loop: one entry point from a laptop to ``torchrun`` on many GPUs.
+
+:func:`train` reads a :class:`~musicgate.train.config.RunConfig`, trains a
+:class:`~musicgate.nn.models.RecurrentLM` with the fused recurrent kernels (cuDNN / oneDNN; never a
+Python loop over time), and leaves in the run folder::
+
+    config.yaml   the resolved config          metrics.csv  per-step loss, lr, grad norm, tok/s
+    last.pt       checkpoint (every N steps)   best.pt      checkpoint at the best validation loss
+    loss.png      the loss curves              tb/          TensorBoard events (when installed)
+
+Under ``torchrun --nproc-per-node N`` the same call runs DistributedDataParallel: each rank
+takes its own contiguous share of every global batch (``train.batch_size`` is global), the loss
+is normalised by the global target count, so N processes compute the same update as one process
+with the same batch. Only rank 0 writes files.
+
+A resumed run (``resume=True``) restores the weights, the optimizer, scheduler and early-stopping
+state and every RNG (Python, numpy, torch, per rank); batches are a pure function of
+``(seed, step)``. Its loss curve therefore continues exactly where the checkpoint left it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from musicgate.nn.checkpoint import (check_resumable, load_checkpoint, make_checkpoint, rng_state, save_checkpoint,
+                         set_rng_state)
+from musicgate.train.config import ModelConfig, RunConfig, config_from_dict, save_config
+from musicgate.errors import CheckpointError, ConfigError, DataError, RunFailure
+from musicgate.data.dataset import WindowSampler, load_data
+from musicgate.nn.models import RecurrentLM, hidden_for_params
+from musicgate.train.util import Distributed, LossPlotter, MetricsLog, pick_device
+
+DEFAULT_HIDDEN = 256
+
+
+@dataclass
+class TrainResult:
+    """What a call to :func:`train` did.
+
+    Attributes
+    ----------
+    run_dir : the run folder.
+    step : optimizer steps taken in the whole run so far.
+    stopped : ``done`` (all steps), ``early_stop``, ``interrupted`` (Ctrl-C) or ``stop_after``.
+    losses : per-step training loss (global mean, nats per token) of this call, steps
+        ``first_step + 1`` onwards.
+    best_val_loss, val_loss : best and latest validation loss (None without evaluations).
+    tokens_per_s : target tokens per second over this call's loop (all ranks together).
+    loop_s, eval_s, save_s : seconds in the loop, of which validating and writing checkpoints
+        (``evals`` and ``saves`` of them; best.pt writes count as both).
+    """
+
+    run_dir: Path
+    step: int
+    stopped: str
+    first_step: int = 0
+    losses: list = field(default_factory=list)
+    best_val_loss: float | None = None
+    val_loss: float | None = None
+    tokens: int = 0
+    loop_s: float = 0.0
+    eval_s: float = 0.0
+    save_s: float = 0.0
+    evals: int = 0
+    saves: int = 0
+    last_checkpoint: Path | None = None
+    best_checkpoint: Path | None = None
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.loop_s if self.loop_s > 0 else 0.0
+
+
+def resolve_model_args(model: ModelConfig, vocab_size: int) -> dict:
+    """``RecurrentLM`` arguments for a model config; ``params`` sets the hidden size."""
+    hidden = model.hidden
+    if model.params is not None:
+        matched = hidden_for_params(model.cell, model.params, vocab_size=vocab_size, layers=model.layers,
+                                    embed=model.embed)
+        if hidden is not None and hidden != matched:
+            raise ConfigError(f"model.params={model.params} gives hidden={matched} for the {model.cell} "
+                              f"cell, but model.hidden={hidden}; set only one (e.g. --set model.params=null)")
+        hidden = matched
+    return dict(vocab_size=int(vocab_size), cell=model.cell, hidden=int(hidden or DEFAULT_HIDDEN),
+                layers=model.layers, embed=model.embed, dropout=model.dropout)
+
+
+def resolved_config(config: RunConfig, vocab_size: int) -> RunConfig:
+    """A copy of ``config`` with ``model.hidden`` filled in (what ``config.yaml`` records)."""
+    data = config.to_dict()
+    data["model"]["hidden"] = resolve_model_args(config.model, vocab_size)["hidden"]
+    return config_from_dict(data)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _make_optimizer(model: torch.nn.Module, tc) -> torch.optim.Optimizer:
+    cls = torch.optim.AdamW if tc.optimizer == "adamw" else torch.optim.Adam
+    kwargs = {"weight_decay": tc.weight_decay} if tc.optimizer == "adamw" or tc.weight_decay else {}
+    return cls(model.parameters(), lr=tc.lr, betas=(tc.beta1, tc.beta2), **kwargs)
+
+
+def _make_scheduler(opt: torch.optim.Optimizer, tc):
+    if tc.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=tc.plateau_factor,
+                                                          patience=tc.plateau_patience)
+    if tc.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    warmup, total, floor = tc.warmup, tc.steps, tc.min_lr_ratio
+
+    def cosine(s: int) -> float:
+        if s < warmup:
+            return (s + 1) / warmup
+        progress = min(1.0, (s - warmup) / max(1, total - warmup))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, cosine)
+
+
+class _StopFlag:
+    """Ctrl-C (or SIGTERM, as schedulers send) sets a flag; the loop saves after the current step.
+
+    A second Ctrl-C aborts at once.
+    """
+
+    def __init__(self) -> None:
+        self.set, self._old = False, {}
+
+    def __enter__(self) -> "_StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def train(config: RunConfig, *, run_dir: "str | os.PathLike", resume: bool = False, quiet: bool = False,
+          stop_after: int | None = None) -> TrainResult:
+    """Train a language model as ``config`` says; files go to ``run_dir``.
+
+    Parameters
+    ----------
+    config : the run config (see :mod:`musicgate.train.config`).
+    run_dir : the run folder (created).
+    resume : continue from ``run_dir/last.pt`` (a killed or stopped run).
+    quiet : no progress bar or progress lines.
+    stop_after : stop cleanly after this many steps in this call, saving ``last.pt`` as Ctrl-C
+        does (for time-sliced jobs, and to test resuming).
+
+    Raises
+    ------
+    ConfigError, DataError, CheckpointError
+        Bad config, dataset or checkpoint (one line naming it).
+    RunFailure
+        The loss became NaN or infinite; ``last.pt`` keeps the last good state.
+    """
+    run_dir = Path(run_dir)
+    dist = Distributed.from_env()
+    try:
+        device = pick_device(config.train.device, local_rank=dist.local_rank)
+        dist.init(device)
+        return _Trainer(config, run_dir, dist, device, resume=resume, quiet=quiet).run(stop_after)
+    finally:
+        dist.close()
+
+
+class _Trainer:
+    """One run's state; :meth:`run` is the loop."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, dist: Distributed, device: torch.device, *,
+                 resume: bool, quiet: bool) -> None:
+        self.dist, self.device, self.run_dir, self.quiet = dist, device, run_dir, quiet
+        tc, dc = config.train, config.data
+        last = run_dir / "last.pt"
+        if not resume and last.exists():
+            raise ConfigError(f"run folder {run_dir} already holds a run (last.pt); continue it with "
+                              f"--resume {run_dir} or choose another --run-dir")
+        ckpt = None
+        if resume:
+            if not last.exists():
+                raise CheckpointError(f"{last}: no checkpoint to resume from; start the run without --resume")
+            ckpt = dist.broadcast(load_checkpoint(last) if dist.rank == 0 else None)
+        _seed_everything(tc.seed + dist.rank)
+        self.data = load_data(dc.dataset)
+        tok = self.data.tokenizer
+        if dc.vocab is not None and dc.vocab != tok.kind:
+            raise DataError(f"dataset {dc.dataset!r} uses the {tok.kind} vocabulary but data.vocab is "
+                            f"{dc.vocab!r}; prepare it with --vocab {dc.vocab} or set data.vocab={tok.kind}")
+        self.config = resolved_config(config, len(tok))
+        torch.manual_seed(tc.seed)  # identical initial weights on every rank
+        model = RecurrentLM(**resolve_model_args(self.config.model, len(tok)))
+        torch.manual_seed(tc.seed + dist.rank)
+        if ckpt is not None:
+            check_resumable(ckpt, model_args=model.model_args, tokenizer=tok, fingerprint=self.data.fingerprint)
+            model.load_state_dict(ckpt.model_state)
+        self.model = model.to(device)
+        self.opt = _make_optimizer(self.model, tc)
+        self.sched = _make_scheduler(self.opt, tc)
+        self.step, self.best, self.bad_evals, self.val_loss, self.elapsed = 0, None, 0, None, 0.0
+        if ckpt is not None:
+            self._restore(ckpt)
+        self.net = dist.wrap(self.model, device)
+        self.autocast = self._autocast(tc.precision)
+        kw = dict(window=dc.window, mode=dc.mode, rank=dist.rank, world_size=dist.world)
+        self.sampler = WindowSampler(self.data, "train", batch_size=tc.batch_size, transpose=dc.transpose,
+                                     seed=tc.seed, **kw)
+        self.val_batches = self._validation_batches(kw)
+        if dist.rank == 0:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(self.config, run_dir / "config.yaml")
+        self.metrics = MetricsLog(run_dir, enabled=dist.rank == 0, keep_until=self.step if resume else None)
+
+    def _autocast(self, precision: str):
+        use_bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+    def _validation_batches(self, kw: dict) -> list:
+        tc = self.config.train
+        if len(self.data.splits.get("valid", ())) == 0:
+            return []
+        valid = WindowSampler(self.data, "valid", batch_size=tc.batch_size, transpose=False,
+                              seed=tc.seed + 1, **kw)
+        n = len(valid) if self.config.data.mode == "tune" else tc.eval_batches
+        return [valid.batch(i) for i in range(n)]
+
+    def _restore(self, ckpt) -> None:
+        state = ckpt.trainer
+        try:
+            self.opt.load_state_dict(state["optimizer"])
+            self.sched.load_state_dict(state["scheduler"])
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"{ckpt.path}: optimizer or scheduler state does not fit "
+                                  f"({exc}); start a new run") from None
+        self.step, self.best = ckpt.step, ckpt.best_val_loss
+        self.bad_evals, self.val_loss = int(state.get("bad_evals", 0)), state.get("val_loss")
+        self.elapsed = float(state.get("elapsed_s", 0.0))
+        rngs = state.get("rng") or []
+        if len(rngs) == self.dist.world:
+            set_rng_state(rngs[self.dist.rank])
+        elif self.dist.rank == 0 and rngs:
+            set_rng_state(rngs[0])
+
+    # -- one step ------------------------------------------------------------------------------
+    def _loss_sum(self, net, batch) -> torch.Tensor:
+        x = batch.inputs.to(self.device, non_blocking=True)
+        y = batch.targets.to(self.device, non_blocking=True)
+        with self.autocast:
+            logits, _ = net(x, lengths=batch.lengths)
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
+                               ignore_index=self.data.tokenizer.pad_id, reduction="sum")
+
+    def _train_step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        loss_sum = self._loss_sum(self.net, batch)
+        self.opt.zero_grad(set_to_none=True)
+        (loss_sum * (self.dist.world / max(batch.n_targets, 1))).backward()
+        clip = self.config.train.grad_clip
+        if clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        else:
+            norm = torch.zeros((), device=self.device)
+        self.opt.step()
+        if not isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.sched.step()
+        return loss_sum.detach(), norm.detach()
+
+    @torch.no_grad()
+    def evaluate(self) -> float | None:
+        """Mean validation loss (nats per token) over the fixed validation batches."""
+        if not self.val_batches:
+            return None
+        self.model.eval()
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        count = 0
+        for batch in self.val_batches:
+            total += self._loss_sum(self.model, batch).double()
+            count += batch.n_targets
+        self.model.train()
+        return float(self.dist.all_sum(total)) / max(count, 1)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def save(self, name: str) -> Path:
+        t = time.perf_counter()
+        path = self._save(name)
+        self._result.save_s += time.perf_counter() - t
+        self._result.saves += 1
+        return path
+
+    def _save(self, name: str) -> Path:
+        path = self.run_dir / name
+        trainer = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                   "rng": self.dist.gather(rng_state()), "loader": {**self.sampler.state_dict(), "step": self.step},
+                   "bad_evals": self.bad_evals, "val_loss": self.val_loss,
+                   "elapsed_s": self.elapsed + time.perf_counter() - self._t0}
+        if self.dist.rank == 0:
+            payload = make_checkpoint(model=self.model, config=self.config.to_dict(), tokenizer=self.data.tokenizer,
+                                      dataset={"name": self.data.name, "fingerprint": self.data.fingerprint},
+                                      step=self.step, best_val_loss=self.best, trainer=trainer)
+            save_checkpoint(payload, path)
+        return path
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, stop_after: int | None) -> TrainResult:
+        tc = self.config.train
+        self._t0 = time.perf_counter()
+        start, total = self.step, tc.steps
+        result = TrainResult(run_dir=self.run_dir, step=start, stopped="done", first_step=start,
+                             best_val_loss=self.best, val_loss=self.val_loss)
+        self._result = result
+        last_path = self.run_dir / "last.pt"
+        if self.step >= total:
+            result.last_checkpoint = last_path if last_path.exists() else None
+            return result
+        pending: list = []
+        saved_step = start if start > 0 else None
+        bar = self.metrics.progress(total=total, initial=start, quiet=self.quiet or self.dist.rank != 0)
+        self.model.train()
+        batch = self.sampler.batch(self.step)
+        with _StopFlag() as flag, bar:
+            while self.step < total:
+                if stop_after is not None and self.step - start >= stop_after:
+                    result.stopped = "stop_after"
+                    break
+                loss_sum, norm = self._train_step(batch)
+                pending.append((self.step + 1, batch.n_targets, self.opt.param_groups[0]["lr"], loss_sum, norm))
+                self.step += 1
+                result.tokens += batch.n_targets
+                if self.step < total:
+                    batch = self.sampler.batch(self.step)
+                s = self.step
+                do_eval = s % tc.eval_every == 0 or s == total
+                do_save = s % tc.checkpoint_every == 0 or s == total
+                stop = flag.set if not self.dist.active else False
+                if s % tc.log_every == 0 or do_eval or do_save or stop or s == total:
+                    self._flush(pending, result, bar, saved_step)
+                    pending = []
+                    if self.dist.active:
+                        stop = self.dist.any(flag.set)
+                if do_eval and self._evaluate_and_maybe_stop(result):
+                    result.stopped = "early_stop"
+                    do_save = True
+                if do_save or stop or result.stopped == "early_stop":
+                    self.save("last.pt")
+                    saved_step = self.step
+                if stop:
+                    result.stopped = "interrupted"
+                    break
+                if result.stopped == "early_stop":
+                    break
+            self._flush(pending, result, bar, saved_step)
+            if saved_step != self.step:
+                self.save("last.pt")
+        result.loop_s = time.perf_counter() - self._t0
+        result.step, result.best_val_loss, result.val_loss = self.step, self.best, self.val_loss
+        result.last_checkpoint = last_path
+        best = self.run_dir / "best.pt"
+        result.best_checkpoint = best if best.exists() else None
+        if self.dist.rank == 0:
+            self.metrics.close()
+            LossPlotter.plot(self.run_dir / "metrics.csv", self.run_dir / "loss.png")
+            if not self.quiet and result.stopped == "interrupted":
+                print(f"interrupted: saved {last_path} at step {self.step}; continue with --resume {self.run_dir}")
+        return result
+
+    def _flush(self, pending: list, result: TrainResult, bar, saved_step: int | None) -> None:
+        if not pending:
+            return
+        sums = self.dist.all_sum(torch.stack([p[3] for p in pending]).double()).cpu().tolist()
+        norms = torch.stack([p[4] for p in pending]).float().cpu().tolist()
+        now = time.perf_counter() - self._t0
+        rate = result.tokens / now if now > 0 else 0.0
+        for (step, n, lr, _, _), s, g in zip(pending, sums, norms):
+            loss = s / max(n, 1)
+            if not math.isfinite(loss):
+                self.metrics.close()
+                kept = (f"{self.run_dir / 'last.pt'} (step {saved_step}) is kept" if saved_step
+                        else "no checkpoint was written yet")
+                raise RunFailure(f"training loss became {loss} at step {step}; stopped. {kept}; "
+                                 "lower train.lr or set train.grad_clip, then --resume or restart")
+            result.losses.append(loss)
+            self.metrics.train_row(step, loss, lr, g, rate, self.elapsed + now)
+        self.metrics.flush()
+        bar.update(pending[-1][0] - bar.n)
+        bar.set_postfix(loss=f"{result.losses[-1]:.3f}", tok_s=f"{rate:,.0f}")
+
+    def _evaluate_and_maybe_stop(self, result: TrainResult) -> bool:
+        tc = self.config.train
+        t = time.perf_counter()
+        val = self.evaluate()
+        result.eval_s += time.perf_counter() - t
+        result.evals += 1
+        if val is None:
+            return False
+        if not math.isfinite(val):
+            raise RunFailure(f"validation loss became {val} at step {self.step}; stopped. "
+                             f"{self.run_dir / 'last.pt'} keeps the last good state")
+        self.val_loss = val
+        if isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.sched.step(val)
+        improved = self.best is None or val < self.best
+        if improved:
+            self.best, self.bad_evals = val, 0
+            self.save("best.pt")
+        else:
+            self.bad_evals += 1
+        self.metrics.val_row(self.step, val, self.best)
+        if not self.quiet and self.dist.rank == 0 and not self.metrics.tty:
+            last = result.losses[-1] if result.losses else float("nan")
+            print(f"step {self.step}/{tc.steps} loss {last:.4f} val {val:.4f} best {self.best:.4f} "
+                  f"{result.tokens / max(time.perf_counter() - self._t0, 1e-9):,.0f} tok/s", flush=True)
+        return bool(tc.patience) and self.bad_evals >= tc.patience

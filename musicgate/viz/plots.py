@@ -1,0 +1,306 @@
+"""Pictures for listening and teaching: piano rolls, key strips, retention curves.
+
+Everything draws on a given matplotlib ``Axes`` or builds its own ``Figure`` (the object API with
+the Agg canvas: no pyplot, no global backend switch, safe in threads and tests). Figures are
+saved atomically as PNG with :func:`save_figure`. Gate pictures are in :mod:`musicgate.viz.gates`.
+"""
+from __future__ import annotations
+
+import colorsys
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from musicgate.files import atomic_path
+from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, key_index, parse_key, to_major_minor
+from musicgate.music.notes import DRUM_PROGRAM, Notes
+
+IN_KEY_COLOUR = "#3b6fb6"
+OUT_OF_KEY_COLOUR = "#e4572e"
+CELL_COLOURS = {"rnn": "#8c8c8c", "lstm": "#1f77b4", "gru": "#d95f02"}
+"""One colour per recurrent cell, used by every figure that compares cells."""
+
+
+# -- figures -----------------------------------------------------------------------------------
+def new_figure(width: float = 8.0, height: float = 3.0, *, dpi: int = 100):
+    """A matplotlib ``Figure`` on the Agg canvas (``width`` x ``height`` inches)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig, path: "str | os.PathLike", *, dpi: int | None = None) -> Path:
+    """Save ``fig`` as a PNG atomically (never a half-written image); returns the path.
+
+    The image is ``figsize * dpi`` pixels (no tight cropping, so sizes are predictable).
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi or fig.dpi)
+    return path
+
+
+def cell_colour(label: str, fallback_index: int = 0) -> str:
+    """The colour of the cell named in ``label`` ("lstm", "GRU 256" ...), else a tab10 colour."""
+    low = label.lower()
+    for cell in ("lstm", "gru", "rnn"):  # "rnn" last: it is also inside other names
+        if cell in low:
+            return CELL_COLOURS[cell]
+    tab10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+             "#7f7f7f", "#bcbd22", "#17becf")
+    return tab10[fallback_index % len(tab10)]
+
+
+# -- piano roll --------------------------------------------------------------------------------
+def bar_length(notes: Notes) -> float:
+    """Beats per bar from the notes' first meter (4/4 when there is none)."""
+    meter = notes.meter or (4, 4)
+    return meter[0] * 4.0 / meter[1]
+
+
+def draw_notes(ax, start: np.ndarray, end: np.ndarray, pitch: np.ndarray, *,
+               out_of_key: np.ndarray | None = None, key_name: str | None = None) -> None:
+    """Note rectangles from ``start`` to ``end`` on any x unit (beats, seconds, token steps).
+
+    ``out_of_key`` (bool per note) marks notes outside the key in :data:`OUT_OF_KEY_COLOUR`
+    and adds a legend naming ``key_name``.
+    """
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Patch
+
+    start, end = np.asarray(start, float), np.asarray(end, float)
+    pitch = np.asarray(pitch, float)
+    width = np.maximum(end - start, 1e-3)
+    x0, x1, y0, y1 = start, start + width, pitch - 0.4, pitch + 0.4
+    verts = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1),
+                      np.stack([x1, y1], 1), np.stack([x0, y1], 1)], axis=1)
+    bad = np.zeros(len(pitch), bool) if out_of_key is None else np.asarray(out_of_key, bool)
+    colours = np.where(bad, OUT_OF_KEY_COLOUR, IN_KEY_COLOUR)
+    ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors="black", linewidths=0.3))
+    if len(pitch):
+        ax.set_ylim(pitch.min() - 1.5, pitch.max() + 1.5)
+        ax.set_xlim(min(0.0, float(start.min())), float(x1.max()))
+    if out_of_key is not None:
+        n_bad = int(bad.sum())
+        ax.legend(handles=[Patch(color=IN_KEY_COLOUR, label=f"in {key_name} signature"),
+                           Patch(color=OUT_OF_KEY_COLOUR, label=f"outside it ({n_bad} of {len(bad)})")],
+                  loc="upper right", fontsize="small", framealpha=0.85)
+    ax.set_ylabel("MIDI pitch")
+
+
+def out_of_key_mask(pitch: np.ndarray, key: "Key | str") -> np.ndarray:
+    """(n,) bool: pitches whose pitch class is not in ``key.pitch_classes``."""
+    pcs = np.array(sorted(parse_key(key).pitch_classes))
+    return ~np.isin(np.asarray(pitch) % 12, pcs)
+
+
+def piano_roll(ax, notes: Notes, *, key: "Key | str | None" = None, bar_beats: float | None = None,
+               title: str | None = None):
+    """Draw ``notes`` as rectangles over beats, with bar lines.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    notes : Notes
+        Drums are left out (they have no pitch class).
+    key : Key or str, optional
+        Target key: notes whose pitch class is outside ``key.pitch_classes`` are drawn in
+        :data:`OUT_OF_KEY_COLOUR`, with a legend.
+    bar_beats : float, optional
+        Beats per bar (default: from the notes' meter, 4/4 without one).
+
+    Returns
+    -------
+    ax
+    """
+    notes = notes.select(notes.program != DRUM_PROGRAM)
+    bar = bar_length(notes) if bar_beats is None else float(bar_beats)
+    if bar <= 0:
+        raise ValueError(f"bar_beats must be positive, got {bar_beats}")
+    target = None if key is None else parse_key(key)
+    mask = None if target is None else out_of_key_mask(notes.pitch, target)
+    draw_notes(ax, notes.onset, notes.onset + notes.duration, notes.pitch, out_of_key=mask,
+               key_name=None if target is None else target.name)
+    end = max(notes.end, bar)
+    for b in np.arange(0.0, end + 1e-9, bar):
+        ax.axvline(b, color="0.55", linewidth=0.6, zorder=0)
+    ax.set_xlim(0.0, end)
+    if not len(notes):
+        ax.set_ylim(59, 73)
+        ax.text(0.5, 0.5, "no notes", transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.set_xlabel("beat (bar lines every %g beats)" % bar)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+# -- key strip ---------------------------------------------------------------------------------
+def key_colour(index: int) -> tuple[float, float, float]:
+    """RGB colour of key ``index`` (0-11 major, 12-23 minor).
+
+    Hue follows the tonic around the circle of fifths, so related keys look alike; minor keys
+    are darker than major ones.
+    """
+    tonic, minor = int(index) % 12, int(index) >= 12
+    hue = ((tonic * 7) % 12) / 12.0
+    return colorsys.hls_to_rgb(hue, 0.38 if minor else 0.62, 0.75)
+
+
+def _target_index(target: "Key | str | int | None") -> int | None:
+    if target is None:
+        return None
+    if isinstance(target, (int, np.integer)):
+        if not 0 <= int(target) < 24:
+            raise ValueError(f"target key index must be in 0..23, got {target}")
+        return int(target)
+    return key_index(to_major_minor(target))
+
+
+def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarray, *,
+              target: "Key | str | int | None" = None, label_runs: bool = True):
+    """The windowed key estimate as a coloured strip, with its confidence.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    times : (W,) float array
+        Start of each window (beats, notes or steps; increasing). Window ``i`` is drawn over
+        ``[times[i], times[i + 1])``; the last one as wide as the one before.
+    key_index : (W,) int array
+        Estimated key per window: 0-11 C..B major, 12-23 C..B minor
+        (:data:`~musicgate.music.keys.MAJOR_MINOR_KEYS`); -1 for a window with no estimate (grey).
+    confidence : (W,) float array
+        Confidence (e.g. the profile correlation). Clipped to [0, 1] it sets each window's
+        opacity, and it is drawn as a black line.
+    target : Key, str or int, optional
+        The intended key (modes map to major/minor). Windows that agree with it get a green
+        band under the strip; the share that agrees goes in the legend.
+
+    The legend sits right of the axes: leave it about 2 inches of figure width
+    (``fig.subplots_adjust(right=...)``).
+
+    Returns
+    -------
+    ax
+    """
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Patch
+
+    times = np.asarray(times, float).reshape(-1)
+    keys = np.asarray(key_index, np.int64).reshape(-1)
+    conf = np.asarray(confidence, float).reshape(-1)
+    if not (len(times) == len(keys) == len(conf)):
+        raise ValueError(f"times, key_index and confidence must have one value per window, got "
+                         f"{len(times)}, {len(keys)} and {len(conf)}")
+    if len(times) and np.any(np.diff(times) <= 0):
+        raise ValueError("times must increase")
+    if len(times) == 0:
+        ax.text(0.5, 0.5, "no windows", transform=ax.transAxes, ha="center", va="center")
+        ax.set_yticks([])
+        return ax
+    step = np.diff(times)
+    last = step[-1] if len(step) else 1.0
+    right = np.r_[times[1:], times[-1] + last]
+    alpha = np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0) * 0.8 + 0.2
+    colours = [(*key_colour(k), a) if k >= 0 else (0.85, 0.85, 0.85, 1.0) for k, a in zip(keys, alpha)]
+    verts = [[(a, 0), (b, 0), (b, 1), (a, 1)] for a, b in zip(times, right)]
+    ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors="none"))
+    ax.plot((times + right) / 2, np.clip(conf, 0, 1), color="black", linewidth=1.0,
+            label="confidence")
+    handles = []
+    tgt = _target_index(target)
+    bottom = 0.0
+    if tgt is not None:
+        agree = keys == tgt
+        verts = [[(a, -0.18), (b, -0.18), (b, -0.04), (a, -0.04)]
+                 for a, b, ok in zip(times, right, agree) if ok]
+        ax.add_collection(PolyCollection(verts, facecolors="#2ca02c", edgecolors="none"))
+        share = agree[keys >= 0].mean() if (keys >= 0).any() else 0.0
+        handles.append(Patch(color="#2ca02c",
+                             label=f"target {MAJOR_MINOR_KEYS[tgt].name}: {share:.0%} agree"))
+        bottom = -0.2
+    if label_runs:
+        span = right[-1] - times[0]
+        change = np.r_[0, np.flatnonzero(np.diff(keys)) + 1, len(keys)]
+        for a, b in zip(change[:-1], change[1:]):
+            k = keys[a]
+            if k >= 0 and (right[b - 1] - times[a]) > 0.06 * span:
+                ax.text((times[a] + right[b - 1]) / 2, 0.5, MAJOR_MINOR_KEYS[k].name,
+                        ha="center", va="center", fontsize="small")
+    shown = sorted(set(keys[keys >= 0].tolist()), key=lambda k: -np.sum(keys == k))[:6]
+    handles += [Patch(color=key_colour(k), label=MAJOR_MINOR_KEYS[k].name) for k in shown]
+    from matplotlib.lines import Line2D
+
+    handles.append(Line2D([], [], color="black", label="confidence"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.05), fontsize="x-small",
+              frameon=False, labelspacing=0.25)
+    ax.set_xlim(times[0], right[-1])
+    ax.set_ylim(bottom, 1.05)
+    ax.set_yticks([0, 0.5, 1])
+    ax.set_ylabel("confidence")
+    return ax
+
+
+# -- retention curves --------------------------------------------------------------------------
+def retention_curves(ax, positions: np.ndarray,
+                     curves: Mapping[str, Sequence[np.ndarray]], *,
+                     ceiling: "float | np.ndarray | None" = None, ylabel: str,
+                     xlabel: str = "position (notes)", ceiling_label: str = "real data"):
+    """Curves with 95% confidence bands and the real-data ceiling as a dashed line.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    positions : (P,) float array
+        x values shared by all curves.
+    curves : dict label -> (mean, lo, hi)
+        Each a (P,) array; ``lo`` and ``hi`` bound the 95% band (NaN leaves a gap). A label
+        naming a cell ("lstm", "GRU") gets that cell's colour.
+    ceiling : float or (P,) array, optional
+        The value on real data, drawn dashed.
+    ylabel : str
+
+    Returns
+    -------
+    ax
+    """
+    positions = np.asarray(positions, float).reshape(-1)
+    for i, (label, curve) in enumerate(curves.items()):
+        if len(curve) != 3:
+            raise ValueError(f"curve {label!r} must be (mean, lo, hi), got {len(curve)} arrays")
+        mean, lo, hi = (np.asarray(c, float).reshape(-1) for c in curve)
+        if not (len(mean) == len(lo) == len(hi) == len(positions)):
+            raise ValueError(f"curve {label!r} needs {len(positions)} values in mean, lo and hi, "
+                             f"got {len(mean)}, {len(lo)} and {len(hi)}")
+        colour = cell_colour(label, i)
+        ax.fill_between(positions, lo, hi, color=colour, alpha=0.22, linewidth=0)
+        ax.plot(positions, mean, color=colour, linewidth=1.8, label=f"{label} (95% CI band)")
+    if ceiling is not None:
+        ceil = np.broadcast_to(np.asarray(ceiling, float), positions.shape)
+        ax.plot(positions, ceil, color="black", linestyle="--", linewidth=1.2, label=ceiling_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    if curves or ceiling is not None:
+        ax.legend(fontsize="small")
+    return ax
+
+
+_LAZY = {"gate_view": "gateplots", "half_life_figure": "gateplots", "saturation_figure": "gateplots",
+         "note_steps_from_tokens": "gateplots", "memory_half_life": "gatestats",
+         "gate_saturation": "gatestats", "keep_gate": "gatestats"}
+
+
+def __getattr__(name: str):
+    """Gate pictures and gate numbers, re-exported from :mod:`musicgate.viz.gates` and
+    :mod:`musicgate.analysis.gatestats` (imported on first use to avoid an import cycle)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
