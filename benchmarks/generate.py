@@ -70,7 +70,7 @@ def shipped_or_built(cell: str, device: torch.device):
     """The shipped model of ``cell`` when installed, else an untrained one of the shipped size."""
     path = Path(__file__).resolve().parents[1] / "musicgate" / "pretrained" / f"folk-{cell}.pt"
     if path.is_file():
-        from musicgate.nn.checkpoint import load_model
+        from musicgate.nn.hub import load_model
 
         model, tok, _ = load_model(path, device=device)
         return model, tok, "shipped"

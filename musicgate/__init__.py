@@ -9,7 +9,8 @@ from musicgate.errors import (AudioError, CheckpointError, ConfigError, DataErro
 from musicgate.music.keys import MAJOR_MINOR_KEYS, MODES, Key, parse_key
 from musicgate.music.midi import from_pretty_midi, read_midi, to_pretty_midi, write_midi
 from musicgate.music.notes import Notes
-from musicgate.generation.api import generate, load_model  # the functions; torch loads on first use
+from musicgate.generation.api import generate  # the function; torch loads on first use
+from musicgate.nn.hub import load_model
 from musicgate.tokens.tokenizer import EventTokenizer, MelodyTokenizer, Tokenizer, load_tokenizer, make_tokenizer
 
 __version__ = "0.1.0"

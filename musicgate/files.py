@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,3 +100,9 @@ def atomic_write_text(path: "str | os.PathLike", text: str) -> Path:
 def atomic_write_json(path: "str | os.PathLike", obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically; returns the path."""
     return atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=False) + "\n")
+
+
+def safe_name(text: str, default: str = "model") -> str:
+    """``text`` as one safe file-name part: letters, digits, ``.``, ``+`` and ``-`` only (``_`` is the
+    separator between parts), never empty, never a path (``../x`` -> ``x``)."""
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", str(text)).strip("-.") or default

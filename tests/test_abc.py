@@ -86,7 +86,7 @@ def test_real_tunes_read_as_music21_reads_them(collection, file, indices):
 
 
 def test_load_notes_reads_the_first_tune_of_an_abc_file(tmp_path):
-    from musicgate.music.score import load_notes
+    from musicgate.music.load import load_notes
 
     path = tmp_path / "two.abc"
     path.write_text("%abc-2.1\nX:1\nM:2/4\nL:1/8\nK:Gm\nG3-A B2-B2|\n\nX:2\nK:C\nC|\n")

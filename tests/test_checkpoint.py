@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from musicgate.nn.checkpoint import (FORMAT, VERSION, load_checkpoint, load_model, rng_state, save_checkpoint,
+from musicgate.nn.hub import load_model
+from musicgate.nn.checkpoint import (FORMAT, VERSION, load_checkpoint, rng_state, save_checkpoint,
                                   set_rng_state)
 from musicgate.cli import main
 from musicgate.errors import CheckpointError

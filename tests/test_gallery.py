@@ -35,6 +35,7 @@ from musicgate.nn.models import RecurrentLM
 from musicgate.tokens.tokenizer import make_tokenizer
 
 gen = importlib.import_module("musicgate.generation.api")
+hub = importlib.import_module("musicgate.nn.hub")
 CHROMIUM = os.environ.get("MUSICGATE_CHROMIUM", "/usr/bin/chromium")
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -123,7 +124,7 @@ def test_numbers_match_the_files(gallery):
 def test_the_page_says_what_was_measured(gallery):
     text = gallery.read_text(encoding="utf-8")
     record = json.loads((gallery.parent / "gallery.json").read_text())
-    assert "folk-lstm 2.400, folk-gru 2.500 and folk-rnn 2.900" in text  # ordered by the numbers
+    assert "folk-lstm 2.400, folk-gru 2.500 and folk-rnn (tanh RNN) 2.900" in text  # ordered by the numbers
     for sentence in record["sentences"]:
         assert sentence.replace("'", "&#x27;") in text
     assert "no gate, so no half-life" in text
@@ -132,7 +133,7 @@ def test_the_page_says_what_was_measured(gallery):
 def test_no_models_is_one_clear_error(tmp_path, monkeypatch, capsys):
     empty = tmp_path / "pretrained"
     empty.mkdir()
-    monkeypatch.setattr(gen, "pretrained_dir", lambda: empty)
+    monkeypatch.setattr(hub, "pretrained_dir", lambda: empty)
     with pytest.raises(CheckpointError, match="no models for the gallery.*musicgate train"):
         build_gallery(tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -159,7 +160,7 @@ def test_cli_gallery_and_demo(tmp_path, monkeypatch, capsys):
     shipped = tmp_path / "pretrained"  # only folk-gru is installed
     shipped.mkdir()
     shutil.copyfile(models[2], shipped / "folk-gru.pt")
-    monkeypatch.setattr(gen, "pretrained_dir", lambda: shipped)
+    monkeypatch.setattr(hub, "pretrained_dir", lambda: shipped)
     assert main(["-q", "gallery", "-o", str(tmp_path / "g"), "--key", "A minor", "--length", "12", "--num", "1"]) == 0
     out = capsys.readouterr().out
     assert (tmp_path / "g" / "index.html").as_uri() in out
@@ -207,7 +208,7 @@ def test_half_life_sentence_quotes_the_medians():
              CellNumbers("c", "rnn")]
     text = " ".join(comparison_sentences(cells))
     assert "a (LSTM) 4.0 token steps" in text and "b (GRU) 2.0 token steps" in text
-    assert "2.0x as long" in text and "never forgets" in text and "c (RNN) has no gate" in text
+    assert "2.0x as long" in text and "never forgets" in text and "c (tanh RNN) has no gate" in text
     assert not math.isnan(mean_ci([0.5])[0]) and math.isnan(mean_ci([])[0])
 
 

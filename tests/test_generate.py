@@ -18,6 +18,7 @@ from musicgate.music.notes import Notes
 from musicgate.tokens.tokenizer import make_tokenizer
 
 gen = importlib.import_module("musicgate.generation.api")  # the module (musicgate.generation.api may be the function)
+hub = importlib.import_module("musicgate.nn.hub")
 
 
 def tiny_checkpoint(path, kind: str, cell: str = "gru", seed: int = 0):
@@ -42,7 +43,7 @@ def shipped(tmp_path, monkeypatch):
     folder.mkdir()
     tiny_checkpoint(folder / "folk-lstm.pt", "melody", "lstm")
     tiny_checkpoint(folder / "folk-gru.pt", "melody", "gru")
-    monkeypatch.setattr(gen, "pretrained_dir", lambda: folder)
+    monkeypatch.setattr(hub, "pretrained_dir", lambda: folder)
     return folder
 
 
@@ -56,7 +57,7 @@ def d_major_primer(path=None):
 def test_load_model_by_shipped_name_and_by_path(shipped, ckpts):
     model, tok, meta = gen.load_model("folk-gru")
     assert model.cell == "gru" and not model.training and meta["name"] == "folk-gru" and tok.kind == "melody"
-    assert gen.shipped_models() == ["folk-gru", "folk-lstm"]
+    assert hub.shipped_models() == ["folk-gru", "folk-lstm"]
     model, tok, meta = gen.load_model(str(ckpts["event"]))
     assert tok.kind == "event" and meta["name"] == "event"
 
@@ -79,7 +80,7 @@ def test_run_folder_names_files_by_run(tmp_path):
     run = tmp_path / "folk-lstm-20240101"
     run.mkdir()
     tiny_checkpoint(run / "best.pt", "melody")
-    assert gen.model_label(run / "best.pt") == "folk-lstm-20240101-best"
+    assert hub.model_label(run / "best.pt") == "folk-lstm-20240101-best"
 
 
 # -- generate --------------------------------------------------------------------------------------

@@ -112,7 +112,10 @@ def test_retention_curves_png(tmp_path):
     lines = ax.get_lines()
     assert [line.get_linestyle() for line in lines] == ["-", "-", "--"]
     assert np.allclose(lines[2].get_ydata(), 0.95)
-    assert lines[0].get_color() == "#1f77b4" and lines[1].get_color() == "#8c8c8c"
+    from musicgate.nn.cells import get_cell
+
+    assert lines[0].get_color() == get_cell("lstm").colour and lines[1].get_color() == get_cell("rnn").colour
+    assert get_cell("lstm").colour != get_cell("rnn").colour
     assert len(ax.collections) == 2  # one band per curve
     assert png_size(save_figure(fig, tmp_path / "ret.png")) == (700, 400)
     with pytest.raises(ValueError, match="needs 32 values"):
@@ -162,6 +165,12 @@ class FakeTrace:
     h: np.ndarray
     reset_gate: np.ndarray | None = None
     update_gate: np.ndarray | None = None
+    keep: str | None = None
+    sigmoid: tuple = ()
+
+    def __post_init__(self):  # what trace_gates records from the cell registry
+        if self.cell == "gru":
+            self.keep, self.sigmoid = "update_gate", ("reset_gate", "update_gate")
 
 
 def test_gru_keep_gate_is_z_and_saturation_reads_a_trace():

@@ -217,7 +217,7 @@ def tiny_setup(tmp_path):
 
 def test_run_retention_writes_a_reproducible_report(tiny_setup):
     from musicgate.experiments.config import load_retention_config, retention_config
-    from musicgate.analysis.retention import run_retention
+    from musicgate.experiments.retention_run import run_retention
 
     tmp_path, config = tiny_setup
     with warnings.catch_warnings():
@@ -260,7 +260,7 @@ def test_cli_retention_and_bad_override(tiny_setup, capsys):
 def test_models_from_a_training_config_are_trained_first(tiny_setup):
     import yaml
 
-    from musicgate.analysis.retention import run_retention
+    from musicgate.experiments.retention_run import run_retention
 
     tmp_path, config = tiny_setup
     train_yaml = tmp_path / "tiny-gru.yaml"

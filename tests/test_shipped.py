@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from musicgate.cli import main
-from musicgate.generation.api import generate, load_model, pretrained_dir
+from musicgate.generation.api import generate
+from musicgate.nn.hub import load_model, pretrained_dir
 from musicgate.music.keys import Key
 from musicgate.nn.models import count_params
 
@@ -33,3 +34,19 @@ def test_generate_with_no_arguments_writes_a_file(tmp_path, monkeypatch, capsys)
     assert main(["generate"]) == 0
     mids = list((tmp_path / "generated").glob("folk-lstm_*.mid"))
     assert len(mids) == 1 and mids[0].stat().st_size > 100
+
+
+def test_gates_cli_takes_a_shipped_name(tmp_path, capsys):
+    """The README's `musicgate gates --model folk-lstm --melody tune.mid` finds the shipped model."""
+    from musicgate.music.midi import write_midi
+
+    tune = generate("folk-gru", key="D major", length=16, num=1, seed=2)[0]
+    write_midi(tune, tmp_path / "tune.mid")
+    out = tmp_path / "gates"
+    assert main(["gates", "--model", "folk-lstm", "--model", "folk-gru", "--melody", str(tmp_path / "tune.mid"),
+                 "-o", str(out), "--max-steps", "40"]) == 0
+    text = capsys.readouterr().out
+    assert "folk-lstm (lstm" in text and "folk-gru (gru" in text
+    summary = json.loads((out / "gates.json").read_text())
+    assert set(summary["cells"]) == {"folk-lstm", "folk-gru"}
+    assert sorted(p.suffix for p in out.iterdir()).count(".png") >= 2

@@ -10,9 +10,10 @@ from speechclips import make_commands, make_fsdd
 
 from musicgate.errors import AudioError, DataError
 from musicgate.speech.data import (SpeechSet, commands_hash_split, commands_splits, fsdd_official_split,
-                                   leave_one_speaker_out, load_commands, load_fsdd, load_npz, load_spec,
+                                   leave_one_speaker_out, load_commands, load_fsdd, load_npz,
                                    save_npz, speaker_folds, stratified_split)
 from musicgate.speech.features import FeatureConfig
+from musicgate.speech.sources import load_spec
 
 SMALL = FeatureConfig(deltas=False)
 

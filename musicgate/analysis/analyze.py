@@ -1,4 +1,5 @@
-"""Key analysis of MIDI files: estimated key, in-signature rate, windowed key track, plots.
+"""Key analysis of MIDI files: estimated key, in-signature rate, windowed key track (pictures:
+:mod:`musicgate.viz.keys`).
 
 The library side of ``musicgate analyze``: :func:`analyze_notes` works on :class:`Notes`,
 :func:`analyze_path` on a MIDI file or a folder of them, and :func:`write_report` writes the
@@ -19,9 +20,9 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from musicgate.errors import DataError, MidiError
-from musicgate.files import atomic_path, atomic_write_json, atomic_write_text
+from musicgate.files import atomic_write_json, atomic_write_text
 from musicgate.analysis.keyfind import WindowedKeys, estimate_key, windowed_keys
-from musicgate.music.keys import (DEFAULT_PROFILE, MAJOR_MINOR_KEYS, InSignatureRate, Key, in_signature_mask,
+from musicgate.music.keys import (DEFAULT_PROFILE, MAJOR_MINOR_KEYS, InSignatureRate, Key,
                    in_signature_rate, key_index, parse_key, profile_name, to_major_minor)
 from musicgate.music.notes import Notes
 
@@ -205,8 +206,9 @@ def _stem(name: str) -> str:
 
 
 def write_report(results: Iterable[KeyAnalysis], outdir: "str | os.PathLike", *,
-                 plots: bool = True) -> dict[str, Path]:
-    """Write ``summary.csv``, ``summary.json``, ``<file>.keys.csv`` and ``<file>.png`` per file.
+                 plot: Callable[[KeyAnalysis, Path], Path] | None = None) -> dict[str, Path]:
+    """Write ``summary.csv``, ``summary.json``, ``<file>.keys.csv`` and, with ``plot`` (for example
+    :func:`musicgate.viz.keys.plot_analysis`), ``<file>.png`` per file.
 
     Returns
     -------
@@ -221,70 +223,11 @@ def write_report(results: Iterable[KeyAnalysis], outdir: "str | os.PathLike", *,
         stem = _stem(res.name)
         written[f"{res.name}:keys"] = atomic_write_text(outdir / f"{stem}.keys.csv",
                                                         _csv_text(res.key_track()))
-        if plots:
-            written[f"{res.name}:png"] = plot_analysis(res, outdir / f"{stem}.png")
+        if plot is not None:
+            written[f"{res.name}:png"] = plot(res, outdir / f"{stem}.png")
     summary = [r.summary() for r in results]
     written["summary_csv"] = atomic_write_text(outdir / "summary.csv", _csv_text(summary))
     written["summary_json"] = atomic_write_json(
         outdir / "summary.json",
         [dict(s, key_track=r.key_track()) for s, r in zip(summary, results)])
     return written
-
-
-def plot_analysis(res: KeyAnalysis, path: "str | os.PathLike") -> Path:
-    """Piano roll (out-of-key notes in red) over a key-confidence strip; written as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import PolyCollection
-
-    notes = res.notes
-    fig, (ax, strip) = plt.subplots(2, 1, figsize=(10, 5), sharex=True,
-                                    gridspec_kw={"height_ratios": [4, 1]})
-    title = f"{res.name or 'piece'}: {res.key.name if res.key else 'no key'}"
-    if res.target is not None and res.target != res.key:
-        title += f" (target {res.target.name})"
-    if not math.isnan(res.in_signature.by_count):
-        title += f", in signature {res.in_signature.by_count:.0%} of notes"
-    ax.set_title(title, fontsize=10)
-    if len(notes):
-        inkey = (in_signature_mask(notes.pitch, res.target) if res.target is not None
-                 else np.ones(len(notes), bool))
-        for mask, colour, label in ((inkey, "#4a6fa5", "in key"),
-                                    (~inkey, "#d62728", "out of key")):
-            if mask.any():
-                x0, x1 = notes.onset[mask], notes.onset[mask] + notes.duration[mask]
-                y = notes.pitch[mask].astype(float)
-                verts = np.stack([np.stack([x0, y - 0.4], 1), np.stack([x1, y - 0.4], 1),
-                                  np.stack([x1, y + 0.4], 1), np.stack([x0, y + 0.4], 1)], 1)
-                ax.add_collection(PolyCollection(verts, facecolors=colour, edgecolors="none",
-                                                 label=f"{label} ({int(mask.sum())})"))
-        ax.set_xlim(0, max(notes.end, 1e-3))
-        ax.set_ylim(notes.pitch.min() - 2, notes.pitch.max() + 2)
-        ax.legend(loc="upper right", fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no notes", ha="center", va="center", transform=ax.transAxes)
-    ax.set_ylabel("pitch")
-    w = res.windows
-    if w.valid.any() and len(notes):
-        ends = np.minimum(w.end, len(notes)) - 1
-        centre_time = (notes.onset[w.start] + notes.onset[np.maximum(ends, w.start)]) / 2
-        target_idx = key_index(to_major_minor(res.target)) if res.target is not None else -2
-        agree = w.key == target_idx
-        corr = np.nan_to_num(w.correlation, nan=0.0)
-        order = np.argsort(centre_time, kind="stable")
-        x, c, a = centre_time[order], corr[order], agree[order]
-        for mask, colour in ((a, "#2ca02c"), (~a, "#ff7f0e")):
-            strip.fill_between(x, 0, c, where=mask, step="mid", color=colour, linewidth=0)
-        strip.set_ylim(min(0.0, float(corr.min())), 1.0)
-        strip.set_title(f"window key vs {res.target.name if res.target else 'target'}: green "
-                        f"agrees ({res.window_agreement:.0%}), orange differs; height = "
-                        f"correlation", fontsize=8)
-    strip.set_ylabel("corr.")
-    strip.set_xlabel("beats")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return Path(path)

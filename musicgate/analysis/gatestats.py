@@ -19,17 +19,11 @@ from typing import Mapping
 
 import numpy as np
 
-SIGMOID_GATES = {"lstm": ("input_gate", "forget_gate", "output_gate"),
-                 "gru": ("reset_gate", "update_gate"), "rnn": ()}
-"""The gates with values in (0, 1) per cell, in the order figures show them."""
-KEEP_GATE = {"lstm": "forget_gate", "gru": "update_gate"}
-"""The field of a GateTrace that multiplies the old memory, per cell."""
-
 
 def keep_gate(trace) -> np.ndarray | None:
-    """The (layers, B, T, H) keep factor of a GateTrace: LSTM ``f``, GRU ``z``; None for an RNN."""
-    name = KEEP_GATE.get(trace.cell)
-    return None if name is None else getattr(trace, name)
+    """The (layers, B, T, H) keep factor of a GateTrace (``trace.keep`` names it: LSTM ``f``, GRU
+    ``z``); None for a cell without one (the RNN)."""
+    return None if trace.keep is None else getattr(trace, trace.keep)
 
 
 def memory_half_life(forget_gates: np.ndarray) -> np.ndarray:
@@ -65,7 +59,7 @@ def memory_half_life(forget_gates: np.ndarray) -> np.ndarray:
 
 def _gate_dict(gates) -> dict[str, np.ndarray]:
     if hasattr(gates, "cell") and hasattr(gates, "arrays"):  # a GateTrace
-        return {name: getattr(gates, name) for name in SIGMOID_GATES[gates.cell]}
+        return {name: getattr(gates, name) for name in gates.sigmoid}
     if isinstance(gates, Mapping):
         return dict(gates)
     return {"gate": np.asarray(gates)}

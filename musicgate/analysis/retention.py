@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -393,12 +393,47 @@ def measure_midi(path: "str | os.PathLike", key: "Key | str", **kwargs) -> Piece
     return measure_notes(read_midi(path), target, **kwargs)
 
 
-def run_retention(config, *, overrides: list[str] | None = None, quiet: bool = False, log=None) -> "os.PathLike":
-    """Run the key-retention experiment; returns the output folder.
+# -- measuring a set ---------------------------------------------------------------------------------
+@dataclass
+class Measured:
+    """Per-sequence measures of a set of note sequences against their targets.
 
-    ``config`` is a :class:`~musicgate.experiments.config.RetentionConfig`, a mapping or a YAML
-    path; see :func:`musicgate.experiments.retention_run.run_retention`.
+    ``agreement[W]`` and ``in_sig_window[W]`` are (B, L - W + 1); ``in_sig`` is (B, L);
+    ``drift`` is (times, observed), each (B,).
     """
-    from musicgate.experiments.retention_run import run_retention as _run
 
-    return _run(config, overrides=overrides, quiet=quiet, log=log)
+    pitch: np.ndarray
+    duration: np.ndarray
+    lengths: np.ndarray
+    targets: list
+    in_sig: np.ndarray
+    in_sig_window: dict = field(default_factory=dict)
+    agreement: dict = field(default_factory=dict)
+    drift: tuple = ()
+
+
+def measure(notes: list[Notes], targets: list[Key], *, windows: list[int], profile: str, length: int | None,
+            drift_window: int, drift_patience: int) -> Measured:
+    """All retention measures of ``notes[b]`` against ``targets[b]`` (see :mod:`musicgate.analysis.retention`)."""
+    pitch, duration, lengths = pad_notes(notes, length=length)
+    m = Measured(pitch, duration, lengths, list(targets), in_signature_matrix(pitch, lengths, targets))
+    for w in sorted(set(windows) | {drift_window}):
+        m.in_sig_window[w] = windowed_in_signature(m.in_sig, lengths, w)
+        m.agreement[w] = windowed_agreement(pitch, duration, lengths, targets, window=w, profile=profile)
+    m.drift = drift_times(m.agreement[drift_window].exact, lengths, drift_window, patience=drift_patience)
+    return m
+
+
+def pooled_ci(values: np.ndarray, *, n_boot: int, level: float, seed: int) -> tuple[float, float, float]:
+    """Mean of all non-NaN entries of (n, P) ``values`` (every window weighs the same), with a
+    bootstrap interval that resamples rows (tunes or sequences)."""
+    valid = ~np.isnan(values)
+    sums = np.where(valid, values, 0.0).sum(axis=1)
+    est, lo, hi = bootstrap_ratio_ci(sums, valid.sum(axis=1).astype(float), n_boot=n_boot, level=level, seed=seed)
+    return float(est), float(lo), float(hi)
+
+
+def drift_median(m: Measured) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan-Meier median time to drift and the curve (t, S, lo, hi) of a measured set."""
+    t, s, lo, hi = kaplan_meier(*m.drift)
+    return km_median(t, s), t, s, lo, hi

@@ -64,7 +64,9 @@ def analyze(args) -> int:
         progress.close()
     for w in caught:
         print(f"musicgate: warning: {w.message}", file=sys.stderr)
-    written = write_report(results, outdir, plots=not args.no_plot)
+    from musicgate.viz.keys import plot_analysis
+
+    written = write_report(results, outdir, plot=None if args.no_plot else plot_analysis)
     print(f"{'file':30s} {'notes':>6s} {'key':>10s} {'corr':>6s} {'target':>10s} "
           f"{'in-sig':>7s} {'in-sig(dur)':>11s} {'windows in key':>14s}")
     for r in results:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from musicgate.errors import ConfigError
-from musicgate.train.config import CELLS
+from musicgate.nn.cells import cell_names
 
 REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -82,7 +82,7 @@ def polyphonic(args) -> int:
     from musicgate.files import atomic_write_json, atomic_write_text
     from musicgate.experiments.polyphonic import poly_config, results_table, train_polyphonic
 
-    cells = _list(args.cell, CELLS, "--cell")
+    cells = _list(args.cell, cell_names(), "--cell")
     if args.epochs is not None and args.epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, got {args.epochs}")
     _threads(args.threads)
@@ -113,7 +113,7 @@ def memory(args) -> int:
     from musicgate.experiments.memory import TASKS, MemoryConfig, memory_sweep, memory_table, plot_memory, result_dicts
 
     tasks = _list(args.task, TASKS, "--task")
-    cells = _list(args.cell, CELLS, "--cell")
+    cells = _list(args.cell, cell_names(), "--cell")
     try:
         Ts = [int(t) for t in args.T.split(",") if t.strip()]
     except ValueError:

@@ -11,7 +11,7 @@ def register(sub) -> None:
     p = sub.add_parser("gates", help="gate heatmaps under the piano roll, memory half-life and "
                        "gate saturation for one melody (give --model once per model to compare)")
     p.add_argument("--model", action="append", required=True, metavar="PATH_OR_NAME",
-                   help="a checkpoint file or a shipped model name (repeat to compare cells)")
+                   help="a shipped model name (folk-lstm), a checkpoint file or a run folder (repeat to compare cells)")
     p.add_argument("--melody", type=Path, required=True, help="a MIDI file (its top line is used)")
     p.add_argument("-o", "--output", type=Path, default=Path("generated/gates"),
                    help="folder for the PNGs and gates.json (default generated/gates)")
@@ -20,25 +20,11 @@ def register(sub) -> None:
     p.set_defaults(func=gates)
 
 
-def shipped_models() -> dict[str, Path]:
-    """Models shipped inside the package (``musicgate/nn/models/NAME.pt``), by name."""
-    folder = Path(__file__).resolve().parents[1] / "models"
-    return {p.stem: p for p in sorted(folder.glob("*.pt"))} if folder.is_dir() else {}
-
-
 def _load(spec: str):
-    """(model, tokenizer) from a checkpoint path, a run folder or a shipped model's name."""
-    from musicgate.nn.checkpoint import load_model
+    """(model, tokenizer) of a shipped model name, a checkpoint file or a run folder."""
+    from musicgate.nn.hub import load_model
 
-    path = Path(spec)
-    if not path.exists():
-        shipped = shipped_models()
-        if spec not in shipped:
-            names = ", ".join(shipped) or "none installed"
-            raise CheckpointError(f"{spec}: no such checkpoint file or shipped model "
-                                  f"(shipped models: {names})")
-        path = shipped[spec]
-    model, tokenizer, _meta = load_model(path)
+    model, tokenizer, _meta = load_model(spec)
     if tokenizer is None or not hasattr(model, "embed"):
         raise CheckpointError(f"{spec}: gate pictures need a token language model "
                               "(RecurrentLM) saved with its tokenizer")

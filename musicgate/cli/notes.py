@@ -70,7 +70,8 @@ def info(args) -> int:
 
 
 def convert(args) -> int:
-    from musicgate.music.score import load_notes, write_musicxml
+    from musicgate.music.load import load_notes
+    from musicgate.music.score import write_musicxml
 
     suffix = args.output.suffix.lower()
     if suffix not in (".mid", ".midi", ".musicxml", ".xml", ".mxl"):

@@ -9,7 +9,7 @@ import numpy as np
 
 from musicgate.errors import CheckpointError, DataError
 from musicgate.files import atomic_write_json, atomic_write_text
-from musicgate.train.config import CELLS
+from musicgate.nn.cells import cell_names
 
 DATA_HELP = ("PATH.npz (digits.npz layout, stratified 50/50), fsdd:DIR (official split), "
              "commands:DIR (Speech Commands lists) or synth-digits (eSpeak NG, held-out voices)")
@@ -21,7 +21,7 @@ def register(sub) -> None:
 
     p = cmds.add_parser("train", help="train a classifier, evaluate it on the test split, save RUN/")
     p.add_argument("--data", required=True, help=DATA_HELP)
-    p.add_argument("--cell", choices=CELLS, default="gru")
+    p.add_argument("--cell", choices=cell_names(), default="gru")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.0)
@@ -78,7 +78,7 @@ def _feature_config(args):
 
 def train(args) -> int:
     from musicgate.speech import classify
-    from musicgate.speech.data import features_for_spec, load_spec
+    from musicgate.speech.sources import features_for_spec, load_spec
 
     config = _feature_config(args)
     split = load_spec(args.data, config=config, seed=args.seed, holdout_speaker=args.holdout_speaker,
@@ -118,7 +118,7 @@ def train(args) -> int:
 
 def evaluate_run(args) -> int:
     from musicgate.speech import classify
-    from musicgate.speech.data import load_spec
+    from musicgate.speech.sources import load_spec
     from musicgate.speech.features import FeatureConfig
 
     model, ckpt = classify.load_checkpoint(_checkpoint_path(args.run))

@@ -24,8 +24,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from musicgate.errors import ConfigError
-from musicgate.files import atomic_path
-from musicgate.nn.models import CELLS, RecurrentLM, count_params, hidden_for_params, recurrent
+
+from musicgate.nn.cells import cell_names, get_cell
+from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params, recurrent
 
 TASKS = ("adding", "copy")
 DEFAULT_T = (50, 100, 200, 400, 1000)
@@ -134,8 +135,7 @@ def run_memory_task(task: str, T: int, cell: str, config: MemoryConfig | None = 
 
     if task not in TASKS:
         raise ConfigError(f"unknown memory task {task!r}: use one of {', '.join(TASKS)}")
-    if cell not in CELLS:
-        raise ConfigError(f"unknown cell {cell!r}: use one of {', '.join(CELLS)}")
+    get_cell(cell)
     config = config or MemoryConfig()
     make = adding_batch if task == "adding" else copy_batch
     torch.manual_seed(config.seed)
@@ -166,10 +166,11 @@ def run_memory_task(task: str, T: int, cell: str, config: MemoryConfig | None = 
 
 
 def memory_sweep(tasks: Sequence[str] = TASKS, Ts: Sequence[int] = DEFAULT_T,
-                 cells: Sequence[str] = CELLS, config: MemoryConfig | None = None, *,
+                 cells: Sequence[str] | None = None, config: MemoryConfig | None = None, *,
                  progress: bool = False,
                  log: Callable[[MemoryResult], None] | None = None) -> list[MemoryResult]:
     """Every (task, T, cell) run, in that order."""
+    cells = list(cell_names() if cells is None else cells)
     results = []
     for task in tasks:
         for T in Ts:
@@ -193,21 +194,21 @@ def memory_table(results: Sequence[MemoryResult]) -> str:
 
 def plot_memory(results: Sequence[MemoryResult], path: str | Path) -> Path:
     """PNG of final loss vs T per cell, one panel per task, with the baselines drawn."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import matplotlib.ticker
+
+    from musicgate.figures import new_figure, save_figure
 
     path = Path(path)
     tasks = [t for t in TASKS if any(r.task == t for r in results)]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
+    fig = new_figure(5.5 * len(tasks), 4.2, dpi=110)
+    axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         rows = [r for r in results if r.task == task]
         Ts = sorted({r.T for r in rows})
-        for cell in CELLS:
+        for cell in dict.fromkeys(r.cell for r in rows):
             pts = sorted((r.T, r.loss) for r in rows if r.cell == cell)
             if pts:
-                ax.plot(*zip(*pts), marker="o", label=cell.upper() if cell != "rnn" else "tanh RNN")
+                ax.plot(*zip(*pts), marker="o", label=get_cell(cell).label)
         if task == "adding":
             ax.axhline(ADDING_BASELINE, color="k", ls="--", label="predict 1 (1/6)")
             ax.axhline(ADDING_BASELINE_QUOTED, color="gray", ls=":", label="0.1767 (quoted)")
@@ -225,12 +226,7 @@ def plot_memory(results: Sequence[MemoryResult], path: str | Path) -> Path:
         ax.set_title(f"{task}: final loss after {rows[0].steps} training steps")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def result_dicts(results: Sequence[MemoryResult]) -> list[dict]:

@@ -21,7 +21,8 @@ import yaml
 from torch.nn import functional as F
 
 from musicgate.errors import ConfigError, RunFailure
-from musicgate.nn.models import CELLS, PianoRollRNN, count_params
+from musicgate.nn.cells import get_cell
+from musicgate.nn.models import PianoRollRNN, count_params
 from musicgate.music.rolls import DATASETS, load_polyphonic
 
 #: Published test NLL (nats per frame): (source, dataset) -> {cell: value}.
@@ -66,8 +67,7 @@ class PolyConfig:
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise ConfigError(f"dataset {self.dataset!r}: use one of {', '.join(DATASETS)}")
-        if self.cell not in CELLS:
-            raise ConfigError(f"unknown cell {self.cell!r}: use one of {', '.join(CELLS)}")
+        get_cell(self.cell)
         for name in ("hidden", "layers", "batch_size", "max_epochs", "patience"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")

@@ -30,7 +30,8 @@ from torch.nn import functional as F
 from musicgate.errors import ConfigError
 from musicgate.files import atomic_write_json, atomic_write_text
 from musicgate.music.keys import MAJOR_MINOR_KEYS
-from musicgate.nn.models import CELLS, RecurrentLM, count_params, hidden_for_params
+from musicgate.nn.cells import cell_names, get_cell
+from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params
 from musicgate.analysis.retention import bootstrap_mean_ci
 
 N_KEYS = 24
@@ -40,9 +41,6 @@ VOCAB = PITCH_BASE + 12
 CHANCE = 7 / 12
 DEFAULT_T = (10, 30, 100, 300, 1000)
 GAPS = ("rests", "chromatic")
-DEFAULT_LR = {"rnn": 3e-3, "lstm": 2e-2, "gru": 1e-2}
-"""Adam learning rate per cell when ProbeConfig.lr is None (the RNN diverges from the task at
-1e-2; the LSTM barely moves at 3e-3 within the budget)."""
 
 _IN_KEY = torch.tensor([[pc in k.pitch_classes for pc in range(12)] for k in MAJOR_MINOR_KEYS])
 """(24, 12) bool: pitch class in the key's signature."""
@@ -59,8 +57,9 @@ class ProbeConfig:
     notes : M, in-key notes after the gap.
     gap : ``rests`` or ``chromatic``.
     steps, batch_size, clip : Adam training.
-    lr : learning rate; None takes the cell's from :data:`DEFAULT_LR` (chosen on T = 10 from
-        {3e-3, 1e-2, 2e-2}: the largest that learned the task within the budget).
+    lr : learning rate; None takes the cell's from :attr:`CellSpec.default_lr
+        <musicgate.nn.cells.CellSpec>` (chosen on T = 10 from {3e-3, 1e-2, 2e-2}: the largest that
+        learned the task within the budget; the RNN diverges at 1e-2, the LSTM barely moves at 3e-3).
     eval_size : held-out sequences for the score.
     margin : the key counts as recalled when the score's 95% interval lies above 7/12 + margin.
     seed : seeds the weights, the training and the evaluation data.
@@ -173,13 +172,12 @@ def train_probe(cell: str, T: int, config: ProbeConfig | None = None, *, progres
     """Train one parameter-matched model on the probe at gap ``T`` and score it."""
     from tqdm.auto import tqdm
 
-    if cell not in CELLS:
-        raise ConfigError(f"unknown cell {cell!r}: use one of {', '.join(CELLS)}")
+    get_cell(cell)
     config = config or ProbeConfig()
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     model = probe_model(cell, config)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr or DEFAULT_LR[cell])
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr or get_cell(cell).default_lr)
     start = time.perf_counter()
     loss = torch.tensor(float("nan"))
     bar = tqdm(range(config.steps), disable=not progress, desc=f"probe {cell} T={T}", unit="step", leave=False)
@@ -198,12 +196,12 @@ def train_probe(cell: str, T: int, config: ProbeConfig | None = None, *, progres
                        recalled=bool(s["lo"] > CHANCE + config.margin), seconds=time.perf_counter() - start)
 
 
-def run_probe(Ts: Sequence[int] = DEFAULT_T, cells: Sequence[str] = CELLS, config: ProbeConfig | None = None, *,
+def run_probe(Ts: Sequence[int] = DEFAULT_T, cells: Sequence[str] | None = None, config: ProbeConfig | None = None, *,
               progress: bool = False, log: Callable[[ProbeResult], None] | None = None) -> list[ProbeResult]:
-    """Every (cell, T) run, cells outer."""
+    """Every (cell, T) run, cells outer (default: every registered cell)."""
+    cells = list(cell_names() if cells is None else cells)
     for c in cells:
-        if c not in CELLS:
-            raise ConfigError(f"unknown cell {c!r}: use one of {', '.join(CELLS)}")
+        get_cell(c)
     results = []
     for cell in cells:
         for T in Ts:
@@ -258,7 +256,7 @@ def probe_findings(results: Sequence[ProbeResult], config: ProbeConfig) -> list[
         text += f"; after {config.notes - 1} in-key notes (local inference) " + \
             ", ".join(f"{r.local:.3f}" for r in rows) + "."
         lines.append(text)
-    gated = {c: longest.get(c) or 0 for c in ("lstm", "gru") if c in longest}
+    gated = {c: longest.get(c) or 0 for c in longest if get_cell(c).gated}
     if "rnn" in longest and gated:
         r = longest["rnn"] or 0
         further = [c for c, g in gated.items() if g > r]
@@ -339,7 +337,7 @@ def write_probe_report(results: Sequence[ProbeResult], config: ProbeConfig, outp
             f"KEY, T {config.gap}, then {config.notes} in-key notes; one model per (cell, T), one layer, "
             f"parameter-matched to an LSTM of {config.lstm_hidden} units, {config.steps} Adam steps of "
             f"{config.batch_size} sequences (seed {config.seed}; learning rate "
-            f"{config.lr if config.lr else ', '.join(f'{c} {v:g}' for c, v in DEFAULT_LR.items())}). Score: probability mass on in-key pitch classes "
+            f"{config.lr if config.lr else ', '.join(f'{c} {get_cell(c).default_lr:g}' for c in dict.fromkeys(r.cell for r in results))}). Score: probability mass on in-key pitch classes "
             f"at the first note after the gap, mean over {config.eval_size} held-out sequences with a 95% bootstrap "
             f"interval; chance 7/12 = {CHANCE:.3f}; * = recalled (interval above {CHANCE + config.margin:.3f}).", "",
             probe_table(data), "", "## What was measured", ""]

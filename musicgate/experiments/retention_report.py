@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,25 @@ import numpy as np
 from musicgate.experiments.config import RetentionConfig
 from musicgate.files import atomic_write_json, atomic_write_text
 from musicgate.analysis.retention import bootstrap_mean_ci, survival_at
-from musicgate.experiments.retention_run import CellRun, Measured, drift_median, pooled_ci
+from musicgate.analysis.retention import Measured, drift_median, pooled_ci
+
+
+
+def _gated(cell: str) -> bool:
+    from musicgate.nn.cells import get_cell
+
+    return get_cell(cell).gated
+
+
+@dataclass
+class CellRun:
+    """One model's sampled sequences, their measures and where they came from."""
+
+    label: str
+    info: dict
+    measured: Measured
+    tokens: list
+    seconds: float
 
 MEASURES = (("in_signature", "in-signature rate"), ("agreement", "key agreement"), ("mirex", "MIREX score"))
 
@@ -98,7 +117,7 @@ def findings(runs: list[CellRun], cv: dict, ceil: dict, medians: dict, config: R
         text += f"; median time to drift {_fmt_median(medians[r.label], last)} notes."
         lines.append(text)
     rnn = [r for r in runs if r.info["cell"] == "rnn"]
-    gated = [r for r in runs if r.info["cell"] in ("lstm", "gru")]
+    gated = [r for r in runs if _gated(r.info["cell"])]
     if rnn and gated and at_last[rnn[0].label] is not None:
         a = at_last[rnn[0].label]
         best = max(gated, key=lambda r: at_last[r.label][0] if at_last[r.label] else -1)

@@ -15,7 +15,6 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +24,14 @@ from musicgate.experiments.config import RetentionConfig, load_retention_config,
 from musicgate.files import atomic_path, atomic_write_json, atomic_write_text
 from musicgate.music.keys import Key
 from musicgate.music.notes import Notes
-from musicgate.analysis.retention import (Agreement, bootstrap_ratio_ci, drift_times, in_signature_matrix, kaplan_meier,
-                        km_median, pad_notes, windowed_agreement, windowed_in_signature)
-
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+from musicgate.analysis.retention import Measured, measure
+from musicgate.experiments.retention_report import CellRun, write_report
 
 
 # -- models ------------------------------------------------------------------------------------
-def pretrained_names() -> list[str]:
-    """Names of the shipped models (``musicgate/pretrained/NAME.pt``)."""
-    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.pt")) if PRETRAINED_DIR.is_dir() else []
-
-
 def resolve_checkpoint(spec: str, *, train_dir: Path | None = None, quiet: bool = True) -> Path:
-    """The checkpoint file for a model spec: a file, a run folder, a shipped name or a YAML config.
-
-    A YAML config is trained first (into ``train_dir``). Raises :class:`CheckpointError` listing
-    the shipped models when the spec names nothing.
+    """The checkpoint file for a model spec: what :func:`musicgate.nn.hub.resolve_checkpoint` takes
+    (a shipped name, a file, a run folder), or a YAML training config, trained first into ``train_dir``.
     """
     path = Path(spec)
     if path.suffix in (".yaml", ".yml") and path.is_file():
@@ -52,18 +42,9 @@ def resolve_checkpoint(spec: str, *, train_dir: Path | None = None, quiet: bool 
 
         res = train(load_config(path), run_dir=train_dir, quiet=quiet)
         return Path(res.best_checkpoint or res.last_checkpoint or train_dir / "last.pt")
-    if path.is_dir():
-        for name in ("best.pt", "last.pt"):
-            if (path / name).is_file():
-                return path / name
-    if path.is_file():
-        return path
-    shipped = PRETRAINED_DIR / f"{spec}.pt"
-    if shipped.is_file():
-        return shipped
-    have = ", ".join(pretrained_names()) or "none yet"
-    raise CheckpointError(f"model {spec!r} is not a checkpoint file, run folder, training YAML or shipped "
-                          f"model (shipped: {have}); train one with 'musicgate train configs/folk-lstm.yaml'")
+    from musicgate.nn.hub import resolve_checkpoint as resolve
+
+    return resolve(spec)
 
 
 def sha256_file(path: "str | os.PathLike") -> str:
@@ -128,59 +109,8 @@ def primers(dataset: str, split: str, n_notes: int, keys: list[Key], tokenizer) 
     return out
 
 
-# -- measuring ---------------------------------------------------------------------------------
-@dataclass
-class Measured:
-    """Per-sequence measures of a set of note sequences against their targets.
-
-    ``agreement[W]`` and ``in_sig_window[W]`` are (B, L - W + 1); ``in_sig`` is (B, L);
-    ``drift`` is (times, observed), each (B,).
-    """
-
-    pitch: np.ndarray
-    duration: np.ndarray
-    lengths: np.ndarray
-    targets: list
-    in_sig: np.ndarray
-    in_sig_window: dict = field(default_factory=dict)
-    agreement: dict = field(default_factory=dict)
-    drift: tuple = ()
-
-
-def measure(notes: list[Notes], targets: list[Key], *, windows: list[int], profile: str, length: int | None,
-            drift_window: int, drift_patience: int) -> Measured:
-    """All retention measures of ``notes[b]`` against ``targets[b]`` (see :mod:`musicgate.analysis.retention`)."""
-    pitch, duration, lengths = pad_notes(notes, length=length)
-    m = Measured(pitch, duration, lengths, list(targets), in_signature_matrix(pitch, lengths, targets))
-    for w in sorted(set(windows) | {drift_window}):
-        m.in_sig_window[w] = windowed_in_signature(m.in_sig, lengths, w)
-        m.agreement[w] = windowed_agreement(pitch, duration, lengths, targets, window=w, profile=profile)
-    m.drift = drift_times(m.agreement[drift_window].exact, lengths, drift_window, patience=drift_patience)
-    return m
-
-
-def pooled_ci(values: np.ndarray, *, n_boot: int, level: float, seed: int) -> tuple[float, float, float]:
-    """Mean of all non-NaN entries of (n, P) ``values`` (every window weighs the same), with a
-    bootstrap interval that resamples rows (tunes or sequences)."""
-    valid = ~np.isnan(values)
-    sums = np.where(valid, values, 0.0).sum(axis=1)
-    est, lo, hi = bootstrap_ratio_ci(sums, valid.sum(axis=1).astype(float), n_boot=n_boot, level=level, seed=seed)
-    return float(est), float(lo), float(hi)
-
-
-@dataclass
-class CellRun:
-    """One model's sampled sequences, their measures and where they came from."""
-
-    label: str
-    info: dict
-    measured: Measured
-    tokens: list
-    seconds: float
-
-
 def _sample_cell(label: str, ckpt: Path, config: RetentionConfig, keys: list[Key], *, quiet: bool) -> CellRun:
-    from musicgate.nn.checkpoint import load_model
+    from musicgate.nn.hub import load_model
     from musicgate.nn.models import count_params
     from musicgate.generation.sample import sample
 
@@ -276,7 +206,6 @@ def run_retention(config: "RetentionConfig | dict | str | os.PathLike", *, overr
     atomic_write_json(outdir / "models.json", {"models": [r.info for r in runs],
                                                "ceiling": ceiling_info if ceiling is not None else None})
     _write_raw(outdir, runs, ceiling)
-    from musicgate.experiments.retention_report import write_report
 
     write_report(outdir, config, runs, ceiling, ceiling_info if ceiling is not None else None)
     return outdir
@@ -333,11 +262,4 @@ def _num(x) -> str:
     return "" if np.isnan(x) else f"{x:.6g}"
 
 
-def drift_median(m: Measured) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Kaplan-Meier median time to drift and the curve (t, S, lo, hi) of a measured set."""
-    t, s, lo, hi = kaplan_meier(*m.drift)
-    return km_median(t, s), t, s, lo, hi
-
-
-__all__ = ["run_retention", "resolve_checkpoint", "real_tunes", "measure", "Measured", "CellRun",
-           "pooled_ci", "drift_median", "sha256_file", "pretrained_names", "Agreement"]
+__all__ = ["run_retention", "resolve_checkpoint", "real_tunes", "sha256_file"]

@@ -3,8 +3,8 @@
 >>> notes = generate("folk-lstm", key="D major", length=64, num=2, seed=1)   # doctest: +SKIP
 >>> write_outputs(notes, "generated", model_name="folk-lstm", key="D major", seed=1)  # doctest: +SKIP
 
-Shipped models (``folk-rnn``, ``folk-lstm``, ``folk-gru``) are checkpoints stored in the package
-as ``musicgate/pretrained/NAME.pt``; any other checkpoint is loaded by path.
+Models are named as :mod:`musicgate.nn.hub` says: a shipped model (``folk-rnn``, ``folk-lstm``,
+``folk-gru``), a checkpoint file or a run folder.
 
 The key of a run: the one asked for; else the primer's estimated key; else one of the 24 major
 and minor keys drawn with the seed. A primer asked to continue in another key is transposed so
@@ -17,117 +17,30 @@ This module imports torch only when a model is used, so ``import musicgate`` sta
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from musicgate.errors import AudioError, CheckpointError, ConfigError, MidiError
+from musicgate.errors import AudioError, ConfigError, MidiError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
 from musicgate.music.notes import Notes
 from musicgate.generation.sample import check_sampling_args
+from musicgate.files import safe_name
+from musicgate.nn.hub import load_model
 
-SHIPPED_MODELS = ("folk-rnn", "folk-lstm", "folk-gru")
-"""Names of the models that come with the package."""
 DEFAULT_MODEL = "folk-lstm"
 DEFAULT_LENGTH = 128
 """Notes per generated piece when no length is given."""
 
 
-def pretrained_dir() -> Path:
-    """The package folder holding the shipped checkpoints (``NAME.pt``)."""
-    return Path(__file__).resolve().parents[1] / "pretrained"
-
-
-def shipped_models() -> list[str]:
-    """Names of the shipped models installed with this package (may be fewer than SHIPPED_MODELS)."""
-    folder = pretrained_dir()
-    return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
-
-
-def _looks_like_path(text: str) -> bool:
-    return os.sep in text or "/" in text or text.endswith((".pt", ".pth")) or text in (".", "..")
-
-
-def resolve_model(name_or_path: "str | os.PathLike") -> Path:
-    """The checkpoint file for a shipped model name or a path (a file, or a run folder).
-
-    Raises
-    ------
-    CheckpointError
-        An unknown name (the message lists the shipped ones) or a missing path.
-    """
-    text = os.fspath(name_or_path)
-    if not _looks_like_path(text):
-        candidate = pretrained_dir() / f"{text}.pt"
-        if candidate.is_file():
-            return candidate
-        if not Path(text).exists():
-            found = shipped_models()
-            have = ", ".join(found) if found else "none are installed in this copy of musicgate"
-            raise CheckpointError(f"no shipped model named {text!r} (shipped models: {have}); give one of "
-                                  "those names or the path of a checkpoint (.pt file or run folder)")
-    path = Path(text)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such checkpoint; give a shipped model name "
-                              f"({', '.join(SHIPPED_MODELS)}) or a checkpoint path")
-    return path
-
-
-def model_label(name_or_path: "str | os.PathLike") -> str:
-    """A short name for a model in file names: the shipped name, or the checkpoint's file (or run) name."""
-    text = os.fspath(name_or_path)
-    if not _looks_like_path(text) and (pretrained_dir() / f"{text}.pt").is_file():
-        return _slug(text)
-    path = Path(text)
-    if path.is_dir():
-        return _slug(path.resolve().name)
-    stem = path.stem
-    if stem in ("last", "best") and path.resolve().parent.name:
-        stem = f"{path.resolve().parent.name}-{stem}"
-    return _slug(stem)
-
-
-def load_model(name_or_path: "str | os.PathLike", device: str = "cpu"):
-    """Load a shipped model by name (``folk-rnn``, ``folk-lstm``, ``folk-gru``) or a checkpoint by path.
-
-    Returns
-    -------
-    model : RecurrentLM in eval mode on ``device``.
-    tokenizer : Tokenizer it was trained with.
-    meta : dict
-        The checkpoint's ``step``, ``best_val_loss``, ``config``, ``dataset``, ``model_args``,
-        ``path``, plus ``name`` (what :func:`write_outputs` puts in file names).
-
-    Raises
-    ------
-    CheckpointError
-        Unknown name, missing file, or a file that is not a musicgate checkpoint.
-    """
-    from musicgate.nn.checkpoint import load_model as load_checkpoint_model
-
-    path = resolve_model(name_or_path)
-    if path.is_file() and not zipfile.is_zipfile(path):  # torch.save writes zip archives; this also
-        # keeps stray pickles away from torch's unpickler, which fails on some with odd errors
-        raise CheckpointError(f"{path}: not a musicgate checkpoint (not a torch zip archive); "
-                              "give a .pt file written by musicgate train")
-    model, tokenizer, meta = load_checkpoint_model(path, device=device)
-    return model, tokenizer, {**meta, "name": model_label(name_or_path)}
-
-
 def key_slug(key: "Key | str") -> str:
     """The key as it appears in file names: ``D-major``, ``Fsharp-minor``, ``Bb-major``, ``A-dorian``."""
     return parse_key(key).name.replace("#", "sharp").replace(" ", "-")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+-]+", "-", str(text)).strip("-.") or "model"
 
 
 @dataclass
@@ -169,7 +82,7 @@ def _load_primer(primer) -> tuple[Notes, str]:
     if isinstance(primer, Notes):
         notes, name = primer, "<Notes>"
     else:
-        from musicgate.music.score import load_notes
+        from musicgate.music.load import load_notes
 
         name = os.fspath(primer)
         if Path(name).is_file() and Path(name).stat().st_size == 0:
@@ -230,7 +143,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int = DEFAULT
             raise ConfigError("model must be a name, a checkpoint path or the (model, tokenizer, meta) "
                               "triple that load_model returns")
         net, tokenizer, meta = model
-        name = _slug(meta.get("name") or getattr(net, "cell", "model"))
+        name = safe_name(meta.get("name") or getattr(net, "cell", "model"))
     else:
         net, tokenizer, meta = load_model(model, device=device)
         name = meta["name"]
@@ -305,7 +218,7 @@ def generate(model, *, key: "str | Key | None" = None, length: int = DEFAULT_LEN
 
 def output_stem(model_name: str, key: "Key | str", seed: int, index: int) -> str:
     """File name without suffix: ``{model}_{key}_{seed}_{index}``."""
-    return f"{_slug(model_name)}_{key_slug(key)}_{int(seed)}_{int(index)}"
+    return f"{safe_name(model_name)}_{key_slug(key)}_{int(seed)}_{int(index)}"
 
 
 def check_audio() -> None:
@@ -363,7 +276,7 @@ def write_outputs(notes_list: list[Notes], outdir: "str | os.PathLike", *, model
 
                 write_musicxml(notes, staging / f"{stem}.musicxml")
                 names.append(f"{stem}.musicxml")
-        sidecar = f"{_slug(model_name)}_{key_slug(key)}_{seed}.json"
+        sidecar = f"{safe_name(model_name)}_{key_slug(key)}_{seed}.json"
         record = {**(settings or {}), "model": (settings or {}).get("model", model_name), "key": key.name,
                   "seed": seed, "files": list(names),
                   "notes": [int(len(n)) for n in notes_list]}

@@ -178,23 +178,6 @@ def load_checkpoint(path: "str | os.PathLike", *, map_location: "str | torch.dev
         raise CheckpointError(f"{path}: checkpoint is missing or has a bad field ({exc}); retrain") from None
 
 
-def load_model(path: "str | os.PathLike", *, device: "str | torch.device" = "cpu"
-               ) -> tuple[RecurrentLM, Tokenizer, dict]:
-    """Rebuild a trained model from a checkpoint alone.
-
-    Returns
-    -------
-    model : RecurrentLM in eval mode on ``device``.
-    tokenizer : the vocabulary it was trained with.
-    meta : dict with ``step``, ``best_val_loss``, ``config``, ``dataset``, ``model_args``, ``path``.
-    """
-    ckpt = load_checkpoint(path, map_location="cpu")
-    model = ckpt.build_model(device)
-    meta = {"step": ckpt.step, "best_val_loss": ckpt.best_val_loss, "config": ckpt.config,
-            "dataset": ckpt.dataset, "model_args": ckpt.model_args, "path": str(ckpt.path)}
-    return model, ckpt.tokenizer, meta
-
-
 def check_resumable(ckpt: Checkpoint, *, model_args: dict, tokenizer: Tokenizer, fingerprint: str) -> None:
     """Raise CheckpointError when ``ckpt`` cannot continue with this model, vocabulary and data."""
     where = ckpt.path

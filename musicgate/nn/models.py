@@ -8,25 +8,27 @@ Nothing here calls ``.cuda()``: states are made with ``weight.new_zeros`` and fo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from musicgate.train.config import CELLS
 from musicgate.errors import ConfigError
-
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # blocks of rows in weight_ih / weight_hh
+from musicgate.nn.cells import cell_names, get_cell
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 def _check_cell(cell: str) -> str:
-    if cell not in CELLS:
-        raise ConfigError(f"unknown cell {cell!r}: use one of {', '.join(CELLS)}")
-    return cell
+    return get_cell(cell).name
+
+
+def __getattr__(name: str):
+    if name == "CELLS":  # the registered cell names (a registry, so computed on use)
+        return cell_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_sizes(**sizes: int) -> None:
@@ -43,11 +45,11 @@ def _check_dropout(dropout: float) -> float:
 
 def recurrent(cell: str, input_size: int, hidden: int, layers: int = 1,
               dropout: float = 0.0) -> nn.RNNBase:
-    """The shared recurrent core: ``nn.RNN`` (tanh), ``nn.LSTM`` or ``nn.GRU``, batch first.
+    """The shared recurrent core of a registered cell (:mod:`musicgate.nn.cells`), batch first.
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : a registered cell name: "rnn" (tanh), "lstm", "gru", ...
     input_size, hidden, layers : int
         Features per time step, units per layer, stacked layers.
     dropout : float
@@ -59,20 +61,28 @@ def recurrent(cell: str, input_size: int, hidden: int, layers: int = 1,
         Maps (B, T, input_size) to (B, T, hidden) outputs and a state of shape (layers, B, hidden)
         (a pair ``(h, c)`` for the LSTM).
     """
-    _check_cell(cell)
+    spec = get_cell(cell)
     _check_sizes(input_size=input_size, hidden=hidden, layers=layers)
     dropout = _check_dropout(dropout) if layers > 1 else 0.0
-    kwargs = dict(input_size=input_size, hidden_size=hidden, num_layers=layers,
-                  dropout=dropout, batch_first=True)
-    if cell == "rnn":
-        return nn.RNN(nonlinearity="tanh", **kwargs)
-    return nn.LSTM(**kwargs) if cell == "lstm" else nn.GRU(**kwargs)
+    core = spec.build(input_size, hidden, layers, dropout)
+    core.cell_name = spec.name
+    return core
 
 
-def _zeros_state(rnn: nn.RNNBase, batch: int) -> State:
+def cell_of(core: nn.Module) -> str:
+    """The registered cell name of a core built by :func:`recurrent` (or a plain nn.RNN/LSTM/GRU)."""
+    name = getattr(core, "cell_name", None)
+    if name is None:
+        name = "lstm" if isinstance(core, nn.LSTM) else "gru" if isinstance(core, nn.GRU) else "rnn"
+    return name
+
+
+def _zeros_state(rnn: nn.Module, batch: int) -> State:
+    if hasattr(rnn, "init_state"):
+        return rnn.init_state(batch)
     weight = rnn.weight_hh_l0
     h = weight.new_zeros((rnn.num_layers, batch, rnn.hidden_size))
-    return (h, h.clone()) if isinstance(rnn, nn.LSTM) else h
+    return (h, h.clone()) if get_cell(cell_of(rnn)).state_pair else h
 
 
 def _run(rnn: nn.RNNBase, x: torch.Tensor, state: State | None,
@@ -96,7 +106,7 @@ class RecurrentLM(nn.Module):
     Parameters
     ----------
     vocab_size : int
-    cell : {"rnn", "lstm", "gru"}
+    cell : a registered cell name (:func:`musicgate.nn.cells.cell_names`)
     hidden, layers : int
     embed : int, optional
         Embedding width (default: ``hidden``).
@@ -160,7 +170,7 @@ class PianoRollRNN(nn.Module):
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : a registered cell name (:func:`musicgate.nn.cells.cell_names`)
     hidden, layers : int
     dropout : float
         Dropout between layers and before the head.
@@ -204,9 +214,7 @@ def count_params(model: nn.Module) -> int:
 
 
 def _core_params(cell: str, input_size: int, hidden: int, layers: int) -> int:
-    g = _GATES[cell]
-    first = g * hidden * (input_size + hidden + 2)          # W_ih, W_hh, b_ih, b_hh
-    return first + (layers - 1) * g * hidden * (2 * hidden + 2)
+    return get_cell(cell).core_params(input_size, hidden, layers)
 
 
 def _model_params(cell: str, hidden: int, *, vocab_size: int | None, input_size: int | None,
@@ -258,31 +266,39 @@ def hidden_for_params(cell: str, n_params: int, *, vocab_size: int | None = None
 class GateTrace:
     """Per-layer, per-step activations recomputed from the weights.
 
-    Every array has shape (layers, B, T, H) and dtype float32. Fields that the cell lacks are None.
+    Every array has shape (layers, B, T, H) and dtype float32. Gates are read as attributes by
+    name (``trace.forget_gate``); a gate the cell lacks reads as None.
 
     Attributes
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : the registered cell name.
     h : hidden state after each step (all cells).
-    input_gate, forget_gate, cell_candidate, output_gate, cell_state : LSTM i, f, g, o and c.
-    reset_gate, update_gate, candidate : GRU r, z and n.
+    gates : name -> array of the cell's traced values, in the spec's order (LSTM ``input_gate``,
+        ``forget_gate``, ``cell_candidate``, ``output_gate``, ``cell_state``; GRU ``reset_gate``,
+        ``update_gate``, ``candidate``; none for the RNN).
+    keep : the name of the gate that multiplies the old memory, or None.
+    sigmoid : names of the gates with values in (0, 1).
     """
 
     cell: str
     h: np.ndarray
-    input_gate: np.ndarray | None = None
-    forget_gate: np.ndarray | None = None
-    cell_candidate: np.ndarray | None = None
-    output_gate: np.ndarray | None = None
-    cell_state: np.ndarray | None = None
-    reset_gate: np.ndarray | None = None
-    update_gate: np.ndarray | None = None
-    candidate: np.ndarray | None = None
+    gates: dict = field(default_factory=dict)
+    keep: str | None = None
+    sigmoid: tuple = ()
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        gates = object.__getattribute__(self, "gates")
+        if name in gates:
+            return gates[name]
+        if any(name in get_cell(c).gates for c in cell_names()):
+            return None
+        raise AttributeError(f"GateTrace has no {name!r}")
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The fields this cell has, by name (including ``h``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name != "cell" and getattr(self, f.name) is not None}
+        """The values this cell has, by name (including ``h``)."""
+        return {"h": self.h, **self.gates}
 
 
 def _core_and_input(model_or_rnn: nn.Module, x: torch.Tensor) -> tuple[nn.RNNBase, torch.Tensor]:
@@ -290,6 +306,9 @@ def _core_and_input(model_or_rnn: nn.Module, x: torch.Tensor) -> tuple[nn.RNNBas
         ids = torch.as_tensor(x, dtype=torch.long, device=model_or_rnn.embed.weight.device)
         return model_or_rnn.rnn, model_or_rnn.embed(ids)
     rnn = model_or_rnn.rnn if isinstance(model_or_rnn, PianoRollRNN) else model_or_rnn
+    if getattr(rnn, "cell_name", None) is not None and get_cell(rnn.cell_name).trace is not None:
+        x = torch.as_tensor(x, dtype=next(rnn.parameters()).dtype, device=next(rnn.parameters()).device)
+        return rnn, x
     if not isinstance(rnn, (nn.RNN, nn.LSTM, nn.GRU)):
         raise ConfigError(f"trace_gates takes a RecurrentLM, PianoRollRNN or nn.RNN/LSTM/GRU, "
                           f"got {type(model_or_rnn).__name__}")
@@ -297,6 +316,10 @@ def _core_and_input(model_or_rnn: nn.Module, x: torch.Tensor) -> tuple[nn.RNNBas
     if not rnn.batch_first:
         x = x.transpose(0, 1)
     return rnn, x
+
+
+def _relu_step(gi, gh, h, c):
+    return torch.relu(gi + gh), None, ()
 
 
 @torch.no_grad()
@@ -322,17 +345,18 @@ def trace_gates(model_or_rnn: nn.Module, x: torch.Tensor | np.ndarray,
         Arrays of shape (layers, B, T, H). A Python loop over time: for analysis, not training.
     """
     rnn, x = _core_and_input(model_or_rnn, x)
+    custom = get_cell(cell_of(rnn)).trace
+    if custom is not None:
+        return custom(rnn, x, state)
     if rnn.bidirectional or getattr(rnn, "proj_size", 0):
         raise ConfigError("trace_gates supports unidirectional cores without proj_size")
-    cell = "lstm" if isinstance(rnn, nn.LSTM) else "gru" if isinstance(rnn, nn.GRU) else "rnn"
+    spec = get_cell(cell_of(rnn))
     batch, steps = x.shape[0], x.shape[1]
     if state is None:
         state = _zeros_state(rnn, batch)
-    h0, c0 = state if cell == "lstm" else (state, None)
-    act = torch.relu if getattr(rnn, "nonlinearity", "tanh") == "relu" else torch.tanh
-    names = {"lstm": ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state"),
-             "gru": ("reset_gate", "update_gate", "candidate"), "rnn": ()}[cell]
-    out: dict[str, list[torch.Tensor]] = {name: [] for name in ("h", *names)}
+    h0, c0 = state if spec.state_pair else (state, None)
+    step = _relu_step if getattr(rnn, "nonlinearity", "tanh") == "relu" else spec.step
+    out: dict[str, list[torch.Tensor]] = {name: [] for name in ("h", *spec.gates)}
     layer_in = x
     for k in range(rnn.num_layers):
         w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")
@@ -341,29 +365,13 @@ def trace_gates(model_or_rnn: nn.Module, x: torch.Tensor | np.ndarray,
         h, c = h0[k], (c0[k] if c0 is not None else None)
         per_step: dict[str, list[torch.Tensor]] = {name: [] for name in out}
         for t in range(steps):
-            gh = nn.functional.linear(h, w_hh, b_hh)
-            gi = gi_all[:, t]
-            if cell == "lstm":
-                i, f, g, o = (gi + gh).chunk(4, dim=-1)
-                i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-                c = f * c + i * g
-                h = o * torch.tanh(c)
-                values = (i, f, g, o, c)
-            elif cell == "gru":
-                i_r, i_z, i_n = gi.chunk(3, dim=-1)
-                h_r, h_z, h_n = gh.chunk(3, dim=-1)
-                r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-                n = torch.tanh(i_n + r * h_n)
-                h = (1 - z) * n + z * h
-                values = (r, z, n)
-            else:
-                h = act(gi + gh)
-                values = ()
+            h, c, values = step(gi_all[:, t], nn.functional.linear(h, w_hh, b_hh), h, c)
             per_step["h"].append(h)
-            for name, value in zip(names, values):
+            for name, value in zip(spec.gates, values):
                 per_step[name].append(value)
         for name, seq in per_step.items():
             out[name].append(torch.stack(seq, dim=1))                  # (B, T, H)
         layer_in = out["h"][-1]
     arrays = {name: torch.stack(v).float().cpu().numpy() for name, v in out.items()}
-    return GateTrace(cell=cell, **arrays)
+    h = arrays.pop("h")
+    return GateTrace(cell=spec.name, h=h, gates=arrays, keep=spec.keep_gate, sigmoid=spec.sigmoid_gates)

@@ -9,7 +9,8 @@ from musicgate.speech.classify import (Evaluation, SpeechClassifier, TrainResult
                        stream, train_classifier)
 from musicgate.speech.data import (DIGIT_NAMES, SpeechSet, Split, commands_hash_split, commands_splits,
                    fsdd_official_split, leave_one_speaker_out, load_commands, load_fsdd, load_npz,
-                   load_spec, save_npz, speaker_folds, stratified_split)
+                   save_npz, speaker_folds, stratified_split)
+from musicgate.speech.sources import load_spec
 from musicgate.speech.features import (FeatureConfig, add_deltas, features, file_features, log_mel, normalize,
                        read_audio)
 from musicgate.speech.synth import SynthSettings, load_synth, load_synth_split, synthesize_digits

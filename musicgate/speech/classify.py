@@ -234,13 +234,11 @@ def evaluate(model: SpeechClassifier, data: SpeechSet) -> Evaluation:
 def plot_confusion(cm: np.ndarray, names: Sequence[str], path: "str | os.PathLike", *,
                    title: str = "") -> Path:
     """Save the confusion matrix as a PNG heatmap with counts (matplotlib Agg, atomic)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from musicgate.figures import new_figure, save_figure
 
     n = len(names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.5 * n, 0.8 + 0.5 * n), dpi=100)
+    fig = new_figure(1.0 + 0.5 * n, 0.8 + 0.5 * n)
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(n), names, rotation=90 if n > 12 else 0)
     ax.set_yticks(range(n), names)
@@ -255,9 +253,7 @@ def plot_confusion(cm: np.ndarray, names: Sequence[str], path: "str | os.PathLik
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
                         color="white" if cm[i, j] > peak / 2 else "black")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
     return Path(path)
 
 

@@ -11,7 +11,7 @@ Sources (none is downloaded):
   ``testing_list.txt``; without the lists, the dataset's own SHA-1 hash rule assigns the split.
 - ``synth-digits``: see :mod:`musicgate.speech.synth`.
 
-:func:`load_spec` turns the CLI's ``--data`` string into a train/test pair.
+:func:`musicgate.speech.sources.load_spec` turns the CLI's ``--data`` string into a train/test pair.
 """
 from __future__ import annotations
 
@@ -313,49 +313,6 @@ def load_commands(root: "str | os.PathLike", *, words: Sequence[str] | None = No
     return out
 
 
-# ---------------------------------------------------------------- --data strings
-
-def load_spec(spec: str, *, config: FeatureConfig = FeatureConfig(), seed: int = 0,
-              holdout_speaker: str | None = None, cache_dir: "str | os.PathLike | None" = None,
-              progress: bool = False) -> Split:
-    """Load the train/test pair that a ``--data`` string names.
-
-    ``PATH.npz`` (stratified seeded 50/50 split), ``fsdd:DIR`` (official split: takes 0-4 test;
-    with ``holdout_speaker`` leave that speaker out instead), ``commands:DIR`` (training vs
-    testing list) or ``synth-digits`` (eSpeak NG voices, some held out; cached in ``cache_dir``).
-    """
-    if spec.startswith("fsdd:"):
-        data = load_fsdd(spec[5:], config=config, progress=progress)
-        if holdout_speaker:
-            tr, te = leave_one_speaker_out(data, holdout_speaker)
-            how = f"leave out speaker {holdout_speaker}"
-        else:
-            tr, te = fsdd_official_split(data)
-            how = "official split (takes 0-4 test)"
-        return Split(data.subset(tr), data.subset(te), f"{spec}: {how}")
-    if holdout_speaker:
-        raise DataError(f"--holdout-speaker needs fsdd:DIR data, not {spec!r}")
-    if spec.startswith("commands:"):
-        sets = load_commands(spec[9:], config=config, progress=progress)
-        return Split(sets["training"], sets["testing"], f"{spec}: training vs testing_list.txt")
-    if spec in ("synth-digits", "synth"):
-        from musicgate.speech.synth import load_synth_split
-
-        return load_synth_split(config=config, seed=seed, cache_dir=cache_dir, progress=progress)
-    if spec.endswith(".npz") or spec.startswith("npz:"):
-        path = spec[4:] if spec.startswith("npz:") else spec
-        data = load_npz(path)
-        tr, te = stratified_split(data.labels, test_fraction=0.5, seed=seed)
-        return Split(data.subset(tr), data.subset(te), f"{path}: stratified 50/50 split, seed {seed}")
-    raise DataError(f"unknown --data {spec!r}: use PATH.npz, fsdd:DIR, commands:DIR or synth-digits")
-
-
-def features_for_spec(spec: str, config: FeatureConfig) -> FeatureConfig | None:
-    """The feature settings a WAV needs to match data from ``spec`` (None for precomputed .npz)."""
-    return None if (spec.endswith(".npz") or spec.startswith("npz:")) else config
-
-
 __all__ = ["SpeechSet", "Split", "DIGIT_NAMES", "load_npz", "save_npz", "stratified_split",
            "load_fsdd", "fsdd_official_split", "leave_one_speaker_out", "speaker_folds",
-           "commands_hash_split", "commands_splits", "load_commands", "load_spec",
-           "features_for_spec"]
+           "commands_hash_split", "commands_splits", "load_commands"]

@@ -22,22 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from musicgate.errors import CheckpointError
-from musicgate.analysis.gatestats import KEEP_GATE, SIGMOID_GATES
+from musicgate.nn.cells import get_cell
 
-PANELS = {"lstm": ("input_gate", "forget_gate", "output_gate", "cell_state"),
-          "gru": ("reset_gate", "update_gate", "h"), "rnn": ("h",)}
-_LABELS = {"input_gate": "input gate i", "forget_gate": "forget gate f", "output_gate": "output gate o",
-           "cell_state": "cell state c", "reset_gate": "reset gate r", "update_gate": "update gate z",
-           "h": "hidden state h"}
 
 
 def _units(trace, layer: int, max_units: int) -> np.ndarray:
     """The ``max_units`` units that vary most over time, sorted by mean keep factor (top: keeps longest)."""
-    ref = getattr(trace, KEEP_GATE.get(trace.cell, "h"))[layer, 0]  # (T, H)
+    ref = getattr(trace, trace.keep or "h")[layer, 0]  # (T, H)
     units = np.arange(ref.shape[-1])
     if len(units) > max_units:
         units = np.sort(np.argsort(-ref.std(axis=0), kind="stable")[:max_units])
-    if trace.cell in KEEP_GATE:
+    if trace.keep is not None:
         units = units[np.argsort(ref[:, units].mean(axis=0), kind="stable")]
     return units
 
@@ -110,7 +105,7 @@ def speech_gate_view(model, audio: np.ndarray, *, config, path: "str | os.PathLi
     hop = config.hop_length / config.sample_rate
     extent_x = (-0.5 * hop, (steps - 0.5) * hop)
     units = _units(trace, layer, max_units)
-    panels = PANELS[trace.cell]
+    panels = get_cell(trace.cell).panels
     fig = new_figure(width, 2.2 + 1.2 * len(panels) + 1.3)
     grid = fig.add_gridspec(2 + len(panels), 2, width_ratios=(60, 1),
                             height_ratios=(1.5,) + (1.0,) * len(panels) + (1.1,), hspace=0.12, wspace=0.02)
@@ -127,7 +122,7 @@ def speech_gate_view(model, audio: np.ndarray, *, config, path: "str | os.PathLi
     for row, name in enumerate(panels, start=1):
         ax = fig.add_subplot(grid[row, 0], sharex=ax0)
         data = getattr(trace, name)[layer, 0][:, units].T  # (units, T)
-        if name in SIGMOID_GATES[trace.cell]:
+        if name in trace.sigmoid:
             kw = dict(cmap="viridis", vmin=0.0, vmax=1.0)
         else:
             lim = float(np.abs(data).max()) or 1.0
@@ -135,7 +130,7 @@ def speech_gate_view(model, audio: np.ndarray, *, config, path: "str | os.PathLi
         image = ax.imshow(data, aspect="auto", origin="lower", interpolation="nearest",
                           extent=(*extent_x, -0.5, len(units) - 0.5), **kw)
         fig.colorbar(image, cax=fig.add_subplot(grid[row, 1]))
-        ax.set_ylabel(_LABELS[name], fontsize="small")
+        ax.set_ylabel(get_cell(trace.cell).label_of(name), fontsize="small")
         ax.set_yticks([])
         ax.tick_params(labelbottom=False)
     axp = fig.add_subplot(grid[-1, 0], sharex=ax0)
@@ -201,6 +196,6 @@ def speech_gate_pictures(run: "str | os.PathLike", wav: "str | os.PathLike", out
     keep = keep_gate(trace)
     half = memory_half_life(keep[layer]) if keep is not None else None
     result["median_half_life"] = None if half is None else float(np.median(half))
-    sat = gate_saturation({g: getattr(trace, g)[layer] for g in SIGMOID_GATES[trace.cell]})
+    sat = gate_saturation({g: getattr(trace, g)[layer] for g in trace.sigmoid})
     result["saturation"] = {g: s["low_share"] + s["high_share"] for g, s in sat.items()}
     return result

@@ -32,16 +32,16 @@ import numpy as np
 
 from musicgate.errors import CheckpointError, ConfigError, MidiError
 from musicgate.music.keys import Key, parse_key
+from musicgate.nn.cells import get_cell
+from musicgate.teach.page import MEDIA, WINDOW, write_page
+from musicgate.teach.text import CellNumbers
 
 DEFAULT_KEYS = ("D major", "A minor", "G mixolydian")
 """Keys of the gallery: a major key, a minor key and a mode (all common in folk tunes)."""
 DEFAULT_LENGTH = 128
 """Notes per sample (about a minute of music at the models' usual tempo)."""
-WINDOW = 32
-"""Notes per window of the key curve and the key agreement (as in the retention experiment)."""
 AUDIO_RATE = 22050
 """Sample rate of the gallery's WAV files (mono): small files that every browser plays."""
-MEDIA = "media"
 
 
 @dataclass
@@ -63,7 +63,7 @@ class SampleEntry:
 
 def no_models_message() -> str:
     """The one-line error for a gallery without models, saying how to get them."""
-    from musicgate.generation.api import SHIPPED_MODELS, pretrained_dir
+    from musicgate.nn.hub import SHIPPED_MODELS, pretrained_dir
 
     return (f"no models for the gallery: the shipped models ({', '.join(SHIPPED_MODELS)}) are not installed "
             f"in {pretrained_dir()}; reinstall musicgate with its models, or train and export them "
@@ -79,7 +79,7 @@ def resolve_models(models: Sequence[str] | None) -> list[str]:
     CheckpointError
         No models at all (the message says how to get them).
     """
-    from musicgate.generation.api import SHIPPED_MODELS, shipped_models
+    from musicgate.nn.hub import SHIPPED_MODELS, shipped_models
 
     if models is None:
         installed = set(shipped_models())
@@ -258,17 +258,16 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
     AudioError
         No soundfont or synthesizer to render the WAV files.
     """
-    from musicgate.analysis.gatestats import SIGMOID_GATES, gate_saturation, keep_gate, memory_half_life
-    from musicgate.teach.page import write_page
-    from musicgate.teach.text import CellNumbers
-    from musicgate.generation.api import check_audio, generate_run, key_slug, load_model
+    from musicgate.analysis.gatestats import gate_saturation, keep_gate, memory_half_life
+    from musicgate.generation.api import check_audio, generate_run, key_slug
+    from musicgate.nn.hub import load_model
     from musicgate.viz.gates import half_life_figure, saturation_figure
 
     key_list = _check_args(keys, length, num, max_steps)
     specs = resolve_models(models)
     notes = []
     if models is None and len(specs) < 3:
-        from musicgate.generation.api import SHIPPED_MODELS
+        from musicgate.nn.hub import SHIPPED_MODELS
 
         notes.append(f"Not installed, so not shown: {', '.join(m for m in SHIPPED_MODELS if m not in specs)}.")
     if retention is not None and not (Path(retention) / "report.md").is_file():
@@ -311,13 +310,13 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
                 t2 = time.perf_counter()
                 ids = np.asarray(run.ids[0])[:max_steps]
                 trace = _trace(net, tok, ids, key, media / f"{stem}_gates.png",
-                               f"{label}: {cell.upper()} gates while playing its {key.name} sample "
+                               f"{label}: {get_cell(cell).label} gates while playing its {key.name} sample "
                                f"(first {len(ids)} tokens)")
                 files["gates"] = f"{stem}_gates.png"
                 keep = keep_gate(trace)
                 if keep is not None:
                     keeps.append(keep[-1].reshape(-1, keep.shape[-1]))
-                for gate in SIGMOID_GATES[cell]:  # last layer, every step of every shown sample
+                for gate in trace.sigmoid:  # last layer, every step of every shown sample
                     values = getattr(trace, gate)[-1]
                     gates.setdefault(gate, []).append(values.reshape(-1, values.shape[-1]))
                 clock["sampling"] += t1 - t0

@@ -16,7 +16,12 @@ from urllib.parse import quote
 import numpy as np
 
 from musicgate.files import atomic_write_json, atomic_write_text
-from musicgate.teach.text import CELL_NAMES, CellNumbers, comparison_sentences, mean_ci
+from musicgate.teach.text import CellNumbers, cell_label, comparison_sentences, mean_ci
+
+WINDOW = 32
+"""Notes per window of the key curve and the key agreement (as in the retention experiment)."""
+MEDIA = "media"
+"""The page folder's subfolder for audio, MIDI, MusicXML and pictures."""
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1400px;
@@ -64,7 +69,7 @@ def _figure(src: str, caption: str, alt: str) -> str:
 def _card(entry, media: str) -> str:
     f = entry.files
     m = lambda name: f"{media}/{f[name]}"  # noqa: E731
-    cell = CELL_NAMES.get(entry.cell, entry.cell.upper())
+    cell = cell_label(entry.cell)
     n = len(entry.in_signature)
     sig = mean_ci(entry.in_signature)[0]
     agree = mean_ci(entry.agreement)[0]
@@ -94,7 +99,7 @@ def _table(numbers: list[CellNumbers]) -> str:
         sig, agree = mean_ci(c.in_signature), mean_ci(c.agreement)
         sat = np.mean(list(c.saturation.values())) if c.saturation else None
         rows.append(
-            f"<tr><td>{_e(c.label)}</td><td>{_e(CELL_NAMES.get(c.cell, c.cell))}</td>"
+            f"<tr><td>{_e(c.label)}</td><td>{_e(cell_label(c.cell))}</td>"
             f"<td>{'n/a' if not c.params else f'{c.params:,}'}</td><td>{_num(c.nll_per_note)}</td>"
             f"<td>{_pct(sig[0])} [{_pct(sig[1])}, {_pct(sig[2])}]</td>"
             f"<td>{_pct(agree[0])} [{_pct(agree[1])}, {_pct(agree[2])}]</td>"
@@ -154,7 +159,6 @@ def write_page(outdir: Path, *, entries: list, numbers: list[CellNumbers], figur
     """Write ``gallery.json`` and ``index.html`` into ``outdir``; returns the page's path.
 
     ``notes`` are shown under the title (e.g. models that are missing)."""
-    from musicgate.teach.gallery import MEDIA, WINDOW
 
     sentences = comparison_sentences(numbers, window=settings.get("window", WINDOW))
     keys = list(dict.fromkeys(e.key.name for e in entries))

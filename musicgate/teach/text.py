@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+from musicgate.errors import ConfigError
+from musicgate.nn.cells import get_cell
+
+
+def cell_label(cell: str) -> str:
+    """How a cell is named on the page ("LSTM", "tanh RNN"); an unregistered name as it is, upper case."""
+    try:
+        return get_cell(cell).label
+    except ConfigError:
+        return cell.upper()
+
 NLL_TIE = 0.02
 """Validation NLL differences below this (nats per note) are called "about the same"."""
 
@@ -47,7 +57,7 @@ class CellNumbers:
     @property
     def name(self) -> str:
         """``label (CELL)``, or just the label when it already names the cell."""
-        cell = CELL_NAMES.get(self.cell, self.cell.upper())
+        cell = cell_label(self.cell)
         return self.label if cell.lower() in self.label.lower() else f"{self.label} ({cell})"
 
     @property
@@ -165,7 +175,7 @@ def _half_life_sentences(cells: list[CellNumbers]) -> list[str]:
             h = np.asarray(c.half_lives, float)
             finite = h[np.isfinite(h)]
             longest = "never forgets" if np.isinf(h).any() else _steps(float(finite.max()))
-            gate = "forget gate f" if c.cell == "lstm" else "update gate z" if c.cell == "gru" else "keep gate"
+            gate = get_cell(c.cell).keep_label
             parts.append(f"{c.name} {c.median_half_life:.1f} token steps (from its {gate}; "
                          f"longest-lived unit: {longest})")
         out.append("Memory half-life per unit, t½ = ln 0.5 / ln mean(keep gate), median over units while "

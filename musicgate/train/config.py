@@ -25,10 +25,8 @@ from typing import Any, Union
 import yaml
 
 from musicgate.errors import ConfigError
-
-CELLS = ("rnn", "lstm", "gru")
-"""The recurrent cells (defined here, torch-free, so the CLI can list them without importing torch)."""
 from musicgate.files import atomic_write_text
+from musicgate.nn.cells import cell_names
 
 
 @dataclass
@@ -135,7 +133,6 @@ class RunConfig:
 _CHOICES = {
     "data.mode": ("window", "tune"),
     "data.vocab": ("melody", "event", None),
-    "model.cell": CELLS,
     "train.optimizer": ("adam", "adamw"),
     "train.schedule": ("cosine", "plateau", "constant"),
     "train.precision": ("auto", "fp32", "bf16"),
@@ -225,8 +222,9 @@ def _check_values(obj: Any, where: str) -> None:
     for f in fields(obj):
         path = f"{where}.{f.name}" if where else f.name
         value = getattr(obj, f.name)
-        if path in _CHOICES and value not in _CHOICES[path]:
-            valid = ", ".join(str(c) for c in _CHOICES[path])
+        choices = cell_names() if path == "model.cell" else _CHOICES.get(path)
+        if choices is not None and value not in choices:
+            valid = ", ".join(str(c) for c in choices)
             raise ConfigError(f"{path}: {value!r} is not one of {valid}")
         if path in _POSITIVE and value < 1:
             raise ConfigError(f"{path} must be a positive integer, got {value}")

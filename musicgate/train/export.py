@@ -61,8 +61,11 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
     from musicgate.data.corpora import load_prepared
     from musicgate.nn.models import count_params
 
+    from musicgate.nn.hub import resolve_checkpoint
+
     run = Path(run)
-    src = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
+    src = resolve_checkpoint(run)
+    run = src.parent
     payload = _read(src, "cpu")
     payload["trainer"] = {}
     dest_dir = Path(dest_dir)

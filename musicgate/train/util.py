@@ -208,13 +208,11 @@ class LossPlotter:
     def plot(csv_path: Path, png_path: Path) -> Path | None:
         if not Path(csv_path).exists():
             return None
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from musicgate.figures import new_figure, save_figure
 
         m = read_metrics(csv_path)
-        fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+        fig = new_figure(7, 4, dpi=110)
+        ax = fig.subplots()
         if len(m["step"]):
             k = max(1, len(m["loss"]) // 50)
             if k == 1:
@@ -230,7 +228,4 @@ class LossPlotter:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        with atomic_path(png_path) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-        return Path(png_path)
+        return save_figure(fig, png_path)

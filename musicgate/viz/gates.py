@@ -16,16 +16,10 @@ from typing import Mapping
 
 import numpy as np
 
-from musicgate.analysis.gatestats import KEEP_GATE, SIGMOID_GATES
+from musicgate.nn.cells import get_cell
 from musicgate.music.notes import DRUM_PROGRAM, Notes
 from musicgate.viz.plots import cell_colour, draw_notes, new_figure, save_figure
 
-PANELS = {"lstm": ("input_gate", "forget_gate", "output_gate", "cell_state"),
-          "gru": ("reset_gate", "update_gate", "h"), "rnn": ("h",)}
-"""Heatmaps shown under the piano roll, per cell."""
-_LABELS = {"input_gate": "input gate i", "forget_gate": "forget gate f", "output_gate": "output gate o",
-           "cell_state": "cell state c", "reset_gate": "reset gate r",
-           "update_gate": "update gate z (keep)", "h": "hidden state h"}
 
 
 def note_steps_from_tokens(tokenizer, ids) -> np.ndarray:
@@ -56,12 +50,12 @@ def _steps_by_time(notes: Notes, steps: int) -> np.ndarray:
 
 def _choose_units(trace, layer: int, sample: int, max_units: int) -> np.ndarray:
     """Units to show: the ``max_units`` most active over time, sorted by mean keep factor."""
-    ref = getattr(trace, KEEP_GATE.get(trace.cell, "h"))[layer, sample]  # (T, H)
+    ref = getattr(trace, trace.keep or "h")[layer, sample]  # (T, H)
     H = ref.shape[-1]
     units = np.arange(H)
     if H > max_units:
         units = np.sort(np.argsort(-ref.std(axis=0), kind="stable")[:max_units])
-    if trace.cell in KEEP_GATE:
+    if trace.keep is not None:
         units = units[np.argsort(ref[:, units].mean(axis=0), kind="stable")]
     return units
 
@@ -99,8 +93,7 @@ def gate_view(trace, notes: Notes, *, path: "str | os.PathLike", layer: int = -1
     """
     from musicgate.viz.plots import out_of_key_mask
 
-    if trace.cell not in PANELS:
-        raise ValueError(f"unknown cell {trace.cell!r} in the trace")
+    get_cell(trace.cell)  # an unknown cell is a ConfigError that names the valid ones
     layers, batch, steps, hidden = trace.h.shape
     if not -layers <= layer < layers or not 0 <= sample < batch:
         raise ValueError(f"layer {layer} / sample {sample} out of range for a trace of shape "
@@ -112,7 +105,7 @@ def gate_view(trace, notes: Notes, *, path: "str | os.PathLike", layer: int = -1
     if len(note_steps) != len(notes):
         raise ValueError(f"note_steps has {len(note_steps)} rows for {len(notes)} notes")
     units = _choose_units(trace, layer, sample, max_units)
-    panels = PANELS[trace.cell]
+    panels = get_cell(trace.cell).panels
     fig = new_figure(width, 1.8 + 1.35 * len(panels))
     grid = fig.add_gridspec(1 + len(panels), 2, width_ratios=(60, 1),
                             height_ratios=(1.6,) + (1.0,) * len(panels), hspace=0.12, wspace=0.02)
@@ -130,7 +123,7 @@ def gate_view(trace, notes: Notes, *, path: "str | os.PathLike", layer: int = -1
     for row, name in enumerate(panels, start=1):
         ax = fig.add_subplot(grid[row, 0], sharex=roll)
         data = getattr(trace, name)[layer, sample][:, units].T  # (units, T)
-        if name in SIGMOID_GATES[trace.cell]:
+        if name in trace.sigmoid:
             image = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="viridis",
                               vmin=0.0, vmax=1.0, origin="lower",
                               extent=(-0.5, steps - 0.5, -0.5, len(units) - 0.5))
@@ -142,7 +135,7 @@ def gate_view(trace, notes: Notes, *, path: "str | os.PathLike", layer: int = -1
             image = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="RdBu_r",
                               vmin=-lim, vmax=lim, origin="lower",
                               extent=(-0.5, steps - 0.5, -0.5, len(units) - 0.5))
-        ax.set_ylabel(_LABELS[name], fontsize="small")
+        ax.set_ylabel(get_cell(trace.cell).label_of(name), fontsize="small")
         ax.set_yticks([])
         fig.colorbar(image, cax=fig.add_subplot(grid[row, 1]))
         if row < len(panels):
@@ -270,7 +263,7 @@ def gate_pictures(models: Mapping[str, tuple], notes: Notes, outdir: "str | os.P
         half = memory_half_life(keep[layer]) if keep is not None else np.array([])
         half_lives[label] = half
         saturation[label] = gate_saturation({k: v[layer] for k, v in
-                                             ((n, getattr(trace, n)) for n in SIGMOID_GATES[trace.cell])})
+                                             ((n, getattr(trace, n)) for n in trace.sigmoid)})
         cells[label] = {"cell": trace.cell, "steps": int(len(ids)),
                         "median_half_life": float(np.median(half)) if len(half) else None,
                         "saturation": {g: {"low": s["low_share"], "high": s["high_share"]}

@@ -7,50 +7,26 @@ saved atomically as PNG with :func:`save_figure`. Gate pictures are in :mod:`mus
 from __future__ import annotations
 
 import colorsys
-import os
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from musicgate.files import atomic_path
+from musicgate.figures import new_figure, save_figure  # noqa: F401  (the figure helpers, for viz callers)
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, key_index, parse_key, to_major_minor
 from musicgate.music.notes import DRUM_PROGRAM, Notes
 
 IN_KEY_COLOUR = "#3b6fb6"
 OUT_OF_KEY_COLOUR = "#e4572e"
-CELL_COLOURS = {"rnn": "#8c8c8c", "lstm": "#1f77b4", "gru": "#d95f02"}
-"""One colour per recurrent cell, used by every figure that compares cells."""
-
-
-# -- figures -----------------------------------------------------------------------------------
-def new_figure(width: float = 8.0, height: float = 3.0, *, dpi: int = 100):
-    """A matplotlib ``Figure`` on the Agg canvas (``width`` x ``height`` inches)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=dpi)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig, path: "str | os.PathLike", *, dpi: int | None = None) -> Path:
-    """Save ``fig`` as a PNG atomically (never a half-written image); returns the path.
-
-    The image is ``figsize * dpi`` pixels (no tight cropping, so sizes are predictable).
-    """
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi or fig.dpi)
-    return path
 
 
 def cell_colour(label: str, fallback_index: int = 0) -> str:
     """The colour of the cell named in ``label`` ("lstm", "GRU 256" ...), else a tab10 colour."""
+    from musicgate.nn.cells import cell_names, get_cell
+
     low = label.lower()
-    for cell in ("lstm", "gru", "rnn"):  # "rnn" last: it is also inside other names
+    for cell in sorted(cell_names(), key=len, reverse=True):  # longest first: "rnn" is inside "mingru"...
         if cell in low:
-            return CELL_COLOURS[cell]
+            return get_cell(cell).colour
     tab10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
              "#7f7f7f", "#bcbd22", "#17becf")
     return tab10[fallback_index % len(tab10)]
@@ -289,18 +265,3 @@ def retention_curves(ax, positions: np.ndarray,
     if curves or ceiling is not None:
         ax.legend(fontsize="small")
     return ax
-
-
-_LAZY = {"gate_view": "gateplots", "half_life_figure": "gateplots", "saturation_figure": "gateplots",
-         "note_steps_from_tokens": "gateplots", "memory_half_life": "gatestats",
-         "gate_saturation": "gatestats", "keep_gate": "gatestats"}
-
-
-def __getattr__(name: str):
-    """Gate pictures and gate numbers, re-exported from :mod:`musicgate.viz.gates` and
-    :mod:`musicgate.analysis.gatestats` (imported on first use to avoid an import cycle)."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
