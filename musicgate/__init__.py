@@ -4,8 +4,8 @@ The public API, re-exported. Torch is imported only when a model is built or loa
 """
 from __future__ import annotations
 
-from musicgate.errors import (AudioError, CheckpointError, ConfigError, DataError, KeyNameError, MidiError, MusicgateError,
-                     RunFailure, TokenizerError)
+from musicgate.errors import (AudioError, CheckpointError, ConfigError, DataError, KeyNameError, MidiError,
+                              MusicgateError, ParameterError, RunFailure, TokenizerError)
 from musicgate.music.keys import MAJOR_MINOR_KEYS, MODES, Key, parse_key
 from musicgate.music.midi import from_pretty_midi, read_midi, to_pretty_midi, write_midi
 from musicgate.music.notes import Notes
@@ -21,6 +21,6 @@ __all__ = [
     "Notes", "read_midi", "write_midi", "from_pretty_midi", "to_pretty_midi",
     "Key", "parse_key", "MODES", "MAJOR_MINOR_KEYS",
     "Tokenizer", "MelodyTokenizer", "EventTokenizer", "make_tokenizer", "load_tokenizer",
-    "MusicgateError", "MidiError", "TokenizerError", "KeyNameError", "ConfigError", "DataError",
+    "MusicgateError", "MidiError", "TokenizerError", "KeyNameError", "ConfigError", "DataError", "ParameterError",
     "CheckpointError", "AudioError", "RunFailure",
 ]

@@ -13,6 +13,10 @@ class MusicgateError(Exception):
     exit_code = 2
 
 
+class ParameterError(MusicgateError, ValueError):
+    """A function argument that cannot be used: an array of the wrong shape, a value out of range."""
+
+
 class MidiError(MusicgateError):
     """A MIDI file or byte string that cannot be read or written."""
 

@@ -11,7 +11,7 @@ from scipy.io import savemat
 
 from musicgate.errors import ConfigError, DataError
 from musicgate.nn.models import PianoRollRNN
-from musicgate.music.rolls import DATASETS, N_KEYS, load_polyphonic
+from musicgate.music.rolls import DATASETS, N_PIANO_KEYS, load_polyphonic
 from musicgate.experiments.polyphonic import (
     PolyConfig, best_published, evaluate_nll, frame_nll, poly_config, results_table, train_polyphonic)
 
@@ -25,7 +25,7 @@ def test_load_real_benchmarks(name):
     data = load_polyphonic(name, data_dir=shared_path("polyphonic"))
     assert (len(data.train), len(data.valid), len(data.test)) == SPLIT_SIZES[name]
     for piece in data.train[:20] + data.test[:5]:
-        assert piece.dtype == np.uint8 and piece.shape[1] == N_KEYS and piece.shape[0] >= 2
+        assert piece.dtype == np.uint8 and piece.shape[1] == N_PIANO_KEYS and piece.shape[0] >= 2
         assert set(np.unique(piece)) <= {0, 1}
     # chorales are four-part: about four notes sound per frame
     if name == "jsb":
@@ -55,13 +55,13 @@ def test_bad_paths_and_files(tmp_path):
 
 
 def test_frame_nll_exact_values():
-    target = torch.zeros(2, 3, N_KEYS)
+    target = torch.zeros(2, 3, N_PIANO_KEYS)
     target[0, 0, [10, 20, 30]] = 1
     # p = 0.5 everywhere: 88 ln 2 per frame whatever the notes
-    assert torch.allclose(frame_nll(torch.zeros(2, 3, N_KEYS), target),
+    assert torch.allclose(frame_nll(torch.zeros(2, 3, N_PIANO_KEYS), target),
                           torch.full((2, 3), 88 * math.log(2)), atol=1e-5)
     # one frame by hand: p = 0.8 on every key, three of them sounding
-    logits = torch.full((N_KEYS,), math.log(0.8 / 0.2))
+    logits = torch.full((N_PIANO_KEYS,), math.log(0.8 / 0.2))
     expected = -(3 * math.log(0.8) + 85 * math.log(0.2))
     assert abs(float(frame_nll(logits, target[0, 0])) - expected) < 1e-4
 
@@ -70,12 +70,12 @@ class _Constant(PianoRollRNN):
     """Predicts p = sigmoid(bias) for every key, whatever the input."""
 
     def forward(self, x, state=None, lengths=None):
-        return self.head.bias.expand(*x.shape[:2], N_KEYS), state
+        return self.head.bias.expand(*x.shape[:2], N_PIANO_KEYS), state
 
 
 def test_evaluate_nll_is_frame_weighted_over_predicted_frames():
     rng = np.random.default_rng(0)
-    pieces = [(rng.random((n, N_KEYS)) < 0.05).astype(np.uint8) for n in (2, 7, 30)]
+    pieces = [(rng.random((n, N_PIANO_KEYS)) < 0.05).astype(np.uint8) for n in (2, 7, 30)]
     model = _Constant(cell="gru", hidden=4)
     with torch.no_grad():
         model.head.bias.fill_(math.log(0.1 / 0.9))
@@ -87,7 +87,7 @@ def test_evaluate_nll_is_frame_weighted_over_predicted_frames():
 
 def test_padding_does_not_change_nll():
     rng = np.random.default_rng(1)
-    pieces = [(rng.random((n, N_KEYS)) < 0.05).astype(np.uint8) for n in (3, 9, 17, 4)]
+    pieces = [(rng.random((n, N_PIANO_KEYS)) < 0.05).astype(np.uint8) for n in (3, 9, 17, 4)]
     torch.manual_seed(0)
     model = PianoRollRNN(cell="lstm", hidden=8)
     one_by_one = evaluate_nll(model, pieces, batch_size=1)

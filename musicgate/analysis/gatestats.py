@@ -19,6 +19,8 @@ from typing import Mapping
 
 import numpy as np
 
+from musicgate.errors import ParameterError
+
 
 def keep_gate(trace) -> np.ndarray | None:
     """The (layers, B, T, H) keep factor of a GateTrace (``trace.keep`` names it: LSTM ``f``, GRU
@@ -42,9 +44,9 @@ def memory_half_life(forget_gates: np.ndarray) -> np.ndarray:
     """
     f = np.asarray(forget_gates, dtype=np.float64)
     if f.ndim == 0 or f.shape[-1] == 0:
-        raise ValueError(f"forget_gates must have units on the last axis, got shape {f.shape}")
+        raise ParameterError(f"forget_gates must have units on the last axis, got shape {f.shape}")
     if f.size and (np.nanmin(f) < 0 or np.nanmax(f) > 1):
-        raise ValueError("gate values must lie in [0, 1]")
+        raise ParameterError("gate values must lie in [0, 1]")
     mean = f.reshape(-1, f.shape[-1]).mean(axis=0)
     with np.errstate(divide="ignore"):
         log_mean = np.log(mean)
@@ -83,12 +85,12 @@ def gate_saturation(gates, *, low: float = 0.1, high: float = 0.9) -> dict[str, 
         ``"low_share"``, ``"high_share"``: the same over all units and steps (floats).
     """
     if not 0.0 <= low < high <= 1.0:
-        raise ValueError(f"need 0 <= low < high <= 1, got low={low}, high={high}")
+        raise ParameterError(f"need 0 <= low < high <= 1, got low={low}, high={high}")
     out = {}
     for name, arr in _gate_dict(gates).items():
         g = np.asarray(arr, dtype=np.float64)
         if g.ndim == 0 or g.size == 0:
-            raise ValueError(f"gate {name!r} has no values (shape {g.shape})")
+            raise ParameterError(f"gate {name!r} has no values (shape {g.shape})")
         flat = g.reshape(-1, g.shape[-1])
         lo, hi = flat < low, flat > high
         out[name] = {"low": lo.mean(axis=0), "high": hi.mean(axis=0),

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from musicgate.errors import KeyNameError
+from musicgate.errors import KeyNameError, ParameterError
 from musicgate.music.keys import DEFAULT_PROFILE, MAJOR_MINOR_KEYS, Key, profile_name, rotated_profiles
 from musicgate.music.keys import profile as _profile_weights
 
@@ -77,7 +77,7 @@ def pc_histogram(pitch: np.ndarray, duration: np.ndarray | None = None, *,
     if weighted and duration is not None:
         w = np.asarray(duration, dtype=np.float64).reshape(-1)
         if w.shape != pitch.shape:
-            raise ValueError(f"duration has {w.size} values but pitch has {pitch.size}")
+            raise ParameterError(f"duration has {w.size} values but pitch has {pitch.size}")
         return np.bincount(pitch[keep] % 12, weights=w[keep], minlength=12)
     return np.bincount(pitch[keep] % 12, minlength=12).astype(np.float64)
 
@@ -106,7 +106,7 @@ def key_correlations(hists: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.nd
 
 def _correlations_tie_order(hists: np.ndarray, name: str) -> np.ndarray:
     if hists.shape[-1] != 12:
-        raise ValueError(f"histograms must have 12 pitch classes in the last axis, not {hists.shape}")
+        raise ParameterError(f"histograms must have 12 pitch classes in the last axis, not {hists.shape}")
     total = hists.sum(axis=-1)
     # 12 x the variance; sum((p - mean p) * (h - mean h)) == h . (p - mean p) as p is centred
     var = np.einsum("...i,...i->...", hists, hists) - total * total / 12.0
@@ -236,7 +236,7 @@ def estimate_key(pitch: np.ndarray, duration: np.ndarray | None = None, *,
     if pitch.ndim == 1 and pitch.dtype.kind in "iu" and weighted and duration is not None:
         duration = np.asarray(duration, dtype=np.float64)  # fast path: ~10 us a tune
         if duration.shape != pitch.shape:
-            raise ValueError(f"duration has {duration.size} values but pitch has {pitch.size}")
+            raise ParameterError(f"duration has {duration.size} values but pitch has {pitch.size}")
         try:
             hist = np.bincount(pitch % 12, weights=duration, minlength=12)
         except ValueError:  # negative pitches (padding): the general path drops them
@@ -317,7 +317,7 @@ def _beat_windows(onset: np.ndarray, lengths: np.ndarray, window: float,
             rows.append((np.zeros(0), np.zeros(0, int), np.zeros(0, int)))
             continue
         if np.any(np.diff(on) < 0):
-            raise ValueError(f"onsets of sequence {b} are not sorted; sort the notes by onset")
+            raise ParameterError(f"onsets of sequence {b} are not sorted; sort the notes by onset")
         first, last = float(on[0]), float(on[-1])
         # full windows from the first onset on, plus one more if the last onset is not covered
         n = int(np.floor(max(last - first - window, 0.0) / stride + 1e-9)) + 1
@@ -392,17 +392,17 @@ def windowed_keys_batch(pitch: np.ndarray, duration: np.ndarray | None = None,
     name = profile_name(profile)
     pitch = np.asarray(pitch)
     if pitch.ndim != 2:
-        raise ValueError(f"pitch must be a (B, L) array, not shape {pitch.shape}")
+        raise ParameterError(f"pitch must be a (B, L) array, not shape {pitch.shape}")
     n_seq, max_len = pitch.shape
     lengths = (np.full(n_seq, max_len) if lengths is None
                else np.minimum(np.asarray(lengths, dtype=np.int64).reshape(-1), max_len))
     if len(lengths) != n_seq:
-        raise ValueError(f"lengths has {len(lengths)} values for {n_seq} sequences")
+        raise ParameterError(f"lengths has {len(lengths)} values for {n_seq} sequences")
     if stride <= 0 or window <= 0:
-        raise ValueError(f"window and stride must be positive, not {window} and {stride}")
+        raise ParameterError(f"window and stride must be positive, not {window} and {stride}")
     if unit == "notes":
         if int(window) != window or int(stride) != stride:
-            raise ValueError(f"note windows need whole numbers, not window={window} stride={stride}")
+            raise ParameterError(f"note windows need whole numbers, not window={window} stride={stride}")
         start, end, valid = _note_windows(lengths, int(window), int(stride))
         time = np.full(start.shape, np.nan)
         if onset is not None:
@@ -410,7 +410,7 @@ def windowed_keys_batch(pitch: np.ndarray, duration: np.ndarray | None = None,
             time = np.where(valid, np.take_along_axis(on, np.minimum(start, max_len - 1), 1), np.nan)
     elif unit == "beats":
         if onset is None:
-            raise ValueError("unit='beats' needs the onsets")
+            raise ParameterError("unit='beats' needs the onsets")
         start, end, valid, time = _beat_windows(np.asarray(onset, dtype=np.float64), lengths,
                                                 float(window), float(stride))
     else:
@@ -419,7 +419,7 @@ def windowed_keys_batch(pitch: np.ndarray, duration: np.ndarray | None = None,
     if weighted and duration is not None:
         duration = np.asarray(duration, dtype=np.float64)
         if duration.shape != pitch.shape:
-            raise ValueError(f"duration has shape {duration.shape} but pitch has {pitch.shape}")
+            raise ParameterError(f"duration has shape {duration.shape} but pitch has {pitch.shape}")
     else:
         duration = None
     key = np.full(start.shape, -1, dtype=np.int64)
@@ -463,7 +463,7 @@ def windowed_keys(pitch: np.ndarray, duration: np.ndarray | None = None,
     on = None if onset is None else np.asarray(onset, dtype=np.float64).reshape(1, -1)
     for label, arr in (("duration", dur), ("onset", on)):
         if arr is not None and arr.shape != pitch.shape:
-            raise ValueError(f"{label} has {arr.size} values but pitch has {pitch.size}")
+            raise ParameterError(f"{label} has {arr.size} values but pitch has {pitch.size}")
     res = windowed_keys_batch(pitch, dur, None, on, window=window, stride=stride, unit=unit,
                               profile=profile, weighted=weighted,
                               return_correlations=return_correlations)

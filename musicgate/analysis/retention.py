@@ -29,6 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
+from musicgate.errors import ParameterError
+
 from musicgate.analysis.keyfind import windowed_keys_batch
 from musicgate.music.keys import DEFAULT_PROFILE, MIREX_TABLE, Key, key_index, parse_key, profile_name, to_major_minor
 from musicgate.music.notes import Notes
@@ -87,7 +89,7 @@ def in_signature_matrix(pitch: np.ndarray, lengths: np.ndarray, targets: Sequenc
     """
     pitch = np.asarray(pitch)
     if len(targets) != pitch.shape[0]:
-        raise ValueError(f"{len(targets)} target keys for {pitch.shape[0]} sequences")
+        raise ParameterError(f"{len(targets)} target keys for {pitch.shape[0]} sequences")
     table = np.zeros((pitch.shape[0], 12), bool)
     for b, k in enumerate(targets):
         table[b, list(parse_key(k).pitch_classes)] = True
@@ -269,7 +271,7 @@ def drift_times(exact: np.ndarray, lengths: np.ndarray, window: int, *, stride: 
     """
     stride = int(window if stride is None else stride)
     if stride < 1 or patience < 1:
-        raise ValueError(f"stride and patience must be >= 1, got {stride} and {patience}")
+        raise ParameterError(f"stride and patience must be >= 1, got {stride} and {patience}")
     cols = np.arange(0, exact.shape[1], stride)
     sel = exact[:, cols]
     valid = ~np.isnan(sel)

@@ -36,7 +36,8 @@ FOLK = {"essen": "essenFolksong", "oneills": "oneills1850", "ryans": "ryansMammo
 BUILTIN = ("essen", "oneills", "ryans", "folk", "chorales")
 PREFIXES = ("midi:PATH", "pianoroll:PATH.mat")
 CACHE_VERSION = 2  # 2: ABC read by musicgate.music.abc (music21's tokens, no Score)
-SPLITS = (0.8, 0.1, 0.1)
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+"""Train, validation and test shares of the tunes (split by tune, from the seed)."""
 
 
 @dataclass
@@ -268,7 +269,7 @@ def parse_item(args: tuple[Item, dict, bool]) -> Parsed:
 def fingerprint(corpus: str, files: list[Path], tokenizer: Tokenizer, seed: int) -> str:
     """Hash of the sources (names, sizes, times), the tokenizer and the split settings."""
     h = hashlib.sha256()
-    h.update(json.dumps([CACHE_VERSION, corpus, tokenizer.fingerprint, seed, SPLITS]).encode())
+    h.update(json.dumps([CACHE_VERSION, corpus, tokenizer.fingerprint, seed, SPLIT_FRACTIONS]).encode())
     for f in files:
         st = f.stat()
         h.update(f"{f.name}:{st.st_size}:{int(st.st_mtime)}\n".encode())
@@ -326,7 +327,7 @@ def _split(results: list[Parsed], seed: int) -> dict[str, np.ndarray]:
     if all(r.split for r in results):  # fixed splits (piano rolls)
         return {s: np.array([i for i, r in enumerate(results) if r.split == s], np.int64) for s in ("train", "valid", "test")}
     order = np.random.default_rng(seed).permutation(n)
-    a, b = int(round(n * SPLITS[0])), int(round(n * (SPLITS[0] + SPLITS[1])))
+    a, b = int(round(n * SPLIT_FRACTIONS[0])), int(round(n * (SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1])))
     return {"train": np.sort(order[:a]), "valid": np.sort(order[a:b]), "test": np.sort(order[b:])}
 
 

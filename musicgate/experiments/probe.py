@@ -34,7 +34,7 @@ from musicgate.nn.cells import cell_names, get_cell
 from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params
 from musicgate.analysis.retention import bootstrap_mean_ci
 
-N_KEYS = 24
+N_KEY_LABELS = 24
 REST = 24
 PITCH_BASE = 25
 VOCAB = PITCH_BASE + 12
@@ -115,7 +115,7 @@ def probe_batch(batch: int, T: int, *, notes: int = 8, gap: str = "rests",
         raise ConfigError(f"unknown probe gap {gap!r}; valid: {', '.join(GAPS)}")
     if T < 0 or notes < 1 or batch < 1:
         raise ConfigError(f"probe needs T >= 0, notes >= 1 and batch >= 1, got T={T}, notes={notes}, batch={batch}")
-    keys = torch.randint(0, N_KEYS, (batch,), generator=generator)
+    keys = torch.randint(0, N_KEY_LABELS, (batch,), generator=generator)
     scale = torch.stack([torch.nonzero(row).reshape(-1) for row in _IN_KEY])   # (24, 7) pitch classes
     pick = torch.randint(0, 7, (batch, notes), generator=generator)
     tail = PITCH_BASE + scale[keys][torch.arange(batch)[:, None], pick]

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from musicgate.errors import KeyNameError
+from musicgate.errors import KeyNameError, ParameterError
 
 MODES: tuple[str, ...] = ("major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian")
 """Modes in token order. ``major`` is ionian and ``minor`` aeolian."""
@@ -353,7 +353,7 @@ def in_signature_rate(pitch: "np.ndarray", key: "str | Key",
         return InSignatureRate(by_count, by_count)
     duration = np.asarray(duration, dtype=np.float64).reshape(-1)
     if duration.shape != pitch.shape:
-        raise ValueError(f"duration has {duration.size} values but pitch has {pitch.size}")
+        raise ParameterError(f"duration has {duration.size} values but pitch has {pitch.size}")
     total = duration.sum()
     by_duration = float(duration[mask].sum() / total) if total > 0 else float("nan")
     return InSignatureRate(by_count, by_duration)

@@ -12,6 +12,8 @@ from typing import Iterable
 
 import numpy as np
 
+from musicgate.errors import ParameterError
+
 from musicgate.music.keys import Key
 
 DRUM_PROGRAM = -1
@@ -114,7 +116,7 @@ class Notes:
                 arr = np.array(value, dtype=dtype).reshape(-1)
                 arr.setflags(write=False)
             if len(arr) != n:
-                raise ValueError(f"Notes.{name} has {len(arr)} values but pitch has {n}")
+                raise ParameterError(f"Notes.{name} has {len(arr)} values but pitch has {n}")
             object.__setattr__(self, name, arr)
         tempos = _tempo_array(self.tempos)
         tempos.setflags(write=False)

@@ -13,7 +13,7 @@ import numpy as np
 
 from musicgate.errors import DataError
 
-N_KEYS = 88
+N_PIANO_KEYS = 88
 LOWEST_PITCH = 21  # column 0 is MIDI pitch 21 (A0)
 DATASETS = {"jsb": "JSB_Chorales.mat", "nottingham": "Nottingham.mat",
             "musedata": "MuseData.mat", "pianomidi": "Piano_midi.mat"}
@@ -68,9 +68,9 @@ def dataset_path(dataset: str, data_dir: str | Path | None = None) -> Path:
 
 
 def _check_piece(piece: object, where: str) -> np.ndarray:
-    if not isinstance(piece, np.ndarray) or piece.ndim != 2 or piece.shape[1] != N_KEYS:
+    if not isinstance(piece, np.ndarray) or piece.ndim != 2 or piece.shape[1] != N_PIANO_KEYS:
         shape = getattr(piece, "shape", type(piece).__name__)
-        raise DataError(f"{where} is not a (frames x {N_KEYS}) piano roll (got {shape}): "
+        raise DataError(f"{where} is not a (frames x {N_PIANO_KEYS}) piano roll (got {shape}): "
                         "is this one of the Boulanger-Lewandowski .mat files?")
     if piece.shape[0] < 2:
         raise DataError(f"{where} has {piece.shape[0]} frame(s); a piece needs at least 2")

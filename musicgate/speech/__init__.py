@@ -4,7 +4,7 @@
 ``synth`` (synthetic digits from eSpeak NG), ``classify`` (packed-sequence classifier, training,
 evaluation, streaming, checkpoints).
 """
-from musicgate.speech.classify import (Evaluation, SpeechClassifier, TrainResult, confusion_matrix, evaluate,
+from musicgate.speech.classify import (Evaluation, SpeechClassifier, ClassifierTraining, confusion_matrix, evaluate,
                        load_checkpoint, per_class_report, plot_confusion, predict, save_checkpoint,
                        stream, train_classifier)
 from musicgate.speech.data import (DIGIT_NAMES, SpeechSet, Split, commands_hash_split, commands_splits,
@@ -20,7 +20,7 @@ __all__ = [
     "SpeechSet", "Split", "DIGIT_NAMES", "load_npz", "save_npz", "stratified_split", "load_fsdd",
     "fsdd_official_split", "leave_one_speaker_out", "speaker_folds", "commands_hash_split",
     "commands_splits", "load_commands", "load_spec", "SynthSettings", "synthesize_digits",
-    "load_synth", "load_synth_split", "SpeechClassifier", "TrainResult", "Evaluation",
+    "load_synth", "load_synth_split", "SpeechClassifier", "ClassifierTraining", "Evaluation",
     "train_classifier", "predict", "stream", "evaluate", "confusion_matrix", "per_class_report",
     "plot_confusion", "save_checkpoint", "load_checkpoint",
 ]

@@ -99,7 +99,7 @@ def seed_everything(seed: int) -> None:
 
 
 @dataclass
-class TrainResult:
+class ClassifierTraining:
     """A trained model and its per-epoch history (loss, train accuracy, optional val accuracy)."""
 
     model: SpeechClassifier
@@ -109,7 +109,7 @@ class TrainResult:
 def train_classifier(train: SpeechSet, *, cell: str = "gru", hidden: int = 64, layers: int = 1,
                      dropout: float = 0.0, epochs: int = 30, batch_size: int = 32, lr: float = 3e-3,
                      weight_decay: float = 0.0, seed: int = 0, val: SpeechSet | None = None,
-                     device: str = "cpu", progress: bool = False) -> TrainResult:
+                     device: str = "cpu", progress: bool = False) -> ClassifierTraining:
     """Train a :class:`SpeechClassifier` with Adam on shuffled mini-batches (seeded).
 
     The learning rate is halved over the last third of the epochs; the gradient norm is clipped
@@ -157,7 +157,7 @@ def train_classifier(train: SpeechSet, *, cell: str = "gru", hidden: int = 64, l
         history.append(row)
         bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['train_acc']:.3f}")
     model.eval()
-    return TrainResult(model, history)
+    return ClassifierTraining(model, history)
 
 
 @torch.no_grad()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgate.errors import CheckpointError
+from musicgate.errors import CheckpointError, ParameterError
 from musicgate.nn.cells import get_cell
 
 
@@ -100,7 +100,7 @@ def speech_gate_view(model, audio: np.ndarray, *, config, path: "str | os.PathLi
     trace, probs = trace_clip(model, feats)
     layers, _, steps, hidden = trace.h.shape
     if not -layers <= layer < layers:
-        raise ValueError(f"layer {layer} out of range for a core of {layers} layers")
+        raise ParameterError(f"layer {layer} out of range for a core of {layers} layers")
     names = list(label_names) if label_names is not None else [str(i) for i in range(probs.shape[1])]
     hop = config.hop_length / config.sample_rate
     extent_x = (-0.5 * hop, (steps - 0.5) * hop)

@@ -16,6 +16,8 @@ from typing import Mapping
 
 import numpy as np
 
+from musicgate.errors import ParameterError
+
 from musicgate.nn.cells import get_cell
 from musicgate.music.notes import DRUM_PROGRAM, Notes
 from musicgate.viz.plots import cell_colour, draw_notes, new_figure, save_figure
@@ -96,14 +98,14 @@ def gate_view(trace, notes: Notes, *, path: "str | os.PathLike", layer: int = -1
     get_cell(trace.cell)  # an unknown cell is a ConfigError that names the valid ones
     layers, batch, steps, hidden = trace.h.shape
     if not -layers <= layer < layers or not 0 <= sample < batch:
-        raise ValueError(f"layer {layer} / sample {sample} out of range for a trace of shape "
+        raise ParameterError(f"layer {layer} / sample {sample} out of range for a trace of shape "
                          f"{trace.h.shape} (layers, B, T, H)")
     notes = notes.select(notes.program != DRUM_PROGRAM)
     if note_steps is None:
         note_steps = _steps_by_time(notes, steps)
     note_steps = np.asarray(note_steps, dtype=np.float64).reshape(-1, 2)
     if len(note_steps) != len(notes):
-        raise ValueError(f"note_steps has {len(note_steps)} rows for {len(notes)} notes")
+        raise ParameterError(f"note_steps has {len(note_steps)} rows for {len(notes)} notes")
     units = _choose_units(trace, layer, sample, max_units)
     panels = get_cell(trace.cell).panels
     fig = new_figure(width, 1.8 + 1.35 * len(panels))

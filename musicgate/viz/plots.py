@@ -11,6 +11,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from musicgate.errors import ParameterError
+
 from musicgate.figures import new_figure, save_figure  # noqa: F401  (the figure helpers, for viz callers)
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, key_index, parse_key, to_major_minor
 from musicgate.music.notes import DRUM_PROGRAM, Notes
@@ -97,7 +99,7 @@ def piano_roll(ax, notes: Notes, *, key: "Key | str | None" = None, bar_beats: f
     notes = notes.select(notes.program != DRUM_PROGRAM)
     bar = bar_length(notes) if bar_beats is None else float(bar_beats)
     if bar <= 0:
-        raise ValueError(f"bar_beats must be positive, got {bar_beats}")
+        raise ParameterError(f"bar_beats must be positive, got {bar_beats}")
     target = None if key is None else parse_key(key)
     mask = None if target is None else out_of_key_mask(notes.pitch, target)
     draw_notes(ax, notes.onset, notes.onset + notes.duration, notes.pitch, out_of_key=mask,
@@ -132,7 +134,7 @@ def _target_index(target: "Key | str | int | None") -> int | None:
         return None
     if isinstance(target, (int, np.integer)):
         if not 0 <= int(target) < 24:
-            raise ValueError(f"target key index must be in 0..23, got {target}")
+            raise ParameterError(f"target key index must be in 0..23, got {target}")
         return int(target)
     return key_index(to_major_minor(target))
 
@@ -171,10 +173,10 @@ def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarr
     keys = np.asarray(key_index, np.int64).reshape(-1)
     conf = np.asarray(confidence, float).reshape(-1)
     if not (len(times) == len(keys) == len(conf)):
-        raise ValueError(f"times, key_index and confidence must have one value per window, got "
+        raise ParameterError(f"times, key_index and confidence must have one value per window, got "
                          f"{len(times)}, {len(keys)} and {len(conf)}")
     if len(times) and np.any(np.diff(times) <= 0):
-        raise ValueError("times must increase")
+        raise ParameterError("times must increase")
     if len(times) == 0:
         ax.text(0.5, 0.5, "no windows", transform=ax.transAxes, ha="center", va="center")
         ax.set_yticks([])
@@ -248,10 +250,10 @@ def retention_curves(ax, positions: np.ndarray,
     positions = np.asarray(positions, float).reshape(-1)
     for i, (label, curve) in enumerate(curves.items()):
         if len(curve) != 3:
-            raise ValueError(f"curve {label!r} must be (mean, lo, hi), got {len(curve)} arrays")
+            raise ParameterError(f"curve {label!r} must be (mean, lo, hi), got {len(curve)} arrays")
         mean, lo, hi = (np.asarray(c, float).reshape(-1) for c in curve)
         if not (len(mean) == len(lo) == len(hi) == len(positions)):
-            raise ValueError(f"curve {label!r} needs {len(positions)} values in mean, lo and hi, "
+            raise ParameterError(f"curve {label!r} needs {len(positions)} values in mean, lo and hi, "
                              f"got {len(mean)}, {len(lo)} and {len(hi)}")
         colour = cell_colour(label, i)
         ax.fill_between(positions, lo, hi, color=colour, alpha=0.22, linewidth=0)
