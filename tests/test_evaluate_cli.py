@@ -1,0 +1,191 @@
+"""``musicgate evaluate`` through the CLI: generated folders, the reference, outputs and bad input."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+from midifile import off, on, smf
+from musicgate.cli import main
+from musicgate.generation.api import write_outputs
+from musicgate.music.midi import write_midi
+from musicgate.music.notes import Notes
+
+D_PHRASE = [62, 66, 69, 74, 69, 66, 64, 62]  # D major, ends on D
+G_PHRASE = [67, 71, 74, 79, 74, 72, 69, 67]  # G major, with a C
+
+
+def reel(phrase, times: int = 4, *, key=None, meter=(4, 4)) -> Notes:
+    """The phrase ``times`` times in quarter notes: two bars a phrase in 4/4."""
+    pitch = phrase * times
+    n = len(pitch)
+    return Notes.from_arrays(pitch, np.arange(n, dtype=float), np.ones(n), key=key, meter=meter)
+
+
+@pytest.fixture
+def generated(tmp_path):
+    """A folder as ``musicgate generate`` writes it: two tunes asked in D major, with the JSON record."""
+    out = tmp_path / "gen"
+    write_outputs([reel(D_PHRASE), reel(G_PHRASE)], out, model_name="folk-gru", key="D major", seed=1)
+    return out
+
+
+@pytest.fixture
+def reference_dir(tmp_path):
+    """A folder of real tunes whose keys are in their key signatures."""
+    ref = tmp_path / "ref"
+    for i in range(3):
+        write_midi(reel(D_PHRASE, 4 + i, key="D major"), ref / f"d{i}.mid")
+    write_midi(reel(G_PHRASE, 5, key="G major"), ref / "g.mid")
+    return ref
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(["evaluate", *map(str, argv)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_generated_folder_against_a_reference_folder(generated, reference_dir, capsys):
+    code, out, err = run(capsys, generated, "--reference", reference_dir)
+    assert code == 0, err
+    assert "| measure | real tunes (4) | gen (2) |" in out
+    report = generated / "evaluate"
+    assert {p.name for p in report.iterdir()} == {"evaluate.md", "evaluate.json", "evaluate.png"}
+    record = json.loads((report / "evaluate.json").read_text())
+    assert record["command"].startswith("musicgate evaluate ") and "--reference" in record["command"]
+    gen = record["sets"][0]
+    assert gen["tunes"] == 2 and gen["key_sources"] == {"json": 2}
+    d_tune, g_tune = gen["per_tune"]
+    assert d_tune["name"].endswith("_0.mid") and d_tune["key"] == "D major" and d_tune["meter"] == "4/4"
+    # the D tune: in the key, ends on D, 32 notes of the same phrase; the G tune: G major, ends on G
+    assert d_tune["key_exact"] == 1.0 and d_tune["in_signature"] == 1.0 and d_tune["ends_on_tonic"] == 1.0
+    assert d_tune["repeated_chunks"] == 17 / 25  # chunks 8 .. 24 start in a repeat
+    assert d_tune["repeated_segments"] == 0.5  # 8 bars: two 4-bar segments, the second as the first
+    assert d_tune["bars_filled"] == 1.0 and d_tune["notes"] == 32 and d_tune["bars"] == 8
+    assert g_tune["key_exact"] == 0.0 and g_tune["key_signature"] == 0.0 and g_tune["ends_on_tonic"] == 0.0
+    assert g_tune["in_signature"] == 7 / 8  # C is out of D major
+    summary = gen["summary"]
+    assert summary["key_exact"]["mean"] == 0.5 and summary["key_exact"]["tunes"] == 2
+    assert summary["key_exact"]["lo"] <= 0.5 <= summary["key_exact"]["hi"]
+    ref = record["reference"]
+    assert ref["tunes"] == 4 and ref["key_sources"] == {"midi key signature": 4}
+    assert ref["summary"]["key_exact"]["mean"] == 1.0
+    md = (report / "evaluate.md").read_text()
+    assert "| whole-piece key, same tonic and mode | 1.00 [1.00, 1.00] | 0.50 [0.00, 1.00] |" in md
+    assert (report / "evaluate.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_key_option_overrides_the_record_and_output_folder(generated, tmp_path, capsys):
+    out = tmp_path / "report"
+    code, stdout, err = run(capsys, generated, "--key", "G major", "--no-reference", "--no-plot", "-o", out)
+    assert code == 0, err
+    record = json.loads((out / "evaluate.json").read_text())
+    assert record["reference"] is None and record["settings"]["key"] == "G major"
+    tunes = record["sets"][0]["per_tune"]
+    assert [t["key_exact"] for t in tunes] == [0.0, 1.0] and {t["key_source"] for t in tunes} == {"--key"}
+    assert not (out / "evaluate.png").exists() and not (generated / "evaluate").exists()
+
+
+def test_folders_are_columns_and_files_one_more(generated, reference_dir, capsys, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(generated, other)
+    code, out, err = run(capsys, generated, other, reference_dir / "g.mid", "--no-reference", "--no-plot",
+                         "-o", tmp_path / "r")
+    assert code == 0, err
+    assert "| measure | gen (2) | other (2) | files (1) |" in out
+
+
+def test_prepared_corpus_reference(generated, reference_dir, tmp_path, capsys):
+    from musicgate.data.corpora import prepare
+
+    root = tmp_path / "datasets"
+    for i in range(16):  # enough tunes for a test split of two
+        write_midi(reel(D_PHRASE if i % 2 else G_PHRASE, 4, key="D major" if i % 2 else "G major"),
+                   reference_dir / f"more{i}.mid")
+    data = prepare(f"midi:{reference_dir}", vocab="melody", root=root, workers=1, quiet=True)
+    data.path.rename(root / "folk")  # stands in for 'musicgate data prepare folk'
+    code, out, err = run(capsys, generated, "--root", root, "--no-plot")
+    assert code == 0, err
+    record = json.loads((generated / "evaluate" / "evaluate.json").read_text())
+    ref = record["reference"]
+    assert ref["tunes"] == len(data.splits["test"]) >= 2
+    assert ref["source"]["split"] == "test" and ref["key_sources"] == {"label": ref["tunes"]}
+    assert ref["summary"]["key_exact"]["mean"] == 1.0 and ref["summary"]["in_signature"]["mean"] == 1.0
+    # the same draw again: the reference tunes are drawn with the seed
+    code, out2, _ = run(capsys, generated, "--root", root, "--no-plot", "--reference-tunes", "1")
+    assert code == 0 and "real tunes (1)" in out2
+
+
+# -- bad input -------------------------------------------------------------------------------------
+def test_folk_reference_not_prepared(generated, tmp_path, capsys):
+    code, out, err = run(capsys, generated, "--root", tmp_path / "nothing")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "musicgate data prepare folk" in err
+
+
+def test_empty_folder(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, out, err = run(capsys, tmp_path / "empty", "--no-reference")
+    assert code == 2 and err.count("\n") == 1 and "no .mid or .midi files" in err
+
+
+def test_drum_only_file(tmp_path, capsys):
+    path = tmp_path / "drums.mid"
+    path.write_bytes(smf([(0, on(36, ch=9)), (480, off(36, ch=9)), (0, on(38, ch=9)), (480, off(38, ch=9))]))
+    code, out, err = run(capsys, path, "--key", "C", "--no-reference")
+    assert code == 2 and err.count("\n") == 1 and "drums.mid: only drum notes" in err
+
+
+def test_empty_file_in_a_real_folder(capsys, tmp_path):
+    folder = shared_path("midi", "one_track")
+    code, out, err = run(capsys, folder, "--key", "C", "--no-reference", "-o", tmp_path / "r")
+    assert code == 2 and err.count("\n") == 1 and "empty.mid: no notes" in err
+
+
+def test_corrupted_file(capsys, tmp_path):
+    path = shared_path("midi", "corrupted", "ValueError_Control168.mid")
+    code, out, err = run(capsys, path, "--key", "C", "--no-reference", "-o", tmp_path / "r")
+    assert code == 2 and err.count("\n") == 1 and "not a readable MIDI file" in err
+
+
+def test_files_without_a_key(tmp_path, capsys):
+    folder = tmp_path / "nokey"
+    write_midi(reel(D_PHRASE), folder / "a.mid")  # no key signature, no JSON record
+    code, out, err = run(capsys, folder, "--no-reference")
+    assert code == 2 and err.count("\n") == 1
+    assert "a.mid: no key to measure against; give --key" in err
+    code, out, err = run(capsys, folder, "--no-reference", "--key", "D", "--no-plot")
+    assert code == 0, err
+
+
+def test_no_time_signature_gives_nan_bar_measures_and_a_warning(tmp_path, capsys):
+    folder = tmp_path / "nometer"
+    write_midi(reel(D_PHRASE, meter=None), folder / "a.mid")
+    code, out, err = run(capsys, folder, "--no-reference", "--key", "D")
+    assert code == 0, err
+    assert "1 of 1 tunes have no time signature" in err
+    tune = json.loads((folder / "evaluate" / "evaluate.json").read_text())["sets"][0]["per_tune"][0]
+    assert tune["bars_filled"] is None and tune["bars"] is None and tune["repeated_segments"] is None
+    assert tune["key_exact"] == 1.0 and tune["repeated_chunks"] == 17 / 25  # chunks 8 .. 24 start in a repeat
+    assert "| inner bars filled exactly, no note crossing a bar line | n/a |" in out
+
+
+def test_bad_key_and_profile(generated, capsys):
+    code, out, err = run(capsys, generated, "--key", "H major", "--no-reference")
+    assert code == 2 and "unknown key 'H major'" in err
+    code, out, err = run(capsys, generated, "--profile", "nope", "--no-reference")
+    assert code == 2 and "unknown key profile" in err
+
+
+def test_polyphonic_files_are_measured_on_their_top_line(capsys, tmp_path):
+    folder = shared_path("midi", "multitrack")
+    code, out, err = run(capsys, folder, "--key", "C", "--no-reference", "--no-plot", "-o", tmp_path / "r")
+    assert code == 0, err
+    record = json.loads((tmp_path / "r" / "evaluate.json").read_text())
+    tunes = record["sets"][0]["per_tune"]
+    assert len(tunes) == 12 and all(t["notes"] > 100 for t in tunes)
+    assert all(0 <= t["in_signature"] <= 1 and t["pitch_classes"] <= 12 for t in tunes)
