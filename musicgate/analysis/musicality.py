@@ -269,10 +269,13 @@ def length_bars(notes: Notes) -> float:
 # -- repetition ----------------------------------------------------------------------------------
 def _seen_before(rows: np.ndarray) -> np.ndarray:
     """(n,) bool: True where row i equals some row j < i."""
-    if len(rows) == 0:
-        return np.zeros(0, bool)
-    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    return first[inverse.reshape(-1)] < np.arange(len(rows))
+    rows = np.ascontiguousarray(rows)
+    seen: set[bytes] = set()
+    out = np.zeros(len(rows), bool)
+    for i, row in enumerate(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel().tolist()):
+        out[i] = row in seen
+        seen.add(row)
+    return out
 
 
 def repeated_chunks(notes: Notes, size: int = 8) -> float:

@@ -41,13 +41,18 @@ class SetSummary:
 
 def _limits(i: int, sets: Sequence[SetSummary], reference: SetSummary | None) -> tuple[float, float]:
     m = METRICS[i]
-    if m.share:
+    if m.share and m.digits < 3:
         return -0.03, 1.03
     vals = [v for s in list(sets) + ([reference] if reference else [])
             for v in (s.lo[i], s.hi[i], s.mean[i], *((s.spread_lo[i], s.spread_hi[i]) if s.spread_lo is not None else ()))
             if not math.isnan(v)]
     if not vals:
         return 0.0, 1.0
+    if m.share:  # a share near 0 or 1 (notes in the signature, onsets off the grid): zoom in
+        lo, hi = min(vals), max(vals)
+        span = max(hi - lo, 0.1)
+        lo, hi = max(lo - 0.08 * span, 0.0 if lo > 0.5 else -0.01), min(hi + 0.08 * span, 1.0 if hi < 0.5 else 1.01)
+        return (lo, max(hi, lo + 0.1)) if lo < 0.5 else (min(lo, hi - 0.1), hi)
     lo, hi = min(vals + [0.0]), max(vals)
     pad = 0.06 * (hi - lo or 1.0)
     return lo - pad, hi + pad
