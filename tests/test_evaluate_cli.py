@@ -124,7 +124,7 @@ def test_prepared_corpus_reference(generated, reference_dir, tmp_path, capsys):
 def test_folk_reference_not_prepared(generated, tmp_path, capsys):
     code, out, err = run(capsys, generated, "--root", tmp_path / "nothing")
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "musicgate data prepare folk" in err
+    assert err.count("\n") == 1 and "the folk corpus is not prepared; run 'musicgate data prepare folk --root" in err
 
 
 def test_empty_folder(tmp_path, capsys):

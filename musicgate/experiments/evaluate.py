@@ -156,11 +156,20 @@ def load_pieces(inputs: Sequence["str | os.PathLike"], *, key: "Key | str | None
     sets: list[TuneSet] = []
     loose: list[Piece] = []
     names: set[str] = set()
+    records: dict[Path, dict[str, Key]] = {}
+
+    def sidecar(folder: Path) -> dict[str, Key]:
+        if asked is not None:
+            return {}
+        if folder not in records:
+            records[folder] = sidecar_keys(folder)
+        return records[folder]
+
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             files = _input_files(path)
-            pieces = [read_piece(f, asked, sidecar_keys(f.parent), name=str(f.relative_to(path))) for f in files]
+            pieces = [read_piece(f, asked, sidecar(f.parent), name=str(f.relative_to(path))) for f in files]
             name = path.resolve().name or str(path)
             while name in names:
                 name += "'"
@@ -168,7 +177,7 @@ def load_pieces(inputs: Sequence["str | os.PathLike"], *, key: "Key | str | None
             sets.append(TuneSet(name, pieces, {"path": str(path)}))
         else:
             f = _input_files(path)[0]
-            loose.append(read_piece(f, asked, sidecar_keys(f.parent)))
+            loose.append(read_piece(f, asked, sidecar(f.parent)))
     if loose:
         sets.append(TuneSet("files", loose, {"files": [str(Path(i)) for i in inputs if not Path(i).is_dir()]}))
     return sets
@@ -199,9 +208,12 @@ def load_reference(spec: str, *, root: "str | os.PathLike" = "datasets", tunes: 
     from musicgate.experiments.retention_run import real_tunes
 
     folder = path if path.is_dir() else Path(root) / spec
+    if path.is_dir() and not (folder / "COMPLETE").is_file():
+        raise DataError(f"{folder}: an incomplete prepared dataset (no COMPLETE marker); prepare it again")
     if not (folder / "COMPLETE").is_file():
-        raise DataError(f"{folder}: the {spec} corpus is not prepared; run 'musicgate data prepare {spec}' first "
-                        "(about a minute), or give --reference a folder of MIDI files")
+        opt = "" if Path(root) == Path("datasets") else f" --root {root}"
+        raise DataError(f"{folder}: the {spec} corpus is not prepared; run 'musicgate data prepare {spec}{opt}' "
+                        "first (about a minute), or give --reference a folder of MIDI files")
     notes, keys, info = real_tunes(str(folder), "test")
     index = np.arange(len(notes))
     if tunes and tunes < len(notes):
