@@ -17,7 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from musicgate.analysis.musicality import METRICS
-from musicgate.viz.plots import cell_colour, new_figure, save_figure
+from musicgate.figures import new_figure, save_figure
+from musicgate.viz.plots import cell_colour
 
 REFERENCE_COLOUR = "#4d4d4d"
 
