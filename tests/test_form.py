@@ -153,7 +153,7 @@ def test_bad_input_is_read_as_the_notation_means_or_rejected_with_its_reason():
     assert words(no_bars.ids).count("BAR") == 4  # bar lines from the meter: at beats 0, 2, 4 and 6 (the end)
     unbalanced = parsed("X:1\nM:2/4\nL:1/4\nK:C\nCD | EF :| GA |]\n")
     assert unbalanced.reject is None and unbalanced.form == ["repeats", "repeat end without start"]
-    assert unbalanced.bar_fill == (2, 2)
+    assert unbalanced.bar_fill == (1, 1)  # E F; C D is before the first bar line, G A is the final bar
 
 
 def test_a_midi_file_keeps_its_bar_grid_and_without_a_time_signature_gets_four_four():
