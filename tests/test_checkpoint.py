@@ -32,7 +32,7 @@ def test_checkpoint_describes_itself(run):
     raw = torch.load(run_dir / "last.pt", weights_only=True)
     assert raw["format"] == FORMAT and raw["version"] == VERSION
     assert raw["config"]["model"]["cell"] == "lstm" and raw["model_args"]["cell"] == "lstm"
-    assert raw["tokenizer"]["config"]["kind"] == "melody" and len(raw["tokenizer"]["vocab"]) == 191
+    assert raw["tokenizer"]["config"]["kind"] == "melody" and len(raw["tokenizer"]["vocab"]) == 197  # 191 + TIE and the five form tokens
     assert raw["dataset"]["fingerprint"] and raw["step"] == 6
     assert raw["best_val_loss"] is not None and np.isfinite(raw["best_val_loss"])
     trainer = raw["trainer"]

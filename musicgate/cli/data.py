@@ -47,5 +47,13 @@ def _info(args) -> int:
           + (" ..." if len(s["keys"]) > 12 else ""))
     print("notes per tune: " + ", ".join(f"{k} {v}" for k, v in s["notes_per_tune"].items()))
     print("tokens per tune: " + ", ".join(f"{k} {v}" for k, v in s["tokens_per_tune"].items()))
+    fill, form = s["bar_fill"], s["form"]
+    if fill["bars"]:
+        print(f"bars filled exactly: {fill['share']:.3f} ({fill['full']:,} of {fill['bars']:,} bars between bar "
+              "lines; pickup and final bar left out)")
+        print(f"form: {form['repeats']} tunes with repeats, {form['endings']} with first/second endings, "
+              f"{form['unbalanced']} with unbalanced repeats or endings (read as written), "
+              f"{form['no_bar_lines']} without bar lines" + "".join(
+                  f"\n  {v:5d}  {k}" for k, v in form["unbalanced_by_kind"].items()))
     print(f"rejected: {s['rejected']}" + "".join(f"\n  {v:5d}  {k}" for k, v in s["rejects_by_reason"].items()))
     return 0

@@ -35,7 +35,7 @@ from musicgate.tokens.tokenizer import Tokenizer, load_tokenizer, make_tokenizer
 FOLK = {"essen": "essenFolksong", "oneills": "oneills1850", "ryans": "ryansMammoth"}
 BUILTIN = ("essen", "oneills", "ryans", "folk", "chorales")
 PREFIXES = ("midi:PATH", "pianoroll:PATH.mat")
-CACHE_VERSION = 2  # 2: ABC read by musicgate.music.abc (music21's tokens, no Score)
+CACHE_VERSION = 3  # 2: ABC read by musicgate.music.abc (music21's tokens, no Score); 3: pickups, bar lines, form
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 """Train, validation and test shares of the tunes (split by tune, from the seed)."""
 
@@ -65,6 +65,8 @@ class Parsed:
     title: str = ""
     split: str = ""
     reject: str | None = None
+    bar_fill: tuple[int, int] = (0, 0)  # (bars filled exactly, bars counted), melody tokens only
+    form: list[str] = field(default_factory=list)  # 'repeats', 'endings', 'no bar lines' and unbalanced-form phrases
 
 
 @dataclass
@@ -211,6 +213,30 @@ def roll_to_notes(roll: np.ndarray, *, frame_beats: float = 1.0) -> Notes:
     return Notes.from_arrays(key + LOWEST_PITCH, start * frame_beats, (end - start) * frame_beats)
 
 
+def _bar_problem(notes: Notes, tok) -> str | None:
+    """Why a melody cannot keep its bar lines, or None: a meter change mid-tune (the tokens carry one
+    METER), or a first bar longer than a bar (a pickup longer than a bar, or a missing bar line)."""
+    meters = list(dict.fromkeys((n, d) for _, n, d in notes.meters))
+    if len(meters) > 1:
+        return (f"meter changes mid-tune ({' to '.join(f'{n}/{d}' for n, d in meters)}); the melody tokens "
+                "carry one METER")
+    first = next((b for b, _ in notes.bars if b > 0), None)
+    if first is not None and notes.meter and first > tok.bar_steps(notes.meter) / tok.grid + 1e-9:
+        return (f"first bar is {first:g} beats, longer than a bar of {notes.meter[0]}/{notes.meter[1]} "
+                "(a pickup longer than a bar, or a missing bar line)")
+    return None
+
+
+def _form_facts(notes: Notes, kind: str) -> list[str]:
+    """'repeats', 'endings', 'no bar lines' (an ABC tune without any) and unbalanced-form phrases."""
+    from musicgate.music.notes import form_problems
+
+    kinds = {k for _, k in notes.bars}
+    facts = (["repeats"] if ":|" in kinds else []) + (["endings"] if kinds & {"|1", "|2"} else [])
+    facts += ["no bar lines"] if kind == "abc" and not notes.bars else []
+    return facts + form_problems(notes.bars)
+
+
 # -- the worker -----------------------------------------------------------------------------------
 def parse_item(args: tuple[Item, dict, bool]) -> Parsed:
     item, tok_config, melody = args
@@ -252,10 +278,18 @@ def parse_item(args: tuple[Item, dict, bool]) -> Parsed:
         key, out.label = _label(item, stream, notes)
         from dataclasses import replace
 
-        notes = _main_meter(replace(notes, keys=((0.0, key),) if key else ()))
         tok = load_tokenizer(tok_config)
+        form = melody and getattr(tok, "form", False)
+        if form:
+            out.reject = _bar_problem(notes, tok)
+            if out.reject:
+                return out
+            out.form = _form_facts(notes, item.kind)
+        notes = _main_meter(replace(notes, keys=((0.0, key),) if key else ()))
         notes = notes.skyline() if melody else notes
         out.ids = tok.encode(notes).astype(np.int16)
+        if melody:
+            out.bar_fill = tok.bar_fill(out.ids)
         out.key, out.notes = (key.name if key else None), len(tok.quantize(notes))  # notes the ids carry
     except MusicgateError as exc:
         msg = str(exc).split(";")[0]
@@ -338,7 +372,8 @@ def _write_cache(dest: Path, results: list[Parsed], tok: Tokenizer, fp: str, cor
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     tokens = np.concatenate([r.ids for r in kept]) if kept else np.zeros(0, np.int16)
     tunes = [{"source": r.source, "title": r.title, "key": r.key, "label": r.label, "notes": r.notes,
-              "tokens": int(len(r.ids))} for r in kept]
+              "tokens": int(len(r.ids)), **({"bar_fill": list(r.bar_fill)} if r.bar_fill[1] else {}),
+              **({"form": r.form} if r.form else {})} for r in kept]
     manifest = {"corpus": corpus, "fingerprint": fp, "seed": seed, "vocab": tok.kind, "built_seconds": round(secs, 1),
                 "counts": {"items": len(results), "tunes": len(kept), "rejected": len(rejects)},
                 "tunes": tunes, "rejects": rejects}
@@ -385,8 +420,14 @@ def summary(data: PreparedData) -> dict:
     lengths = np.array([t["notes"] for t in tunes]) if tunes else np.zeros(1)
     tokens = np.diff(data.offsets) if len(data) else np.zeros(1)
     pct = lambda a: {f"p{q}": int(np.percentile(a, q)) for q in (5, 25, 50, 75, 95)}  # noqa: E731
-    reasons = Counter(r["reason"] if not r["reason"].startswith("pitch") else "pitch outside the range"
-                      for r in data.manifest["rejects"])
+    reasons: Counter = Counter()
+    for r in data.manifest["rejects"]:  # by kind: per-tune details (pitch, meters, beats) left out
+        k = r["reason"]
+        reasons["pitch outside the range" if k.startswith("pitch") else "meter changes mid-tune"
+                if k.startswith("meter changes") else "first bar longer than a bar" if k.startswith("first bar is")
+                else k] += 1
+    fill = np.array([t["bar_fill"] for t in tunes if "bar_fill" in t], np.int64).reshape(-1, 2).sum(axis=0)
+    facts = Counter(f for t in tunes for f in t.get("form", ()))
     return {
         "name": data.name, "corpus": data.manifest["corpus"], "vocab": data.tokenizer.kind,
         "tunes": len(data), "tokens": int(data.offsets[-1]) if len(data) else 0,
@@ -395,5 +436,11 @@ def summary(data: PreparedData) -> dict:
         "modes": dict(Counter((t["key"] or "unknown unknown").split()[-1] for t in tunes).most_common()),
         "notes_per_tune": pct(lengths), "tokens_per_tune": pct(tokens),
         "rejected": len(data.manifest["rejects"]), "rejects_by_reason": dict(reasons.most_common()),
+        "bar_fill": {"full": int(fill[0]), "bars": int(fill[1]),
+                     "share": round(float(fill[0] / fill[1]), 4) if fill[1] else None},
+        "form": {"repeats": facts["repeats"], "endings": facts["endings"], "no_bar_lines": facts["no bar lines"],
+                 "unbalanced": sum(1 for t in tunes if set(t.get("form", ())) - {"repeats", "endings", "no bar lines"}),
+                 "unbalanced_by_kind": {k: v for k, v in facts.most_common()
+                                        if k not in ("repeats", "endings", "no bar lines")}},
         "built_seconds": data.manifest.get("built_seconds"), "fingerprint": data.fingerprint,
     }

@@ -26,6 +26,11 @@ from musicgate.errors import MidiError
 from musicgate.music.keys import Key
 from musicgate.music.notes import Notes
 
+_BAR_KIND = {"|:": "|:", ":|": ":|", "[1": "|1", "[2": "|2", "|1": "|1", "|2": "|2", "||": "||", "|]": "||",
+             "[|": "||"}
+"""music21's bar tokens (after its ``barlineTokenFilter``: ``::`` is ``:|`` then ``|:``, ``:|2`` is ``:|``
+then ``[2``) to the kinds of :data:`~musicgate.music.notes.BAR_KINDS`; any other bar line is plain."""
+
 VELOCITY = 80
 """music21 gives ABC notes no velocity; :func:`~musicgate.music.score.from_music21` uses 80."""
 
@@ -36,6 +41,8 @@ class AbcTune:
 
     notes: Notes
     title: str
+    pickup_shift: float = 0.0
+    """Beats the tune was moved by to place its pickup (0 when it starts with a whole bar)."""
 
 
 def split_tunes(text: str) -> list[str]:
@@ -87,6 +94,10 @@ def _walk(tokens, track: int, cols: dict[str, list], meta: dict[str, list]) -> N
                 if mm is not None and mm.getQuarterBPM():
                     meta["tempos"].append((now, float(mm.getQuarterBPM())))
             continue
+        if isinstance(t, abc.ABCBar):
+            if track == 0:  # the first voice's bar lines
+                meta["bars"].append((now, _BAR_KIND.get(t.src.strip(), "|")))
+            continue
         if not isinstance(t, abc.ABCNote) or t.inGrace:
             continue
         ql = _length(t)
@@ -124,13 +135,14 @@ def read_abc(text: str, *, name: str = "<abc>") -> AbcTune:
 
     handler = abc.ABCHandler(abcVersion=(2, 1, 0))
     cols: dict[str, list] = {k: [] for k in ("pitch", "onset", "duration", "track")}
-    meta: dict[str, list] = {"keys": [], "meters": [], "tempos": []}
+    meta: dict[str, list] = {"keys": [], "meters": [], "tempos": [], "bars": []}
     try:
         handler.process("%abc-2.1\n" + text)  # ABC 2.1: accidentals carry through the bar
         voices = handler.splitByVoice()
         parts = [voices[0]] if len(voices) == 1 else [voices[0] + v for v in voices[1:]]
         for track, part in enumerate(parts):
             _walk(part.tokens, track, cols, meta)
+        bars = meta["bars"]
     except Exception as exc:  # music21 raises many kinds of errors on bad input, here and in its tokens
         raise MidiError(f"{name}: music21 cannot parse it ({type(exc).__name__})") from None
     title = next((t.data for t in handler.tokens if isinstance(t, abc.ABCMetadata) and t.isTitle()), "")
@@ -138,7 +150,30 @@ def read_abc(text: str, *, name: str = "<abc>") -> AbcTune:
     keys = tuple((float(b), k) for b, k in first(meta["keys"]) if isinstance(k, Key))
     meters = tuple((float(b), n, d) for b, n, d in first(meta["meters"]))
     tempos = sorted({float(b): q for b, q in meta["tempos"]}.items()) or None
-    notes = Notes.from_arrays(cols["pitch"], [float(x) for x in cols["onset"]], [float(x) for x in cols["duration"]],
-                              [VELOCITY] * len(cols["pitch"]), track=cols["track"], tempos=tempos, keys=keys,
-                              meters=meters)
-    return AbcTune(notes, title)
+    bars = _plain_bars_dropped(bars)
+    shift = pickup_shift(bars, meters)
+    at = lambda b: float(b + shift) if b > 0 else 0.0  # noqa: E731 (marks at the start stay at beat 0)
+    notes = Notes.from_arrays(cols["pitch"], [float(x + shift) for x in cols["onset"]],
+                              [float(x) for x in cols["duration"]], [VELOCITY] * len(cols["pitch"]),
+                              track=cols["track"], keys=[(at(b), k) for b, k in keys],
+                              meters=[(at(b), n, d) for b, n, d in meters],
+                              tempos=[(at(b), q) for b, q in tempos] if tempos else None,
+                              bars=[(float(b + shift), k) for b, k in bars])
+    return AbcTune(notes, title, float(shift))
+
+
+def _plain_bars_dropped(bars: list) -> list:
+    """Bar lines in order, without a plain one where a repeat sign or ending stands, without repeats."""
+    marked = {b for b, k in bars if k != "|"}
+    return list(dict.fromkeys((b, k) for b, k in bars if k != "|" or b not in marked))
+
+
+def pickup_shift(bars: list, meters: tuple) -> Fraction:
+    """Beats to move a tune by so that its first bar line falls one bar after beat 0: a pickup
+    (anacrusis) shorter than a bar then starts at bar length - pickup length, as in MIDI files.
+    0 when the first bar is a whole bar or longer, or when there is no bar line or meter."""
+    first = next((b for b, _ in bars if b > 0), None)
+    if first is None or not meters or meters[0][0] != 0:
+        return Fraction(0)
+    bar = Fraction(4 * meters[0][1], meters[0][2])
+    return bar - first if first < bar else Fraction(0)

@@ -228,7 +228,8 @@ def render(notes: Notes, *, soundfont: "str | os.PathLike | None" = None, sample
     Parameters
     ----------
     notes : Notes
-        Times follow the notes' tempo map; ``program`` picks the instrument (-1 = drums).
+        Times follow the notes' tempo map; ``program`` picks the instrument (-1 = drums); repeats
+        and endings are played (:meth:`~musicgate.music.notes.Notes.played`).
     soundfont : path, optional
         An ``.sf2`` file (default: :func:`default_soundfont`).
     sample_rate : int
@@ -255,6 +256,7 @@ def render(notes: Notes, *, soundfont: "str | os.PathLike | None" = None, sample
     sample_rate = _check_rate(sample_rate)
     if len(notes) == 0:
         raise AudioError("nothing to render: the notes are empty (a MIDI file with no notes)")
+    notes = notes.played()  # repeats and endings unrolled
     path = check_soundfont(soundfont)
     synth = _synth(backend, path, sample_rate)
     try:

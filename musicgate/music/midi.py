@@ -105,6 +105,7 @@ def _to_score(notes: Notes, ticks_per_beat: int):
     """A ``symusic.Score`` with one track per (track, program) group of notes."""
     from symusic import core  # the classes themselves: symusic's factories cost microseconds a call
 
+    notes = notes.played()  # repeats and endings unrolled: a MIDI file holds the music as played
     if len(notes) and (notes.pitch.min() < 0 or notes.pitch.max() > 127):
         raise MidiError("cannot write MIDI: a pitch is outside 0-127")
     tpb = ticks_per_beat
@@ -144,7 +145,8 @@ def _to_score(notes: Notes, ticks_per_beat: int):
 
 
 def midi_bytes(notes: Notes, *, ticks_per_beat: int = TICKS_PER_BEAT) -> bytes:
-    """The Standard MIDI File content for ``notes`` (tracks by track index and program).
+    """The Standard MIDI File content for ``notes`` (tracks by track index and program), repeats and
+    endings played (:meth:`~musicgate.music.notes.Notes.played`).
 
     Raises
     ------

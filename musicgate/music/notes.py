@@ -23,6 +23,10 @@ _INT_FIELDS = ("pitch", "velocity", "program", "track")
 _FLOAT_FIELDS = ("onset", "duration")
 
 
+BAR_KINDS = ("|", "|:", ":|", "|1", "|2", "||")
+"""Kinds of bar line a :class:`Notes` may carry in ``bars``: plain, repeat start, repeat end, first
+ending, second ending, part end (``||`` and ``|]``)."""
+
 _DEFAULT_TEMPOS = np.array([[0.0, 120.0]])
 _DEFAULT_TEMPOS.setflags(write=False)  # shared by every Notes without a tempo map
 
@@ -93,6 +97,10 @@ class Notes:
         Key signatures (or key labels) and where they start.
     meters : tuple of (beat, numerator, denominator)
         Time signatures and where they start.
+    bars : tuple of (beat, kind)
+        The written bar lines, by beat, ``kind`` one of :data:`BAR_KINDS` (empty: bar lines follow
+        the time signatures from beat 0). The notes are the *written* form, each repeated passage
+        once; :meth:`played` unrolls the repeats and endings.
     """
 
     pitch: np.ndarray
@@ -104,6 +112,7 @@ class Notes:
     tempos: np.ndarray = field(default_factory=lambda: _tempo_array(None))
     keys: tuple[tuple[float, Key], ...] = ()
     meters: tuple[tuple[float, int, int], ...] = ()
+    bars: tuple[tuple[float, str], ...] = ()
 
     def __post_init__(self) -> None:
         n = len(np.asarray(self.pitch))
@@ -123,6 +132,10 @@ class Notes:
         object.__setattr__(self, "tempos", tempos)
         object.__setattr__(self, "keys", tuple((float(b), k) for b, k in self.keys))
         object.__setattr__(self, "meters", tuple((float(b), int(a), int(d)) for b, a, d in self.meters))
+        bars = tuple((float(b), str(k)) for b, k in self.bars)
+        if any(k not in BAR_KINDS for _, k in bars):
+            raise ValueError(f"Notes.bars kinds must be among {BAR_KINDS}, not {sorted({k for _, k in bars})}")
+        object.__setattr__(self, "bars", tuple(sorted(bars, key=lambda m: m[0])))
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -140,6 +153,7 @@ class Notes:
         meter: tuple[int, int] | None = None,
         keys: Iterable[tuple[float, Key]] = (),
         meters: Iterable[tuple[float, int, int]] = (),
+        bars: Iterable[tuple[float, str]] = (),
     ) -> "Notes":
         """Build sorted Notes from arrays; missing velocity, program and track get defaults.
 
@@ -152,11 +166,12 @@ class Notes:
         keys = tuple(keys) + (((0.0, parse_key(key)),) if key is not None else ())
         meters = tuple(meters) + (((0.0, meter[0], meter[1]),) if meter is not None else ())
         notes = cls(pitch, onset, duration, full(velocity, 80), full(program, 0), full(track, 0),
-                    _tempo_array(tempos), keys, meters)
+                    _tempo_array(tempos), keys, meters, tuple(bars))
         return notes.sorted()
 
     @classmethod
-    def _trusted(cls, pitch, onset, duration, velocity, program, track, tempos=None, keys=(), meters=()) -> "Notes":
+    def _trusted(cls, pitch, onset, duration, velocity, program, track, tempos=None, keys=(), meters=(),
+                 bars=()) -> "Notes":
         """Fast path for readers: arrays already of the right dtype, length and canonical order."""
         self = object.__new__(cls)
         for name, arr in zip(_INT_FIELDS + _FLOAT_FIELDS, (pitch, velocity, program, track, onset, duration)):
@@ -167,11 +182,12 @@ class Notes:
         object.__setattr__(self, "tempos", tempos)
         object.__setattr__(self, "keys", tuple(keys))
         object.__setattr__(self, "meters", tuple(meters))
+        object.__setattr__(self, "bars", tuple(bars))
         return self
 
     @classmethod
     def _from_grid(cls, pitch, on, dur, velocity, program, track, per_beat: int, tempos=None, keys=(),
-                   meters=()) -> "Notes":
+                   meters=(), bars=()) -> "Notes":
         """Fast path for readers and decoders: integer onsets and durations in steps of ``1/per_beat``
         beat, values as :func:`canonical_order` packs them, put in canonical order."""
         key = (on << 7) | pitch
@@ -180,7 +196,7 @@ class Notes:
             pitch, on, dur, velocity, program, track = (a[order] for a in (pitch, on, dur, velocity, program, track))
         as16 = lambda a: a.astype(np.int16, copy=False)  # noqa: E731
         return cls._trusted(as16(pitch), on / per_beat, dur / per_beat, as16(velocity), as16(program), as16(track),
-                            tempos, keys, meters)
+                            tempos, keys, meters, bars)
 
     @classmethod
     def empty(cls, **meta) -> "Notes":
@@ -211,7 +227,7 @@ class Notes:
             return NotImplemented
         same = all(np.array_equal(getattr(self, f), getattr(other, f)) for f in _INT_FIELDS + _FLOAT_FIELDS)
         return (same and np.array_equal(self.tempos, other.tempos) and self.keys == other.keys
-                and self.meters == other.meters)
+                and self.meters == other.meters and self.bars == other.bars)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -293,4 +309,80 @@ class Notes:
         du = np.maximum(np.round(self.duration * grid), min_steps)
         if max_steps is not None:
             du = np.minimum(du, max_steps)
-        return replace(self, onset=on / grid, duration=du / grid).sorted()
+        bars = tuple((float(np.round(b * grid)) / grid, k) for b, k in self.bars)
+        return replace(self, onset=on / grid, duration=du / grid, bars=bars).sorted()
+
+    # -- form --------------------------------------------------------------------------------------
+    @property
+    def form_marks(self) -> tuple[tuple[float, str], ...]:
+        """The bar lines that are not plain: repeat signs, endings and part ends."""
+        return tuple(m for m in self.bars if m[1] != "|")
+
+    def played(self) -> "Notes":
+        """The notes as played: repeats and first/second endings unrolled (AABB).
+
+        A repeat end ``:|`` goes back to the last repeat start ``|:``, part end ``||`` or earlier
+        repeat end, or to the start of the tune when there is none (as musicians do); on the second
+        time through, a first ending ``|1`` inside the repeat is skipped and playing goes on after
+        the ``:|`` (where the second ending stands). Notes without repeat ends are returned as they
+        are. The result carries plain bar lines only; tempo, key and meter marks stay where they were.
+        """
+        spans = form_spans(self.bars, max(self.end, self.bars[-1][0] if self.bars else 0.0))
+        if len(spans) <= 1:
+            return self
+        parts, lines, t = [], [], 0.0
+        for a, c in spans:
+            inside = (self.onset >= a) & (self.onset < c)
+            parts.append((np.flatnonzero(inside), t - a))
+            lines += [(b - a + t, "|") for b, _ in self.bars if a < b <= c]
+            t += c - a
+        index = np.concatenate([i for i, _ in parts])
+        onset = np.concatenate([self.onset[i] + shift for i, shift in parts])
+        out = replace(self._take(index), onset=onset, bars=tuple(dict.fromkeys(lines)))
+        return out.sorted()
+
+
+def form_spans(bars: Iterable[tuple[float, str]], end: float) -> list[tuple[float, float]]:
+    """The (start, stop) beat spans of the written music in the order they are played (see
+    :meth:`Notes.played`); one span (0, end) when nothing repeats."""
+    spans, pos, start, first = [], 0.0, 0.0, None
+    for b, kind in bars:
+        if kind == ":|" and b > pos:
+            back_to = first if first is not None and start <= first < b else b
+            spans += [(pos, b), (start, back_to)]
+            pos, start, first = b, b, None
+        elif kind in ("|:", "||"):
+            start, first = b, None
+        elif kind == "|1":
+            first = b
+    spans.append((pos, end))
+    return [(a, c) for a, c in spans if c > a]
+
+
+def form_problems(bars: Iterable[tuple[float, str]]) -> list[str]:
+    """Unbalanced repeat signs and endings, as short phrases ('repeat end without start', ...);
+    empty when the form is balanced. Such music is still read as written (see :meth:`Notes.played`)."""
+    problems, open_start, open_first, first_seen = [], False, False, False
+    for _, kind in bars:
+        if kind == "|:":
+            if open_start:
+                problems.append("repeat start without end")
+            open_start = True
+        elif kind == ":|":
+            if not open_start:
+                problems.append("repeat end without start")
+            open_start, open_first = False, False
+        elif kind == "|1":
+            open_first = first_seen = True
+        elif kind == "|2":
+            if not first_seen:
+                problems.append("second ending without first")
+            first_seen = False
+        elif kind == "||" and open_first:
+            problems.append("first ending without repeat end")
+            open_first = False
+    if open_start:
+        problems.append("repeat start without end")
+    if open_first:
+        problems.append("first ending without repeat end")
+    return list(dict.fromkeys(problems))

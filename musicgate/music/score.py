@@ -95,11 +95,56 @@ def to_music21(notes: Notes):
             el.volume.velocity = int(ve[idx[0]])
             part.insert(o, el)
         score.insert(0, part)
+    if notes.bars and notes.meter:
+        score = _with_form(score, notes)
+    return score
+
+
+def _with_form(score, notes: Notes):
+    """Measures on the first meter's grid, a pickup as an incomplete first measure, and repeat
+    barlines, first/second endings and double bars where ``notes.bars`` has them (a mark that falls
+    inside a measure goes to the nearest measure line)."""
+    from music21 import bar, spanner
+
+    score = score.makeNotation()
+    bar_len = 4 * notes.meter[0] / notes.meter[1]
+    first = next((b for b, _ in notes.bars if b > 0), None)
+    start = float(notes.onset.min()) if len(notes) else 0.0
+    pickup = start if first is not None and abs(first - bar_len) < 1e-9 and 0 < start < bar_len else 0.0
+    marks = [(b, k) for b, k in notes.bars if k != "|"]
+    for part in score.parts:
+        measures = list(part.getElementsByClass("Measure"))
+        if not measures:
+            continue
+        if pickup > 0:  # the silence before the pickup is not music: an incomplete first measure
+            m1 = measures[0]
+            for r in list(m1.notesAndRests):
+                if r.isRest and r.offset + r.quarterLength <= pickup + 1e-9:
+                    m1.remove(r)
+            for el in m1.notesAndRests:
+                el.offset -= pickup
+            m1.paddingLeft = pickup
+        starts = [float(m.offset) + (pickup if i == 0 else 0.0) for i, m in enumerate(measures)]
+        nearest = lambda b: int(np.argmin([abs(s - b) for s in starts + [starts[-1] + bar_len]]))  # noqa: E731
+        ending_at: dict[int, int] = {}
+        for b, kind in marks:
+            i = nearest(b)
+            if kind == "|:" and i < len(measures):
+                measures[i].leftBarline = bar.Repeat(direction="start")
+            elif kind in (":|", "||") and i > 0:
+                measures[i - 1].rightBarline = (bar.Repeat(direction="end") if kind == ":|"
+                                                else bar.Barline("light-light"))
+            elif kind in ("|1", "|2") and i < len(measures):
+                ending_at[i] = int(kind[1])
+        for i, number in ending_at.items():  # an ending runs to the next repeat sign or mark, one bar at least
+            stop = next((nearest(b) for b, _ in marks if nearest(b) > i), i + 1)
+            part.insert(0, spanner.RepeatBracket(measures[i:max(stop, i + 1)], number=number))
     return score
 
 
 def write_musicxml(notes: Notes, path: "str | os.PathLike") -> Path:
-    """Write sheet music (MusicXML) with the key signature; atomic. Returns the path."""
+    """Write sheet music (MusicXML) with the key signature, the pickup as an incomplete first measure,
+    and repeat barlines and first/second endings as written (``notes.bars``); atomic. Returns the path."""
     path = Path(path)
     try:
         with atomic_path(path) as tmp:

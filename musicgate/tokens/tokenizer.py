@@ -4,15 +4,19 @@ Two vocabularies share one small interface (``encode``, ``decode``, ``quantize``
 ``transpose``, ``grammar``, ``save``/``load``):
 
 * ``melody`` for monophonic tunes: ``BOS KEY METER`` then ``BAR`` markers and, per note, a
-  ``PITCH`` (or ``REST``) token followed by a ``DUR`` token on a grid (default 1/12 beat).
+  ``PITCH`` (or ``REST``) token followed by a ``DUR`` token on a grid (default 1/12 beat). With
+  ``form=True`` (the default for new tokenizers) bar lines stand where the music's bar lines are (a
+  pickup before the first), a note that crosses a bar line is split into PITCH DUR ... TIE DUR, and
+  repeat signs, first and second endings and part ends are tokens (see :mod:`musicgate.tokens.bars`).
 * ``event`` for polyphonic music (Performance-RNN style): ``BOS KEY METER`` then ``NOTE_ON``,
   ``NOTE_OFF``, ``SHIFT`` (time shift on the beat grid) and ``VEL`` (velocity bin) events.
 
 The round trip is exact on the grid: ``decode(encode(n)) == quantize(n)``. ``quantize`` says
 what the vocabulary keeps: drums are dropped; onsets and durations are rounded to the grid
 (durations at least one step); velocities fall into bins (melody: one fixed velocity); program,
-track and tempo are dropped; only the first key and meter are kept, at beat 0. The melody
-vocabulary also reduces to a monophonic line (:meth:`Notes.skyline`) and clips notes longer than
+track and tempo are dropped; only the first key and meter are kept, at beat 0; with ``form``, the
+bar lines are kept (as :mod:`musicgate.tokens.bars` places them, and a pickup moved so the first
+bar line falls one bar after beat 0), without it they are dropped. The melody vocabulary also reduces to a monophonic line (:meth:`Notes.skyline`) and clips notes longer than
 ``max_beats``. Pitches outside ``pitch_range`` are an error, never clamped or wrapped; so are notes
 that start before beat 0 (time counts from the first token).
 """
@@ -29,6 +33,7 @@ from musicgate.errors import TokenizerError
 from musicgate.files import atomic_write_json
 from musicgate.music.keys import MODES, Key
 from musicgate.music.notes import DRUM_PROGRAM, Notes, canonical_order, skyline_index
+from musicgate.tokens.bars import FORM_TOKENS, bar_fill, normal_lines, place, start_step
 
 METERS = ("2/2", "3/2", "4/2", "2/4", "3/4", "4/4", "5/4", "6/4", "7/4", "3/8", "5/8", "6/8", "7/8", "9/8", "12/8")
 """Time signatures with a METER token; others are encoded as METER_unknown."""
@@ -237,28 +242,42 @@ class MelodyTokenizer(Tokenizer):
         Lowest and highest MIDI pitch with a token.
     max_beats : int
         Longest note in beats; longer notes are clipped by ``quantize``, longer rests split.
+    form : bool
+        Bar lines where the music has them, a pickup before the first, ``TIE`` at bar lines, and the
+        tokens ``REPEAT_START`` ``REPEAT_END`` ``ENDING_1`` ``ENDING_2`` ``PART_END`` (``|: :| |1 |2 ||``),
+        each standing where a bar line stands, instead of the BAR. False: the vocabulary of musicgate
+        0.x (BARs from beat 0 on the first meter's grid, notes crossing them; a saved config without
+        ``form`` loads so).
     """
 
     kind = "melody"
 
-    def __init__(self, *, grid: int = 12, pitch_range: tuple[int, int] = (0, 127), max_beats: int = 8) -> None:
+    def __init__(self, *, grid: int = 12, pitch_range: tuple[int, int] = (0, 127), max_beats: int = 8,
+                 form: bool = True) -> None:
         self.max_steps = int(max_beats) * int(grid)
         if self.max_steps < 1:
             raise TokenizerError(f"max_beats must be positive, not {max_beats}")
-        self.max_beats = int(max_beats)
+        self.max_beats, self.form = int(max_beats), bool(form)
         super().__init__(grid=grid, pitch_range=pitch_range)
         self.bar_id, self.rest_id = self.ids["BAR"], self.ids["REST"]
         self.pitch_base, self.dur_base = self.ids[f"PITCH_{self.pitch_range[0]}"], self.ids["DUR_1"]
         self._is_event = (self.pitch_of >= 0) | (np.arange(len(self.vocab)) >= self.dur_base)  # PITCH, REST, DUR
         self._is_event[self.rest_id] = True
+        self.tie_id: int | None = self.ids.get("TIE")
+        """Id of TIE (the rest of a note split at a bar line; it stands where a PITCH stands), None without form."""
+        self.line_kind = {self.bar_id: "|", **({self.ids[t]: k for k, t in FORM_TOKENS.items()} if self.form else {})}
+        """Bar-line kind (``|``, ``|:``, ``:|``, ``|1``, ``|2``, ``||``) of each token id that marks a bar line."""
+        self.barline_ids = np.array(sorted(self.line_kind), np.int64)
+        """(k,) ids of every token that marks a bar line: BAR and, with form, the form tokens."""
 
     @property
     def config(self) -> dict:
-        return {**super().config, "max_beats": self.max_beats}
+        return {**super().config, "max_beats": self.max_beats, **({"form": True} if self.form else {})}
 
     def _event_tokens(self) -> list[str]:
         lo, hi = self.pitch_range
-        return (["BAR", "REST"] + [f"PITCH_{p}" for p in range(lo, hi + 1)]
+        form = ["TIE", *FORM_TOKENS.values()] if self.form else []
+        return (["BAR", "REST", *form] + [f"PITCH_{p}" for p in range(lo, hi + 1)]
                 + [f"DUR_{d}" for d in range(1, self.max_steps + 1)])
 
     def _fill_pitch_of(self) -> None:
@@ -283,15 +302,35 @@ class MelodyTokenizer(Tokenizer):
 
     def quantize(self, notes: Notes) -> Notes:
         pitch, on, du, meta = self._line(notes)
+        if self.form:
+            on, lines = self._placed(notes, on, du, meta)
+            meta = {**meta, "bars": tuple((p / self.grid, k) for p, k in lines)}
         return self._notes(pitch, on, du, np.full(len(pitch), MELODY_VELOCITY, np.int16), meta)
 
-    def _bar_steps(self, meter: tuple[int, int] | None) -> int:
+    def bar_steps(self, meter: tuple[int, int] | None) -> int:
+        """Grid steps in one bar of ``meter`` (numerator, denominator); 4/4 for None."""
         num, den = meter or (4, 4)
         return max(int(round(num * 4 / den * self.grid)), 1)
+
+    _bar_steps = bar_steps  # the name before form tokens
+
+    def _placed(self, notes: Notes, on: np.ndarray, du: np.ndarray, meta: dict) -> tuple[np.ndarray, list]:
+        """(onsets, bar lines) in steps, the pickup placed (see :mod:`musicgate.tokens.bars`)."""
+        step = lambda b: int(np.rint(b * self.grid))  # noqa: E731
+        written = [(step(b), k) for b, k in notes.bars] if notes.bars else None
+        if len(on) and (on[-1] + du[-1]) // self.max_steps > MAX_TOKENS // 2:
+            raise TokenizerError(f"encoding would take over {MAX_TOKENS:,} tokens; the timing is absurd")
+        lines, shift = place(written, self._header_bar(meta), on, du)
+        return on + shift, lines
+
+    def _header_bar(self, meta: dict) -> int:
+        return self.bar_steps(meta["meters"][0][1:] if meta["meters"] else None)
 
     def encode(self, notes: Notes) -> np.ndarray:
         pitch, on, du, meta = self._line(notes)
         self._check_encodable(pitch, on, du)
+        if self.form:
+            return self._encode_form(pitch, *self._placed(notes, on, du, meta), du, meta)
         if len(on) and (on[-1] + du[-1]) // self.max_steps > MAX_TOKENS // 2:  # a DUR per max_steps at least
             raise TokenizerError(f"encoding would take over {MAX_TOKENS:,} tokens; the timing is absurd")
         bar = self._bar_steps(meta["meters"][0][1:] if meta["meters"] else None)
@@ -323,8 +362,84 @@ class MelodyTokenizer(Tokenizer):
         out[:3], out[-1] = self._header(**meta), self.eos_id
         return out
 
+    def _encode_form(self, pitch: np.ndarray, on: np.ndarray, lines: list, du: np.ndarray, meta: dict) -> np.ndarray:
+        out = self._header(**meta)
+        pos, kinds = [p for p, _ in lines], [self.ids[FORM_TOKENS.get(k, "BAR")] for _, k in lines]
+        li, n_lines, dur0 = 0, len(lines), self.dur_base - 1
+
+        def run(head: int, cont: int, a: int, b: int) -> None:  # one note or rest, cut at bar lines
+            nonlocal li
+            while a < b:
+                while li < n_lines and pos[li] <= a:
+                    out.append(kinds[li])
+                    li += 1
+                e = min(b, pos[li] if li < n_lines else b, a + self.max_steps)
+                out.extend((head, dur0 + e - a))
+                head, a = cont, e
+
+        t = start_step(lines, on, self._header_bar(meta))
+        heads = (self.pitch_base - self.pitch_range[0] + pitch.astype(np.int64)).tolist()
+        for h, o, d in zip(heads, on.tolist(), du.tolist()):
+            run(self.rest_id, self.rest_id, t, o)
+            run(h, self.tie_id, o, o + d)
+            t = o + d
+        if lines:
+            run(self.rest_id, self.rest_id, t, pos[-1])
+        out.extend(kinds[li:])
+        out.append(self.eos_id)
+        if len(out) > MAX_TOKENS:
+            raise TokenizerError(f"encoding would take {len(out):,} tokens (limit {MAX_TOKENS:,}); the timing is absurd")
+        return np.array(out, np.int32)
+
+    def _walk(self, ids: np.ndarray) -> tuple[list, list, int]:
+        """([pitch, onset, steps] per note, [(position, kind)] per bar line, end) from token ids, onsets
+        from the start of the tokens (the pickup not yet placed); a TIE joins the note before it."""
+        notes, lines, pos, head, tied = [], [], 0, -1, False
+        dur0, tie, pitch_of = self.dur_base - 1, self.tie_id, self.pitch_of
+        for x in ids.tolist():
+            if x in self.line_kind:
+                lines.append((pos, self.line_kind[x]))
+            elif x >= self.dur_base:
+                if head < 0:
+                    continue
+                d = x - dur0
+                if pitch_of[head] >= 0:
+                    notes.append([int(pitch_of[head]), pos, d])
+                    tied = True
+                elif head == tie and tied:
+                    notes[-1][2] += d
+                else:
+                    tied = False
+                pos, head = pos + d, -1
+            elif self._is_event[x] or x == tie:
+                head = x
+        return notes, lines, pos
+
+    def _pickup(self, lines: list, bar: int) -> int:
+        """Steps to move decoded music by: ``bar`` minus the length before the first bar line with
+        music before it, when that is shorter than a bar; else 0."""
+        first = next((p for p, _ in lines if p > 0), None)
+        return bar - first if first is not None and first < bar else 0
+
+    def bar_fill(self, ids) -> tuple[int, int]:
+        """(bars filled exactly, bars counted) of a token sequence: bars between bar-line tokens, the
+        pickup and the final bar left out (see :func:`musicgate.tokens.bars.bar_fill`); the bar length
+        is the header METER's (4/4 for none or unknown)."""
+        ids = self._as_ids(ids)
+        notes, lines, end = self._walk(ids)
+        return bar_fill(normal_lines(lines), end, self._header_bar(self._meta_from_ids(ids)))
+
     def decode(self, ids) -> Notes:
         ids = self._as_ids(ids)
+        if self.form:
+            meta = self._meta_from_ids(ids)
+            notes, lines, _ = self._walk(ids)
+            lines = normal_lines(lines)
+            shift = self._pickup(lines, self._header_bar(meta))
+            arr = np.array(notes, np.int64).reshape(-1, 3)
+            meta["bars"] = tuple(((p + shift) / self.grid, k) for p, k in lines)
+            return self._notes(arr[:, 0], arr[:, 1] + shift, arr[:, 2],
+                               np.full(len(arr), MELODY_VELOCITY, np.int16), meta)
         ev = ids[self._is_event[ids]]
         is_dur = ev >= self.dur_base
         # An event is a PITCH or REST token immediately followed by a DUR token.
@@ -505,6 +620,8 @@ def load_tokenizer(source: "str | os.PathLike | dict") -> Tokenizer:
     if not isinstance(data, dict) or "kind" not in data:
         raise TokenizerError(f"{name}: not a musicgate tokenizer (no 'kind' field)")
     vocab = data.pop("vocab", None)
+    if data.get("kind") == "melody":
+        data.setdefault("form", False)  # saved before form tokens: today's vocabulary of then
     tok = make_tokenizer(data.pop("kind"), **data)
     if vocab is not None and vocab != tok.vocab:
         raise TokenizerError(f"{name}: its vocabulary differs from the one this version of musicgate "
