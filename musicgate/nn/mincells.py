@@ -139,7 +139,8 @@ class MinGRULayer(_MinLayer):
 
     def log_coefficients(self, x):
         k, v = self.linear(x).chunk(2, dim=-1)
-        return -F.softplus(k), -F.softplus(-k) + log_g(v)      # log(1 - z), log(z) + log(h~)
+        log_keep = -F.softplus(k)                              # log(1 - z)
+        return log_keep, log_keep + k + log_g(v)               # log z = log(1 - z) + k
 
     def coefficients(self, x):
         k, v = self.linear(x).chunk(2, dim=-1)

@@ -1,0 +1,184 @@
+"""Training speed of minGRU / minLSTM (log-space parallel scan) against the fused nn.GRU / nn.LSTM.
+
+Forward + backward of one recurrent core (no embedding, no head, no optimiser step) on a random
+(batch, T, input) tensor, loss = mean of squared outputs; tokens/s = batch * T / best time.
+Cores are parameter-matched: input width = hidden size (as in ``RecurrentLM``, whose embedding
+width defaults to the hidden size), hidden chosen so the core has the parameter count closest to
+``--params``. One torch thread by default. Best of ``--repeat`` after one warm-up call.
+
+Then bf16 at one length: ``torch.autocast(device, dtype=torch.bfloat16)`` around the same call,
+and the core and input cast to bf16 outright, beside float32 (the output dtype shows whether
+autocast reached the recurrent kernel)::
+
+    nice -n 5 .venv/bin/python benchmarks/mincells.py [--lengths 256,512,1024,2048,4096]
+        [--batch 16] [--params 100000] [--threads 1] [--bf16-length 1024] [--device cpu]
+
+Writes ``benchmarks/results/mincells.md`` and ``.json`` (``--out`` to change) with the machine
+and the load average.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, table  # noqa: E402
+
+from musicgate.files import atomic_write_json, atomic_write_text  # noqa: E402
+from musicgate.nn.mincells import MIN_CELLS  # noqa: E402
+from musicgate.nn.models import count_params, recurrent  # noqa: E402
+
+CELLS = ("gru", "lstm", "mingru", "minlstm")
+
+
+def build(cell: str, hidden: int) -> torch.nn.Module:
+    """A one-layer core whose input width is its hidden size."""
+    if cell in MIN_CELLS:
+        return MIN_CELLS[cell](hidden, hidden)
+    return recurrent(cell, hidden, hidden)
+
+
+def matched_hidden(cell: str, n_params: int) -> int:
+    """Hidden size whose core has the parameter count closest to ``n_params``."""
+    size = lambda h: count_params(build(cell, h))  # noqa: E731
+    lo, hi = 1, 1
+    while size(hi) < n_params:
+        hi *= 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if size(mid) < n_params else (lo, mid)
+    return lo - 1 if lo > 1 and abs(size(lo - 1) - n_params) <= abs(size(lo) - n_params) else lo
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_time(core: torch.nn.Module, x: torch.Tensor, repeat: int, autocast: bool = False
+               ) -> tuple[float, torch.dtype]:
+    """Best seconds of forward + backward, and the dtype of the core's output."""
+    dtype = {}
+
+    def once() -> None:
+        core.zero_grad(set_to_none=True)
+        ctx = torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast else _null()
+        with ctx:
+            out, _ = core(x)
+            dtype["out"] = out.dtype
+            loss = out.float().square().mean()
+        loss.backward()
+
+    once()  # warm-up (oneDNN primitive creation, allocator)
+    best = float("inf")
+    for _ in range(repeat):
+        _sync(x.device)
+        t0 = time.perf_counter()
+        once()
+        _sync(x.device)
+        best = min(best, time.perf_counter() - t0)
+    return best, dtype["out"]
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lengths", default="256,512,1024,2048,4096")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--params", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bf16-length", type=int, default=1024)
+    ap.add_argument("--cells", default=",".join(CELLS))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mincells")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    lengths = [int(t) for t in args.lengths.split(",")]
+    cells = args.cells.split(",")
+    load_start = os.getloadavg()
+    hidden = {cell: matched_hidden(cell, args.params) for cell in cells}
+    params = {cell: count_params(build(cell, hidden[cell])) for cell in cells}
+    cpu = machine()
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    bf16_flags = [f for f in ("avx512_bf16", "amx_bf16") if f" {f}" in flags]
+    head = (f"{cpu}; {device.type}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
+            f"CPU bf16 flags: {', '.join(bf16_flags) or 'none'}; load average at start "
+            f"{load_start[0]:.2f}")
+    print(head)
+    print(f"batch {args.batch}, ~{args.params:,} parameters per core: "
+          + ", ".join(f"{c} H={hidden[c]} ({params[c]:,})" for c in cells), flush=True)
+
+    rows, records = [], []
+    for cell in cells:
+        core = build(cell, hidden[cell]).to(device)
+        row = [cell, hidden[cell], params[cell]]
+        for steps in lengths:
+            x = torch.randn(args.batch, steps, hidden[cell], device=device)
+            sec, _ = train_time(core, x, args.repeat)
+            rate = args.batch * steps / sec
+            row.append(rate)
+            records.append(dict(cell=cell, hidden=hidden[cell], params=params[cell], T=steps,
+                                seconds=sec, tokens_per_s=rate))
+            print(f"  {cell:8s} T={steps:5d}  {sec * 1e3:9.1f} ms  {rate:12,.0f} tokens/s", flush=True)
+        rows.append(row)
+    gru_rate = {r["T"]: r["tokens_per_s"] for r in records if r["cell"] == "gru"}
+    speed = table(["cell", "hidden", "params"] + [f"T={t}" for t in lengths], rows)
+    ratio_rows = [[row[0]] + [rate / gru_rate[t] for rate, t in zip(row[3:], lengths)]
+                  for row in rows if gru_rate]
+    ratios = table(["cell"] + [f"T={t}" for t in lengths], ratio_rows) if gru_rate else ""
+
+    bf16_rows, bf16_records = [], []
+    steps = args.bf16_length
+    for cell in cells:
+        core = build(cell, hidden[cell]).to(device)
+        x = torch.randn(args.batch, steps, hidden[cell], device=device)
+        fp32, _ = train_time(core, x, args.repeat)
+        auto, auto_dtype = train_time(core, x, args.repeat, autocast=True)
+        pure, _ = train_time(core.to(torch.bfloat16), x.to(torch.bfloat16), args.repeat)
+        rec = dict(cell=cell, T=steps, fp32_s=fp32, autocast_bf16_s=auto,
+                   autocast_output_dtype=str(auto_dtype).replace("torch.", ""), bf16_weights_s=pure)
+        bf16_records.append(rec)
+        bf16_rows.append([cell, args.batch * steps / fp32, args.batch * steps / auto,
+                          rec["autocast_output_dtype"], args.batch * steps / pure])
+        print(f"  bf16 {cell:8s} T={steps}: fp32 {fp32 * 1e3:.1f} ms, autocast {auto * 1e3:.1f} ms "
+              f"(output {auto_dtype}), bf16 weights {pure * 1e3:.1f} ms", flush=True)
+    bf16 = table(["cell", "fp32 tokens/s", "autocast bf16 tokens/s", "autocast output",
+                  "bf16 weights tokens/s"], bf16_rows)
+    load_end = os.getloadavg()
+    command = ("nice -n 5 .venv/bin/python benchmarks/mincells.py " + " ".join(sys.argv[1:])).strip()
+    text = "\n".join([
+        "# minGRU / minLSTM training speed against the fused GRU / LSTM", "",
+        f"Command: `{command}`", "",
+        f"{head}; load average at end {load_end[0]:.2f}.", "",
+        f"Forward + backward of one recurrent core, batch {args.batch}, input width = hidden, "
+        f"parameter-matched to ~{args.params:,}; tokens/s (batch x T / best of {args.repeat}).", "",
+        speed, "", "Speed relative to the fused GRU at the same T:", "", ratios, "",
+        f"bf16 at T = {steps} (autocast: `torch.autocast('{device.type}', dtype=torch.bfloat16)`; "
+        f"bf16 weights: core and input cast to bf16):", "", bf16, ""])
+    print("\n" + text)
+    atomic_write_text(args.out.with_suffix(".md"), text)
+    atomic_write_json(args.out.with_suffix(".json"), dict(
+        machine=cpu, device=device.type, torch=torch.__version__, threads=torch.get_num_threads(),
+        bf16_flags=bf16_flags, load_average_start=load_start, load_average_end=load_end,
+        batch=args.batch, target_params=args.params, repeat=args.repeat, command=command,
+        speed=records, bf16=bf16_records))
+    print(f"wrote {args.out.with_suffix('.md')} and .json")
+
+
+if __name__ == "__main__":
+    main()
