@@ -4,7 +4,8 @@ Forward + backward of one recurrent core (no embedding, no head, no optimiser st
 (batch, T, input) tensor, loss = mean of squared outputs; tokens/s = batch * T / best time.
 Cores are parameter-matched: input width = hidden size (as in ``RecurrentLM``, whose embedding
 width defaults to the hidden size), hidden chosen so the core has the parameter count closest to
-``--params``. One torch thread by default. Best of ``--repeat`` after one warm-up call.
+``--params``. One torch thread by default. Best of ``--repeat`` after one warm-up call; the cells
+are timed interleaved at each T, so a change of load hits them alike.
 
 Then bf16 at one length: ``torch.autocast(device, dtype=torch.bfloat16)`` around the same call,
 and the core and input cast to bf16 outright, beside float32 (the output dtype shows whether
@@ -60,29 +61,34 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def train_time(core: torch.nn.Module, x: torch.Tensor, repeat: int, autocast: bool = False
-               ) -> tuple[float, torch.dtype]:
-    """Best seconds of forward + backward, and the dtype of the core's output."""
-    dtype = {}
+def _step(core: torch.nn.Module, x: torch.Tensor, autocast: bool) -> torch.dtype:
+    """One forward + backward; returns the dtype of the core's output."""
+    core.zero_grad(set_to_none=True)
+    ctx = torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast else _null()
+    with ctx:
+        out, _ = core(x)
+        loss = out.float().square().mean()
+    loss.backward()
+    return out.dtype
 
-    def once() -> None:
-        core.zero_grad(set_to_none=True)
-        ctx = torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast else _null()
-        with ctx:
-            out, _ = core(x)
-            dtype["out"] = out.dtype
-            loss = out.float().square().mean()
-        loss.backward()
 
-    once()  # warm-up (oneDNN primitive creation, allocator)
-    best = float("inf")
+def best_times(runs: dict[str, tuple[torch.nn.Module, torch.Tensor, bool]], repeat: int
+               ) -> dict[str, tuple[float, torch.dtype]]:
+    """Best seconds of forward + backward per named run, and the output dtype.
+
+    The runs are interleaved (each repeat times every run once), so a change of machine load
+    during the measurement hits all of them alike.
+    """
+    dtypes = {name: _step(*run) for name, run in runs.items()}  # warm-up: oneDNN, allocator
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeat):
-        _sync(x.device)
-        t0 = time.perf_counter()
-        once()
-        _sync(x.device)
-        best = min(best, time.perf_counter() - t0)
-    return best, dtype["out"]
+        for name, (core, x, autocast) in runs.items():
+            _sync(x.device)
+            t0 = time.perf_counter()
+            _step(core, x, autocast)
+            _sync(x.device)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {name: (best[name], dtypes[name]) for name in runs}
 
 
 class _null:
@@ -123,19 +129,20 @@ def main() -> None:
     print(f"batch {args.batch}, ~{args.params:,} parameters per core: "
           + ", ".join(f"{c} H={hidden[c]} ({params[c]:,})" for c in cells), flush=True)
 
-    rows, records = [], []
-    for cell in cells:
-        core = build(cell, hidden[cell]).to(device)
-        row = [cell, hidden[cell], params[cell]]
-        for steps in lengths:
-            x = torch.randn(args.batch, steps, hidden[cell], device=device)
-            sec, _ = train_time(core, x, args.repeat)
+    cores = {cell: build(cell, hidden[cell]).to(device) for cell in cells}
+    rates: dict[str, list[float]] = {cell: [] for cell in cells}
+    records = []
+    for steps in lengths:
+        runs = {cell: (cores[cell], torch.randn(args.batch, steps, hidden[cell], device=device),
+                       False) for cell in cells}
+        for cell, (sec, _) in best_times(runs, args.repeat).items():
             rate = args.batch * steps / sec
-            row.append(rate)
+            rates[cell].append(rate)
             records.append(dict(cell=cell, hidden=hidden[cell], params=params[cell], T=steps,
                                 seconds=sec, tokens_per_s=rate))
             print(f"  {cell:8s} T={steps:5d}  {sec * 1e3:9.1f} ms  {rate:12,.0f} tokens/s", flush=True)
-        rows.append(row)
+        del runs
+    rows = [[cell, hidden[cell], params[cell], *rates[cell]] for cell in cells]
     gru_rate = {r["T"]: r["tokens_per_s"] for r in records if r["cell"] == "gru"}
     speed = table(["cell", "hidden", "params"] + [f"T={t}" for t in lengths], rows)
     ratio_rows = [[row[0]] + [rate / gru_rate[t] for rate, t in zip(row[3:], lengths)]
@@ -147,9 +154,10 @@ def main() -> None:
     for cell in cells:
         core = build(cell, hidden[cell]).to(device)
         x = torch.randn(args.batch, steps, hidden[cell], device=device)
-        fp32, _ = train_time(core, x, args.repeat)
-        auto, auto_dtype = train_time(core, x, args.repeat, autocast=True)
-        pure, _ = train_time(core.to(torch.bfloat16), x.to(torch.bfloat16), args.repeat)
+        half = build(cell, hidden[cell]).to(device, torch.bfloat16)
+        times = best_times({"fp32": (core, x, False), "autocast": (core, x, True),
+                            "bf16": (half, x.to(torch.bfloat16), False)}, args.repeat)
+        (fp32, _), (auto, auto_dtype), (pure, _) = times["fp32"], times["autocast"], times["bf16"]
         rec = dict(cell=cell, T=steps, fp32_s=fp32, autocast_bf16_s=auto,
                    autocast_output_dtype=str(auto_dtype).replace("torch.", ""), bf16_weights_s=pure)
         bf16_records.append(rec)
