@@ -15,11 +15,12 @@ autocast reached the recurrent kernel)::
         [--batch 16] [--params 100000] [--threads 1] [--bf16-length 1024] [--device cpu]
 
 Writes ``benchmarks/results/mincells.md`` and ``.json`` (``--out`` to change) with the machine
-and the load average.
+and the load average; ``--render`` rewrites the markdown from the JSON without timing anything.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -99,18 +100,44 @@ class _null:
         return False
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lengths", default="256,512,1024,2048,4096")
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--params", type=int, default=100_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--bf16-length", type=int, default=1024)
-    ap.add_argument("--cells", default=",".join(CELLS))
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mincells")
-    args = ap.parse_args()
+def render(data: dict) -> str:
+    """The markdown report of one run, from its JSON record."""
+    lengths = sorted({r["T"] for r in data["speed"]})
+    cells = list(dict.fromkeys(r["cell"] for r in data["speed"]))
+    rate = {(r["cell"], r["T"]): r["tokens_per_s"] for r in data["speed"]}
+    first = {r["cell"]: r for r in data["speed"]}
+    speed = table(["cell", "hidden", "params"] + [f"T={t}" for t in lengths],
+                  [[c, first[c]["hidden"], f"{first[c]['params']:,}",
+                    *(rate[c, t] for t in lengths)] for c in cells])
+    parts = [
+        "# minGRU / minLSTM training speed against the fused GRU / LSTM", "",
+        f"Command: `{data['command']}`", "",
+        f"{data['machine']}; {data['device']}; torch {data['torch']}, {data['threads']} thread(s); "
+        f"CPU bf16 flags: {', '.join(data['bf16_flags']) or 'none'}; load average "
+        f"{data['load_average_start'][0]:.2f} at the start, {data['load_average_end'][0]:.2f} at "
+        f"the end.", "",
+        f"Forward + backward of one recurrent core, batch {data['batch']}, input width = hidden, "
+        f"parameter-matched to ~{data['target_params']:,}; tokens/s = batch x T / best of "
+        f"{data['repeat']} (cells timed interleaved).", "", speed, ""]
+    if "gru" in cells:
+        parts += ["Speed relative to the fused GRU at the same T:", "",
+                  table(["cell"] + [f"T={t}" for t in lengths],
+                        [[c, *(rate[c, t] / rate["gru", t] for t in lengths)] for c in cells]), ""]
+    if data["bf16"]:
+        steps = data["bf16"][0]["T"]
+        tokens = data["batch"] * steps
+        parts += [f"bf16 at T = {steps} (autocast: `torch.autocast('{data['device']}', "
+                  f"dtype=torch.bfloat16)`; bf16 weights: core and input cast to bf16):", "",
+                  table(["cell", "fp32 tokens/s", "autocast bf16 tokens/s", "autocast output",
+                         "bf16 weights tokens/s"],
+                        [[r["cell"], tokens / r["fp32_s"], tokens / r["autocast_bf16_s"],
+                          r["autocast_output_dtype"], tokens / r["bf16_weights_s"]]
+                         for r in data["bf16"]]), ""]
+    return "\n".join(parts)
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Time every cell at every length, then bf16 at one length; the JSON record."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
@@ -119,73 +146,66 @@ def main() -> None:
     load_start = os.getloadavg()
     hidden = {cell: matched_hidden(cell, args.params) for cell in cells}
     params = {cell: count_params(build(cell, hidden[cell])) for cell in cells}
-    cpu = machine()
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    bf16_flags = [f for f in ("avx512_bf16", "amx_bf16") if f" {f}" in flags]
-    head = (f"{cpu}; {device.type}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
-            f"CPU bf16 flags: {', '.join(bf16_flags) or 'none'}; load average at start "
-            f"{load_start[0]:.2f}")
-    print(head)
-    print(f"batch {args.batch}, ~{args.params:,} parameters per core: "
-          + ", ".join(f"{c} H={hidden[c]} ({params[c]:,})" for c in cells), flush=True)
-
+    print(f"{machine()}; load average {load_start[0]:.2f}; batch {args.batch}, ~{args.params:,} "
+          f"parameters per core: " + ", ".join(f"{c} H={hidden[c]} ({params[c]:,})" for c in cells),
+          flush=True)
     cores = {cell: build(cell, hidden[cell]).to(device) for cell in cells}
-    rates: dict[str, list[float]] = {cell: [] for cell in cells}
     records = []
     for steps in lengths:
         runs = {cell: (cores[cell], torch.randn(args.batch, steps, hidden[cell], device=device),
                        False) for cell in cells}
         for cell, (sec, _) in best_times(runs, args.repeat).items():
             rate = args.batch * steps / sec
-            rates[cell].append(rate)
             records.append(dict(cell=cell, hidden=hidden[cell], params=params[cell], T=steps,
                                 seconds=sec, tokens_per_s=rate))
             print(f"  {cell:8s} T={steps:5d}  {sec * 1e3:9.1f} ms  {rate:12,.0f} tokens/s", flush=True)
         del runs
-    rows = [[cell, hidden[cell], params[cell], *rates[cell]] for cell in cells]
-    gru_rate = {r["T"]: r["tokens_per_s"] for r in records if r["cell"] == "gru"}
-    speed = table(["cell", "hidden", "params"] + [f"T={t}" for t in lengths], rows)
-    ratio_rows = [[row[0]] + [rate / gru_rate[t] for rate, t in zip(row[3:], lengths)]
-                  for row in rows if gru_rate]
-    ratios = table(["cell"] + [f"T={t}" for t in lengths], ratio_rows) if gru_rate else ""
-
-    bf16_rows, bf16_records = [], []
+    bf16_records = []
     steps = args.bf16_length
-    for cell in cells:
+    for cell in cells if steps else ():
         core = build(cell, hidden[cell]).to(device)
         x = torch.randn(args.batch, steps, hidden[cell], device=device)
         half = build(cell, hidden[cell]).to(device, torch.bfloat16)
         times = best_times({"fp32": (core, x, False), "autocast": (core, x, True),
                             "bf16": (half, x.to(torch.bfloat16), False)}, args.repeat)
         (fp32, _), (auto, auto_dtype), (pure, _) = times["fp32"], times["autocast"], times["bf16"]
-        rec = dict(cell=cell, T=steps, fp32_s=fp32, autocast_bf16_s=auto,
-                   autocast_output_dtype=str(auto_dtype).replace("torch.", ""), bf16_weights_s=pure)
-        bf16_records.append(rec)
-        bf16_rows.append([cell, args.batch * steps / fp32, args.batch * steps / auto,
-                          rec["autocast_output_dtype"], args.batch * steps / pure])
+        bf16_records.append(dict(cell=cell, T=steps, fp32_s=fp32, autocast_bf16_s=auto,
+                                 autocast_output_dtype=str(auto_dtype).replace("torch.", ""),
+                                 bf16_weights_s=pure))
         print(f"  bf16 {cell:8s} T={steps}: fp32 {fp32 * 1e3:.1f} ms, autocast {auto * 1e3:.1f} ms "
               f"(output {auto_dtype}), bf16 weights {pure * 1e3:.1f} ms", flush=True)
-    bf16 = table(["cell", "fp32 tokens/s", "autocast bf16 tokens/s", "autocast output",
-                  "bf16 weights tokens/s"], bf16_rows)
-    load_end = os.getloadavg()
     command = ("nice -n 5 .venv/bin/python benchmarks/mincells.py " + " ".join(sys.argv[1:])).strip()
-    text = "\n".join([
-        "# minGRU / minLSTM training speed against the fused GRU / LSTM", "",
-        f"Command: `{command}`", "",
-        f"{head}; load average at end {load_end[0]:.2f}.", "",
-        f"Forward + backward of one recurrent core, batch {args.batch}, input width = hidden, "
-        f"parameter-matched to ~{args.params:,}; tokens/s (batch x T / best of {args.repeat}).", "",
-        speed, "", "Speed relative to the fused GRU at the same T:", "", ratios, "",
-        f"bf16 at T = {steps} (autocast: `torch.autocast('{device.type}', dtype=torch.bfloat16)`; "
-        f"bf16 weights: core and input cast to bf16):", "", bf16, ""])
+    return dict(machine=machine(), device=device.type, torch=torch.__version__,
+                threads=torch.get_num_threads(),
+                bf16_flags=[f for f in ("avx512_bf16", "amx_bf16") if f" {f}" in flags],
+                load_average_start=load_start, load_average_end=os.getloadavg(),
+                batch=args.batch, target_params=args.params, repeat=args.repeat, command=command,
+                speed=records, bf16=bf16_records)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lengths", default="256,512,1024,2048,4096")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--params", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bf16-length", type=int, default=1024, help="0: skip the bf16 timings")
+    ap.add_argument("--cells", default=",".join(CELLS))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mincells")
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite OUT.md from OUT.json (no timing)")
+    args = ap.parse_args()
+    md, js = args.out.with_suffix(".md"), args.out.with_suffix(".json")
+    data = json.loads(js.read_text()) if args.render else measure(args)
+    text = render(data)
     print("\n" + text)
-    atomic_write_text(args.out.with_suffix(".md"), text)
-    atomic_write_json(args.out.with_suffix(".json"), dict(
-        machine=cpu, device=device.type, torch=torch.__version__, threads=torch.get_num_threads(),
-        bf16_flags=bf16_flags, load_average_start=load_start, load_average_end=load_end,
-        batch=args.batch, target_params=args.params, repeat=args.repeat, command=command,
-        speed=records, bf16=bf16_records))
-    print(f"wrote {args.out.with_suffix('.md')} and .json")
+    atomic_write_text(md, text)
+    if not args.render:
+        atomic_write_json(js, data)
+    print(f"wrote {md}" + ("" if args.render else f" and {js}"))
 
 
 if __name__ == "__main__":

@@ -122,7 +122,8 @@ class _MinLayer(nn.Module):
             if bool((h0 < 0).any()):
                 raise ConfigError(f"the state of a {self.cell} must be >= 0 (its states are "
                                   f"positive); pass a state returned by a {self.cell}")
-            # log(0) = -inf is exact; the clamp only keeps the gradient finite at 0
+            # a zero state becomes log(tiny) (-87 in float32), a weight far below rounding;
+            # the clamp keeps the gradient finite where log(0) would give -inf and NaN
             log_h0 = torch.log(h0.to(log_a.dtype).clamp_min(torch.finfo(log_a.dtype).tiny))
         return parallel_scan_log(log_a, log_b, log_h0)
 
