@@ -104,7 +104,7 @@ def test_zero_state_is_the_default(cell):
     model = _model(cell)
     x = torch.randn(2, 9, 5, dtype=torch.float64)
     out, h_n = model(x)
-    out0, h0_n = model(x, model.zeros_state(2))
+    out0, h0_n = model(x, model.init_state(2))
     torch.testing.assert_close(out, out0, atol=1e-12, rtol=1e-12)
     torch.testing.assert_close(h_n, h0_n, atol=1e-12, rtol=1e-12)
 
@@ -203,19 +203,20 @@ def test_trace_gates():
     model = _model("minlstm", layers=2)
     x = torch.randn(2, 11, 5, dtype=torch.float64)
     tr = trace_min_gates(model, x)
-    assert set(tr) == {"h", "f", "i", "keep"}
+    assert set(tr) == {"h", "forget_gate", "input_gate", "keep_gate"}
     assert all(a.shape == (2, 2, 11, 7) and a.dtype == np.float32 for a in tr.values())
-    np.testing.assert_allclose(tr["keep"], tr["f"] / (tr["f"] + tr["i"]), rtol=1e-5)
+    f, i = tr["forget_gate"], tr["input_gate"]
+    np.testing.assert_allclose(tr["keep_gate"], f / (f + i), rtol=1e-5)
     np.testing.assert_allclose(tr["h"][-1], model(x)[0].detach().numpy(), rtol=1e-5)
     # the keep gate really is the weight on h_{t-1}: h_t = keep * h_{t-1} + (new value)
     gru = _model("mingru", layers=1)
     tr = trace_min_gates(gru, x)
-    assert set(tr) == {"h", "z", "keep"}
-    np.testing.assert_allclose(tr["keep"], 1 - tr["z"], rtol=1e-6)
+    assert set(tr) == {"h", "write_gate", "keep_gate"}
+    np.testing.assert_allclose(tr["keep_gate"], 1 - tr["write_gate"], rtol=1e-6)
     lin = gru.layers[0].linear
     v = lin(x)[..., 7:]
-    new = (torch.from_numpy(tr["z"][0]).double() * g(v)).detach().numpy()
-    np.testing.assert_allclose(tr["h"][0, :, 1:], tr["keep"][0, :, 1:] * tr["h"][0, :, :-1]
+    new = (torch.from_numpy(tr["write_gate"][0]).double() * g(v)).detach().numpy()
+    np.testing.assert_allclose(tr["h"][0, :, 1:], tr["keep_gate"][0, :, 1:] * tr["h"][0, :, :-1]
                                + new[:, 1:], rtol=1e-4, atol=1e-6)
 
 
@@ -237,3 +238,49 @@ def test_bad_input():
         core_params("gru", 3, 4)
     with pytest.raises(ConfigError, match="MinGRU or MinLSTM"):
         trace_min_gates(torch.nn.GRU(3, 4), torch.zeros(1, 2, 3))
+
+
+@pytest.fixture(params=CELLS)
+def registered(request):
+    """The min cell registered the way its cell file will register it (removed afterwards)."""
+    from musicgate.nn.cells import register, unregister
+    from musicgate.nn.mincells import cell_spec
+
+    spec = register(cell_spec(request.param))
+    yield spec
+    unregister(spec.name)
+
+
+def test_registered_cell_works_in_the_language_model(registered):
+    from musicgate.nn.init import init_gates, time_scales
+    from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params, trace_gates
+
+    name = registered.name
+    h = hidden_for_params(name, 20_000, vocab_size=30, layers=2, embed=16)
+    model = RecurrentLM(vocab_size=30, cell=name, hidden=h, layers=2, embed=16).double().eval()
+    assert abs(count_params(model) - 20_000) < 400
+    assert registered.core_params(16, h, 2) == sum(p.numel() for p in model.rnn.parameters())
+    init_gates(model, "chrono", t_max=64)
+    assert time_scales(model).shape == (2, h) and time_scales(model).max() <= 64 + 1e-6
+    ids = torch.randint(0, 30, (2, 25))
+    logits, state = model(ids)
+    assert state.shape == (2, 2, h) and torch.equal(model.init_state(2), torch.zeros(2, 2, h))
+    # generation one token at a time gives the training-path logits
+    s, steps = None, []
+    for t in range(25):
+        out, s = model.step(ids[:, t], s)
+        steps.append(out)
+    torch.testing.assert_close(torch.stack(steps, 1), logits, atol=1e-6, rtol=1e-6)
+    trace = trace_gates(model, ids)
+    assert trace.cell == name and trace.keep == "keep_gate"
+    assert trace.h.shape == (2, 2, 25, h) and trace.keep_gate.shape == (2, 2, 25, h)
+    assert set(trace.gates) == set(registered.gates)
+    np.testing.assert_allclose(trace.h[-1], model.rnn(model.embed(ids))[0].detach().numpy(),
+                               rtol=1e-5)
+    # the registry's per-step function agrees with the layer
+    layer = model.rnn.layers[0]
+    x = model.embed(ids)[:, 0]
+    h_prev = torch.rand(2, h, dtype=torch.float64)
+    new, _, values = registered.step(layer.linear(x), None, h_prev, None)
+    torch.testing.assert_close(new, layer.step(x, h_prev))
+    assert len(values) == len(registered.gates)

@@ -100,21 +100,24 @@ class _MinLayer(nn.Module):
         self.hidden_size = _positive_int("hidden_size", hidden_size)
         self.linear = nn.Linear(input_size, len(BLOCKS[self.cell]) * hidden_size)
 
-    def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``log a`` (keep weight on ``h_{t-1}``) and ``log b`` (new value) for input ``x``."""
+    @staticmethod
+    def log_coefficients(pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log a`` (keep weight on ``h_{t-1}``) and ``log b`` (new value) from ``linear(x)``."""
         raise NotImplementedError
 
-    def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``a`` (keep weight on ``h_{t-1}``) and ``b`` (new value), computed without logs."""
+    @staticmethod
+    def coefficients(pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``a`` and ``b`` from ``linear(x)``, computed without logs."""
         raise NotImplementedError
 
-    def gates(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Named gate activations for input ``x`` (B, T, input_size), each (B, T, H)."""
+    @staticmethod
+    def gates(pre: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named gate values from ``linear(x)``, each (..., H); ``keep_gate`` is ``a``."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
         """All states (B, T, H) from input (B, T, input_size) and an optional state (B, H) >= 0."""
-        log_a, log_b = self.log_coefficients(x)
+        log_a, log_b = self.log_coefficients(self.linear(x))
         if log_a.dtype in (torch.float16, torch.bfloat16):  # autocast: scan in float32
             log_a, log_b = log_a.float(), log_b.float()
         log_h0 = None
@@ -129,7 +132,7 @@ class _MinLayer(nn.Module):
 
     def step(self, x_t: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         """One step: input (B, input_size), state (B, H) -> new state (B, H)."""
-        a, b = self.coefficients(x_t)
+        a, b = self.coefficients(self.linear(x_t))
         return b if h is None else a * h + b
 
 
@@ -138,20 +141,22 @@ class MinGRULayer(_MinLayer):
 
     cell = "mingru"
 
-    def log_coefficients(self, x):
-        k, v = self.linear(x).chunk(2, dim=-1)
+    @staticmethod
+    def log_coefficients(pre):
+        k, v = pre.chunk(2, dim=-1)
         log_keep = -F.softplus(k)                              # log(1 - z)
         return log_keep, log_keep + k + log_g(v)               # log z = log(1 - z) + k
 
-    def coefficients(self, x):
-        k, v = self.linear(x).chunk(2, dim=-1)
+    @staticmethod
+    def coefficients(pre):
+        k, v = pre.chunk(2, dim=-1)
         z = torch.sigmoid(k)
         return 1 - z, z * g(v)
 
-    def gates(self, x):
-        k, _ = self.linear(x).chunk(2, dim=-1)
-        z = torch.sigmoid(k)
-        return {"z": z, "keep": 1 - z}
+    @staticmethod
+    def gates(pre):
+        z = torch.sigmoid(pre.chunk(2, dim=-1)[0])
+        return {"write_gate": z, "keep_gate": 1 - z}
 
 
 class MinLSTMLayer(_MinLayer):
@@ -162,26 +167,30 @@ class MinLSTMLayer(_MinLayer):
 
     cell = "minlstm"
 
-    def log_coefficients(self, x):
-        kf, ki, v = self.linear(x).chunk(3, dim=-1)
+    @staticmethod
+    def log_coefficients(pre):
+        kf, ki, v = pre.chunk(3, dim=-1)
         diff = F.softplus(-kf) - F.softplus(-ki)               # log(i / f)
         return -F.softplus(diff), -F.softplus(-diff) + log_g(v)  # log f', log i' + log h~
 
-    def coefficients(self, x):
-        kf, ki, v = self.linear(x).chunk(3, dim=-1)
+    @staticmethod
+    def coefficients(pre):
+        kf, ki, v = pre.chunk(3, dim=-1)
         f, i = torch.sigmoid(kf), torch.sigmoid(ki)
         return f / (f + i), i / (f + i) * g(v)
 
-    def gates(self, x):
-        kf, ki, _ = self.linear(x).chunk(3, dim=-1)
+    @staticmethod
+    def gates(pre):
+        kf, ki, _ = pre.chunk(3, dim=-1)
         f, i = torch.sigmoid(kf), torch.sigmoid(ki)
-        return {"f": f, "i": i, "keep": f / (f + i)}
+        return {"forget_gate": f, "input_gate": i, "keep_gate": f / (f + i)}
 
 
 class _MinStack(nn.Module):
     """Stacked min-cell layers with dropout between them, called like ``nn.GRU(batch_first=True)``."""
 
     layer_class: type[_MinLayer] = _MinLayer
+    cell_name = ""  # the registry name
     batch_first = True
     bidirectional = False
 
@@ -198,11 +207,7 @@ class _MinStack(nn.Module):
             for k in range(num_layers))
         self.drop = nn.Dropout(self.dropout)
 
-    @property
-    def cell(self) -> str:
-        return self.layer_class.cell
-
-    def zeros_state(self, batch: int) -> torch.Tensor:
+    def init_state(self, batch: int) -> torch.Tensor:
         """Zero state (num_layers, batch, hidden_size) on the module's device and dtype."""
         w = self.layers[0].linear.weight
         return w.new_zeros((self.num_layers, batch, self.hidden_size))
@@ -282,6 +287,7 @@ class MinGRU(_MinStack):
     """
 
     layer_class = MinGRULayer
+    cell_name = "mingru"
 
 
 class MinLSTM(_MinStack):
@@ -295,6 +301,7 @@ class MinLSTM(_MinStack):
     """
 
     layer_class = MinLSTMLayer
+    cell_name = "minlstm"
 
 
 MIN_CELLS: dict[str, type[_MinStack]] = {"mingru": MinGRU, "minlstm": MinLSTM}
@@ -314,9 +321,10 @@ def trace_min_gates(module: _MinStack, x: torch.Tensor | np.ndarray,
     Returns
     -------
     dict of float32 arrays (num_layers, B, T, H)
-        ``h`` (the states), ``keep`` (the weight on ``h_{t-1}``: ``1 - z`` for the minGRU,
-        ``f / (f + i)`` for the minLSTM), and the raw sigmoid gates: ``z`` (minGRU) or ``f``,
-        ``i`` (minLSTM). The gates depend on the input only, so this is one pass, no loop.
+        ``h`` (the states), ``keep_gate`` (the weight on ``h_{t-1}``: ``1 - z`` for the minGRU,
+        ``f / (f + i)`` for the minLSTM), and the raw sigmoid gates: ``write_gate`` (the
+        minGRU's ``z``) or ``forget_gate``, ``input_gate`` (the minLSTM's ``f``, ``i``). The
+        gates depend on the input only, so this is one pass, no loop.
     """
     if not isinstance(module, _MinStack):
         raise ConfigError(f"trace_min_gates takes a MinGRU or MinLSTM, got {type(module).__name__}")
@@ -327,7 +335,63 @@ def trace_min_gates(module: _MinStack, x: torch.Tensor | np.ndarray,
     layer_in = x
     for k, layer in enumerate(module.layers):
         h = layer(layer_in, None if h0 is None else h0[k])
-        for name, value in {"h": h, **layer.gates(layer_in)}.items():
+        for name, value in {"h": h, **layer.gates(layer.linear(layer_in))}.items():
             out.setdefault(name, []).append(value)
         layer_in = h
     return {name: torch.stack(v).float().cpu().numpy() for name, v in out.items()}
+
+
+def _trace(core: _MinStack, x: torch.Tensor, state: torch.Tensor | None = None):
+    """``trace_min_gates`` as a :class:`~musicgate.nn.models.GateTrace` (the registry's hook)."""
+    from musicgate.nn.models import GateTrace
+
+    arrays = trace_min_gates(core, x, state)
+    h = arrays.pop("h")
+    sigmoid = tuple(n for n in arrays if n != "keep_gate") + ("keep_gate",)
+    return GateTrace(cell=core.cell_name, h=h, gates=arrays, keep="keep_gate", sigmoid=sigmoid)
+
+
+def _registry_step(cell: str):
+    """``step(gi, gh, h, c) -> (h, None, values)`` for the registry; ``gi`` is ``linear(x)``."""
+    layer_class = MIN_CELLS[cell].layer_class
+
+    def step(gi, gh, h, c):
+        a, b = layer_class.coefficients(gi)
+        return a * h + b, None, tuple(layer_class.gates(gi).values())
+    return step
+
+
+def cell_spec(cell: str):
+    """The :class:`~musicgate.nn.cells.CellSpec` of ``"mingru"`` or ``"minlstm"`` (not registered).
+
+    A file ``musicgate/nn/cells/mingru.py`` holding ``SPEC = register(cell_spec("mingru"))``
+    adds the cell everywhere.
+    """
+    from musicgate.nn.cells.base import CellSpec
+
+    if cell not in MIN_CELLS:
+        raise ConfigError(f"unknown min cell {cell!r}: use one of {', '.join(MIN_CELLS)}")
+    cls = MIN_CELLS[cell]
+
+    def build(input_size: int, hidden: int, layers: int, dropout: float) -> _MinStack:
+        return cls(input_size, hidden, layers, dropout)
+
+    def params(input_size: int, hidden: int, layers: int) -> int:
+        return core_params(cell, input_size, hidden, layers)
+
+    if cell == "mingru":
+        return CellSpec(
+            name="mingru", label="minGRU", colour="#cc79a7", build=build, core_params=params,
+            step=_registry_step(cell), gates=("write_gate", "keep_gate"),
+            sigmoid_gates=("write_gate", "keep_gate"), keep_gate="keep_gate",
+            panels=("keep_gate", "h"),
+            labels={"write_gate": "write gate z", "keep_gate": "keep 1 - z"},
+            keep_label="keep weight 1 - z", default_lr=1e-2, trace=_trace)
+    return CellSpec(
+        name="minlstm", label="minLSTM", colour="#56b4e9", build=build, core_params=params,
+        step=_registry_step(cell), gates=("forget_gate", "input_gate", "keep_gate"),
+        sigmoid_gates=("forget_gate", "input_gate", "keep_gate"), keep_gate="keep_gate",
+        panels=("forget_gate", "keep_gate", "h"),
+        labels={"forget_gate": "forget gate f", "input_gate": "input gate i",
+                "keep_gate": "keep f / (f + i)"},
+        keep_label="keep weight f / (f + i)", default_lr=1e-2, trace=_trace)
