@@ -361,37 +361,3 @@ def _registry_step(cell: str):
     return step
 
 
-def cell_spec(cell: str):
-    """The :class:`~musicgate.nn.cells.CellSpec` of ``"mingru"`` or ``"minlstm"`` (not registered).
-
-    A file ``musicgate/nn/cells/mingru.py`` holding ``SPEC = register(cell_spec("mingru"))``
-    adds the cell everywhere.
-    """
-    from musicgate.nn.cells.base import CellSpec
-
-    if cell not in MIN_CELLS:
-        raise ConfigError(f"unknown min cell {cell!r}: use one of {', '.join(MIN_CELLS)}")
-    cls = MIN_CELLS[cell]
-
-    def build(input_size: int, hidden: int, layers: int, dropout: float) -> _MinStack:
-        return cls(input_size, hidden, layers, dropout)
-
-    def params(input_size: int, hidden: int, layers: int) -> int:
-        return core_params(cell, input_size, hidden, layers)
-
-    if cell == "mingru":
-        return CellSpec(
-            name="mingru", label="minGRU", colour="#cc79a7", build=build, core_params=params,
-            step=_registry_step(cell), gates=("write_gate", "keep_gate"),
-            sigmoid_gates=("write_gate", "keep_gate"), keep_gate="keep_gate",
-            panels=("keep_gate", "h"),
-            labels={"write_gate": "write gate z", "keep_gate": "keep 1 - z"},
-            keep_label="keep weight 1 - z", default_lr=1e-2, trace=_trace)
-    return CellSpec(
-        name="minlstm", label="minLSTM", colour="#56b4e9", build=build, core_params=params,
-        step=_registry_step(cell), gates=("forget_gate", "input_gate", "keep_gate"),
-        sigmoid_gates=("forget_gate", "input_gate", "keep_gate"), keep_gate="keep_gate",
-        panels=("forget_gate", "keep_gate", "h"),
-        labels={"forget_gate": "forget gate f", "input_gate": "input gate i",
-                "keep_gate": "keep f / (f + i)"},
-        keep_label="keep weight f / (f + i)", default_lr=1e-2, trace=_trace)

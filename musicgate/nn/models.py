@@ -94,6 +94,8 @@ def _run(rnn: nn.RNNBase, x: torch.Tensor, state: State | None,
     if lengths.shape != (x.shape[0],) or int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
         raise ConfigError(f"lengths must be {x.shape[0]} values in [1, {x.shape[1]}], "
                           f"got shape {tuple(lengths.shape)}")
+    if not isinstance(rnn, nn.RNNBase):  # a registered core of our own takes lengths itself
+        return rnn(x, state, lengths=lengths)
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     out, state = rnn(packed, state)
     out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])

@@ -116,7 +116,7 @@ def speech_gate_view(model, audio: np.ndarray, *, config, path: "str | os.PathLi
     ax0.set_ylabel("mel band", fontsize="small")
     ax0.tick_params(labelbottom=False)
     final = int(np.argmax(probs[-1]))
-    ax0.set_title(title or f"{trace.cell.upper()} gates on a {steps * hop:.2f} s clip: "
+    ax0.set_title(title or f"{get_cell(trace.cell).label} gates on a {steps * hop:.2f} s clip: "
                   f"'{names[final]}' (p={probs[-1, final]:.2f}); layer {layer % layers + 1} of {layers}, "
                   f"{len(units)} of {hidden} units")
     for row, name in enumerate(panels, start=1):

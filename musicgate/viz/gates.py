@@ -120,7 +120,7 @@ def gate_view(trace, notes: Notes, *, path: "str | os.PathLike", layer: int = -1
     if not len(notes):
         roll.text(0.5, 0.5, "no notes", transform=roll.transAxes, ha="center", va="center")
     layer_no = layer % layers
-    roll.set_title(title or f"{trace.cell.upper()} gates, layer {layer_no + 1} of {layers}, "
+    roll.set_title(title or f"{get_cell(trace.cell).label} gates, layer {layer_no + 1} of {layers}, "
                    f"{len(units)} of {hidden} units, {steps} steps")
     for row, name in enumerate(panels, start=1):
         ax = fig.add_subplot(grid[row, 0], sharex=roll)
@@ -260,7 +260,7 @@ def gate_pictures(models: Mapping[str, tuple], notes: Notes, outdir: "str | os.P
         files.append(gate_view(trace, shown, path=outdir / f"gates_{_slug(label)}.png", layer=layer,
                                note_steps=note_steps_from_tokens(tokenizer, ids),
                                tokens=[tokenizer.vocab[i] for i in ids], key=key,
-                               title=f"{label}: {trace.cell.upper()} gates on {len(ids)} tokens"))
+                               title=f"{label}: {get_cell(trace.cell).label} gates on {len(ids)} tokens"))
         keep = keep_gate(trace)
         half = memory_half_life(keep[layer]) if keep is not None else np.array([])
         half_lives[label] = half
