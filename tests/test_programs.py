@@ -111,6 +111,12 @@ def test_without_programs_the_vocabulary_and_config_are_as_before(tmp_path):
         make_tokenizer("event", programs="yes")
 
 
+def test_a_program_outside_general_midi_is_a_clear_error():
+    for bad in (128, -2):
+        with pytest.raises(TokenizerError, match=f"program {bad} is neither"):
+            TOK.encode(Notes.from_arrays([60, 62], [0, 1], [1, 1], program=[0, bad]))
+
+
 def test_one_instrument_at_program_zero_encodes_as_without_programs():
     n = Notes.from_arrays([60, 64, 67], [0, 0.5, 1], [1, 1, 1], [80, 90, 100], key="G major")
     assert np.array_equal(TOK.encode(n), make_tokenizer("event").encode(n))

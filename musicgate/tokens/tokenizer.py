@@ -569,7 +569,11 @@ class EventTokenizer(Tokenizer):
         on = np.rint(onset * self.grid).astype(np.int64)
         du = np.maximum(np.rint(duration * self.grid), 1).astype(np.int64)
         if self.programs:
-            program = np.maximum(program.astype(np.int64), DRUM_PROGRAM)
+            program = program.astype(np.int64)
+            if len(program) and (program.min() < DRUM_PROGRAM or program.max() > 127):
+                bad = program[(program < DRUM_PROGRAM) | (program > 127)][0]
+                raise TokenizerError(f"program {bad} is neither a General MIDI program (0-127) nor drums "
+                                     f"({DRUM_PROGRAM}); fix the notes' program numbers")
             du[program == DRUM_PROGRAM] = 1
             voice = ((program + 1) << 16) | (pitch.astype(np.int64) + 32768)  # int16 pitches: any value sorts
         else:
