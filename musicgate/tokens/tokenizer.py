@@ -554,7 +554,7 @@ class EventTokenizer(Tokenizer):
         return np.clip(((2 * np.asarray(b, np.int64) + 1) * 128) // (2 * self.velocity_bins), 1, 127)
 
     def _grid(self, notes: Notes) -> tuple[np.ndarray, ...]:
-        """(pitch, onset steps, duration steps, velocity bin, program, meta) of the notes this vocabulary
+        """(pitch, onset steps, duration steps, velocity bin, program (None without programs), meta) of the notes this vocabulary
         keeps, by voice (program and pitch) then onset. A note is cut where the next of its voice
         starts; notes at one (voice, onset) merge into the longest (the first of equals); drum hits
         last one step."""
@@ -577,21 +577,25 @@ class EventTokenizer(Tokenizer):
             du[program == DRUM_PROGRAM] = 1
             voice = ((program + 1) << 16) | (pitch.astype(np.int64) + 32768)  # int16 pitches: any value sorts
         else:
-            voice, program = pitch, np.zeros(len(pitch), np.int64)
+            voice = pitch
         order = _voice_onset_longest_first(voice, on, du)
-        voice, p, o, d, v, g = voice[order], pitch[order], on[order], du[order], velocity[order], program[order]
+        p, o, d, v = pitch[order], on[order], du[order], velocity[order]
+        voice, g = (voice[order], program[order]) if self.programs else (p, None)
         same = voice[1:] == voice[:-1]
         dup = same & (o[1:] == o[:-1])  # not the first (longest) note at its (voice, onset)
         if dup.any():
             first = np.concatenate(([True], ~dup))
-            voice, p, o, d, v, g = voice[first], p[first], o[first], d[first], v[first], g[first]
+            p, o, d, v = p[first], o[first], d[first], v[first]
+            voice, g = (voice[first], g[first]) if self.programs else (p, None)
             same = voice[1:] == voice[:-1]
         np.minimum(d[:-1], o[1:] - o[:-1], out=d[:-1], where=same)  # a later note cuts the sounding one
         return p, o, d, self._bin_of[np.minimum(np.maximum(v, 0), 127)], g, meta
 
     def _event_notes(self, pitch, on_steps, du_steps, velocity, program, meta: dict) -> Notes:
-        """Notes in canonical order from grid steps, on one track, with the default tempo."""
-        return Notes._from_grid(pitch, on_steps, du_steps, velocity, program, np.zeros(len(pitch), np.int16),
+        """Notes in canonical order from grid steps, on one track, with the default tempo (program 0 where
+        ``program`` is None)."""
+        zeros = np.zeros(len(pitch), np.int16)
+        return Notes._from_grid(pitch, on_steps, du_steps, velocity, zeros if program is None else program, zeros,
                                 self.grid, **meta)
 
     def quantize(self, notes: Notes) -> Notes:
@@ -631,21 +635,24 @@ class EventTokenizer(Tokenizer):
         on_at = np.flatnonzero(code & 128)
         vel_change = np.zeros(len(t), bool)
         vel_change[on_at] = np.concatenate(([True], vbin[on_at[1:]] != vbin[on_at[:-1]]))
-        # A PROGRAM token before a NOTE_ON / NOTE_OFF whose channel differs from the previous one's (1 at first).
-        prog_change = np.zeros(len(t), bool)
-        if self.programs:
+        partial = rest > 0
+        per_event = full + partial + vel_change + 1  # SHIFTs, maybe a PROGRAM (below), maybe a VEL, its token
+        if self.programs:  # a PROGRAM before a NOTE_ON / NOTE_OFF whose channel is not the last one's (1 at first)
             voiced = np.flatnonzero(code >> 8)
             chan = code[voiced] >> 8
+            prog_change = np.zeros(len(t), bool)
             prog_change[voiced] = chan != np.concatenate(([1], chan[:-1]))
-        partial = rest > 0
-        # Each event: SHIFTs, maybe a PROGRAM, maybe a VEL, its token.
-        ends = np.cumsum(full + partial + prog_change + vel_change + 1) + 3
+            per_event += prog_change
+        ends = np.cumsum(per_event) + 3
         total = int(ends[-1]) + 1 if len(ends) else 4
         if total > MAX_TOKENS:
             raise TokenizerError(f"encoding would take {total:,} tokens (limit {MAX_TOKENS:,}); the timing is absurd")
         out = np.full(total, self.shift_base + self.max_shift - 1, np.int32)  # SHIFTs are whole max_shifts ...
-        out[(ends - 2 - vel_change - prog_change)[partial]] = self.shift_base - 1 + rest[partial]  # ... but the last
-        out[(ends - 2 - vel_change)[prog_change]] = self.program_base - 1 + (code[prog_change] >> 8)
+        before = ends - 2 - vel_change  # the token before the VEL, or before the event's own token
+        if self.programs:
+            out[before[prog_change]] = self.program_base - 1 + (code[prog_change] >> 8)
+            before -= prog_change
+        out[before[partial]] = self.shift_base - 1 + rest[partial]  # ... but an event's last
         out[(ends - 2)[vel_change]] = self.vel_base + vbin[vel_change]
         out[ends - 1] = self._code_token[code]
         out[:3], out[-1] = self._header(**meta), self.eos_id
