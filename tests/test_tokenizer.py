@@ -18,8 +18,9 @@ from musicgate.tokens.tokenizer import MELODY_VELOCITY, METERS, load_tokenizer, 
 TOKENIZERS = [make_tokenizer("melody"), make_tokenizer("event"),
               make_tokenizer("melody", grid=4, pitch_range=(48, 84), max_beats=4),
               make_tokenizer("event", grid=8, velocity_bins=16, max_shift_beats=1),
-              make_tokenizer("melody", form=False)]
-IDS = [f"{t.kind}-grid{t.grid}" + ("-noform" if getattr(t, "form", True) is False else "") for t in TOKENIZERS]
+              make_tokenizer("melody", form=False), make_tokenizer("event", programs=True)]
+IDS = [f"{t.kind}-grid{t.grid}" + ("-noform" if getattr(t, "form", True) is False else "")
+       + ("-programs" if getattr(t, "programs", False) else "") for t in TOKENIZERS]
 BAR_KIND_LIST = ["|", "|", "|", "|:", ":|", "|1", "|2", "||"]
 
 

@@ -127,17 +127,18 @@ def _subset_state(state, keep: np.ndarray):
     return type(state)(**{k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in values.items()})
 
 
-def _close_event(tok, mask: np.ndarray, state, rows: np.ndarray) -> None:
-    """Event vocabulary, sequences with all their notes: NOTE_OFFs first, else a SHIFT, else EOS."""
+def _close_event(grammar, mask: np.ndarray, state, rows: np.ndarray) -> None:
+    """Event vocabulary, sequences with all their notes: NOTE_OFFs first (or the PROGRAM token that
+    reaches one), else a SHIFT, else EOS."""
     if len(rows) == 0:
         return
+    tok = grammar.tok
     m = mask[rows]
-    off = slice(tok.off_base, tok.off_base + tok.n_pitch)
     shift = slice(tok.shift_base, tok.vel_base)
-    has_off = m[:, off].any(axis=1)
+    ends = m & grammar.closing(state)[rows]
+    has_off = ends.any(axis=1)
     sounding = state.sounding[rows].any(axis=1)
-    new = np.zeros_like(m)
-    new[:, off] = m[:, off] & has_off[:, None]
+    new = ends & has_off[:, None]
     wait = ~has_off & sounding  # notes on since the last SHIFT: they must last a step first
     new[wait, shift] = True
     new[~has_off & ~sounding, tok.eos_id] = True
@@ -371,7 +372,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, *, length: int, temperat
         if tok.kind == "melody":
             mask[closing] &= voc.closing
         else:
-            _close_event(tok, mask, gstate, closing)
+            _close_event(grammar, mask, gstate, closing)
         if steps >= budget:
             _restrict(mask, ~voc.non_note, open_rows)
         if key_ok is not None:

@@ -9,12 +9,14 @@ Two vocabularies share one small interface (``encode``, ``decode``, ``quantize``
   pickup before the first), a note that crosses a bar line is split into PITCH DUR ... TIE DUR, and
   repeat signs, first and second endings and part ends are tokens (see :mod:`musicgate.tokens.bars`).
 * ``event`` for polyphonic music (Performance-RNN style): ``BOS KEY METER`` then ``NOTE_ON``,
-  ``NOTE_OFF``, ``SHIFT`` (time shift on the beat grid) and ``VEL`` (velocity bin) events.
+  ``NOTE_OFF``, ``SHIFT`` (time shift on the beat grid) and ``VEL`` (velocity bin) events; with
+  ``programs=True`` also ``PROGRAM`` (instrument changes) and ``DRUM`` (drum hits) events.
 
 The round trip is exact on the grid: ``decode(encode(n)) == quantize(n)``. ``quantize`` says
 what the vocabulary keeps: drums are dropped; onsets and durations are rounded to the grid
 (durations at least one step); velocities fall into bins (melody: one fixed velocity); program,
-track and tempo are dropped; only the first key and meter are kept, at beat 0; with ``form``, the
+track and tempo are dropped (the event vocabulary with ``programs=True`` keeps program and drums,
+drum hits one step long); only the first key and meter are kept, at beat 0; with ``form``, the
 bar lines are kept (as :mod:`musicgate.tokens.bars` places them, and a pickup moved so the first
 bar line falls one bar after beat 0), without it they are dropped. The melody vocabulary also reduces to a monophonic line (:meth:`Notes.skyline`) and clips notes longer than
 ``max_beats``. Pitches outside ``pitch_range`` are an error, never clamped or wrapped; so are notes
@@ -52,15 +54,16 @@ def _first(ids: np.ndarray, lo: int, hi: int) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def _pitch_onset_longest_first(pitch: np.ndarray, on: np.ndarray, du: np.ndarray) -> np.ndarray:
-    """Indices that order notes by pitch, then onset step, then longest first (stable)."""
-    if len(on) and pitch.min() >= 0 and on.min() >= 0 and du.min() >= 0:
-        on_bits, du_bits = int(on.max()).bit_length(), int(du.max()).bit_length()
-        if on_bits + du_bits <= 48:  # pitch (int16) takes the top 15 bits
+def _voice_onset_longest_first(voice: np.ndarray, on: np.ndarray, du: np.ndarray) -> np.ndarray:
+    """Indices that order notes by voice (pitch, or program and pitch), then onset step, then longest first
+    (stable)."""
+    if len(on) and voice.min() >= 0 and on.min() >= 0 and du.min() >= 0:
+        vo_bits, on_bits, du_bits = (int(a.max()).bit_length() for a in (voice, on, du))
+        if vo_bits + on_bits + du_bits <= 63:
             longest_first = (1 << du_bits) - 1 - du
-            return np.argsort((pitch.astype(np.int64) << (on_bits + du_bits)) | (on << du_bits) | longest_first,
+            return np.argsort((voice.astype(np.int64) << (on_bits + du_bits)) | (on << du_bits) | longest_first,
                               kind="stable")
-    return np.lexsort((-du, on, pitch))
+    return np.lexsort((-du, on, voice))
 
 
 class Tokenizer:
@@ -469,46 +472,76 @@ class EventTokenizer(Tokenizer):
         16 or 32 (or any 1..128) equal bins over MIDI velocity.
     max_shift_beats : int
         Longest single SHIFT token; longer gaps use several.
+    programs : bool
+        Keep instruments (off by default: then drums are dropped and every note is program 0, so
+        unisons of two instruments merge). On, the vocabulary gains ``PROGRAM_0..127`` (General MIDI
+        programs) and ``DRUM_<pitch>`` tokens. A PROGRAM token comes before a NOTE_ON or NOTE_OFF
+        whose program differs from the current one (program 0 before the first PROGRAM), so a
+        NOTE_OFF ends the note of its pitch in the current program; a note is one (program, pitch)
+        voice. Drum notes are hits: one DRUM token, one grid step long, whatever the program state.
+        Tracks still merge: two tracks with one program are one instrument.
     """
 
     kind = "event"
 
     def __init__(self, *, grid: int = 12, pitch_range: tuple[int, int] = (0, 127), velocity_bins: int = 32,
-                 max_shift_beats: int = 2) -> None:
+                 max_shift_beats: int = 2, programs: bool = False) -> None:
         if not 1 <= int(velocity_bins) <= 128:
             raise TokenizerError(f"velocity_bins must be in 1..128, not {velocity_bins}")
+        if not isinstance(programs, (bool, np.bool_)):
+            raise TokenizerError(f"programs must be true or false, not {programs!r}")
         self.velocity_bins, self.max_shift_beats = int(velocity_bins), int(max_shift_beats)
+        self.programs = bool(programs)
         self.max_shift = self.max_shift_beats * int(grid)
         if self.max_shift < 1:
             raise TokenizerError(f"max_shift_beats must be positive, not {max_shift_beats}")
         super().__init__(grid=grid, pitch_range=pitch_range)
-        lo = self.pitch_range[0]
+        lo, v = self.pitch_range[0], len(self.vocab)
         self.on_base, self.off_base = self.ids[f"NOTE_ON_{lo}"], self.ids[f"NOTE_OFF_{lo}"]
         self.shift_base, self.vel_base = self.ids["SHIFT_1"], self.ids["VEL_0"]
+        self.vel_end = self.vel_base + self.velocity_bins
         self.n_pitch = self.pitch_range[1] - lo + 1
+        # PROGRAM and DRUM tokens come last, so the vocabulary without them is the one of before.
+        self.program_base = self.ids["PROGRAM_0"] if self.programs else v
+        self.drum_base = self.ids[f"DRUM_{lo}"] if self.programs else v
         # Lookup tables: steps of each token (SHIFTs), bin of each MIDI velocity, velocity of each bin,
-        # token of each event code (pitch - low, +128 for a NOTE_ON).
-        self._steps = np.zeros(len(self.vocab), np.int64)
+        # program of each PROGRAM token and pitch of each DRUM token (-1 for the others), token of
+        # each event code (see encode).
+        self._steps = np.zeros(v, np.int64)
         self._steps[self.shift_base:self.shift_base + self.max_shift] = np.arange(1, self.max_shift + 1)
         self._bin_of = self.velocity_bin(np.arange(128))
         self._velocity_of = self.bin_velocity(np.arange(self.velocity_bins)).astype(np.int16)
         self._velocity_of64 = self._velocity_of.astype(np.int64)  # for the compiled decode loop
+        self._program_of, self._drum_of = np.full(v, -1, np.int64), np.full(v, -1, np.int64)
         codes = np.arange(self.n_pitch)
-        self._code_token = np.zeros(256, np.int32)
-        self._code_token[codes], self._code_token[codes + 128] = self.off_base + codes, self.on_base + codes
+        self._code_token = np.zeros((129 if self.programs else 1) << 8, np.int32)
+        if self.programs:
+            self._program_of[self.program_base:self.program_base + 128] = np.arange(128)
+            self._drum_of[self.drum_base:self.drum_base + self.n_pitch] = codes + lo
+            self._code_token[codes | 128] = self.drum_base + codes  # channel 0: drums
+            for chan in range(1, 129):  # channel 1 + program
+                self._code_token[(chan << 8) | codes] = self.off_base + codes
+                self._code_token[(chan << 8) | codes | 128] = self.on_base + codes
+        else:
+            self._code_token[codes], self._code_token[codes | 128] = self.off_base + codes, self.on_base + codes
 
     @property
     def config(self) -> dict:
-        return {**super().config, "velocity_bins": self.velocity_bins, "max_shift_beats": self.max_shift_beats}
+        extra = {"programs": True} if self.programs else {}  # absent when off: old configs and fingerprints hold
+        return {**super().config, "velocity_bins": self.velocity_bins, "max_shift_beats": self.max_shift_beats,
+                **extra}
 
     def _event_tokens(self) -> list[str]:
         lo, hi = self.pitch_range
-        return ([f"NOTE_ON_{p}" for p in range(lo, hi + 1)] + [f"NOTE_OFF_{p}" for p in range(lo, hi + 1)]
-                + [f"SHIFT_{s}" for s in range(1, self.max_shift + 1)] + [f"VEL_{b}" for b in range(self.velocity_bins)])
+        words = ([f"NOTE_ON_{p}" for p in range(lo, hi + 1)] + [f"NOTE_OFF_{p}" for p in range(lo, hi + 1)]
+                 + [f"SHIFT_{s}" for s in range(1, self.max_shift + 1)] + [f"VEL_{b}" for b in range(self.velocity_bins)])
+        if self.programs:
+            words += [f"PROGRAM_{p}" for p in range(128)] + [f"DRUM_{p}" for p in range(lo, hi + 1)]
+        return words
 
     def _fill_pitch_of(self) -> None:
         lo, hi = self.pitch_range
-        for prefix in ("NOTE_ON", "NOTE_OFF"):
+        for prefix in ("NOTE_ON", "NOTE_OFF"):  # DRUM tokens carry no pitch that transposes
             base = self.ids[f"{prefix}_{lo}"]
             self.pitch_of[base:base + hi - lo + 1] = np.arange(lo, hi + 1)
 
@@ -520,58 +553,106 @@ class EventTokenizer(Tokenizer):
         """Representative MIDI velocity of bin indices (the bin's middle, at least 1)."""
         return np.clip(((2 * np.asarray(b, np.int64) + 1) * 128) // (2 * self.velocity_bins), 1, 127)
 
-    def _grid(self, notes: Notes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        """(pitch, onset steps, duration steps, velocity bin, meta) of the notes this vocabulary keeps, by
-        pitch then onset. A note is cut where the next of its pitch starts; notes at one (pitch, onset)
-        merge into the longest (the first of equals)."""
-        keep, meta = self._base_quantize(notes)
+    def _grid(self, notes: Notes) -> tuple[np.ndarray, ...]:
+        """(pitch, onset steps, duration steps, velocity bin, program (None without programs), meta) of the notes this vocabulary
+        keeps, by voice (program and pitch) then onset. A note is cut where the next of its voice
+        starts; notes at one (voice, onset) merge into the longest (the first of equals); drum hits
+        last one step."""
+        if self.programs:
+            keep, meta = np.ones(len(notes), bool), self._base_quantize(notes)[1]
+        else:
+            keep, meta = self._base_quantize(notes)
         pitch, onset, duration, velocity = notes.pitch, notes.onset, notes.duration, notes.velocity
+        program = notes.program
         if not keep.all():
             pitch, onset, duration, velocity = pitch[keep], onset[keep], duration[keep], velocity[keep]
         on = np.rint(onset * self.grid).astype(np.int64)
         du = np.maximum(np.rint(duration * self.grid), 1).astype(np.int64)
-        order = _pitch_onset_longest_first(pitch, on, du)
+        if self.programs:
+            program = program.astype(np.int64)
+            if len(program) and (program.min() < DRUM_PROGRAM or program.max() > 127):
+                bad = program[(program < DRUM_PROGRAM) | (program > 127)][0]
+                raise TokenizerError(f"program {bad} is neither a General MIDI program (0-127) nor drums "
+                                     f"({DRUM_PROGRAM}); fix the notes' program numbers")
+            du[program == DRUM_PROGRAM] = 1
+            voice = ((program + 1) << 16) | (pitch.astype(np.int64) + 32768)  # int16 pitches: any value sorts
+        else:
+            voice = pitch
+        order = _voice_onset_longest_first(voice, on, du)
         p, o, d, v = pitch[order], on[order], du[order], velocity[order]
-        same = p[1:] == p[:-1]
-        dup = same & (o[1:] == o[:-1])  # not the first (longest) note at its (pitch, onset)
+        voice, g = (voice[order], program[order]) if self.programs else (p, None)
+        same = voice[1:] == voice[:-1]
+        dup = same & (o[1:] == o[:-1])  # not the first (longest) note at its (voice, onset)
         if dup.any():
             first = np.concatenate(([True], ~dup))
             p, o, d, v = p[first], o[first], d[first], v[first]
-            same = p[1:] == p[:-1]
+            voice, g = (voice[first], g[first]) if self.programs else (p, None)
+            same = voice[1:] == voice[:-1]
         np.minimum(d[:-1], o[1:] - o[:-1], out=d[:-1], where=same)  # a later note cuts the sounding one
-        return p, o, d, self._bin_of[np.minimum(np.maximum(v, 0), 127)], meta
+        return p, o, d, self._bin_of[np.minimum(np.maximum(v, 0), 127)], g, meta
+
+    def _event_notes(self, pitch, on_steps, du_steps, velocity, program, meta: dict) -> Notes:
+        """Notes in canonical order from grid steps, on one track, with the default tempo (program 0 where
+        ``program`` is None)."""
+        zeros = np.zeros(len(pitch), np.int16)
+        return Notes._from_grid(pitch, on_steps, du_steps, velocity, zeros if program is None else program, zeros,
+                                self.grid, **meta)
 
     def quantize(self, notes: Notes) -> Notes:
-        p, o, d, vb, meta = self._grid(notes)
-        return self._notes(p, o, d, self._velocity_of[vb], meta)
+        p, o, d, vb, g, meta = self._grid(notes)
+        return self._event_notes(p, o, d, self._velocity_of[vb], g, meta)
 
     def encode(self, notes: Notes) -> np.ndarray:
-        pitch, on, du, vb, meta = self._grid(notes)
+        pitch, on, du, vb, program, meta = self._grid(notes)
         self._check_encodable(pitch, on, du)
         off = on + du
         if len(off) and off.max() // self.max_shift > MAX_TOKENS:
             raise TokenizerError(f"encoding would take over {MAX_TOKENS:,} tokens; the timing is absurd")
-        # Events as time << 15 | code << 7 | velocity bin, code = pitch - low (+128 for a NOTE_ON): sorted,
-        # they run by time, NOTE_OFFs before NOTE_ONs, then by pitch.
+        # Events as time << 23 | code << 7 | velocity bin, code = channel << 8 | 128 for a start | pitch - low,
+        # channel 0 for drums and 1 + program for the others (always 0 without programs). Sorted, they run
+        # by time, then by channel (one PROGRAM token per instrument and step at most), NOTE_OFFs before
+        # NOTE_ONs, then by pitch. Drum hits have no NOTE_OFF.
         rel = (pitch - self.pitch_range[0]).astype(np.int64)
-        key = np.concatenate(((off << 15) | (rel << 7), (on << 15) | ((rel | 128) << 7) | vb))
+        pitched = slice(None)
+        if self.programs:
+            chan = (program + 1) << 8
+            rel |= chan
+            pitched = program != DRUM_PROGRAM
+        key = np.concatenate(((off[pitched] << 23) | (rel[pitched] << 7), (on << 23) | ((rel | 128) << 7) | vb))
         key.sort()
-        t, code, vbin = key >> 15, (key >> 7) & 0xFF, key & 0x7F
+        if self.programs:  # every other time step lists channels high to low, so a step often starts with
+            t = key >> 23  # the program the last one ended with (12% fewer PROGRAM tokens)
+            odd = (np.cumsum(t[1:] != t[:-1]) & 1).astype(bool)
+            key[1:][odd] ^= 0xFF << 15
+            key.sort()  # the times stay where they were
+            key[1:][odd] ^= 0xFF << 15
+        t, code, vbin = key >> 23, (key >> 7) & 0xFFFF, key & 0x7F
         gap = np.empty_like(t)
         gap[:1] = t[:1]
         np.subtract(t[1:], t[:-1], out=gap[1:])
         full, rest = np.divmod(gap, self.max_shift)
-        # A VEL token before a NOTE_ON whose bin differs from the previous NOTE_ON's.
-        on_at = np.flatnonzero(code >= 128)
+        # A VEL token before a note start whose bin differs from the previous start's.
+        on_at = np.flatnonzero(code & 128)
         vel_change = np.zeros(len(t), bool)
         vel_change[on_at] = np.concatenate(([True], vbin[on_at[1:]] != vbin[on_at[:-1]]))
         partial = rest > 0
-        ends = np.cumsum(full + partial + vel_change + 1) + 3  # each event: SHIFTs, a VEL maybe, its token
+        per_event = full + partial + vel_change + 1  # SHIFTs, maybe a PROGRAM (below), maybe a VEL, its token
+        if self.programs:  # a PROGRAM before a NOTE_ON / NOTE_OFF whose channel is not the last one's (1 at first)
+            voiced = np.flatnonzero(code >> 8)
+            chan = code[voiced] >> 8
+            prog_change = np.zeros(len(t), bool)
+            prog_change[voiced] = chan != np.concatenate(([1], chan[:-1]))
+            per_event += prog_change
+        ends = np.cumsum(per_event) + 3
         total = int(ends[-1]) + 1 if len(ends) else 4
         if total > MAX_TOKENS:
             raise TokenizerError(f"encoding would take {total:,} tokens (limit {MAX_TOKENS:,}); the timing is absurd")
         out = np.full(total, self.shift_base + self.max_shift - 1, np.int32)  # SHIFTs are whole max_shifts ...
-        out[(ends - 2 - vel_change)[partial]] = self.shift_base - 1 + rest[partial]  # ... but an event's last
+        before = ends - 2 - vel_change  # the token before the VEL, or before the event's own token
+        if self.programs:
+            out[before[prog_change]] = self.program_base - 1 + (code[prog_change] >> 8)
+            before -= prog_change
+        out[before[partial]] = self.shift_base - 1 + rest[partial]  # ... but an event's last
         out[(ends - 2)[vel_change]] = self.vel_base + vbin[vel_change]
         out[ends - 1] = self._code_token[code]
         out[:3], out[-1] = self._header(**meta), self.eos_id
@@ -581,12 +662,13 @@ class EventTokenizer(Tokenizer):
         from musicgate.tokens.eventloop import event_notes
 
         ids = self._as_ids(ids)
-        # A NOTE_ON ends at the next event of its pitch (its NOTE_OFF, or a new NOTE_ON); a note still
-        # sounding at the end ends at the last time. It takes the bin of the last VEL token before it.
-        pitch, onset, duration, velocity = event_notes(
-            ids, self._steps, self.pitch_of, self.on_base + self.n_pitch, self.vel_base, self._velocity_of64,
-            int(self._velocity_of[self.velocity_bins // 2]))
-        return self._notes(pitch, onset, duration, velocity, self._meta_from_ids(ids))
+        # A NOTE_ON ends at the next event of its voice (its NOTE_OFF, or a new NOTE_ON, in the same
+        # program); a note still sounding at the end ends at the last time. It takes the bin of the last
+        # VEL token before it.
+        pitch, onset, duration, velocity, program = event_notes(
+            ids, self._steps, self.pitch_of, self.on_base + self.n_pitch, self.vel_base, self.vel_end,
+            self._velocity_of64, int(self._velocity_of[self.velocity_bins // 2]), self._program_of, self._drum_of)
+        return self._event_notes(pitch, onset, duration, velocity, program, self._meta_from_ids(ids))
 
     def grammar(self):
         from musicgate.tokens.grammar import EventGrammar
