@@ -5,6 +5,7 @@ import os
 import time
 from pathlib import Path
 
+from musicgate.cli.common import device, out_dir, positive_int
 from musicgate.errors import ConfigError
 
 
@@ -18,11 +19,11 @@ def register(sub) -> None:
                    help="YAML config (see configs/); optional with --resume (the run's config.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.hidden=512 (repeatable)")
-    p.add_argument("--run-dir", type=Path, help="run folder (default runs/<config name>-<time>)")
+    p.add_argument("--run-dir", type=out_dir, help="run folder (default runs/<config name>-<time>)")
     p.add_argument("--resume", type=Path, metavar="RUN",
                    help="continue the run in folder RUN from its last.pt (after Ctrl-C, kill -9, ...)")
-    p.add_argument("--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument("--stop-after", type=int, metavar="N",
+    p.add_argument("--device", type=device, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--stop-after", type=positive_int, metavar="N",
                    help="stop cleanly after N steps of this call, saving last.pt (time-sliced jobs)")
     p.set_defaults(func=train_command)
 
