@@ -250,3 +250,46 @@ def pid_lock(path: "str | os.PathLike", *, what: str, wait: bool = False) -> Ite
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+# -- inputs ---------------------------------------------------------------------------------------------
+def require_file(path: "str | os.PathLike", error: type, what: str, hint: str = "") -> Path:
+    """Return ``Path(path)`` when it is an existing file; otherwise raise ``error`` with one line that
+    tells a folder from a missing file ("X is a folder, not a MIDI file" / "X: no such MIDI file").
+    ``hint`` (e.g. "; give a .mid file") ends the message."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path} is a folder, not a {what}{hint}")
+    if not path.exists():
+        raise error(f"{path}: no such {what}{hint}")
+    if not path.is_file():
+        raise error(f"{path} is not a regular file, so not a {what}{hint}")
+    return path
+
+
+def read_yaml(path: "str | os.PathLike", *, what: str = "config file") -> dict:
+    """The mapping in a YAML file; raises :class:`~musicgate.errors.ConfigError` (naming the file)
+    when it is missing, a folder, not text, not YAML, empty, or not a mapping at the top level."""
+    import yaml
+
+    from musicgate.errors import ConfigError
+
+    path = require_file(path, ConfigError, what, "; give a YAML file such as the ones in configs/")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file, so not a YAML {what}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" at line {line + 1}" if line is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax") from None
+    if data is None:
+        raise ConfigError(f"{path}: the {what} is empty; give the settings (see configs/ for examples)")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings (key: value lines), got "
+                          f"{type(data).__name__} {str(data)[:40]!r}")
+    return data

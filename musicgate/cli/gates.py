@@ -51,6 +51,7 @@ def gates(args) -> int:
     for spec in args.model:
         model, tokenizer = _load(spec)
         models[_label(spec, models)] = (model, tokenizer)
+        check_layer(args.layer, int(model.model_args.get("layers", 1)), where=spec)
     result = gate_pictures(models, notes, args.output, max_steps=args.max_steps, layer=args.layer)
     summary = {label: {**info, "median_half_life": _finite(info["median_half_life"])}
                for label, info in result["cells"].items()}

@@ -99,6 +99,9 @@ def tokenize(args) -> int:
 
 
 def detokenize(args) -> int:
+    from musicgate.files import require_file
+
+    require_file(args.ids, TokenizerError, "token file", "; give the ids.json that 'musicgate tokenize -o' wrote")
     try:
         doc = json.loads(Path(args.ids).read_text())
     except OSError as exc:
@@ -108,8 +111,15 @@ def detokenize(args) -> int:
     if not isinstance(doc, dict) or "ids" not in doc or "tokenizer" not in doc:
         raise TokenizerError(f"{args.ids}: no 'ids' and 'tokenizer' fields; give the file that "
                              "'musicgate tokenize -o' wrote")
-    tok = load_tokenizer(doc["tokenizer"])
-    notes = tok.decode(doc["ids"])
+    ids = doc["ids"]
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        bad = ids if not isinstance(ids, list) else next(i for i in ids if not isinstance(i, int) or isinstance(i, bool))
+        raise TokenizerError(f"{args.ids}: 'ids' must be a list of whole numbers, found {bad!r}")
+    try:
+        tok = load_tokenizer(doc["tokenizer"])
+        notes = tok.decode(ids)
+    except TokenizerError as exc:
+        raise TokenizerError(f"{args.ids}: {exc}") from None
     write_midi(notes, args.output)
     print(f"{args.ids}: {len(notes)} notes -> {args.output}")
     return 0

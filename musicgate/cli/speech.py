@@ -82,6 +82,7 @@ def train(args) -> int:
     from musicgate.speech import classify
     from musicgate.speech.sources import features_for_spec, load_spec
 
+    _check_run_folder(args.output)
     config = _feature_config(args)
     split = load_spec(args.data, config=config, seed=args.seed, holdout_speaker=args.holdout_speaker,
                       cache_dir=args.cache_dir, progress=_progress(args))
@@ -116,6 +117,21 @@ def train(args) -> int:
     print(ev.report())
     print(f"{args.cell} test accuracy {100 * ev.accuracy:.2f}% ({len(split.test)} clips); wrote {out}/")
     return 0
+
+
+SPEECH_RUN_FILES = {"model.pt", "config.json", "metrics.json", "history.json", "report.txt", "confusion.png",
+                    "confusion-eval.png"}
+
+
+def _check_run_folder(out: Path) -> None:
+    """Refuse an output folder that holds anything but an earlier speech run (a music run, say)."""
+    if not out.is_dir():
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in SPEECH_RUN_FILES and not p.name.startswith("."))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        raise OutputError(f"{out} holds files that are not from 'musicgate speech train' ({shown}); "
+                          "give a new or empty folder with -o")
 
 
 def evaluate_run(args) -> int:
@@ -179,8 +195,11 @@ def _count_params(model) -> int:
 
 
 def gates_file(args) -> int:
+    from musicgate.speech import classify
     from musicgate.speech.plots import speech_gate_pictures
 
+    model, _ = classify.load_checkpoint(_checkpoint_path(args.run))
+    check_layer(args.layer, int(model.model_args["layers"]), where=str(args.run))
     res = speech_gate_pictures(args.run, args.wav, args.output, layer=args.layer)
     print(f"{args.wav}: heard {res['label']} (p={res['probability']:.3f}) -> {res['path']}")
     return 0

@@ -37,7 +37,10 @@ def _score_from(source: "str | os.PathLike | bytes"):
                 data = fh.readall()
         return symusic.core.ScoreTick.from_midi(data), name
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise MidiError(f"{name}: no such MIDI file") from None
+        from musicgate.files import require_file
+
+        require_file(name, MidiError, "MIDI file")
+        raise MidiError(f"{name}: cannot open the MIDI file") from None
     except Exception as exc:  # symusic raises RuntimeError for every malformed file
         reason = str(exc).replace("MiniMidi: ", "").replace(": iostream error", "")
         raise MidiError(f"{name}: not a readable MIDI file ({reason}); check that the file is "

@@ -164,4 +164,3 @@ def key_label(stream) -> Key | None:
 
 
 __all__ = ["from_music21", "to_music21", "write_musicxml", "key_label", "key_from_music21", "parse_key"]
-

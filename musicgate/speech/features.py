@@ -133,8 +133,9 @@ def read_audio_with_rate(path: "str | os.PathLike", *, sample_rate: int | None =
     import soundfile as sf
 
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise AudioError(f"{path}: no such audio file")
+    from musicgate.files import require_file
+
+    require_file(path, AudioError, "audio file", "; give a WAV, FLAC or OGG file")
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
