@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad argument (one line already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         result = args.func(args)
     except MusicgateError as exc:
