@@ -319,3 +319,39 @@ def test_bad_value(case, world, tmp_path, monkeypatch, capsys):
         if torch.cuda.is_available() and torch.cuda.device_count() > 7:
             pytest.skip("this machine has a cuda:7")
     _run(world, argv, tmp_path, monkeypatch, capsys)
+
+
+# -- memory bounded on crafted input -----------------------------------------------------------------
+MEMORY_LIMIT = 1536 * 2**20  # address space: the commands need well under this; 2**28 ticks asked 92 GiB
+
+
+def _limited() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+@pytest.mark.parametrize("argv, refused", [
+    (["render", "big.mid", "-o", "big.wav"], True),
+    (["convert", "big.mid", "big.musicxml"], True),
+    (["analyze", "big.mid", "--unit", "beats", "--no-plot", "-o", "an"], True),
+    (["analyze", "big.mid", "-o", "an"], False),
+    (["tokenize", "big.mid", "-o", "ids.json"], False),
+], ids=["render", "convert-musicxml", "analyze-beats", "analyze", "tokenize"])
+def test_far_apart_notes_cost_neither_memory_nor_minutes(argv, refused, tmp_path):
+    """Two notes, the second at tick 2**28 - 1 (beat 559,240): work is bounded by the notes, and a
+    span no renderer should try is refused with one line, under a 1.5 GiB address-space limit."""
+    import subprocess
+    import sys
+
+    (tmp_path / "big.mid").write_bytes(smf([(0, on(60)), (480, off(60)), (2**28 - 1 - 480, on(62)), (480, off(62))]))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "musicgate", "-q", *argv], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, preexec_fn=_limited)
+    assert "Traceback" not in proc.stderr and "MemoryError" not in proc.stderr, proc.stderr[-2000:]
+    if refused:
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "big." in proc.stderr and "trim the file" in proc.stderr
+        assert not [p for p in tmp_path.rglob("*") if p.name != "big.mid" and p.is_file()]
+    else:
+        assert proc.returncode == 0, proc.stderr
