@@ -50,8 +50,16 @@ def train_command(args) -> int:
         run_dir = args.run_dir or Path("runs") / f"{Path(source).stem}-{stamp}"
     config = load_config(source, overrides)
     quiet = bool(getattr(args, "quiet", False))
-    result = train(config, run_dir=run_dir, resume=args.resume is not None, quiet=quiet,
-                   stop_after=args.stop_after)
+    if int(os.environ.get("RANK", "0")) == 0:  # one process per run folder (torchrun: rank 0 holds it)
+        from musicgate.files import check_writable_dir, pid_lock
+
+        check_writable_dir(run_dir, what="run folder")
+        with pid_lock(Path(run_dir) / ".train.lock", what=f"run {run_dir}"):
+            result = train(config, run_dir=run_dir, resume=args.resume is not None, quiet=quiet,
+                           stop_after=args.stop_after)
+    else:
+        result = train(config, run_dir=run_dir, resume=args.resume is not None, quiet=quiet,
+                       stop_after=args.stop_after)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
