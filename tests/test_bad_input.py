@@ -306,7 +306,7 @@ def test_unwritable_output(case, kind, world, tmp_path, monkeypatch, capsys):
     name, argv = case
     ro = _unwritable(world, kind)
     argv = [a.replace("{ro}", ro) for a in argv]
-    err = _run(world, argv, tmp_path, monkeypatch, capsys)
+    _run(world, argv, tmp_path, monkeypatch, capsys)
     assert (world / "blocker").is_file()
 
 

@@ -133,3 +133,33 @@ def test_unwritable_folders_are_found_without_writing(tmp_path):
         check_writable_dir("/proc/musicgate-test/out")
     assert check_writable_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
     assert not (tmp_path / "new").exists() and os.listdir(tmp_path) == ["file"]
+
+
+def test_one_trim_for_every_path_and_no_speech_in_silence_or_a_tone(tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+    from speechclips import burst, make_fsdd
+
+    from musicgate.speech.features import FeatureConfig, features
+
+    config = FeatureConfig(sample_rate=8000)
+    word = burst(1, seed=3)
+    padded = np.concatenate([np.zeros(4000, np.float32), word, np.zeros(6000, np.float32)])
+    a, b = features(padded, config), features(word, config)  # the silence around the word is trimmed
+    assert len(a) <= len(b) + config.n_fft // config.hop_length + 1 and len(a) < len(padded) // config.hop_length / 3
+
+    run = tmp_path / "run"
+    assert main(["-q", "speech", "train", "--data", f"fsdd:{make_fsdd(tmp_path / 'fsdd', takes=6)}",
+                 "--hidden", "4", "--epochs", "1", "-o", str(run)]) == 0
+    t = np.arange(16000) / 16000
+    clips = {"silence.wav": np.zeros(16000, np.float32),
+             "hum.wav": (0.01 * np.random.default_rng(0).standard_normal(16000) * 1e-3).astype(np.float32),
+             "sine.wav": (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)}
+    for name, y in clips.items():
+        sf.write(tmp_path / name, y, 16000)
+        capsys.readouterr()
+        assert main(["speech", "predict", str(run), str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert "no speech detected" in err and name in err and len(err.strip().splitlines()) == 1
+    sf.write(tmp_path / "word.wav", padded, 8000)
+    assert main(["speech", "predict", str(run), str(tmp_path / "word.wav")]) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from musicgate.cli.common import check_layer, out_dir, positive_int
+from musicgate.cli.common import check_layer, out_dir
 from musicgate.errors import CheckpointError, ConfigError, MidiError
 
 

@@ -176,7 +176,7 @@ def predict_file(args) -> int:
     if ckpt["features"] is None:
         raise CheckpointError(f"{args.run} was trained on precomputed digits.npz features whose front end "
                               "is not recorded; train on fsdd:DIR or synth-digits to predict WAV files")
-    feats = file_features(args.file, FeatureConfig.from_dict(ckpt["features"]))
+    feats = file_features(args.file, FeatureConfig.from_dict(ckpt["features"]), require_speech=True)
     names = ckpt["label_names"]
     probs = classify.predict(model, [feats])[0]
     if args.stream:
