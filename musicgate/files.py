@@ -225,7 +225,8 @@ def pid_lock(path: "str | os.PathLike", *, what: str, wait: bool = False) -> Ite
 
     The lock is an ``flock`` on the file, so a killed holder's lock is released by the kernel and
     its stale file (a dead pid in it) is simply taken over. With ``wait`` a second process waits for
-    the first; without it :class:`~musicgate.errors.BusyError` names the holder's pid.
+    the first; without it :class:`~musicgate.errors.BusyError` names the holder's pid. The file is
+    removed on release (a waiter that locked the removed file notices and locks the new one).
     """
     import fcntl
 
@@ -233,22 +234,32 @@ def pid_lock(path: "str | os.PathLike", *, what: str, wait: bool = False) -> Ite
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
             raise BusyError(f"{what} is in use by process {holder} (lock {path}); wait for it to finish "
                             "or stop it") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder before us removed this file: lock the current one
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield path
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield path
     finally:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
 
