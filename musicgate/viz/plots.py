@@ -110,8 +110,8 @@ def piano_roll(ax, notes: Notes, *, key: "Key | str | None" = None, bar_beats: f
                key_name=None if target is None else target.name)
     end = max(notes.end, bar)
     if end / bar <= MAX_BAR_LINES:  # beyond that they would be a grey wash (and cost minutes)
-        ax.vlines(np.arange(0.0, end + 1e-9, bar), 0, 1, transform=ax.get_xaxis_transform(), color="0.55",
-                  linewidth=0.6, zorder=0)
+        for b in np.arange(0.0, end + 1e-9, bar):
+            ax.axvline(b, color="0.55", linewidth=0.6, zorder=0)
     ax.set_xlim(0.0, end)
     if not len(notes):
         ax.set_ylim(59, 73)
