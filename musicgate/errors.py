@@ -49,3 +49,11 @@ class RunFailure(MusicgateError):
     """A run that failed on good input (a NaN loss, for example)."""
 
     exit_code = 1
+
+
+class OutputError(MusicgateError):
+    """An output file or folder that cannot be written, or a name that would escape its folder."""
+
+
+class BusyError(MusicgateError):
+    """A run or cache that another live process is using (its lock file names the process)."""

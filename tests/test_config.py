@@ -70,8 +70,12 @@ def test_wrong_type_or_value_is_a_config_error(tmp_path, text, where):
 def test_bad_yaml_and_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(_write(tmp_path, "model: {cell: [\n"))
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="nope.yaml: no such config file"):
         load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="is empty"):  # not the default 10,000-step run
+        load_config(_write(tmp_path, ""))
+    with pytest.raises(ConfigError, match="model.hidden must be a positive integer, got 0"):
+        load_config(_write(tmp_path, "model: {cell: gru}\n"), ["model.hidden=0"])
 
 
 def test_overrides_convert_types():

@@ -224,10 +224,10 @@ def test_cli_options(ckpts, tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, phrase", [
     (["--key", "Q minor"], "unknown key 'Q minor'; accepted forms"),
-    (["--length", "0"], "length must be a positive"),
-    (["--temperature", "-1"], "temperature must be"),
-    (["--top-p", "0"], "top-p must be in (0, 1]"),
-    (["--top-p", "2"], "top-p must be in (0, 1]"),
+    (["--length", "0"], "argument --length: must be a whole number >= 1, got 0"),
+    (["--temperature", "-1"], "argument --temperature: must be a number > 0"),
+    (["--top-p", "0"], "argument --top-p: must be in (0, 1]"),
+    (["--top-p", "2"], "argument --top-p: must be in (0, 1]"),
     (["--primer", "EMPTY"], "the primer file is empty"),
     (["--primer", "CORRUPT"], "not a readable MIDI file"),
     (["--model", "NOTCKPT"], "not a musicgate checkpoint"),

@@ -99,6 +99,10 @@ class KeyAnalysis:
                 for s, e, t, k, c in zip(w.start, w.end, w.time, w.key, w.correlation)]
 
 
+MAX_BEAT_WINDOWS = 2**15
+"""At most this many beat windows per piece (``unit="beats"``): the count grows with the span."""
+
+
 def analyze_notes(notes: Notes, *, name: str = "", key: "str | Key | None" = None,
                   window: float = 32, stride: float = 1, unit: str = "notes",
                   profile: str = DEFAULT_PROFILE) -> KeyAnalysis:
@@ -122,6 +126,11 @@ def analyze_notes(notes: Notes, *, name: str = "", key: "str | Key | None" = Non
     profile = profile_name(profile)
     target_given = parse_key(key) if key is not None else None
     notes = notes.select(notes.program >= 0) if len(notes) else notes
+    if unit == "beats":
+        from musicgate.music.midi import check_span
+
+        check_span(notes, name or "piece", f"a key track in {stride:g}-beat steps",
+                   max_beats=MAX_BEAT_WINDOWS * stride)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         est = estimate_key(notes.pitch, notes.duration, profile=profile)

@@ -6,6 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from musicgate.cli.common import out_dir, positive_float
 from musicgate.analysis.analyze import analyze_path, midi_files, write_report
 from musicgate.music.keys import DEFAULT_PROFILE, PROFILE_NAMES, parse_key, profile_name
 
@@ -18,13 +19,13 @@ def register(sub) -> None:
     p.add_argument("path", type=Path, help="a MIDI file or a folder of MIDI files")
     p.add_argument("--key", help="measure against this key (e.g. 'D major', 'Em', 'Ador'); "
                    "default: the estimated key")
-    p.add_argument("--window", type=float, default=32, help="window length (default 32)")
-    p.add_argument("--stride", type=float, default=1, help="window step (default 1)")
+    p.add_argument("--window", type=positive_float, default=32, help="window length (default 32)")
+    p.add_argument("--stride", type=positive_float, default=1, help="window step (default 1)")
     p.add_argument("--unit", choices=("notes", "beats"), default="notes",
                    help="window unit (default notes)")
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"key profile: {', '.join(PROFILE_NAMES)} (default {DEFAULT_PROFILE})")
-    p.add_argument("-o", "--output", type=Path,
+    p.add_argument("-o", "--output", type=out_dir,
                    help="output folder (default generated/analyze/<name>)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     p.set_defaults(func=analyze)

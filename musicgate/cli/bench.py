@@ -6,6 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from musicgate.cli.common import out_file, positive_float, positive_int, seed
 from musicgate.errors import ConfigError
 from musicgate.nn.cells import cell_names
 
@@ -25,10 +26,10 @@ def register(sub) -> None:
                       help="YAML of PolyConfig keys (default: configs/poly-DATASET-CELL.yaml)")
     poly.add_argument("--data-dir", type=Path, default=None,
                       help="folder of the four .mat files (default ../shared/polyphonic)")
-    poly.add_argument("--epochs", type=int, default=None, help="at most this many epochs")
-    poly.add_argument("--threads", type=int, default=1,
+    poly.add_argument("--epochs", type=positive_int, default=None, help="at most this many epochs")
+    poly.add_argument("--threads", type=positive_int, default=1,
                       help="torch CPU threads (default 1: fastest for these small models on a busy machine)")
-    poly.add_argument("-o", "--output", type=Path, default=None,
+    poly.add_argument("-o", "--output", type=out_file, default=None,
                       help="write the results: .json (with per-epoch history) or markdown")
     poly.set_defaults(func=polyphonic)
 
@@ -37,15 +38,15 @@ def register(sub) -> None:
     mem.add_argument("--task", default="adding,copy", help="adding, copy or both (default)")
     mem.add_argument("--T", default="50,100,200,400,1000", help="comma list of sequence lengths")
     mem.add_argument("--cell", default="rnn,lstm,gru", help="comma list of cells (default: all)")
-    mem.add_argument("--steps", type=int, default=None, help="training steps per run")
-    mem.add_argument("--hidden", type=int, default=None,
+    mem.add_argument("--steps", type=positive_int, default=None, help="training steps per run")
+    mem.add_argument("--hidden", type=positive_int, default=None,
                      help="LSTM units; the others get the same parameter count")
-    mem.add_argument("--batch-size", type=int, default=None)
-    mem.add_argument("--lr", type=float, default=None)
-    mem.add_argument("--seed", type=int, default=None)
-    mem.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    mem.add_argument("--plot", type=Path, default=None, help="write a PNG of final loss vs T")
-    mem.add_argument("-o", "--output", type=Path, default=None,
+    mem.add_argument("--batch-size", type=positive_int, default=None)
+    mem.add_argument("--lr", type=positive_float, default=None)
+    mem.add_argument("--seed", type=seed, default=None)
+    mem.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    mem.add_argument("--plot", type=out_file, default=None, help="write a PNG of final loss vs T")
+    mem.add_argument("-o", "--output", type=out_file, default=None,
                      help="write the results: .json or markdown")
     mem.set_defaults(func=memory)
 

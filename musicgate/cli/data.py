@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from musicgate.cli.common import out_dir, positive_int, seed
 from musicgate.data.corpora import BUILTIN, PREFIXES, load_prepared, prepare, summary
 from musicgate.tokens.tokenizer import TOKENIZERS
 
@@ -13,10 +14,10 @@ def register(sub) -> None:
     p = dsub.add_parser("prepare", help="parse, label, tokenize, split and cache a corpus")
     p.add_argument("corpus", help=f"one of {', '.join(BUILTIN + PREFIXES)}")
     p.add_argument("--vocab", choices=sorted(TOKENIZERS), help="default: melody for folk corpora, event otherwise")
-    p.add_argument("--workers", type=int, help="parallel parsers (default: all cores)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split by tune")
-    p.add_argument("--root", default="datasets", help="where caches live (default datasets/)")
-    p.add_argument("--limit", type=int, help="only the first N tunes (a quick trial)")
+    p.add_argument("--workers", type=positive_int, help="parallel parsers (default: all cores)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the train/valid/test split by tune")
+    p.add_argument("--root", type=out_dir, default="datasets", help="where caches live (default datasets/)")
+    p.add_argument("--limit", type=positive_int, help="only the first N tunes (a quick trial)")
     p.add_argument("--force", action="store_true", help="rebuild even when the cache is up to date")
     p.set_defaults(func=_prepare)
     p = dsub.add_parser("info", help="counts, key histogram, length percentiles, rejects by reason")

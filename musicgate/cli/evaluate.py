@@ -5,6 +5,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from musicgate.cli.common import nonneg_int, out_dir, positive_int, seed
 from musicgate.music.keys import DEFAULT_PROFILE, PROFILE_NAMES
 
 
@@ -22,15 +23,15 @@ def register(sub) -> None:
     p.add_argument("--reference", default="folk", metavar="folk|DIR",
                    help="real tunes: a prepared corpus's test split (default folk; 'musicgate data prepare folk' "
                    "first), or a folder of MIDI files with keys")
-    p.add_argument("--reference-tunes", type=int, default=200, metavar="N",
+    p.add_argument("--reference-tunes", type=nonneg_int, default=200, metavar="N",
                    help="real tunes drawn from the test split (default 200; 0: all)")
     p.add_argument("--no-reference", action="store_true", help="measure the inputs alone")
     p.add_argument("--root", default="datasets", help="where prepared corpora live (default datasets/)")
-    p.add_argument("--window", type=int, default=32, metavar="N", help="notes per window of the windowed key (32)")
+    p.add_argument("--window", type=positive_int, default=32, metavar="N", help="notes per window of the windowed key (32)")
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"key profile: {', '.join(PROFILE_NAMES)} (default {DEFAULT_PROFILE})")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of the reference draw (0)")
-    p.add_argument("-o", "--output", type=Path, metavar="OUT",
+    p.add_argument("--seed", type=seed, default=0, help="seed of the bootstrap and of the reference draw (0)")
+    p.add_argument("-o", "--output", type=out_dir, metavar="OUT",
                    help="output folder (default DIR/evaluate, or evaluate/ beside the files)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.set_defaults(func=evaluate_command)

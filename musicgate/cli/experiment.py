@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from musicgate.cli.common import out_dir, positive_float, positive_int, seed
 from musicgate.errors import ConfigError
 
 
@@ -20,7 +21,7 @@ def register(sub) -> None:
     r.add_argument("--config", type=Path, help="YAML config (default: the built-in defaults = configs/retention.yaml)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set n_per_key=8 or --set models.lstm=runs/x/best.pt")
-    r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    r.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     r.set_defaults(func=retention_command)
 
     q = exp.add_parser("probe", help="key-memory probe: recall of a key token across T neutral steps, per cell",
@@ -29,14 +30,14 @@ def register(sub) -> None:
                        "generated/probe-<timestamp>/ with report.md and probe.png.")
     q.add_argument("--T", dest="Ts", default="10,30,100,300,1000", help="gap lengths (default 10,30,100,300,1000)")
     q.add_argument("--cells", default="rnn,lstm,gru", help="cells (default rnn,lstm,gru)")
-    q.add_argument("--steps", type=int, help="Adam steps per run (default 300)")
-    q.add_argument("--hidden", type=int, help="LSTM units; the other cells are matched to its size (default 32)")
-    q.add_argument("--lr", type=float, help="Adam learning rate for every cell (default: per cell, see probe.DEFAULT_LR)")
+    q.add_argument("--steps", type=positive_int, help="Adam steps per run (default 300)")
+    q.add_argument("--hidden", type=positive_int, help="LSTM units; the other cells are matched to its size (default 32)")
+    q.add_argument("--lr", type=positive_float, help="Adam learning rate for every cell (default: per cell, see probe.DEFAULT_LR)")
     q.add_argument("--gap", choices=("rests", "chromatic"), help="key-neutral gap (default rests)")
-    q.add_argument("--seed", type=int, help="seed (default 0)")
-    q.add_argument("--threads", type=int, default=1,
+    q.add_argument("--seed", type=seed, help="seed (default 0)")
+    q.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default 1: small recurrent models run fastest single-threaded)")
-    q.add_argument("-o", "--output", default="generated", help="output root (default generated)")
+    q.add_argument("-o", "--output", type=out_dir, default="generated", help="output root (default generated)")
     q.set_defaults(func=probe_command)
 
 

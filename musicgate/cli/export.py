@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from musicgate.cli.common import out_dir, plain_name
+
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="slim a run's best checkpoint into a shippable model + models.json entry")
     p.add_argument("run", type=Path, help="a run folder written by 'musicgate train'")
-    p.add_argument("name", help="model name, e.g. folk-lstm")
-    p.add_argument("-o", "--dest", type=Path, default=Path(__file__).resolve().parents[1] / "pretrained",
+    p.add_argument("name", type=plain_name, help="model name, e.g. folk-lstm (a name, not a path)")
+    p.add_argument("-o", "--dest", type=out_dir, default=str(Path(__file__).resolve().parents[1] / "pretrained"),
                    help="folder to write NAME.pt and models.json (default: the package's pretrained/)")
     p.set_defaults(func=_export)
 

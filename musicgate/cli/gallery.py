@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from musicgate.cli.common import out_dir, positive_int, seed
+
 
 def register(sub) -> None:
     p = sub.add_parser("gallery", help="one static HTML page to listen to RNN, LSTM and GRU samples, "
                        "with piano rolls, key curves, gate views and a comparison from measured numbers")
-    p.add_argument("-o", "--output", type=Path, default=Path("generated/gallery"),
+    p.add_argument("-o", "--output", type=out_dir, default="generated/gallery",
                    help="folder for index.html and media/ (default generated/gallery)")
     _sampling_args(p)
-    p.add_argument("--length", type=int, default=None, help="notes per sample (default 128)")
-    p.add_argument("--num", type=int, default=4,
+    p.add_argument("--length", type=positive_int, default=None, help="notes per sample (default 128)")
+    p.add_argument("--num", type=positive_int, default=4,
                    help="samples per model and key measured for the numbers; the first is shown (default 4)")
     p.add_argument("--retention", type=Path, default=None, metavar="RUN_DIR",
                    help="a retention run folder whose curves and findings go on the page")
@@ -19,7 +21,7 @@ def register(sub) -> None:
 
     d = sub.add_parser("demo", help="the shipped models: samples in three keys, audio, a short retention "
                        "run and the gallery page (about 1-3 minutes on a laptop CPU)")
-    d.add_argument("-o", "--output", type=Path, default=Path("generated/demo"),
+    d.add_argument("-o", "--output", type=out_dir, default="generated/demo",
                    help="folder for the page, its media and the retention run (default generated/demo)")
     _sampling_args(d)
     d.add_argument("--no-retention", action="store_true", help="skip the short retention run")
@@ -32,7 +34,7 @@ def _sampling_args(p) -> None:
                    help="a shipped model name or a checkpoint (repeat; default: folk-rnn, folk-lstm, folk-gru)")
     p.add_argument("--key", action="append", metavar="KEY",
                    help="a key to sample in (repeat; default: D major, A minor, G mixolydian)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
 
 
 def _keys(args):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from musicgate.cli.common import check_layer, out_dir
 from musicgate.errors import CheckpointError, ConfigError, MidiError
 
 
@@ -13,7 +14,7 @@ def register(sub) -> None:
     p.add_argument("--model", action="append", required=True, metavar="PATH_OR_NAME",
                    help="a shipped model name (folk-lstm), a checkpoint file or a run folder (repeat to compare cells)")
     p.add_argument("--melody", type=Path, required=True, help="a MIDI file (its top line is used)")
-    p.add_argument("-o", "--output", type=Path, default=Path("generated/gates"),
+    p.add_argument("-o", "--output", type=out_dir, default="generated/gates",
                    help="folder for the PNGs and gates.json (default generated/gates)")
     p.add_argument("--max-steps", type=int, default=256, help="tokens traced (default 256)")
     p.add_argument("--layer", type=int, default=-1, help="layer shown (default: the last)")
@@ -50,6 +51,7 @@ def gates(args) -> int:
     for spec in args.model:
         model, tokenizer = _load(spec)
         models[_label(spec, models)] = (model, tokenizer)
+        check_layer(args.layer, int(model.model_args.get("layers", 1)), where=spec)
     result = gate_pictures(models, notes, args.output, max_steps=args.max_steps, layer=args.layer)
     summary = {label: {**info, "median_half_life": _finite(info["median_half_life"])}
                for label, info in result["cells"].items()}

@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+from musicgate.cli.common import device, out_dir, positive_float, positive_int, probability, seed
 from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MODEL  # light: torch loads only when a model is used
 
 
@@ -19,26 +20,26 @@ def register(sub) -> None:
                    help=f"shipped model (folk-rnn, folk-lstm, folk-gru) or a checkpoint path "
                    f"(default {DEFAULT_MODEL})")
     p.add_argument("--key", help="key: 'D major', 'Dm', 'F# minor', 'Bb', ABC forms such as 'Ador'")
-    p.add_argument("--length", type=int, default=DEFAULT_LENGTH, metavar="N",
+    p.add_argument("--length", type=positive_int, default=DEFAULT_LENGTH, metavar="N",
                    help=f"new notes per piece (default {DEFAULT_LENGTH}; not bounded by the training window)")
-    p.add_argument("--num", type=int, default=1, metavar="K", help="pieces to write (default 1)")
-    p.add_argument("--temperature", type=float, default=1.0, metavar="T",
+    p.add_argument("--num", type=positive_int, default=1, metavar="K", help="pieces to write (default 1)")
+    p.add_argument("--temperature", type=positive_float, default=1.0, metavar="T",
                    help="> 0; lower is more conservative (default 1.0)")
-    p.add_argument("--top-k", type=int, metavar="K", help="sample among the K likeliest tokens")
-    p.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling, P in (0, 1]")
+    p.add_argument("--top-k", type=positive_int, metavar="K", help="sample among the K likeliest tokens")
+    p.add_argument("--top-p", type=probability, metavar="P", help="nucleus sampling, P in (0, 1]")
     p.add_argument("--primer", type=Path, metavar="FILE.mid",
                    help="music to continue (moved into --key when one is given)")
-    p.add_argument("--seed", type=int, metavar="S", help="random seed (drawn and reported when left out)")
-    p.add_argument("-o", "--output-dir", type=Path, default=Path("generated"), metavar="DIR",
+    p.add_argument("--seed", type=seed, metavar="S", help="random seed (drawn and reported when left out)")
+    p.add_argument("-o", "--output-dir", type=out_dir, default="generated", metavar="DIR",
                    help="output folder (default generated/)")
     p.add_argument("--wav", action="store_true", help="also render each piece to WAV")
     p.add_argument("--musicxml", action="store_true", help="also write MusicXML sheet music")
     p.add_argument("--key-mask", action="store_true",
                    help="only notes of the key signature (a push toward the key; off by default, "
                    "recorded in the JSON so key-retention measurements can leave it out)")
-    p.add_argument("--no-repeat-ngram", type=int, metavar="N",
+    p.add_argument("--no-repeat-ngram", type=positive_int, metavar="N",
                    help="never repeat a sequence of N pitches within a piece")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
+    p.add_argument("--device", type=device, default="cpu", help="cpu (default), cuda, cuda:N or mps")
     p.set_defaults(func=generate_command)
 
 

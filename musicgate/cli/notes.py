@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musicgate.cli.common import out_file, positive_int
 from musicgate.errors import MidiError, TokenizerError
 from musicgate.files import atomic_write_json
 from musicgate.music.midi import read_midi, write_midi
@@ -20,19 +21,19 @@ def register(sub) -> None:
 
     p = sub.add_parser("convert", help="music (MIDI, MusicXML, ABC, corpus:NAME) -> MIDI or MusicXML")
     p.add_argument("source", help="a file, or corpus:NAME for music21's corpus (corpus:bach/bwv66.6)")
-    p.add_argument("output", type=Path, help="a .mid or .musicxml file to write")
+    p.add_argument("output", type=out_file, help="a .mid or .musicxml file to write")
     p.set_defaults(func=convert)
 
     p = sub.add_parser("tokenize", help="MIDI file -> token ids (JSON)")
     p.add_argument("file", type=Path)
     p.add_argument("--vocab", choices=sorted(TOKENIZERS), default="event")
-    p.add_argument("--grid", type=int, default=12, help="grid steps per beat (default 12)")
-    p.add_argument("-o", "--output", type=Path, help="write ids.json here (default: print)")
+    p.add_argument("--grid", type=positive_int, default=12, help="grid steps per beat (default 12)")
+    p.add_argument("-o", "--output", type=out_file, help="write ids.json here (default: print)")
     p.set_defaults(func=tokenize)
 
     p = sub.add_parser("detokenize", help="token ids (JSON from tokenize) -> MIDI file")
     p.add_argument("ids", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
+    p.add_argument("-o", "--output", type=out_file, required=True, help="MIDI file to write")
     p.set_defaults(func=detokenize)
 
 
@@ -98,6 +99,9 @@ def tokenize(args) -> int:
 
 
 def detokenize(args) -> int:
+    from musicgate.files import require_file
+
+    require_file(args.ids, TokenizerError, "token file", "; give the ids.json that 'musicgate tokenize -o' wrote")
     try:
         doc = json.loads(Path(args.ids).read_text())
     except OSError as exc:
@@ -107,8 +111,15 @@ def detokenize(args) -> int:
     if not isinstance(doc, dict) or "ids" not in doc or "tokenizer" not in doc:
         raise TokenizerError(f"{args.ids}: no 'ids' and 'tokenizer' fields; give the file that "
                              "'musicgate tokenize -o' wrote")
-    tok = load_tokenizer(doc["tokenizer"])
-    notes = tok.decode(doc["ids"])
+    ids = doc["ids"]
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        bad = ids if not isinstance(ids, list) else next(i for i in ids if not isinstance(i, int) or isinstance(i, bool))
+        raise TokenizerError(f"{args.ids}: 'ids' must be a list of whole numbers, found {bad!r}")
+    try:
+        tok = load_tokenizer(doc["tokenizer"])
+        notes = tok.decode(ids)
+    except TokenizerError as exc:
+        raise TokenizerError(f"{args.ids}: {exc}") from None
     write_midi(notes, args.output)
     print(f"{args.ids}: {len(notes)} notes -> {args.output}")
     return 0

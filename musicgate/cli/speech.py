@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgate.errors import CheckpointError, DataError
+from musicgate.cli.common import (check_layer, device, fraction, out_dir, out_file, positive_float, positive_int,
+                                  seed)
+from musicgate.errors import CheckpointError, DataError, OutputError
 from musicgate.files import atomic_write_json, atomic_write_text
 from musicgate.nn.cells import cell_names
 
@@ -22,13 +24,13 @@ def register(sub) -> None:
     p = cmds.add_parser("train", help="train a classifier, evaluate it on the test split, save RUN/")
     p.add_argument("--data", required=True, help=DATA_HELP)
     p.add_argument("--cell", choices=cell_names(), default="gru")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0, help="seeds the split (npz, synth) and training")
+    p.add_argument("--hidden", type=positive_int, default=64)
+    p.add_argument("--layers", type=positive_int, default=1)
+    p.add_argument("--dropout", type=fraction, default=0.0)
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=3e-3)
+    p.add_argument("--seed", type=seed, default=0, help="seeds the split (npz, synth) and training")
     p.add_argument("--holdout-speaker", help="fsdd:DIR only: leave this speaker out as the test set")
     p.add_argument("--features", choices=("mfcc", "logmel"), default="mfcc",
                    help="WAV front end (ignored for precomputed .npz)")
@@ -36,8 +38,8 @@ def register(sub) -> None:
     p.add_argument("--no-deltas", action="store_true", help="no deltas / delta-deltas")
     p.add_argument("--cache-dir", type=Path, help="synth-digits cache (default $MUSICGATE_CACHE "
                    "or ~/.cache/musicgate)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
+    p.add_argument("--device", type=device, default="cpu")
+    p.add_argument("-o", "--output", type=out_dir, required=True, help="run folder to write (new, empty or an earlier speech run)")
     p.set_defaults(func=train)
 
     p = cmds.add_parser("eval", help="accuracy, per-class report and confusion PNG of a trained RUN")
@@ -45,7 +47,7 @@ def register(sub) -> None:
     p.add_argument("--data", help="default: the run's own test split. " + DATA_HELP)
     p.add_argument("--holdout-speaker")
     p.add_argument("--cache-dir", type=Path)
-    p.add_argument("--png", type=Path, help="confusion PNG (default RUN/confusion-eval.png)")
+    p.add_argument("--png", type=out_file, help="confusion PNG (default RUN/confusion-eval.png)")
     p.set_defaults(func=evaluate_run)
 
     p = cmds.add_parser("predict", help="label of one WAV clip, with its probability")
@@ -57,7 +59,7 @@ def register(sub) -> None:
     p = cmds.add_parser("gates", help="gate view of a trained RUN on one WAV clip (log-mel under the gates)")
     p.add_argument("run", type=Path, help="a run folder of 'musicgate speech train'")
     p.add_argument("wav", type=Path)
-    p.add_argument("-o", "--output", type=Path, default=Path("generated/speech-gates"))
+    p.add_argument("-o", "--output", type=out_dir, default="generated/speech-gates")
     p.add_argument("--layer", type=int, default=-1)
     p.set_defaults(func=gates_file)
 
@@ -80,6 +82,7 @@ def train(args) -> int:
     from musicgate.speech import classify
     from musicgate.speech.sources import features_for_spec, load_spec
 
+    _check_run_folder(args.output)
     config = _feature_config(args)
     split = load_spec(args.data, config=config, seed=args.seed, holdout_speaker=args.holdout_speaker,
                       cache_dir=args.cache_dir, progress=_progress(args))
@@ -114,6 +117,21 @@ def train(args) -> int:
     print(ev.report())
     print(f"{args.cell} test accuracy {100 * ev.accuracy:.2f}% ({len(split.test)} clips); wrote {out}/")
     return 0
+
+
+SPEECH_RUN_FILES = {"model.pt", "config.json", "metrics.json", "history.json", "report.txt", "confusion.png",
+                    "confusion-eval.png"}
+
+
+def _check_run_folder(out: Path) -> None:
+    """Refuse an output folder that holds anything but an earlier speech run (a music run, say)."""
+    if not out.is_dir():
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in SPEECH_RUN_FILES and not p.name.startswith("."))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        raise OutputError(f"{out} holds files that are not from 'musicgate speech train' ({shown}); "
+                          "give a new or empty folder with -o")
 
 
 def evaluate_run(args) -> int:
@@ -158,7 +176,7 @@ def predict_file(args) -> int:
     if ckpt["features"] is None:
         raise CheckpointError(f"{args.run} was trained on precomputed digits.npz features whose front end "
                               "is not recorded; train on fsdd:DIR or synth-digits to predict WAV files")
-    feats = file_features(args.file, FeatureConfig.from_dict(ckpt["features"]))
+    feats = file_features(args.file, FeatureConfig.from_dict(ckpt["features"]), require_speech=True)
     names = ckpt["label_names"]
     probs = classify.predict(model, [feats])[0]
     if args.stream:
@@ -177,8 +195,11 @@ def _count_params(model) -> int:
 
 
 def gates_file(args) -> int:
+    from musicgate.speech import classify
     from musicgate.speech.plots import speech_gate_pictures
 
+    model, _ = classify.load_checkpoint(_checkpoint_path(args.run))
+    check_layer(args.layer, int(model.model_args["layers"]), where=str(args.run))
     res = speech_gate_pictures(args.run, args.wav, args.output, layer=args.layer)
     print(f"{args.wav}: heard {res['label']} (p={res['probability']:.3f}) -> {res['path']}")
     return 0

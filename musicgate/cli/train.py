@@ -5,6 +5,7 @@ import os
 import time
 from pathlib import Path
 
+from musicgate.cli.common import device, out_dir, positive_int
 from musicgate.errors import ConfigError
 
 
@@ -18,11 +19,11 @@ def register(sub) -> None:
                    help="YAML config (see configs/); optional with --resume (the run's config.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.hidden=512 (repeatable)")
-    p.add_argument("--run-dir", type=Path, help="run folder (default runs/<config name>-<time>)")
+    p.add_argument("--run-dir", type=out_dir, help="run folder (default runs/<config name>-<time>)")
     p.add_argument("--resume", type=Path, metavar="RUN",
                    help="continue the run in folder RUN from its last.pt (after Ctrl-C, kill -9, ...)")
-    p.add_argument("--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument("--stop-after", type=int, metavar="N",
+    p.add_argument("--device", type=device, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--stop-after", type=positive_int, metavar="N",
                    help="stop cleanly after N steps of this call, saving last.pt (time-sliced jobs)")
     p.set_defaults(func=train_command)
 
@@ -49,8 +50,16 @@ def train_command(args) -> int:
         run_dir = args.run_dir or Path("runs") / f"{Path(source).stem}-{stamp}"
     config = load_config(source, overrides)
     quiet = bool(getattr(args, "quiet", False))
-    result = train(config, run_dir=run_dir, resume=args.resume is not None, quiet=quiet,
-                   stop_after=args.stop_after)
+    if int(os.environ.get("RANK", "0")) == 0:  # one process per run folder (torchrun: rank 0 holds it)
+        from musicgate.files import check_writable_dir, pid_lock
+
+        check_writable_dir(run_dir, what="run folder")
+        with pid_lock(Path(run_dir) / ".train.lock", what=f"run {run_dir}"):
+            result = train(config, run_dir=run_dir, resume=args.resume is not None, quiet=quiet,
+                           stop_after=args.stop_after)
+    else:
+        result = train(config, run_dir=run_dir, resume=args.resume is not None, quiet=quiet,
+                       stop_after=args.stop_after)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"

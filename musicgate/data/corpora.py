@@ -14,7 +14,6 @@ run would trust; a cache whose fingerprint differs from the sources' is rebuilt.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -83,7 +82,12 @@ class PreparedData:
 
     @property
     def fingerprint(self) -> str:
-        return self.manifest["fingerprint"]
+        """Hash of the content (tokens, offsets, splits, tokenizer): equal in every clone."""
+        if "_content" not in self.__dict__:
+            from musicgate.data.fingerprint import content_fingerprint
+
+            self.__dict__["_content"] = content_fingerprint(self.tokens, self.offsets, self.splits, self.tokenizer)
+        return self.__dict__["_content"]
 
     def tune(self, i: int) -> np.ndarray:
         """Token ids of tune ``i``."""
@@ -301,13 +305,13 @@ def parse_item(args: tuple[Item, dict, bool]) -> Parsed:
 
 # -- prepare / load -------------------------------------------------------------------------------
 def fingerprint(corpus: str, files: list[Path], tokenizer: Tokenizer, seed: int) -> str:
-    """Hash of the sources (names, sizes, times), the tokenizer and the split settings."""
-    h = hashlib.sha256()
-    h.update(json.dumps([CACHE_VERSION, corpus, tokenizer.fingerprint, seed, SPLIT_FRACTIONS]).encode())
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.name}:{st.st_size}:{int(st.st_mtime)}\n".encode())
-    return h.hexdigest()[:16]
+    """Hash of the sources' content, the tokenizer and the split settings (decides whether a cache
+    is stale). Folder paths are left out, so two clones agree."""
+    from musicgate.data.fingerprint import source_digest
+
+    kind = corpus.split(":", 1)[0] if ":" in corpus else corpus
+    limit = corpus[corpus.index("[:"):] if "[:" in corpus else ""
+    return source_digest(files, [CACHE_VERSION, kind + limit, tokenizer.fingerprint, seed, SPLIT_FRACTIONS])
 
 
 def default_vocab(corpus: str) -> str:
@@ -323,23 +327,31 @@ def prepare(corpus: str, *, vocab: str | None = None, root: "str | os.PathLike" 
     An up-to-date cache is loaded instead of rebuilt (unless ``force``); a stale one is rebuilt.
     ``limit`` keeps the first N items (for quick trials; the fingerprint records it).
     """
-    from tqdm import tqdm
-
     vocab = vocab or default_vocab(corpus)
     files = source_files(corpus)
     tok = make_tokenizer(vocab, pitch_range=pitch_range)
     fp = fingerprint(corpus + (f"[:{limit}]" if limit else ""), files, tok, seed)
     name = cache_name(corpus) + ("" if vocab == default_vocab(corpus) else f"-{vocab}") + (f"-{limit}" if limit else "")
     dest = Path(root) / name
-    if not force:
-        try:
-            cached = load_prepared(dest)
-            if cached.fingerprint == fp:
-                return cached
-            if not quiet:
-                print(f"{dest}: sources or settings changed since it was built; rebuilding")
-        except DataError:
-            pass
+    from musicgate.files import pid_lock
+
+    # Two prepares of one cache at once: the second waits, then finds the first one's cache.
+    with pid_lock(Path(root) / f".{name}.lock", what=f"dataset cache {dest}", wait=True):
+        if not force:
+            try:
+                cached = load_prepared(dest)
+                if cached.manifest.get("sources") == fp:
+                    return cached
+                if not quiet:
+                    print(f"{dest}: sources or settings changed since it was built; rebuilding")
+            except DataError:
+                pass
+        return _build(corpus, files, tok, fp, dest, name, vocab, seed, workers, quiet, limit)
+
+
+def _build(corpus, files, tok, fp, dest, name, vocab, seed, workers, quiet, limit) -> PreparedData:
+    from tqdm import tqdm
+
     items = _items(corpus, files)[:limit]
     if not items:
         raise DataError(f"corpus {corpus!r} has nothing to read ({len(files)} files)")
@@ -374,7 +386,7 @@ def _write_cache(dest: Path, results: list[Parsed], tok: Tokenizer, fp: str, cor
     tunes = [{"source": r.source, "title": r.title, "key": r.key, "label": r.label, "notes": r.notes,
               "tokens": int(len(r.ids)), **({"bar_fill": list(r.bar_fill)} if r.bar_fill[1] else {}),
               **({"form": r.form} if r.form else {})} for r in kept]
-    manifest = {"corpus": corpus, "fingerprint": fp, "seed": seed, "vocab": tok.kind, "built_seconds": round(secs, 1),
+    manifest = {"corpus": corpus, "sources": fp, "seed": seed, "vocab": tok.kind, "built_seconds": round(secs, 1),
                 "counts": {"items": len(results), "tunes": len(kept), "rejected": len(rejects)},
                 "tunes": tunes, "rejects": rejects}
     splits = _split(kept, seed)
@@ -385,6 +397,9 @@ def _write_cache(dest: Path, results: list[Parsed], tok: Tokenizer, fp: str, cor
     np.save(tmp / "offsets.npy", offsets)
     np.savez(tmp / "splits.npz", **splits)
     tok.save(tmp / "tokenizer.json")
+    from musicgate.data.fingerprint import content_fingerprint
+
+    manifest["fingerprint"] = content_fingerprint(tokens, offsets, splits, tok)  # for 'data info'
     atomic_write_json(tmp / "manifest.json", manifest)
     (tmp / "COMPLETE").write_text(fp + "\n")
     old = dest.parent / f".{dest.name}.old-{os.getpid()}"

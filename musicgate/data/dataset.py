@@ -53,7 +53,7 @@ class TokenData:
     offsets : (n_tunes + 1,) int64; tune i is ``tokens[offsets[i]:offsets[i + 1]]``.
     tokenizer : the vocabulary the ids belong to.
     splits : split name -> (k,) int array of tune indices.
-    fingerprint : hash of the sources and tokenizer config (stored in checkpoints).
+    fingerprint : hash of the content: tokens, offsets, splits and tokenizer (stored in checkpoints).
     name : dataset name.
     path : folder it was read from.
     """
@@ -106,9 +106,9 @@ def open_dataset(path: "str | os.PathLike") -> TokenData:
     for name, idx in splits.items():
         if len(idx) and (idx.min() < 0 or idx.max() >= n):
             raise DataError(f"dataset {path}: split {name!r} names tunes outside 0..{n - 1}; prepare it again")
-    fingerprint = str(manifest.get("fingerprint", ""))
-    if not fingerprint:
-        raise DataError(f"dataset {path}: manifest.json has no fingerprint; prepare it again")
+    from musicgate.data.fingerprint import content_fingerprint
+
+    fingerprint = content_fingerprint(tokens, offsets, splits, tokenizer)  # content, not names or times
     return TokenData(tokens=tokens, offsets=offsets, tokenizer=tokenizer, splits=splits,
                      fingerprint=fingerprint, name=str(manifest.get("name", path.name)), path=path,
                      manifest=manifest)
@@ -124,8 +124,6 @@ def write_dataset(path: "str | os.PathLike", tunes: list, tokenizer: Tokenizer, 
     splits : split name -> tune indices.
     fingerprint : defaults to a hash of the tokens and the tokenizer fingerprint.
     """
-    import hashlib
-
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     marker = path / "COMPLETE"
@@ -135,7 +133,9 @@ def write_dataset(path: "str | os.PathLike", tunes: list, tokenizer: Tokenizer, 
     tokens = np.concatenate([np.asarray(t) for t in tunes]).astype(np.int32)
     offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
     if fingerprint is None:
-        fingerprint = hashlib.sha256(tokens.tobytes() + tokenizer.fingerprint.encode()).hexdigest()[:16]
+        from musicgate.data.fingerprint import content_fingerprint
+
+        fingerprint = content_fingerprint(tokens, offsets, splits, tokenizer)
     for fname, arr in (("tokens.npy", tokens), ("offsets.npy", offsets)):
         with atomic_path(path / fname) as tmp:
             with open(tmp, "wb") as fh:

@@ -166,15 +166,10 @@ def load_retention_config(path: "str | os.PathLike | None" = None,
     """Read a retention YAML file (None: the defaults) and apply ``key=value`` overrides."""
     data: dict = {}
     if path is not None:
+        from musicgate.files import read_yaml
+
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
-        except yaml.YAMLError:
-            raise ConfigError(f"{path}: not valid YAML; fix the syntax") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+        data = read_yaml(path)
     try:
         return retention_config(data, overrides)
     except ConfigError as exc:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch.nn import functional as F
 
 from musicgate.errors import ConfigError, RunFailure
@@ -80,15 +79,13 @@ def poly_config(source: str | Path | dict | None = None, **overrides) -> PolyCon
     elif isinstance(source, dict):
         data = dict(source)
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"{path} not found: give a YAML file such as configs/poly-jsb-lstm.yaml")
+        from musicgate.files import read_yaml
+
+        data = read_yaml(source)
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping of PolyConfig keys")
+            return poly_config(data, **overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     valid = [f.name for f in fields(PolyConfig)]
     unknown = sorted(set(data) - set(valid))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,7 +257,9 @@ def write_outputs(notes_list: list[Notes], outdir: "str | os.PathLike", *, model
         raise ConfigError(f"{outdir}: exists and is not a folder; give another -o folder")
     created = [p for p in (outdir, *outdir.parents) if not p.exists()]
     outdir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".musicgate-generate-", dir=outdir))
+    from musicgate.files import staging_dir
+
+    staging = staging_dir(outdir, "generate")  # also removes the ones a killed run left behind
     names: list[str] = []
     moved: list[str] = []
     try:

@@ -27,6 +27,7 @@ import numpy as np
 
 from musicgate.errors import AudioError
 from musicgate.files import atomic_path
+from musicgate.music.midi import MAX_AUDIO_SECONDS
 from musicgate.music.notes import DRUM_PROGRAM, Notes
 
 BACKENDS = ("auto", "tinysoundfont", "fluidsynth")
@@ -257,6 +258,11 @@ def render(notes: Notes, *, soundfont: "str | os.PathLike | None" = None, sample
     if len(notes) == 0:
         raise AudioError("nothing to render: the notes are empty (a MIDI file with no notes)")
     notes = notes.played()  # repeats and endings unrolled
+    seconds = float(notes.seconds(notes.end))
+    if seconds > MAX_AUDIO_SECONDS:
+        raise AudioError(f"the music lasts {seconds / 3600:,.1f} hours ({len(notes)} notes, the last at beat "
+                         f"{float(notes.onset.max()):,.0f}); rendering is refused beyond {MAX_AUDIO_SECONDS / 60:.0f} "
+                         "minutes; trim the file ('musicgate info' shows its length)")
     path = check_soundfont(soundfont)
     synth = _synth(backend, path, sample_rate)
     try:
@@ -317,5 +323,10 @@ def render_file(midi_path: "str | os.PathLike", wav_path: "str | os.PathLike | N
     if len(notes) == 0:
         raise AudioError(f"{midi_path}: the MIDI file has no notes, so there is nothing to render")
     wav_path = midi_path.with_suffix(".wav") if wav_path is None else Path(wav_path)
-    audio = render(notes, soundfont=soundfont, sample_rate=sample_rate, backend=backend)
+    try:
+        audio = render(notes, soundfont=soundfont, sample_rate=sample_rate, backend=backend)
+    except AudioError as exc:
+        if str(exc).startswith("the music lasts"):
+            raise AudioError(f"{midi_path}: {exc}") from None
+        raise
     return write_wav(wav_path, audio, sample_rate)

@@ -29,8 +29,9 @@ def load_notes(source: "str | os.PathLike", *, drums: bool = False) -> Notes:
         if text.startswith("corpus:"):
             stream = music21.corpus.parse(text[len("corpus:"):])
         else:
-            if not Path(text).is_file():
-                raise MidiError(f"{text}: no such file")
+            from musicgate.files import require_file
+
+            require_file(text, MidiError, "music file", "; give a MIDI, MusicXML or ABC file, or corpus:NAME")
             stream = music21.converter.parse(text)
     except MidiError:
         raise

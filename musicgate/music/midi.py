@@ -18,10 +18,35 @@ from musicgate.music.notes import DRUM_PROGRAM, Notes
 TICKS_PER_BEAT = 480
 """Resolution of the MIDI files musicgate writes (divisible by 2, 3, 4, 5, 8, 12, 16, 32)."""
 MAX_BEAT = 2.0**20
+MAX_SPAN_BEATS = 2**15
+"""Longest span (beats) that work proportional to the span (MusicXML measures, beat windows) accepts."""
+MAX_AUDIO_SECONDS = 3600.0
+"""Longest audio (seconds) that rendering accepts: an hour of 44.1 kHz stereo float32 is 635 MB."""
+
+
+def check_span(notes: Notes, name: str, what: str, *, max_beats: float = MAX_SPAN_BEATS) -> None:
+    """Raise MidiError when ``notes`` span more than ``max_beats`` beats: the work of ``what``
+    grows with the span (not the notes), so a few notes far apart must not cost gigabytes."""
+    if len(notes) and notes.end > max_beats:
+        raise MidiError(f"{name}: the music spans {notes.end:,.0f} beats ({len(notes)} notes, the last at beat "
+                        f"{float(notes.onset.max()):,.0f}); {what} is refused beyond {max_beats:,.0f} beats; "
+                        "trim the file ('musicgate info' shows its length)")
 """Latest onset accepted when reading (about a week of music at 120 bpm); later notes are
 an error, so an absurd tick value can never make later stages allocate gigabytes."""
 MAX_TICK = 0x0FFFFFFF
 """Latest tick written: the largest delta time a MIDI variable-length quantity holds."""
+
+
+_SYMUSIC_WORDS = (("File size is less than 14!", "shorter than a MIDI header (14 bytes)"),
+                  ("Invaild midi file! ", ""), ("Invalid midi file! ", ""), ("File header is not MThd!", "it does not start with MThd"),
+                  ("Invaild midi file!", "no MIDI header"), ("Invalid midi file!", "no MIDI header"))
+
+
+def _our_words(reason: str) -> str:
+    """symusic's error text (``Invaild midi file!``...) in musicgate's words."""
+    for theirs, ours in _SYMUSIC_WORDS:
+        reason = reason.replace(theirs, ours)
+    return reason.strip() or "not MIDI"
 
 
 def _score_from(source: "str | os.PathLike | bytes"):
@@ -37,9 +62,13 @@ def _score_from(source: "str | os.PathLike | bytes"):
                 data = fh.readall()
         return symusic.core.ScoreTick.from_midi(data), name
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise MidiError(f"{name}: no such MIDI file") from None
+        from musicgate.files import require_file
+
+        require_file(name, MidiError, "MIDI file")
+        raise MidiError(f"{name}: cannot open the MIDI file") from None
     except Exception as exc:  # symusic raises RuntimeError for every malformed file
         reason = str(exc).replace("MiniMidi: ", "").replace(": iostream error", "")
+        reason = _our_words(reason)
         raise MidiError(f"{name}: not a readable MIDI file ({reason}); check that the file is "
                         "complete and really MIDI") from None
 
@@ -165,7 +194,10 @@ def write_midi(notes: Notes, path: "str | os.PathLike", *, ticks_per_beat: int =
     MidiError
         As :func:`midi_bytes`, or when the file cannot be written (a folder that is not writable).
     """
-    score = _to_score(notes, ticks_per_beat)
+    try:
+        score = _to_score(notes, ticks_per_beat)
+    except MidiError as exc:
+        raise MidiError(f"{path}: {exc}") from None
     try:
         return atomic_write_with(path, score.dump_midi)  # symusic writes the file itself
     except (RuntimeError, OSError) as exc:  # symusic raises RuntimeError when it cannot open the file

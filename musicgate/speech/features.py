@@ -53,6 +53,9 @@ class FeatureConfig:
     deltas : append deltas and delta-deltas (triples the width).
     normalize : "none", "mean" (per-utterance mean subtraction) or "meanvar" (also unit variance).
     top_db : dynamic range kept below each clip's loudest mel bin (None keeps all).
+    trim_db : leading and trailing audio quieter than this many dB below the clip's peak is
+        trimmed before the features (None: no trim), the same for training, evaluation,
+        prediction, streaming and the gate view (see :func:`speech_audio`).
     """
 
     kind: str = "mfcc"
@@ -65,6 +68,7 @@ class FeatureConfig:
     deltas: bool = True
     normalize: str = "mean"
     top_db: float | None = 80.0
+    trim_db: float | None = 40.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -133,8 +137,9 @@ def read_audio_with_rate(path: "str | os.PathLike", *, sample_rate: int | None =
     import soundfile as sf
 
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise AudioError(f"{path}: no such audio file")
+    from musicgate.files import require_file
+
+    require_file(path, AudioError, "audio file", "; give a WAV, FLAC or OGG file")
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
@@ -231,6 +236,57 @@ def normalize(feats: np.ndarray, how: str = "mean") -> np.ndarray:
     return out.astype(np.float32)
 
 
+SILENCE_PEAK = 10 ** (-50 / 20)
+"""Clips whose peak stays below -50 dBFS hold no speech."""
+
+
+def trim_silence(y: np.ndarray, top_db: float | None, *, frame_length: int = 2048,
+                 hop_length: int = 512) -> np.ndarray:
+    """``y`` without leading and trailing audio quieter than ``top_db`` dB below its peak
+    (librosa's trim on frames of ``frame_length`` samples); unchanged when ``top_db`` is None."""
+    import librosa
+
+    if top_db is None or y.size == 0 or not np.any(y):
+        return y
+    trimmed, _ = librosa.effects.trim(np.asarray(y, dtype=np.float32), top_db=float(top_db),
+                                      frame_length=frame_length, hop_length=hop_length)
+    return trimmed if trimmed.size else y
+
+
+def check_speech(y: np.ndarray, sample_rate: int, *, name: str = "the clip") -> None:
+    """Raise AudioError("no speech detected") for silence, or a steady tone (one frequency holding
+    most of the energy at a constant loudness): a classifier would otherwise name a digit anyway."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.size == 0 or float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise AudioError(f"{name}: no speech detected (silence); give a clip with a spoken word")
+    n_fft = 1024
+    if y.size < 4 * n_fft:
+        return
+    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::n_fft // 2]
+    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2  # (frames, bins)
+    spectrum = power.sum(axis=0)
+    peak = int(np.argmax(spectrum))
+    tonal = spectrum[max(peak - 2, 0):peak + 3].sum() / max(float(spectrum.sum()), 1e-20)
+    rms = np.sqrt(power.sum(axis=1))
+    loud = rms[rms > 0.1 * rms.max()]
+    steady = float(loud.std() / max(loud.mean(), 1e-20)) < 0.15
+    if tonal > 0.9 and steady:
+        hz = peak * sample_rate / n_fft
+        raise AudioError(f"{name}: no speech detected (a steady {hz:.0f} Hz tone); give a clip with a spoken word")
+
+
+def speech_audio(y: np.ndarray, config: "FeatureConfig", *, name: str = "the clip",
+                 require_speech: bool = False) -> np.ndarray:
+    """The one preprocessing of audio before the features, for train, eval, predict, streaming and
+    the gate view: trim leading and trailing silence (``config.trim_db``); with
+    ``require_speech`` (a user's clip), refuse silence and steady tones (:func:`check_speech`)."""
+    y = trim_silence(np.asarray(y, dtype=np.float32), config.trim_db, frame_length=config.n_fft,
+                     hop_length=config.hop_length)
+    if require_speech:
+        check_speech(y, config.sample_rate, name=name)
+    return y
+
+
 def features(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """The full front end on audio: log-mel or MFCC, optional deltas, normalization.
 
@@ -244,7 +300,7 @@ def features(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarr
     """
     import librosa
 
-    db = log_mel(y, config)
+    db = log_mel(speech_audio(y, config), config)
     if config.kind == "mfcc":
         feats = librosa.feature.mfcc(S=db.T, n_mfcc=config.n_mfcc).T.astype(np.float32)
     else:
@@ -254,9 +310,13 @@ def features(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarr
     return np.ascontiguousarray(normalize(feats, config.normalize))
 
 
-def file_features(path: "str | os.PathLike", config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """Read ``path`` (see :func:`read_audio`) and return :func:`features`, shape (frames, config.dim)."""
+def file_features(path: "str | os.PathLike", config: FeatureConfig = FeatureConfig(), *,
+                  require_speech: bool = False) -> np.ndarray:
+    """Read ``path`` (see :func:`read_audio`) and return :func:`features`, shape (frames, config.dim).
+    With ``require_speech`` (a clip to recognize) silence and steady tones raise AudioError."""
     y = read_audio(path, sample_rate=config.sample_rate)
+    if require_speech:
+        speech_audio(y, config, name=os.fspath(path), require_speech=True)
     try:
         return features(y, config)
     except AudioError as exc:

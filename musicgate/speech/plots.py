@@ -179,7 +179,7 @@ def speech_gate_pictures(run: "str | os.PathLike", wav: "str | os.PathLike", out
     """
     from musicgate.analysis.gatestats import gate_saturation, keep_gate, memory_half_life
     from musicgate.speech import classify
-    from musicgate.speech.features import FeatureConfig, read_audio
+    from musicgate.speech.features import FeatureConfig, read_audio, speech_audio
 
     run = Path(run)
     model, ckpt = classify.load_checkpoint(run / "model.pt" if run.is_dir() else run)
@@ -188,6 +188,7 @@ def speech_gate_pictures(run: "str | os.PathLike", wav: "str | os.PathLike", out
                               "train on fsdd:DIR or synth-digits to trace WAV files")
     config = FeatureConfig.from_dict(ckpt["features"])
     audio = read_audio(wav, sample_rate=config.sample_rate)
+    speech_audio(audio, config, name=str(wav), require_speech=True)  # silence or a tone: no speech
     outdir = Path(outdir)
     result = speech_gate_view(model, audio, config=config, path=outdir / f"gates_{Path(wav).stem}.png",
                               label_names=ckpt.get("label_names"), layer=layer, max_units=max_units)

@@ -20,7 +20,7 @@ import numpy as np
 from musicgate.errors import DataError
 from musicgate.files import atomic_path
 from musicgate.speech.data import DIGIT_NAMES, SpeechSet, Split
-from musicgate.speech.features import FeatureConfig, features, resample
+from musicgate.speech.features import FeatureConfig, features, resample, trim_silence
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc")
@@ -76,7 +76,6 @@ def synthesize_digits(settings: SynthSettings = SynthSettings(), *,
     SpeechSet whose ``speakers`` are variant names and ``names`` say
     ``word|accent+variant|rate|pitch``; ``info`` holds the engine version and settings.
     """
-    import librosa
     from tqdm import tqdm
 
     from musicgate.speech.espeak import engine
@@ -98,7 +97,7 @@ def synthesize_digits(settings: SynthSettings = SynthSettings(), *,
         y = eng.synth(DIGIT_WORDS[digit], voice=accent, variant=variant, rate=rate, pitch=pitch)
         if y.size == 0 or not np.any(y):
             raise DataError(f"eSpeak NG gave silence for {DIGIT_WORDS[digit]!r} with {accent}+{variant}")
-        y, _ = librosa.effects.trim(y, top_db=settings.trim_db)
+        y = trim_silence(y, settings.trim_db)  # the front end's own trim (features trims again: a no-op)
         feats.append(features(resample(y, eng.sample_rate, config.sample_rate), config))
         labels.append(digit)
         speakers.append(variant)

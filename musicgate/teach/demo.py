@@ -133,7 +133,11 @@ def _run(outdir, *, models, keys, length, num, seed, retention, quiet, log) -> D
     from musicgate.teach.gallery import DEFAULT_KEYS, DEFAULT_LENGTH, build_gallery, resolve_models
 
     say = log or ((lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
+    from musicgate.music.keys import parse_key
+
     specs = resolve_models(models)
+    for key in keys or DEFAULT_KEYS:  # every key is checked before anything runs or is written
+        parse_key(key)
     outdir = Path(outdir)
     seconds: dict = {}
     notes: list[str] = []

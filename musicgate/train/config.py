@@ -137,7 +137,7 @@ _CHOICES = {
     "train.schedule": ("cosine", "plateau", "constant"),
     "train.precision": ("auto", "fp32", "bf16"),
 }
-_POSITIVE = ("data.window", "model.layers", "train.steps", "train.batch_size", "train.eval_every",
+_POSITIVE = ("data.window", "model.layers", "model.hidden", "model.params", "model.embed", "train.steps", "train.batch_size", "train.eval_every",
              "train.eval_batches", "train.checkpoint_every", "train.log_every")
 
 
@@ -226,7 +226,7 @@ def _check_values(obj: Any, where: str) -> None:
         if choices is not None and value not in choices:
             valid = ", ".join(str(c) for c in choices)
             raise ConfigError(f"{path}: {value!r} is not one of {valid}")
-        if path in _POSITIVE and value < 1:
+        if path in _POSITIVE and value is not None and value < 1:
             raise ConfigError(f"{path} must be a positive integer, got {value}")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             raise ConfigError(f"{path} must not be negative, got {value}")
@@ -287,17 +287,10 @@ def load_config(path: "str | os.PathLike", overrides: list[str] | tuple[str, ...
     ConfigError
         The file is missing or not YAML, a key is unknown or a value has the wrong type.
     """
+    from musicgate.files import read_yaml
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" at line {line + 1}" if line is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax") from None
+    data = read_yaml(path)  # an empty file is an error, not the default 10,000-step run
     try:
         return apply_overrides(config_from_dict(data), overrides)
     except ConfigError as exc:

@@ -61,20 +61,21 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
     from musicgate.data.corpora import load_prepared
     from musicgate.nn.models import count_params
 
+    from musicgate.files import check_name, check_writable_dir
     from musicgate.nn.hub import resolve_checkpoint
 
-    run = Path(run)
-    src = resolve_checkpoint(run)
+    check_name(name, what="model name")
+    dest_dir = check_writable_dir(dest_dir)
+    src = resolve_checkpoint(Path(run))
     run = src.parent
     payload = _read(src, "cpu")
     payload["trainer"] = {}
-    dest_dir = Path(dest_dir)
-    dest = save_checkpoint(payload, dest_dir / f"{name}.pt")
-    ckpt = load_checkpoint(dest)
+    ckpt = load_checkpoint(src)  # everything is checked and measured before anything is written
     model = ckpt.build_model("cpu")
     data = data if data is not None else load_prepared(ckpt.dataset.get("name") or "folk")
     valid = [data.tune(int(i)) for i in data.splits["valid"][:max_tunes]]
     scores = nll_per_note(model, ckpt.tokenizer, valid)
+    dest = save_checkpoint(payload, dest_dir / f"{name}.pt")
     logs = dest_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     for fname in ("metrics.csv", "config.yaml", "loss.png"):

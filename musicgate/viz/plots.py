@@ -77,6 +77,10 @@ def out_of_key_mask(pitch: np.ndarray, key: "Key | str") -> np.ndarray:
     return ~np.isin(np.asarray(pitch) % 12, pcs)
 
 
+MAX_BAR_LINES = 1000
+"""Bar lines are drawn only when there are at most this many bars."""
+
+
 def piano_roll(ax, notes: Notes, *, key: "Key | str | None" = None, bar_beats: float | None = None,
                title: str | None = None):
     """Draw ``notes`` as rectangles over beats, with bar lines.
@@ -105,8 +109,9 @@ def piano_roll(ax, notes: Notes, *, key: "Key | str | None" = None, bar_beats: f
     draw_notes(ax, notes.onset, notes.onset + notes.duration, notes.pitch, out_of_key=mask,
                key_name=None if target is None else target.name)
     end = max(notes.end, bar)
-    for b in np.arange(0.0, end + 1e-9, bar):
-        ax.axvline(b, color="0.55", linewidth=0.6, zorder=0)
+    if end / bar <= MAX_BAR_LINES:  # beyond that they would be a grey wash (and cost minutes)
+        for b in np.arange(0.0, end + 1e-9, bar):
+            ax.axvline(b, color="0.55", linewidth=0.6, zorder=0)
     ax.set_xlim(0.0, end)
     if not len(notes):
         ax.set_ylim(59, 73)
