@@ -77,7 +77,8 @@ def cell_of(core: nn.Module) -> str:
     return name
 
 
-def _zeros_state(rnn: nn.Module, batch: int) -> State:
+def zero_state(rnn: nn.Module, batch: int) -> State:
+    """Zero state of a core for ``batch`` rows, on the core's device (a pair for the LSTM)."""
     if hasattr(rnn, "init_state"):
         return rnn.init_state(batch)
     weight = rnn.weight_hh_l0
@@ -85,8 +86,8 @@ def _zeros_state(rnn: nn.Module, batch: int) -> State:
     return (h, h.clone()) if get_cell(cell_of(rnn)).state_pair else h
 
 
-def _run(rnn: nn.RNNBase, x: torch.Tensor, state: State | None,
-         lengths: torch.Tensor | None) -> tuple[torch.Tensor, State]:
+def run_core(rnn: nn.Module, x: torch.Tensor, state: State | None,
+             lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
     """Run the core; with ``lengths`` the padded steps never touch the state."""
     if lengths is None:
         return rnn(x, state)
@@ -138,7 +139,7 @@ class RecurrentLM(nn.Module):
 
     def init_state(self, batch: int) -> State:
         """Zero state on the model's device: (layers, batch, hidden), a pair for the LSTM."""
-        return _zeros_state(self.rnn, batch)
+        return zero_state(self.rnn, batch)
 
     def forward(self, ids: torch.Tensor, state: State | None = None,
                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
@@ -156,7 +157,7 @@ class RecurrentLM(nn.Module):
         logits : Tensor (B, T, vocab_size)
         state : the state after each row's last valid step.
         """
-        out, state = _run(self.rnn, self.drop(self.embed(ids)), state, lengths)
+        out, state = run_core(self.rnn, self.drop(self.embed(ids)), state, lengths)
         return self.head(self.drop(out)), state
 
     def step(self, token: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
@@ -201,12 +202,12 @@ class PianoRollRNN(nn.Module):
 
     def init_state(self, batch: int) -> State:
         """Zero state on the model's device: (layers, batch, hidden), a pair for the LSTM."""
-        return _zeros_state(self.rnn, batch)
+        return zero_state(self.rnn, batch)
 
     def forward(self, x: torch.Tensor, state: State | None = None,
                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         """x (B, T, n_pitches) float in {0, 1} -> logits (B, T, n_pitches) for the next frame, state."""
-        out, state = _run(self.rnn, self.input_drop(x), state, lengths)
+        out, state = run_core(self.rnn, self.input_drop(x), state, lengths)
         return self.head(self.drop(out)), state
 
 
@@ -355,7 +356,7 @@ def trace_gates(model_or_rnn: nn.Module, x: torch.Tensor | np.ndarray,
     spec = get_cell(cell_of(rnn))
     batch, steps = x.shape[0], x.shape[1]
     if state is None:
-        state = _zeros_state(rnn, batch)
+        state = zero_state(rnn, batch)
     h0, c0 = state if spec.state_pair else (state, None)
     step = _relu_step if getattr(rnn, "nonlinearity", "tanh") == "relu" else spec.step
     out: dict[str, list[torch.Tensor]] = {name: [] for name in ("h", *spec.gates)}

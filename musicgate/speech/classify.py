@@ -1,6 +1,6 @@
 """Sequence classification of spoken words: the shared recurrent core + a linear head.
 
-Variable-length clips are packed (``pack_padded_sequence``), so padding never reaches the final
+Variable-length clips run with their lengths (packed for the fused cores), so padding never reaches the final
 state: the label is read from the state after each clip's last real frame. The same model runs
 frame by frame with a carried state (:meth:`SpeechClassifier.step`, :func:`stream`) and gives the
 whole-clip output at the last frame. Input features are standardized inside the model with the
@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
+from torch.nn.utils.rnn import pad_sequence
 
 from musicgate.nn import models
 from musicgate.errors import CheckpointError, ConfigError, RunFailure
@@ -71,14 +71,12 @@ class SpeechClassifier(nn.Module):
         lengths = torch.as_tensor(lengths, dtype=torch.int64).cpu()
         if lengths.shape != (x.shape[0],) or int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
             raise ConfigError(f"lengths must be {x.shape[0]} values in [1, {x.shape[1]}]")
-        packed = pack_padded_sequence(self._scale(x), lengths, batch_first=True, enforce_sorted=False)
-        _, state = self.rnn(packed)
+        _, state = models.run_core(self.rnn, self._scale(x), None, lengths)
         return self.head(self.drop(self._last_hidden(state)))
 
     def init_state(self, batch: int = 1):
         """Zero state on the model's device: (layers, B, hidden), a pair for the LSTM."""
-        h = self.head.weight.new_zeros((self.rnn.num_layers, batch, self.rnn.hidden_size))
-        return (h, h.clone()) if isinstance(self.rnn, nn.LSTM) else h
+        return models.zero_state(self.rnn, batch)
 
     def step(self, frame: torch.Tensor, state=None) -> tuple[torch.Tensor, Any]:
         """One streaming step: frame (B, input_size) -> logits (B, n_classes) so far, new state."""
