@@ -32,7 +32,7 @@ def random_tune(rng: np.random.Generator, *, n_notes: int, low: int = 55, high: 
 
 
 def make_dataset(path: Path, *, n_tunes: int = 40, seed: int = 0, min_notes: int = 8,
-                 max_notes: int = 60, pitch_range: tuple[int, int] = (48, 84), fingerprint: str | None = None,
+                 max_notes: int = 60, pitch_range: tuple[int, int] = (48, 84),
                  vocab: str = "melody") -> Path:
     """Write ``n_tunes`` random melodies (80/10/10 split) as a prepared dataset at ``path``."""
     rng = np.random.default_rng(seed)
@@ -42,7 +42,7 @@ def make_dataset(path: Path, *, n_tunes: int = 40, seed: int = 0, min_notes: int
     order = rng.permutation(n_tunes)
     n_valid = max(1, n_tunes // 10)
     splits = {"train": order[2 * n_valid:], "valid": order[:n_valid], "test": order[n_valid:2 * n_valid]}
-    return write_dataset(path, tunes, tok, splits, fingerprint=fingerprint, name=path.name)
+    return write_dataset(path, tunes, tok, splits, name=path.name)
 
 
 REPO = Path(__file__).resolve().parents[1]

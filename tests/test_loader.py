@@ -196,3 +196,22 @@ def test_bad_sampler_settings(data, tmp_path):
                          {"train": [0, 1], "valid": []})
     with pytest.raises(DataError, match="empty"):
         WindowSampler(open_dataset(path), "valid")
+
+
+def test_one_layer_reads_what_either_writer_wrote(tmp_path, capsys):
+    """write_dataset (tests, custom data) and data prepare write one layout; load_prepared, open_dataset
+    and `data info` read both, and a damaged folder is refused by the same checks."""
+    from musicgate.cli import main
+    from musicgate.data.corpora import load_prepared, summary
+    from musicgate.errors import DataError
+
+    path = make_dataset(tmp_path / "custom", n_tunes=12)
+    data = load_prepared(path)
+    assert type(data) is type(open_dataset(path)) and len(data) == 12
+    s = summary(data)
+    assert s["tunes"] == 12 and sum(s["keys"].values()) == 12 and s["notes_per_tune"]["p50"] > 0
+    assert main(["data", "info", str(path)]) == 0
+    assert "custom" in capsys.readouterr().out
+    np.save(path / "offsets.npy", np.array([0, 5, 3]))  # offsets that disagree with the tokens
+    with pytest.raises(DataError, match="disagree"):
+        load_prepared(path)

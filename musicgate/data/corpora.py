@@ -14,10 +14,8 @@ run would trust; a cache whose fingerprint differs from the sources' is rebuilt.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -25,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from musicgate.data.prepared import TokenData, open_dataset, write_dataset
 from musicgate.errors import DataError, MusicgateError
-from musicgate.files import atomic_write_json
 from musicgate.music.keys import Key
 from musicgate.music.notes import Notes
 from musicgate.tokens.tokenizer import Tokenizer, load_tokenizer, make_tokenizer
@@ -68,33 +66,8 @@ class Parsed:
     form: list[str] = field(default_factory=list)  # 'repeats', 'endings', 'no bar lines' and unbalanced-form phrases
 
 
-@dataclass
-class PreparedData:
-    """A cached dataset: token ids, offsets, tokenizer, splits and manifest."""
-
-    name: str
-    path: Path
-    tokens: np.ndarray
-    offsets: np.ndarray
-    tokenizer: Tokenizer
-    splits: dict[str, np.ndarray]
-    manifest: dict = field(repr=False)
-
-    @property
-    def fingerprint(self) -> str:
-        """Hash of the content (tokens, offsets, splits, tokenizer): equal in every clone."""
-        if "_content" not in self.__dict__:
-            from musicgate.data.fingerprint import content_fingerprint
-
-            self.__dict__["_content"] = content_fingerprint(self.tokens, self.offsets, self.splits, self.tokenizer)
-        return self.__dict__["_content"]
-
-    def tune(self, i: int) -> np.ndarray:
-        """Token ids of tune ``i``."""
-        return self.tokens[self.offsets[i]:self.offsets[i + 1]]
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
+PreparedData = TokenData
+"""A prepared dataset: :class:`musicgate.data.dataset.TokenData` (one reader, writer and validator)."""
 
 
 # -- sources ------------------------------------------------------------------------------------
@@ -380,63 +353,44 @@ def _split(results: list[Parsed], seed: int) -> dict[str, np.ndarray]:
 def _write_cache(dest: Path, results: list[Parsed], tok: Tokenizer, fp: str, corpus: str, seed: int, secs: float) -> None:
     kept = [r for r in results if r.reject is None]
     rejects = [{"source": r.source, "reason": r.reject} for r in results if r.reject is not None]
-    lengths = np.array([len(r.ids) for r in kept], np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    tokens = np.concatenate([r.ids for r in kept]) if kept else np.zeros(0, np.int16)
     tunes = [{"source": r.source, "title": r.title, "key": r.key, "label": r.label, "notes": r.notes,
               "tokens": int(len(r.ids)), **({"bar_fill": list(r.bar_fill)} if r.bar_fill[1] else {}),
               **({"form": r.form} if r.form else {})} for r in kept]
     manifest = {"corpus": corpus, "sources": fp, "seed": seed, "vocab": tok.kind, "built_seconds": round(secs, 1),
                 "counts": {"items": len(results), "tunes": len(kept), "rejected": len(rejects)},
                 "tunes": tunes, "rejects": rejects}
-    splits = _split(kept, seed)
-    tmp = dest.parent / f".{dest.name}.building-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    np.save(tmp / "tokens.npy", tokens)
-    np.save(tmp / "offsets.npy", offsets)
-    np.savez(tmp / "splits.npz", **splits)
-    tok.save(tmp / "tokenizer.json")
-    from musicgate.data.fingerprint import content_fingerprint
-
-    manifest["fingerprint"] = content_fingerprint(tokens, offsets, splits, tok)  # for 'data info'
-    atomic_write_json(tmp / "manifest.json", manifest)
-    (tmp / "COMPLETE").write_text(fp + "\n")
-    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-    if dest.exists():
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    shutil.rmtree(old, ignore_errors=True)
+    write_dataset(dest, [r.ids for r in kept], tok, _split(kept, seed), manifest=manifest, name=dest.name,
+                  complete=fp + "\n")
 
 
 def load_prepared(name_or_path: "str | os.PathLike", *, root: "str | os.PathLike" = "datasets") -> PreparedData:
-    """Load a cached dataset by name (under ``root``) or path. A cache without COMPLETE is refused."""
+    """Load a prepared dataset by folder path, or by name under ``root``; read and checked by
+    :func:`musicgate.data.prepared.open_dataset`. A folder without ``COMPLETE`` is refused."""
     path = Path(name_or_path)
     if not path.is_dir():
         path = Path(root) / str(name_or_path)
     if not (path / "COMPLETE").is_file():
         raise DataError(f"{path}: no complete prepared dataset there; run 'musicgate data prepare CORPUS' "
                         f"(corpora: {', '.join(BUILTIN + PREFIXES)})")
-    try:
-        manifest = json.loads((path / "manifest.json").read_text())
-        with np.load(path / "splits.npz") as z:
-            splits = {k: z[k] for k in z.files}
-        return PreparedData(path.name, path, np.load(path / "tokens.npy"), np.load(path / "offsets.npy"),
-                            load_tokenizer(path / "tokenizer.json"), splits, manifest)
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{path}: damaged dataset cache ({exc}); rebuild it with 'musicgate data prepare --force'") from None
+    return open_dataset(path)
 
 
 def summary(data: PreparedData) -> dict:
     """Counts, key histogram, length percentiles and rejects by reason (``musicgate data info``)."""
     from collections import Counter
 
-    tunes = data.manifest["tunes"]
+    tunes = data.manifest.get("tunes")
+    if not isinstance(tunes, list):  # written by write_dataset without per-tune facts: read the tokens
+        tok = data.tokenizer
+        tunes = []
+        for i in range(len(data)):
+            key = tok.key_of(data.tune(i))
+            tunes.append({"key": key.name if key else None, "notes": len(tok.decode(data.tune(i)))})
     lengths = np.array([t["notes"] for t in tunes]) if tunes else np.zeros(1)
     tokens = np.diff(data.offsets) if len(data) else np.zeros(1)
     pct = lambda a: {f"p{q}": int(np.percentile(a, q)) for q in (5, 25, 50, 75, 95)}  # noqa: E731
     reasons: Counter = Counter()
-    for r in data.manifest["rejects"]:  # by kind: per-tune details (pitch, meters, beats) left out
+    for r in data.manifest.get("rejects", []):  # by kind: per-tune details (pitch, meters, beats) left out
         k = r["reason"]
         reasons["pitch outside the range" if k.startswith("pitch") else "meter changes mid-tune"
                 if k.startswith("meter changes") else "first bar longer than a bar" if k.startswith("first bar is")
@@ -444,13 +398,13 @@ def summary(data: PreparedData) -> dict:
     fill = np.array([t["bar_fill"] for t in tunes if "bar_fill" in t], np.int64).reshape(-1, 2).sum(axis=0)
     facts = Counter(f for t in tunes for f in t.get("form", ()))
     return {
-        "name": data.name, "corpus": data.manifest["corpus"], "vocab": data.tokenizer.kind,
+        "name": data.name, "corpus": data.manifest.get("corpus", data.name), "vocab": data.tokenizer.kind,
         "tunes": len(data), "tokens": int(data.offsets[-1]) if len(data) else 0,
         "splits": {k: int(len(v)) for k, v in data.splits.items()},
         "keys": dict(Counter(t["key"] or "unknown" for t in tunes).most_common()),
         "modes": dict(Counter((t["key"] or "unknown unknown").split()[-1] for t in tunes).most_common()),
         "notes_per_tune": pct(lengths), "tokens_per_tune": pct(tokens),
-        "rejected": len(data.manifest["rejects"]), "rejects_by_reason": dict(reasons.most_common()),
+        "rejected": len(data.manifest.get("rejects", [])), "rejects_by_reason": dict(reasons.most_common()),
         "bar_fill": {"full": int(fill[0]), "bars": int(fill[1]),
                      "share": round(float(fill[0] / fill[1]), 4) if fill[1] else None},
         "form": {"repeats": facts["repeats"], "endings": facts["endings"], "no_bar_lines": facts["no bar lines"],

@@ -1,9 +1,7 @@
 """Training examples from a prepared token dataset: windows or whole tunes, transposed on the fly.
 
-A prepared dataset (``datasets/NAME/``, written by ``musicgate data prepare``) is one flat array
-of token ids plus tune offsets, the tokenizer, the train/valid/test tune indices and a manifest
-with the dataset fingerprint; a ``COMPLETE`` marker is written last and a folder without it is
-never read. :func:`open_dataset` reads that layout.
+A prepared dataset is read by :func:`musicgate.data.prepared.open_dataset` (re-exported here with
+the rest of the layout: :class:`TokenData`, :func:`write_dataset`, :func:`load_data`).
 
 :class:`WindowSampler` turns one split into batches, a pure function of ``(seed, step)``:
 
@@ -25,151 +23,16 @@ global batch. Everything is numpy-vectorised: one fancy-indexing gather per batc
 """
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from musicgate.errors import ConfigError, DataError, TokenizerError
-from musicgate.files import atomic_path, atomic_write_json, atomic_write_text
-from musicgate.tokens.tokenizer import Tokenizer, load_tokenizer
+from musicgate.data.corpora import load_prepared as load_data  # noqa: F401  (a name or a folder)
+from musicgate.data.prepared import HEADER, SPLITS, TokenData, open_dataset, write_dataset  # noqa: F401
+from musicgate.errors import ConfigError, DataError
 
-HEADER = 3
-"""Tokens in every tune's header: BOS KEY METER."""
-SPLITS = ("train", "valid", "test")
 _STREAM_TRAIN, _STREAM_EPOCH = 0, 1
-
-
-@dataclass(frozen=True, eq=False)
-class TokenData:
-    """A prepared dataset in memory.
-
-    Attributes
-    ----------
-    tokens : (N,) int array, every tune's ids concatenated.
-    offsets : (n_tunes + 1,) int64; tune i is ``tokens[offsets[i]:offsets[i + 1]]``.
-    tokenizer : the vocabulary the ids belong to.
-    splits : split name -> (k,) int array of tune indices.
-    fingerprint : hash of the content: tokens, offsets, splits and tokenizer (stored in checkpoints).
-    name : dataset name.
-    path : folder it was read from.
-    """
-
-    tokens: np.ndarray
-    offsets: np.ndarray
-    tokenizer: Tokenizer
-    splits: dict
-    fingerprint: str
-    name: str
-    path: Path | None = None
-    manifest: dict = field(default_factory=dict)
-
-    def tune(self, i: int) -> np.ndarray:
-        """Token ids of tune ``i``."""
-        return self.tokens[self.offsets[i]:self.offsets[i + 1]]
-
-
-def open_dataset(path: "str | os.PathLike") -> TokenData:
-    """Read a prepared dataset folder (see the module docstring for the layout).
-
-    Raises
-    ------
-    DataError
-        The folder is missing, incomplete (no ``COMPLETE`` marker) or inconsistent.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise DataError(f"dataset {path} does not exist; prepare it with `musicgate data prepare NAME`")
-    if not (path / "COMPLETE").exists():
-        raise DataError(f"dataset {path} is incomplete (no COMPLETE marker: an interrupted prepare?); "
-                        "prepare it again")
-    try:
-        tokens = np.load(path / "tokens.npy", mmap_mode=None)
-        offsets = np.load(path / "offsets.npy").astype(np.int64)
-        with np.load(path / "splits.npz") as z:
-            splits = {k: np.asarray(z[k], np.int64) for k in z.files}
-        manifest = json.loads((path / "manifest.json").read_text())
-        tokenizer = load_tokenizer(path / "tokenizer.json")
-    except (OSError, ValueError, KeyError, TokenizerError) as exc:
-        raise DataError(f"dataset {path} cannot be read ({exc}); prepare it again") from None
-    n = len(offsets) - 1
-    if (tokens.ndim != 1 or n < 1 or offsets[0] != 0 or offsets[-1] != len(tokens)
-            or np.any(np.diff(offsets) < HEADER + 1)):
-        raise DataError(f"dataset {path}: tokens.npy and offsets.npy disagree; prepare it again")
-    if len(tokens) and (tokens.min() < 0 or tokens.max() >= len(tokenizer)):
-        raise DataError(f"dataset {path}: token ids outside its {len(tokenizer)}-token vocabulary; prepare it again")
-    if np.any(tokens[offsets[:-1]] != tokenizer.bos_id):
-        raise DataError(f"dataset {path}: a tune does not start with BOS; prepare it again")
-    for name, idx in splits.items():
-        if len(idx) and (idx.min() < 0 or idx.max() >= n):
-            raise DataError(f"dataset {path}: split {name!r} names tunes outside 0..{n - 1}; prepare it again")
-    from musicgate.data.fingerprint import content_fingerprint
-
-    fingerprint = content_fingerprint(tokens, offsets, splits, tokenizer)  # content, not names or times
-    return TokenData(tokens=tokens, offsets=offsets, tokenizer=tokenizer, splits=splits,
-                     fingerprint=fingerprint, name=str(manifest.get("name", path.name)), path=path,
-                     manifest=manifest)
-
-
-def write_dataset(path: "str | os.PathLike", tunes: list, tokenizer: Tokenizer, splits: dict, *,
-                  fingerprint: str | None = None, name: str | None = None) -> Path:
-    """Write token sequences in the prepared-dataset layout (for tests and small custom data).
-
-    Parameters
-    ----------
-    tunes : list of (L_i,) int arrays, each ``BOS KEY METER ... EOS``.
-    splits : split name -> tune indices.
-    fingerprint : defaults to a hash of the tokens and the tokenizer fingerprint.
-    """
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    marker = path / "COMPLETE"
-    if marker.exists():
-        marker.unlink()
-    lengths = np.array([len(t) for t in tunes], np.int64)
-    tokens = np.concatenate([np.asarray(t) for t in tunes]).astype(np.int32)
-    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-    if fingerprint is None:
-        from musicgate.data.fingerprint import content_fingerprint
-
-        fingerprint = content_fingerprint(tokens, offsets, splits, tokenizer)
-    for fname, arr in (("tokens.npy", tokens), ("offsets.npy", offsets)):
-        with atomic_path(path / fname) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, arr)
-    with atomic_path(path / "splits.npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v, np.int64) for k, v in splits.items()})
-    tokenizer.save(path / "tokenizer.json")
-    atomic_write_json(path / "manifest.json", {"name": name or path.name, "tunes": len(tunes),
-                                               "fingerprint": fingerprint, "labels": {}, "rejects": []})
-    atomic_write_text(marker, "")
-    return path
-
-
-def load_data(spec: "str | os.PathLike", *, root: "str | os.PathLike" = "datasets") -> TokenData:
-    """A prepared dataset by folder path, or by name under ``root``.
-
-    Uses :func:`musicgate.data.corpora.load_prepared` when it is available (it knows the built-in
-    corpora and rebuilds stale caches); otherwise reads the folder with :func:`open_dataset`.
-    """
-    path = Path(spec)
-    if path.is_dir():
-        return open_dataset(path)
-    try:
-        from musicgate.data.corpora import load_prepared  # type: ignore[attr-defined]
-    except ImportError:
-        load_prepared = None
-    if load_prepared is not None:
-        return load_prepared(str(spec))
-    candidate = Path(root) / str(spec)
-    if not candidate.is_dir():
-        raise DataError(f"no prepared dataset {str(spec)!r} (looked in {candidate}); "
-                        f"run `musicgate data prepare {spec}` or give the dataset folder's path")
-    return open_dataset(candidate)
 
 
 @dataclass
