@@ -206,9 +206,9 @@ def test_cli_default_model_writes_a_file(shipped, tmp_path, monkeypatch, capsys)
     files = sorted((tmp_path / "generated").glob("folk-lstm_*_5_0.mid"))
     record = json.loads(next((tmp_path / "generated").glob("folk-lstm_*_5.json")).read_text())
     n = len(read_midi(files[0]))
-    assert len(files) == 1 and 16 <= n <= gen.DEFAULT_LENGTH and record["new_notes"] == [n]
+    assert len(files) == 1 and 32 <= n <= gen.DEFAULT_LENGTH and record["new_notes"] == [n]
     assert record["length_mode"] == "model ends" and record["meter_grammar"] is True
-    assert (record["min_length"], record["max_length"]) == (16, gen.DEFAULT_LENGTH)
+    assert (record["min_length"], record["max_length"]) == (32, gen.DEFAULT_LENGTH)
     assert record["ended_by_model"] == [n < gen.DEFAULT_LENGTH] and record["cut"] == [n == gen.DEFAULT_LENGTH]
     assert f"wrote generated/{files[0].name}" in out and "key-pushing flags: none" in out
     assert "meter grammar on" in out

@@ -236,7 +236,7 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
         there (``Generation.cut``).
     num : int >= 1
     min_length : int >= 1, optional
-        New notes before the model may end a piece (default 16, at most ``length``).
+        New notes before the model may end a piece (default ``DEFAULT_MIN_LENGTH``, 32, at most ``length``).
     exact_length : int >= 1, optional
         Exactly this many notes per piece, the primer's included, for studies (instead of
         ``length`` and ``min_length``).

@@ -38,7 +38,7 @@ import numpy as np
 from musicgate.errors import ConfigError, TokenizerError
 from musicgate.music.keys import Key
 
-DEFAULT_MIN_LENGTH = 16
+DEFAULT_MIN_LENGTH = 32
 """New notes before a sequence may end (when no ``min_length`` is given; at most ``length``)."""
 MAX_TOKENS_PER_NOTE = 16
 """Token budget per requested note (plus 64) before non-note tokens are masked."""
