@@ -186,8 +186,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     exact = exact_length is not None
     if exact:
         if primed >= most:
-            raise ConfigError(f"the primer has {primed} notes, as many as exact-length {most} or more "
-                              "(it counts the primer's notes); give a larger exact-length")
+            raise ConfigError(f"the primer has {primed} notes, and exact-length {most} counts the whole piece, "
+                              f"primer included; give an exact-length above {primed}")
         most = least = most - primed
     use_meter = bool(meter) and tokenizer.kind == "melody"
     ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
