@@ -65,7 +65,6 @@ def bars_of(g: MelodyGrammar, ids) -> tuple[list[int], int | None, int]:
 
 def check_meter_true(g: MelodyGrammar, ids) -> None:
     """Every bar between bar lines full; the pickup at most a bar; the tune ends at a bar line."""
-    tok = g.tok
     meter_tok = int(ids[2])
     bar = int(g.bar_of[meter_tok])
     inner, pickup, last = bars_of(g, ids)
