@@ -112,6 +112,8 @@ class _Vocab:
 
             non_note[barline_ids(tok)] = True
             non_note[tok.rest_id] = True
+            if getattr(tok, "tie_id", None) is not None:
+                non_note[tok.tie_id] = True  # a TIE goes on with a note: no new note
             closing[[i for i, name in enumerate(tok.vocab) if name.startswith("DUR_")]] = True
             closing |= non_note
         else:

@@ -10,12 +10,19 @@ bar line, with the bar length from the METER token (``METER_unknown``: 4/4, the 
 tokenizer encodes such tunes with):
 
 * the notes before the first bar line are a pickup: any length up to one bar;
-* a PITCH or REST only while the bar has room; a DUR only if it ends at or before the bar line;
+* a PITCH, REST or TIE only while the bar has room; a DUR only if it ends at or before the bar line
+  (a note that goes on is written as its DUR to the bar line, the bar line, then TIE and a DUR);
 * a bar-line token (``tok.barline_ids``: BAR and the repeat/ending tokens) only when the bar is
   full (before the first one: anywhere up to a full bar). Right after one, another bar-line token of
   a different kind may follow (``:|`` then ``|:``), but never a second plain BAR (an empty bar);
+* a part may end on a short bar: a repeat/ending/part-end token (not BAR) may close a bar early, and
+  the next bar then holds exactly the rest (the next part's pickup), as
+  :func:`musicgate.tokens.bars.bar_fill` counts the two as one bar;
 * EOS only at a bar line: right after a bar-line token, at a full bar, or where the last bar
   complements the pickup.
+
+Both strengths allow ``TIE`` (``tok.tie_id``, the form vocabulary) only where a PITCH may stand and
+the last PITCH/REST/TIE was a note, so it always continues a note.
 
 It masks by position and duration only: every PITCH token is allowed or forbidden together with
 REST, so it pushes nothing toward any key. Everything is numpy over the batch.
@@ -40,8 +47,11 @@ class GrammarState:
     drums: np.ndarray | None = None  # (B, n_pitch) drums hit since the last SHIFT (with programs)
     pos: np.ndarray | None = None  # (B,) melody: grid steps since the last bar line (or the start)
     bar: np.ndarray | None = None  # (B,) melody: grid steps in a bar of the sequence's meter
+    limit: np.ndarray | None = None  # (B,) melody: steps the current bar holds (a bar, or what completes
+    # the short bar before a repeat/ending/part-end mark)
     seen: np.ndarray | None = None  # (B,) melody: a bar line has come (the pickup is over)
     pickup: np.ndarray | None = None  # (B,) melody: steps before the first bar line, 0 for a full bar
+    tied: np.ndarray | None = None  # (B,) melody: the last PITCH/REST/TIE was a note (a TIE may follow)
 
 
 class _Grammar:
@@ -122,7 +132,13 @@ class MelodyGrammar(_Grammar):
             if name.startswith("DUR_"):
                 self.dur_steps[i] = int(name[4:])
         self.dur_cols = np.flatnonzero(self.dur_steps)
-        self.head_cols = np.append(np.flatnonzero(tok.pitch_of >= 0), tok.rest_id)
+        self.tie = getattr(tok, "tie_id", None)
+        self.is_note = tok.pitch_of >= 0  # heads that sound: PITCH and TIE
+        if self.tie is not None:
+            self.is_note[self.tie] = True
+        self.head_cols = np.append(np.flatnonzero(self.is_note), tok.rest_id)
+        self.is_head = np.zeros(v, bool)
+        self.is_head[self.head_cols] = True
         self.bar_cols = barline_ids(tok)
         self.is_bar = np.zeros(v, bool)
         self.is_bar[self.bar_cols] = True
@@ -140,27 +156,31 @@ class MelodyGrammar(_Grammar):
         # follow[last, j]: after the bar-line token ``last``, bar-line token bar_cols[j] may stand at the
         # same bar line (a different kind, never a plain BAR: that would be an empty bar)
         self.follow = np.zeros((v, len(self.bar_cols)), bool)
-        self.follow[self.bar_cols] = (self.bar_cols[None, :] != self.bar_cols[:, None]) & \
-            (self.bar_cols[None, :] != tok.bar_id)
+        self.is_mark = self.bar_cols != tok.bar_id  # (k,) repeat/ending/part-end tokens
+        self.follow[self.bar_cols] = (self.bar_cols[None, :] != self.bar_cols[:, None]) & self.is_mark[None, :]
         self._dur_len = self.dur_steps[self.dur_cols][None, :]
 
     def _empty(self, batch: int) -> GrammarState:
         zeros = np.zeros(batch, np.int64)
-        return GrammarState(last=np.full(batch, -1, np.int64), pos=zeros, bar=zeros.copy(),
-                            seen=np.zeros(batch, bool), pickup=zeros.copy())
+        return GrammarState(last=np.full(batch, -1, np.int64), pos=zeros, bar=zeros.copy(), limit=zeros.copy(),
+                            seen=np.zeros(batch, bool), pickup=zeros.copy(), tied=np.zeros(batch, bool))
 
     def allowed(self, state: GrammarState) -> np.ndarray:
         mask = self.table[state.last]  # fancy indexing: a copy
+        if self.tie is not None:
+            mask[:, self.tie] &= state.tied
         if not self.meter:
             return mask
         pos, bar, seen, last = state.pos, state.bar, state.seen, state.last
-        room = bar - pos
+        room = state.limit - pos
         mask[:, self.dur_cols] &= self._dur_len <= room[:, None]
         mask[:, self.head_cols] &= (room > 0)[:, None]
         full = room <= 0
-        mask[:, self.bar_cols] &= (~seen | full)[:, None] | self.follow[last]
+        whole = state.limit == bar
+        short = seen & whole & (pos > 0) & ~full  # a repeat/ending/part-end mark may close the bar early
+        mask[:, self.bar_cols] &= (~seen | full)[:, None] | self.follow[last] | (short[:, None] & self.is_mark)
         at_line = full | self.is_bar[last] | (~seen & (pos == 0)) | \
-            (seen & (state.pickup > 0) & (room == state.pickup))
+            (seen & whole & (state.pickup > 0) & (room == state.pickup))
         mask[:, self.tok.eos_id] &= at_line
         dead = ~mask.any(axis=1)  # only after a primer that ended inside a note: take its DUR as written
         if dead.any():
@@ -170,19 +190,25 @@ class MelodyGrammar(_Grammar):
     def advance(self, state: GrammarState, tokens) -> None:
         tokens = np.asarray(tokens, np.int64)
         state.last = tokens.copy()
+        if self.tie is not None:
+            state.tied = np.where(self.is_head[tokens], self.is_note[tokens], state.tied)
         if not self.meter:
             return
         meter = self.is_meter[tokens]
         if meter.any():
             state.bar = np.where(meter, self.bar_of[tokens], state.bar)
+            state.limit = np.where(meter, state.bar, state.limit)
         state.pos = state.pos + self.dur_steps[tokens]
         line = self.is_bar[tokens]
         if line.any():
-            bar = np.maximum(state.bar, 1)
+            pos, limit, bar = state.pos, state.limit, np.maximum(state.bar, 1)
             first = line & ~state.seen
-            state.pickup = np.where(first, state.pos % bar, state.pickup)
-            # a bar line takes one bar off the position (a primer's note across it leaves the rest)
-            state.pos = np.where(first, 0, np.where(line, np.maximum(state.pos - bar, 0), state.pos))
+            short = line & state.seen & (pos > 0) & (pos < limit)  # a mark closing a bar early
+            full = line & (pos >= limit)
+            state.pickup = np.where(first, pos % bar, state.pickup)
+            # a full bar line takes the bar off the position (a primer's note across it leaves the rest)
+            state.pos = np.where(first | short, 0, np.where(full, pos - limit, pos))
+            state.limit = np.where(short & ~first, bar - pos, np.where(full | first, bar, limit))
             state.seen = state.seen | line
 
 
