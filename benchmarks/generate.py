@@ -8,9 +8,12 @@ The target: batch 256 at >= 30x the notes/s of batch 1.
 GFLOP/s counts the matrix multiplies of every token step (2 x MACs of the recurrent layers and
 the head; the embedding is a lookup) against a big fp32 ``torch.matmul`` measured in the same
 run, at the same thread count. Batch 1 runs on one thread (what ``sample`` picks for small
-batches); batch 256 on torch's default threads, and on one thread for comparison::
+batches); batch 256 on torch's default threads, and on one thread for comparison. Every piece has
+exactly ``--notes`` notes (``exact=True``); ``--grammars meter,free`` measures the meter-true melody
+grammar (the default) against the structural one, interleaved so both see the same load::
 
-    nice -n 10 .venv/bin/python benchmarks/generate.py [--notes 200] [--repeat 2] [--device cpu]
+    nice -n 10 .venv/bin/python benchmarks/generate.py [--notes 200] [--repeat 2] [--device cpu] \
+        [--grammars meter,free]
 """
 from __future__ import annotations
 
@@ -80,14 +83,15 @@ def shipped_or_built(cell: str, device: torch.device):
     return RecurrentLM(vocab_size=len(tok), cell=cell, hidden=hidden, layers=2).to(device).eval(), tok, "untrained"
 
 
-def measure(model, tok, *, batch: int, notes: int, threads: int | None, repeat: int) -> dict:
+def measure(model, tok, *, batch: int, notes: int, threads: int | None, repeat: int, meter: bool = True) -> dict:
     """Best of ``repeat`` runs: notes/s and token steps/s (all rows)."""
     keys = [MAJOR_MINOR_KEYS[i % 24] for i in range(batch)]
     starts = note_start_tokens(tok)
     best = None
     for r in range(repeat):
         t = time.perf_counter()
-        seqs = sample(model, tok, keys=keys, length=notes, seed=r, batch_size=batch, n_threads=threads)
+        seqs = sample(model, tok, keys=keys, length=notes, exact=True, meter=meter, seed=r, batch_size=batch,
+                      n_threads=threads)
         wall = time.perf_counter() - t
         n_notes = sum(int(starts[s].sum()) for s in seqs)
         n_tokens = sum(len(s) - 2 for s in seqs)  # sampled tokens (BOS KEY are the prefix)
@@ -103,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big-batch", type=int, default=256)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cells", default=",".join(CELLS))
+    parser.add_argument("--grammars", default="meter", help="melody grammars, comma-separated: meter "
+                        "(meter-true, the default of sample) and/or free (structural only)")
     parser.add_argument("--threads", help="thread counts for the big batch, comma-separated "
                         "(default: 1 and torch's default)")
     args = parser.parse_args(argv)
@@ -123,14 +129,17 @@ def main(argv: list[str] | None = None) -> None:
             configs = [(1, all_threads), (args.big_batch, all_threads)]
         base = None
         for batch, threads in configs:
-            m = measure(model, tok, batch=batch, notes=args.notes, threads=threads, repeat=args.repeat)
-            base = base or m["notes_s"]
-            gflops = m["tokens_s"] * flops / 1e9
-            rows.append([cell, f"{model.hidden} ({source})", f"{count_params(model):,}", batch, threads,
-                         m["notes_s"], m["tokens_s"], f"{m['notes_s'] / base:.1f}x", f"{gflops:.2f}",
-                         f"{100 * gflops * 1e9 / peak[threads]:.0f}%"])
-            print(f"  {cell} batch {batch} threads {threads}: {m['notes_s']:,.0f} notes/s", file=sys.stderr)
-    print(table(["cell", "hidden", "params", "batch", "threads", "notes/s", "tokens/s", "vs batch 1",
+            for grammar in args.grammars.split(","):
+                m = measure(model, tok, batch=batch, notes=args.notes, threads=threads, repeat=args.repeat,
+                            meter=grammar == "meter")
+                base = base or m["notes_s"]
+                gflops = m["tokens_s"] * flops / 1e9
+                rows.append([cell, f"{model.hidden} ({source})", f"{count_params(model):,}", batch, threads,
+                             grammar, m["notes_s"], m["tokens_s"], f"{m['notes_s'] / base:.1f}x", f"{gflops:.2f}",
+                             f"{100 * gflops * 1e9 / peak[threads]:.0f}%"])
+                print(f"  {cell} batch {batch} threads {threads} {grammar}: {m['notes_s']:,.0f} notes/s",
+                      file=sys.stderr)
+    print(table(["cell", "hidden", "params", "batch", "threads", "grammar", "notes/s", "tokens/s", "vs batch 1",
                  "GFLOP/s", "of matmul peak"], rows))
     print(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}; "
           f"{args.notes} notes per piece, best of {args.repeat}; grammar masks, top-k/top-p off, "

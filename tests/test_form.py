@@ -115,15 +115,26 @@ def test_old_tokenizer_configs_load_as_the_old_vocabulary():
     assert new.bar_steps((6, 8)) == 36 and new.bar_steps(None) == 48
 
 
-def test_shipped_models_keep_their_vocabulary():
-    from musicgate.nn.checkpoint import load_checkpoint
+def test_checkpoints_of_the_earlier_vocabulary_load_and_generate(tmp_path):
+    """A checkpoint whose tokenizer config has no ``form`` (every model trained before the form
+    tokens, the earlier shipped ones included) loads with the earlier vocabulary and still generates."""
+    import torch
 
-    from pathlib import Path
-    import musicgate
+    from musicgate.generation.api import generate
+    from musicgate.nn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+    from musicgate.nn.models import RecurrentLM
 
-    for path in sorted((Path(musicgate.__file__).parent / "pretrained").glob("*.pt")):
-        tok = load_checkpoint(path).tokenizer
-        assert getattr(tok, "form", False) is False and "TIE" not in tok.vocab, path.name
+    old = make_tokenizer("melody", pitch_range=(21, 108), form=False)
+    config = {k: v for k, v in old.config.items() if k != "form"}  # as the earlier versions saved it
+    saved = load_tokenizer({**config, "vocab": old.vocab})
+    torch.manual_seed(0)
+    model = RecurrentLM(vocab_size=len(saved), cell="gru", hidden=16, layers=1)
+    path = save_checkpoint(make_checkpoint(model=model, config={"model": {"cell": "gru"}}, tokenizer=saved,
+                                           dataset={"name": "test"}, step=0, best_val_loss=None), tmp_path / "old.pt")
+    tok = load_checkpoint(path).tokenizer
+    assert getattr(tok, "form", False) is False and "TIE" not in tok.vocab and len(tok) == len(old)
+    tunes = generate(str(path), key="D major", length=12, num=2, seed=3)
+    assert len(tunes) == 2 and all(len(t) >= 1 for t in tunes)
 
 
 def test_musicxml_shows_repeats_endings_and_the_pickup(tmp_path):

@@ -46,7 +46,7 @@ NLL = {"rnn": 2.9, "lstm": 2.4, "gru": 2.5}
 def tiny_models(folder: Path) -> list[str]:
     """Three untrained 16-unit melody models with a models.json beside them (as export writes)."""
     folder.mkdir(parents=True, exist_ok=True)
-    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    tok = make_tokenizer("melody", pitch_range=(48, 84), form=False)  # the shipped models' vocabulary
     index, paths = {}, []
     for i, cell in enumerate(("rnn", "lstm", "gru")):
         torch.manual_seed(i)

@@ -204,8 +204,15 @@ def test_cli_default_model_writes_a_file(shipped, tmp_path, monkeypatch, capsys)
     assert main(["generate", "--seed", "5"]) == 0
     out = capsys.readouterr().out
     files = sorted((tmp_path / "generated").glob("folk-lstm_*_5_0.mid"))
-    assert len(files) == 1 and len(read_midi(files[0])) == gen.DEFAULT_LENGTH
+    record = json.loads(next((tmp_path / "generated").glob("folk-lstm_*_5.json")).read_text())
+    (n,) = record["new_notes"]
+    assert len(files) == 1 and 32 <= n <= gen.DEFAULT_LENGTH and record["notes"] == [n]
+    assert len(read_midi(files[0])) >= n  # the MIDI file plays the repeats
+    assert record["length_mode"] == "model ends" and record["meter_grammar"] is True
+    assert (record["min_length"], record["max_length"]) == (32, gen.DEFAULT_LENGTH)
+    assert record["ended_by_model"] == [n < gen.DEFAULT_LENGTH] and record["cut"] == [n == gen.DEFAULT_LENGTH]
     assert f"wrote generated/{files[0].name}" in out and "key-pushing flags: none" in out
+    assert "meter grammar on" in out
 
 
 def test_cli_options(ckpts, tmp_path, capsys):
@@ -219,12 +226,19 @@ def test_cli_options(ckpts, tmp_path, capsys):
     record = json.loads((tmp_path / "o" / "event_Bb-major_8.json").read_text())
     assert record["key_pushing_flags"] == ["key_mask"] and record["no_repeat_ngram"] == 3
     assert record["primer"] == str(primer) and record["temperature"] == 0.7 and record["notes"] == [20, 20]
-    assert "in Bb major (given), seed 8; key-pushing flags: key_mask" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "in Bb major (given), seed 8; 0 of 2 ended by the model; meter grammar n/a; " \
+        "key-pushing flags: key_mask" in text
 
 
 @pytest.mark.parametrize("extra, phrase", [
     (["--key", "Q minor"], "unknown key 'Q minor'; accepted forms"),
     (["--length", "0"], "argument --length: must be a whole number >= 1, got 0"),
+    (["--min-length", "9"], "min-length 9 is greater than the maximum length 4"),
+    (["--min-length", "0"], "argument --min-length: must be a whole number >= 1, got 0"),
+    (["--exact-length", "0", "--length", "-"], "argument --exact-length: must be a whole number >= 1, got 0"),
+    (["--exact-length", "8"], "exact-length fixes the number of notes; leave out length"),
+    (["--exact-length", "11", "--length", "-", "--primer", "PRIMER"], "the primer has 11 notes"),
     (["--temperature", "-1"], "argument --temperature: must be a number > 0"),
     (["--top-p", "0"], "argument --top-p: must be in (0, 1]"),
     (["--top-p", "2"], "argument --top-p: must be in (0, 1]"),
@@ -237,14 +251,47 @@ def test_cli_bad_input_one_line_and_nothing_written(ckpts, tmp_path, capsys, ext
     (tmp_path / "empty.mid").write_bytes(b"")
     (tmp_path / "corrupt.mid").write_bytes(b"MThd\x00\x00")
     (tmp_path / "model.pt").write_bytes(b"\x80\x04junk")
-    swap = {"EMPTY": tmp_path / "empty.mid", "CORRUPT": tmp_path / "corrupt.mid", "NOTCKPT": tmp_path / "model.pt"}
+    swap = {"EMPTY": tmp_path / "empty.mid", "CORRUPT": tmp_path / "corrupt.mid", "NOTCKPT": tmp_path / "model.pt",
+            "PRIMER": d_major_primer(tmp_path / "p.mid")}
     extra = [str(swap.get(a, a)) for a in extra]
     out = tmp_path / "out"
-    args = ["generate", "--model", str(ckpts["melody"]), "--length", "4", "-o", str(out), *extra]
+    length = [] if "-" in extra else ["--length", "4"]
+    extra = [a for a in extra if a not in ("--length", "-")] if length == [] else extra
+    args = ["generate", "--model", str(ckpts["melody"]), *length, "-o", str(out), *extra]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert phrase in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_cli_lengths_endings_and_meter_are_recorded(ckpts, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["generate", "--model", str(ckpts["melody"]), "--key", "D", "--length", "30", "--min-length",
+                 "30", "--num", "2", "--seed", "1", "-o", str(out), "--free-meter"]) == 0
+    text = capsys.readouterr().out
+    record = json.loads((out / "melody_D-major_1.json").read_text())
+    assert record["new_notes"] == [30, 30] and record["cut"] == [True, True]  # min = max: always cut
+    assert record["ended_by_model"] == [False, False] and record["meter_grammar"] is False
+    assert "cut at the maximum of 30 new notes (--length), not ended by the model: piece(s) 0, 1" in text
+    assert "meter grammar off (--free-meter)" in text
+    primer = d_major_primer(tmp_path / "p.mid")
+    assert main(["generate", "--model", str(ckpts["melody"]), "--key", "D", "--exact-length", "20", "--num", "3",
+                 "--primer", str(primer), "--seed", "2", "-o", str(out)]) == 0
+    record = json.loads((out / "melody_D-major_2.json").read_text())
+    assert record["notes"] == [20, 20, 20] and record["new_notes"] == [9, 9, 9]  # the primer's 11 count
+    assert record["length_mode"] == "exact" and record["exact_length"] == 20 and record["cut"] == [False] * 3
+    assert "exactly 20 notes each (--exact-length)" in capsys.readouterr().out
+    assert all(len(read_midi(out / f"melody_D-major_2_{i}.mid")) >= 20 for i in range(3))  # repeats played
+
+
+def test_generate_ends_where_the_model_ends(ckpts):
+    run = gen.generate_run(str(ckpts["melody"]), key="G", length=400, min_length=5, num=6, seed=4)
+    lengths = [len(n) for n in run.notes]
+    assert all(5 <= n <= 400 for n in lengths) and run.settings["new_notes"] == lengths
+    assert run.cut == [n == 400 for n in lengths] and run.settings["max_length"] == 400
+    assert any(n < 400 for n in lengths)  # an untrained model chooses EOS now and then
+    exact = gen.generate_run(str(ckpts["melody"]), key="G", exact_length=40, num=3, seed=4, meter=False)
+    assert [len(n) for n in exact.notes] == [40, 40, 40] and exact.settings["meter_grammar"] is False
 
 
 def test_cli_wav_and_musicxml(ckpts, tmp_path):

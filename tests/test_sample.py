@@ -1,4 +1,6 @@
-"""Batched, grammar-constrained sampling: every sequence decodes, lengths count notes, args are checked."""
+"""Batched, grammar-constrained sampling: every sequence decodes, lengths count notes, args are checked.
+
+The meter-true grammar and the min/max lengths have their own tests in test_meter_grammar.py."""
 from __future__ import annotations
 
 import math
@@ -13,7 +15,7 @@ from musicgate.errors import ConfigError, TokenizerError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
 from musicgate.nn.models import RecurrentLM
 from musicgate.music.notes import Notes
-from musicgate.generation.sample import MAX_TOKENS_PER_NOTE, note_start_tokens, sample
+from musicgate.generation.sample import MAX_TOKENS_PER_NOTE, grammar_for, note_start_tokens, sample
 from musicgate.tokens.tokenizer import make_tokenizer
 
 TOKENIZERS = {
@@ -69,24 +71,30 @@ def primer_ids(tok) -> np.ndarray:
 @given(kind=st.sampled_from(sorted(TOKENIZERS)), seed=st.integers(0, 2**31 - 1), length=st.integers(1, 12),
        batch=st.integers(1, 3), temperature=st.floats(0.01, 20.0), top_k=st.none() | st.integers(1, 400),
        top_p=st.none() | st.floats(0.001, 1.0), key_mask=st.booleans(),
-       ngram=st.none() | st.integers(1, 3), extreme=st.booleans(), primed=st.booleans())
+       ngram=st.none() | st.integers(1, 3), extreme=st.booleans(), primed=st.booleans(),
+       meter=st.booleans(), exact=st.booleans())
 def test_random_logits_always_decode(kind, seed, length, batch, temperature, top_k, top_p, key_mask, ngram,
-                                     extreme, primed):
+                                     extreme, primed, meter, exact):
     tok = TOKENIZERS[kind]
     model = RandomLogits(len(tok), seed, extreme)
     keys = [MAJOR_MINOR_KEYS[(seed + i) % 24] for i in range(batch)]
     primer = primer_ids(tok) if primed else None
-    seqs = sample(model, tok, keys=keys, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
-                  key_mask=key_mask, no_repeat_ngram=ngram, primer_ids=primer, seed=seed)
-    grammar = tok.grammar()
+    meter = meter and kind == "melody"
+    low = length if exact else min(length, 3)
+    seqs = sample(model, tok, keys=keys, length=length, min_length=None if exact else low, exact=exact,
+                  meter=meter, temperature=temperature, top_k=top_k, top_p=top_p, key_mask=key_mask,
+                  no_repeat_ngram=ngram, primer_ids=primer, seed=seed)
+    grammar, strict = tok.grammar(), grammar_for(tok, meter if kind == "melody" else None)
     primer_notes = 5 if primed else 0
     assert len(seqs) == batch
     for key, ids in zip(keys, seqs):
         assert ids[-1] == tok.eos_id and grammar.is_valid(ids)
+        if not primed:  # the primer (3/4, full bars) may end mid-bar; the meter state then carries on
+            assert strict.is_valid(ids)
         notes = tok.decode(ids)
-        assert len(notes) == primer_notes + length
+        assert low <= len(notes) - primer_notes <= length
         assert notes.key == key
-        assert len(new_notes(tok, ids, 0 if primer is None else len(primer) - 1)) == length
+        assert low <= len(new_notes(tok, ids, 0 if primer is None else len(primer) - 1)) <= length
 
 
 @pytest.mark.parametrize("kwargs, phrase", [
@@ -100,11 +108,15 @@ def test_random_logits_always_decode(kind, seed, length, batch, temperature, top
     ({"top_p": -0.2}, "top-p must be in (0, 1]"),
     ({"top_k": 0}, "top-k must be"),
     ({"no_repeat_ngram": 0}, "no-repeat-ngram"),
+    ({"min_length": 0}, "min-length must be a positive"),
+    ({"min_length": 5}, "min-length 5 is greater than the maximum length 4"),
+    ({"meter": True, "tok": "event"}, "meter grammar needs a melody-vocabulary model"),
     ({"keys": []}, "keys is empty"),
     ({"keys": [None], "key_mask": True}, "key_mask needs a key"),
 ])
 def test_bad_arguments_raise_config_error(kwargs, phrase):
-    tok = TOKENIZERS["melody"]
+    kwargs = dict(kwargs)
+    tok = TOKENIZERS[kwargs.pop("tok", "melody")]
     args = {"keys": [Key(2)], "length": 4, **kwargs}
     with pytest.raises(ConfigError, match=phrase.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")) as err:
         sample(RandomLogits(len(tok), 0), tok, **args)
@@ -150,7 +162,7 @@ def test_no_repeat_ngram_forbids_repeated_pitch_ngrams(kind):
     if kind == "melody":  # without the ban it repeats (the event grammar cannot re-strike a sounding pitch)
         assert (new_notes(tok, plain) == 60).all()
     for n in (1, 2, 3):
-        for ids in sample(model, tok, keys=[Key(0)] * 2, length=40, no_repeat_ngram=n, seed=n):
+        for ids in sample(model, tok, keys=[Key(0)] * 2, length=40, exact=True, no_repeat_ngram=n, seed=n):
             p = new_notes(tok, ids).tolist()
             grams = [tuple(p[i:i + n]) for i in range(len(p) - n + 1)]
             assert len(grams) == len(set(grams)) and len(p) == 40
@@ -163,7 +175,7 @@ def test_length_is_reached_even_when_the_model_refuses_notes(kind, favoured):
     tok = TOKENIZERS[kind]
     length = 6
     model = RandomLogits(len(tok), 0, favour=tok.ids[favoured])
-    (ids,) = sample(model, tok, keys=[Key(7)], length=length, seed=0)
+    (ids,) = sample(model, tok, keys=[Key(7)], length=length, exact=True, seed=0)
     assert len(tok.decode(ids)) == length
     assert len(ids) <= MAX_TOKENS_PER_NOTE * length + 64 + 4 * length + 200
 
@@ -216,15 +228,15 @@ def test_long_generation_streams():
     """2,000 notes through a real LSTM in one call: the state streams, one step per token."""
     tok = TOKENIZERS["melody"]
     model = RecurrentLM(vocab_size=len(tok), cell="lstm", hidden=8, layers=1).eval()
-    (ids,) = sample(model, tok, keys=[Key(2)], length=2000, seed=0)
-    assert len(tok.decode(ids)) == 2000 and tok.grammar().is_valid(ids)
+    (ids,) = sample(model, tok, keys=[Key(2)], length=2000, exact=True, seed=0)
+    assert len(tok.decode(ids)) == 2000 and tok.grammar().is_valid(ids) and grammar_for(tok).is_valid(ids)
 
 
 @pytest.mark.slow
 def test_ten_thousand_notes():
     tok = TOKENIZERS["event"]
     model = RecurrentLM(vocab_size=len(tok), cell="gru", hidden=32, layers=2).eval()
-    seqs = sample(model, tok, keys=[Key(2), Key(9, "minor")], length=10_000, seed=0)
+    seqs = sample(model, tok, keys=[Key(2), Key(9, "minor")], length=10_000, exact=True, seed=0)
     assert [len(tok.decode(s)) for s in seqs] == [10_000, 10_000]
 
 

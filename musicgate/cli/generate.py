@@ -7,6 +7,7 @@ from pathlib import Path
 
 from musicgate.cli.common import device, out_dir, positive_float, positive_int, probability, seed
 from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MODEL  # light: torch loads only when a model is used
+from musicgate.generation.sample import DEFAULT_MIN_LENGTH
 
 
 def register(sub) -> None:
@@ -15,13 +16,26 @@ def register(sub) -> None:
         description="Sample K pieces from a recurrent language model and write them as "
         "{model}_{key}_{seed}_{i}.mid, with a {model}_{key}_{seed}.json record of the settings. "
         "Without --key the primer's key is estimated, or one of the 24 major/minor keys is drawn "
-        "with the seed. Every piece is grammar-constrained, so it always decodes to valid MIDI.")
+        "with the seed. A piece ends where the model ends it (between --min-length and --length "
+        "new notes); --exact-length gives every piece the same number of notes. Every piece is "
+        "grammar-constrained, so it always decodes to valid MIDI; for melody models the grammar "
+        "also keeps the meter: bar lines where the bars are full, no note across a bar line.")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|PATH",
                    help=f"shipped model (folk-rnn, folk-lstm, folk-gru) or a checkpoint path "
                    f"(default {DEFAULT_MODEL})")
     p.add_argument("--key", help="key: 'D major', 'Dm', 'F# minor', 'Bb', ABC forms such as 'Ador'")
-    p.add_argument("--length", type=positive_int, default=DEFAULT_LENGTH, metavar="N",
-                   help=f"new notes per piece (default {DEFAULT_LENGTH}; not bounded by the training window)")
+    p.add_argument("--length", type=positive_int, metavar="N",
+                   help=f"most new notes per piece (default {DEFAULT_LENGTH}; not bounded by the training "
+                   "window); a piece that reaches it is cut there, and the output says so")
+    p.add_argument("--min-length", type=positive_int, metavar="N",
+                   help=f"new notes before the model may end a piece (default {DEFAULT_MIN_LENGTH}, "
+                   "at most --length)")
+    p.add_argument("--exact-length", type=positive_int, metavar="N",
+                   help="exactly N notes per piece, the primer's included, for studies (instead of "
+                   "--length and --min-length; a cut piece gets rests to the end of its bar)")
+    p.add_argument("--free-meter", action="store_true",
+                   help="melody models: drop the meter grammar (bar lines anywhere, notes across bar "
+                   "lines), as the model was sampled before; recorded in the JSON")
     p.add_argument("--num", type=positive_int, default=1, metavar="K", help="pieces to write (default 1)")
     p.add_argument("--temperature", type=positive_float, default=1.0, metavar="T",
                    help="> 0; lower is more conservative (default 1.0)")
@@ -52,7 +66,8 @@ def generate_command(args) -> int:
         from musicgate.generation.api import check_audio
 
         check_audio()
-    run = generate_run(args.model, key=args.key, length=args.length, num=args.num, temperature=args.temperature,
+    run = generate_run(args.model, key=args.key, length=args.length, num=args.num, min_length=args.min_length,
+                       exact_length=args.exact_length, meter=not args.free_meter, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, primer=args.primer, seed=args.seed,
                        key_mask=args.key_mask, no_repeat_ngram=args.no_repeat_ngram, device=args.device,
                        progress=not quiet and sys.stderr.isatty())
@@ -60,8 +75,19 @@ def generate_command(args) -> int:
                           wav=args.wav, musicxml=args.musicxml, settings=run.settings)
     for path in paths:
         print(f"wrote {path}")
-    flags = ", ".join(run.settings["key_pushing_flags"]) or "none"
-    print(f"{len(run.notes)} piece(s) of {args.length} notes from {run.model_name} in {run.key.name} "
-          f"({run.settings['key_source']}), seed {run.seed}; key-pushing flags: {flags}; "
-          f"{time.perf_counter() - start:.1f} s")
+    s = run.settings
+    flags = ", ".join(s["key_pushing_flags"]) or "none"
+    counts = ", ".join(str(len(n)) for n in run.notes)
+    if s["length_mode"] == "exact":
+        ending = f"exactly {s['exact_length']} notes each (--exact-length)"
+    else:
+        ending = f"{sum(s['ended_by_model'])} of {len(run.notes)} ended by the model"
+    meter = "on" if s["meter_grammar"] else ("off (--free-meter)" if s["vocab"] == "melody" else "n/a")
+    print(f"{len(run.notes)} piece(s) of {counts} notes from {run.model_name} in {run.key.name} "
+          f"({s['key_source']}), seed {run.seed}; {ending}; meter grammar {meter}; "
+          f"key-pushing flags: {flags}; {time.perf_counter() - start:.1f} s")
+    cut = [i for i, c in enumerate(s["cut"]) if c]
+    if cut:
+        print(f"cut at the maximum of {s['max_length']} new notes (--length), not ended by the model: "
+              f"piece(s) {', '.join(map(str, cut))}")
     return 0

@@ -127,12 +127,12 @@ def _sample_cell(label: str, ckpt: Path, config: RetentionConfig, keys: list[Key
         table = primers(config.dataset, config.ceiling_split, config.primer_notes, keys, tok)
         ids = []
         for i, key in enumerate(keys):
-            ids += sample(model, tok, keys=[key] * config.n_per_key, length=config.length,
+            ids += sample(model, tok, keys=[key] * config.n_per_key, length=config.length, exact=True,
                           temperature=config.temperature, primer_ids=table[key], seed=config.seed + i,
                           batch_size=config.batch_size, progress=progress)
         n_primer = {k: int((tok.pitch_of[v] >= 0).sum()) for k, v in table.items()}
     else:
-        ids = sample(model, tok, keys=targets, length=config.length, temperature=config.temperature,
+        ids = sample(model, tok, keys=targets, length=config.length, exact=True, temperature=config.temperature,
                      seed=config.seed, batch_size=config.batch_size, progress=progress)
         n_primer = {k: 0 for k in keys}
     seconds = time.perf_counter() - start
@@ -145,7 +145,8 @@ def _sample_cell(label: str, ckpt: Path, config: RetentionConfig, keys: list[Key
     info = {"label": label, "spec": config.models[label], "path": str(ckpt), "sha256": sha256_file(ckpt),
             "cell": model.cell, "params": count_params(model), "model_args": meta["model_args"],
             "step": meta["step"], "best_val_loss": meta["best_val_loss"],
-            "dataset": meta["dataset"], "sample_seconds": round(seconds, 2)}
+            "dataset": meta["dataset"], "sample_seconds": round(seconds, 2),
+            "length_mode": "exact", "meter_grammar": True}  # sample's defaults for melody models
     return CellRun(label, info, measured, ids, seconds)
 
 

@@ -28,13 +28,13 @@ import numpy as np
 from musicgate.errors import AudioError, ConfigError, MidiError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
 from musicgate.music.notes import Notes
-from musicgate.generation.sample import check_sampling_args
+from musicgate.generation.sample import DEFAULT_MIN_LENGTH, check_sampling_args
 from musicgate.files import safe_name
 from musicgate.nn.hub import load_model
 
 DEFAULT_MODEL = "folk-lstm"
-DEFAULT_LENGTH = 128
-"""Notes per generated piece when no length is given."""
+DEFAULT_LENGTH = 256
+"""Most new notes per generated piece when no length is given (the model usually ends it sooner)."""
 
 
 def key_slug(key: "Key | str") -> str:
@@ -51,7 +51,9 @@ class Generation:
     notes : list of Notes, one per piece (the primer's notes first, when there was one).
     ids : list of (T,) int32 token arrays.
     key : the key of the run. seed : the sampler's seed. model_name : for file names.
-    settings : JSON-ready record of every setting (written beside the files).
+    settings : JSON-ready record of every setting (written beside the files), with per piece
+        ``new_notes``, ``ended_by_model`` (the model chose to end it) and ``cut`` (it reached the
+        maximum and was closed there).
     """
 
     notes: list[Notes]
@@ -60,6 +62,11 @@ class Generation:
     seed: int
     model_name: str
     settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cut(self) -> list[bool]:
+        """Per piece: closed at the maximum length instead of ended by the model."""
+        return list(self.settings.get("cut", [False] * len(self.notes)))
 
 
 def _version() -> str | None:
@@ -125,13 +132,28 @@ def _prepare_primer(notes: Notes, name: str, tokenizer, key: Key | None) -> tupl
     return ids[:-1], key, info
 
 
-def generate_run(model, *, key: "str | Key | None" = None, length: int = DEFAULT_LENGTH, num: int = 1,
+def _length_plan(length: int | None, min_length: int | None, exact_length: int | None) -> tuple[int, int | None]:
+    """(maximum new notes, minimum) before the primer is known; checks the combination."""
+    if exact_length is not None:
+        if length is not None or min_length is not None:
+            raise ConfigError("exact-length fixes the number of notes; leave out length and min-length")
+        if isinstance(exact_length, bool) or not isinstance(exact_length, (int, np.integer)) or exact_length < 1:
+            raise ConfigError(f"exact-length must be a positive number of notes, got {exact_length!r}")
+        return int(exact_length), int(exact_length)
+    length = DEFAULT_LENGTH if length is None else length
+    check_sampling_args(length=length, min_length=min_length)
+    return int(length), None if min_length is None else int(min_length)
+
+
+def generate_run(model, *, key: "str | Key | None" = None, length: int | None = None, num: int = 1,
+                 min_length: int | None = None, exact_length: int | None = None, meter: bool = True,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  primer: "str | os.PathLike | Notes | None" = None, seed: int | None = None,
                  key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
                  batch_size: int = 256, progress: bool = False) -> Generation:
     """Like :func:`generate`, but also returns the resolved key, seed and settings."""
-    check_sampling_args(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+    most, least = _length_plan(length, min_length, exact_length)
+    check_sampling_args(length=most, temperature=temperature, top_k=top_k, top_p=top_p,
                         no_repeat_ngram=no_repeat_ngram, batch_size=batch_size)
     num = _check_int("num", num, 1)
     target = None if key is None else parse_key(key)
@@ -156,16 +178,35 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int = DEFAULT
     else:
         run_key = MAJOR_MINOR_KEYS[int(np.random.default_rng(seed).integers(len(MAJOR_MINOR_KEYS)))]
         source = "drawn with the seed"
-    from musicgate.generation.sample import sample
+    from musicgate.generation.sample import note_start_tokens, sample
 
-    ids = sample(net, tokenizer, keys=[run_key] * num, length=length, temperature=temperature, top_k=top_k,
+    starts = note_start_tokens(tokenizer)
+    primed = 0 if primer_ids is None else int(starts[primer_ids].sum())
+    exact = exact_length is not None
+    if exact:
+        if primed >= most:
+            raise ConfigError(f"the primer has {primed} notes, and exact-length {most} counts the whole piece, "
+                              f"primer included; give an exact-length above {primed}")
+        most = least = most - primed
+    use_meter = bool(meter) and tokenizer.kind == "melody"
+    ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
+                 exact=exact, meter=use_meter, temperature=temperature, top_k=top_k,
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
                  seed=seed, batch_size=batch_size, progress=progress)
     notes = [tokenizer.decode(x) for x in ids]
+    new = [int(starts[x].sum()) - primed for x in ids]
+    cut = [not exact and n >= most for n in new]
+    floor = least if least is not None else min(DEFAULT_MIN_LENGTH, most)
     settings = {
         "musicgate_version": _version(), "model": name, "checkpoint": meta.get("path"),
         "cell": getattr(net, "cell", None), "vocab": tokenizer.kind, "key": run_key.name, "key_source": source,
-        "seed": seed, "length": int(length), "num": num, "temperature": float(temperature),
+        "seed": seed, "length": most, "num": num,
+        # min_length / max_length count new notes (after the primer); exact_length the whole piece
+        "length_mode": "exact" if exact else "model ends", "min_length": floor, "max_length": most,
+        "exact_length": int(exact_length) if exact else None,
+        "new_notes": new, "ended_by_model": [not exact and not c for c in cut], "cut": cut,
+        "meter_grammar": use_meter, "meter_unknown_as": "4/4" if use_meter else None,
+        "temperature": float(temperature),
         "top_k": None if top_k is None else int(top_k), "top_p": None if top_p is None else float(top_p),
         "no_repeat_ngram": None if no_repeat_ngram is None else int(no_repeat_ngram), "key_mask": bool(key_mask),
         "key_pushing_flags": ["key_mask"] if key_mask else [],
@@ -174,12 +215,13 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int = DEFAULT
     return Generation(notes=notes, ids=ids, key=run_key, seed=seed, model_name=name, settings=settings)
 
 
-def generate(model, *, key: "str | Key | None" = None, length: int = DEFAULT_LENGTH, num: int = 1,
+def generate(model, *, key: "str | Key | None" = None, length: int | None = None, num: int = 1,
+             min_length: int | None = None, exact_length: int | None = None, meter: bool = True,
              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
              primer: "str | os.PathLike | Notes | None" = None, seed: int | None = None,
              key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
              batch_size: int = 256, progress: bool = False) -> list[Notes]:
-    """Generate ``num`` pieces of ``length`` new notes in ``key``; the API of ``musicgate generate``.
+    """Generate ``num`` pieces in ``key`` that end where the model ends them; the API of ``musicgate generate``.
 
     Parameters
     ----------
@@ -188,9 +230,18 @@ def generate(model, *, key: "str | Key | None" = None, length: int = DEFAULT_LEN
     key : str or Key, optional
         ``"D major"``, ``"Dm"``, ``"F# minor"``, ``"Bb"``, ``"Ador"`` ... Default: the primer's
         estimated key, or one of the 24 major/minor keys drawn with the seed.
-    length : int >= 1
-        New notes per piece.
+    length : int >= 1, optional
+        Most new notes per piece (default :data:`DEFAULT_LENGTH`); a piece that reaches it is cut
+        there (``Generation.cut``).
     num : int >= 1
+    min_length : int >= 1, optional
+        New notes before the model may end a piece (default ``DEFAULT_MIN_LENGTH``, 32, at most ``length``).
+    exact_length : int >= 1, optional
+        Exactly this many notes per piece, the primer's included, for studies (instead of
+        ``length`` and ``min_length``).
+    meter : bool
+        Melody models: bar lines only at full bars and no note across a bar line (default True;
+        it masks by position and duration only, never by pitch).
     temperature, top_k, top_p, no_repeat_ngram, key_mask :
         Sampling settings (see :func:`musicgate.generation.sample.sample`); ``key_mask`` pushes notes into the
         key signature and is off by default.
@@ -209,7 +260,8 @@ def generate(model, *, key: "str | Key | None" = None, length: int = DEFAULT_LEN
     ConfigError, KeyNameError, MidiError, CheckpointError, TokenizerError
         Bad settings, key name, primer or model, before any sampling.
     """
-    return generate_run(model, key=key, length=length, num=num, temperature=temperature, top_k=top_k,
+    return generate_run(model, key=key, length=length, num=num, min_length=min_length,
+                        exact_length=exact_length, meter=meter, temperature=temperature, top_k=top_k,
                         top_p=top_p, primer=primer, seed=seed, key_mask=key_mask,
                         no_repeat_ngram=no_repeat_ngram, device=device, batch_size=batch_size,
                         progress=progress).notes

@@ -6,13 +6,17 @@ is not bounded by the training window (10,000 notes work).
 
 Every position's candidates are, in order of precedence:
 
-1. the vocabulary's grammar (:meth:`~musicgate.tokens.tokenizer.Tokenizer.grammar`): always applied, so
-   every sequence decodes;
-2. length control, also always applied: ``length`` counts *new notes* (PITCH tokens in the melody
+1. the vocabulary's grammar (:func:`grammar_for`): always applied, so every sequence decodes. For
+   melody models it is meter-true by default (``meter``; see :mod:`musicgate.tokens.grammar`):
+   bar lines only where the bar is full, no note or rest across a bar line, EOS only at a bar line;
+2. length control, also always applied. Lengths count *new notes* (PITCH tokens in the melody
    vocabulary, NOTE_ON in the event vocabulary; rests do not count). EOS is masked until a
-   sequence has its ``length`` notes; then it is closed: the melody's last DUR is sampled and EOS
-   follows; in the event vocabulary no new NOTE_ON is allowed, sounding notes get a SHIFT
-   (sampled) and their NOTE_OFFs, then EOS. So no sequence ends early and none runs on;
+   sequence has ``min_length`` notes; from there the model may end it (where the grammar allows
+   EOS). At ``length`` notes (the maximum) it is closed: no new note may start; the melody's last
+   DUR is sampled, then rests fill the bar when the meter grammar asks for it, and EOS comes as
+   soon as the grammar allows it; in the event vocabulary sounding notes get a SHIFT (sampled)
+   and their NOTE_OFFs, then EOS. ``exact=True`` sets the minimum to the maximum: every sequence
+   has exactly ``length`` new notes (for studies);
 3. a token budget (``MAX_TOKENS_PER_NOTE`` per note): a model that stops playing notes (endless
    BAR, REST, SHIFT or VEL tokens) is then limited to note tokens, so every call ends;
 4. the optional pushes, each off by default: ``key_mask`` (only pitches of the sequence's key
@@ -34,6 +38,8 @@ import numpy as np
 from musicgate.errors import ConfigError, TokenizerError
 from musicgate.music.keys import Key
 
+DEFAULT_MIN_LENGTH = 32
+"""New notes before a sequence may end (when no ``min_length`` is given; at most ``length``)."""
 MAX_TOKENS_PER_NOTE = 16
 """Token budget per requested note (plus 64) before non-note tokens are masked."""
 SMALL_BATCH = 32
@@ -43,13 +49,19 @@ _BIG = 1e30
 
 def check_sampling_args(*, length: int, temperature: float = 1.0, top_k: int | None = None,
                         top_p: float | None = None, no_repeat_ngram: int | None = None,
-                        batch_size: int = 256) -> None:
+                        batch_size: int = 256, min_length: int | None = None) -> None:
     """Raise :class:`ConfigError` (one line naming the value) for a bad sampling setting."""
     def is_int(v) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
     if not is_int(length) or length < 1:
         raise ConfigError(f"length must be a positive number of notes, got {length!r}")
+    if min_length is not None:
+        if not is_int(min_length) or min_length < 1:
+            raise ConfigError(f"min-length must be a positive number of notes, got {min_length!r}")
+        if min_length > length:
+            raise ConfigError(f"min-length {min_length} is greater than the maximum length {length}; "
+                              "lower the minimum or raise the length")
     try:
         t = float(temperature)
     except (TypeError, ValueError):
@@ -86,7 +98,7 @@ class _Vocab:
 
     starts: np.ndarray        # (V,) bool: note-start tokens
     non_note: np.ndarray      # (V,) bool: tokens a stalled sequence may not take under the budget
-    closing: np.ndarray       # (V,) bool: tokens allowed once a melody has its notes (DUR, EOS)
+    closing: np.ndarray       # (V,) bool: tokens allowed once a melody has its notes (no PITCH)
     token_of_pitch: np.ndarray  # (128,) int: note-start token of each MIDI pitch, -1 if none
 
     @classmethod
@@ -96,8 +108,14 @@ class _Vocab:
         non_note = np.zeros(v, bool)
         closing = np.zeros(v, bool)
         if tok.kind == "melody":
-            non_note[[tok.bar_id, tok.rest_id]] = True
-            closing[tok.dur_base:] = True
+            from musicgate.tokens.grammar import barline_ids
+
+            non_note[barline_ids(tok)] = True
+            non_note[tok.rest_id] = True
+            if getattr(tok, "tie_id", None) is not None:
+                non_note[tok.tie_id] = True  # a TIE goes on with a note: no new note
+            closing[[i for i, name in enumerate(tok.vocab) if name.startswith("DUR_")]] = True
+            closing |= non_note
         else:
             non_note[tok.shift_base:] = True  # SHIFT and VEL
         closing[tok.eos_id] = True
@@ -143,6 +161,35 @@ def _close_event(grammar, mask: np.ndarray, state, rows: np.ndarray) -> None:
     new[wait, shift] = True
     new[~has_off & ~sounding, tok.eos_id] = True
     mask[rows] = new
+
+
+def _close_melody(tok, voc: _Vocab, mask: np.ndarray, rows: np.ndarray) -> None:
+    """Melody sequences with all their notes: no new PITCH; EOS as soon as the grammar allows it."""
+    if len(rows) == 0:
+        return
+    m = mask[rows] & voc.closing
+    end = m[:, tok.eos_id].copy()
+    m[end] = False
+    m[end, tok.eos_id] = True
+    mask[rows] = m
+
+
+def grammar_for(tokenizer, meter: bool | None = None):
+    """The grammar :func:`sample` uses: melody models meter-true unless ``meter`` is False.
+
+    Raises
+    ------
+    ConfigError
+        ``meter=True`` with a vocabulary that has no bar lines (the event vocabulary).
+    """
+    if tokenizer.kind != "melody":
+        if meter:
+            raise ConfigError(f"the meter grammar needs a melody-vocabulary model; this one uses the "
+                              f"{tokenizer.kind} vocabulary (leave the meter setting out)")
+        return tokenizer.grammar()
+    from musicgate.tokens.grammar import MelodyGrammar
+
+    return MelodyGrammar(tokenizer, meter=meter is None or bool(meter))
 
 
 def _filter_logits(x, *, temperature: float, top_k: int | None, top_p: float | None):
@@ -229,7 +276,8 @@ def _take_state(state, index):
     return state.index_select(1, index)
 
 
-def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, temperature: float = 1.0,
+def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_length: int | None = None,
+           exact: bool = False, meter: bool | None = None, temperature: float = 1.0,
            top_k: int | None = None, top_p: float | None = None, no_repeat_ngram: int | None = None,
            key_mask: bool = False, primer_ids=None, seed: int | None = None, batch_size: int = 256,
            device=None, progress: bool = False, n_threads: int | None = None) -> list[np.ndarray]:
@@ -244,7 +292,14 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, tempera
     keys : list of Key or None
         One per sequence: its KEY token (None: ``KEY_unknown``, or the primer's own KEY token).
     length : int
-        New notes per sequence (the primer's notes are not counted).
+        Most new notes per sequence (the primer's notes are not counted); a sequence that reaches
+        it is closed (cut) there.
+    min_length : int, optional
+        New notes before the model may end a sequence (default ``min(DEFAULT_MIN_LENGTH, length)``).
+    exact : bool
+        Exactly ``length`` new notes per sequence (``min_length`` is then ``length``).
+    meter : bool, optional
+        Melody models: the meter-true grammar (default on; False: the structural grammar only).
     temperature : float > 0
     top_k : int >= 1, optional
     top_p : float in (0, 1], optional
@@ -270,12 +325,18 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, tempera
     Returns
     -------
     list of (T_i,) int32 arrays
-        ``BOS KEY METER ... EOS`` (the primer included), each valid under ``tokenizer.grammar()``.
+        ``BOS KEY METER ... EOS`` (the primer included), each valid under ``tokenizer.grammar()``
+        and, after the primer, under :func:`grammar_for` ``(tokenizer, meter)``.
     """
     import torch
 
     check_sampling_args(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
-                        no_repeat_ngram=no_repeat_ngram, batch_size=batch_size)
+                        no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_length=min_length)
+    grammar = grammar_for(tokenizer, meter)
+    if exact:
+        min_length = length
+    elif min_length is None:
+        min_length = min(DEFAULT_MIN_LENGTH, int(length))
     keys = list(keys)
     if not keys:
         raise ConfigError("keys is empty: give one key (or None) per sequence to sample")
@@ -305,7 +366,8 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, tempera
         with torch.inference_mode():
             for start in range(0, len(keys), batch_size):
                 out += _sample_batch(model, tokenizer, keys[start:start + batch_size],
-                                     prefix[start:start + batch_size], length=int(length),
+                                     prefix[start:start + batch_size], grammar, length=int(length),
+                                     min_length=int(min_length),
                                      temperature=float(temperature), top_k=top_k,
                                      top_p=None if top_p is None else float(top_p),
                                      no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
@@ -334,12 +396,12 @@ def threads_for(batch: int, device) -> int:
     return torch.get_num_threads()
 
 
-def _sample_batch(model, tok, keys, prefix: np.ndarray, *, length: int, temperature: float, top_k, top_p,
-                  no_repeat_ngram, key_mask: bool, gen, device, bar) -> list[np.ndarray]:
+def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int, min_length: int,
+                  temperature: float, top_k, top_p, no_repeat_ngram, key_mask: bool, gen, device,
+                  bar) -> list[np.ndarray]:
     import torch
 
     voc = _Vocab.of(tok)
-    grammar = tok.grammar()
     b = len(keys)
     gstate = grammar.start(b, prefix)
     logits, state = _run_prefix(model, prefix, device)
@@ -365,12 +427,13 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, *, length: int, temperat
                 seen[i].setdefault(tuple(h[j:j + n1]), set()).add(h[j + n1])
     while len(active):
         mask = grammar.allowed(gstate)
-        done_notes = notes[active] >= length
+        have = notes[active]
+        done_notes = have >= length
         open_rows = np.flatnonzero(~done_notes)
-        mask[open_rows, tok.eos_id] = False
+        mask[have < min_length, tok.eos_id] = False
         closing = np.flatnonzero(done_notes)
         if tok.kind == "melody":
-            mask[closing] &= voc.closing
+            _close_melody(tok, voc, mask, closing)
         else:
             _close_event(grammar, mask, gstate, closing)
         if steps >= budget:

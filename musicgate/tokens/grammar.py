@@ -2,6 +2,30 @@
 
 A grammar works on a batch: ``state = g.start(batch)``, then repeatedly ``mask = g.allowed(state)``
 ((batch, vocab) booleans), pick tokens where the mask is true, and ``g.advance(state, tokens)``.
+
+:class:`MelodyGrammar` has two strengths. The structural one (``tok.grammar()``, ``meter=False``)
+allows every sequence that decodes. The meter-true one (``meter=True``, what the sampler uses for
+melody models by default) also tracks the position inside the bar, in grid steps since the last
+bar line, with the bar length from the METER token (``METER_unknown``: 4/4, the bar grid the
+tokenizer encodes such tunes with):
+
+* the notes before the first bar line are a pickup: any length up to one bar;
+* a PITCH, REST or TIE only while the bar has room; a DUR only if it ends at or before the bar line
+  (a note that goes on is written as its DUR to the bar line, the bar line, then TIE and a DUR);
+* a bar-line token (``tok.barline_ids``: BAR and the repeat/ending tokens) only when the bar is
+  full (before the first one: anywhere up to a full bar). Right after one, another bar-line token of
+  a different kind may follow (``:|`` then ``|:``), but never a second plain BAR (an empty bar);
+* a part may end on a short bar: a repeat/ending/part-end token (not BAR) may close a bar early, and
+  the next bar then holds exactly the rest (the next part's pickup), as
+  :func:`musicgate.tokens.bars.bar_fill` counts the two as one bar;
+* EOS only at a bar line: right after a bar-line token, at a full bar, or where the last bar
+  complements the pickup.
+
+Both strengths allow ``TIE`` (``tok.tie_id``, the form vocabulary) only where a PITCH may stand and
+the last PITCH/REST/TIE was a note, so it always continues a note.
+
+It masks by position and duration only: every PITCH token is allowed or forbidden together with
+REST, so it pushes nothing toward any key. Everything is numpy over the batch.
 """
 from __future__ import annotations
 
@@ -21,6 +45,13 @@ class GrammarState:
     fresh: np.ndarray | None = None  # (B, n_voice) voices turned on since the last SHIFT
     program: np.ndarray | None = None  # (B,) current program (0 before any PROGRAM token)
     drums: np.ndarray | None = None  # (B, n_pitch) drums hit since the last SHIFT (with programs)
+    pos: np.ndarray | None = None  # (B,) melody: grid steps since the last bar line (or the start)
+    bar: np.ndarray | None = None  # (B,) melody: grid steps in a bar of the sequence's meter
+    limit: np.ndarray | None = None  # (B,) melody: steps the current bar holds (a bar, or what completes
+    # the short bar before a repeat/ending/part-end mark)
+    seen: np.ndarray | None = None  # (B,) melody: a bar line has come (the pickup is over)
+    pickup: np.ndarray | None = None  # (B,) melody: steps before the first bar line, 0 for a full bar
+    tied: np.ndarray | None = None  # (B,) melody: the last PITCH/REST/TIE was a note (a TIE may follow)
 
 
 class _Grammar:
@@ -68,20 +99,117 @@ class _Grammar:
         return True
 
 
-class MelodyGrammar(_Grammar):
-    """``BOS KEY METER (BAR* (PITCH|REST) DUR)* BAR* EOS``: allowed tokens depend on the last one."""
+def barline_ids(tok) -> np.ndarray:
+    """Ids of every token that stands where a bar line stands (``tok.barline_ids``, else BAR alone)."""
+    ids = getattr(tok, "barline_ids", None)
+    return np.unique(np.asarray([tok.bar_id] if ids is None else ids, np.int64))
 
-    def __init__(self, tok) -> None:
+
+def bar_steps(tok, meter: tuple[int, int] | None) -> int:
+    """Grid steps in one bar of ``meter`` ((num, den); None: 4/4), as the tokenizer places BARs."""
+    steps = getattr(tok, "bar_steps", None) or tok._bar_steps
+    return int(steps(meter))
+
+
+class MelodyGrammar(_Grammar):
+    """``BOS KEY METER (BAR* (PITCH|REST) DUR)* BAR* EOS``, and with ``meter=True`` bars filled exactly
+    (see the module docstring).
+
+    Parameters
+    ----------
+    tok : MelodyTokenizer
+    meter : bool
+        Track the position inside the bar (default False: the structural grammar, which allows
+        every sequence that decodes, notes across bar lines included).
+    """
+
+    def __init__(self, tok, meter: bool = False) -> None:
         super().__init__(tok)
-        starts_event = [tok.meter_base + i for i in range(tok.meter_unknown_id - tok.meter_base + 1)]
-        starts_event += [tok.bar_id] + list(range(tok.dur_base, len(tok.vocab)))
-        heads = np.flatnonzero((tok.pitch_of >= 0)).tolist() + [tok.rest_id]
-        for last in starts_event:
-            self.table[last, heads] = True
-            self.table[last, tok.bar_id] = True
-            self.table[last, tok.eos_id] = True
-        for head in heads:
-            self.table[head, tok.dur_base:] = True
+        self.meter = bool(meter)
+        v = len(tok.vocab)
+        self.dur_steps = np.zeros(v, np.int64)  # steps of each DUR token, 0 for the others
+        for i, name in enumerate(tok.vocab):
+            if name.startswith("DUR_"):
+                self.dur_steps[i] = int(name[4:])
+        self.dur_cols = np.flatnonzero(self.dur_steps)
+        self.tie = getattr(tok, "tie_id", None)
+        self.is_note = tok.pitch_of >= 0  # heads that sound: PITCH and TIE
+        if self.tie is not None:
+            self.is_note[self.tie] = True
+        self.head_cols = np.append(np.flatnonzero(self.is_note), tok.rest_id)
+        self.is_head = np.zeros(v, bool)
+        self.is_head[self.head_cols] = True
+        self.bar_cols = barline_ids(tok)
+        self.is_bar = np.zeros(v, bool)
+        self.is_bar[self.bar_cols] = True
+        meters = np.arange(tok.meter_base, tok.meter_unknown_id + 1)
+        starts_event = np.concatenate([meters, self.bar_cols, self.dur_cols])
+        follows = np.concatenate([self.head_cols, self.bar_cols, [tok.eos_id]])
+        self.table[np.ix_(starts_event, follows)] = True
+        self.table[np.ix_(self.head_cols, self.dur_cols)] = True
+        self.bar_of = np.zeros(v, np.int64)  # bar length of each METER token
+        for m in meters:
+            name = tok.vocab[m].split("_", 1)[1]
+            self.bar_of[m] = bar_steps(tok, None if m == tok.meter_unknown_id else
+                                       tuple(int(x) for x in name.split("/")))
+        self.is_meter = self.bar_of > 0
+        # follow[last, j]: after the bar-line token ``last``, bar-line token bar_cols[j] may stand at the
+        # same bar line (a different kind, never a plain BAR: that would be an empty bar)
+        self.follow = np.zeros((v, len(self.bar_cols)), bool)
+        self.is_mark = self.bar_cols != tok.bar_id  # (k,) repeat/ending/part-end tokens
+        self.follow[self.bar_cols] = (self.bar_cols[None, :] != self.bar_cols[:, None]) & self.is_mark[None, :]
+        self._dur_len = self.dur_steps[self.dur_cols][None, :]
+
+    def _empty(self, batch: int) -> GrammarState:
+        zeros = np.zeros(batch, np.int64)
+        return GrammarState(last=np.full(batch, -1, np.int64), pos=zeros, bar=zeros.copy(), limit=zeros.copy(),
+                            seen=np.zeros(batch, bool), pickup=zeros.copy(), tied=np.zeros(batch, bool))
+
+    def allowed(self, state: GrammarState) -> np.ndarray:
+        mask = self.table[state.last]  # fancy indexing: a copy
+        if self.tie is not None:
+            mask[:, self.tie] &= state.tied
+        if not self.meter:
+            return mask
+        pos, bar, seen, last = state.pos, state.bar, state.seen, state.last
+        room = state.limit - pos
+        mask[:, self.dur_cols] &= self._dur_len <= room[:, None]
+        mask[:, self.head_cols] &= (room > 0)[:, None]
+        full = room <= 0
+        whole = state.limit == bar
+        short = seen & whole & (pos > 0) & ~full  # a repeat/ending/part-end mark may close the bar early
+        mask[:, self.bar_cols] &= (~seen | full)[:, None] | self.follow[last] | (short[:, None] & self.is_mark)
+        at_line = full | self.is_bar[last] | (~seen & (pos == 0)) | \
+            (seen & whole & (state.pickup > 0) & (room == state.pickup))
+        mask[:, self.tok.eos_id] &= at_line
+        dead = ~mask.any(axis=1)  # only after a primer that ended inside a note: take its DUR as written
+        if dead.any():
+            mask[dead] = self.table[last[dead]]
+        return mask
+
+    def advance(self, state: GrammarState, tokens) -> None:
+        tokens = np.asarray(tokens, np.int64)
+        state.last = tokens.copy()
+        if self.tie is not None:
+            state.tied = np.where(self.is_head[tokens], self.is_note[tokens], state.tied)
+        if not self.meter:
+            return
+        meter = self.is_meter[tokens]
+        if meter.any():
+            state.bar = np.where(meter, self.bar_of[tokens], state.bar)
+            state.limit = np.where(meter, state.bar, state.limit)
+        state.pos = state.pos + self.dur_steps[tokens]
+        line = self.is_bar[tokens]
+        if line.any():
+            pos, limit, bar = state.pos, state.limit, np.maximum(state.bar, 1)
+            first = line & ~state.seen
+            short = line & state.seen & (pos > 0) & (pos < limit)  # a mark closing a bar early
+            full = line & (pos >= limit)
+            state.pickup = np.where(first, pos % bar, state.pickup)
+            # a full bar line takes the bar off the position (a primer's note across it leaves the rest)
+            state.pos = np.where(first | short, 0, np.where(full, pos - limit, pos))
+            state.limit = np.where(short & ~first, bar - pos, np.where(full | first, bar, limit))
+            state.seen = state.seen | line
 
 
 class EventGrammar(_Grammar):
