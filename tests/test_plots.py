@@ -237,7 +237,7 @@ def test_half_life_and_saturation_figures(tmp_path):
 
 
 def test_gate_pictures_and_cli(tmp_path, melody, monkeypatch, capsys):
-    from musicgate.cli import gates as gates_cli
+    from musicgate.teach.gates import model_label
     from musicgate.music.midi import write_midi
 
     tok, notes, _ = melody
@@ -270,7 +270,7 @@ def test_gate_pictures_and_cli(tmp_path, melody, monkeypatch, capsys):
     assert (out / "gates_folk-lstm.png").exists() and (out / "half_life.png").exists()
     report = json.loads((out / "gates.json").read_text())
     assert report["cells"]["folk-lstm"]["cell"] == "lstm"
-    assert gates_cli._label("runs/a/best.pt", {"best": 1}) == "best-2"
+    assert model_label("runs/a/best.pt", {"best": 1}) == "best-2"
 
 
 def test_cli_gates_unknown_model_is_one_line(tmp_path, capsys):

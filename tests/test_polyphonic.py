@@ -105,8 +105,8 @@ def test_poly_config_rejects_unknown_keys(tmp_path):
 
 
 def test_shipped_configs_load():
-    from pathlib import Path
-    configs = sorted((Path(__file__).parents[1] / "configs").glob("poly-*.yaml"))
+    from musicgate.experiments.presets import PRESETS
+    configs = sorted(PRESETS.glob("poly-*.yaml"))
     assert len(configs) >= 6
     for path in configs:
         cfg = poly_config(path)

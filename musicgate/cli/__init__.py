@@ -15,7 +15,7 @@ import importlib
 import pkgutil
 import sys
 
-from musicgate.cli.common import OneLineParser
+from musicgate.cli.common import ManualFormatter, OneLineParser
 from musicgate.errors import MusicgateError
 
 _USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.ENOENT,
@@ -25,9 +25,16 @@ _USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EIS
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every command module's sub-commands."""
     parser = OneLineParser(
-        prog="musicgate", description="Music with gated recurrent networks, and what the gates buy.")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+        prog="musicgate", formatter_class=ManualFormatter,
+        description="Music with gated recurrent networks, and what the gates buy.\n\n"
+        "Read MIDI, ABC and MusicXML; tokenize; train RNN, LSTM and GRU language models; generate\n"
+        "in a chosen key; measure how long each cell keeps the key; draw the gates; recognize spoken\n"
+        "digits. 'musicgate COMMAND --help' explains each command with examples.",
+        epilog="examples:\n  musicgate generate --model folk-lstm --key \"D major\" --num 4 --wav\n"
+        "  musicgate gates --model folk-lstm --melody tune.mid\n  musicgate demo")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars or progress lines (give it before COMMAND)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, title="commands")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
         module.register(sub)

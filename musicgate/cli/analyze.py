@@ -6,16 +6,17 @@ import sys
 import warnings
 from pathlib import Path
 
-from musicgate.cli.common import out_dir, positive_float
+from musicgate.cli.common import command, out_dir, positive_float
 from musicgate.analysis.analyze import analyze_path, midi_files, write_report
 from musicgate.music.keys import DEFAULT_PROFILE, PROFILE_NAMES, parse_key, profile_name
 
 
 def register(sub) -> None:
-    p = sub.add_parser("analyze", help="key, in-signature rate and windowed key track of MIDI files",
-                       description="Estimate the key of each MIDI file, the share of its notes in "
-                       "the key signature, and a sliding-window key track; write CSV, JSON and a "
-                       "PNG per file.")
+    p = command(sub, "analyze", "key, in-signature rate and windowed key track of MIDI files",
+                "musicgate analyze generated/ --profile temperley-kostka-payne",
+                'musicgate analyze tune.mid --key "D major" --window 16 --unit beats -o analysis/',
+                description="Estimates the key of each MIDI file, the share of its notes in the key signature, "
+                "and a\nsliding-window key track; writes CSV, JSON and a PNG per file.")
     p.add_argument("path", type=Path, help="a MIDI file or a folder of MIDI files")
     p.add_argument("--key", help="measure against this key (e.g. 'D major', 'Em', 'Ador'); "
                    "default: the estimated key")

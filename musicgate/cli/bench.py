@@ -6,45 +6,58 @@ import shlex
 import sys
 from pathlib import Path
 
-from musicgate.cli.common import out_file, positive_float, positive_int, seed
+from musicgate.cli.common import command, out_file, positive_float, positive_int, seed
 from musicgate.errors import ConfigError
 from musicgate.nn.cells import cell_names
 
-REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="benchmarks checked against published results")
+    p = command(sub, "bench", "benchmarks checked against published results",
+                "musicgate bench polyphonic --dataset jsb --cell lstm",
+                "musicgate bench memory --task adding --T 50,100 --steps 500",
+                description="polyphonic: test NLL per frame on the piano-roll datasets; memory: the adding "
+                "problem and copy memory.")
     bench = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
 
-    poly = bench.add_parser("polyphonic", help="test NLL per frame on a piano-roll benchmark "
-                            "(Boulanger-Lewandowski 2012; compared with Chung 2014, Bai 2018)")
-    poly.add_argument("--dataset", required=True, choices=["jsb", "nottingham", "musedata", "pianomidi"])
-    poly.add_argument("--cell", default="rnn,lstm,gru",
-                      help="rnn, lstm, gru or a comma list (default: all three)")
+    poly = command(bench, "polyphonic", "test NLL per frame on a piano-roll benchmark "
+                   "(Boulanger-Lewandowski 2012; compared with Chung 2014, Bai 2018)",
+                   "musicgate bench polyphonic --dataset jsb",
+                   "musicgate bench polyphonic --dataset nottingham --cell gru --epochs 5 -o nottingham.json",
+                   description="Trains one model per cell with the tuned config shipped in the package "
+                   "(musicgate/experiments/presets/\npoly-DATASET-CELL.yaml), stops on validation NLL and "
+                   "prints a table beside the published numbers.")
+    poly.add_argument("--dataset", required=True, choices=["jsb", "nottingham", "musedata", "pianomidi"],
+                      help="piano-roll dataset")
+    poly.add_argument("--cell", default="rnn,lstm,gru", help="a cell or a comma list")
     poly.add_argument("--config", type=Path, default=None,
-                      help="YAML of PolyConfig keys (default: configs/poly-DATASET-CELL.yaml)")
+                      help="YAML of PolyConfig keys (default: the shipped poly-DATASET-CELL preset)")
     poly.add_argument("--data-dir", type=Path, default=None,
                       help="folder of the four .mat files (default ../shared/polyphonic)")
-    poly.add_argument("--epochs", type=positive_int, default=None, help="at most this many epochs")
+    poly.add_argument("--epochs", type=positive_int, default=None, help="at most this many epochs "
+                      "(default: the config's max_epochs)")
     poly.add_argument("--threads", type=positive_int, default=1,
-                      help="torch CPU threads (default 1: fastest for these small models on a busy machine)")
+                      help="torch CPU threads (1 is fastest for these small models on a busy machine)")
     poly.add_argument("-o", "--output", type=out_file, default=None,
                       help="write the results: .json (with per-epoch history) or markdown")
     poly.set_defaults(func=polyphonic)
 
-    mem = bench.add_parser("memory", help="adding problem and copy memory vs T, per cell, with "
-                           "the trivial baselines")
-    mem.add_argument("--task", default="adding,copy", help="adding, copy or both (default)")
+    mem = command(bench, "memory", "adding problem and copy memory vs T, per cell, with the trivial baselines",
+                  "musicgate bench memory",
+                  "musicgate bench memory --task copy --T 50,200 --cell lstm,gru --plot memory.png -o memory.md",
+                  description="Trains a parameter-matched model per task, length T and cell, and prints "
+                  "the final loss beside\nthe loss of the trivial baseline (a model that learned nothing).")
+    mem.add_argument("--task", default="adding,copy", help="adding, copy or both")
     mem.add_argument("--T", default="50,100,200,400,1000", help="comma list of sequence lengths")
-    mem.add_argument("--cell", default="rnn,lstm,gru", help="comma list of cells (default: all)")
-    mem.add_argument("--steps", type=positive_int, default=None, help="training steps per run")
+    mem.add_argument("--cell", default="rnn,lstm,gru", help="comma list of cells")
+    mem.add_argument("--steps", type=positive_int, default=None,
+                     help="training steps per run (default 300, MemoryConfig.steps)")
     mem.add_argument("--hidden", type=positive_int, default=None,
-                     help="LSTM units; the others get the same parameter count")
-    mem.add_argument("--batch-size", type=positive_int, default=None)
-    mem.add_argument("--lr", type=positive_float, default=None)
-    mem.add_argument("--seed", type=seed, default=None)
-    mem.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+                     help="LSTM units; the others get the same parameter count (default 32, MemoryConfig.lstm_hidden)")
+    mem.add_argument("--batch-size", type=positive_int, default=None,
+                     help="sequences per step (default 16, MemoryConfig.batch_size)")
+    mem.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.01, MemoryConfig.lr)")
+    mem.add_argument("--seed", type=seed, default=None, help="seed (default 0, MemoryConfig.seed)")
+    mem.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     mem.add_argument("--plot", type=out_file, default=None, help="write a PNG of final loss vs T")
     mem.add_argument("-o", "--output", type=out_file, default=None,
                      help="write the results: .json or markdown")
@@ -71,17 +84,10 @@ def _command() -> str:
     return "musicgate " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "musicgate"
 
 
-def _default_config(dataset: str, cell: str) -> Path | None:
-    for folder in (Path("configs"), REPO_CONFIGS):
-        path = folder / f"poly-{dataset}-{cell}.yaml"
-        if path.is_file():
-            return path
-    return None
-
-
 def polyphonic(args) -> int:
     from musicgate.files import atomic_write_json, atomic_write_text
     from musicgate.experiments.polyphonic import poly_config, results_table, train_polyphonic
+    from musicgate.experiments.presets import poly_preset
 
     cells = _list(args.cell, cell_names(), "--cell")
     if args.epochs is not None and args.epochs < 1:
@@ -89,7 +95,7 @@ def polyphonic(args) -> int:
     _threads(args.threads)
     results = []
     for cell in cells:
-        source = args.config or _default_config(args.dataset, cell)
+        source = args.config or poly_preset(args.dataset, cell)
         config = poly_config(source, dataset=args.dataset, cell=cell, max_epochs=args.epochs)
         log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
         print(f"{args.dataset}/{cell}: config {source or 'defaults'}", file=sys.stderr)

@@ -27,6 +27,56 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class ManualFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that reads as a manual: the description and examples as written, every default shown.
+
+    An option's default is appended as ``(default: X)`` unless its help already says what the
+    default is, or there is nothing to show (a flag, or no value at all).
+    """
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 28,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width)
+        self._action_max_length = 14  # command names up to 10 letters keep their summary on their line
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text.lower() or default is None or default is False or default == []
+                or default is argparse.SUPPRESS or not action.option_strings):
+            return text
+        shown = default if isinstance(default, (int, float, str)) else str(default)
+        return f"{text} (default: {str(shown).replace('%', '%%')})"
+
+
+def command(sub, name: str, summary: str, *examples: str, description: str | None = None,
+            aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """Add sub-command ``name`` to ``sub`` with a one-line summary, a description and examples.
+
+    Parameters
+    ----------
+    sub : the ``add_subparsers()`` object of the parent command.
+    name : the sub-command's name.
+    summary : one line, shown in the parent's command list and at the top of the command's help.
+    examples : full command lines (``musicgate ...``), shown under ``examples:`` in ``--help``.
+    description : more text after the summary (plain text, printed as written).
+    """
+    if not examples:
+        raise ValueError(f"command {name!r}: give at least one example")
+    text = summary[0].upper() + summary[1:] + "."
+    if description:
+        text += "\n\n" + description
+    epilog = "example:\n" if len(examples) == 1 else "examples:\n"
+    epilog += "\n".join(f"  {e}" for e in examples)
+    return sub.add_parser(name, help=summary, description=text, epilog=epilog,
+                          formatter_class=ManualFormatter, aliases=list(aliases))
+
+
+def output_alias(parser: argparse.ArgumentParser, old: str, **kwargs) -> None:
+    """Accept ``old`` (a former name of ``-o/--output``) silently, so old scripts keep working."""
+    parser.add_argument(old, dest="output", default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+
 def _number(text: str, kind: type, what: str):
     try:
         return kind(text)
@@ -150,13 +200,10 @@ plain_name = _typed(_plain_name, "name")
 
 
 def check_layer(layer: int, layers: int, *, where: str) -> int:
-    """Return ``layer`` (Python indexing: -1 is the last) when ``where`` has it; raise ConfigError."""
-    from musicgate.errors import ConfigError
+    """Return ``layer`` when ``where`` has it; raise ConfigError (see :func:`musicgate.nn.hub.check_layer`)."""
+    from musicgate.nn.hub import check_layer as check
 
-    if not -layers <= layer < layers:
-        raise ConfigError(f"--layer {layer}: {where} has {layers} layer(s); use 0 .. {layers - 1} "
-                          f"(or -1 for the last)")
-    return layer
+    return check(layer, layers, where=where)
 
 
 def warn(message: str) -> None:

@@ -3,27 +3,35 @@ from __future__ import annotations
 
 import json
 
-from musicgate.cli.common import out_dir, positive_int, seed
+from musicgate.cli.common import command, out_dir, positive_int, seed
 from musicgate.data.corpora import BUILTIN, PREFIXES, load_prepared, prepare, summary
 from musicgate.tokens.tokenizer import TOKENIZERS
 
 
 def register(sub) -> None:
-    data = sub.add_parser("data", help="prepare and inspect token datasets")
+    data = command(sub, "data", "prepare and inspect token datasets",
+                   "musicgate data prepare folk", "musicgate data info folk",
+                   description="prepare: parse, label, tokenize, split and cache a corpus under datasets/; "
+                   "info: what a prepared dataset holds.")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    p = dsub.add_parser("prepare", help="parse, label, tokenize, split and cache a corpus")
+    p = command(dsub, "prepare", "parse, label, tokenize, split and cache a corpus",
+                "musicgate data prepare folk", "musicgate data prepare midi:../shared/midi --vocab event --limit 100",
+                description="Writes datasets/NAME/ (tokens, splits, manifest). A second run with the same "
+                "sources and settings\nreuses the cache; two runs at once build it once.")
     p.add_argument("corpus", help=f"one of {', '.join(BUILTIN + PREFIXES)}")
-    p.add_argument("--vocab", choices=sorted(TOKENIZERS), help="default: melody for folk corpora, event otherwise")
+    p.add_argument("--vocab", choices=sorted(TOKENIZERS), help="tokenizer (default: melody for folk corpora, "
+                   "event otherwise)")
     p.add_argument("--workers", type=positive_int, help="parallel parsers (default: all cores)")
-    p.add_argument("--seed", type=seed, default=0, help="seed of the train/valid/test split by tune")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the train/valid/test split by tune (default 0)")
     p.add_argument("--root", type=out_dir, default="datasets", help="where caches live (default datasets/)")
     p.add_argument("--limit", type=positive_int, help="only the first N tunes (a quick trial)")
     p.add_argument("--force", action="store_true", help="rebuild even when the cache is up to date")
     p.set_defaults(func=_prepare)
-    p = dsub.add_parser("info", help="counts, key histogram, length percentiles, rejects by reason")
+    p = command(dsub, "info", "counts, key histogram, length percentiles, rejects by reason",
+                "musicgate data info folk", "musicgate data info datasets/folk --json")
     p.add_argument("name", help="a dataset name under --root, or a path")
-    p.add_argument("--root", default="datasets")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--root", default="datasets", help="where caches live")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_info)
 
 

@@ -5,17 +5,19 @@ import shlex
 import sys
 from pathlib import Path
 
-from musicgate.cli.common import nonneg_int, out_dir, positive_int, seed
+from musicgate.cli.common import command, nonneg_int, out_dir, positive_int, seed
 from musicgate.music.keys import DEFAULT_PROFILE, PROFILE_NAMES
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "evaluate", help="musicality report: generated tunes beside held-out real tunes",
-        description="Measure MIDI files against the key each was asked in (whole-piece and windowed key, "
-        "notes in the key signature, range, leaps, bars filled, grid, repetition, ending, length), beside "
-        "real tunes measured in the same run. Means with bootstrap 95%% intervals; writes evaluate.md, "
-        "evaluate.json and evaluate.png. Each folder given is one column of the table.")
+    p = command(
+        sub, "evaluate", "musicality report: generated tunes beside held-out real tunes",
+        "musicgate evaluate generated/",
+        "musicgate evaluate out/rnn out/lstm out/gru --reference folk --reference-tunes 100",
+        description="Measures MIDI files against the key each was asked in (whole-piece and windowed key, "
+        "notes in\nthe key signature, range, leaps, bars filled, grid, repetition, ending, length), beside "
+        "real tunes\nmeasured in the same run. Means with bootstrap 95% intervals; writes evaluate.md, "
+        "evaluate.json\nand evaluate.png. Each folder given is one column of the table.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="DIR|FILE",
                    help="folders of 'musicgate generate' output (one column each) or MIDI files (one column)")
     p.add_argument("--key", help="the asked key of every tune (default: the JSON record 'generate' writes "
@@ -27,10 +29,10 @@ def register(sub) -> None:
                    help="real tunes drawn from the test split (default 200; 0: all)")
     p.add_argument("--no-reference", action="store_true", help="measure the inputs alone")
     p.add_argument("--root", default="datasets", help="where prepared corpora live (default datasets/)")
-    p.add_argument("--window", type=positive_int, default=32, metavar="N", help="notes per window of the windowed key (32)")
+    p.add_argument("--window", type=positive_int, default=32, metavar="N", help="notes per window of the windowed key (default 32)")
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"key profile: {', '.join(PROFILE_NAMES)} (default {DEFAULT_PROFILE})")
-    p.add_argument("--seed", type=seed, default=0, help="seed of the bootstrap and of the reference draw (0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the bootstrap and of the reference draw (default 0)")
     p.add_argument("-o", "--output", type=out_dir, metavar="OUT",
                    help="output folder (default DIR/evaluate, or evaluate/ beside the files)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")

@@ -4,32 +4,39 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from musicgate.cli.common import out_dir, positive_float, positive_int, seed
+from musicgate.cli.common import command, out_dir, positive_float, positive_int, seed
 from musicgate.errors import ConfigError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("experiment", help="key-retention experiment and key-memory probe",
-                       description="Reproducible experiments on how long each recurrent cell keeps the key.")
+    p = command(sub, "experiment", "key-retention experiment and key-memory probe",
+                "musicgate experiment retention", "musicgate experiment probe --T 10,100 --cells lstm,gru",
+                description="Reproducible experiments on how long each recurrent cell keeps the key.")
     exp = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
 
-    r = exp.add_parser("retention", help="generate in every key with each model; measure key retention per position",
-                       description="For each model and each of the 24 keys, sample sequences far beyond the "
-                       "training windows and measure, per position, the in-signature rate, windowed key agreement "
-                       "and MIREX score (95%% bootstrap intervals) and the time to drift, against the same measures "
-                       "on held-out real tunes. Writes generated/retention-<timestamp>/ with report.md.")
-    r.add_argument("--config", type=Path, help="YAML config (default: the built-in defaults = configs/retention.yaml)")
+    r = command(exp, "retention", "generate in every key with each model; measure key retention per position",
+                "musicgate experiment retention",
+                "musicgate experiment retention --config configs/retention.yaml --set n_per_key=8",
+                "musicgate experiment retention --set models.lstm=runs/folk-lstm/best.pt",
+                description="For each model and each of the 24 keys, samples sequences far beyond the training "
+                "windows and\nmeasures, per position, the in-signature rate, windowed key agreement and MIREX "
+                "score (95%\nbootstrap intervals) and the time to drift, against the same measures on held-out "
+                "real tunes.\nWrites generated/retention-<timestamp>/ with report.md.")
+    r.add_argument("--config", type=Path, help="YAML config (default: the built-in defaults, the same as "
+                   "configs/retention.yaml)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set n_per_key=8 or --set models.lstm=runs/x/best.pt")
     r.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     r.set_defaults(func=retention_command)
 
-    q = exp.add_parser("probe", help="key-memory probe: recall of a key token across T neutral steps, per cell",
-                       description="Train a small parameter-matched model per cell and gap T on KEY, T rests, "
-                       "in-key notes; score the in-key probability mass at the first note (chance 7/12). Writes "
-                       "generated/probe-<timestamp>/ with report.md and probe.png.")
-    q.add_argument("--T", dest="Ts", default="10,30,100,300,1000", help="gap lengths (default 10,30,100,300,1000)")
-    q.add_argument("--cells", default="rnn,lstm,gru", help="cells (default rnn,lstm,gru)")
+    q = command(exp, "probe", "key-memory probe: recall of a key token across T neutral steps, per cell",
+                "musicgate experiment probe",
+                "musicgate experiment probe --T 10,100,1000 --cells lstm,gru --steps 500 -o generated/",
+                description="Trains a small parameter-matched model per cell and gap T on KEY, T rests, in-key "
+                "notes; scores\nthe in-key probability mass at the first note (chance 7/12). Writes "
+                "OUTPUT/probe-<timestamp>/\nwith report.md and probe.png.")
+    q.add_argument("--T", dest="Ts", default="10,30,100,300,1000", help="gap lengths, comma-separated (default 10,30,100,300,1000)")
+    q.add_argument("--cells", default="rnn,lstm,gru", help="cells, comma-separated (default rnn,lstm,gru)")
     q.add_argument("--steps", type=positive_int, help="Adam steps per run (default 300)")
     q.add_argument("--hidden", type=positive_int, help="LSTM units; the other cells are matched to its size (default 32)")
     q.add_argument("--lr", type=positive_float, help="Adam learning rate for every cell (default: per cell, see probe.DEFAULT_LR)")

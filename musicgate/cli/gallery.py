@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from musicgate.cli.common import out_dir, positive_int, seed
+from musicgate.cli.common import command, out_dir, positive_int, seed
 
 
 def register(sub) -> None:
-    p = sub.add_parser("gallery", help="one static HTML page to listen to RNN, LSTM and GRU samples, "
-                       "with piano rolls, key curves, gate views and a comparison from measured numbers")
+    p = command(sub, "gallery", "a static HTML page to hear and compare RNN, LSTM and GRU samples",
+                "musicgate gallery",
+                'musicgate gallery --model folk-lstm --model runs/my-gru --key "E minor" --retention generated/retention-X',
+                description="Piano rolls, key curves, gate views and a comparison from measured numbers, for each model "
+                "and key.\nThe page works offline from file:// (media/ beside index.html).")
     p.add_argument("-o", "--output", type=out_dir, default="generated/gallery",
                    help="folder for index.html and media/ (default generated/gallery)")
     _sampling_args(p)
@@ -19,8 +22,10 @@ def register(sub) -> None:
                    help="a retention run folder whose curves and findings go on the page")
     p.set_defaults(func=gallery)
 
-    d = sub.add_parser("demo", help="the shipped models: samples in three keys, audio, a short retention "
-                       "run and the gallery page (about 1-3 minutes on a laptop CPU)")
+    d = command(sub, "demo", "samples, audio, a short retention run and the gallery page in one go",
+                "musicgate demo", "musicgate demo --no-retention -o generated/quick-demo",
+                description="With the shipped models: samples in three keys, audio, a short retention run and "
+                "the gallery page\n(about 1-3 minutes on a laptop CPU). Prints the page's file:// address.")
     d.add_argument("-o", "--output", type=out_dir, default="generated/demo",
                    help="folder for the page, its media and the retention run (default generated/demo)")
     _sampling_args(d)

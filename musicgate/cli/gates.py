@@ -1,61 +1,34 @@
-"""``musicgate gates``: what the gates of trained models do on one melody, as pictures."""
+"""``musicgate gates``: what the gates of trained models do on one melody, as pictures.
+
+Parsing only: the work is :func:`musicgate.teach.gates.gates_report`.
+"""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-from musicgate.cli.common import check_layer, out_dir
-from musicgate.errors import CheckpointError, ConfigError, MidiError
+from musicgate.cli.common import command, out_dir
 
 
 def register(sub) -> None:
-    p = sub.add_parser("gates", help="gate heatmaps under the piano roll, memory half-life and "
-                       "gate saturation for one melody (give --model once per model to compare)")
+    p = command(sub, "gates", "gate pictures, memory half-life and saturation of models on one melody",
+                "musicgate gates --model folk-lstm --melody tune.mid",
+                "musicgate gates --model folk-rnn --model folk-lstm --model folk-gru --melody tune.mid -o gates/",
+                description="Give --model once per model to compare cells. Writes gates_MODEL.png per model, "
+                "half_life.png,\nsaturation.png and gates.json (the numbers) into the output folder.")
     p.add_argument("--model", action="append", required=True, metavar="PATH_OR_NAME",
                    help="a shipped model name (folk-lstm), a checkpoint file or a run folder (repeat to compare cells)")
     p.add_argument("--melody", type=Path, required=True, help="a MIDI file (its top line is used)")
     p.add_argument("-o", "--output", type=out_dir, default="generated/gates",
-                   help="folder for the PNGs and gates.json (default generated/gates)")
-    p.add_argument("--max-steps", type=int, default=256, help="tokens traced (default 256)")
-    p.add_argument("--layer", type=int, default=-1, help="layer shown (default: the last)")
+                   help="folder for the PNGs and gates.json")
+    p.add_argument("--max-steps", type=int, default=256, help="tokens traced (at least 4)")
+    p.add_argument("--layer", type=int, default=-1, help="layer shown (-1: the last)")
     p.set_defaults(func=gates)
 
 
-def _load(spec: str):
-    """(model, tokenizer) of a shipped model name, a checkpoint file or a run folder."""
-    from musicgate.nn.hub import load_model
-
-    model, tokenizer, _meta = load_model(spec)
-    if tokenizer is None or not hasattr(model, "embed"):
-        raise CheckpointError(f"{spec}: gate pictures need a token language model "
-                              "(RecurrentLM) saved with its tokenizer")
-    return model, tokenizer
-
-
-def _label(spec: str, taken: dict) -> str:
-    base = Path(spec).stem if spec.endswith(".pt") else Path(spec).name or spec
-    return base if base not in taken else f"{base}-{len(taken) + 1}"
-
-
 def gates(args) -> int:
-    from musicgate.files import atomic_write_json
-    from musicgate.viz.gates import gate_pictures
-    from musicgate.music.midi import read_midi
+    from musicgate.teach.gates import gates_report
 
-    if args.max_steps < 4:
-        raise ConfigError(f"--max-steps must be at least 4, got {args.max_steps}")
-    notes = read_midi(args.melody).skyline()
-    if len(notes) == 0:
-        raise MidiError(f"{args.melody}: the MIDI file has no pitched notes to trace")
-    models: dict = {}
-    for spec in args.model:
-        model, tokenizer = _load(spec)
-        models[_label(spec, models)] = (model, tokenizer)
-        check_layer(args.layer, int(model.model_args.get("layers", 1)), where=spec)
-    result = gate_pictures(models, notes, args.output, max_steps=args.max_steps, layer=args.layer)
-    summary = {label: {**info, "median_half_life": _finite(info["median_half_life"])}
-               for label, info in result["cells"].items()}
-    atomic_write_json(args.output / "gates.json", {"melody": str(args.melody), "cells": summary})
+    result = gates_report(args.model, args.melody, args.output, max_steps=args.max_steps, layer=args.layer)
     for label, info in result["cells"].items():
         half = info["median_half_life"]
         half_text = "no gates" if half is None else f"median half-life {half:.1f} steps"
@@ -64,11 +37,4 @@ def gates(args) -> int:
         print(f"{label} ({info['cell']}, {info['steps']} steps): {half_text}" + (f"; {sat}" if sat else ""))
     for path in result["files"]:
         print(f"wrote {path}")
-    print(f"wrote {args.output / 'gates.json'}")
     return 0
-
-
-def _finite(x):
-    if x is None or math.isfinite(x):
-        return x
-    return "inf"

@@ -5,25 +5,28 @@ import sys
 import time
 from pathlib import Path
 
-from musicgate.cli.common import device, out_dir, positive_float, positive_int, probability, seed
+from musicgate.cli.common import command, device, output_alias, out_dir, positive_float, positive_int, probability, seed
 from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MODEL  # light: torch loads only when a model is used
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "generate", help="generate MIDI files in a key with a shipped model or a checkpoint",
-        description="Sample K pieces from a recurrent language model and write them as "
-        "{model}_{key}_{seed}_{i}.mid, with a {model}_{key}_{seed}.json record of the settings. "
-        "Without --key the primer's key is estimated, or one of the 24 major/minor keys is drawn "
-        "with the seed. A piece ends where the model ends it (between --min-length and --length "
-        "new notes); --exact-length gives every piece the same number of notes. Every piece is "
-        "grammar-constrained, so it always decodes to valid MIDI; for melody models the grammar "
-        "also keeps the meter: bar lines where the bars are full, no note across a bar line.")
+    p = command(
+        sub, "generate", "generate MIDI files in a key with a shipped model or a checkpoint",
+        'musicgate generate --model folk-gru --key "A dorian" --num 4 --wav --musicxml',
+        "musicgate generate --model runs/folk-lstm --primer tune.mid --key Em --length 256 -o out/",
+        description="Samples K pieces from a recurrent language model and writes them as "
+        "{model}_{key}_{seed}_{i}.mid,\nwith a {model}_{key}_{seed}.json record of the settings. "
+        "Without --key the primer's key is estimated,\nor one of the 24 major/minor keys is drawn "
+        "with the seed. A piece ends where the model ends it\n(between --min-length and --length new "
+        "notes); --exact-length gives every piece the same\nnumber of notes. Every piece is "
+        "grammar-constrained, so it always decodes to valid MIDI;\nfor melody models the grammar also "
+        "keeps the meter: bar lines where the bars are full,\nno note across a bar line.")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|PATH",
                    help=f"shipped model (folk-rnn, folk-lstm, folk-gru) or a checkpoint path "
                    f"(default {DEFAULT_MODEL})")
-    p.add_argument("--key", help="key: 'D major', 'Dm', 'F# minor', 'Bb', ABC forms such as 'Ador'")
+    p.add_argument("--key", help="key: 'D major', 'Dm', 'F# minor', 'Bb', ABC forms such as 'Ador' "
+                   "(default: the primer's, else drawn with the seed)")
     p.add_argument("--length", type=positive_int, metavar="N",
                    help=f"most new notes per piece (default {DEFAULT_LENGTH}; not bounded by the training "
                    "window); a piece that reaches it is cut there, and the output says so")
@@ -39,20 +42,21 @@ def register(sub) -> None:
     p.add_argument("--num", type=positive_int, default=1, metavar="K", help="pieces to write (default 1)")
     p.add_argument("--temperature", type=positive_float, default=1.0, metavar="T",
                    help="> 0; lower is more conservative (default 1.0)")
-    p.add_argument("--top-k", type=positive_int, metavar="K", help="sample among the K likeliest tokens")
-    p.add_argument("--top-p", type=probability, metavar="P", help="nucleus sampling, P in (0, 1]")
+    p.add_argument("--top-k", type=positive_int, metavar="K", help="sample among the K likeliest tokens (default: all)")
+    p.add_argument("--top-p", type=probability, metavar="P", help="nucleus sampling, P in (0, 1] (default: off)")
     p.add_argument("--primer", type=Path, metavar="FILE.mid",
-                   help="music to continue (moved into --key when one is given)")
+                   help="music to continue (moved into --key when one is given; default: none)")
     p.add_argument("--seed", type=seed, metavar="S", help="random seed (drawn and reported when left out)")
-    p.add_argument("-o", "--output-dir", type=out_dir, default="generated", metavar="DIR",
+    p.add_argument("-o", "--output", type=out_dir, default="generated", metavar="DIR",
                    help="output folder (default generated/)")
+    output_alias(p, "--output-dir", type=out_dir)
     p.add_argument("--wav", action="store_true", help="also render each piece to WAV")
     p.add_argument("--musicxml", action="store_true", help="also write MusicXML sheet music")
     p.add_argument("--key-mask", action="store_true",
                    help="only notes of the key signature (a push toward the key; off by default, "
                    "recorded in the JSON so key-retention measurements can leave it out)")
     p.add_argument("--no-repeat-ngram", type=positive_int, metavar="N",
-                   help="never repeat a sequence of N pitches within a piece")
+                   help="never repeat a sequence of N pitches within a piece (default: off)")
     p.add_argument("--device", type=device, default="cpu", help="cpu (default), cuda, cuda:N or mps")
     p.set_defaults(func=generate_command)
 
@@ -71,7 +75,7 @@ def generate_command(args) -> int:
                        top_k=args.top_k, top_p=args.top_p, primer=args.primer, seed=args.seed,
                        key_mask=args.key_mask, no_repeat_ngram=args.no_repeat_ngram, device=args.device,
                        progress=not quiet and sys.stderr.isatty())
-    paths = write_outputs(run.notes, args.output_dir, model_name=run.model_name, key=run.key, seed=run.seed,
+    paths = write_outputs(run.notes, args.output, model_name=run.model_name, key=run.key, seed=run.seed,
                           wav=args.wav, musicxml=args.musicxml, settings=run.settings)
     for path in paths:
         print(f"wrote {path}")

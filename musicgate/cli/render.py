@@ -4,17 +4,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from musicgate.cli.common import out_file, positive_int
+from musicgate.cli.common import command, out_file, positive_int
 from musicgate.music.audio import BACKENDS, render_file
 
 
 def register(sub) -> None:
-    p = sub.add_parser("render", help="MIDI file -> WAV with a General MIDI soundfont "
-                       "(default: pretty_midi's TimGM6mb.sf2)")
+    p = command(sub, "render", "MIDI file -> WAV with a General MIDI soundfont",
+                "musicgate render song.mid -o song.wav",
+                "musicgate render song.mid --soundfont FluidR3_GM.sf2 --sample-rate 22050")
     p.add_argument("file", type=Path, help="the .mid file")
     p.add_argument("-o", "--output", type=out_file, help="WAV to write (default: FILE with .wav)")
     p.add_argument("--soundfont", type=Path, help="a .sf2 file (default: pretty_midi's TimGM6mb.sf2)")
-    p.add_argument("--sample-rate", type=positive_int, default=44100, help="Hz (default 44100)")
+    p.add_argument("--sample-rate", type=positive_int, default=44100, help="samples per second, Hz (default 44100)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="synthesizer (auto: tinysoundfont, else FluidSynth when installed)")
     p.set_defaults(func=render)

@@ -1,30 +1,41 @@
 """``musicgate train``: train a language model from a YAML config (also under torchrun)."""
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
 
-from musicgate.cli.common import device, out_dir, positive_int
+from musicgate.cli.common import command, device, out_dir, positive_int
 from musicgate.errors import ConfigError
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "train", help="train a recurrent language model from a YAML config",
-        description="Train a RecurrentLM on a prepared dataset. Writes config.yaml, metrics.csv, "
-        "last.pt, best.pt and loss.png into the run folder. Runs unchanged under "
-        "`torchrun --nproc-per-node N -m musicgate train ...` (DistributedDataParallel).")
+    p = command(
+        sub, "train", "train a recurrent language model from a YAML config",
+        "musicgate train configs/folk-lstm.yaml -o runs/folk-lstm",
+        "musicgate train configs/tiny.yaml --set model.hidden=512 --set train.steps=2000",
+        "musicgate train --resume runs/folk-lstm",
+        "torchrun --nproc-per-node 2 -m musicgate train configs/folk-lstm.yaml",
+        description="Trains a RecurrentLM on a prepared dataset ('musicgate data prepare' first). Writes "
+        "config.yaml, metrics.csv,\nlast.pt, best.pt and loss.png into the run folder; a bar with tokens/s "
+        "on a terminal, a line per\nevaluation otherwise. Runs unchanged under torchrun "
+        "(DistributedDataParallel).")
     p.add_argument("config", nargs="?", type=Path,
                    help="YAML config (see configs/); optional with --resume (the run's config.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.hidden=512 (repeatable)")
-    p.add_argument("--run-dir", type=out_dir, help="run folder (default runs/<config name>-<time>)")
+    p.add_argument("-o", "--output", dest="run_dir", type=out_dir,
+                   help="run folder (default runs/<config name>-<time>)")
+    p.add_argument("--run-dir", dest="run_dir", type=out_dir, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # the former name of -o, kept for old scripts
     p.add_argument("--resume", type=Path, metavar="RUN",
                    help="continue the run in folder RUN from its last.pt (after Ctrl-C, kill -9, ...)")
-    p.add_argument("--device", type=device, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", type=device, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps "
+                   "(default: the config's train.device)")
     p.add_argument("--stop-after", type=positive_int, metavar="N",
-                   help="stop cleanly after N steps of this call, saving last.pt (time-sliced jobs)")
+                   help="stop cleanly after N steps of this call, saving last.pt (time-sliced jobs; "
+                   "default: run to the config's train.steps)")
     p.set_defaults(func=train_command)
 
 
@@ -38,7 +49,7 @@ def train_command(args) -> int:
     if args.resume is not None:
         run_dir = args.resume
         if args.run_dir is not None and Path(args.run_dir).resolve() != Path(run_dir).resolve():
-            raise ConfigError(f"--resume {run_dir} and --run-dir {args.run_dir} name different folders; give one")
+            raise ConfigError(f"--resume {run_dir} and -o {args.run_dir} name different folders; give one")
         source = args.config or Path(run_dir) / "config.yaml"
         if not Path(source).exists():
             raise ConfigError(f"{source}: no config to resume with; give CONFIG.yaml as well")

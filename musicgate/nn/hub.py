@@ -113,4 +113,14 @@ def load_model(spec: "str | os.PathLike", device: str = "cpu"):
     return model, ckpt.tokenizer, meta
 
 
-__all__ = ["SHIPPED_MODELS", "pretrained_dir", "shipped_models", "resolve_checkpoint", "model_label", "load_model"]
+def check_layer(layer: int, layers: int, *, where: str) -> int:
+    """Return ``layer`` (Python indexing: -1 is the last) when ``where`` has it; raise ConfigError."""
+    from musicgate.errors import ConfigError
+
+    if not -layers <= layer < layers:
+        raise ConfigError(f"--layer {layer}: {where} has {layers} layer(s); use 0 .. {layers - 1} "
+                          f"(or -1 for the last)")
+    return layer
+
+
+__all__ = ["check_layer", "SHIPPED_MODELS", "pretrained_dir", "shipped_models", "resolve_checkpoint", "model_label", "load_model"]

@@ -111,9 +111,10 @@ def train_classifier(train: SpeechSet, *, cell: str = "gru", hidden: int = 64, l
     """Train a :class:`SpeechClassifier` with Adam on shuffled mini-batches (seeded).
 
     The learning rate is halved over the last third of the epochs; the gradient norm is clipped
-    at 5. A NaN loss raises RunFailure.
+    at 5. A NaN loss raises RunFailure. With ``progress``, a bar per epoch with the rate, loss and
+    accuracy (plain lines when stderr is not a terminal, see :func:`musicgate.progress.progress`).
     """
-    from tqdm import tqdm
+    from musicgate.progress import progress as progress_display
 
     if len(train) == 0:
         raise ConfigError("the training set is empty")
@@ -128,7 +129,7 @@ def train_classifier(train: SpeechSet, *, cell: str = "gru", hidden: int = 64, l
     rng = np.random.default_rng(seed)
     labels = torch.as_tensor(train.labels)
     history = []
-    bar = tqdm(range(epochs), desc=f"train {cell}", unit="epoch", disable=not progress)
+    bar = progress_display(range(epochs), desc=f"train {cell}", unit="epoch", quiet=not progress)
     for epoch in bar:
         model.train()
         order = rng.permutation(len(train))

@@ -174,10 +174,10 @@ def stratified_split(labels: np.ndarray, *, test_fraction: float = 0.5,
 # ---------------------------------------------------------------- FSDD folder
 
 def _features_of(paths: list[Path], config: FeatureConfig, progress: bool) -> list[np.ndarray]:
-    from tqdm import tqdm
+    from musicgate.progress import progress as progress_display
 
-    return [file_features(p, config) for p in tqdm(paths, desc="features", unit="clip",
-                                                   disable=not progress, leave=False)]
+    return [file_features(p, config) for p in progress_display(paths, desc="features", unit="clip",
+                                                               quiet=not progress, leave=False)]
 
 
 def load_fsdd(folder: "str | os.PathLike", *, config: FeatureConfig = FeatureConfig(),

@@ -76,8 +76,7 @@ def synthesize_digits(settings: SynthSettings = SynthSettings(), *,
     SpeechSet whose ``speakers`` are variant names and ``names`` say
     ``word|accent+variant|rate|pitch``; ``info`` holds the engine version and settings.
     """
-    from tqdm import tqdm
-
+    from musicgate.progress import progress as progress_display
     from musicgate.speech.espeak import engine
 
     eng = engine()
@@ -90,7 +89,8 @@ def synthesize_digits(settings: SynthSettings = SynthSettings(), *,
     rng = np.random.default_rng(settings.seed)
     jobs = [(v, d) for v in variants for d in range(10) for _ in range(settings.takes)]
     feats, labels, speakers, names = [], [], [], []
-    for variant, digit in tqdm(jobs, desc="synth-digits", unit="clip", disable=not progress, leave=False):
+    for variant, digit in progress_display(jobs, desc="synth-digits", unit="clip",
+                                           quiet=not progress, leave=False):
         accent = accents[rng.integers(len(accents))]
         rate = int(rng.integers(settings.rates[0], settings.rates[1] + 1))
         pitch = int(rng.integers(settings.pitches[0], settings.pitches[1] + 1))
