@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MG=${MG:-.venv/bin/musicgate}
 OUT=${OUT:-benchmarks/results/musicality}
-GEN=$(mktemp -d)
-trap 'rm -rf "$GEN"' EXIT
-"$MG" data prepare folk
+GEN=${GEN:-generated/musicality}   # the tunes (not committed); the report goes to $OUT
+rm -rf "$GEN"
+"$MG" -q data prepare folk
 for model in folk-rnn folk-lstm folk-gru; do
     for key in "D major" "G major" "A minor" "E minor" "A dorian" "D mixolydian"; do
         "$MG" -q generate --model "$model" --key "$key" --num 8 --seed 1 -o "$GEN/$model" >/dev/null
