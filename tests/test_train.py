@@ -207,3 +207,32 @@ def test_two_process_ddp_equals_one_process(dataset, tmp_path):
     for k in wa:
         torch.testing.assert_close(wb[k], wa[k], rtol=1e-4, atol=1e-5)
     assert len(load_checkpoint(tmp_path / "two" / "last.pt").trainer["rng"]) == 2
+
+
+def test_gate_initialisation_is_a_model_option(dataset, tmp_path):
+    """model.init sets the keep-gate biases of a new model (recorded in the run's config); bad
+    settings are one ConfigError before any work."""
+    import dataclasses
+
+    from musicgate.nn.init import keep_gate_at_rest
+    from musicgate.train.config import config_from_dict
+
+    cfg = tiny_config(dataset)
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, cell="lstm", init="forget1"),
+                              train=dataclasses.replace(cfg.train, steps=1, eval_every=1))
+    trainer = _Trainer(cfg, tmp_path / "run", *_single_process(), resume=False, quiet=True)
+    keep = keep_gate_at_rest(trainer.model.rnn)  # before any step: sigmoid(1) ~ 0.73 everywhere
+    assert np.allclose(keep, 1 / (1 + math.exp(-1)), atol=1e-6)
+    plain = _Trainer(tiny_config(dataset), tmp_path / "plain", *_single_process(), resume=False, quiet=True)
+    assert not np.allclose(keep_gate_at_rest(plain.model.rnn), 1 / (1 + math.exp(-1)), atol=1e-3)
+    for bad, phrase in [({"init": "bogus"}, "not one of default, forget1, chrono"),
+                        ({"init": "chrono"}, "needs model.init_t_max > 1"),
+                        ({"init": "forget1", "cell": "rnn"}, "has no gates")]:
+        with pytest.raises(ConfigError, match=phrase):
+            config_from_dict({"model": bad})
+
+
+def _single_process():
+    from musicgate.train.util import Distributed
+
+    return Distributed(), torch.device("cpu")

@@ -62,6 +62,9 @@ class ModelConfig:
     params : target parameter count; the hidden size comes from
         :func:`~musicgate.nn.models.hidden_for_params`, so cells compare at equal size.
     layers, embed, dropout : see :class:`~musicgate.nn.models.RecurrentLM`.
+    init : gate initialisation of a new model (:func:`musicgate.nn.init.init_gates`): ``default``
+        (PyTorch's), ``forget1`` (keep-gate bias 1) or ``chrono`` (needs ``init_t_max``).
+    init_t_max : the longest memory time scale, in steps, for ``chrono``.
     """
 
     cell: str = "lstm"
@@ -70,6 +73,8 @@ class ModelConfig:
     layers: int = 2
     embed: int | None = None
     dropout: float = 0.0
+    init: str = "default"
+    init_t_max: float | None = None
 
 
 @dataclass
@@ -134,6 +139,7 @@ _CHOICES = {
     "data.mode": ("window", "tune"),
     "data.vocab": ("melody", "event", None),
     "train.optimizer": ("adam", "adamw"),
+    "model.init": ("default", "forget1", "chrono"),
     "train.schedule": ("cosine", "plateau", "constant"),
     "train.precision": ("auto", "fp32", "bf16"),
 }
@@ -230,6 +236,11 @@ def _check_values(obj: Any, where: str) -> None:
             raise ConfigError(f"{path} must be a positive integer, got {value}")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             raise ConfigError(f"{path} must not be negative, got {value}")
+    if where == "model" and obj.init == "chrono" and (obj.init_t_max is None or obj.init_t_max <= 1):
+        raise ConfigError(f"model.init chrono needs model.init_t_max > 1 (the longest memory in steps), "
+                          f"got {obj.init_t_max}")
+    if where == "model" and obj.init != "default" and obj.cell == "rnn":
+        raise ConfigError(f"model.init {obj.init} sets gate biases; the rnn cell has no gates (use default)")
     if where == "model" and obj.dropout >= 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {obj.dropout}")
 

@@ -211,6 +211,10 @@ class _Trainer:
         self.config = resolved_config(config, len(tok))
         torch.manual_seed(tc.seed)  # identical initial weights on every rank
         model = RecurrentLM(**resolve_model_args(self.config.model, len(tok)))
+        if ckpt is None and self.config.model.init != "default":  # a resumed run has its weights
+            from musicgate.nn.init import init_gates
+
+            init_gates(model, self.config.model.init, t_max=self.config.model.init_t_max)
         torch.manual_seed(tc.seed + dist.rank)
         if ckpt is not None:
             check_resumable(ckpt, model_args=model.model_args, tokenizer=tok, fingerprint=self.data.fingerprint)
