@@ -12,10 +12,8 @@ VENV=${VENV:-.venv}
 
 setup() {
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    # The sound renderer (midirenderer) is a normal dependency of musicgate.
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[test,bench]"
-    # The sound renderer: its wheel bundles the synthesizer, but declares pyaudio (live playback
-    # only, no Linux wheel), so it is installed without dependencies.
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps "tinysoundfont==0.3.7"
 }
 
 demo() {

@@ -295,7 +295,7 @@ def test_generate_ends_where_the_model_ends(ckpts):
 
 
 def test_cli_wav_and_musicxml(ckpts, tmp_path):
-    pytest.importorskip("tinysoundfont")
+    pytest.importorskip("midirenderer")
     assert main(["generate", "--model", str(ckpts["melody"]), "--key", "G", "--length", "6", "--seed", "1",
                  "-o", str(tmp_path), "--wav", "--musicxml"]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())

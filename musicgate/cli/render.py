@@ -17,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("--soundfont", type=Path, help="a .sf2 file (default: pretty_midi's TimGM6mb.sf2)")
     p.add_argument("--sample-rate", type=positive_int, default=44100, help="samples per second, Hz (default 44100)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="synthesizer (auto: tinysoundfont, else FluidSynth when installed)")
+                   help="synthesizer (auto: midirenderer, else tinysoundfont or FluidSynth when installed)")
     p.set_defaults(func=render)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from musicgate.errors import AudioError, ConfigError, MidiError
+from musicgate.errors import ConfigError, MidiError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
 from musicgate.music.notes import Notes
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH, check_sampling_args
@@ -274,11 +274,10 @@ def output_stem(model_name: str, key: "Key | str", seed: int, index: int) -> str
 
 def check_audio() -> None:
     """Raise AudioError unless WAV files can be rendered (a soundfont and a synthesizer are installed)."""
-    from musicgate.music.audio import check_soundfont, fluidsynth_available, tinysoundfont_available
+    from musicgate.music.audio import check_soundfont, resolve_backend
 
     check_soundfont(None)
-    if not (tinysoundfont_available() or fluidsynth_available()):
-        raise AudioError("--wav needs a synthesizer: pip install tinysoundfont (or pyfluidsynth)")
+    resolve_backend("auto")
 
 
 def write_outputs(notes_list: list[Notes], outdir: "str | os.PathLike", *, model_name: str, key: "Key | str",

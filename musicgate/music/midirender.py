@@ -109,7 +109,8 @@ def _varlen(value: int) -> bytes:
 
 
 def midi_bytes(notes: Notes, end: int, *, volume: int = 100) -> bytes:
-    """A one-track MIDI file of ``notes`` where one tick is one sample at 48 kHz, ending at ``end``.
+    """A one-track MIDI file of ``notes`` where one tick is one sample at 48 kHz, ending at ``end``
+    (or at the last note-off, if later).
 
     Each (track, program) group gets its channel (drums: channel 10) with the channel volume
     ``volume`` (CC7). Times come from the notes' tempo map, so the file has one tempo.
@@ -122,6 +123,7 @@ def midi_bytes(notes: Notes, end: int, *, volume: int = 100) -> bytes:
         if program != DRUM_PROGRAM:
             body += bytes([0, 0xC0 | chan, program])
     pos = 0
+    end = max(int(end), int(events[-1, 0]) if len(events) else 0)
     for frame, is_on, chan, pitch, velocity in [*events.tolist(), [end, -1, 0, 0, 0]]:
         if frame - pos > _MAX_DELTA:
             raise AudioError(f"cannot render a silence of {(frame - pos) / RATE / 60:.0f} minutes between "
