@@ -154,7 +154,7 @@ def _render_pass(sf2: bytes, soundfont: Path, notes: Notes, end: int) -> np.ndar
             raise AudioError(f"midirenderer could not render the notes ({exc}); "
                              "try backend 'tinysoundfont'") from None
         pcm, _ = soundfile.read(io.BytesIO(wav), dtype="int16", always_2d=True)
-        if int(np.abs(pcm.astype(np.int32)).max(initial=0)) < 32767:
+        if not len(pcm) or (pcm.max() < 32767 and pcm.min() > -32768):  # the clamp's rails
             break
     audio = pcm.astype(np.float32) * np.float32((100 / volume) ** 2 / 32768)
     if len(audio) < end:  # the renderer truncates length * rate; keep every pass the same length
