@@ -4,7 +4,7 @@
 rustysynth synthesizer and returns 16-bit stereo WAV bytes. Its fixed settings are worked around here:
 
 - 48 kHz only: the result is resampled (:func:`scipy.signal.resample_poly`) to the asked rate.
-- The file ends at its last event: an end-of-track :data:`~musicgate.music.audio.TAIL_SECONDS`
+- The file ends at its last event: an end-of-track :data:`~musicgate.music.synth_events.TAIL_SECONDS`
   after the last note-off lets releases and reverb ring out.
 - Output is clamped to [-1, 1) before it becomes 16-bit: a pass that reaches full scale is
   rendered again with the channel volume (CC7) halved, and scaled back.
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from musicgate.errors import AudioError
-from musicgate.music.audio import TAIL_SECONDS, _channels, _events
 from musicgate.music.notes import DRUM_PROGRAM, Notes
+from musicgate.music.synth_events import TAIL_SECONDS, channel_map as _channels, note_events as _events
 
 RATE = 48000
 """midirenderer's fixed output rate (Hz)."""
@@ -164,7 +164,7 @@ def _render_pass(sf2: bytes, soundfont: Path, notes: Notes, end: int) -> np.ndar
 
 def render(notes: Notes, soundfont: Path, sample_rate: int) -> tuple[np.ndarray, int]:
     """Synthesize ``notes`` with midirenderer: (frames, 2) float32 at ``sample_rate``, and the frame
-    where the last note ends (the release tail follows, :data:`~musicgate.music.audio.TAIL_SECONDS`).
+    where the last note ends (the release tail follows, :data:`~musicgate.music.synth_events.TAIL_SECONDS`).
     """
     try:
         import midirenderer  # noqa: F401
