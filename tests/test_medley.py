@@ -184,3 +184,23 @@ def test_cli_reports_a_too_small_mode_in_one_line(data, capsys):
                "--run-dir", str(data.path.parent / "run"), "--device", "cpu"])
     err = capsys.readouterr().err
     assert rc == 2 and "mixolydian" in err and err.count("\n") == 1
+
+
+def test_long_configs_match_the_shipped_models_and_carry_state():
+    from musicgate.nn.models import RecurrentLM, count_params
+    from musicgate.tokens.tokenizer import make_tokenizer
+    from musicgate.train.config import load_config
+    from musicgate.train.loop import resolve_model_args
+    from synthetic_data import REPO
+
+    vocab = len(make_tokenizer("melody", pitch_range=(21, 108)))
+    counts = {}
+    for cell in ("rnn", "lstm", "gru"):
+        long = load_config(REPO / "configs" / f"folk-{cell}-long.yaml")
+        short = load_config(REPO / "configs" / f"folk-{cell}.yaml")
+        assert long.model == short.model and long.model.cell == cell           # the same model, trained long
+        assert (long.data.mode, long.data.window, long.data.medley_tokens) == ("medley", 256, 4096)
+        assert long.train.carry_state and long.train.batch_size == short.train.batch_size
+        assert long.train.eval_batches % (long.data.medley_tokens // long.data.window) == 0  # whole streams
+        counts[cell] = count_params(RecurrentLM(**resolve_model_args(long.model, vocab)))
+    assert max(counts.values()) / min(counts.values()) < 1.02

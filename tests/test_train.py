@@ -137,6 +137,16 @@ def test_carried_state_reads_each_stream_as_one_sequence(medley_data, tmp_path):
     assert result.val_loss == pytest.approx(np.mean(stream_losses(valid, 3)), rel=1e-5)
 
 
+def test_medley_without_carried_state_is_plain_long_windows(medley_data, tmp_path):
+    cfg = tiny_config(medley_data, "data.mode=medley", "data.medley_tokens=4096", "train.steps=3")
+    result = train(cfg, run_dir=tmp_path / "run", quiet=True)
+    assert result.step == 3 and load_checkpoint(tmp_path / "run" / "last.pt").trainer["carried_state"] is None
+    trainer = _Trainer(cfg, tmp_path / "run", Distributed(), torch.device("cpu"), resume=True, quiet=True)
+    assert trainer.sampler.stream_windows == 1                  # medley_tokens unused: one window per stream
+    b = trainer.sampler.batch(1)
+    assert not b.continues and (b.inputs[:, 0] == trainer.data.tokenizer.bos_id).all()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_saves_and_exits_cleanly(dataset, tmp_path, monkeypatch, sig):
     cfg = tiny_config(dataset, "train.steps=400", "train.checkpoint_every=1000", "train.eval_every=1000")
