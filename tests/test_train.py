@@ -58,7 +58,7 @@ MEDLEY = ("data.mode=medley", "data.medley_tokens=96", "train.carry_state=true")
 
 
 @pytest.mark.parametrize("cell, mode", [("gru", "window"), ("rnn", "tune"), ("lstm", "tune"), ("lstm", "medley"),
-                                        ("gru", "medley")])
+                                        ("gru", "medley"), ("minlstm", "medley")])
 def test_stop_and_resume_matches_an_uninterrupted_run(dataset, medley_data, tmp_path, cell, mode):
     dataset = medley_data if mode == "medley" else dataset
     over = [f"model.cell={cell}", f"data.mode={mode}", "model.layers=2", "model.dropout=0.3",
