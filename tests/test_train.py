@@ -124,12 +124,11 @@ def test_carried_state_reads_each_stream_as_one_sequence(medley_data, tmp_path):
 
     assert trainer.sampler.stream_windows == 3
     np.testing.assert_allclose(result.losses, stream_losses(trainer.sampler, 6), rtol=1e-5)
-    windows = []
-    for b in [trainer.sampler.batch(s) for s in range(6)]:
-        with torch.no_grad():
-            logits, _ = model(b.inputs)
-        windows.append(float(F.cross_entropy(logits.transpose(1, 2), b.targets, ignore_index=pad)))
-    assert np.abs(np.array(windows) - result.losses)[[1, 2, 4, 5]].min() > 1e-4   # zeros differ (> rtol)
+    first, second = trainer.sampler.batch(0), trainer.sampler.batch(1)
+    with torch.no_grad():
+        whole, _ = model(torch.cat([first.inputs, second.inputs], dim=1))
+        fresh, _ = model(second.inputs)                       # the second window from zeros instead
+    assert (whole[:, 32] - fresh[:, 0]).abs().max() > 1e-2    # so the carried state is what matched
     assert len(trainer.val_batches) == 3                                        # eval_batches 2 -> one whole stream
     from musicgate.data.dataset import WindowSampler
     valid = WindowSampler(trainer.data, "valid", window=32, batch_size=8, mode="medley", medley_tokens=96,
