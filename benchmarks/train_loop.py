@@ -16,6 +16,9 @@ matrix multiplies (forward = 2 x MACs of the recurrent layers and the head; trai
 forward) against the machine's measured fp32 (or bf16 on CUDA) matmul rate::
 
     nice -n 10 .venv/bin/python benchmarks/train_loop.py [--steps 30] [--threads 2] [--device cpu]
+
+``--mode medley`` measures the long-memory loop instead: medley streams of ``--medley-tokens``
+read window by window with the state carried across steps (``train.carry_state``).
 """
 from __future__ import annotations
 
@@ -98,11 +101,13 @@ def bare_rate(cell: str, vocab: int, args, device: torch.device) -> float:
 def loop_rates(cell: str, data: Path, run_dir: Path, args) -> dict:
     """Positions/s of the full loop: measured, without the final eval/save, amortised."""
     defaults = TrainConfig()
+    medley = args.mode == "medley"
     cfg = config_from_dict({
-        "data": {"dataset": str(data), "window": args.window},
+        "data": {"dataset": str(data), "window": args.window, "mode": args.mode, "medley_tokens": args.medley_tokens},
         "model": {"cell": cell, "hidden": args.hidden, "layers": args.layers},
         "train": {"steps": args.steps, "batch_size": args.batch, "eval_every": args.steps,
-                  "checkpoint_every": args.steps, "device": args.device, "warmup": 10},
+                  "eval_batches": defaults.eval_batches, "checkpoint_every": args.steps, "device": args.device,
+                  "warmup": 10, "carry_state": medley},
     })
     res = train(cfg, run_dir=run_dir, quiet=True)
     per_step = args.batch * args.window
@@ -123,6 +128,9 @@ def main() -> None:
     ap.add_argument("--cells", default=",".join(CELLS))
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    ap.add_argument("--mode", default="window", choices=["window", "medley"],
+                    help="medley: long streams with the state carried across steps")
+    ap.add_argument("--medley-tokens", type=int, default=4096, help="tokens per stream in medley mode")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -141,7 +149,8 @@ def main() -> None:
             rows.append([cell, bare, loop["measured"], loop["core"], loop["amortised"],
                          f"{loop['amortised'] / bare:.1%}", bare * flops / 1e9, f"{bare * flops / peak:.0%}"])
     print(f"Training loop vs bare fused step: {args.layers}x{args.hidden} units, batch {args.batch} x "
-          f"window {args.window}, vocab {vocab}, {args.steps} steps each, device {device} "
+          f"window {args.window}, vocab {vocab}, {args.steps} steps each, device {device}, data mode {args.mode}"
+          f"{f' (streams of {args.medley_tokens} tokens, state carried)' if args.mode == 'medley' else ''} "
           f"({'bf16 autocast' if device.type == 'cuda' else 'fp32'}), {args.threads} threads; {machine()}")
     print(f"Measured {dtype} matmul rate: {peak / 1e9:,.0f} GFLOP/s\n")
     print(table(["cell", "bare tok/s", "loop tok/s (measured)", "loop w/o final eval+ckpt",

@@ -11,19 +11,26 @@ import time
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from musicgate.nn.checkpoint import load_checkpoint
 from musicgate.cli import main
 from musicgate.train.config import load_config
 from musicgate.errors import ConfigError, DataError, RunFailure
 from musicgate.train.loop import _Trainer, train
-from musicgate.train.util import pick_device, read_metrics
+from musicgate.train.util import Distributed, pick_device, read_metrics
 from synthetic_data import REPO, make_dataset, tiny_config
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("data") / "mini", n_tunes=40)
+
+
+@pytest.fixture(scope="module")
+def medley_data(tmp_path_factory):
+    """Enough held-out tunes of each mode for medley streams of 96 tokens."""
+    return make_dataset(tmp_path_factory.mktemp("data") / "medley", n_tunes=100)
 
 
 def test_a_tiny_run_learns_and_leaves_its_files(dataset, tmp_path):
@@ -47,10 +54,16 @@ def test_a_tiny_run_learns_and_leaves_its_files(dataset, tmp_path):
     assert best.best_val_loss == pytest.approx(result.best_val_loss)
 
 
-@pytest.mark.parametrize("cell, mode", [("gru", "window"), ("rnn", "tune"), ("lstm", "tune")])
-def test_stop_and_resume_matches_an_uninterrupted_run(dataset, tmp_path, cell, mode):
+MEDLEY = ("data.mode=medley", "data.medley_tokens=96", "train.carry_state=true")  # streams of 3 windows of 32
+
+
+@pytest.mark.parametrize("cell, mode", [("gru", "window"), ("rnn", "tune"), ("lstm", "tune"), ("lstm", "medley"),
+                                        ("gru", "medley"), ("minlstm", "medley")])
+def test_stop_and_resume_matches_an_uninterrupted_run(dataset, medley_data, tmp_path, cell, mode):
+    dataset = medley_data if mode == "medley" else dataset
     over = [f"model.cell={cell}", f"data.mode={mode}", "model.layers=2", "model.dropout=0.3",
-            "train.steps=14", "train.eval_every=4", "train.checkpoint_every=100", "train.log_every=3"]
+            "train.steps=14", "train.eval_every=4", "train.checkpoint_every=100", "train.log_every=3",
+            *(MEDLEY if mode == "medley" else ())]
     cfg = tiny_config(dataset, *over)
     whole = train(cfg, run_dir=tmp_path / "whole", quiet=True)
     part = train(cfg, run_dir=tmp_path / "cut", quiet=True, stop_after=6)
@@ -66,6 +79,71 @@ def test_stop_and_resume_matches_an_uninterrupted_run(dataset, tmp_path, cell, m
     wa = load_checkpoint(tmp_path / "whole" / "last.pt").model_state
     wb = load_checkpoint(tmp_path / "cut" / "last.pt").model_state
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+
+def test_resume_mid_stream_needs_the_carried_state(medley_data, tmp_path):
+    """Step 7 continues a stream (3 windows each): the saved state is what makes the resume exact."""
+    cfg = tiny_config(medley_data, *MEDLEY, "train.steps=9", "train.eval_every=100", "train.checkpoint_every=100")
+    whole = train(cfg, run_dir=tmp_path / "whole", quiet=True)
+    train(cfg, run_dir=tmp_path / "cut", quiet=True, stop_after=7)
+    last = tmp_path / "cut" / "last.pt"
+    ckpt = torch.load(last, weights_only=True)
+    h, c = ckpt["trainer"]["carried_state"]                     # the LSTM's (h, c), all 8 rows
+    assert h.shape == c.shape == (1, 8, 32) and h.abs().sum() > 0
+    ckpt["trainer"]["carried_state"] = (torch.zeros_like(h), torch.zeros_like(c))
+    torch.save(ckpt, tmp_path / "zeroed.pt")
+    rest = train(cfg, run_dir=tmp_path / "cut", quiet=True, resume=True)
+    np.testing.assert_allclose(rest.losses, whole.losses[7:], rtol=0, atol=1e-6)
+    (tmp_path / "zeroed.pt").replace(last)
+    (tmp_path / "cut" / "metrics.csv").unlink()
+    forgot = train(cfg, run_dir=tmp_path / "cut", quiet=True, resume=True)
+    assert abs(forgot.losses[0] - whole.losses[7]) > 1e-4        # from zeros, step 8 is another loss
+
+
+def test_carried_state_reads_each_stream_as_one_sequence(medley_data, tmp_path):
+    """With the weights frozen, each window's loss from the carried state equals the loss of that
+    window in one forward pass over the whole stream; validation reads held-out streams the same way."""
+    cfg = tiny_config(medley_data, *MEDLEY, "model.cell=gru", "train.lr=0", "train.weight_decay=0",
+                      "train.schedule=constant", "train.steps=6", "train.eval_every=6", "train.eval_batches=2")
+    result = train(cfg, run_dir=tmp_path / "run", quiet=True)
+    trainer = _Trainer(cfg, tmp_path / "run", Distributed(), torch.device("cpu"), resume=True, quiet=True)
+    model = trainer.model.eval()
+    pad = trainer.data.tokenizer.pad_id
+
+    def stream_losses(sampler, steps):  # per-window mean loss, one forward over each whole stream
+        k, out = sampler.stream_windows, []
+        for g in range(steps // k):
+            batches = [sampler.batch(g * k + j) for j in range(k)]
+            x = torch.cat([b.inputs for b in batches], dim=1)
+            y = torch.cat([b.targets for b in batches], dim=1)
+            with torch.no_grad():
+                logits, _ = model(x)
+            nll = F.cross_entropy(logits.transpose(1, 2), y, ignore_index=pad, reduction="none")
+            out += [float(w.sum()) / b.n_targets for w, b in zip(nll.split(32, dim=1), batches)]
+        return out
+
+    assert trainer.sampler.stream_windows == 3
+    np.testing.assert_allclose(result.losses, stream_losses(trainer.sampler, 6), rtol=1e-5)
+    first, second = trainer.sampler.batch(0), trainer.sampler.batch(1)
+    with torch.no_grad():
+        whole, _ = model(torch.cat([first.inputs, second.inputs], dim=1))
+        fresh, _ = model(second.inputs)                       # the second window from zeros instead
+    assert (whole[:, 32] - fresh[:, 0]).abs().max() > 1e-2    # so the carried state is what matched
+    assert len(trainer.val_batches) == 3                                        # eval_batches 2 -> one whole stream
+    from musicgate.data.dataset import WindowSampler
+    valid = WindowSampler(trainer.data, "valid", window=32, batch_size=8, mode="medley", medley_tokens=96,
+                          transpose=False, seed=cfg.train.seed + 1)
+    assert result.val_loss == pytest.approx(np.mean(stream_losses(valid, 3)), rel=1e-5)
+
+
+def test_medley_without_carried_state_is_plain_long_windows(medley_data, tmp_path):
+    cfg = tiny_config(medley_data, "data.mode=medley", "data.medley_tokens=4096", "train.steps=3")
+    result = train(cfg, run_dir=tmp_path / "run", quiet=True)
+    assert result.step == 3 and load_checkpoint(tmp_path / "run" / "last.pt").trainer["carried_state"] is None
+    trainer = _Trainer(cfg, tmp_path / "run", Distributed(), torch.device("cpu"), resume=True, quiet=True)
+    assert trainer.sampler.stream_windows == 1                  # medley_tokens unused: one window per stream
+    b = trainer.sampler.batch(1)
+    assert not b.continues and (b.inputs[:, 0] == trainer.data.tokenizer.bos_id).all()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -97,9 +175,9 @@ def test_nan_loss_stops_names_the_step_and_keeps_the_last_good_checkpoint(datase
     cfg = tiny_config(dataset, "train.checkpoint_every=5", "train.log_every=1")
     real = _Trainer._loss_sum
 
-    def poisoned(self, net, batch):
-        loss = real(self, net, batch)
-        return loss * float("nan") if net.training and self.step == 7 else loss  # step 8 is bad
+    def poisoned(self, net, batch, state=None):
+        loss, state = real(self, net, batch, state)
+        return (loss * float("nan") if net.training and self.step == 7 else loss), state  # step 8 is bad
 
     monkeypatch.setattr(_Trainer, "_loss_sum", poisoned)
     with pytest.raises(RunFailure, match=r"at step 8\b.*last\.pt \(step 5\) is kept"):
@@ -189,10 +267,15 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(dataset, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_process_ddp_equals_one_process(dataset, tmp_path):
-    """torchrun, 2 processes, gloo on CPU: the same losses and weights as one process, same global batch."""
-    over = ["--set", f"data.dataset={dataset}", "--set", "train.steps=8", "--set", "train.batch_size=8",
-            "--set", "train.eval_every=4", "--set", "model.layers=2", "--set", "data.mode=window"]
+@pytest.mark.parametrize("mode", ["window", "medley"])
+def test_two_process_ddp_equals_one_process(dataset, medley_data, tmp_path, mode):
+    """torchrun, 2 processes, gloo on CPU: the same losses and weights as one process, same global batch
+    (medley: each rank carries the state of its own rows; the checkpoint holds all rows)."""
+    over = ["--set", f"data.dataset={medley_data if mode == 'medley' else dataset}", "--set", "train.steps=8",
+            "--set", "train.batch_size=8", "--set", "train.eval_every=4", "--set", "model.layers=2",
+            "--set", f"data.mode={mode}", "--set", "train.checkpoint_every=5"]
+    if mode == "medley":
+        over += [x for item in MEDLEY[1:] for x in ("--set", item)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = ["-m", "musicgate", "-q", "train", str(REPO / "configs" / "tiny.yaml"), *over, "--device", "cpu"]
     subprocess.run([sys.executable, *cmd, "--run-dir", str(tmp_path / "one")], check=True, env=env, timeout=300)
@@ -207,6 +290,12 @@ def test_two_process_ddp_equals_one_process(dataset, tmp_path):
     for k in wa:
         torch.testing.assert_close(wb[k], wa[k], rtol=1e-4, atol=1e-5)
     assert len(load_checkpoint(tmp_path / "two" / "last.pt").trainer["rng"]) == 2
+    if mode == "medley":
+        sa = load_checkpoint(tmp_path / "one" / "last.pt").trainer["carried_state"]
+        sb = load_checkpoint(tmp_path / "two" / "last.pt").trainer["carried_state"]
+        assert len(sa) == len(sb) == 2 and sa[0].shape == (2, 8, 32)   # the LSTM's (h, c), 2 layers, 8 rows
+        for x, y in zip(sa, sb):
+            torch.testing.assert_close(y, x, rtol=1e-4, atol=1e-5)
 
 
 def test_gate_initialisation_is_a_model_option(dataset, tmp_path):

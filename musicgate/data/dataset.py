@@ -12,9 +12,17 @@ the rest of the layout: :class:`TokenData`, :func:`write_dataset`, :func:`load_d
   not the true next token). Tunes shorter than the window are padded; padded targets are masked.
 * ``mode="tune"``: whole tunes in a fixed random order per epoch, padded, with lengths; tunes
   longer than ``window + 1`` tokens are cropped to their first ``window + 1``.
+* ``mode="medley"``: each row is a long *stream* of ``medley_tokens`` tokens: one ``BOS KEY METER``
+  header, then several tunes of one mode transposed into the row's key, headers removed, each
+  ending with its ``EOS`` (:mod:`musicgate.data.medley`). A stream is read window by window over
+  ``ceil(medley_tokens / window)`` consecutive steps: row ``r`` of step ``s`` continues row ``r`` of
+  step ``s - 1`` (``Batch.continues``), so a trainer that carries the recurrent state across steps
+  (truncated backpropagation through time) lets the state see the whole stream; then new streams
+  start. Every target is a real next token (no padding). With ``medley_tokens <= window`` each
+  step starts new streams: plain long windows of several tunes with the KEY token only at the start.
 
-Each example is transposed by a shift drawn uniformly from the shifts that keep its pitches in the
-vocabulary's range (:meth:`~musicgate.tokens.tokenizer.Tokenizer.shift_range`); the KEY token moves with
+In window and tune mode each example is transposed by a shift drawn uniformly from the shifts
+that keep its pitches in the vocabulary's range (:meth:`~musicgate.tokens.tokenizer.Tokenizer.shift_range`); the KEY token moves with
 the pitches. Masked targets hold ``pad_id`` (use it as ``ignore_index``).
 
 Batches depend only on ``(seed, step)``, never on what was drawn before, so a resumed run sees the
@@ -29,6 +37,7 @@ import numpy as np
 import torch
 
 from musicgate.data.corpora import load_prepared as load_data  # noqa: F401  (a name or a folder)
+from musicgate.data.medley import MedleyStreams, parse_modes
 from musicgate.data.prepared import HEADER, SPLITS, TokenData, open_dataset, write_dataset  # noqa: F401
 from musicgate.errors import ConfigError, DataError
 
@@ -45,8 +54,10 @@ class Batch:
     targets : LongTensor (B, T) next-token ids, ``pad_id`` where there is no target.
     lengths : LongTensor (B,) valid input length per row (tune mode), or None (window mode).
     n_targets : valid targets in the whole global batch (all ranks): the loss normaliser.
-    shifts : (B,) semitones each row was transposed by.
-    tunes : (B,) tune index of each row.
+    shifts : (B,) semitones each row was transposed by (medley: its stream's first tune).
+    tunes : (B,) tune index of each row (medley: its stream's first tune).
+    continues : the rows continue the rows of the previous step's batch (medley mode, after a
+        stream's first window): carry the recurrent state over; False: start from zeros.
     """
 
     inputs: torch.Tensor
@@ -55,6 +66,7 @@ class Batch:
     n_targets: int
     shifts: np.ndarray
     tunes: np.ndarray
+    continues: bool = False
 
 
 class WindowSampler:
@@ -66,17 +78,25 @@ class WindowSampler:
     split : ``train``, ``valid`` or ``test``.
     window : tokens the model reads per example.
     batch_size : examples per global batch (all ranks together).
-    mode : ``window`` or ``tune`` (see the module docstring).
-    transpose : random transposition per example.
+    mode : ``window``, ``tune`` or ``medley`` (see the module docstring).
+    transpose : random transposition per example (medley: a random key per stream).
     seed : data-order seed.
     rank, world_size : this process's share of each global batch (contiguous rows).
+    medley_tokens : medley mode: tokens the model reads per stream (rounded up to whole windows).
+    medley_modes : medley mode: the modes to build streams of (``"major,minor"``, ``"all"``, or a
+        sequence of names).
+
+    Raises
+    ------
+    ConfigError, DataError
+        Bad settings; an empty split; a medley mode with too few tunes in the split.
     """
 
     def __init__(self, data, split: str = "train", *, window: int = 256, batch_size: int = 32,
                  mode: str = "window", transpose: bool = True, seed: int = 0, rank: int = 0,
-                 world_size: int = 1) -> None:
-        if mode not in ("window", "tune"):
-            raise ConfigError(f"data.mode {mode!r} is not one of window, tune")
+                 world_size: int = 1, medley_tokens: int = 4096, medley_modes="major,minor") -> None:
+        if mode not in ("window", "tune", "medley"):
+            raise ConfigError(f"data.mode {mode!r} is not one of window, tune, medley")
         if window < HEADER + 1:
             raise ConfigError(f"data.window must be at least {HEADER + 1} tokens, got {window}")
         if batch_size < 1 or batch_size % world_size:
@@ -102,6 +122,16 @@ class WindowSampler:
         self.lengths = np.asarray(data.offsets, np.int64)[tunes + 1] - self.starts
         self.cum = np.cumsum(self.lengths)
         self._perm_cache: tuple[int, np.ndarray] | None = None
+        self.medley_modes = parse_modes(medley_modes)
+        self.stream_windows = max(1, -(-int(medley_tokens) // self.window))
+        self._medley: MedleyStreams | None = None
+        self._stream_cache: tuple | None = None
+        if mode == "medley":
+            if medley_tokens < 1:
+                raise ConfigError(f"data.medley_tokens must be a positive integer, got {medley_tokens}")
+            self._medley = MedleyStreams(data, tunes, length=self.stream_windows * self.window + 1,
+                                         modes=self.medley_modes, transpose=transpose, seed=seed, split=split,
+                                         header=HEADER)
 
     def __len__(self) -> int:
         """Batches in one pass over the split in tune mode (ceil); windows: tokens / window."""
@@ -111,8 +141,11 @@ class WindowSampler:
 
     def state_dict(self) -> dict:
         """What decides the data stream (the step is the trainer's)."""
-        return {"seed": self.seed, "split": self.split, "mode": self.mode, "window": self.window,
-                "batch_size": self.batch_size, "transpose": self.transpose}
+        state = {"seed": self.seed, "split": self.split, "mode": self.mode, "window": self.window,
+                 "batch_size": self.batch_size, "transpose": self.transpose}
+        if self.mode == "medley":
+            state.update(stream_windows=self.stream_windows, medley_modes=",".join(self.medley_modes))
+        return state
 
     def _rng(self, step: int, stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, stream, int(step)])
@@ -121,6 +154,8 @@ class WindowSampler:
         """This rank's rows of global batch number ``step``."""
         if self.mode == "tune":
             return self._tune_batch(step)
+        if self.mode == "medley":
+            return self._medley_batch(step)
         return self._window_batch(step)
 
     def __iter__(self):
@@ -153,6 +188,19 @@ class WindowSampler:
         targets[body_start > 0, HEADER - 1] = self.pad_id
         return Batch(torch.from_numpy(np.ascontiguousarray(inputs)), torch.from_numpy(targets), None,
                      n_targets, shifts, self.tunes[which])
+
+    # -- medley mode ---------------------------------------------------------------------------
+    def _medley_batch(self, step: int) -> Batch:
+        generation, j = divmod(int(step), self.stream_windows)
+        if self._stream_cache is None or self._stream_cache[0] != generation:
+            rows = self.rank * self.local_batch + np.arange(self.local_batch)
+            self._stream_cache = (generation, *self._medley.build(generation, rows))
+        _, seq, first, shifts = self._stream_cache
+        W = self.window
+        inputs = np.ascontiguousarray(seq[:, j * W:(j + 1) * W])
+        targets = np.ascontiguousarray(seq[:, j * W + 1:(j + 1) * W + 1])
+        return Batch(torch.from_numpy(inputs), torch.from_numpy(targets), None, self.batch_size * W,
+                     shifts.copy(), first.copy(), continues=j > 0)
 
     # -- tune mode -----------------------------------------------------------------------------
     def _epoch_perm(self, epoch: int) -> np.ndarray:

@@ -38,10 +38,23 @@ class DataConfig:
     dataset : name of a prepared dataset under ``datasets/`` (``musicgate data prepare NAME``)
         or the path of a prepared dataset folder.
     vocab : ``melody`` or ``event`` to check the dataset's vocabulary; None accepts either.
-    mode : ``window`` (fixed-length windows, header + contiguous chunk) or ``tune`` (whole tunes,
-        padded, cropped to ``window + 1`` tokens).
+    mode : ``window`` (fixed-length windows, header + contiguous chunk), ``tune`` (whole tunes,
+        padded, cropped to ``window + 1`` tokens) or ``medley`` (long streams of several tunes of
+        one mode transposed into one key, one ``BOS KEY METER`` header at the start, tunes
+        separated by their ``EOS``; see :mod:`musicgate.data.medley`). With
+        ``train.carry_state`` a stream is read window by window over consecutive steps and the
+        state is carried across them (truncated backpropagation through time; ``window`` is the
+        truncation length). Without it, each step starts new streams of one window each: plain
+        long windows of several tunes, the KEY token only at their start, ``medley_tokens``
+        unused.
     window : tokens the model reads per example (targets are the next ``window`` tokens).
-    transpose : random transposition per example (all 12 keys, within the pitch range).
+    transpose : random transposition per example (all 12 keys, within the pitch range); medley
+        mode: a random key per stream.
+    medley_tokens : medley mode with carried state: tokens per stream (rounded up to whole
+        windows), e.g. 4096 = 16 windows of 256.
+    medley_modes : medley mode: the modes to build streams of, comma-separated (``major,minor``),
+        or ``all``; each needs enough tunes in the train and valid splits to fill one stream
+        without repeating a tune.
     """
 
     dataset: str = "folk"
@@ -49,6 +62,8 @@ class DataConfig:
     mode: str = "window"
     window: int = 256
     transpose: bool = True
+    medley_tokens: int = 4096
+    medley_modes: str = "major,minor"
 
 
 @dataclass
@@ -95,6 +110,10 @@ class TrainConfig:
     checkpoint_every : write ``last.pt`` every so many steps (and at the end).
     log_every : flush metrics and check the loss for NaN every so many steps.
     seed : seeds Python, numpy, torch and the data order, once.
+    carry_state : carry the recurrent state from each step to the next for the same rows
+        (detached: truncated backpropagation through time), reset to zeros where a stream
+        starts; needs ``data.mode: medley``. The state is saved in checkpoints, so a resumed run
+        continues exactly.
     device : ``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda``, ``cuda:1``, ``mps``.
     precision : ``auto`` (bf16 autocast on CUDA, fp32 elsewhere), ``fp32`` or ``bf16``.
     """
@@ -118,6 +137,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 50
     seed: int = 0
+    carry_state: bool = False
     device: str = "auto"
     precision: str = "auto"
 
@@ -136,14 +156,15 @@ class RunConfig:
 
 
 _CHOICES = {
-    "data.mode": ("window", "tune"),
+    "data.mode": ("window", "tune", "medley"),
     "data.vocab": ("melody", "event", None),
     "train.optimizer": ("adam", "adamw"),
     "model.init": ("default", "forget1", "chrono"),
     "train.schedule": ("cosine", "plateau", "constant"),
     "train.precision": ("auto", "fp32", "bf16"),
 }
-_POSITIVE = ("data.window", "model.layers", "model.hidden", "model.params", "model.embed", "train.steps", "train.batch_size", "train.eval_every",
+_POSITIVE = ("data.window", "data.medley_tokens", "model.layers", "model.hidden", "model.params", "model.embed",
+             "train.steps", "train.batch_size", "train.eval_every",
              "train.eval_batches", "train.checkpoint_every", "train.log_every")
 
 
@@ -243,6 +264,13 @@ def _check_values(obj: Any, where: str) -> None:
         raise ConfigError(f"model.init {obj.init} sets gate biases; the rnn cell has no gates (use default)")
     if where == "model" and obj.dropout >= 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {obj.dropout}")
+    if where == "data":
+        from musicgate.data.medley import parse_modes
+
+        parse_modes(obj.medley_modes)
+    if where == "" and obj.train.carry_state and obj.data.mode != "medley":
+        raise ConfigError(f"train.carry_state needs data.mode=medley (streams read window by window), "
+                          f"but data.mode is {obj.data.mode!r}; set data.mode=medley or train.carry_state=false")
 
 
 def config_from_dict(data: dict | None) -> RunConfig:

@@ -16,6 +16,13 @@ with the same batch. Only rank 0 writes files.
 A resumed run (``resume=True``) restores the weights, the optimizer, scheduler and early-stopping
 state and every RNG (Python, numpy, torch, per rank); batches are a pure function of
 ``(seed, step)``. Its loss curve therefore continues exactly where the checkpoint left it.
+
+Long memory (``data.mode: medley`` with ``train.carry_state: true``): each batch row is a long
+stream read window by window over consecutive steps; the recurrent state after step ``s``
+(detached: truncated backpropagation through time) is the initial state of step ``s + 1`` for the
+same rows, and zeros where a stream starts. Each window still runs in one fused kernel call. The
+carried state is saved in the checkpoint (all ranks' rows), so resuming stays exact; validation
+reads held-out streams the same way.
 """
 from __future__ import annotations
 
@@ -37,7 +44,7 @@ from musicgate.nn.checkpoint import (check_resumable, load_checkpoint, make_chec
 from musicgate.train.config import ModelConfig, RunConfig, config_from_dict, save_config
 from musicgate.errors import CheckpointError, ConfigError, DataError, RunFailure
 from musicgate.data.dataset import WindowSampler, load_data
-from musicgate.nn.models import RecurrentLM, hidden_for_params
+from musicgate.nn.models import RecurrentLM, State, hidden_for_params
 from musicgate.train.util import Distributed, LossPlotter, MetricsLog, pick_device
 
 DEFAULT_HIDDEN = 256
@@ -223,11 +230,14 @@ class _Trainer:
         self.opt = _make_optimizer(self.model, tc)
         self.sched = _make_scheduler(self.opt, tc)
         self.step, self.best, self.bad_evals, self.val_loss, self.elapsed = 0, None, 0, None, 0.0
+        self.carry, self.state = tc.carry_state, None  # the state carried into the next step (this rank's rows)
+        self.local_batch = tc.batch_size // dist.world
         if ckpt is not None:
             self._restore(ckpt)
         self.net = dist.wrap(self.model, device)
         self.autocast = self._autocast(tc.precision)
-        kw = dict(window=dc.window, mode=dc.mode, rank=dist.rank, world_size=dist.world)
+        kw = dict(window=dc.window, mode=dc.mode, rank=dist.rank, world_size=dist.world,
+                  medley_tokens=dc.medley_tokens if tc.carry_state else dc.window, medley_modes=dc.medley_modes)
         self.sampler = WindowSampler(self.data, "train", batch_size=tc.batch_size, transpose=dc.transpose,
                                      seed=tc.seed, **kw)
         self.val_batches = self._validation_batches(kw)
@@ -247,6 +257,8 @@ class _Trainer:
         valid = WindowSampler(self.data, "valid", batch_size=tc.batch_size, transpose=False,
                               seed=tc.seed + 1, **kw)
         n = len(valid) if self.config.data.mode == "tune" else tc.eval_batches
+        if self.config.data.mode == "medley":  # whole streams
+            n = -(-n // valid.stream_windows) * valid.stream_windows
         return [valid.batch(i) for i in range(n)]
 
     def _restore(self, ckpt) -> None:
@@ -265,18 +277,49 @@ class _Trainer:
             set_rng_state(rngs[self.dist.rank])
         elif self.dist.rank == 0 and rngs:
             set_rng_state(rngs[0])
+        if self.carry:
+            self.state = self._local_state(state.get("carried_state"), ckpt.path)
+
+    def _local_state(self, saved, path) -> State | None:
+        """This rank's rows of the saved global carried state (ranks may differ from the saving run)."""
+        if saved is None:
+            return None
+        parts = saved if isinstance(saved, (tuple, list)) else (saved,)
+        rows = slice(self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch)
+        if any(p.dim() != 3 or p.shape[1] != self.config.train.batch_size for p in parts):
+            raise CheckpointError(f"{path}: the carried state does not fit train.batch_size="
+                                  f"{self.config.train.batch_size}; resume with the batch size it was saved with")
+        local = tuple(p[:, rows].to(self.device).contiguous() for p in parts)
+        return local if isinstance(saved, (tuple, list)) else local[0]
+
+    def _global_state(self):
+        """The carried state of all ranks' rows on the CPU (what the checkpoint stores)."""
+        if self.state is None or not self.carry:
+            return None
+        parts = _as_tuple(self.state)
+        gathered = self.dist.gather(tuple(p.detach().cpu() for p in parts))
+        whole = tuple(torch.cat([g[i] for g in gathered], dim=1) for i in range(len(parts)))
+        return whole if isinstance(self.state, tuple) else whole[0]
 
     # -- one step ------------------------------------------------------------------------------
-    def _loss_sum(self, net, batch) -> torch.Tensor:
+    def _loss_sum(self, net, batch, state: State | None = None) -> tuple[torch.Tensor, State | None]:
+        """Summed cross-entropy of one batch from ``state`` (None: zeros), and the state after it."""
         x = batch.inputs.to(self.device, non_blocking=True)
         y = batch.targets.to(self.device, non_blocking=True)
         with self.autocast:
-            logits, _ = net(x, lengths=batch.lengths)
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
+            logits, state = net(x, state, lengths=batch.lengths)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
                                ignore_index=self.data.tokenizer.pad_id, reduction="sum")
+        return loss, state
+
+    def _initial_state(self, batch, carried: State | None) -> State | None:
+        """The state a batch starts from: the carried one where its rows continue a stream."""
+        return carried if self.carry and batch.continues else None
 
     def _train_step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        loss_sum = self._loss_sum(self.net, batch)
+        loss_sum, state = self._loss_sum(self.net, batch, self._initial_state(batch, self.state))
+        if self.carry:
+            self.state = _detach(state)
         self.opt.zero_grad(set_to_none=True)
         (loss_sum * (self.dist.world / max(batch.n_targets, 1))).backward()
         clip = self.config.train.grad_clip
@@ -296,9 +339,10 @@ class _Trainer:
             return None
         self.model.eval()
         total = torch.zeros((), dtype=torch.float64, device=self.device)
-        count = 0
+        count, state = 0, None
         for batch in self.val_batches:
-            total += self._loss_sum(self.model, batch).double()
+            loss, state = self._loss_sum(self.model, batch, self._initial_state(batch, state))
+            total += loss.double()
             count += batch.n_targets
         self.model.train()
         return float(self.dist.all_sum(total)) / max(count, 1)
@@ -315,7 +359,7 @@ class _Trainer:
         path = self.run_dir / name
         trainer = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
                    "rng": self.dist.gather(rng_state()), "loader": {**self.sampler.state_dict(), "step": self.step},
-                   "bad_evals": self.bad_evals, "val_loss": self.val_loss,
+                   "bad_evals": self.bad_evals, "val_loss": self.val_loss, "carried_state": self._global_state(),
                    "elapsed_s": self.elapsed + time.perf_counter() - self._t0}
         if self.dist.rank == 0:
             payload = make_checkpoint(model=self.model, config=self.config.to_dict(), tokenizer=self.data.tokenizer,
@@ -434,3 +478,16 @@ class _Trainer:
             print(f"step {self.step}/{tc.steps} loss {last:.4f} val {val:.4f} best {self.best:.4f} "
                   f"{result.tokens / max(time.perf_counter() - self._t0, 1e-9):,.0f} tok/s", flush=True)
         return bool(tc.patience) and self.bad_evals >= tc.patience
+
+
+def _as_tuple(state) -> tuple:
+    return state if isinstance(state, tuple) else (state,)
+
+
+def _detach(state: State | None) -> State | None:
+    """The state cut from the graph (truncated backpropagation through time)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
