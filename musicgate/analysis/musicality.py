@@ -241,29 +241,30 @@ def bars_filled(notes: Notes) -> float:
     notation, so what leaves a bar unfilled is a note crossing a bar line (both bars it touches).
     NaN without notes, without a time signature, or with no inner bar.
     """
-    if len(notes) == 0:
+    span = _bars_of(notes)
+    if span is None or span[2] - span[1] < 2:
         return NAN
-    lines = bar_lines(notes)
-    if lines is None or len(lines) < 2:
-        return NAN
-    first, last = _bar_span(notes, lines)
-    if last - first < 2:
-        return NAN
+    lines, first, last = span
     crossed = crossed_lines(notes, lines)
     inner = np.arange(first + 1, last)
     return float(np.mean(~crossed[inner] & ~crossed[inner + 1]))
 
 
+def _bars_of(notes: Notes):
+    """(bar lines, first bar, last bar) of the notes, or None without notes or a time signature."""
+    if len(notes) == 0:
+        return None
+    lines = bar_lines(notes)
+    if lines is None or len(lines) < 2:
+        return None
+    return (lines, *_bar_span(notes, lines))
+
+
 def length_bars(notes: Notes) -> float:
     """Bars from the one holding the first onset to the one holding the end, both counted (a pickup
     counts as a bar); NaN without notes or time signature."""
-    if len(notes) == 0:
-        return NAN
-    lines = bar_lines(notes)
-    if lines is None or len(lines) < 2:
-        return NAN
-    first, last = _bar_span(notes, lines)
-    return float(last - first + 1)
+    span = _bars_of(notes)
+    return NAN if span is None else float(span[2] - span[1] + 1)
 
 
 # -- repetition ----------------------------------------------------------------------------------
