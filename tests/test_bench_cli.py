@@ -41,7 +41,7 @@ def test_bench_polyphonic_bad_input(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("hiden: 3\n")
     assert main(["bench", "polyphonic", "--dataset", "jsb", "--cell", "gru", "--config", str(bad)]) == 2
-    assert "valid keys are" in capsys.readouterr().err
+    assert "hiden'; valid keys: dataset, cell, hidden" in capsys.readouterr().err
 
 
 def test_bench_memory_tiny(tmp_path, capsys):

@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "musicgate"
 
 LAYERS = [
-    ("base", ["errors", "files", "figures", "progress"]),
+    ("base", ["errors", "files", "config", "figures", "progress"]),
     ("music", ["music"]),
     ("analysis", ["analysis"]),
     ("tokens", ["tokens"]),

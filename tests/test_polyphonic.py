@@ -97,7 +97,7 @@ def test_padding_does_not_change_nll():
 def test_poly_config_rejects_unknown_keys(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("dataset: jsb\ncell: gru\nhiden: 10\n")
-    with pytest.raises(ConfigError, match="hiden.*valid keys are.*hidden"):
+    with pytest.raises(ConfigError, match="hiden.*valid keys: .*hidden"):
         poly_config(path)
     with pytest.raises(ConfigError, match="unknown cell"):
         poly_config({"cell": "tcn"})

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from musicgate.config import apply_overrides, build_config, check_fields, setting
 from musicgate.errors import ConfigError
 from musicgate.files import atomic_write_text
 from musicgate.music.keys import DEFAULT_PROFILE, MAJOR_MINOR_KEYS, Key, parse_key, profile_name
@@ -51,27 +51,38 @@ class RetentionConfig:
     probe_results : optional ``results.json`` of a key-memory probe run, quoted in the report.
     """
 
-    models: dict = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    models: dict[str, str] = setting(factory=lambda: dict(DEFAULT_MODELS))
     keys: Any = "all"
-    n_per_key: int = 32
-    length: int = 1024
-    temperature: float = 1.0
-    primer_notes: int = 0
-    windows: list = field(default_factory=lambda: [16, 32])
+    n_per_key: int = setting(32, ge=1)
+    length: int = setting(1024, ge=1)
+    temperature: float = setting(1.0, gt=0)
+    primer_notes: int = setting(0, ge=0)
+    windows: list[int] = setting(factory=lambda: [16, 32], ge=1)
     profile: str = DEFAULT_PROFILE
-    positions: list = field(default_factory=lambda: [64, 256, 1024])
-    drift_window: int = 32
-    drift_patience: int = 1
-    n_boot: int = 1000
-    level: float = 0.95
+    positions: list[int] = setting(factory=lambda: [64, 256, 1024], ge=1)
+    drift_window: int = setting(32, ge=1)
+    drift_patience: int = setting(1, ge=1)
+    n_boot: int = setting(1000, ge=1)
+    level: float = setting(0.95, gt=0, lt=1)
     dataset: str | None = "folk"
     ceiling_split: str = "test"
-    ceiling_tunes: int | None = None
-    seed: int = 0
-    batch_size: int = 768
+    ceiling_tunes: int | None = setting(None, ge=1)
+    seed: int = setting(0, ge=0)
+    batch_size: int = setting(768, ge=1)
     device: str = "cpu"
     output: str = "generated"
     probe_results: str | None = None
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if not self.models:
+            raise ConfigError("models: expected a mapping label -> model name, checkpoint or config "
+                              "(e.g. {lstm: folk-lstm})")
+        for name in ("windows", "positions"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name}: expected a list of positive whole numbers, got []")
+        self.keys = _key_names(self.keys)
+        self.profile = profile_name(str(self.profile))  # KeyNameError lists the valid profiles
 
     def key_list(self) -> list[Key]:
         """The target keys (``all``: the 24 major and minor keys)."""
@@ -83,82 +94,24 @@ class RetentionConfig:
         return dataclasses.asdict(self)
 
 
-_INT_FIELDS = ("n_per_key", "length", "primer_notes", "drift_window", "drift_patience", "n_boot", "seed",
-               "batch_size", "ceiling_tunes")
-
-
-def _coerce(name: str, value: Any, tp: Any) -> Any:
-    def bad(what: str) -> ConfigError:
-        return ConfigError(f"{name}: expected {what}, got {value!r}")
-
-    if name == "models":
-        if not isinstance(value, dict) or not value:
-            raise bad("a mapping label -> model name, checkpoint or config (e.g. {lstm: folk-lstm})")
-        return {str(k): str(v) for k, v in value.items()}
-    if name in ("windows", "positions"):
-        items = value if isinstance(value, (list, tuple)) else [value]
-        try:
-            out = [int(v) for v in items]
-        except (TypeError, ValueError):
-            raise bad("a list of positive whole numbers") from None
-        if not out or min(out) < 1:
-            raise bad("a list of positive whole numbers")
-        return out
-    if name == "keys":
-        if isinstance(value, str) and value.strip().lower() == "all":
-            return "all"
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not items:
-            raise bad("'all' or a list of key names")
-        return [parse_key(str(k).strip()).name for k in items]  # KeyNameError lists the forms
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
-        if type(None) in typing.get_args(tp):
-            return None
-        raise bad("a value")
-    if name in _INT_FIELDS:
-        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
-            raise bad("a whole number")
-        if int(value) < (0 if name in ("primer_notes", "seed") else 1):
-            raise bad("a positive whole number")
-        return int(value)
-    if name in ("temperature", "level"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise bad("a number > 0")
-        if name == "level" and not value < 1:
-            raise bad("a coverage in (0, 1)")
-        return float(value)
-    if name == "profile":
-        return profile_name(str(value))  # KeyNameError lists the valid profiles
-    return str(value)
+def _key_names(keys: Any) -> "str | list[str]":
+    """``all``, or the key names of a list (or comma-separated text) of keys, checked."""
+    if isinstance(keys, str) and keys.strip().lower() == "all":
+        return "all"
+    items = keys.split(",") if isinstance(keys, str) else keys
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ConfigError(f"keys: expected 'all' or a list of key names, got {keys!r}")
+    return [parse_key(str(k).strip()).name for k in items]  # KeyNameError lists the forms
 
 
 def retention_config(data: dict | None = None, overrides: list[str] | tuple[str, ...] | None = None
                      ) -> RetentionConfig:
     """A :class:`RetentionConfig` from a mapping and ``key=value`` overrides (values as YAML)."""
-    data = dict(data or {})
-    for item in overrides or ():
-        key, sep, raw = str(item).partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"override {item!r} must look like key=value, e.g. n_per_key=8")
-        parts = key.strip().split(".")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        if parts[0] == "models" and len(parts) == 2:  # --set models.lstm=path.pt
-            data["models"] = {**dict(data.get("models") or DEFAULT_MODELS), parts[1]: value}
-        elif len(parts) == 1:
-            data[parts[0]] = value
-        else:
-            raise ConfigError(f"override {item!r}: only models.LABEL=... has a dotted key")
-    hints = typing.get_type_hints(RetentionConfig)
-    names = [f.name for f in fields(RetentionConfig)]
-    values = {}
-    for key, value in data.items():
-        if key not in names:
-            raise ConfigError(f"unknown retention config key {key!r}; valid keys: {', '.join(names)}")
-        values[key] = _coerce(key, value, hints[key])
-    return RetentionConfig(**values)
+    config = build_config(RetentionConfig, data, what="retention config")
+    if not overrides:
+        return config
+    return build_config(RetentionConfig, apply_overrides(RetentionConfig, config.to_dict(), overrides,
+                                                         what="retention config"), what="retention config")
 
 
 def load_retention_config(path: "str | os.PathLike | None" = None,

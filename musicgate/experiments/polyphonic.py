@@ -12,15 +12,16 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from musicgate.config import build_config, check_fields, setting
 from musicgate.errors import ConfigError, RunFailure
-from musicgate.nn.cells import get_cell
+from musicgate.nn.cells import cell_names
 from musicgate.nn.models import PianoRollRNN, count_params
 from musicgate.music.rolls import DATASETS, load_polyphonic
 
@@ -45,59 +46,42 @@ def best_published(dataset: str, cell: str) -> float | None:
 class PolyConfig:
     """One polyphonic run. Defaults are in one place: here."""
 
-    dataset: str = "jsb"
-    cell: str = "lstm"
-    hidden: int = 200
-    layers: int = 1
-    dropout: float = 0.3          # between layers and before the head
-    input_dropout: float = 0.0    # on the input roll
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 16
-    max_epochs: int = 100
-    patience: int = 8             # epochs without a better valid NLL before stopping
-    lr_patience: int = 2          # epochs without improvement before the lr is multiplied by lr_factor
-    lr_factor: float = 0.5
-    clip: float = 1.0             # gradient-norm clip (0: none)
-    bptt: int = 0                 # 0: whole pieces; N: train on windows of N + 1 frames
-    seed: int = 0
-    max_minutes: float = 0.0      # 0: no time limit
+    dataset: str = setting("jsb", choices=DATASETS)
+    cell: str = setting("lstm", choices=cell_names)
+    hidden: int = setting(200, ge=1)
+    layers: int = setting(1, ge=1)
+    dropout: float = setting(0.3, ge=0, lt=1)        # between layers and before the head
+    input_dropout: float = setting(0.0, ge=0, lt=1)  # on the input roll
+    lr: float = setting(1e-3, gt=0)
+    weight_decay: float = setting(0.0, ge=0)
+    batch_size: int = setting(16, ge=1)
+    max_epochs: int = setting(100, ge=1)
+    patience: int = setting(8, ge=1)         # epochs without a better valid NLL before stopping
+    lr_patience: int = setting(2, ge=0)      # epochs without improvement before the lr is multiplied by lr_factor
+    lr_factor: float = setting(0.5, gt=0, le=1)
+    clip: float = setting(1.0, ge=0)         # gradient-norm clip (0: none)
+    bptt: int = setting(0, ge=0)             # 0: whole pieces; N: train on windows of N + 1 frames
+    seed: int = setting(0, ge=0)
+    max_minutes: float = setting(0.0, ge=0)  # 0: no time limit
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"dataset {self.dataset!r}: use one of {', '.join(DATASETS)}")
-        get_cell(self.cell)
-        for name in ("hidden", "layers", "batch_size", "max_epochs", "patience"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        check_fields(self)
 
 
 def poly_config(source: str | Path | dict | None = None, **overrides) -> PolyConfig:
-    """A PolyConfig from a YAML file or dict, then keyword overrides; unknown keys are rejected."""
-    if source is None:
-        data: dict = {}
-    elif isinstance(source, dict):
+    """A PolyConfig from a YAML file or dict, then keyword overrides (None: not set); unknown keys are rejected."""
+    data: dict = {}
+    if isinstance(source, dict):
         data = dict(source)
-    else:
+    elif source is not None:
         from musicgate.files import read_yaml
 
         data = read_yaml(source)
-        try:
-            return poly_config(data, **overrides)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
     data.update({k: v for k, v in overrides.items() if v is not None})
-    valid = [f.name for f in fields(PolyConfig)]
-    unknown = sorted(set(data) - set(valid))
-    if unknown:
-        raise ConfigError(f"unknown polyphonic config key(s) {', '.join(unknown)}: "
-                          f"valid keys are {', '.join(valid)}")
-    types = {f.name: type(getattr(PolyConfig(), f.name)) for f in fields(PolyConfig)}
     try:
-        data = {k: types[k](v) for k, v in data.items()}
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"bad value in polyphonic config: {exc}") from exc
-    return PolyConfig(**data)
+        return build_config(PolyConfig, data, what="polyphonic config")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}" if isinstance(source, (str, Path)) else str(exc)) from None
 
 
 def frame_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

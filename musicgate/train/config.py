@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import types
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Literal
 
 import yaml
 
+from musicgate.config import apply_overrides as _apply
+from musicgate.config import build_config, check_fields, setting
 from musicgate.errors import ConfigError
 from musicgate.files import atomic_write_text
 from musicgate.nn.cells import cell_names
@@ -58,12 +58,18 @@ class DataConfig:
     """
 
     dataset: str = "folk"
-    vocab: str | None = None
-    mode: str = "window"
-    window: int = 256
+    vocab: Literal["melody", "event"] | None = None
+    mode: Literal["window", "tune", "medley"] = "window"
+    window: int = setting(256, ge=1)
     transpose: bool = True
-    medley_tokens: int = 4096
+    medley_tokens: int = setting(4096, ge=1)
     medley_modes: str = "major,minor"
+
+    def __post_init__(self) -> None:
+        from musicgate.data.medley import parse_modes
+
+        check_fields(self, "data")
+        parse_modes(self.medley_modes)
 
 
 @dataclass
@@ -82,14 +88,22 @@ class ModelConfig:
     init_t_max : the longest memory time scale, in steps, for ``chrono``.
     """
 
-    cell: str = "lstm"
-    hidden: int | None = None
-    params: int | None = None
-    layers: int = 2
-    embed: int | None = None
-    dropout: float = 0.0
-    init: str = "default"
-    init_t_max: float | None = None
+    cell: str = setting("lstm", choices=cell_names)
+    hidden: int | None = setting(None, ge=1)
+    params: int | None = setting(None, ge=1)
+    layers: int = setting(2, ge=1)
+    embed: int | None = setting(None, ge=1)
+    dropout: float = setting(0.0, ge=0, lt=1)
+    init: Literal["default", "forget1", "chrono"] = "default"
+    init_t_max: float | None = setting(None, ge=0)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "model")
+        if self.init == "chrono" and (self.init_t_max is None or self.init_t_max <= 1):
+            raise ConfigError(f"model.init chrono needs model.init_t_max > 1 (the longest memory in steps), "
+                              f"got {self.init_t_max}")
+        if self.init != "default" and self.cell == "rnn":
+            raise ConfigError(f"model.init {self.init} sets gate biases; the rnn cell has no gates (use default)")
 
 
 @dataclass
@@ -118,28 +132,31 @@ class TrainConfig:
     precision : ``auto`` (bf16 autocast on CUDA, fp32 elsewhere), ``fp32`` or ``bf16``.
     """
 
-    steps: int = 10_000
-    batch_size: int = 32
-    optimizer: str = "adamw"
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    beta1: float = 0.9
-    beta2: float = 0.999
-    grad_clip: float = 1.0
-    schedule: str = "cosine"
-    warmup: int = 200
-    min_lr_ratio: float = 0.1
-    plateau_factor: float = 0.5
-    plateau_patience: int = 2
-    eval_every: int = 500
-    eval_batches: int = 20
-    patience: int = 0
-    checkpoint_every: int = 500
-    log_every: int = 50
-    seed: int = 0
+    steps: int = setting(10_000, ge=1)
+    batch_size: int = setting(32, ge=1)
+    optimizer: Literal["adam", "adamw"] = "adamw"
+    lr: float = setting(2e-3, ge=0)
+    weight_decay: float = setting(0.01, ge=0)
+    beta1: float = setting(0.9, ge=0)
+    beta2: float = setting(0.999, ge=0)
+    grad_clip: float = setting(1.0, ge=0)
+    schedule: Literal["cosine", "plateau", "constant"] = "cosine"
+    warmup: int = setting(200, ge=0)
+    min_lr_ratio: float = setting(0.1, ge=0)
+    plateau_factor: float = setting(0.5, ge=0)
+    plateau_patience: int = setting(2, ge=0)
+    eval_every: int = setting(500, ge=1)
+    eval_batches: int = setting(20, ge=1)
+    patience: int = setting(0, ge=0)
+    checkpoint_every: int = setting(500, ge=1)
+    log_every: int = setting(50, ge=1)
+    seed: int = setting(0, ge=0)
     carry_state: bool = False
     device: str = "auto"
-    precision: str = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+
+    def __post_init__(self) -> None:
+        check_fields(self, "train")
 
 
 @dataclass
@@ -150,132 +167,19 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        if self.train.carry_state and self.data.mode != "medley":
+            raise ConfigError(f"train.carry_state needs data.mode=medley (streams read window by window), "
+                              f"but data.mode is {self.data.mode!r}; set data.mode=medley or train.carry_state=false")
+
     def to_dict(self) -> dict:
         """Plain nested dict (YAML/JSON-safe)."""
         return dataclasses.asdict(self)
 
 
-_CHOICES = {
-    "data.mode": ("window", "tune", "medley"),
-    "data.vocab": ("melody", "event", None),
-    "train.optimizer": ("adam", "adamw"),
-    "model.init": ("default", "forget1", "chrono"),
-    "train.schedule": ("cosine", "plateau", "constant"),
-    "train.precision": ("auto", "fp32", "bf16"),
-}
-_POSITIVE = ("data.window", "data.medley_tokens", "model.layers", "model.hidden", "model.params", "model.embed",
-             "train.steps", "train.batch_size", "train.eval_every",
-             "train.eval_batches", "train.checkpoint_every", "train.log_every")
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    """``value`` as type ``tp`` (int, float, str, bool, X | None, or a config dataclass)."""
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
-            if type(None) in args:
-                return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(value, inner[0], where)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    bad = ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r} "
-                      f"({type(value).__name__})")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "false", "no", "off"):
-            return value.lower() in ("true", "yes", "on")
-        raise bad
-    if isinstance(value, bool) or value is None:
-        raise bad
-    if tp is int:
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                num = float(value.replace("_", ""))
-            except ValueError:
-                raise bad from None
-            if num.is_integer():
-                return int(num)
-        raise bad
-    if tp is float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.replace("_", ""))
-            except ValueError:
-                raise bad from None
-        raise bad
-    if tp is str:
-        if isinstance(value, (str, int, float)):
-            return str(value)
-        raise bad
-    raise ConfigError(f"{where}: unsupported field type {tp}")  # pragma: no cover
-
-
-def _build(cls: type, data: Any, where: str) -> Any:
-    """An instance of config dataclass ``cls`` from a mapping, checking every key and type."""
-    if data is None:
-        data = {}
-    if dataclasses.is_dataclass(data) and isinstance(data, cls):
-        data = dataclasses.asdict(data)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping of settings, got {data!r}")
-    hints = _hints(cls)
-    names = [f.name for f in fields(cls)]
-    values = {}
-    for key, value in data.items():
-        path = f"{where}.{key}" if where else str(key)
-        if key not in names:
-            raise ConfigError(f"unknown config key {path!r}; valid keys"
-                              f"{' in ' + where if where else ''}: {', '.join(names)}")
-        values[key] = _convert(value, hints[key], path)
-    obj = cls(**values)
-    _check_values(obj, where)
-    return obj
-
-
-def _check_values(obj: Any, where: str) -> None:
-    for f in fields(obj):
-        path = f"{where}.{f.name}" if where else f.name
-        value = getattr(obj, f.name)
-        choices = cell_names() if path == "model.cell" else _CHOICES.get(path)
-        if choices is not None and value not in choices:
-            valid = ", ".join(str(c) for c in choices)
-            raise ConfigError(f"{path}: {value!r} is not one of {valid}")
-        if path in _POSITIVE and value is not None and value < 1:
-            raise ConfigError(f"{path} must be a positive integer, got {value}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-            raise ConfigError(f"{path} must not be negative, got {value}")
-    if where == "model" and obj.init == "chrono" and (obj.init_t_max is None or obj.init_t_max <= 1):
-        raise ConfigError(f"model.init chrono needs model.init_t_max > 1 (the longest memory in steps), "
-                          f"got {obj.init_t_max}")
-    if where == "model" and obj.init != "default" and obj.cell == "rnn":
-        raise ConfigError(f"model.init {obj.init} sets gate biases; the rnn cell has no gates (use default)")
-    if where == "model" and obj.dropout >= 1:
-        raise ConfigError(f"model.dropout must be in [0, 1), got {obj.dropout}")
-    if where == "data":
-        from musicgate.data.medley import parse_modes
-
-        parse_modes(obj.medley_modes)
-    if where == "" and obj.train.carry_state and obj.data.mode != "medley":
-        raise ConfigError(f"train.carry_state needs data.mode=medley (streams read window by window), "
-                          f"but data.mode is {obj.data.mode!r}; set data.mode=medley or train.carry_state=false")
-
-
 def config_from_dict(data: dict | None) -> RunConfig:
     """A :class:`RunConfig` from a nested dict; unknown keys and wrong types raise ConfigError."""
-    return _build(RunConfig, data or {}, "")
+    return build_config(RunConfig, data or {})
 
 
 def apply_overrides(config: RunConfig, overrides: list[str] | tuple[str, ...] | None) -> RunConfig:
@@ -286,36 +190,7 @@ def apply_overrides(config: RunConfig, overrides: list[str] | tuple[str, ...] | 
     >>> apply_overrides(RunConfig(), ["model.hidden=512", "train.lr=1e-3"]).model.hidden
     512
     """
-    data = config.to_dict()
-    for item in overrides or ():
-        key, sep, raw = str(item).partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. model.hidden=512")
-        parts = key.split(".")
-        node, cls = data, RunConfig
-        for i, part in enumerate(parts):
-            path = ".".join(parts[:i + 1])
-            names = [f.name for f in fields(cls)]
-            if part not in names:
-                where = ".".join(parts[:i])
-                raise ConfigError(f"unknown config key {path!r}; valid keys"
-                                  f"{' in ' + where if where else ''}: {', '.join(names)}")
-            tp = _hints(cls)[part]
-            if i == len(parts) - 1:
-                if dataclasses.is_dataclass(tp):
-                    raise ConfigError(f"override {key!r} names a section; set one of its keys: "
-                                      f"{', '.join(f.name for f in fields(tp))}")
-                try:
-                    value = yaml.safe_load(raw) if raw.strip() else ""
-                except yaml.YAMLError:
-                    value = raw
-                node[part] = value
-            else:
-                if not dataclasses.is_dataclass(tp):
-                    raise ConfigError(f"override {key!r}: {path!r} is a value, not a section")
-                node, cls = node[part], tp
-    return config_from_dict(data)
+    return config_from_dict(_apply(RunConfig, config.to_dict(), overrides))
 
 
 def load_config(path: "str | os.PathLike", overrides: list[str] | tuple[str, ...] | None = None) -> RunConfig:
