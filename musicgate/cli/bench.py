@@ -6,7 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from musicgate.cli.common import command, out_file, positive_float, positive_int, seed
+from musicgate.cli.common import command, given, int_list, out_file, positive_float, positive_int, seed, set_threads
 from musicgate.errors import ConfigError
 from musicgate.nn.cells import cell_names
 
@@ -47,7 +47,7 @@ def register(sub) -> None:
                   description="Trains a parameter-matched model per task, length T and cell, and prints "
                   "the final loss beside\nthe loss of the trivial baseline (a model that learned nothing).")
     mem.add_argument("--task", default="adding,copy", help="adding, copy or both")
-    mem.add_argument("--T", default="50,100,200,400,1000", help="comma list of sequence lengths")
+    mem.add_argument("--T", type=int_list(2), default="50,100,200,400,1000", help="comma list of sequence lengths")
     mem.add_argument("--cell", default="rnn,lstm,gru", help="comma list of cells")
     mem.add_argument("--steps", type=positive_int, default=None,
                      help="training steps per run (default 300, MemoryConfig.steps)")
@@ -72,14 +72,6 @@ def _list(text: str, valid: tuple[str, ...], what: str) -> list[str]:
     return items
 
 
-def _threads(n: int) -> None:
-    import torch
-
-    if n < 1:
-        raise ConfigError(f"--threads must be >= 1, got {n}")
-    torch.set_num_threads(n)
-
-
 def _command() -> str:
     return "musicgate " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "musicgate"
 
@@ -90,9 +82,7 @@ def polyphonic(args) -> int:
     from musicgate.experiments.presets import poly_preset
 
     cells = _list(args.cell, cell_names(), "--cell")
-    if args.epochs is not None and args.epochs < 1:
-        raise ConfigError(f"--epochs must be >= 1, got {args.epochs}")
-    _threads(args.threads)
+    set_threads(args.threads)
     results = []
     for cell in cells:
         source = args.config or poly_preset(args.dataset, cell)
@@ -114,31 +104,19 @@ def polyphonic(args) -> int:
 
 
 def memory(args) -> int:
-    from dataclasses import replace
-
+    from musicgate.config import build_config
     from musicgate.files import atomic_write_text
     from musicgate.experiments.memory import TASKS, MemoryConfig, memory_sweep, memory_table, plot_memory, result_dicts
 
     tasks = _list(args.task, TASKS, "--task")
     cells = _list(args.cell, cell_names(), "--cell")
-    try:
-        Ts = [int(t) for t in args.T.split(",") if t.strip()]
-    except ValueError:
-        raise ConfigError(f"--T {args.T!r}: give comma-separated integers such as 50,100,200") from None
-    if not Ts or min(Ts) < 2:
-        raise ConfigError(f"--T {args.T!r}: every length must be >= 2")
-    overrides = {k: v for k, v in dict(steps=args.steps, lstm_hidden=args.hidden,
-                                      batch_size=args.batch_size, lr=args.lr, seed=args.seed).items()
-                 if v is not None}
-    for key in ("steps", "lstm_hidden", "batch_size"):
-        if key in overrides and overrides[key] < 1:
-            raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {overrides[key]}")
-    config = replace(MemoryConfig(), **overrides)
-    _threads(args.threads)
+    config = build_config(MemoryConfig, given(steps=args.steps, lstm_hidden=args.hidden, batch_size=args.batch_size,
+                                              lr=args.lr, seed=args.seed), what="memory setting")
+    set_threads(args.threads)
     log = None if args.quiet else (lambda r: print(
         f"{r.task} T={r.T} {r.cell}: loss {r.loss:.4f} (baseline {r.baseline:.4f}, {r.seconds:.0f} s)",
         file=sys.stderr, flush=True))
-    results = memory_sweep(tasks, Ts, cells, config, progress=not args.quiet and sys.stderr.isatty(),
+    results = memory_sweep(tasks, args.T, cells, config, progress=not args.quiet and sys.stderr.isatty(),
                            log=log)
     table = memory_table(results)
     print(table)

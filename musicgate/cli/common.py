@@ -105,6 +105,34 @@ seed = int_at_least(0, SEED_LIMIT)
 """An argparse type: a seed, 0 .. 2**32 - 1."""
 
 
+def int_list(low: int) -> Callable[[str], list[int]]:
+    """An argparse type: comma-separated whole numbers, each >= ``low`` (``10,100,1000``)."""
+    def parse(text: str) -> list[int]:
+        try:
+            values = [int(x) for x in str(text).split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be comma-separated whole numbers, got {text!r}") from None
+        if not values or min(values) < low:
+            raise argparse.ArgumentTypeError(f"must be comma-separated whole numbers >= {low}, got {text!r}")
+        return values
+
+    parse.__name__ = "list of whole numbers"
+    return parse
+
+
+def given(**options) -> dict:
+    """The options the user gave: ``options`` without those left at None (for a config builder)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def set_threads(n: int | None) -> None:
+    """Use ``n`` torch CPU threads (None: torch's choice)."""
+    if n is not None:
+        import torch
+
+        torch.set_num_threads(n)
+
+
 def positive_float(text: str) -> float:
     """An argparse type: a finite number > 0."""
     value = _number(text, float, "a number")

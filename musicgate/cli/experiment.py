@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from musicgate.cli.common import command, out_dir, positive_float, positive_int, seed
-from musicgate.errors import ConfigError
+from musicgate.cli.common import (command, given, int_list, out_dir, positive_float, positive_int, seed,
+                                  set_threads)
 
 
 def register(sub) -> None:
@@ -35,7 +35,7 @@ def register(sub) -> None:
                 description="Trains a small parameter-matched model per cell and gap T on KEY, T rests, in-key "
                 "notes; scores\nthe in-key probability mass at the first note (chance 7/12). Writes "
                 "OUTPUT/probe-<timestamp>/\nwith report.md and probe.png.")
-    q.add_argument("--T", dest="Ts", default="10,30,100,300,1000", help="gap lengths, comma-separated (default 10,30,100,300,1000)")
+    q.add_argument("--T", dest="Ts", type=int_list(0), default="10,30,100,300,1000", help="gap lengths, comma-separated (default 10,30,100,300,1000)")
     q.add_argument("--cells", default="rnn,lstm,gru", help="cells, comma-separated (default rnn,lstm,gru)")
     q.add_argument("--steps", type=positive_int, help="Adam steps per run (default 300)")
     q.add_argument("--hidden", type=positive_int, help="LSTM units; the other cells are matched to its size (default 32)")
@@ -48,19 +48,10 @@ def register(sub) -> None:
     q.set_defaults(func=probe_command)
 
 
-def _threads(n: int | None) -> None:
-    if n is not None:
-        if n < 1:
-            raise ConfigError(f"--threads must be >= 1, got {n}")
-        import torch
-
-        torch.set_num_threads(n)
-
-
 def retention_command(args) -> int:
     from musicgate.experiments.retention_run import run_retention
 
-    _threads(args.threads)
+    set_threads(args.threads)
     quiet = getattr(args, "quiet", False)
     outdir = run_retention(args.config if args.config else {}, overrides=args.overrides, quiet=quiet,
                            log=None if quiet else (lambda line: print(line, file=sys.stderr)))
@@ -69,32 +60,14 @@ def retention_command(args) -> int:
     return 0
 
 
-def _int_list(text: str, what: str) -> list[int]:
-    try:
-        values = [int(x) for x in str(text).split(",") if x.strip()]
-    except ValueError:
-        raise ConfigError(f"{what} must be comma-separated whole numbers, got {text!r}") from None
-    if not values or min(values) < 0:
-        raise ConfigError(f"{what} must be comma-separated whole numbers >= 0, got {text!r}")
-    return values
-
-
 def probe_command(args) -> int:
-    from dataclasses import replace
-
+    from musicgate.config import build_config
     from musicgate.experiments.probe import ProbeConfig, run_probe, write_probe_report
 
-    Ts = _int_list(args.Ts, "--T")
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-    config = ProbeConfig()
-    changes = {k: v for k, v in (("steps", args.steps), ("lstm_hidden", args.hidden), ("gap", args.gap),
-                                 ("seed", args.seed), ("lr", args.lr)) if v is not None}
-    if any(v < 1 for k, v in changes.items() if k in ("steps", "lstm_hidden")):
-        raise ConfigError("--steps and --hidden must be >= 1")
-    if args.lr is not None and not args.lr > 0:
-        raise ConfigError(f"--lr must be > 0, got {args.lr}")
-    config = replace(config, **changes)
-    _threads(args.threads)
+    config = build_config(ProbeConfig, given(steps=args.steps, lstm_hidden=args.hidden, gap=args.gap, seed=args.seed,
+                                             lr=args.lr), what="probe setting")
+    set_threads(args.threads)
     quiet = getattr(args, "quiet", False)
 
     def log(r) -> None:
@@ -102,7 +75,7 @@ def probe_command(args) -> int:
             print(f"{r.cell:5s} T={r.T:5d} score {r.score:.3f} [{r.lo:.3f}, {r.hi:.3f}] local {r.local:.3f} "
                   f"{'recalled' if r.recalled else 'chance'} ({r.seconds:.0f} s)", file=sys.stderr, flush=True)
 
-    results = run_probe(Ts, cells, config, progress=not quiet and sys.stderr.isatty(), log=log)
+    results = run_probe(args.Ts, cells, config, progress=not quiet and sys.stderr.isatty(), log=log)
     outdir = write_probe_report(results, config, args.output)
     print((outdir / "report.md").read_text())
     print(f"wrote {outdir}")

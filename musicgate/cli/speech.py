@@ -8,6 +8,7 @@ from pathlib import Path
 
 from musicgate.cli.common import command, device, output_alias, fraction, out_dir, out_file, positive_float, positive_int, seed
 from musicgate.nn.cells import cell_names
+from musicgate.speech.features import KINDS, NORMALIZE, FeatureConfig
 
 DATA_HELP = ("PATH.npz (digits.npz layout, stratified 50/50), fsdd:DIR (official split), "
              "commands:DIR (Speech Commands lists) or synth-digits (eSpeak NG, held-out voices)")
@@ -36,9 +37,9 @@ def register(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=3e-3, help="Adam learning rate (halved for the last third)")
     p.add_argument("--seed", type=seed, default=0, help="seeds the split (npz, synth) and training")
     p.add_argument("--holdout-speaker", help="fsdd:DIR only: leave this speaker out as the test set")
-    p.add_argument("--features", choices=("mfcc", "logmel"), default="mfcc",
+    p.add_argument("--features", choices=KINDS, default=FeatureConfig.kind,
                    help="WAV front end (ignored for precomputed .npz)")
-    p.add_argument("--normalize", choices=("none", "mean", "meanvar"), default="mean",
+    p.add_argument("--normalize", choices=NORMALIZE, default=FeatureConfig.normalize,
                    help="per-clip normalisation of the features")
     p.add_argument("--no-deltas", action="store_true", help="no deltas / delta-deltas")
     p.add_argument("--cache-dir", type=Path, help="synth-digits cache (default $MUSICGATE_CACHE "

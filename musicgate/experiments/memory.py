@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from musicgate.config import check_fields, setting
 from musicgate.errors import ConfigError
-
 from musicgate.nn.cells import cell_names, get_cell
 from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params, recurrent
 
@@ -81,13 +81,16 @@ class AddingNet(nn.Module):
 class MemoryConfig:
     """Training budget of one task run (small by default: the full sweep runs in minutes on CPU)."""
 
-    lstm_hidden: int = 32        # the LSTM's size; the RNN and GRU get the same parameter count
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 1e-2
-    clip: float = 1.0
-    eval_size: int = 500
-    seed: int = 0
+    lstm_hidden: int = setting(32, ge=1)  # the LSTM's size; the RNN and GRU get the same parameter count
+    steps: int = setting(300, ge=1)
+    batch_size: int = setting(16, ge=1)
+    lr: float = setting(1e-2, gt=0)
+    clip: float = setting(1.0, ge=0)
+    eval_size: int = setting(500, ge=1)
+    seed: int = setting(0, ge=0)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from musicgate.config import check_fields, setting
 from musicgate.errors import ConfigError
 from musicgate.files import atomic_write_json, atomic_write_text
 from musicgate.music.keys import MAJOR_MINOR_KEYS
@@ -65,17 +66,20 @@ class ProbeConfig:
     seed : seeds the weights, the training and the evaluation data.
     """
 
-    lstm_hidden: int = 32
-    embed: int = 16
-    notes: int = 8
-    gap: str = "rests"
-    steps: int = 400
-    batch_size: int = 32
-    lr: float | None = None
-    clip: float = 1.0
-    eval_size: int = 512
-    margin: float = 0.05
-    seed: int = 0
+    lstm_hidden: int = setting(32, ge=1)
+    embed: int = setting(16, ge=1)
+    notes: int = setting(8, ge=1)
+    gap: str = setting("rests", choices=GAPS)
+    steps: int = setting(400, ge=1)
+    batch_size: int = setting(32, ge=1)
+    lr: float | None = setting(None, gt=0)
+    clip: float = setting(1.0, ge=0)
+    eval_size: int = setting(512, ge=1)
+    margin: float = setting(0.05, ge=0)
+    seed: int = setting(0, ge=0)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass

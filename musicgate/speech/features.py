@@ -27,14 +27,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args, get_type_hints
 
 import numpy as np
 
+from musicgate.config import build_config, check_fields, setting
 from musicgate.errors import AudioError, ConfigError
 
-KINDS = ("mfcc", "logmel")
-NORMALIZE = ("none", "mean", "meanvar")
 _STD_FLOOR = 1e-5
 
 
@@ -58,28 +57,23 @@ class FeatureConfig:
         prediction, streaming and the gate view (see :func:`speech_audio`).
     """
 
-    kind: str = "mfcc"
-    sample_rate: int = 16000
-    win_ms: float = 25.0
-    hop_ms: float = 10.0
-    n_fft: int = 512
-    n_mels: int = 40
-    n_mfcc: int = 13
+    kind: Literal["mfcc", "logmel"] = "mfcc"
+    sample_rate: int = setting(16000, ge=1)
+    win_ms: float = setting(25.0, gt=0)
+    hop_ms: float = setting(10.0, gt=0)
+    n_fft: int = setting(512, ge=1)
+    n_mels: int = setting(40, ge=1)
+    n_mfcc: int = setting(13, ge=1)
     deltas: bool = True
-    normalize: str = "mean"
-    top_db: float | None = 80.0
-    trim_db: float | None = 40.0
+    normalize: Literal["none", "mean", "meanvar"] = "mean"
+    top_db: float | None = setting(80.0, gt=0)
+    trim_db: float | None = setting(40.0, gt=0)
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(f"feature kind {self.kind!r} is not known: use one of {', '.join(KINDS)}")
-        if self.normalize not in NORMALIZE:
-            raise ConfigError(f"normalize={self.normalize!r} is not known: use one of {', '.join(NORMALIZE)}")
-        if self.sample_rate <= 0 or self.win_ms <= 0 or self.hop_ms <= 0 or self.n_mels <= 0:
-            raise ConfigError(f"feature settings must be positive, got {self}")
+        check_fields(self)
         if self.win_length > self.n_fft:
             raise ConfigError(f"window of {self.win_length} samples is longer than n_fft={self.n_fft}: raise n_fft")
-        if self.kind == "mfcc" and not 0 < self.n_mfcc <= self.n_mels:
+        if self.kind == "mfcc" and not self.n_mfcc <= self.n_mels:
             raise ConfigError(f"n_mfcc={self.n_mfcc} must be in 1..n_mels={self.n_mels}")
 
     @property
@@ -104,12 +98,14 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FeatureConfig":
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ConfigError(f"unknown feature settings {sorted(unknown)}: known are {sorted(names)}")
-        return cls(**data)
+        """Inverse of :meth:`to_dict`; unknown keys and bad values raise ConfigError."""
+        return build_config(cls, data, what="feature setting")
+
+
+KINDS: tuple[str, ...] = get_args(get_type_hints(FeatureConfig)["kind"])
+"""The feature kinds (``FeatureConfig.kind``)."""
+NORMALIZE: tuple[str, ...] = get_args(get_type_hints(FeatureConfig)["normalize"])
+"""The per-clip normalisations (``FeatureConfig.normalize``)."""
 
 
 def read_audio(path: "str | os.PathLike", *, sample_rate: int | None = 16000) -> np.ndarray:
