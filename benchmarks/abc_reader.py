@@ -78,9 +78,10 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from musicgate.data.corpora import _items, source_files
+    from musicgate.data.corpus import corpus_for
 
-    items = _items(args.corpus, source_files(args.corpus))
+    corpus = corpus_for(args.corpus)
+    items = corpus.items(corpus.files())
     if args.tunes:
         items = random.Random(args.seed).sample(items, min(args.tunes, len(items)))
     texts = [it.text for it in items]

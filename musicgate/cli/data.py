@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from musicgate.cli.common import command, out_dir, positive_int, seed
-from musicgate.data.corpora import BUILTIN, PREFIXES, load_prepared, prepare, summary
+from musicgate.data.corpora import load_prepared, prepare, summary
+from musicgate.data.corpus import corpus_specs
 from musicgate.tokens.tokenizer import TOKENIZERS
 
 
@@ -18,7 +19,7 @@ def register(sub) -> None:
                 "musicgate data prepare folk", "musicgate data prepare midi:../shared/midi --vocab event --limit 100",
                 description="Writes datasets/NAME/ (tokens, splits, manifest). A second run with the same "
                 "sources and settings\nreuses the cache; two runs at once build it once.")
-    p.add_argument("corpus", help=f"one of {', '.join(BUILTIN + PREFIXES)}")
+    p.add_argument("corpus", help=f"one of {', '.join(corpus_specs())}")
     p.add_argument("--vocab", choices=sorted(TOKENIZERS), help="tokenizer (default: melody for folk corpora, "
                    "event otherwise)")
     p.add_argument("--workers", type=positive_int, help="parallel parsers (default: all cores)")

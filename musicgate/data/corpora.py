@@ -1,8 +1,9 @@
-"""Built-in corpora and cached token datasets.
+"""Cached token datasets, prepared from the registered corpora.
 
-Corpora (all offline): ``essen``, ``oneills``, ``ryans`` (music21's bundled ABC folk tunes),
-``folk`` (the three together), ``chorales`` (Bach, MusicXML), ``midi:PATH`` (a folder of MIDI
-files, recursive) and ``pianoroll:PATH.mat`` (the four polyphonic benchmarks).
+The corpora (all offline) are classes in the registry of :mod:`musicgate.data.corpus`: ``essen``,
+``oneills``, ``ryans`` (music21's bundled ABC folk tunes), ``folk`` (the three together),
+``chorales`` (Bach, MusicXML), ``midi:PATH`` (a folder of MIDI files, recursive) and
+``pianoroll:PATH.mat`` (the four polyphonic benchmarks).
 
 ``prepare`` parses in parallel, labels each tune's key, tokenizes, splits by tune and caches
 under ``datasets/NAME/``: ``tokens.npy`` (all ids, concatenated), ``offsets.npy`` (tune i is
@@ -15,7 +16,6 @@ run would trust; a cache whose fingerprint differs from the sources' is rebuilt.
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -23,30 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
+from musicgate.data.corpus import (Corpus, Item, Rejected, _music21_corpus_dir, abc_tunes, corpus_for,  # noqa: F401
+                                   corpus_specs, mode_from_thirds, roll_to_notes)
 from musicgate.data.prepared import TokenData, open_dataset, write_dataset
 from musicgate.errors import DataError, MusicgateError
-from musicgate.music.keys import Key
 from musicgate.music.notes import Notes
 from musicgate.tokens.tokenizer import Tokenizer, load_tokenizer, make_tokenizer
 
-FOLK = {"essen": "essenFolksong", "oneills": "oneills1850", "ryans": "ryansMammoth"}
-BUILTIN = ("essen", "oneills", "ryans", "folk", "chorales")
-PREFIXES = ("midi:PATH", "pianoroll:PATH.mat")
 CACHE_VERSION = 3  # 2: ABC read by musicgate.music.abc (music21's tokens, no Score); 3: pickups, bar lines, form
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 """Train, validation and test shares of the tunes (split by tune, from the seed)."""
-
-
-@dataclass
-class Item:
-    """One unit of parsing work: a tune's ABC text, a file, or a piano roll."""
-
-    source: str
-    kind: str  # abc | musicxml | midi | roll
-    corpus: str
-    text: str = ""
-    split: str = ""  # fixed split (piano rolls)
-    roll: np.ndarray | None = None
 
 
 @dataclass
@@ -70,70 +56,17 @@ PreparedData = TokenData
 """A prepared dataset: :class:`musicgate.data.dataset.TokenData` (one reader, writer and validator)."""
 
 
-# -- sources ------------------------------------------------------------------------------------
-def _music21_corpus_dir() -> Path:
-    import music21
-
-    return Path(music21.__file__).parent / "corpus"
-
-
-def cache_name(corpus: str) -> str:
+# -- sources and labels ----------------------------------------------------------------------------
+def cache_name(corpus: "str | Corpus") -> str:
     """The folder name under datasets/ for a corpus spec."""
-    if ":" in corpus:
-        kind, path = corpus.split(":", 1)
-        return f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(path).stem or 'data')}"
-    return corpus
+    return corpus_for(corpus).cache_name()
 
 
-def source_files(corpus: str) -> list[Path]:
+def source_files(corpus: "str | Corpus") -> list[Path]:
     """The files a corpus is read from (their names, sizes and times make the fingerprint)."""
-    if corpus in FOLK:
-        return sorted((_music21_corpus_dir() / FOLK[corpus]).glob("*.abc"))
-    if corpus == "folk":
-        return [f for c in FOLK for f in source_files(c)]
-    if corpus == "chorales":
-        import music21
-
-        return sorted(Path(p) for p in music21.corpus.getComposer("bach") if str(p).endswith((".mxl", ".xml", ".musicxml")))
-    if corpus.startswith("midi:"):
-        root = Path(corpus[5:]).expanduser()
-        if not root.is_dir():
-            raise DataError(f"{root}: not a folder; midi:PATH takes a folder of MIDI files")
-        return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
-    if corpus.startswith("pianoroll:"):
-        path = Path(corpus[10:]).expanduser()
-        if not path.is_file():
-            raise DataError(f"{path}: no such file; pianoroll:PATH.mat takes one of the .mat files of the "
-                            "polyphonic benchmarks (JSB_Chorales.mat, Nottingham.mat, MuseData.mat, Piano_midi.mat)")
-        return [path]
-    raise DataError(f"unknown corpus {corpus!r}; valid: {', '.join(BUILTIN + PREFIXES)}")
+    return corpus_for(corpus).files()
 
 
-def abc_tunes(path: Path, corpus: str) -> list[Item]:
-    from musicgate.music.abc import split_tunes
-
-    return [Item(f"{path.parent.name}/{path.name}#{t.split(chr(10), 1)[0].strip()}", "abc", corpus, text=t)
-            for t in split_tunes(path.read_text(encoding="latin-1"))]
-
-
-def _items(corpus: str, files: list[Path]) -> list[Item]:
-    if corpus in FOLK:
-        return [it for f in files for it in abc_tunes(f, corpus)]
-    if corpus == "folk":
-        return [it for c in FOLK for it in _items(c, [f for f in files if f.parent.name == FOLK[c]])]
-    if corpus == "chorales":
-        return [Item(f"bach/{f.name}", "musicxml", corpus, text=str(f)) for f in files]
-    if corpus.startswith("midi:"):
-        root = Path(corpus[5:]).expanduser()
-        return [Item(str(f.relative_to(root)), "midi", corpus, text=str(f)) for f in files]
-    from musicgate.music.rolls import SPLITS as ROLL_SPLITS, load_polyphonic
-
-    data = load_polyphonic(str(files[0]))
-    return [Item(f"{files[0].name}#{split}/{i}", "roll", corpus, split=split, roll=roll)
-            for split in ROLL_SPLITS for i, roll in enumerate(data.split(split))]
-
-
-# -- labels -------------------------------------------------------------------------------------
 def _main_meter(notes: Notes) -> Notes:
     """Keep the time signature that spans the most beats, placed at beat 0 (tokens carry one)."""
     from dataclasses import replace
@@ -144,50 +77,6 @@ def _main_meter(notes: Notes) -> Notes:
     spans = [e - b for (b, _, _), e in zip(notes.meters, ends)]
     _, num, den = notes.meters[int(np.argmax(spans))]
     return replace(notes, meters=((0.0, num, den),))
-
-
-def mode_from_thirds(notes: Notes, tonic: int) -> tuple[str, str]:
-    """Major or minor from whether the major or the minor third above ``tonic`` lasts longer."""
-    pcs = notes.pitch % 12
-    major = float(notes.duration[pcs == (tonic + 4) % 12].sum())
-    minor = float(notes.duration[pcs == (tonic + 3) % 12].sum())
-    mode = "major" if major > minor else "minor"
-    return mode, f"major third {major:g} beats {'>' if major > minor else '<='} minor third {minor:g} beats"
-
-
-def _label(item: Item, stream, notes: Notes) -> tuple[Key | None, str]:
-    from musicgate.music.score import key_label
-
-    key = key_label(stream) if stream is not None else notes.key
-    if item.corpus == "essen":
-        if key is None:
-            return None, "essen: no K: field"
-        mode, why = mode_from_thirds(notes, key.tonic)  # K: names the tonic only
-        return Key(key.tonic, mode), f"essen: tonic from K:, mode from thirds ({why}; ABC 2.1 accidentals)"
-    if item.kind == "abc":
-        return key, "K: field (mode as written)" if key else "no K: field"
-    if item.kind == "musicxml":
-        return key, "key signature and mode of the score" if key else "no key signature"
-    if item.kind == "midi":
-        return key, "MIDI key-signature event" if key else "unknown: no key-signature event"
-    return None, "unknown: piano rolls carry no key (the benchmark transposed pieces to C major/minor)"
-
-
-def roll_to_notes(roll: np.ndarray, *, frame_beats: float = 1.0) -> Notes:
-    """Notes from a (frames, 88) binary piano roll: a run of active frames on a key is one note.
-
-    The benchmarks do not record the frame length; one frame is taken as ``frame_beats`` beats.
-    """
-    from musicgate.music.rolls import LOWEST_PITCH
-
-    padded = np.pad(np.asarray(roll, np.int8), ((1, 1), (0, 0)))
-    change = np.diff(padded, axis=0)
-    on_t, on_k = np.nonzero(change.T == 1)[::-1]
-    off_t, off_k = np.nonzero(change.T == -1)[::-1]
-    order_on, order_off = np.lexsort((on_t, on_k)), np.lexsort((off_t, off_k))
-    start, key = on_t[order_on], on_k[order_on]
-    end = off_t[order_off]
-    return Notes.from_arrays(key + LOWEST_PITCH, start * frame_beats, (end - start) * frame_beats)
 
 
 def _bar_problem(notes: Notes, tok) -> str | None:
@@ -216,43 +105,20 @@ def _form_facts(notes: Notes, kind: str) -> list[str]:
 
 # -- the worker -----------------------------------------------------------------------------------
 def parse_item(args: tuple[Item, dict, bool]) -> Parsed:
+    """Read, label and tokenize one item (``(item, tokenizer config, melody)``), in a worker process."""
     item, tok_config, melody = args
     out = Parsed(item.source, item.corpus, split=item.split)
     try:
-        stream = None
-        if item.kind == "abc":
-            from musicgate.music.abc import read_abc
-
-            try:
-                tune = read_abc(item.text)
-            except MusicgateError as exc:
-                out.reject = str(exc).split(": ", 1)[1]
-                return out
-            notes, out.title = tune.notes, tune.title
-        elif item.kind == "musicxml":
-            import music21
-
-            from musicgate.music.score import from_music21
-
-            try:
-                stream = music21.converter.parse(item.text)
-            except Exception as exc:  # music21 raises many kinds of errors on bad input
-                out.reject = f"music21 cannot parse it ({type(exc).__name__})"
-                return out
-            if isinstance(stream, music21.stream.Opus):
-                stream = stream.scores[0] if len(stream.scores) else stream
-            notes = from_music21(stream)
-            out.title = (stream.metadata.title or "") if stream.metadata else ""
-        elif item.kind == "midi":
-            from musicgate.music.midi import read_midi
-
-            notes = read_midi(item.text)
-        else:
-            notes = roll_to_notes(item.roll)
+        corpus = item.origin or corpus_for(item.corpus)
+        try:
+            notes, stream, out.title = corpus.read(item)
+        except Rejected as exc:
+            out.reject = str(exc)
+            return out
         if len(notes) == 0:
             out.reject = "no notes"
             return out
-        key, out.label = _label(item, stream, notes)
+        key, out.label = corpus.label(item, notes, stream)
         from dataclasses import replace
 
         tok = load_tokenizer(tok_config)
@@ -282,29 +148,32 @@ def fingerprint(corpus: str, files: list[Path], tokenizer: Tokenizer, seed: int)
     is stale). Folder paths are left out, so two clones agree."""
     from musicgate.data.fingerprint import source_digest
 
-    kind = corpus.split(":", 1)[0] if ":" in corpus else corpus
+    kind = corpus.split(":", 1)[0]
     limit = corpus[corpus.index("[:"):] if "[:" in corpus else ""
     return source_digest(files, [CACHE_VERSION, kind + limit, tokenizer.fingerprint, seed, SPLIT_FRACTIONS])
 
 
-def default_vocab(corpus: str) -> str:
-    """``melody`` for the folk corpora, ``event`` for polyphonic ones."""
-    return "melody" if corpus in FOLK or corpus == "folk" else "event"
+def default_vocab(corpus: "str | Corpus") -> str:
+    """The corpus's vocabulary: ``melody`` for the folk corpora, ``event`` for polyphonic ones."""
+    return corpus_for(corpus).vocab
 
 
-def prepare(corpus: str, *, vocab: str | None = None, root: "str | os.PathLike" = "datasets", workers: int | None = None,
-            seed: int = 0, pitch_range: tuple[int, int] = (21, 108), force: bool = False, quiet: bool = False,
-            limit: int | None = None) -> PreparedData:
+def prepare(corpus: "str | Corpus", *, vocab: str | None = None, root: "str | os.PathLike" = "datasets",
+            workers: int | None = None, seed: int = 0, pitch_range: tuple[int, int] = (21, 108), force: bool = False,
+            quiet: bool = False, limit: int | None = None) -> PreparedData:
     """Parse, label, tokenize, split and cache a corpus; returns the loaded cache.
 
-    An up-to-date cache is loaded instead of rebuilt (unless ``force``); a stale one is rebuilt.
-    ``limit`` keeps the first N items (for quick trials; the fingerprint records it).
+    ``corpus`` is a registered corpus's name (``folk``, ``midi:PATH``; see
+    :mod:`musicgate.data.corpus`) or a :class:`~musicgate.data.corpus.Corpus`. An up-to-date cache is
+    loaded instead of rebuilt (unless ``force``); a stale one is rebuilt. ``limit`` keeps the first N
+    items (for quick trials; the fingerprint records it).
     """
-    vocab = vocab or default_vocab(corpus)
-    files = source_files(corpus)
+    source = corpus_for(corpus)
+    vocab = vocab or source.vocab
+    files = source.files()
     tok = make_tokenizer(vocab, pitch_range=pitch_range)
-    fp = fingerprint(corpus + (f"[:{limit}]" if limit else ""), files, tok, seed)
-    name = cache_name(corpus) + ("" if vocab == default_vocab(corpus) else f"-{vocab}") + (f"-{limit}" if limit else "")
+    fp = fingerprint(source.spec + (f"[:{limit}]" if limit else ""), files, tok, seed)
+    name = source.cache_name() + ("" if vocab == source.vocab else f"-{vocab}") + (f"-{limit}" if limit else "")
     dest = Path(root) / name
     from musicgate.files import pid_lock
 
@@ -319,15 +188,15 @@ def prepare(corpus: str, *, vocab: str | None = None, root: "str | os.PathLike" 
                     print(f"{dest}: sources or settings changed since it was built; rebuilding")
             except DataError:
                 pass
-        return _build(corpus, files, tok, fp, dest, name, vocab, seed, workers, quiet, limit)
+        return _build(source, files, tok, fp, dest, name, vocab, seed, workers, quiet, limit)
 
 
-def _build(corpus, files, tok, fp, dest, name, vocab, seed, workers, quiet, limit) -> PreparedData:
+def _build(corpus: Corpus, files, tok, fp, dest, name, vocab, seed, workers, quiet, limit) -> PreparedData:
     from tqdm import tqdm
 
-    items = _items(corpus, files)[:limit]
+    items = corpus.items(files)[:limit]
     if not items:
-        raise DataError(f"corpus {corpus!r} has nothing to read ({len(files)} files)")
+        raise DataError(f"corpus {corpus.spec!r} has nothing to read ({len(files)} files)")
     t0 = time.time()
     workers = workers or os.cpu_count() or 1
     jobs = [(it, tok.config, vocab == "melody") for it in items]
@@ -337,7 +206,7 @@ def _build(corpus, files, tok, fp, dest, name, vocab, seed, workers, quiet, limi
             results = list(tqdm(pool.imap(parse_item, jobs, chunksize=8), **bar))
     else:
         results = [parse_item(j) for j in tqdm(jobs, **bar)]
-    _write_cache(dest, results, tok, fp, corpus, seed, time.time() - t0)
+    _write_cache(dest, results, tok, fp, corpus.spec, seed, time.time() - t0)
     return load_prepared(dest)
 
 
@@ -371,7 +240,7 @@ def load_prepared(name_or_path: "str | os.PathLike", *, root: "str | os.PathLike
         path = Path(root) / str(name_or_path)
     if not (path / "COMPLETE").is_file():
         raise DataError(f"{path}: no complete prepared dataset there; run 'musicgate data prepare CORPUS' "
-                        f"(corpora: {', '.join(BUILTIN + PREFIXES)})")
+                        f"(corpora: {', '.join(corpus_specs())})")
     return open_dataset(path)
 
 
