@@ -30,7 +30,7 @@ from common import machine, table  # noqa: E402
 
 from musicgate.music.keys import MAJOR_MINOR_KEYS  # noqa: E402
 from musicgate.nn.models import CELLS, RecurrentLM, count_params, hidden_for_params  # noqa: E402
-from musicgate.generation.sample import note_start_tokens, sample  # noqa: E402
+from musicgate.generation.sample import sample  # noqa: E402
 from musicgate.tokens.tokenizer import make_tokenizer  # noqa: E402
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -86,7 +86,7 @@ def shipped_or_built(cell: str, device: torch.device):
 def measure(model, tok, *, batch: int, notes: int, threads: int | None, repeat: int, meter: bool = True) -> dict:
     """Best of ``repeat`` runs: notes/s and token steps/s (all rows)."""
     keys = [MAJOR_MINOR_KEYS[i % 24] for i in range(batch)]
-    starts = note_start_tokens(tok)
+    starts = tok.note_starts()
     best = None
     for r in range(repeat):
         t = time.perf_counter()

@@ -15,7 +15,7 @@ from musicgate.errors import ConfigError, TokenizerError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
 from musicgate.nn.models import RecurrentLM
 from musicgate.music.notes import Notes
-from musicgate.generation.sample import MAX_TOKENS_PER_NOTE, grammar_for, note_start_tokens, sample
+from musicgate.generation.sample import MAX_TOKENS_PER_NOTE, grammar_for, sample
 from musicgate.tokens.tokenizer import make_tokenizer
 
 TOKENIZERS = {
@@ -59,7 +59,7 @@ class RandomLogits(torch.nn.Module):
 def new_notes(tok, ids, primer_len: int = 0) -> np.ndarray:
     """Pitches of the note-start tokens after the primer."""
     body = np.asarray(ids)[primer_len:]
-    return tok.pitch_of[body[note_start_tokens(tok)[body]]]
+    return tok.pitch_of[body[tok.note_starts()[body]]]
 
 
 def primer_ids(tok) -> np.ndarray:
@@ -156,7 +156,7 @@ def test_key_mask_keeps_new_notes_in_the_signature_and_is_off_by_default(kind):
 @pytest.mark.parametrize("kind", sorted(TOKENIZERS))
 def test_no_repeat_ngram_forbids_repeated_pitch_ngrams(kind):
     tok = TOKENIZERS[kind]
-    favourite = int(np.flatnonzero(note_start_tokens(tok) & (tok.pitch_of == 60))[0])
+    favourite = int(np.flatnonzero(tok.note_starts() & (tok.pitch_of == 60))[0])
     model = RandomLogits(len(tok), 5, favour=favourite)  # plays middle C whenever it may
     (plain,) = sample(model, tok, keys=[Key(0)], length=40, seed=0)
     if kind == "melody":  # without the ban it repeats (the event grammar cannot re-strike a sounding pitch)
@@ -201,7 +201,7 @@ def test_invalid_primer_ids_are_rejected():
         sample(tiny_lm(tok), tok, keys=[None], length=3, primer_ids=swapped)
     ev = TOKENIZERS["event"]
     ids = primer_ids(ev)
-    on = np.flatnonzero(note_start_tokens(ev)[ids])[-1]
+    on = np.flatnonzero(ev.note_starts()[ids])[-1]
     with pytest.raises(TokenizerError, match="still sounding"):
         sample(tiny_lm(ev), ev, keys=[None], length=3, primer_ids=ids[:on + 1])
 

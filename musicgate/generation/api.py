@@ -178,9 +178,9 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     else:
         run_key = MAJOR_MINOR_KEYS[int(np.random.default_rng(seed).integers(len(MAJOR_MINOR_KEYS)))]
         source = "drawn with the seed"
-    from musicgate.generation.sample import note_start_tokens, sample
+    from musicgate.generation.sample import sample
 
-    starts = note_start_tokens(tokenizer)
+    starts = tokenizer.note_starts()
     primed = 0 if primer_ids is None else int(starts[primer_ids].sum())
     exact = exact_length is not None
     if exact:

@@ -35,7 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
-from musicgate.errors import ConfigError, TokenizerError
+from musicgate.errors import ConfigError
 from musicgate.music.keys import Key
 
 DEFAULT_MIN_LENGTH = 32
@@ -84,45 +84,21 @@ def check_sampling_args(*, length: int, temperature: float = 1.0, top_k: int | N
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 
-def note_start_tokens(tokenizer) -> np.ndarray:
-    """(V,) bool: the tokens that start a note (PITCH in the melody vocabulary, NOTE_ON in the event one)."""
-    mask = tokenizer.pitch_of >= 0
-    if tokenizer.kind == "event":
-        mask[tokenizer.off_base:tokenizer.off_base + tokenizer.n_pitch] = False
-    return mask
-
-
 @dataclasses.dataclass
 class _Vocab:
     """Per-vocabulary masks and tables used at every step."""
 
     starts: np.ndarray        # (V,) bool: note-start tokens
     non_note: np.ndarray      # (V,) bool: tokens a stalled sequence may not take under the budget
-    closing: np.ndarray       # (V,) bool: tokens allowed once a melody has its notes (no PITCH)
     token_of_pitch: np.ndarray  # (128,) int: note-start token of each MIDI pitch, -1 if none
 
     @classmethod
     def of(cls, tok) -> "_Vocab":
-        v = len(tok.vocab)
-        starts = note_start_tokens(tok)
-        non_note = np.zeros(v, bool)
-        closing = np.zeros(v, bool)
-        if tok.kind == "melody":
-            from musicgate.tokens.grammar import barline_ids
-
-            non_note[barline_ids(tok)] = True
-            non_note[tok.rest_id] = True
-            if getattr(tok, "tie_id", None) is not None:
-                non_note[tok.tie_id] = True  # a TIE goes on with a note: no new note
-            closing[[i for i, name in enumerate(tok.vocab) if name.startswith("DUR_")]] = True
-            closing |= non_note
-        else:
-            non_note[tok.shift_base:] = True  # SHIFT and VEL
-        closing[tok.eos_id] = True
+        starts = tok.note_starts()
         token_of_pitch = np.full(128, -1, np.int64)
         ids = np.flatnonzero(starts)
         token_of_pitch[tok.pitch_of[ids]] = ids
-        return cls(starts, non_note, closing, token_of_pitch)
+        return cls(starts, tok.fillers(), token_of_pitch)
 
 
 def _restrict(mask: np.ndarray, extra: np.ndarray, rows: np.ndarray | None = None) -> None:
@@ -145,35 +121,6 @@ def _subset_state(state, keep: np.ndarray):
     return type(state)(**{k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in values.items()})
 
 
-def _close_event(grammar, mask: np.ndarray, state, rows: np.ndarray) -> None:
-    """Event vocabulary, sequences with all their notes: NOTE_OFFs first (or the PROGRAM token that
-    reaches one), else a SHIFT, else EOS."""
-    if len(rows) == 0:
-        return
-    tok = grammar.tok
-    m = mask[rows]
-    shift = slice(tok.shift_base, tok.vel_base)
-    ends = m & grammar.closing(state)[rows]
-    has_off = ends.any(axis=1)
-    sounding = state.sounding[rows].any(axis=1)
-    new = ends & has_off[:, None]
-    wait = ~has_off & sounding  # notes on since the last SHIFT: they must last a step first
-    new[wait, shift] = True
-    new[~has_off & ~sounding, tok.eos_id] = True
-    mask[rows] = new
-
-
-def _close_melody(tok, voc: _Vocab, mask: np.ndarray, rows: np.ndarray) -> None:
-    """Melody sequences with all their notes: no new PITCH; EOS as soon as the grammar allows it."""
-    if len(rows) == 0:
-        return
-    m = mask[rows] & voc.closing
-    end = m[:, tok.eos_id].copy()
-    m[end] = False
-    m[end, tok.eos_id] = True
-    mask[rows] = m
-
-
 def grammar_for(tokenizer, meter: bool | None = None):
     """The grammar :func:`sample` uses: melody models meter-true unless ``meter`` is False.
 
@@ -182,14 +129,7 @@ def grammar_for(tokenizer, meter: bool | None = None):
     ConfigError
         ``meter=True`` with a vocabulary that has no bar lines (the event vocabulary).
     """
-    if tokenizer.kind != "melody":
-        if meter:
-            raise ConfigError(f"the meter grammar needs a melody-vocabulary model; this one uses the "
-                              f"{tokenizer.kind} vocabulary (leave the meter setting out)")
-        return tokenizer.grammar()
-    from musicgate.tokens.grammar import MelodyGrammar
-
-    return MelodyGrammar(tokenizer, meter=meter is None or bool(meter))
+    return tokenizer.sampling_grammar(meter)
 
 
 def _filter_logits(x, *, temperature: float, top_k: int | None, top_p: float | None):
@@ -243,12 +183,7 @@ def _prefix(tokenizer, keys: Sequence[Key | None], primer_ids) -> np.ndarray:
     ids = np.asarray(primer_ids, np.int64).reshape(-1)
     while len(ids) and ids[-1] in (tokenizer.eos_id, tokenizer.pad_id):
         ids = ids[:-1]
-    grammar = tokenizer.grammar()
-    if len(ids) < 3 or not grammar.is_valid(ids):
-        raise TokenizerError(f"primer ids ({len(ids)} tokens) are not a valid start of a {tokenizer.kind} "
-                             "sequence (BOS KEY METER ...); build them with tokenizer.encode(notes)")
-    if tokenizer.kind == "event" and grammar.start(1, ids[None]).sounding.any():
-        raise TokenizerError("primer ids end with notes still sounding; encode a whole piece as the primer")
+    tokenizer.check_primer(ids)
     out = np.repeat(ids[None], b, axis=0)
     given = np.array([k is not None for k in keys])
     out[given, 1] = key_ids[given]
@@ -432,10 +367,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         open_rows = np.flatnonzero(~done_notes)
         mask[have < min_length, tok.eos_id] = False
         closing = np.flatnonzero(done_notes)
-        if tok.kind == "melody":
-            _close_melody(tok, voc, mask, closing)
-        else:
-            _close_event(grammar, mask, gstate, closing)
+        tok.close(grammar, gstate, mask, closing)
         if steps >= budget:
             _restrict(mask, ~voc.non_note, open_rows)
         if key_ok is not None:

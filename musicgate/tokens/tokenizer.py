@@ -119,6 +119,41 @@ class Tokenizer:
         """A :class:`~musicgate.tokens.grammar.Grammar` for constrained sampling."""
         raise NotImplementedError
 
+    def fillers(self) -> np.ndarray:
+        """(V,) bool: the tokens that add no note (bar lines, rests, ties; time shifts, velocities)."""
+        raise NotImplementedError
+
+    def close(self, grammar, state, mask: np.ndarray, rows: np.ndarray) -> None:
+        """Restrict ``mask[rows]`` (the allowed tokens of sequences that have all their notes, under
+        ``grammar`` in ``state``) to the tokens that end them soonest; EOS where the grammar allows it."""
+        raise NotImplementedError
+
+    # -- sampling: the same for every vocabulary unless one says otherwise -----------------------------
+    def note_starts(self) -> np.ndarray:
+        """(V,) bool: the tokens that start a note (PITCH in the melody vocabulary, NOTE_ON in the event one)."""
+        return self.pitch_of >= 0
+
+    def sampling_grammar(self, meter: bool | None = None):
+        """The grammar a sampler applies; ``meter`` True asks for whole bars of the meter.
+
+        Raises
+        ------
+        ConfigError
+            ``meter`` is True and the vocabulary has no bar lines.
+        """
+        if meter:
+            from musicgate.errors import ConfigError
+
+            raise ConfigError(f"the meter grammar needs a melody-vocabulary model; this one uses the "
+                              f"{self.kind} vocabulary (leave the meter setting out)")
+        return self.grammar()
+
+    def check_primer(self, ids: np.ndarray) -> None:
+        """Raise :class:`TokenizerError` unless ``ids`` (EOS and padding cut off) can start a sequence."""
+        if len(ids) < 3 or not self.grammar().is_valid(ids):
+            raise TokenizerError(f"primer ids ({len(ids)} tokens) are not a valid start of a {self.kind} "
+                                 "sequence (BOS KEY METER ...); build them with tokenizer.encode(notes)")
+
     # -- shared --------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.vocab)
@@ -458,6 +493,33 @@ class MelodyTokenizer(Tokenizer):
 
         return MelodyGrammar(self)
 
+    def sampling_grammar(self, meter: bool | None = None):
+        """Meter-true (whole bars, :class:`~musicgate.tokens.grammar.MelodyGrammar`) unless ``meter`` is False."""
+        from musicgate.tokens.grammar import MelodyGrammar
+
+        return MelodyGrammar(self, meter=meter is None or bool(meter))
+
+    def fillers(self) -> np.ndarray:
+        out = np.zeros(len(self.vocab), bool)
+        out[self.barline_ids] = True
+        out[self.rest_id] = True
+        if self.tie_id is not None:
+            out[self.tie_id] = True  # a TIE goes on with a note: no new note
+        return out
+
+    def close(self, grammar, state, mask: np.ndarray, rows: np.ndarray) -> None:
+        """No new PITCH: a DUR, a filler or EOS, and EOS alone as soon as the grammar allows it."""
+        if len(rows) == 0:
+            return
+        closing = self.fillers()
+        closing[self.dur_base:] = True
+        closing[self.eos_id] = True
+        m = mask[rows] & closing
+        end = m[:, self.eos_id].copy()
+        m[end] = False
+        m[end, self.eos_id] = True
+        mask[rows] = m
+
 
 class EventTokenizer(Tokenizer):
     """Polyphonic music as NOTE_ON / NOTE_OFF / SHIFT / VEL events (Performance-RNN style).
@@ -674,6 +736,35 @@ class EventTokenizer(Tokenizer):
         from musicgate.tokens.grammar import EventGrammar
 
         return EventGrammar(self)
+
+    def note_starts(self) -> np.ndarray:
+        out = self.pitch_of >= 0
+        out[self.off_base:self.off_base + self.n_pitch] = False  # NOTE_OFF carries a pitch but starts nothing
+        return out
+
+    def fillers(self) -> np.ndarray:
+        out = np.zeros(len(self.vocab), bool)
+        out[self.shift_base:] = True  # SHIFT and VEL (and PROGRAM, DRUM)
+        return out
+
+    def close(self, grammar, state, mask: np.ndarray, rows: np.ndarray) -> None:
+        """NOTE_OFFs first (or the PROGRAM token that reaches one), else a SHIFT, else EOS."""
+        if len(rows) == 0:
+            return
+        m = mask[rows]
+        ends = m & grammar.closing(state)[rows]
+        has_off = ends.any(axis=1)
+        sounding = state.sounding[rows].any(axis=1)
+        new = ends & has_off[:, None]
+        wait = ~has_off & sounding  # notes on since the last SHIFT: they must last a step first
+        new[wait, self.shift_base:self.vel_base] = True
+        new[~has_off & ~sounding, self.eos_id] = True
+        mask[rows] = new
+
+    def check_primer(self, ids: np.ndarray) -> None:
+        super().check_primer(ids)
+        if self.grammar().start(1, ids[None]).sounding.any():
+            raise TokenizerError("primer ids end with notes still sounding; encode a whole piece as the primer")
 
 
 TOKENIZERS = {"melody": MelodyTokenizer, "event": EventTokenizer}

@@ -26,6 +26,7 @@ def nll_per_note(model, tokenizer, tunes: list[np.ndarray], *, batch_size: int =
     so this is the model's own likelihood of the music, key token included).
     """
     model.eval()
+    starts = tokenizer.note_starts()
     total, n_tokens, n_notes = 0.0, 0, 0
     order = np.argsort([len(t) for t in tunes])
     for start in range(0, len(order), batch_size):
@@ -37,18 +38,13 @@ def nll_per_note(model, tokenizer, tunes: list[np.ndarray], *, batch_size: int =
         for row, t in enumerate(batch):
             x[row, :len(t) - 1] = torch.from_numpy(t[:-1])
             y[row, :len(t) - 1] = torch.from_numpy(t[1:])
-            n_notes += int(np.sum(tokenizer.pitch_of[t] >= 0) - np.sum(np.isin(t, _note_offs(tokenizer))))
+            n_notes += int(np.sum(starts[t]))
         logits, _ = model(x, lengths=lengths)
         total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
                                                          ignore_index=-100, reduction="sum"))
         n_tokens += int(lengths.sum())
     return {"nll_per_token": total / max(n_tokens, 1), "nll_per_note": total / max(n_notes, 1),
             "tokens": n_tokens, "notes": n_notes}
-
-
-def _note_offs(tokenizer) -> np.ndarray:
-    """Ids of NOTE_OFF tokens (they carry a pitch but are not notes of their own)."""
-    return np.array([i for i, w in enumerate(tokenizer.vocab) if w.startswith("NOTE_OFF_")], np.int64)
 
 
 def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: str, *,
