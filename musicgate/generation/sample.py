@@ -367,7 +367,8 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         open_rows = np.flatnonzero(~done_notes)
         mask[have < min_length, tok.eos_id] = False
         closing = np.flatnonzero(done_notes)
-        tok.close(grammar, gstate, mask, closing)
+        if len(closing):
+            tok.close(grammar, gstate, mask, closing)
         if steps >= budget:
             _restrict(mask, ~voc.non_note, open_rows)
         if key_ok is not None:

@@ -509,8 +509,6 @@ class MelodyTokenizer(Tokenizer):
 
     def close(self, grammar, state, mask: np.ndarray, rows: np.ndarray) -> None:
         """No new PITCH: a DUR, a filler or EOS, and EOS alone as soon as the grammar allows it."""
-        if len(rows) == 0:
-            return
         closing = self.fillers()
         closing[self.dur_base:] = True
         closing[self.eos_id] = True
@@ -749,8 +747,6 @@ class EventTokenizer(Tokenizer):
 
     def close(self, grammar, state, mask: np.ndarray, rows: np.ndarray) -> None:
         """NOTE_OFFs first (or the PROGRAM token that reaches one), else a SHIFT, else EOS."""
-        if len(rows) == 0:
-            return
         m = mask[rows]
         ends = m & grammar.closing(state)[rows]
         has_off = ends.any(axis=1)
