@@ -8,6 +8,7 @@ from pathlib import Path
 
 from musicgate.cli.common import command, given, int_list, out_file, positive_float, positive_int, seed, set_threads
 from musicgate.errors import ConfigError
+from musicgate.music.rolls import DATASETS
 from musicgate.nn.cells import cell_names
 
 
@@ -26,7 +27,7 @@ def register(sub) -> None:
                    description="Trains one model per cell with the tuned config shipped in the package "
                    "(musicgate/experiments/presets/\npoly-DATASET-CELL.yaml), stops on validation NLL and "
                    "prints a table beside the published numbers.")
-    poly.add_argument("--dataset", required=True, choices=["jsb", "nottingham", "musedata", "pianomidi"],
+    poly.add_argument("--dataset", required=True, choices=list(DATASETS),
                       help="piano-roll dataset")
     poly.add_argument("--cell", default="rnn,lstm,gru", help="a cell or a comma list")
     poly.add_argument("--config", type=Path, default=None,
