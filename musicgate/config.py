@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -46,6 +47,12 @@ def setting(default: Any = MISSING, *, factory: Callable[[], Any] | Any = MISSIN
     """
     meta = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices).items() if v is not None}
     return dataclasses.field(default=default, default_factory=factory, metadata=meta)
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved type hints of a config class (read once: every instance is checked)."""
+    return typing.get_type_hints(cls)
 
 
 def _path(where: str, name: str) -> str:
@@ -94,7 +101,7 @@ def check_fields(obj: Any, where: str = "") -> None:
     ConfigError
         One line naming the field, the value and what is valid.
     """
-    hints = typing.get_type_hints(type(obj))
+    hints = _hints(type(obj))
     for f in fields(obj):
         value, path = getattr(obj, f.name), _path(where, f.name)
         choices = f.metadata.get("choices")
@@ -195,7 +202,7 @@ def build_config(cls: type, data: Any = None, where: str = "", *, what: str = "c
         data = dataclasses.asdict(data)
     if not isinstance(data, dict):
         raise ConfigError(f"{where or what}: expected a mapping of settings, got {data!r}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     names = [f.name for f in fields(cls)]
     values = {}
     for key, value in data.items():
@@ -241,7 +248,7 @@ def apply_overrides(cls: type, data: dict, overrides: Iterable[str] | None, *, w
                 where = ".".join(parts[:i])
                 raise ConfigError(f"unknown {what} key {path!r}; valid keys{' in ' + where if where else ''}: "
                                   f"{', '.join(names)}")
-            hint = typing.get_type_hints(tp)[part]
+            hint = _hints(tp)[part]
             if last:
                 if dataclasses.is_dataclass(hint):
                     raise ConfigError(f"override {key!r} names a section; set one of its keys: "
