@@ -188,7 +188,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
             raise ConfigError(f"the primer has {primed} notes, and exact-length {most} counts the whole piece, "
                               f"primer included; give an exact-length above {primed}")
         most = least = most - primed
-    use_meter = bool(meter) and tokenizer.kind == "melody"
+    use_meter = bool(meter) and tokenizer.has_meter
     ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
                  exact=exact, meter=use_meter, temperature=temperature, top_k=top_k,
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,

@@ -73,6 +73,8 @@ class Tokenizer:
     """
 
     kind = ""
+    #: whether the vocabulary has bar lines, so a sampler can keep the meter
+    has_meter = False
 
     def __init__(self, *, grid: int = 12, pitch_range: tuple[int, int] = (0, 127)) -> None:
         lo, hi = (int(p) for p in pitch_range)
@@ -289,6 +291,7 @@ class MelodyTokenizer(Tokenizer):
     """
 
     kind = "melody"
+    has_meter = True
 
     def __init__(self, *, grid: int = 12, pitch_range: tuple[int, int] = (0, 127), max_beats: int = 8,
                  form: bool = True) -> None:
