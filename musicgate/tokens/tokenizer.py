@@ -270,6 +270,15 @@ class Tokenizer:
             raise TokenizerError(f"token id {bad} is not in this {self.kind} vocabulary of {len(self)} tokens")
         return ids
 
+    def note_index(self, ids) -> np.ndarray:
+        """(T,) int64: for each token position, the index of the last note that ``decode(ids[:t + 1])``
+        has (so ``note_index(ids)[t] + 1 == len(decode(ids[:t + 1]))``), -1 before the first note.
+
+        One linear pass over the tokens, where decoding every prefix would be quadratic; it maps
+        token steps (gate traces) to notes (pictures on a note axis).
+        """
+        raise NotImplementedError
+
 
 class MelodyTokenizer(Tokenizer):
     """Monophonic tunes: per note a PITCH (or REST) token and a DUR token; BAR markers.
@@ -490,6 +499,20 @@ class MelodyTokenizer(Tokenizer):
         note = head != self.rest_id
         return self._notes(self.pitch_of[head[note]], on[note], steps[note],
                            np.full(np.count_nonzero(note), MELODY_VELOCITY, np.int16), self._meta_from_ids(ids))
+
+    def note_index(self, ids) -> np.ndarray:
+        ids = self._as_ids(ids)
+        # A note is complete at a DUR token whose last event token before it is a PITCH (as in decode;
+        # a TIE continues the note before it, a REST is no note).
+        event = self._is_event[ids] | (ids == (-1 if self.tie_id is None else self.tie_id))
+        pos = np.flatnonzero(event)
+        ev = ids[pos]
+        is_dur = ev >= self.dur_base
+        done = np.zeros(len(ids), np.int64)
+        if len(ev) > 1:
+            ok = is_dur[1:] & ~is_dur[:-1] & (self.pitch_of[ev[:-1]] >= 0)
+            done[pos[1:][ok]] = 1
+        return np.cumsum(done) - 1
 
     def grammar(self):
         from musicgate.tokens.grammar import MelodyGrammar
@@ -732,6 +755,13 @@ class EventTokenizer(Tokenizer):
             ids, self._steps, self.pitch_of, self.on_base + self.n_pitch, self.vel_base, self.vel_end,
             self._velocity_of64, int(self._velocity_of[self.velocity_bins // 2]), self._program_of, self._drum_of)
         return self._event_notes(pitch, onset, duration, velocity, program, self._meta_from_ids(ids))
+
+    def note_index(self, ids) -> np.ndarray:
+        ids = self._as_ids(ids)
+        # A NOTE_ON (or DRUM hit) starts a note that decode has at once; notes that merge (one voice, one
+        # step) make the count run ahead, so it is capped by the notes decoded.
+        starts = ((ids >= self.on_base) & (ids < self.on_base + self.n_pitch)) | (self._drum_of[ids] >= 0)
+        return np.minimum(np.cumsum(starts) - 1, len(self.decode(ids)) - 1)
 
     def grammar(self):
         from musicgate.tokens.grammar import EventGrammar
