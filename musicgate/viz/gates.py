@@ -25,24 +25,66 @@ from musicgate.viz.plots import cell_colour, draw_notes, new_figure, save_figure
 
 
 def note_steps_from_tokens(tokenizer, ids) -> np.ndarray:
-    """(n, 2) token step where each decoded note starts and ends, from prefix decoding.
+    """(n, 2) token step where each decoded note starts and ends.
 
     A note "starts" at the step whose token completes it (the first prefix whose decoding has
-    it) and lasts until the next note is completed (the last note: to the end). Costs one
-    ``decode`` per token: fine for the few hundred tokens of a picture.
+    it) and lasts until the next note is completed (the last note: to the end). One linear pass
+    (:meth:`~musicgate.tokens.tokenizer.Tokenizer.note_index`).
     """
     ids = np.asarray(ids).reshape(-1)
-    counts = np.zeros(len(ids), dtype=np.int64)
-    for t in range(len(ids)):
-        try:
-            counts[t] = len(tokenizer.decode(ids[: t + 1]))
-        except Exception:  # a prefix that does not decode on its own keeps the previous count
-            counts[t] = counts[t - 1] if t else 0
-    counts = np.maximum.accumulate(counts)
-    n = int(counts[-1]) if len(counts) else 0
-    start = np.searchsorted(counts, np.arange(1, n + 1), side="left").astype(np.float64)
+    index = tokenizer.note_index(ids) if len(ids) else np.zeros(0, np.int64)
+    n = int(index[-1]) + 1 if len(index) else 0
+    start = np.searchsorted(index, np.arange(n), side="left").astype(np.float64)
     end = np.r_[start[1:], len(ids)]
     return np.stack([start, np.maximum(end, start + 1)], axis=1)
+
+
+def note_groups(note_index: np.ndarray) -> np.ndarray:
+    """(T,) the note each token step helps write: the steps after note ``i - 1`` is complete, up to
+    and including the step that completes note ``i``, belong to note ``i`` (the steps after the last
+    note belong to ``n``, none)."""
+    index = np.asarray(note_index, np.int64).reshape(-1)
+    return np.r_[0, index[:-1] + 1] if len(index) else index
+
+
+def per_note(values: np.ndarray, note_index: np.ndarray, *, how: str = "mean") -> np.ndarray:
+    """Token-step values (T, H) as one row per note (n, H).
+
+    Parameters
+    ----------
+    values : (T, H) array
+        A gate or a state over token steps.
+    note_index : (T,) int array
+        From :meth:`Tokenizer.note_index` on the traced ids.
+    how : {"mean", "last"}
+        ``mean``: the average over the steps that write the note (gates: pitch and duration
+        tokens averaged, so no stripes); ``last``: the value after the note is complete (states:
+        what is in memory once the note is read).
+    """
+    values = np.asarray(values)
+    groups = note_groups(note_index)
+    if len(groups) != len(values):
+        raise ParameterError(f"note_index has {len(groups)} steps for {len(values)} traced steps")
+    n = int(np.asarray(note_index)[-1]) + 1 if len(groups) else 0
+    keep = groups < n
+    g, v = groups[keep], values[keep]
+    if not n:
+        return np.zeros((0,) + values.shape[1:], values.dtype)
+    starts = np.searchsorted(g, np.arange(n), side="left")
+    if how == "last":
+        return v[np.r_[starts[1:], len(g)] - 1]
+    if how != "mean":
+        raise ParameterError(f"how must be 'mean' or 'last', not {how!r}")
+    sums = np.add.reduceat(v.astype(np.float64), starts, axis=0)
+    return (sums / np.diff(np.r_[starts, len(g)])[:, None]).astype(values.dtype)
+
+
+def memory_value(cell: str) -> str:
+    """The traced value that is the cell's memory (its last panel that is not a gate: the LSTM's
+    cell state, ``h`` for the others), read from the cell registry."""
+    spec = get_cell(cell)
+    states = [p for p in spec.panels if p not in spec.sigmoid_gates]
+    return states[-1] if states else "h"
 
 
 def _steps_by_time(notes: Notes, steps: int) -> np.ndarray:
@@ -148,6 +190,105 @@ def gate_view(trace, notes: Notes, *, path: "str | os.PathLike", layer: int = -1
                 ax.set_xticks(np.arange(steps))
                 ax.set_xticklabels([str(t) for t in tokens[:steps]], rotation=90, fontsize=6)
     fig.subplots_adjust(left=0.07, right=0.95, top=0.94, bottom=0.08)
+    return save_figure(fig, path)
+
+
+def panel_label(cell: str, name: str) -> str:
+    """How a traced value is labelled in pictures, with "(keep)" on the gate that keeps memory
+    (the registry's ``keep_gate``)."""
+    spec = get_cell(cell)
+    label = spec.label_of(name)
+    return label if name != spec.keep_gate or "keep" in label else f"{label} (keep)"
+
+
+def note_gate_view(trace, notes: Notes, note_index: np.ndarray, *, path: "str | os.PathLike", layer: int = -1,
+                   sample: int = 0, key=None, max_units: int = 32, title: str | None = None,
+                   width: float = 12.0) -> Path:
+    """The gates on the note axis: the tune's notes on top (one column per note, bar lines), then one
+    heatmap per gate and state with one column per note and one row per unit; saved as a PNG.
+
+    Gates are averaged over the token steps that write each note (a note is a pitch token and a
+    duration token: per token, the heatmaps would stripe); states are shown once the note is read.
+
+    Parameters
+    ----------
+    trace : GateTrace
+        Arrays (layers, B, T, H) over the token steps of ``note_index``.
+    notes : Notes
+        The decoded tune (``len(notes) == note_index[-1] + 1``).
+    note_index : (T,) int array
+        :meth:`~musicgate.tokens.tokenizer.Tokenizer.note_index` of the traced ids.
+    key : Key or str, optional
+        Marks out-of-signature notes in the roll.
+    max_units : int
+        At most this many units (the most active); rows sorted by mean keep factor, keepers on top.
+
+    Returns
+    -------
+    Path
+        The PNG, ``width`` x (2.4 + 1.25 per panel) inches at 100 dpi.
+    """
+    from musicgate.viz.plots import note_roll
+
+    spec = get_cell(trace.cell)
+    layers, batch, steps, hidden = trace.h.shape
+    if not -layers <= layer < layers or not 0 <= sample < batch:
+        raise ParameterError(f"layer {layer} / sample {sample} out of range for a trace of shape "
+                             f"{trace.h.shape} (layers, B, T, H)")
+    note_index = np.asarray(note_index, np.int64).reshape(-1)
+    if len(note_index) != steps:
+        raise ParameterError(f"note_index has {len(note_index)} steps for a trace of {steps}")
+    notes = notes.select(notes.program != DRUM_PROGRAM)
+    n = int(note_index[-1]) + 1 if steps else 0
+    if n != len(notes):
+        raise ParameterError(f"note_index counts {n} notes, the tune has {len(notes)}")
+    values = {name: per_note(getattr(trace, name)[layer, sample], note_index,
+                             how="mean" if name in trace.sigmoid else "last") for name in spec.panels}
+    ref = values.get(trace.keep) if trace.keep in values else per_note(
+        getattr(trace, trace.keep or "h")[layer, sample], note_index)
+    units = np.arange(hidden)
+    if hidden > max_units:
+        units = np.sort(np.argsort(-ref.std(axis=0), kind="stable")[:max_units])
+    if trace.keep is not None:
+        units = units[np.argsort(ref[:, units].mean(axis=0), kind="stable")]
+    panels = spec.panels
+    fig = new_figure(width, 2.4 + 1.25 * len(panels))
+    grid = fig.add_gridspec(1 + len(panels), 2, width_ratios=(70, 1),
+                            height_ratios=(1.7,) + (1.0,) * len(panels), hspace=0.14, wspace=0.015)
+    roll = fig.add_subplot(grid[0, 0])
+    note_roll(roll, notes, key=key)
+    roll.tick_params(labelbottom=False)
+    roll.set_xlabel("")
+    roll.set_title(title or f"{spec.label}: {len(units)} of {hidden} units, layer {layer % layers + 1} of {layers}",
+                   loc="left", fontsize=12)
+    from musicgate.viz.plots import bar_starts
+
+    bars = bar_starts(notes)
+    for row, name in enumerate(panels, start=1):
+        ax = fig.add_subplot(grid[row, 0], sharex=roll)
+        data = values[name][:, units].T  # (units, n)
+        if name in trace.sigmoid:
+            image = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="viridis", vmin=0.0, vmax=1.0,
+                              origin="lower", extent=(-0.5, n - 0.5, -0.5, len(units) - 0.5))
+            cbar = fig.colorbar(image, cax=fig.add_subplot(grid[row, 1]), ticks=[0, 0.5, 1])
+            cbar.ax.set_yticklabels(["0 shut", "0.5", "1 open"])
+        else:
+            lim = float(np.percentile(np.abs(data), 99)) if data.size else 0.0
+            lim = lim or (float(np.abs(data).max()) if data.size else 0.0) or 1.0
+            image = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                              origin="lower", extent=(-0.5, n - 0.5, -0.5, len(units) - 0.5))
+            cbar = fig.colorbar(image, cax=fig.add_subplot(grid[row, 1]), ticks=[-lim, 0, lim])
+            cbar.ax.set_yticklabels([f"{-lim:.2g}", "0", f"{lim:.2g}"])
+        cbar.ax.tick_params(labelsize=9)
+        for b in bars:
+            ax.axvline(b - 0.5, color="white", linewidth=0.6, alpha=0.7)
+        ax.set_ylabel(panel_label(trace.cell, name).replace(" (keep)", "\n(keep)") + "\nunits", fontsize=10)
+        ax.set_yticks([])
+        if row < len(panels):
+            ax.tick_params(labelbottom=False)
+        else:
+            ax.set_xlabel("note (white lines: bar lines)")
+    fig.subplots_adjust(left=0.085, right=0.93, top=0.95, bottom=0.07)
     return save_figure(fig, path)
 
 
@@ -257,10 +398,9 @@ def gate_pictures(models: Mapping[str, tuple], notes: Notes, outdir: "str | os.P
         model.eval()
         trace = trace_gates(model, ids[None, :])
         key = notes.key or tokenizer.key_of(ids)
-        files.append(gate_view(trace, shown, path=outdir / f"gates_{_slug(label)}.png", layer=layer,
-                               note_steps=note_steps_from_tokens(tokenizer, ids),
-                               tokens=[tokenizer.vocab[i] for i in ids], key=key,
-                               title=f"{label}: {get_cell(trace.cell).label} gates on {len(ids)} tokens"))
+        files.append(note_gate_view(trace, shown, tokenizer.note_index(ids), path=outdir / f"gates_{_slug(label)}.png",
+                                    layer=layer, key=key,
+                                    title=f"{label}: {get_cell(trace.cell).label} gates on {len(shown)} notes"))
         keep = keep_gate(trace)
         half = memory_half_life(keep[layer]) if keep is not None else np.array([])
         half_lives[label] = half

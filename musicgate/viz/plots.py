@@ -122,6 +122,61 @@ def piano_roll(ax, notes: Notes, *, key: "Key | str | None" = None, bar_beats: f
     return ax
 
 
+def bar_starts(notes: Notes) -> np.ndarray:
+    """Indices of the notes that begin a bar (after the first bar): where bar lines go on a note axis.
+
+    The bar lines are the notes' own (``notes.bars``) when they have them, else every bar of the
+    first meter from beat 0 (4/4 without one). A bar line falls before the first note that starts
+    at or after it.
+    """
+    notes = notes.select(notes.program != DRUM_PROGRAM)
+    if not len(notes):
+        return np.zeros(0, np.int64)
+    if notes.bars:
+        lines = np.array(sorted({float(b) for b, _ in notes.bars}))
+    else:
+        bar = bar_length(notes)
+        lines = np.arange(bar, notes.end + 1e-9, bar) if notes.end / bar <= 100 * MAX_BAR_LINES else np.zeros(0)
+    index = np.searchsorted(notes.onset, lines - 1e-6, side="left")
+    return np.unique(index[(index > 0) & (index < len(notes))])
+
+
+def note_roll(ax, notes: Notes, *, key: "Key | str | None" = None, title: str | None = None):
+    """Draw ``notes`` one column per note (x = note number from 0), with bar lines before the notes
+    that begin a bar: the note axis the gate pictures share.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    notes : Notes
+        Drums are left out.
+    key : Key or str, optional
+        Notes outside its signature are drawn in :data:`OUT_OF_KEY_COLOUR`, with a legend.
+
+    Returns
+    -------
+    ax
+    """
+    notes = notes.select(notes.program != DRUM_PROGRAM)
+    n = len(notes)
+    target = None if key is None else parse_key(key)
+    mask = None if target is None else out_of_key_mask(notes.pitch, target)
+    x = np.arange(n, dtype=float)
+    draw_notes(ax, x - 0.45, x + 0.45, notes.pitch, out_of_key=mask,
+               key_name=None if target is None else target.name)
+    for b in bar_starts(notes):
+        ax.axvline(b - 0.5, color="0.55", linewidth=0.7, zorder=0)
+    ax.set_xlim(-0.5, max(n, 1) - 0.5)
+    if not n:
+        ax.set_ylim(59, 73)
+        ax.text(0.5, 0.5, "no notes", transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.set_xlabel("note (grey lines: bar lines)")
+    ax.set_ylabel("pitch (MIDI)")
+    if title is not None:
+        ax.set_title(title, loc="left")
+    return ax
+
+
 # -- key strip ---------------------------------------------------------------------------------
 def key_colour(index: int) -> tuple[float, float, float]:
     """RGB colour of key ``index`` (0-11 major, 12-23 minor).
@@ -132,6 +187,22 @@ def key_colour(index: int) -> tuple[float, float, float]:
     tonic, minor = int(index) % 12, int(index) >= 12
     hue = ((tonic * 7) % 12) / 12.0
     return colorsys.hls_to_rgb(hue, 0.38 if minor else 0.62, 0.75)
+
+
+RELATION_COLOURS = {0: "#0072b2", 1: "#f5c26b", 2: "#e8e8e8", 3: "#bdbdbd"}
+"""Key-strip colours by relation to the target key (Okabe-Ito blue and orange): the target dark blue,
+a neighbour key light orange (hatched), a farther key pale grey, no estimate mid grey."""
+
+
+def _relation(k: int, target: int) -> int:
+    """0: the target key; 1: a neighbour (signature at most one sharp or flat away); 2: farther; 3: none."""
+    if k < 0:
+        return 3
+    if k == target:
+        return 0
+    sig = lambda i: ((i % 12) + (3 if i >= 12 else 0)) * 7 % 12  # noqa: E731  sharps of the relative major
+    d = abs(sig(k) - sig(target)) % 12
+    return 1 if min(d, 12 - d) <= 1 else 2
 
 
 def _target_index(target: "Key | str | int | None") -> int | None:
@@ -161,8 +232,12 @@ def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarr
         Confidence (e.g. the profile correlation). Clipped to [0, 1] it sets each window's
         opacity, and it is drawn as a black line.
     target : Key, str or int, optional
-        The intended key (modes map to major/minor). Windows that agree with it get a green
-        band under the strip; the share that agrees goes in the legend.
+        The intended key (modes map to major/minor). With it, windows are coloured by their
+        relation to it (:data:`RELATION_COLOURS`: the target dark blue, a neighbour key light and
+        hatched, a farther key pale; lightness and hatching, not hue alone, tell them apart), run
+        labels still name each key, and windows that agree get a dark band under the strip with the
+        share that agrees in the legend. Without it, each key has its own colour
+        (:func:`key_colour`).
 
     The legend sits right of the axes: leave it about 2 inches of figure width
     (``fig.subplots_adjust(right=...)``).
@@ -190,22 +265,34 @@ def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarr
     last = step[-1] if len(step) else 1.0
     right = np.r_[times[1:], times[-1] + last]
     alpha = np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0) * 0.8 + 0.2
-    colours = [(*key_colour(k), a) if k >= 0 else (0.85, 0.85, 0.85, 1.0) for k, a in zip(keys, alpha)]
+    tgt = _target_index(target)
     verts = [[(a, 0), (b, 0), (b, 1), (a, 1)] for a, b in zip(times, right)]
-    ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors="none"))
+    if tgt is None:
+        colours = [(*key_colour(k), a) if k >= 0 else (0.85, 0.85, 0.85, 1.0) for k, a in zip(keys, alpha)]
+        ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors="none"))
+    else:  # by how far each estimate is from the target: dark, light and hatched, pale (not by hue alone)
+        relation = np.array([_relation(k, tgt) for k in keys.tolist()], np.int64)
+        colours = [RELATION_COLOURS[r] for r in relation]
+        ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors="none"))
+        hatched = [v for v, r in zip(verts, relation) if r == 1]
     ax.plot((times + right) / 2, np.clip(conf, 0, 1), color="black", linewidth=1.0,
             label="confidence")
     handles = []
-    tgt = _target_index(target)
     bottom = 0.0
     if tgt is not None:
         agree = keys == tgt
         verts = [[(a, -0.18), (b, -0.18), (b, -0.04), (a, -0.04)]
                  for a, b, ok in zip(times, right, agree) if ok]
-        ax.add_collection(PolyCollection(verts, facecolors="#2ca02c", edgecolors="none"))
+        ax.add_collection(PolyCollection(verts, facecolors=RELATION_COLOURS[0], edgecolors="none"))
         share = agree[keys >= 0].mean() if (keys >= 0).any() else 0.0
-        handles.append(Patch(color="#2ca02c",
+        handles.append(Patch(color=RELATION_COLOURS[0],
                              label=f"target {MAJOR_MINOR_KEYS[tgt].name}: {share:.0%} agree"))
+        if hatched:  # after the agreement band, so collections stay (windows, band, ...)
+            ax.add_collection(PolyCollection(hatched, facecolors="none", edgecolors="#7a5200", hatch="///",
+                                             linewidths=0))
+        handles.append(Patch(facecolor=RELATION_COLOURS[1], edgecolor="#7a5200", hatch="///",
+                             label="a neighbour key (one sharp or flat away)"))
+        handles.append(Patch(color=RELATION_COLOURS[2], label="a farther key"))
         bottom = -0.2
     if label_runs:
         span = right[-1] - times[0]
@@ -215,8 +302,9 @@ def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarr
             if k >= 0 and (right[b - 1] - times[a]) > 0.06 * span:
                 ax.text((times[a] + right[b - 1]) / 2, 0.5, MAJOR_MINOR_KEYS[k].name,
                         ha="center", va="center", fontsize="small")
-    shown = sorted(set(keys[keys >= 0].tolist()), key=lambda k: -np.sum(keys == k))[:6]
-    handles += [Patch(color=key_colour(k), label=MAJOR_MINOR_KEYS[k].name) for k in shown]
+    if tgt is None:
+        shown = sorted(set(keys[keys >= 0].tolist()), key=lambda k: -np.sum(keys == k))[:6]
+        handles += [Patch(color=key_colour(k), label=MAJOR_MINOR_KEYS[k].name) for k in shown]
     from matplotlib.lines import Line2D
 
     handles.append(Line2D([], [], color="black", label="confidence"))
