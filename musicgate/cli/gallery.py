@@ -20,6 +20,7 @@ def register(sub) -> None:
                    help="samples per model and key measured for the numbers; the first is shown (default 4)")
     p.add_argument("--retention", type=Path, default=None, metavar="RUN_DIR",
                    help="a retention run folder whose curves and findings go on the page")
+    _speech_args(p)
     p.set_defaults(func=gallery)
 
     d = command(sub, "demo", "samples, audio, a short retention run and the gallery page in one go",
@@ -30,6 +31,7 @@ def register(sub) -> None:
                    help="folder for the page, its media and the retention run (default generated/demo)")
     _sampling_args(d)
     d.add_argument("--no-retention", action="store_true", help="skip the short retention run")
+    _speech_args(d)
     d.set_defaults(func=demo)
 
 
@@ -40,6 +42,21 @@ def _sampling_args(p) -> None:
     p.add_argument("--key", action="append", metavar="KEY",
                    help="a key to sample in (repeat; default: D major, A minor, G mixolydian)")
     p.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
+
+
+def _speech_args(p) -> None:
+    """--speech and --speech-clip, shared by gallery and demo."""
+    p.add_argument("--speech", type=Path, default=None, metavar="RUN",
+                   help="a speech run (musicgate speech train -o RUN) shown on the page with its gates "
+                   "(default: runs/digits-gru when it exists, else the page says how to make one)")
+    p.add_argument("--speech-clip", type=Path, action="append", default=[], metavar="WAV",
+                   help="a clip for the speech part (repeat; default: one from the run's own data)")
+
+
+def _speech(args):
+    from musicgate.teach.speechpart import default_run
+
+    return args.speech if args.speech is not None else default_run()
 
 
 def _keys(args):
@@ -53,7 +70,8 @@ def gallery(args) -> int:
 
     index = build_gallery(args.output, models=args.model, keys=_keys(args),
                           length=DEFAULT_LENGTH if args.length is None else args.length, num=args.num,
-                          seed=args.seed, retention=args.retention, quiet=args.quiet)
+                          seed=args.seed, retention=args.retention, speech=_speech(args),
+                          speech_clips=args.speech_clip, quiet=args.quiet)
     print(f"wrote {index}")
     print(f"open {index.resolve().as_uri()}")
     return 0
@@ -63,7 +81,7 @@ def demo(args) -> int:
     from musicgate.teach.demo import run_demo
 
     result = run_demo(args.output, models=args.model, keys=_keys(args), retention=not args.no_retention,
-                      seed=args.seed, quiet=args.quiet)
+                      seed=args.seed, speech=_speech(args), speech_clips=args.speech_clip, quiet=args.quiet)
     parts = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
     for line in result.notes:
         print(f"note: {line}")

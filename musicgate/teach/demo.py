@@ -91,7 +91,8 @@ def short_retention(outdir: "str | os.PathLike", specs: Sequence[str], *, quiet:
 
 def run_demo(outdir: "str | os.PathLike" = "generated/demo", *, models: Sequence[str] | None = None,
              keys: Sequence[str] | None = None, length: int | None = None, num: int = 8, seed: int = 0,
-             retention: bool = True, quiet: bool = False, threads: int | None = 1,
+             retention: bool = True, speech: "str | os.PathLike | None" = None,
+             speech_clips: Sequence["str | os.PathLike"] = (), quiet: bool = False, threads: int | None = 1,
              log: Callable[[str], None] | None = None) -> DemoResult:
     """Run the demo into ``outdir``; returns where the page is.
 
@@ -105,6 +106,9 @@ def run_demo(outdir: "str | os.PathLike" = "generated/demo", *, models: Sequence
         As in :func:`~musicgate.teach.gallery.build_gallery` (default: its defaults).
     retention : bool
         Run the short retention experiment (off: the gallery alone).
+    speech, speech_clips :
+        A speech run and clips for the page's speech part (see
+        :func:`~musicgate.teach.gallery.build_gallery`).
     threads : int or None
         torch CPU threads during the demo, restored afterwards (None: torch's setting). One by
         default: the demo's batches are small, and on a busy 2-core machine two threads made the
@@ -124,18 +128,21 @@ def run_demo(outdir: "str | os.PathLike" = "generated/demo", *, models: Sequence
         torch.set_num_threads(max(int(threads), 1))
     try:
         return _run(outdir, models=models, keys=keys, length=length, num=num, seed=seed, retention=retention,
-                    quiet=quiet, log=log)
+                    speech=speech, speech_clips=speech_clips, quiet=quiet, log=log)
     finally:
         torch.set_num_threads(before)
 
 
-def _run(outdir, *, models, keys, length, num, seed, retention, quiet, log) -> DemoResult:
+def _run(outdir, *, models, keys, length, num, seed, retention, speech, speech_clips, quiet, log) -> DemoResult:
     from musicgate.teach.gallery import DEFAULT_KEYS, DEFAULT_LENGTH, build_gallery, resolve_models
 
     say = log or ((lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
     from musicgate.music.keys import parse_key
 
+    from musicgate.teach.speechpart import check_speech
+
     specs = resolve_models(models)
+    check_speech(speech, speech_clips)  # a bad speech run fails before the retention run
     for key in keys or DEFAULT_KEYS:  # every key is checked before anything runs or is written
         parse_key(key)
     outdir = Path(outdir)
@@ -153,7 +160,7 @@ def _run(outdir, *, models, keys, length, num, seed, retention, quiet, log) -> D
     t0 = time.perf_counter()
     index = build_gallery(outdir, models=specs, keys=DEFAULT_KEYS if keys is None else keys,
                           length=DEFAULT_LENGTH if length is None else length, num=num, seed=seed,
-                          retention=run_dir, quiet=quiet)
+                          retention=run_dir, speech=speech, speech_clips=speech_clips, quiet=quiet)
     seconds["gallery"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - start
     return DemoResult(index=index, retention=run_dir, seconds=seconds, notes=notes)

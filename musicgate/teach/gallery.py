@@ -6,10 +6,14 @@ what their gates do.
 - the sample as MIDI, MusicXML (with its key signature) and WAV (rendered with a General MIDI
   soundfont, :mod:`musicgate.music.audio`),
 - a picture of its piano roll (notes outside the target key signature marked) over its key curve
-  (windowed key estimates and their confidence),
-- its gate view (:func:`musicgate.viz.gates.gate_view`: the model's gates while it plays the sample),
+  (windowed key estimates and their confidence), one column per note with bar lines,
+- its gate view (:func:`musicgate.viz.gates.note_gate_view`: the model's gates while it plays the
+  whole sample, one column per note, on the same note axis),
 
-plus half-life and saturation figures across the models, ``gallery.json`` with every number, and
+and for each model its key keepers (:mod:`musicgate.analysis.keykeeper`, measured over every tune
+of every key; picture :mod:`musicgate.viz.keykeeper`), plus half-life and saturation figures across
+the models, the speech part when a speech run is given (:mod:`musicgate.teach.speechpart`),
+``gallery.json`` with every number, and
 ``index.html``: no server, nothing fetched from the network, relative links only, so it opens
 from ``file://`` and can be copied as one folder. The comparison of the cells on the page is
 written from the measured numbers (:mod:`musicgate.teach.text`).
@@ -115,12 +119,11 @@ def _check_outdir(outdir: Path) -> Path:
     return outdir
 
 
-def _check_args(keys, length: int, num: int, max_steps: int) -> list[Key]:
+def _check_args(keys, length: int, num: int) -> list[Key]:
     from musicgate.generation.api import _check_int
 
     _check_int("length", length, 1)
     _check_int("num", num, 1)
-    _check_int("max_steps", max_steps, 4)
     parsed = [parse_key(k) for k in keys]
     if not parsed:
         raise ConfigError("keys is empty: give at least one key for the gallery (e.g. 'D major')")
@@ -131,38 +134,46 @@ def _check_args(keys, length: int, num: int, max_steps: int) -> list[Key]:
 
 def roll_and_key_curve(notes, key: Key, path: "str | os.PathLike", *, title: str,
                        window: int = WINDOW) -> Path:
-    """Piano roll (out-of-signature notes marked) over the key curve of ``window``-note windows.
+    """Piano roll on the note axis (out-of-signature notes marked, bar lines) over the key curve of
+    ``window``-note windows, on the same axis.
 
-    The key curve puts each window at the onset of its middle note (beats), coloured by its
-    estimated key, with the correlation as confidence; a green band marks windows whose key is
-    the target (a mode counts as the major or minor key with its third). Saved as a 10 x 4.6
-    inch PNG at 100 dpi.
+    The key curve puts each window at its middle note, coloured by how its estimated key relates to
+    the target (a mode counts as the major or minor key with its third: dark blue the target, light
+    and hatched a neighbour key, pale a farther one), with the correlation as confidence. Saved as
+    a 12 x 4.8 inch PNG at 100 dpi.
     """
     from musicgate.analysis.keyfind import windowed_keys
     from musicgate.music.keys import to_major_minor
-    from musicgate.viz.plots import key_strip, new_figure, piano_roll, save_figure
+    from musicgate.viz.plots import key_strip, new_figure, note_roll, save_figure
 
-    fig = new_figure(10.0, 4.6)
-    grid = fig.add_gridspec(2, 1, height_ratios=(3.2, 1.0), hspace=0.08)
+    fig = new_figure(12.0, 4.8)
+    grid = fig.add_gridspec(2, 1, height_ratios=(3.0, 1.0), hspace=0.1)
     roll = fig.add_subplot(grid[0])
     strip = fig.add_subplot(grid[1], sharex=roll)
-    piano_roll(roll, notes, key=key, title=title)
+    note_roll(roll, notes, key=key, title=title)
     roll.tick_params(labelbottom=False)
     roll.set_xlabel("")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         wk = windowed_keys(notes.pitch, notes.duration, notes.onset, window=window, stride=1)
     if len(notes) and wk.valid.any():
-        mid = (wk.start[wk.valid] + np.maximum(wk.end[wk.valid] - 1, wk.start[wk.valid])) // 2
-        times = notes.onset[mid]
-        keep = np.r_[True, np.diff(times) > 0]  # chords: one window per onset
-        key_strip(strip, times[keep], wk.key[wk.valid][keep], wk.correlation[wk.valid][keep],
+        mid = (wk.start[wk.valid] + np.maximum(wk.end[wk.valid] - 1, wk.start[wk.valid])) / 2.0
+        keep = np.r_[True, np.diff(mid) > 0]
+        key_strip(strip, mid[keep] - 0.5, wk.key[wk.valid][keep], wk.correlation[wk.valid][keep],
                   target=to_major_minor(key))
     else:
         key_strip(strip, np.zeros(0), np.zeros(0, int), np.zeros(0))
-    strip.set_xlabel(f"beat (key of the {window}-note window centred there)")
-    roll.set_xlim(0.0, max(notes.end, 1.0))
-    fig.subplots_adjust(left=0.07, right=0.8, top=0.92, bottom=0.11)
+    strip.set_xlabel(f"note (the key heard in the {window} notes around each note)", fontsize=11)
+    legend = strip.get_legend()
+    if legend is not None:  # under the picture, large enough to read at page width
+        handles = legend.legend_handles if hasattr(legend, "legend_handles") else legend.legendHandles
+        labels = [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+        fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=10, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
+    roll.set_xlim(-0.5, max(len(notes), 1) - 0.5)
+    roll.title.set_fontsize(12)
+    fig.subplots_adjust(left=0.065, right=0.985, top=0.93, bottom=0.2)
     return save_figure(fig, path)
 
 
@@ -198,22 +209,77 @@ def _write_sample(notes, stem: str, media: Path, key: Key, title: str, errors: l
     return files, len(audio) / AUDIO_RATE
 
 
-def _trace(model, tokenizer, ids: np.ndarray, key: Key, path: Path, title: str):
-    """The gate view of ``model`` playing ``ids``; returns the trace."""
+def _trace_all(model, ids_list: list) -> "object":
+    """The gates of ``model`` on every tune at once (padded on the right: the padding is never read
+    back, the model being causal)."""
     import torch
 
-    from musicgate.viz.gates import gate_view, note_steps_from_tokens
     from musicgate.nn.models import trace_gates
 
+    batch = np.zeros((len(ids_list), max(len(r) for r in ids_list)), np.int64)
+    for b, r in enumerate(ids_list):
+        batch[b, :len(r)] = r
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a step-by-step loop of small products: one thread is fastest
     try:
-        trace = trace_gates(model, ids[None, :])
+        return trace_gates(model, batch)
     finally:
         torch.set_num_threads(threads)
-    gate_view(trace, tokenizer.decode(ids), path=path, note_steps=note_steps_from_tokens(tokenizer, ids),
-              tokens=[tokenizer.vocab[i] for i in ids], key=key, title=title)
-    return trace
+
+
+def _row(trace, b: int, length: int):
+    """Tune ``b`` of a batched trace, without its padding."""
+    from musicgate.nn.models import GateTrace
+
+    cut = lambda a: a[:, b:b + 1, :length]  # noqa: E731
+    return GateTrace(cell=trace.cell, h=cut(trace.h), gates={k: cut(v) for k, v in trace.gates.items()},
+                     keep=trace.keep, sigmoid=trace.sigmoid)
+
+
+@dataclass
+class _Traced:
+    """Per key, what the pictures and numbers need from the traces of its tunes."""
+
+    states: np.ndarray  # (N, n, H) memory value per note
+    keep: np.ndarray | None  # (n, H) the shown tune's keep gate per note
+    steps: dict  # gate name -> (steps, H) every real step of every tune, last layer
+
+
+def _trace_key(model, tokenizer, ids_list: list, notes, key: Key, path: Path, title: str) -> _Traced:
+    """Trace every tune of one key; draw the shown (first) tune's gate view on the note axis."""
+    from musicgate.viz.gates import memory_value, note_gate_view, per_note
+
+    trace = _trace_all(model, ids_list)
+    index = [tokenizer.note_index(r) for r in ids_list]
+    note_gate_view(_row(trace, 0, len(ids_list[0])), notes, index[0], path=path, key=key, title=title)
+    mem = getattr(trace, memory_value(trace.cell))[-1]
+    states = [per_note(mem[b, :len(r)], index[b], how="last") for b, r in enumerate(ids_list)]
+    n = min(len(x) for x in states)
+    keep = None if trace.keep is None else per_note(getattr(trace, trace.keep)[-1, 0, :len(ids_list[0])], index[0])
+    steps = {g: np.concatenate([getattr(trace, g)[-1, b, :len(r)] for b, r in enumerate(ids_list)])
+             for g in trace.sigmoid}
+    return _Traced(np.stack([x[:n] for x in states]), keep, steps)
+
+
+def _keepers(label: str, cell: str, key_list: list, traced: dict, shown, media: Path):
+    """The key-keeper read-out over every tune of every key, and its picture for the first key."""
+    from musicgate.analysis.keykeeper import key_keepers
+    from musicgate.viz.gates import memory_value
+    from musicgate.viz.keykeeper import keykeeper_figure
+
+    if len(key_list) < 2 or min(len(t.states) for t in traced.values()) < 2:
+        return None, None
+    n = min(t.states.shape[1] for t in traced.values())
+    states = {k.name: traced[k.name].states[:, :n] for k in key_list}
+    labels = [k for k, s in states.items() for _ in range(len(s))]
+    kk = key_keepers(np.concatenate(list(states.values())), labels)
+    first = key_list[0].name
+    keep = traced[first].keep
+    path = keykeeper_figure(shown[:n] if len(shown) > n else shown, cell=cell, key=first, units=kk.units,
+                            accuracy=kk.accuracy, states=states, keep=None if keep is None else keep[:n],
+                            path=media / f"{label}_keykeeper.png", chance=kk.chance, memory=memory_value(cell),
+                            title=f"{label}: the {len(kk.units)} units whose state best tells the key")
+    return kk, path.name
 
 
 def _progress(total: int, quiet: bool):
@@ -224,7 +290,8 @@ def _progress(total: int, quiet: bool):
 
 def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None = None,
                   keys: Sequence["str | Key"] = DEFAULT_KEYS, length: int = DEFAULT_LENGTH, num: int = 4,
-                  seed: int = 0, max_steps: int = 256, retention: "str | os.PathLike | None" = None,
+                  seed: int = 0, retention: "str | os.PathLike | None" = None,
+                  speech: "str | os.PathLike | None" = None, speech_clips: Sequence["str | os.PathLike"] = (),
                   quiet: bool = False) -> Path:
     """Write the classroom gallery into ``outdir``; returns the path of ``index.html``.
 
@@ -244,10 +311,15 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
         measured over all of them.
     seed : int
         Seed of the first key's samples (key ``i`` uses ``seed + i``).
-    max_steps : int
-        Tokens shown in each gate view (the start of the sample).
     retention : path, optional
         A folder written by the retention experiment; its curves and findings go on the page.
+    speech : path, optional
+        A speech run folder (``musicgate speech train -o RUN``): a clip's log-mel, its gates and the
+        digit guessed as it streams go on the page (see :mod:`musicgate.teach.speechpart`). Without
+        one the page says how to make one.
+    speech_clips : paths
+        WAV clips for the speech part (default: one taken from the run's own data when it can be
+        read or made here).
     quiet : bool
         No progress bar.
 
@@ -258,12 +330,13 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
     AudioError
         No soundfont or synthesizer to render the WAV files.
     """
-    from musicgate.analysis.gatestats import gate_saturation, keep_gate, memory_half_life
+    from musicgate.analysis.gatestats import gate_saturation, memory_half_life
     from musicgate.generation.api import check_audio, generate_run, key_slug
     from musicgate.nn.hub import load_model
+    from musicgate.teach.speechpart import check_speech
     from musicgate.viz.gates import half_life_figure, saturation_figure
 
-    key_list = _check_args(keys, length, num, max_steps)
+    key_list = _check_args(keys, length, num)
     specs = resolve_models(models)
     notes = []
     if models is None and len(specs) < 3:
@@ -274,6 +347,7 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
         raise ConfigError(f"{retention}: not a retention run folder (no report.md); give a folder written by "
                           "'musicgate experiment retention'")
     check_audio()
+    speech_part = check_speech(speech, speech_clips)  # a bad run folder fails before any work
     loaded = [load_model(spec) for spec in specs]  # every model is checked before anything is written
     taken: set = set()
     for (net, tok, meta), spec in zip(loaded, specs):
@@ -289,6 +363,7 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
     entries: list[SampleEntry] = []
     numbers: list[CellNumbers] = []
     saturation: dict = {}
+    keeper_files: dict = {}
     start = time.perf_counter()
     with _progress(len(loaded) * len(key_list), quiet) as bar:
         for (net, tok, meta) in loaded:
@@ -296,7 +371,8 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
             info = models_index_entry(meta)
             nums = CellNumbers(label=label, cell=cell, params=info.get("params") or _count(net),
                                nll_per_note=info.get("valid_nll_per_note"))
-            keeps, gates = [], {}
+            traced: dict = {}
+            shown = None
             for k, key in enumerate(key_list):
                 bar.set_postfix_str(f"{label} {key.name}")
                 t0 = time.perf_counter()
@@ -308,17 +384,13 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
                 errors: list[str] = []
                 files, seconds = _write_sample(run.notes[0], stem, media, key, title, errors)
                 t2 = time.perf_counter()
-                ids = np.asarray(run.ids[0])[:max_steps]
-                trace = _trace(net, tok, ids, key, media / f"{stem}_gates.png",
-                               f"{label}: {get_cell(cell).label} gates while playing its {key.name} sample "
-                               f"(first {len(ids)} tokens)")
+                ids_list = [np.asarray(r) for r in run.ids]
+                traced[key.name] = _trace_key(
+                    net, tok, ids_list, run.notes[0], key, media / f"{stem}_gates.png",
+                    f"{label}: its {get_cell(cell).label} {'gates' if get_cell(cell).gated else 'memory'} while it "
+                    f"plays its {key.name} tune ({len(run.notes[0])} notes)")
                 files["gates"] = f"{stem}_gates.png"
-                keep = keep_gate(trace)
-                if keep is not None:
-                    keeps.append(keep[-1].reshape(-1, keep.shape[-1]))
-                for gate in trace.sigmoid:  # last layer, every step of every shown sample
-                    values = getattr(trace, gate)[-1]
-                    gates.setdefault(gate, []).append(values.reshape(-1, values.shape[-1]))
+                shown = run.notes[0] if shown is None else shown
                 clock["sampling"] += t1 - t0
                 clock["files"] += t2 - t1
                 clock["gates"] += time.perf_counter() - t2
@@ -330,10 +402,15 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
                 if not quiet and not sys.stderr.isatty():
                     print(f"gallery: {label} in {key.name} done ({time.perf_counter() - start:.0f} s)",
                           file=sys.stderr)
-            nums.half_lives = memory_half_life(np.concatenate(keeps)) if keeps else np.zeros(0)
-            saturation[nums.name] = gate_saturation({g: np.concatenate(v) for g, v in gates.items()})
+            t3 = time.perf_counter()
+            steps = {g: np.concatenate([t.steps[g] for t in traced.values()]) for g in get_cell(cell).sigmoid_gates}
+            keep_name = get_cell(cell).keep_gate
+            nums.half_lives = memory_half_life(steps[keep_name]) if keep_name in steps else np.zeros(0)
+            saturation[nums.name] = gate_saturation(steps)
             nums.saturation = {g: s["low_share"] + s["high_share"] for g, s in saturation[nums.name].items()}
+            nums.keepers, keeper_files[label] = _keepers(label, cell, key_list, traced, shown, media)
             numbers.append(nums)
+            clock["gates"] += time.perf_counter() - t3
     t3 = time.perf_counter()
     figures = {
         "half_life": half_life_figure({n.name: n.half_lives for n in numbers},
@@ -341,11 +418,15 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
         "saturation": saturation_figure(saturation, path=media / "saturation.png").name,
     }
     clock["gates"] += time.perf_counter() - t3
+    t4 = time.perf_counter()
+    speech_view = speech_part.build(media) if speech_part is not None else None
+    clock["speech"] = time.perf_counter() - t4
     clock["total"] = time.perf_counter() - start
     settings = {"models": specs, "keys": [k.name for k in key_list], "length": int(length), "num": int(num),
-                "seed": int(seed), "max_steps": int(max_steps), "window": WINDOW}
+                "seed": int(seed), "window": WINDOW}
     return write_page(outdir, entries=entries, numbers=numbers, figures=figures, settings=settings,
-                      retention=None if retention is None else Path(retention), seconds=clock, notes=notes)
+                      retention=None if retention is None else Path(retention), seconds=clock, notes=notes,
+                      keepers=keeper_files, speech=speech_view)
 
 
 def _count(net) -> int:

@@ -1,4 +1,4 @@
-"""The gallery's HTML page and ``gallery.json``: static, relative links, inline CSS, no script.
+"""The gallery's HTML page and ``gallery.json``: static, relative links, inline CSS, no script of its own.
 
 :func:`write_page` is called by :func:`musicgate.teach.gallery.build_gallery` once every file the page
 links to exists; it writes ``gallery.json`` and then ``index.html``, both atomically.
@@ -16,7 +16,8 @@ from urllib.parse import quote
 import numpy as np
 
 from musicgate.files import atomic_write_json, atomic_write_text
-from musicgate.teach.text import CellNumbers, cell_label, comparison_sentences, mean_ci
+from musicgate.teach.text import (CellNumbers, cell_label, comparison_sentences, gate_explanations, mean_ci,
+                                  plain_in_key, plain_keepers, plain_sentences)
 
 WINDOW = 32
 """Notes per window of the key curve and the key agreement (as in the retention experiment)."""
@@ -24,24 +25,34 @@ MEDIA = "media"
 """The page folder's subfolder for audio, MIDI, MusicXML and pictures."""
 
 CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1400px;
-padding:1rem 1.5rem;color:#222;line-height:1.45;background:#fafafa}
-h1{margin-bottom:.2rem}h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
-.lead{color:#555;margin-top:0}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:1rem}
-.card{background:#fff;border:1px solid #ddd;border-top:6px solid var(--c,#888);border-radius:6px;padding:.6rem .8rem}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1300px;
+padding:1rem 1.5rem;color:#222;line-height:1.5;background:#fafafa;font-size:17px}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}
+.lead{color:#333;margin-top:0;max-width:62rem}
+.look{background:#eef5fb;border-left:5px solid #0072b2;padding:.5rem .9rem;border-radius:4px;max-width:62rem}
+.card{background:#fff;border:1px solid #ddd;border-left:8px solid var(--c,#888);border-radius:6px;
+padding:.6rem .9rem;margin:.8rem 0}
 .card h3{margin:.1rem 0 .4rem}
-.rnn{--c:#8c8c8c}.lstm{--c:#1f77b4}.gru{--c:#d95f02}
+.head{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;align-items:center}.head audio{width:320px}
+.head p{margin:.2rem 0}
+.tune{display:grid;grid-template-columns:minmax(220px,280px) 1fr;gap:1rem;align-items:start}
+@media (max-width:900px){.tune{grid-template-columns:1fr}}
 audio{width:100%}
 img{max-width:100%;height:auto;display:block;border:1px solid #eee}
-figure{margin:.5rem 0}figcaption{font-size:.85rem;color:#555}
-.nums{font-size:.9rem;margin:.3rem 0}.links a{margin-right:.8rem}
-.warn{color:#a33;font-size:.85rem}
+figure{margin:.5rem 0}figcaption{font-size:.95rem;color:#333;margin-top:.2rem}
+.nums{font-size:.95rem;margin:.3rem 0}.links a{margin-right:.8rem}
+.warn{color:#a33;font-size:.9rem}
+dl.gates{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:.4rem 0 .8rem}
+dl.gates dt{font-weight:700}dl.gates dd{margin:0}
+details{margin:.6rem 0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:.3rem .8rem}
+details>summary{cursor:pointer;font-weight:600;color:#0b4f80}
 table{border-collapse:collapse;background:#fff;font-size:.9rem;margin:.6rem 0}
 th,td{border:1px solid #ddd;padding:.3rem .6rem;text-align:right}th{background:#f0f0f0}
 td:first-child,th:first-child{text-align:left}
-.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
-footer{margin-top:2rem;color:#777;font-size:.85rem}
+.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}
+code.cmd{display:block;background:#f3f3f3;padding:.4rem .6rem;margin:.3rem 0;white-space:pre-wrap}
+.stream{font-family:ui-monospace,monospace;font-size:.9rem}
+footer{margin-top:2rem;color:#666;font-size:.85rem}
 """
 
 
@@ -66,28 +77,52 @@ def _figure(src: str, caption: str, alt: str) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
+def _colour(cell: str) -> str:
+    from musicgate.nn.cells import get_cell
+    from musicgate.errors import ConfigError
+
+    try:
+        return get_cell(cell).colour
+    except ConfigError:
+        return "#888888"
+
+
+def _gated(cell: str) -> bool:
+    from musicgate.nn.cells import get_cell
+    from musicgate.errors import ConfigError
+
+    try:
+        return get_cell(cell).gated
+    except ConfigError:
+        return True
+
+
 def _card(entry, media: str) -> str:
+    """One tune: player and links on the left, its roll and key curve on the right, its gates folded."""
     f = entry.files
     m = lambda name: f"{media}/{f[name]}"  # noqa: E731
     cell = cell_label(entry.cell)
-    n = len(entry.in_signature)
-    sig = mean_ci(entry.in_signature)[0]
-    agree = mean_ci(entry.agreement)[0]
     links = [f'<a href="{_href(m("midi"))}">MIDI</a>']
     if "musicxml" in f:
-        links.append(f'<a href="{_href(m("musicxml"))}">MusicXML (sheet music)</a>')
+        links.append(f'<a href="{_href(m("musicxml"))}">sheet music (MusicXML)</a>')
     links.append(f'<a href="{_href(m("wav"))}">WAV</a>')
     warn = "".join(f'<p class="warn">{_e(x)}</p>' for x in entry.errors)
-    return f"""<article class="card {_e(entry.cell)}">
+    out = int(round((1 - entry.shown_in_signature) * entry.notes)) if math.isfinite(entry.shown_in_signature) else None
+    heard = "" if out is None else f"{out} of its {entry.notes} notes are outside the key signature (red in the picture). "
+    return f"""<article class="card" style="--c:{_e(_colour(entry.cell))}">
 <h3>{_e(entry.label)} <small>({_e(cell)})</small></h3>
-<audio controls preload="metadata" src="{_href(m("wav"))}"></audio>
-<p class="nums">This sample: {entry.notes} notes, {entry.seconds:.0f} s; {_pct(entry.shown_in_signature)} of its notes
-in the {_e(entry.key.name)} signature, {_pct(entry.shown_agreement)} of its windows in that key.
-Over all {n} samples: {_pct(sig)} and {_pct(agree)}.</p>
-{_figure(m("roll"), "Piano roll over key curve.", f"piano roll and key curve of {entry.label} in {entry.key.name}")}
-{_figure(m("gates"), f"Gate view: the {cell} while it plays this sample.",
+<div class="head"><audio controls preload="metadata" src="{_href(m("wav"))}"></audio>
+<p class="nums">{entry.seconds:.0f} seconds. {heard}</p>
+<p class="links">{" ".join(links)}</p></div>{warn}
+{_figure(m("roll"), f"The tune note by note (red: outside {entry.key.name}); under it, the key a listener would "
+         "hear at each point: dark blue is the asked key, hatched a neighbour key.",
+         f"piano roll and key curve of {entry.label} in {entry.key.name}")}
+<details><summary>Its gates while it plays this tune</summary>
+{_figure(m("gates"), (f"The {cell}'s gates note by note (one column per note, one row per unit; yellow: open, "
+         "dark: shut), under the same notes.") if _gated(entry.cell) else (f"The {cell} has no gates: its memory "
+         "note by note (one column per note, one row per unit; red: positive, blue: negative)."),
          f"gate view of {entry.label} in {entry.key.name}")}
-<p class="links">{" ".join(links)}</p>{warn}
+</details>
 </article>"""
 
 
@@ -149,60 +184,185 @@ def _retention_section(outdir: Path, folder: Path) -> str:
     items = "".join(f"<li>{_md_inline(x)}</li>" for x in findings)
     figs = "".join(_figure(f"{rel}/{p}", _retention_caption(p), f"retention figure {p}") for p in pngs)
     link = f' Full report: <a href="{_href(f"{rel}/{report}")}">{_e(report)}</a>.' if report else ""
-    return (f'<section id="retention"><h2>Does each cell stay in its key? A short retention run</h2>'
-            f'<p class="lead">Many more samples than above, in every key, measured window by window.{link}</p>'
-            f"<ul>{items}</ul><div class=\"figs\">{figs}</div></section>")
+    return (f'<div id="retention"><p class="lead">Many more samples than above, in every key, measured window by '
+            f'window.{link}</p><ul>{items}</ul><div class="figs">{figs}</div></div>')
+
+
+def _ul(items: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in items) + "</ul>" if items else ""
+
+
+def _fold(summary: str, body: str) -> str:
+    return f"<details><summary>{_e(summary)}</summary>{body}</details>" if body else ""
+
+
+def _pick(sentences: list[str], *words: str) -> list[str]:
+    return [x for x in sentences if any(w in x for w in words)]
+
+
+def _gates_section(entries: list, numbers: list[CellNumbers], sentences: list[str], figures: dict) -> str:
+    """Each cell's gates explained once, beside the gate view of its first tune."""
+    first = {}
+    for e in entries:
+        first.setdefault(e.label, e)
+    cards = []
+    for c in numbers:
+        e = first.get(c.label)
+        if e is None:
+            continue
+        rows = "".join(f"<dt>{_e(label)}</dt><dd>{_e(words)}</dd>" for label, words in gate_explanations(c.cell))
+        cell = cell_label(c.cell)
+        gated = c.median_half_life is not None
+        intro = (f"The {cell} has gates. In the picture each row is one unit of its memory and each column one note; "
+                 "yellow means the gate is open (1), dark that it is shut (0)." if gated else
+                 f"The {cell} has no gates: at every note it mixes the new note into all of its memory, so old "
+                 "notes fade fast. Its picture shows only its memory (red: positive, blue: negative).")
+        cards.append(f"""<article class="card" style="--c:{_e(_colour(c.cell))}"><h3>{_e(c.name)}</h3>
+<p>{_e(intro)}</p><dl class="gates">{rows}</dl>
+{_figure(f"{MEDIA}/{e.files['gates']}", f"Look at the row marked (keep): the longer a unit stays yellow there, the longer it "
+         f"keeps what it holds. {c.label} playing its {e.key.name} tune." if gated else
+         f"Look at how every unit changes at almost every note. {c.label} playing its {e.key.name} tune.",
+         f"gate view of {c.label} in {e.key.name}")}
+</article>""")
+    numbers_fold = _fold("The numbers: memory half-life and saturation", _ul(_pick(
+        sentences, "half-life", "saturated", "no gate")) + '<div class="figs">' + _figure(
+        f"{MEDIA}/{figures['half_life']}", "How long each unit keeps half of what it holds (further right: longer).",
+        "memory half-life per unit, by cell") + _figure(
+        f"{MEDIA}/{figures['saturation']}", "Gates that act as switches sit near the corners (nearly always shut or open).",
+        "gate saturation per unit, by cell") + "</div>")
+    return f"""<section id="gates"><h2>2. What the gates do</h2>
+<p class="look">A gate is a row of dimmer switches, one per unit of memory, set again at every note: 1 is open, 0 is
+shut. Each gate below is explained once, beside a picture of the gates at work. Look for the gate marked
+<b>(keep)</b>: it decides what stays in memory.</p>
+{"".join(cards)}{numbers_fold}</section>"""
+
+
+def _keepers_section(numbers: list[CellNumbers], keepers: dict) -> str:
+    figs = []
+    for c in numbers:
+        png = keepers.get(c.label)
+        if png is None:
+            continue
+        kk = c.keepers
+        figs.append(_figure(f"{MEDIA}/{png}",
+                            f"{c.name}: do the blue lines (this key) stay apart from the orange and purple ones (other "
+                            f"keys) all tune long? Its best unit tells the key right {100 * kk.best:.0f}% of the time "
+                            f"(guessing: {100 * kk.chance:.0f}%).", f"key keepers of {c.label}"))
+    if not figs:
+        return ("<section id=\"keepers\"><h2>3. Key keepers</h2><p class=\"lead\">The key keepers need at least two "
+                "keys and two tunes per key; build the page with more keys or --num 2 or more.</p></section>")
+    some = next(c.keepers for c in numbers if c.keepers is not None)
+    how = (f"<p>For every unit of the last layer we tried to tell the asked key from that unit's value alone, after "
+           f"each note: a linear read-out with one input (the key whose average value, learnt on half of the tunes, "
+           f"is nearest), scored on the other half of the tunes and then the other way round. Its score is the share "
+           f"of notes (from note {some.skip + 1} on) where it tells the key right; guessing scores "
+           f"{100 * some.chance:.0f}%. The three units that score best are drawn. The value drawn is the unit's memory "
+           "(LSTM: its cell state c; GRU and RNN: h) once the note is read; the strip is its keep gate averaged over "
+           "the tokens of the note.</p>" + _ul([
+               f"{c.name}: best units {', '.join(str(int(u)) for u in c.keepers.units)} score "
+               f"{', '.join(f'{100 * c.keepers.accuracy[u]:.0f}%' for u in c.keepers.units)}; the median unit "
+               f"{100 * float(np.median(c.keepers.accuracy)):.0f}%; over notes {c.keepers.skip + 1}-"
+               f"{min(c.keepers.skip + 30, c.keepers.by_note.shape[1])}: "
+               f"{100 * float(c.keepers.by_note[:, c.keepers.skip:c.keepers.skip + 30].mean()):.0f}%, over the last 30: "
+               f"{100 * float(c.keepers.by_note[:, -30:].mean()):.0f}% (best three, held-out tunes)"
+               for c in numbers if c.keepers is not None]))
+    return f"""<section id="keepers"><h2>3. Key keepers: where does the network keep the key?</h2>
+<p class="look">Each network was asked for tunes in several keys. Below, for each network, are the three units whose
+value best tells which key was asked, drawn under the notes of one tune. Thick blue: this tune; thin blue: other tunes
+in the same key; orange dashed and purple dotted: tunes in other keys. If the lines of different keys stay apart from
+the first note to the last, that unit holds the key. The strip under each unit is its keep gate: yellow keeps.</p>
+{_ul(plain_keepers(numbers))}
+{"".join(figs)}
+{_fold("How the key keepers were found, and their numbers", how)}</section>"""
+
+
+def _speech_section(speech: dict | None) -> str:
+    from musicgate.teach.speechpart import HOW_TO
+
+    if speech is None:
+        cmds = "".join(f'<code class="cmd">{_e(c)}</code>' for c in HOW_TO)
+        return (f'<section id="speech"><h2>4. The same gates listen to speech</h2><p class="lead">No speech run was '
+                f"given, so this part is empty. To add it, train the small spoken-digit model (a few minutes on a "
+                f"laptop) and build the page again:</p>{cmds}</section>")
+    cards = []
+    for clip in speech["clips"]:
+        if "error" in clip:
+            cards.append(f'<p class="warn">{_e(clip["name"])}: {_e(clip["error"])}</p>')
+            continue
+        streamed = " → ".join(f"{t:.2f} s: {label} ({100 * p:.0f}%)" for t, label, p in clip["stream"])
+        cards.append(f"""<article class="card" style="--c:{_e(_colour(speech['cell']))}"><h3>{_e(clip['name'])}:
+heard as “{_e(clip['label'])}” ({100 * clip['probability']:.0f}% sure at the end)</h3>
+<div class="tune"><div><audio controls preload="metadata" src="{_href(f"{MEDIA}/{clip['wav']}")}"></audio>
+<p class="nums">Its guess as the sound streams in:</p><p class="stream">{_e(streamed)}</p></div>
+{_figure(f"{MEDIA}/{clip['png']}", "Top: the sound (log-mel: low pitches at the bottom, loud is bright). Under it, "
+         "the gates frame by frame. Bottom: how sure it is of each word after every 10 ms.",
+         f"speech gate view of {clip['name']}")}</div></article>""")
+    if speech.get("message"):
+        cards.append(f'<p class="warn">{_e(speech["message"])}</p>')
+    acc = speech.get("accuracy")
+    facts = _ul([f"Run: {speech['run']} ({cell_label(speech['cell'])}), trained on {speech.get('data')}.",
+                 f"Test accuracy: {'not recorded' if acc is None else f'{100 * acc:.1f}%'}."])
+    return f"""<section id="speech"><h2>4. The same gates listen to speech</h2>
+<p class="look">A network with the same kind of memory learned to recognise spoken digits. Play the clip and follow the
+guess: the network hears the word 10 ms at a time and changes its mind as more of the word comes in. Watch its keep
+gate while the word is spoken, and in the silence after it.</p>
+{"".join(cards)}{_fold("The speech run", facts)}</section>"""
 
 
 def write_page(outdir: Path, *, entries: list, numbers: list[CellNumbers], figures: dict, settings: dict,
-               retention: Path | None = None, seconds: dict | None = None, notes: list | None = None) -> Path:
+               retention: Path | None = None, seconds: dict | None = None, notes: list | None = None,
+               keepers: dict | None = None, speech: dict | None = None, live_section: str = "") -> Path:
     """Write ``gallery.json`` and ``index.html`` into ``outdir``; returns the page's path.
 
-    ``notes`` are shown under the title (e.g. models that are missing)."""
+    ``notes`` are shown under the title (e.g. models that are missing); ``keepers`` maps a model's
+    label to its key-keeper PNG in ``media/``; ``speech`` is
+    :func:`musicgate.teach.speechpart.speech_view`'s result (None: the page says how to make one);
+    ``live_section`` is HTML placed after the key keepers (the live generator)."""
 
     sentences = comparison_sentences(numbers, window=settings.get("window", WINDOW))
+    keepers = keepers or {}
     keys = list(dict.fromkeys(e.key.name for e in entries))
-    sections = []
-    for key in keys:
-        cards = "".join(_card(e, MEDIA) for e in entries if e.key.name == key)
-        anchor = re.sub(r"[^A-Za-z0-9]+", "-", key)
-        sections.append(f'<section id="key-{_e(anchor)}"><h2>{_e(key)}</h2><div class="grid">{cards}</div></section>')
-    nav = " · ".join(f'<a href="#key-{_e(re.sub(r"[^A-Za-z0-9]+", "-", k))}">{_e(k)}</a>' for k in keys)
-    model_names = ", ".join(c.name for c in numbers)
+    anchor = lambda k: "key-" + re.sub(r"[^A-Za-z0-9]+", "-", k)  # noqa: E731
+    tunes = "".join(f'<h3 id="{_e(anchor(key))}">{_e(key)}</h3>' + "".join(_card(e, MEDIA) for e in entries
+                                                                          if e.key.name == key) for key in keys)
+    nav = " · ".join(f'<a href="#{_e(anchor(k))}">{_e(k)}</a>' for k in keys)
+    model_names = ", ".join(cell_label(c.cell) for c in numbers)
     n = settings.get("num", 1)
     stamp = time.strftime("%Y-%m-%d %H:%M")
     ret = _retention_section(outdir, retention) if retention is not None and retention.is_dir() else ""
+    listen_fold = _fold("The numbers: in-key rates and key agreement, with 95% intervals", _ul(_pick(
+        sentences, "n-signature rate", "key agreement")) + f"<p>Measured over {n} tunes per model and key; the first is "
+        "the one you hear.</p>")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>musicgate gallery: RNN, LSTM and GRU</title>
+<title>musicgate: how RNN, LSTM and GRU remember the key</title>
 <style>{CSS}</style></head>
 <body>
-<header><h1>What gates buy: RNN, LSTM and GRU play folk tunes</h1>
-<p class="lead">Each model ({_e(model_names)}) wrote a tune of {settings.get("length")} notes in each key below,
-starting from nothing but the key and the metre. Listen, look at which notes leave the key, and at what the
-gates do while the model plays. Keys: {nav}{' · <a href="#retention">retention</a>' if ret else ""}.</p>
+<header><h1>How does a network remember the key?</h1>
+<p class="lead">Three small networks ({_e(model_names)}) learned from a few thousand folk tunes. Each was asked
+for tunes in a key and wrote {settings.get("length")} notes, one note at a time. The tanh RNN has no gates;
+the LSTM and the GRU have gates: switches that decide, at every note, what to keep in memory. Listen first, then
+look at what the gates do and where each network keeps the key.</p>
+<p>Tunes in: {nav} · <a href="#gates">the gates</a> · <a href="#keepers">key keepers</a> ·
+<a href="#speech">speech</a> · <a href="#numbers">the numbers</a></p>
 {"".join(f'<p class="warn">{_e(x)}</p>' for x in notes or [])}</header>
-<section id="comparison"><h2>What the numbers say</h2>
-<p class="lead">Written from the measurements of this page: {n} samples per model and key, the first of which
-you can hear below.</p>
-<ul>{"".join(f"<li>{_e(s)}</li>" for s in sentences)}</ul>
-<p class="lead">How to read the pictures below. <b>Piano roll</b>: one bar per note, red when its pitch is
-outside the target key signature; grey lines are bar lines. <b>Key curve</b> under it: the key estimated from
-the {settings.get("window", WINDOW)} notes around each point (colour), how sure the estimate is (black line),
-and a green band where it agrees with the target key. <b>Gate view</b>: each row is one unit of the model's
-last layer, each column one token; LSTM: input gate i, forget gate f, output gate o and cell state c; GRU:
-reset gate r, update gate z and hidden state h; RNN: hidden state h only (it has no gates). Units that keep
-their memory longest sit at the top. Click a picture to see it full size.</p>
-{_table(numbers)}
-<div class="figs">
-{_figure(f"{MEDIA}/{figures['half_life']}", "Memory half-life of every unit of the last layer, while playing the samples.",
-         "memory half-life per unit, by cell")}
-{_figure(f"{MEDIA}/{figures['saturation']}", "Gate saturation per unit: share of steps below 0.1 (x) and above 0.9 (y).",
-         "gate saturation per unit, by cell")}
-</div></section>
-{"".join(sections)}
-{ret}
+<section id="listen"><h2>1. Listen: does each tune stay in its key?</h2>
+<p class="look">Play the tunes of one key one after another and listen for notes that sound wrong, as if the tune
+forgot where home is. In the pictures, red notes are outside the key; the strip under the notes shows the key a
+listener would hear there (dark blue: the asked key).</p>
+{_ul(plain_in_key(numbers))}
+{tunes}
+{listen_fold}</section>
+{_gates_section(entries, numbers, sentences, figures)}
+{_keepers_section(numbers, keepers)}
+{live_section}
+{_speech_section(speech)}
+<section id="numbers"><h2>5. For the curious: all the numbers</h2>
+<p class="lead">The same comparison as measured, for those who want the statistics.</p>
+{_fold("Every measurement, with intervals", _ul(sentences) + _table(numbers))}
+{_fold("Does each cell stay in its key? The short retention run", ret)}
+</section>
 <footer>Made by <code>musicgate gallery</code> on {_e(stamp)}: models {_e(", ".join(settings.get("models", [])))};
 seed {settings.get("seed")}; plain sampling (temperature 1, no key mask). Every file is in the
 <code>{MEDIA}/</code> folder beside this page; <code>gallery.json</code> holds every number.</footer>
@@ -210,15 +370,22 @@ seed {settings.get("seed")}; plain sampling (temperature 1, no key mask). Every 
 """
     record = {
         "settings": settings, "seconds": {k: round(v, 2) for k, v in (seconds or {}).items()},
-        "sentences": sentences,
+        "sentences": sentences, "plain": plain_sentences(numbers),
         "models": [{"label": c.label, "cell": c.cell, "params": c.params, "nll_per_note": c.nll_per_note,
                     "in_signature": mean_ci(c.in_signature), "agreement": mean_ci(c.agreement),
-                    "median_half_life": c.median_half_life, "saturation": c.saturation} for c in numbers],
+                    "median_half_life": c.median_half_life, "saturation": c.saturation,
+                    "key_keepers": None if c.keepers is None else {
+                        "units": c.keepers.units.tolist(), "accuracy": c.keepers.accuracy[c.keepers.units].tolist(),
+                        "median_unit": float(np.median(c.keepers.accuracy)), "chance": c.keepers.chance,
+                        "by_note": c.keepers.by_note.mean(axis=0).tolist(), "keys": c.keepers.keys,
+                        "figure": f"{MEDIA}/{keepers[c.label]}" if keepers.get(c.label) else None}}
+                   for c in numbers],
         "samples": [{"model": e.label, "cell": e.cell, "key": e.key.name, "notes": e.notes,
                      "audio_seconds": round(e.seconds, 2), "files": {k: f"{MEDIA}/{v}" for k, v in e.files.items()},
                      "in_signature": e.in_signature, "agreement": e.agreement, "errors": e.errors} for e in entries],
         "figures": {k: f"{MEDIA}/{v}" for k, v in figures.items()},
-        "retention": None if retention is None else os.path.relpath(retention, outdir), "notes": list(notes or []),
+        "speech": speech, "retention": None if retention is None else os.path.relpath(retention, outdir),
+        "notes": list(notes or []),
     }
     atomic_write_json(outdir / "gallery.json", _clean(record))
     return atomic_write_text(outdir / "index.html", page)

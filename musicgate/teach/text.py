@@ -43,6 +43,7 @@ class CellNumbers:
     agreement : (n,) share of each sample's windows whose estimated key is the target.
     half_lives : (H,) memory half-life per unit in token steps (empty for an RNN).
     saturation : gate name -> share of steps below 0.1 or above 0.9.
+    keepers : the key-keeper read-out (:class:`~musicgate.analysis.keykeeper.KeyKeepers`), or None.
     """
 
     label: str
@@ -53,6 +54,7 @@ class CellNumbers:
     agreement: np.ndarray = field(default_factory=lambda: np.zeros(0))
     half_lives: np.ndarray = field(default_factory=lambda: np.zeros(0))
     saturation: dict = field(default_factory=dict)
+    keepers: object = None
 
     @property
     def name(self) -> str:
@@ -198,8 +200,9 @@ def _half_life_sentences(cells: list[CellNumbers]) -> list[str]:
     if sat:
         parts = [f"{c.name} {_pct(float(np.mean(list(c.saturation.values()))))}" for c in
                  sorted(sat, key=lambda c: -float(np.mean(list(c.saturation.values()))))]
-        out.append("Share of steps a gate is saturated (below 0.1 or above 0.9, as in Karpathy et al. "
-                   f"2015), averaged over the gates: {_join(parts)}.")
+        out.append("Share of steps a gate is saturated, that is nearly shut (below 0.1) or nearly open (above 0.9) "
+                   f"and so acting as a switch (the measure of Karpathy et al. 2015), averaged over the gates: "
+                   f"{_join(parts)}.")
     return out
 
 
@@ -243,4 +246,108 @@ def comparison_sentences(cells: list[CellNumbers], *, window: int = 32) -> list[
                            f"share of {window}-note windows whose estimated key is the target key")
     out += _half_life_sentences(cells)
     out += _cross_sentence(cells)
+    return out
+
+
+# -- plain words for the class ------------------------------------------------------------------
+GATE_WORDS = {
+    "input_gate": "decides which new notes to write down in the memory (1: write, 0: ignore).",
+    "forget_gate": "decides which old notes to erase from the memory (1: keep them, 0: erase them).",
+    "output_gate": "decides what of the memory to use now, to guess the next note (1: use, 0: hold back).",
+    "cell_state": "is the memory itself: a value changes only as far as the forget and input gates let it.",
+    "reset_gate": "decides how much of the old memory to look at when working out what to write next "
+                  "(1: look, 0: start afresh).",
+    "update_gate": "decides, unit by unit, whether to keep the old memory (1) or write the new note over it (0).",
+    "h": "is what the network remembers and passes on from note to note; it also guesses the next note from it.",
+}
+"""What each traced value does, in words a class can follow (keyed by the registry's value names)."""
+
+
+def gate_explanations(cell: str) -> list[tuple[str, str]]:
+    """(picture label, plain sentence) for each panel the gate pictures draw for ``cell``, in their order.
+
+    The gate that keeps memory (the registry's ``keep_gate``) is labelled "(keep)"; a value without
+    words of its own is described by its label.
+    """
+    from musicgate.viz.gates import panel_label
+
+    spec = get_cell(cell)
+    out = []
+    for name in spec.panels:
+        label = panel_label(cell, name)
+        words = GATE_WORDS.get(name)
+        if words is None:
+            words = ("is a gate between 0 and 1" if name in spec.sigmoid_gates else "is a state value") + \
+                    (" that keeps the memory where it is near 1." if name == spec.keep_gate else ".")
+        if name == "h" and not spec.gated:
+            words += " Without gates, every note rewrites all of it."
+        out.append((label, words))
+    return out
+
+
+def _tenths(x: float) -> str:
+    return f"{10 * x:.1f}" if math.isfinite(x) else "?"
+
+
+def _in_key_stats(cells: list[CellNumbers]) -> list:
+    stats = [(c, mean_ci(c.in_signature)) for c in cells]
+    stats = [(c, s) for c, s in stats if math.isfinite(s[0])]
+    stats.sort(key=lambda cs: -cs[1][0])
+    return stats
+
+
+def plain_sentences(cells: list[CellNumbers]) -> list[str]:
+    """What the measurements say, in words a class can follow (the numbers stay in the folds):
+    :func:`plain_in_key` then :func:`plain_keepers`."""
+    return plain_in_key(cells) + plain_keepers(cells)
+
+
+def plain_in_key(cells: list[CellNumbers]) -> list[str]:
+    """Who stays in key more, in tenths of notes, or that these tunes cannot tell (95% intervals overlap)."""
+    out: list[str] = []
+    stats = _in_key_stats(cells)
+    if stats:
+        listing = _join([f"the {cell_label(c.cell)} about {_tenths(s[0])}" for c, s in stats])
+        out.append(f"Out of every 10 notes, {listing} are in the key they were asked for "
+                   f"(measured over {len(np.asarray(stats[0][0].in_signature))} tunes each).")
+        if len(stats) >= 2:
+            (top, ts), (low, ls) = stats[0], stats[-1]
+            if ts[1] > ls[2]:
+                out.append(f"The {cell_label(top.cell)} stays in key clearly more than the {cell_label(low.cell)}.")
+            else:
+                out.append(f"The {cell_label(top.cell)} and the {cell_label(low.cell)} are too close to call on "
+                           "these few tunes.")
+    return out
+
+
+def plain_keepers(cells: list[CellNumbers]) -> list[str]:
+    """Which cells keep the key in a few units and which do not (from the key-keeper read-out), and,
+    when the cell whose units hold memory longest is not the one that stays in key best, why that is
+    no contradiction."""
+    out: list[str] = []
+    stats = _in_key_stats(cells)
+    kept = [c for c in cells if c.keepers is not None and len(c.keepers.units)]
+    if kept:
+        kept.sort(key=lambda c: -c.keepers.best)
+        chance = kept[0].keepers.chance
+        holds = [c for c in kept if c.keepers.best >= chance + 0.3]
+        fades = [c for c in kept if c.keepers.best < chance + 0.15]
+        if holds:
+            out.append(f"The {_join([cell_label(c.cell) for c in holds])} "
+                       f"{'keeps' if len(holds) == 1 else 'keep'} the key in a few units: from one unit alone you "
+                       f"can tell the key right {_join([f'{100 * c.keepers.best:.0f}%' for c in holds])} of the time "
+                       f"(guessing: {100 * chance:.0f}%).")
+        if fades:
+            out.append(f"No unit of the {_join([cell_label(c.cell) for c in fades])} tells the key much better "
+                       "than guessing: its memory of the key fades after the first notes, and it can only follow "
+                       "the notes it just played.")
+    gated = [c for c in cells if c.median_half_life is not None]
+    if gated and stats:
+        longest = max(gated, key=lambda c: c.median_half_life)
+        in_key = stats[0][0]
+        if longest is not in_key and cell_label(longest.cell) != cell_label(in_key.cell):
+            out.append(f"The {cell_label(longest.cell)}'s units hold their memory longest, yet the "
+                       f"{cell_label(in_key.cell)} stays in key more: no contradiction. Holding memory long "
+                       "says nothing about what is held; staying in key needs a few units that hold the key, "
+                       "and the key-keeper pictures show them.")
     return out

@@ -288,7 +288,7 @@ def note_gate_view(trace, notes: Notes, note_index: np.ndarray, *, path: "str | 
             ax.tick_params(labelbottom=False)
         else:
             ax.set_xlabel("note (white lines: bar lines)")
-    fig.subplots_adjust(left=0.085, right=0.93, top=0.95, bottom=0.07)
+    fig.subplots_adjust(left=0.085, right=0.93, top=1 - 0.42 / fig.get_figheight(), bottom=0.5 / fig.get_figheight())
     return save_figure(fig, path)
 
 

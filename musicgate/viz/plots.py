@@ -164,6 +164,13 @@ def note_roll(ax, notes: Notes, *, key: "Key | str | None" = None, title: str | 
     x = np.arange(n, dtype=float)
     draw_notes(ax, x - 0.45, x + 0.45, notes.pitch, out_of_key=mask,
                key_name=None if target is None else target.name)
+    legend = ax.get_legend()
+    if legend is not None:  # above the notes, right of the title: it hides no note
+        handles = legend.legend_handles if hasattr(legend, "legend_handles") else legend.legendHandles
+        labels = [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+        ax.legend(handles, labels, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=9,
+                  frameon=False, borderaxespad=0.1)
     for b in bar_starts(notes):
         ax.axvline(b - 0.5, color="0.55", linewidth=0.7, zorder=0)
     ax.set_xlim(-0.5, max(n, 1) - 0.5)
@@ -300,8 +307,10 @@ def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarr
         for a, b in zip(change[:-1], change[1:]):
             k = keys[a]
             if k >= 0 and (right[b - 1] - times[a]) > 0.06 * span:
+                dark = tgt is not None and k == tgt  # white on the target's dark blue
                 ax.text((times[a] + right[b - 1]) / 2, 0.5, MAJOR_MINOR_KEYS[k].name,
-                        ha="center", va="center", fontsize="small")
+                        ha="center", va="center", fontsize="small", color="white" if dark else "black",
+                        fontweight="bold" if dark else "normal")
     if tgt is None:
         shown = sorted(set(keys[keys >= 0].tolist()), key=lambda k: -np.sum(keys == k))[:6]
         handles += [Patch(color=key_colour(k), label=MAJOR_MINOR_KEYS[k].name) for k in shown]
