@@ -60,11 +60,29 @@ def tiny_models(folder: Path) -> list[str]:
     return paths
 
 
+def tiny_speech_run(folder: Path) -> Path:
+    """A small GRU speech run trained here on tone-burst "digits" (tests/speechclips.py), as the README's
+    ``musicgate speech train`` writes it."""
+    from speechclips import make_fsdd
+
+    from musicgate.speech.run import train_run
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fsdd = make_fsdd(folder / "fsdd", takes=6)
+        train_run(f"fsdd:{fsdd}", output=folder / "run", cell="gru", hidden=12, epochs=4, lr=0.01, batch_size=8)
+    finally:
+        torch.set_num_threads(threads)
+    return folder / "run"
+
+
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gallery")
     models = tiny_models(folder / "models")
-    index = build_gallery(folder / "out", models=models, keys=KEYS, length=24, num=3, seed=5, max_steps=48,
+    speech = tiny_speech_run(folder / "speech")
+    index = build_gallery(folder / "out", models=models, keys=KEYS, length=24, num=3, seed=5, speech=speech,
                           quiet=True)
     return index
 
@@ -99,9 +117,71 @@ def test_every_referenced_file_exists_and_nothing_is_fetched(gallery):
         assert (gallery.parent / unquote(ref)).is_file(), ref
     suffixes = {Path(r).suffix for r in local}
     assert {".wav", ".mid", ".musicxml", ".png"} <= suffixes
-    # one player, one roll and one gate view per model and key
-    assert sum(r.endswith(".wav") for r in refs) == 2 * 3 * len(KEYS)  # <audio src> + the WAV link
-    assert tags.count("audio") == 3 * len(KEYS)
+    # one player, one roll and one gate view per model and key, one key-keeper picture per model
+    tunes = [r for r in refs if r.endswith(".wav") and not r.startswith("media/speech_")]
+    assert len(tunes) == 2 * 3 * len(KEYS)  # <audio src> + the WAV link
+    assert tags.count("audio") == 3 * len(KEYS) + 2  # and the two speech clips
+    assert sum(r.endswith("_keykeeper.png") for r in refs) == 2 * 3  # <img src> + its link
+    tune_gates = [r for r in refs if r.endswith("_gates.png") and not r.startswith("media/speech_")]
+    assert len(tune_gates) == 2 * (3 * len(KEYS) + 3)  # per tune + once per cell where the gates are explained
+
+
+def test_the_page_reads_plain_words_first(gallery):
+    """Each section opens with what to look at; the researcher numbers sit in folds."""
+    text = gallery.read_text(encoding="utf-8")
+    body = re.sub(r"<details>.*?</details>", "", text, flags=re.S)  # what a reader sees before opening a fold
+    for word in ("NLL", "nats", "95%", "half-life", "Karpathy", "t½"):
+        assert word not in body, word
+    assert "95%" in text and "nats per note" in text  # ... and the numbers are still on the page, folded
+    for section in ("listen", "gates", "keepers", "speech", "numbers"):
+        assert f'<section id="{section}">' in text
+    assert text.count('<p class="look">') >= 4
+    # each gate explained once, with the keep gate labelled
+    from musicgate.teach.text import GATE_WORDS
+
+    for words in (GATE_WORDS["forget_gate"], GATE_WORDS["input_gate"], GATE_WORDS["output_gate"],
+                  GATE_WORDS["reset_gate"], GATE_WORDS["update_gate"]):
+        assert text.count(html_escape(words)) == 1, words
+    assert "<dt>forget gate f (keep)</dt>" in text and "<dt>update gate z (keep)</dt>" in text
+
+
+def test_the_speech_part_shows_a_clip_its_gates_and_the_streamed_guess(gallery):
+    from musicgate.speech.run import predict_file
+
+    record = json.loads((gallery.parent / "gallery.json").read_text())
+    speech = record["speech"]
+    assert speech["cell"] == "gru" and 0 <= speech["accuracy"] <= 1 and speech["message"] is None
+    assert len(speech["clips"]) == 2
+    text = gallery.read_text(encoding="utf-8")
+    section = text.split('<section id="speech">')[1].split("</section>")[0]
+    for clip in speech["clips"]:
+        assert (gallery.parent / "media" / clip["png"]).is_file() and (gallery.parent / "media" / clip["wav"]).is_file()
+        assert f'src="media/{clip["wav"]}"' in section and f'src="media/{clip["png"]}"' in section
+        # the page's guess is the run's own prediction of that clip, streamed frame by frame
+        pred = predict_file(speech["run"], gallery.parent / "media" / clip["wav"], stream=True)
+        assert clip["label"] == pred.label and clip["probability"] == pytest.approx(pred.probability, abs=1e-4)
+        changes = [label for i, (label, _) in enumerate(pred.frames) if i == 0 or pred.frames[i - 1][0] != label]
+        assert [label for _, label, _ in clip["stream"]] == changes
+        assert f"heard as “{clip['label']}”" in section
+    # the clips are from the run's test split (takes 0), of two different digits
+    assert len({c["name"].split("_")[0] for c in speech["clips"]}) == 2
+    assert all(c["name"].endswith("_0.wav") for c in speech["clips"])
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def test_key_keepers_are_measured_and_recorded(gallery):
+    record = json.loads((gallery.parent / "gallery.json").read_text())
+    for model in record["models"]:
+        kk = model["key_keepers"]
+        assert len(kk["units"]) == 3 and len(set(kk["units"])) == 3
+        assert kk["accuracy"] == sorted(kk["accuracy"], reverse=True) and 0 <= kk["accuracy"][-1] <= 1
+        assert kk["chance"] == pytest.approx(1 / len(KEYS)) and kk["keys"] == list(KEYS)
+        assert len(kk["by_note"]) == 24 and (gallery.parent / kk["figure"]).is_file()
 
 
 def test_numbers_match_the_files(gallery):
@@ -176,6 +256,8 @@ def test_cli_gallery_and_demo(tmp_path, monkeypatch, capsys):
     assert index.as_uri() in out and "retention report:" in out
     text = index.read_text()
     assert 'id="retention"' in text and "retention-w16.png" in text
+    # without a speech run, the page says how to make one
+    assert "musicgate speech train --data synth-digits --cell gru -o runs/digits-gru" in text
     refs, _ = page_refs(index)
     assert all((index.parent / r).exists() for r in refs if not r.startswith("#"))
 
@@ -237,8 +319,14 @@ CHECK_JS = """async () => {
   })));
   await Promise.all([...document.images].map(i => i.complete ? null : new Promise(r => {
     i.addEventListener('load', r, {once: true}); i.addEventListener('error', r, {once: true}); })));
-  const images = [...document.images].map(i => ({src: i.currentSrc, width: i.naturalWidth}));
-  return {audio, images};
+  const images = [...document.images].map(i => {
+    const fig = i.closest('figure'), cap = fig && fig.querySelector('figcaption');
+    return {src: i.currentSrc, width: i.naturalWidth, caption: cap ? cap.textContent.trim() : ''};
+  });
+  const gates = [...document.querySelectorAll('dl.gates dt')].map(d => d.textContent.trim());
+  const overflow = [...document.images].filter(i => i.getBoundingClientRect().right > window.innerWidth + 1)
+    .map(i => i.currentSrc);
+  return {audio, images, gates, overflow, width: window.innerWidth};
 }"""
 
 
@@ -248,7 +336,7 @@ def _with_playwright(chromium: str, index: Path, shot: Path) -> dict:
     errors, remote = [], []
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(profile, executable_path=chromium, headless=True,
-                                                   args=CHROME_ARGS, viewport={"width": 1400, "height": 1000})
+                                                   args=CHROME_ARGS, viewport={"width": 1280, "height": 1000})
         try:
             page = ctx.new_page()
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -278,7 +366,7 @@ def _with_dump_dom(chromium: str, index: Path, shot: Path) -> dict:
             common = [chromium, *CHROME_ARGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000"]
             dom = subprocess.run(common + ["--dump-dom", probe.as_uri()], capture_output=True, text=True,
                                  timeout=120).stdout
-            subprocess.run(common + [f"--screenshot={shot}", "--window-size=1400,1000", index.as_uri()],
+            subprocess.run(common + [f"--screenshot={shot}", "--window-size=1280,1000", index.as_uri()],
                            capture_output=True, timeout=120)
     finally:
         probe.unlink()
@@ -301,15 +389,21 @@ def test_page_works_in_a_real_browser(chromium, gallery, tmp_path):
         result = _with_playwright(chromium, gallery, shot)
     else:  # the browser alone: a copy of the page with a checking script, read back with --dump-dom
         result = _with_dump_dom(chromium, gallery, shot)
-    assert result["errors"] == [] and result["remote"] == []
-    assert len(result["audio"]) == 3 * len(KEYS)
+    assert result["errors"] == [] and result["remote"] == []  # no console errors, nothing fetched
+    assert len(result["audio"]) == 3 * len(KEYS) + 2  # the tunes and the speech clips
     for a in result["audio"]:
         assert a["error"] is None and a["ready"] >= 1 and a["duration"] > 0, a
         assert a["src"].startswith("file://")
     refs, _ = page_refs(gallery)
     assert len(result["images"]) == sum(r.endswith(".png") for r in refs) // 2  # each img is also a link
-    for img in result["images"]:
-        assert img["width"] > 0, img
+    for img in result["images"]:  # every picture loads and says what to look at
+        assert img["width"] > 0 and len(img["caption"]) > 20, img
+    keepers = [img for img in result["images"] if img["src"].endswith("_keykeeper.png")]
+    assert len(keepers) == 3 and all(img["width"] == 1200 for img in keepers)
+    # each gate explained once (the RNN's hidden state, the GRU's h: once per cell), the keep gates labelled
+    assert sorted(result["gates"]) == sorted(["hidden state h", "input gate i", "forget gate f (keep)", "output gate o",
+                                              "cell state c", "reset gate r", "update gate z (keep)", "hidden state h"])
+    assert result.get("overflow", []) == []  # every picture fits the page width
     assert shot.is_file() and shot.stat().st_size > 10_000
     keep = os.environ.get("MUSICGATE_GALLERY_SHOT")
     if keep:

@@ -281,7 +281,7 @@ def _speech_section(speech: dict | None) -> str:
 
     if speech is None:
         cmds = "".join(f'<code class="cmd">{_e(c)}</code>' for c in HOW_TO)
-        return (f'<section id="speech"><h2>4. The same gates listen to speech</h2><p class="lead">No speech run was '
+        return (f'<section id="speech"><h2>4. The same gates listen to speech</h2><p class="look">No speech run was '
                 f"given, so this part is empty. To add it, train the small spoken-digit model (a few minutes on a "
                 f"laptop) and build the page again:</p>{cmds}</section>")
     cards = []
