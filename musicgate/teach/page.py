@@ -276,6 +276,16 @@ the first note to the last, that unit holds the key. The strip under each unit i
 {_fold("How the key keepers were found, and their numbers", how)}</section>"""
 
 
+def _steady(stream: list, *, hold: float = 0.03) -> list:
+    """The guesses of a streamed clip that last at least ``hold`` seconds, and the last one (a class
+    follows the guess, not every flicker; ``gallery.json`` keeps them all)."""
+    ends = [t for t, _, _ in stream[1:]] + [math.inf]
+    kept = [g for g, end in zip(stream, ends) if end - g[0] >= hold - 1e-9] or stream[-1:]
+    if stream and kept[-1] is not stream[-1]:
+        kept.append(stream[-1])
+    return [g for i, g in enumerate(kept) if i == 0 or g[1] != kept[i - 1][1]]
+
+
 def _speech_section(speech: dict | None) -> str:
     from musicgate.teach.speechpart import HOW_TO
 
@@ -289,7 +299,7 @@ def _speech_section(speech: dict | None) -> str:
         if "error" in clip:
             cards.append(f'<p class="warn">{_e(clip["name"])}: {_e(clip["error"])}</p>')
             continue
-        streamed = " → ".join(f"{t:.2f} s: {label} ({100 * p:.0f}%)" for t, label, p in clip["stream"])
+        streamed = " → ".join(f"{t:.2f} s: {label} ({100 * p:.0f}%)" for t, label, p in _steady(clip["stream"]))
         cards.append(f"""<article class="card" style="--c:{_e(_colour(speech['cell']))}"><h3>{_e(clip['name'])}:
 heard as “{_e(clip['label'])}” ({100 * clip['probability']:.0f}% sure at the end)</h3>
 <div class="tune"><div><audio controls preload="metadata" src="{_href(f"{MEDIA}/{clip['wav']}")}"></audio>

@@ -83,6 +83,8 @@ def keykeeper_figure(notes: Notes, *, cell: str, key: str, units: np.ndarray, ac
         for b in bars:
             ax.axvline(b - 0.5, color="0.8", linewidth=0.6, zorder=0)
         ax.set_ylabel(f"unit {u}\n{spec.label_of(memory).split(' ')[-1] if memory != 'h' else 'h'}", fontsize=10)
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.5 * (high - low))  # room for the score above the lines
         ax.text(0.005, 0.95, f"tells the key right {accuracy[u]:.0%} of the time (chance {chance:.0%})",
                 transform=ax.transAxes, ha="left", va="top", fontsize=10,
                 bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1.5))
