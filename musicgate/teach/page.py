@@ -188,6 +188,22 @@ def _retention_section(outdir: Path, folder: Path) -> str:
             f'window.{link}</p><ul>{items}</ul><div class="figs">{figs}</div></div>')
 
 
+def _count_words(n: int) -> str:
+    return ("One", "Two", "Three", "Four", "Five", "Six")[n - 1] if 1 <= n <= 6 else str(n)
+
+
+def _gates_intro(numbers: list[CellNumbers]) -> str:
+    plain = list(dict.fromkeys(cell_label(c.cell) for c in numbers if not _gated(c.cell)))
+    gated = list(dict.fromkeys(cell_label(c.cell) for c in numbers if _gated(c.cell)))
+    out = []
+    if plain:
+        out.append(f"The {' and the '.join(plain)} {'has' if len(plain) == 1 else 'have'} no gates.")
+    if gated:
+        out.append(f"The {' and the '.join(gated)} {'has' if len(gated) == 1 else 'have'} gates: switches that "
+                   "decide, at every note, what to keep in memory.")
+    return " ".join(out)
+
+
 def _ul(items: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in items) + "</ul>" if items else ""
 
@@ -350,10 +366,10 @@ def write_page(outdir: Path, *, entries: list, numbers: list[CellNumbers], figur
 <style>{CSS}</style></head>
 <body>
 <header><h1>How does a network remember the key?</h1>
-<p class="lead">Three small networks ({_e(model_names)}) learned from a few thousand folk tunes. Each was asked
-for tunes in a key and wrote {settings.get("length")} notes, one note at a time. The tanh RNN has no gates;
-the LSTM and the GRU have gates: switches that decide, at every note, what to keep in memory. Listen first, then
-look at what the gates do and where each network keeps the key.</p>
+<p class="lead">{_e(_count_words(len(numbers)))} small network{"s" if len(numbers) != 1 else ""} ({_e(model_names)})
+learned from folk tunes. Each was asked for tunes in a key and wrote {settings.get("length")} notes, one note at a
+time. {_e(_gates_intro(numbers))} Listen first, then look at what the gates do and where each network keeps the
+key.</p>
 <p>Tunes in: {nav} · <a href="#gates">the gates</a> · <a href="#keepers">key keepers</a> ·
 <a href="#speech">speech</a> · <a href="#numbers">the numbers</a></p>
 {"".join(f'<p class="warn">{_e(x)}</p>' for x in notes or [])}</header>
