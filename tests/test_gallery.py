@@ -419,3 +419,32 @@ def test_same_named_checkpoints_keep_their_files_apart(tmp_path):
     assert len({s["files"]["wav"] for s in record["samples"]}) == 2
     with pytest.raises(ConfigError, match="not a retention run folder"):
         build_gallery(tmp_path / "out", models=models[:1], retention=tmp_path)
+
+
+def test_plain_words_follow_the_numbers():
+    from musicgate.analysis.keykeeper import KeyKeepers
+    from musicgate.teach.text import plain_in_key, plain_keepers
+
+    def kk(best: float, early: float) -> KeyKeepers:
+        acc = np.array([best, 0.3, 0.3])
+        return KeyKeepers(units=np.array([0, 1, 2]), accuracy=acc, by_note=np.full((3, 20), early), chance=1 / 3,
+                          keys=["D major", "A minor", "G mixolydian"], skip=8)
+
+    cells = [CellNumbers("r", "rnn", in_signature=np.full(8, 0.75), keepers=kk(0.37, 0.35)),
+             CellNumbers("l", "lstm", in_signature=np.full(8, 0.70), half_lives=np.array([7.0, 8.0]),
+                         keepers=kk(0.91, 0.9)),
+             CellNumbers("g", "gru", in_signature=np.full(8, 0.95), half_lives=np.array([0.5, 0.7]),
+                         keepers=kk(1.0, 1.0))]
+    words = plain_in_key(cells)
+    assert words[0].startswith("Out of every 10 notes, the GRU about 9.5, the tanh RNN about 7.5 and the LSTM about 7.0")
+    assert words[1] == "The GRU stays in key clearly more than the LSTM."
+    text = " ".join(plain_keepers(cells))
+    assert "The GRU and LSTM keep the key in a few units" in text and "100% and 91%" in text
+    assert "No unit of the tanh RNN tells the key much better than guessing (not even at the first note" in text
+    assert "The LSTM's units hold their memory longest, yet the GRU stays in key more: no contradiction." in text
+    cells[0].keepers = kk(0.37, 0.9)  # knew it at first: then it says the memory fades
+    assert "it knows the key at the first notes, then its memory of it fades" in " ".join(plain_keepers(cells))
+    cells[1].in_signature = np.full(8, 0.99)  # the longest memory also stays in key best: nothing to explain
+    assert "no contradiction" not in " ".join(plain_keepers(cells))
+    for words in (plain_in_key(cells), plain_keepers(cells)):
+        assert not any(w in " ".join(words) for w in ("NLL", "nats", "interval", "half-life"))

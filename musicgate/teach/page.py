@@ -87,6 +87,12 @@ def _colour(cell: str) -> str:
         return "#888888"
 
 
+def _label_of(cell: str, value: str) -> str:
+    from musicgate.nn.cells import get_cell
+
+    return get_cell(cell).label_of(value)
+
+
 def _gated(cell: str) -> bool:
     from musicgate.nn.cells import get_cell
     from musicgate.errors import ConfigError
@@ -268,13 +274,17 @@ def _keepers_section(numbers: list[CellNumbers], keepers: dict) -> str:
         return ("<section id=\"keepers\"><h2>3. Key keepers</h2><p class=\"lead\">The key keepers need at least two "
                 "keys and two tunes per key; build the page with more keys or --num 2 or more.</p></section>")
     some = next(c.keepers for c in numbers if c.keepers is not None)
+    from musicgate.viz.gates import memory_value
+
+    memories = "; ".join(dict.fromkeys(f"{cell_label(c.cell)}: {_label_of(c.cell, memory_value(c.cell))}"
+                                       for c in numbers if c.keepers is not None))
     how = (f"<p>For every unit of the last layer we tried to tell the asked key from that unit's value alone, after "
            f"each note: a linear read-out with one input (the key whose average value, learnt on half of the tunes, "
            f"is nearest), scored on the other half of the tunes and then the other way round. Its score is the share "
            f"of notes (from note {some.skip + 1} on) where it tells the key right; guessing scores "
            f"{100 * some.chance:.0f}%. The three units that score best are drawn. The value drawn is the unit's memory "
-           "(LSTM: its cell state c; GRU and RNN: h) once the note is read; the strip is its keep gate averaged over "
-           "the tokens of the note.</p>" + _ul([
+           f"({memories}) once the note is read; the strip is its keep gate averaged over the tokens of the "
+           "note.</p>" + _ul([
                f"{c.name}: best units {', '.join(str(int(u)) for u in c.keepers.units)} score "
                f"{', '.join(f'{100 * c.keepers.accuracy[u]:.0f}%' for u in c.keepers.units)}; the median unit "
                f"{100 * float(np.median(c.keepers.accuracy)):.0f}%; over notes {c.keepers.skip + 1}-"

@@ -337,10 +337,13 @@ def plain_keepers(cells: list[CellNumbers]) -> list[str]:
                        f"{'keeps' if len(holds) == 1 else 'keep'} the key in a few units: from one unit alone you "
                        f"can tell the key right {_join([f'{100 * c.keepers.best:.0f}%' for c in holds])} of the time "
                        f"(guessing: {100 * chance:.0f}%).")
-        if fades:
-            out.append(f"No unit of the {_join([cell_label(c.cell) for c in fades])} tells the key much better "
-                       "than guessing: its memory of the key fades after the first notes, and it can only follow "
-                       "the notes it just played.")
+        for c in fades:
+            early = float(np.mean(c.keepers.by_note[:, :3])) if c.keepers.by_note.size else chance
+            when = ("it knows the key at the first notes, then its memory of it fades" if early >= chance + 0.3 else
+                    "not even at the first note: each new note rewrites its memory, so the key it was asked for "
+                    "is soon gone")
+            out.append(f"No unit of the {cell_label(c.cell)} tells the key much better than guessing ({when}); "
+                       "it stays near the key only by following the notes it just played.")
     gated = [c for c in cells if c.median_half_life is not None]
     if gated and stats:
         longest = max(gated, key=lambda c: c.median_half_life)
