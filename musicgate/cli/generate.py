@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from musicgate.cli.common import command, device, output_alias, out_dir, positive_float, positive_int, probability, seed
-from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MODEL  # light: torch loads only when a model is used
+from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MODEL, DEFAULT_TEMPERATURE  # light: torch loads only when a model is used
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH
 
 
@@ -40,8 +40,8 @@ def register(sub) -> None:
                    help="melody models: drop the meter grammar (bar lines anywhere, notes across bar "
                    "lines), as the model was sampled before; recorded in the JSON")
     p.add_argument("--num", type=positive_int, default=1, metavar="K", help="pieces to write (default 1)")
-    p.add_argument("--temperature", type=positive_float, default=1.0, metavar="T",
-                   help="> 0; lower is more conservative (default 1.0)")
+    p.add_argument("--temperature", type=positive_float, default=DEFAULT_TEMPERATURE, metavar="T",
+                   help=f"> 0; lower is more conservative, 1 samples the model as it is (default {DEFAULT_TEMPERATURE})")
     p.add_argument("--top-k", type=positive_int, metavar="K", help="sample among the K likeliest tokens (default: all)")
     p.add_argument("--top-p", type=probability, metavar="P", help="nucleus sampling, P in (0, 1] (default: off)")
     p.add_argument("--primer", type=Path, metavar="FILE.mid",
