@@ -283,3 +283,16 @@ def test_cli_gates_unknown_model_is_one_line(tmp_path, capsys):
     assert err.startswith("musicgate: error:") and "nope.pt" in err and "\n" not in err
     assert main(["gates", "--model", "no-such-model", "--melody", str(mid)]) == 2
     assert "shipped models" in capsys.readouterr().err
+
+
+def test_pitch_axis_names_notes_not_midi_numbers():
+    from musicgate.figures import new_figure
+    from musicgate.viz.plots import pitch_ticks
+
+    fig = new_figure()
+    ax = fig.add_subplot()
+    pitch_ticks(ax, 62, 76)  # D4..E5: under two octaves, Cs and Gs
+    labels = dict(zip(ax.get_yticks().astype(int).tolist(), [t.get_text() for t in ax.get_yticklabels()]))
+    assert labels == {67: "G4", 72: "C5"}
+    pitch_ticks(ax, 40, 90)  # wide: only the Cs
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["C3", "C4", "C5", "C6"]

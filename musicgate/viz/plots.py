@@ -63,12 +63,24 @@ def draw_notes(ax, start: np.ndarray, end: np.ndarray, pitch: np.ndarray, *,
     if len(pitch):
         ax.set_ylim(pitch.min() - 1.5, pitch.max() + 1.5)
         ax.set_xlim(min(0.0, float(start.min())), float(x1.max()))
+        pitch_ticks(ax, int(pitch.min()), int(pitch.max()))
     if out_of_key is not None:
         n_bad = int(bad.sum())
         ax.legend(handles=[Patch(color=IN_KEY_COLOUR, label=f"in {key_name} signature"),
                            Patch(color=OUT_OF_KEY_COLOUR, label=f"outside it ({n_bad} of {len(bad)})")],
                   loc="upper right", fontsize="small", framealpha=0.85)
-    ax.set_ylabel("MIDI pitch")
+    ax.set_ylabel("pitch")
+
+
+_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def pitch_ticks(ax, low: int, high: int) -> None:
+    """Label the y axis with note names (C4 = MIDI 60) at every C, and at every G when the range is
+    under two octaves, instead of MIDI numbers."""
+    classes = (0, 7) if high - low < 24 else (0,)
+    ticks = [p for p in range(low - 1, high + 2) if p % 12 in classes]
+    ax.set_yticks(ticks, [f"{_NAMES[p % 12]}{p // 12 - 1}" for p in ticks])
 
 
 def out_of_key_mask(pitch: np.ndarray, key: "Key | str") -> np.ndarray:
@@ -178,7 +190,7 @@ def note_roll(ax, notes: Notes, *, key: "Key | str | None" = None, title: str | 
         ax.set_ylim(59, 73)
         ax.text(0.5, 0.5, "no notes", transform=ax.transAxes, ha="center", va="center", color="0.4")
     ax.set_xlabel("note (grey lines: bar lines)")
-    ax.set_ylabel("pitch (MIDI)")
+    ax.set_ylabel("pitch")
     if title is not None:
         ax.set_title(title, loc="left")
     return ax
