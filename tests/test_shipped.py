@@ -32,7 +32,7 @@ def test_each_shipped_model_generates_in_the_asked_key():
 def test_generate_with_no_arguments_writes_a_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["generate"]) == 0
-    mids = list((tmp_path / "generated").glob("folk-lstm_*.mid"))
+    mids = list((tmp_path / "generated").glob("folk-gru_*.mid"))
     assert len(mids) == 1 and mids[0].stat().st_size > 100
 
 
