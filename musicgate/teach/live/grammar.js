@@ -154,7 +154,7 @@
 
   /** Notes of token ids as MelodyTokenizer.decode makes them: onsets and durations in beats. */
   function decode(V, ids) {
-    const notes = [], lines = [];
+    const notes = [], rests = [], lines = [];
     let pos = 0, head = -1, headAt = -1, tied = false;
     ids.forEach((x, i) => {
       if (V.isBar(x)) lines.push([pos, V.lineKind[x]]);
@@ -163,7 +163,7 @@
         const d = V.durSteps[x];
         if (V.pitchOf[head] >= 0) { notes.push({pitch: V.pitchOf[head], on: pos, dur: d, token: headAt}); tied = true; }
         else if (head === V.tie && tied) notes[notes.length - 1].dur += d;
-        else tied = false;
+        else { tied = false; if (head === V.rest) rests.push({on: pos, dur: d, token: headAt}); }
         pos += d; head = -1;
       } else if (V.pitchOf[x] >= 0 || x === V.rest || x === V.tie) { head = x; headAt = i; }
     });
@@ -187,6 +187,7 @@
     const m = ids.find(t => t >= V.meterBase && t < V.meterUnknown);
     return {
       notes: notes.map(n => ({pitch: n.pitch, onset: (n.on + shift) / g, duration: n.dur / g, token: n.token})),
+      rests: rests.map(n => ({onset: (n.on + shift) / g, duration: n.dur / g, token: n.token})),
       bars: bars.map(([p, kind]) => ({beat: (p + shift) / g, kind})),
       end: (pos + shift) / g, barBeats: bar / g,
       key: k === undefined ? null : V.keys[k - V.keyBase].name,

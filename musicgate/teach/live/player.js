@@ -113,13 +113,29 @@
 
   function xOf(beat, w, end) { return LEFT + (w - LEFT - RIGHT) * beat / Math.max(end, 1e-9); }
 
-  function drawBars(g, tune, w, top, bottom) {
+  function drawBars(g, tune, w, top, bottom, numbers) {
     g.strokeStyle = BAR; g.fillStyle = "#555"; g.lineWidth = 1; g.font = "11px sans-serif";
-    for (const b of tune.bars) {
+    const every = Math.max(1, Math.ceil(tune.bars.length * 28 / (w - LEFT - RIGHT)));  // numbers 28 px apart at least
+    tune.bars.forEach((b, i) => {
       const x = Math.round(xOf(b.beat, w, tune.end)) + 0.5;
       g.beginPath(); g.moveTo(x, top); g.lineTo(x, bottom); g.stroke();
       if (b.kind !== "|") g.fillText(b.kind, x + 2, top + 10);
+      if (numbers && (i % every === 0)) g.fillText(String(i + 1), x - 3, bottom + 12);
+    });
+  }
+
+  function colourBar(g, cell, x, y) {
+    const lo = cell === "rnn" ? -1 : 0;
+    g.font = "11px sans-serif"; g.fillStyle = "#333";
+    const left = cell === "rnn" ? "-1" : "0 erase", right = cell === "rnn" ? "1" : "1 keep";
+    g.fillText(left, x, y + 9);
+    const x0 = x + g.measureText(left).width + 6;
+    for (let i = 0; i <= 100; i++) {
+      g.fillStyle = gateColour(lo + (1 - lo) * i / 100, cell);
+      g.fillRect(x0 + 1.5 * i, y, 2, 10);
     }
+    g.fillStyle = "#333";
+    g.fillText(right, x0 + 158, y + 9);
   }
 
   function drawRoll(tune, upTo) {
@@ -137,7 +153,7 @@
       }
     }
     g.save(); g.translate(14, (top + bottom) / 2); g.rotate(-Math.PI / 2); g.fillText("pitch", -12, 0); g.restore();
-    drawBars(g, tune, w, top, bottom);
+    drawBars(g, tune, w, top, bottom, true);
     const pcs = new Set(tune.pitchClasses || []);
     const rowH = Math.max(3, (bottom - top) / (hi - lo) - 1);
     for (const n of tune.notes) {
@@ -150,9 +166,12 @@
     g.fillStyle = "#333";
     g.fillText(`${tune.model}: ${tune.notes.length} notes in ${tune.key}, ${tune.meter || "4/4"} ` +
                `(temperature ${tune.temperature}, seed ${tune.seed})`, LEFT, 12);
-    g.fillStyle = OUT_KEY; g.fillRect(w - 250, 4, 10, 10);
-    g.fillStyle = "#333"; g.fillText("outside the key signature", w - 236, 13);
-    g.fillText("beats (grey lines: bar lines)", LEFT, h - 6);
+    g.fillStyle = IN_KEY; g.fillRect(w - RIGHT - 330, 4, 10, 10);
+    g.fillStyle = "#333"; g.fillText("in the key signature", w - RIGHT - 316, 13);
+    g.fillStyle = OUT_KEY; g.fillRect(w - RIGHT - 190, 4, 10, 10);
+    g.fillStyle = "#333"; g.fillText("outside it", w - RIGHT - 176, 13);
+    g.fillText("(grey lines: bar lines)", w - RIGHT - 116, 13);
+    g.fillText("bar", LEFT - 30, bottom + 12);
     if (upTo < tune.end) playhead(g, xOf(upTo, w, tune.end), top, bottom);
   }
 
@@ -171,33 +190,26 @@
 
   function drawGates(tune, upTo) {
     const rows = tune.units.length, rowH = 22;
-    const {g, w, h} = sizeCanvas(document.getElementById("live-gates"), rows * rowH + 58);
+    const {g, w, h} = sizeCanvas(document.getElementById("live-gates"), rows * rowH + 44);
     const top = 22, bottom = top + rows * rowH;
     g.clearRect(0, 0, w, h);
     const [name, meaning] = GATE_TEXT[tune.cell];
     g.fillStyle = "#333"; g.font = "12px sans-serif";
-    g.fillText(`${name} of ${rows} units that carry the key (${meaning})`, LEFT, 14);
+    g.fillText(`${name} of the ${rows} units that best tell the key: ${meaning}`, LEFT, 14);
     tune.units.forEach((u, r) => {
       g.fillStyle = "#333"; g.font = "11px sans-serif";
-      g.fillText(`unit ${u}`, LEFT - 56, top + r * rowH + rowH * 0.7);
-      for (const n of tune.notes) {
+      g.fillText(`unit ${u}`, LEFT - 60, top + r * rowH + rowH * 0.7);
+      for (const n of tune.notes.concat(tune.rests)) {  // a rest shows the gate at its REST token
         if (n.onset > upTo) continue;
         const x0 = xOf(n.onset, w, tune.end), x1 = xOf(Math.min(n.onset + n.duration, upTo), w, tune.end);
         g.fillStyle = gateColour(tune.keep[n.token][r], tune.cell);
         g.fillRect(x0, top + r * rowH + 1, Math.max(x1 - x0, 1), rowH - 2);
       }
     });
-    drawBars(g, tune, w, top, bottom);
+    drawBars(g, tune, w, top, bottom, true);
     g.fillStyle = "#333";
-    g.fillText("beats, one column per note", LEFT, bottom + 16);
-    const lo = tune.cell === "rnn" ? -1 : 0;
-    for (let i = 0; i <= 100; i++) {
-      g.fillStyle = gateColour(lo + (1 - lo) * i / 100, tune.cell);
-      g.fillRect(w - 216 + 2 * i, bottom + 22, 2, 10);
-    }
-    g.fillStyle = "#333";
-    g.fillText(tune.cell === "rnn" ? "-1" : "0 (erase)", w - 280, bottom + 31);
-    g.fillText(tune.cell === "rnn" ? "1" : "1 (keep)", w - 10 - 2, bottom + 46);
+    g.fillText("bar", LEFT - 30, bottom + 12);
+    colourBar(g, tune.cell, w - RIGHT - 230, 4);
     if (upTo < tune.end) playhead(g, xOf(upTo, w, tune.end), top, bottom);
   }
 
@@ -237,6 +249,8 @@
     Object.assign(seed, {id: "live-seed", type: "number", min: "0", max: "999999", step: "1", value: "0"});
     const go = document.createElement("button");
     Object.assign(go, {id: "live-generate", type: "button", textContent: "Generate"});
+    const next = document.createElement("button");
+    Object.assign(next, {id: "live-next", type: "button", textContent: "Another one (next seed)"});
     const again = document.createElement("button");
     Object.assign(again, {id: "live-play", type: "button", textContent: "Play again", disabled: true});
     const fillKeys = () => {
@@ -255,7 +269,7 @@
     model.addEventListener("change", fillKeys);
     fillKeys();
     form.append(control("Model", model), control("Key", key), control("Temperature", temp), tempOut,
-                control("Seed", seed), go, again);
+                control("Seed", seed), go, next, again);
     const help = document.createElement("p");
     help.className = "live-info";
     help.textContent = "Temperature: below 1 the model plays it safe, above 1 it takes more chances. " +
@@ -281,11 +295,23 @@
       ui.tune = tune;
       again.disabled = false;
       draw(tune, tune.end);
-      caption.textContent = `${GATE_TEXT[tune.cell][0]}: dark = ${tune.cell === "rnn" ? "high" : "keeps its memory"}. ` +
-        "Watch whether the units stay steady while the tune stays in its key.";
+      caption.textContent = tune.cell === "rnn"
+        ? "The RNN has no gate: each note rewrites its state (dark = +1, light = -1). A unit that keeps one colour " +
+          "holds something, such as the key, through the tune; one that flickers follows the notes."
+        : `Dark: the unit keeps its memory through that note (${GATE_TEXT[tune.cell][0]} near 1); light: it erases ` +
+          "it and writes the new note. A unit that stays dark holds what it knows, such as the key, through the tune.";
       await start(tune);
     };
     go.addEventListener("click", run);
+    try {  // a first tune, drawn (not played: browsers play sound only after a click)
+      const first = generate({model: model.value, key: key.value, temperature: 1, seed: 0, maxNotes: 64});
+      first.pitchClasses = ui.models[model.value].keys[first.key] || [];
+      ui.tune = first;
+      again.disabled = false;
+      draw(first, first.end);
+      caption.textContent = "A first tune, made when the page opened. Press Generate (or Play again) to hear one.";
+    } catch (err) { say(err.message); }
+    next.addEventListener("click", () => { seed.value = String(Math.max(0, Math.floor(Number(seed.value) || 0)) + 1); run(); });
     again.addEventListener("click", () => { if (ui.tune) start(ui.tune); });
   }
 
