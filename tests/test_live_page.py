@@ -62,6 +62,8 @@ def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("live")
     tok = make_tokenizer("melody", pitch_range=(48, 84))  # form tokens: TIE, repeats, endings
     loaded = [(tiny_model(cell, tok, i), tok, {"name": name}) for i, (name, cell) in enumerate(TINY.items())]
+    plain = make_tokenizer("melody", pitch_range=(55, 79), form=False)  # the vocabulary of musicgate 0.x
+    loaded.append((tiny_model("gru", plain, 9), plain, {"name": "tiny-plain"}))
     if "folk-gru" in shipped_models():
         model, stok, meta = load_model("folk-gru")
         loaded.append((model, stok, {"name": "folk-gru"}))
@@ -121,7 +123,7 @@ def _real(site, name: str = "folk-gru") -> str:
 
 # -- the model ---------------------------------------------------------------------------------
 def test_logits_equal_pytorch(page, site):
-    names = list(TINY) + (["folk-gru"] if "folk-gru" in site["models"] else [])
+    names = list(site["models"])
     for name in names:
         model, tok = site["models"][name]
         rng = np.random.default_rng(7)
@@ -180,6 +182,21 @@ def test_grammar_allows_exactly_what_python_allows(page, site):
         assert got == want, (name, meter, [tok.vocab[i] for i in ids[-6:]])
 
 
+def test_repeats_are_played_as_python_plays_them(page):
+    from musicgate.music.notes import form_spans
+
+    rng = np.random.default_rng(5)
+    kinds = ["|", "|", "|", "|:", ":|", "|1", "|2", "||"]
+    cases = []
+    for _ in range(300):
+        beats = np.cumsum(rng.integers(1, 4, rng.integers(0, 12))).astype(float).tolist()
+        cases.append([[b, str(rng.choice(kinds))] for b in beats])
+    js = page.evaluate("""(cases) => cases.map(bars => MusicgateLive.formSpans(
+        bars.map(([beat, kind]) => ({beat, kind})), 20))""", cases)
+    for bars, got in zip(cases, js):
+        assert got == [list(s) for s in form_spans([tuple(b) for b in bars], 20.0)], bars
+
+
 # -- sampling ----------------------------------------------------------------------------------
 def test_a_seed_gives_the_same_tune(page, site):
     name = _real(site)
@@ -234,13 +251,13 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
     try:
         p.select_option("#live-model", name)
         p.select_option("#live-key", "G major")
-        p.fill("#live-seed", "11")
+        p.fill("#live-seed", "3")  # a tune with repeats: :| |: :|
         p.click("#live-generate")
         p.wait_for_function("() => MusicgateLive.state().schedule.length > 0", timeout=15000)
         p.wait_for_timeout(2500)  # a few notes played and drawn
         state = p.evaluate("() => MusicgateLive.state()")
         tune = p.evaluate(f"""() => MusicgateLive.generate({{model: {json.dumps(name)}, key: 'G major',
-            temperature: 1, seed: 11, maxNotes: 64}})""")
+            temperature: 1, seed: 3, maxNotes: 64}})""")
         shot = tmp_path / "live.png"
         p.screenshot(path=str(shot), full_page=True)
         ink = p.evaluate("""() => ['live-roll', 'live-gates'].map(id => { const c = document.getElementById(id);
@@ -252,10 +269,13 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
     assert errors == []
     assert state["audio"] == "running" and state["messages"] == []
     schedule = state["schedule"]
-    assert len(schedule) == len(tune["notes"]) >= 32
-    for s, n in zip(schedule, tune["notes"]):  # what is heard: the tune's pitches at its times (120 a minute)
-        assert abs(s["sample"] + 12 * math.log2(s["rate"]) - n["pitch"]) < 1e-3 and abs(s["sample"] - n["pitch"]) <= 3
-        assert s["when"] == pytest.approx(n["onset"] * 0.5) and s["duration"] == pytest.approx(n["duration"] * 0.5)
+    played = site["models"][name][1].decode(tune["ids"]).played()  # as the gallery's recordings play it
+    assert ":|" in [b["kind"] for b in tune["bars"]] and len(played) > len(tune["notes"]) >= 32
+    assert len(schedule) == len(played)
+    for s, pitch, onset, duration in zip(schedule, played.pitch, played.onset, played.duration):
+        # what is heard: the tune's pitches at its times (120 beats a minute), repeats played
+        assert abs(s["sample"] + 12 * math.log2(s["rate"]) - pitch) < 1e-3 and abs(s["sample"] - pitch) <= 3
+        assert s["when"] == pytest.approx(onset * 0.5) and s["duration"] == pytest.approx(duration * 0.5)
     assert min(ink) > 2000
     assert shot.is_file() and shot.stat().st_size > 20_000
 
@@ -333,3 +353,19 @@ def test_the_exporter_refuses_what_the_page_cannot_run():
         n = int(np.prod(t["shape"]))
         assert np.array_equal(data[t["offset"]:t["offset"] + n].reshape(t["shape"]), state[t["name"]].numpy())
     assert payload["keys"]["D major"] == [1, 2, 4, 6, 7, 9, 11]
+
+
+def test_the_instrument_notes_sound_at_their_pitches(site):
+    import io
+
+    import librosa
+    import soundfile
+
+    text = (site["page"].parent / "live" / "sounds.js").read_text()
+    sounds = json.loads(text[text.index("=") + 1:].strip().rstrip(";"))
+    assert sorted(int(p) for p in sounds["notes"]) == list(live.SOUND_PITCHES)
+    for pitch, data in sounds["notes"].items():
+        audio, rate = soundfile.read(io.BytesIO(base64.b64decode(data)))
+        assert 0.3 < np.abs(audio).max() <= 0.95 and len(audio) >= live.SOUND_SECONDS * rate
+        f0 = librosa.yin(audio[int(0.1 * rate):int(0.6 * rate)], fmin=50, fmax=2500, sr=rate, frame_length=2048)
+        assert abs(librosa.hz_to_midi(np.median(f0)) - int(pitch)) < 0.3, pitch

@@ -195,6 +195,25 @@
     };
   }
 
+  /**
+   * The [start, stop] beat spans of the written tune in the order they are played: repeats and first
+   * and second endings unrolled, as musicgate.music.notes.form_spans (and so the gallery's audio) plays them.
+   */
+  function formSpans(bars, end) {
+    const spans = [];
+    let pos = 0, start = 0, first = null;
+    for (const {beat: b, kind} of bars) {
+      if (kind === ":|" && b > pos) {
+        const backTo = first !== null && start <= first && first < b ? first : b;
+        spans.push([pos, b], [start, backTo]);
+        pos = b; start = b; first = null;
+      } else if (kind === "|:" || kind === "||") { start = b; first = null; }
+      else if (kind === "|1") first = b;
+    }
+    spans.push([pos, end]);
+    return spans.filter(([a, c]) => c > a);
+  }
+
   function checkOptions(V, o) {
     if (typeof o.temperature !== "number" || !Number.isFinite(o.temperature) || !(o.temperature > 0)) {
       throw new Error(`temperature must be a finite number > 0 (1 samples the model as it is), got ${o.temperature}`);
@@ -273,5 +292,6 @@
   live.Vocab = Vocab;
   live.Grammar = Grammar;
   live.decode = decode;
+  live.formSpans = formSpans;
   live.sampleTune = sampleTune;
 })(typeof window !== "undefined" ? window : globalThis);

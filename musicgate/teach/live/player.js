@@ -81,9 +81,20 @@
     out.gain.value = 0.5;
     out.connect(ctx.destination);
     ui.nodes = [];
-    ui.schedule = tune.notes.map(n => {
+    ui.spans = [];  // [written start, written stop, beat it is played at]
+    let at = 0;
+    const played = [];
+    const end = Math.max(tune.end, tune.bars.length ? tune.bars[tune.bars.length - 1].beat : 0);
+    for (const [a, c] of live.formSpans(tune.bars, end)) {
+      for (const n of tune.notes) if (n.onset >= a && n.onset < c) played.push({n, beat: n.onset - a + at});
+      ui.spans.push([a, c, at]);
+      at += c - a;
+    }
+    ui.length = at; ui.reached = 0;
+    played.sort((x, y) => x.beat - y.beat || x.n.pitch - y.n.pitch);
+    ui.schedule = played.map(({n, beat}) => {
       const near = buffers.reduce((a, b) => Math.abs(b.pitch - n.pitch) < Math.abs(a.pitch - n.pitch) ? b : a);
-      const when = n.onset * SECONDS_PER_BEAT, len = n.duration * SECONDS_PER_BEAT;
+      const when = beat * SECONDS_PER_BEAT, len = n.duration * SECONDS_PER_BEAT;
       const src = ctx.createBufferSource(), env = ctx.createGain();
       src.buffer = near.buffer;
       src.playbackRate.value = Math.pow(2, (n.pitch - near.pitch) / 12);
@@ -93,7 +104,7 @@
       src.start(t0 + when);
       src.stop(t0 + when + len + 0.4);
       ui.nodes.push(src);
-      return {pitch: n.pitch, sample: near.pitch, rate: src.playbackRate.value, when, duration: len};
+      return {pitch: n.pitch, sample: near.pitch, rate: src.playbackRate.value, when, duration: len, beat: n.onset};
     });
     ui.started = t0;
     return ui.schedule;
@@ -138,7 +149,7 @@
     g.fillText(right, x0 + 158, y + 9);
   }
 
-  function drawRoll(tune, upTo) {
+  function drawRoll(tune, upTo, head) {
     const {g, w, h} = sizeCanvas(document.getElementById("live-roll"), 240);
     const top = 18, bottom = h - 24;
     g.clearRect(0, 0, w, h);
@@ -172,7 +183,7 @@
     g.fillStyle = "#333"; g.fillText("outside it", w - RIGHT - 176, 13);
     g.fillText("(grey lines: bar lines)", w - RIGHT - 116, 13);
     g.fillText("bar", LEFT - 30, bottom + 12);
-    if (upTo < tune.end) playhead(g, xOf(upTo, w, tune.end), top, bottom);
+    if (head < tune.end) playhead(g, xOf(head, w, tune.end), top, bottom);
   }
 
   function playhead(g, x, top, bottom) {
@@ -188,7 +199,7 @@
     return `rgb(${c[0]},${c[1]},${c[2]})`;
   }
 
-  function drawGates(tune, upTo) {
+  function drawGates(tune, upTo, head) {
     const rows = tune.units.length, rowH = 22;
     const {g, w, h} = sizeCanvas(document.getElementById("live-gates"), rows * rowH + 44);
     const top = 22, bottom = top + rows * rowH;
@@ -210,17 +221,25 @@
     g.fillStyle = "#333";
     g.fillText("bar", LEFT - 30, bottom + 12);
     colourBar(g, tune.cell, w - RIGHT - 230, 4);
-    if (upTo < tune.end) playhead(g, xOf(upTo, w, tune.end), top, bottom);
+    if (head < tune.end) playhead(g, xOf(head, w, tune.end), top, bottom);
   }
 
-  function draw(tune, upTo) { drawRoll(tune, upTo); drawGates(tune, upTo); }
+  /** Draw the tune and the gates up to beat `upTo`, with the playhead at `head` (default: upTo). */
+  function draw(tune, upTo, head) {
+    const at = head === undefined ? upTo : head;
+    drawRoll(tune, upTo, at); drawGates(tune, upTo, at);
+  }
 
   function animate() {
     const tune = ui.tune;
     if (!tune || !ui.audio) return;
-    const beat = (ui.audio.currentTime - ui.started) / SECONDS_PER_BEAT;
-    draw(tune, Math.max(beat, 0));
-    if (beat < tune.end) ui.frame = requestAnimationFrame(animate);
+    const played = (ui.audio.currentTime - ui.started) / SECONDS_PER_BEAT;  // beats since the start
+    const span = ui.spans.find(([a, c, at]) => played < at + c - a) || ui.spans[ui.spans.length - 1];
+    const beat = Math.min(Math.max(span[0] + played - span[2], 0), tune.end);  // where in the written tune
+    ui.reached = Math.max(ui.reached, beat);
+    draw(tune, ui.reached, beat);
+    if (played < ui.length) ui.frame = requestAnimationFrame(animate);
+    else draw(tune, tune.end);
   }
 
   // -- the panel ------------------------------------------------------------------------------
@@ -319,7 +338,7 @@
     if (!audioContext() || !root.MUSICGATE_SOUNDS) { draw(tune, tune.end); return; }
     try {
       await play(tune);
-      draw(tune, 0);
+      draw(tune, 0, 0);
       ui.frame = requestAnimationFrame(animate);
     } catch (err) {
       if (!ui.messages.includes(err.message)) say(err.message);
