@@ -294,6 +294,19 @@ def test_a_page_without_its_files_says_so(browser, site, tmp_path):
     finally:
         p.close()
     assert "live/ folder" in text and "missing" in text and "musicgate gallery" in text
+    messages = {}
+    for missing in ("sounds.js", "grammar.js", "player.js"):  # one file gone from the folder
+        folder = tmp_path / missing
+        shutil.copytree(site["page"].parent, folder)
+        (folder / "live" / missing).unlink()
+        p = browser.open(folder / "live.html")
+        try:
+            messages[missing] = _message(p)
+        finally:
+            p.close()
+    assert "live/sounds.js is missing or unreadable: new tunes are drawn but cannot be played" in messages["sounds.js"]
+    assert "live/model.js or live/grammar.js is missing or broken" in messages["grammar.js"]
+    assert "live/ folder beside this page are missing" in messages["player.js"]
 
 
 def test_a_browser_without_web_audio_says_so(browser, site):

@@ -126,11 +126,18 @@
 
   function drawBars(g, tune, w, top, bottom, numbers) {
     g.strokeStyle = BAR; g.fillStyle = "#555"; g.lineWidth = 1; g.font = "11px sans-serif";
-    const every = Math.max(1, Math.ceil(tune.bars.length * 28 / (w - LEFT - RIGHT)));  // numbers 28 px apart at least
-    tune.bars.forEach((b, i) => {
+    const lines = [];  // one per position: ":|" and "|:" at one bar line are one line
+    for (const b of tune.bars) {
+      const last = lines[lines.length - 1];
+      if (last && Math.abs(last.beat - b.beat) < 1e-9) last.kinds.push(b.kind);
+      else lines.push({beat: b.beat, kinds: [b.kind]});
+    }
+    const every = Math.max(1, Math.ceil(lines.length * 28 / (w - LEFT - RIGHT)));  // numbers 28 px apart at least
+    lines.forEach((b, i) => {
       const x = Math.round(xOf(b.beat, w, tune.end)) + 0.5;
       g.beginPath(); g.moveTo(x, top); g.lineTo(x, bottom); g.stroke();
-      if (b.kind !== "|") g.fillText(b.kind, x + 2, top + 10);
+      const marks = b.kinds.filter(k => k !== "|").join(" ");
+      if (marks) g.fillText(marks, x + 2, top + 10);
       if (numbers && (i % every === 0)) g.fillText(String(i + 1), x - 3, bottom + 12);
     });
   }
@@ -269,7 +276,7 @@
     const go = document.createElement("button");
     Object.assign(go, {id: "live-generate", type: "button", textContent: "Generate"});
     const next = document.createElement("button");
-    Object.assign(next, {id: "live-next", type: "button", textContent: "Another one (next seed)"});
+    Object.assign(next, {id: "live-next", type: "button", textContent: "Next seed"});
     const again = document.createElement("button");
     Object.assign(again, {id: "live-play", type: "button", textContent: "Play again", disabled: true});
     const fillKeys = () => {
