@@ -256,6 +256,9 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
         p.wait_for_function("() => MusicgateLive.state().schedule.length > 0", timeout=15000)
         p.wait_for_timeout(2500)  # a few notes played and drawn
         state = p.evaluate("() => MusicgateLive.state()")
+        levels = p.evaluate("""async () => { const out = [];
+            for (let i = 0; i < 5; i++) { out.push(MusicgateLive.level()); await new Promise(r => setTimeout(r, 100)); }
+            return out; }""")
         tune = p.evaluate(f"""() => MusicgateLive.generate({{model: {json.dumps(name)}, key: 'G major',
             temperature: 1, seed: 3, maxNotes: 64}})""")
         shot = tmp_path / "live.png"
@@ -268,6 +271,7 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
         p.close()
     assert errors == []
     assert state["audio"] == "running" and state["messages"] == []
+    assert max(levels) > 0.01, levels  # the instrument is sounding
     schedule = state["schedule"]
     played = site["models"][name][1].decode(tune["ids"]).played()  # as the gallery's recordings play it
     assert ":|" in [b["kind"] for b in tune["bars"]] and len(played) > len(tune["notes"]) >= 32

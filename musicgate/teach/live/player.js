@@ -8,7 +8,8 @@
  *
  * Public API (window.MusicgateLive): generate({model, key, temperature, seed, maxNotes}) -> tune
  * (throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
- * scheduled notes; state() -> {ready, audio, messages}.
+ * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
+ * what is playing now.
  */
 (function (root) {
   "use strict";
@@ -79,7 +80,8 @@
     const buffers = await loadSounds(ctx);
     const t0 = ctx.currentTime + 0.15, out = ctx.createGain();
     out.gain.value = 0.5;
-    out.connect(ctx.destination);
+    ui.analyser = ctx.createAnalyser();
+    out.connect(ui.analyser).connect(ctx.destination);
     ui.nodes = [];
     ui.spans = [];  // [written start, written stop, beat it is played at]
     let at = 0;
@@ -390,7 +392,16 @@
     ui.ready = true;
   }
 
+  /** Root-mean-square level of what the page is playing now (0 when silent or not playing). */
+  function level() {
+    if (!ui.analyser) return 0;
+    const a = new Float32Array(ui.analyser.fftSize);
+    ui.analyser.getFloatTimeDomainData(a);
+    return Math.sqrt(a.reduce((s, x) => s + x * x, 0) / a.length);
+  }
+
   live.generate = generate;
+  live.level = level;
   live.play = play;
   live.stop = stop;
   live.state = () => ({ready: !!ui.ready, audio: ui.audio ? ui.audio.state : null, messages: ui.messages.slice(),
