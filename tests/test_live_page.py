@@ -356,13 +356,15 @@ def test_a_model_file_that_cannot_be_parsed_says_so(browser, site, tmp_path):
 # -- the exporter ------------------------------------------------------------------------------
 def test_the_exporter_refuses_what_the_page_cannot_run():
     tok = make_tokenizer("melody", pitch_range=(48, 84))
-    with pytest.raises(ConfigError, match="cell rnn, lstm, gru.*'mingru'"):
+    with pytest.raises(ConfigError, match="runs only rnn, lstm, gru token models, not 'mingru'"):
         live.model_payload(RecurrentLM(vocab_size=len(tok), cell="mingru", hidden=4, layers=1), tok, name="m")
     event = make_tokenizer("event", pitch_range=(48, 84))
-    with pytest.raises(ConfigError, match="melody-vocabulary.*event"):
+    with pytest.raises(ConfigError, match="only melody-vocabulary models, not one with the event vocabulary"):
         live.model_payload(RecurrentLM(vocab_size=len(event), cell="gru", hidden=4, layers=1), event, name="e")
     model = tiny_model("lstm", tok, 0)
     payload = live.model_payload(model, tok, name="x")
+    section = live.section_html([("x", "model-x.js")], left_out=["Not in the live panel: m: <mingru>."])
+    assert "Not in the live panel: m: &lt;mingru&gt;." in section and 'src="live/model-x.js"' in section
     data = np.frombuffer(base64.b64decode(payload["data"]), "<f4")
     state = model.state_dict()
     assert sorted(t["name"] for t in payload["tensors"]) == sorted(state)

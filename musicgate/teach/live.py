@@ -64,6 +64,17 @@ def _js_string(text: str) -> str:
     return json.dumps(text).replace("</", "<\\/")
 
 
+def unsupported(model, tokenizer) -> str | None:
+    """Why the page cannot run ``model`` (a short phrase), or None when it can."""
+    cell = getattr(model, "cell", None)
+    if cell not in CELLS or not hasattr(model, "embed"):
+        return f"the live page runs only {', '.join(CELLS)} token models, not {cell!r}"
+    if tokenizer is None or tokenizer.kind != "melody":
+        kind = "no tokenizer" if tokenizer is None else f"the {tokenizer.kind} vocabulary"
+        return f"the live page runs only melody-vocabulary models, not one with {kind}"
+    return None
+
+
 def model_payload(model, tokenizer, *, name: str) -> dict:
     """The header and weights of a :class:`~musicgate.nn.models.RecurrentLM` as the page reads them.
 
@@ -80,13 +91,10 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
     ConfigError
         A cell the page cannot run, or a model without a melody tokenizer.
     """
-    cell = getattr(model, "cell", None)
-    if cell not in CELLS or not hasattr(model, "embed"):
-        raise ConfigError(f"{name}: the live page runs token models with cell {', '.join(CELLS)}; "
-                          f"this one is {cell!r}; leave it out of the page")
-    if tokenizer is None or tokenizer.kind != "melody":
-        raise ConfigError(f"{name}: the live page needs a melody-vocabulary model; this one has "
-                          f"{'no tokenizer' if tokenizer is None else 'the ' + tokenizer.kind + ' vocabulary'}")
+    reason = unsupported(model, tokenizer)
+    if reason:
+        raise ConfigError(f"{name}: {reason}; give a melody model with one of those cells")
+    cell = model.cell
     state = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
     names = ["embed.weight"]
     for k in range(model.layers):
@@ -197,8 +205,9 @@ def copy_scripts(folder: "str | os.PathLike") -> list[Path]:
     return out
 
 
-def section_html(models: Sequence[tuple[str, str]], *, folder: str = LIVE) -> str:
-    """The "Make a new tune" section for ``models`` ((name, file) pairs), its scripts included.
+def section_html(models: Sequence[tuple[str, str]], *, folder: str = LIVE, left_out: Sequence[str] = ()) -> str:
+    """The "Make a new tune" section for ``models`` ((name, file) pairs), its scripts included;
+    ``left_out`` are one-line reasons for models the page cannot run, shown under the panel.
 
     The panel says what went wrong until ``player.js`` has started it, so a page without its
     ``live/`` folder, or without JavaScript, shows a message instead of an empty box.
@@ -216,6 +225,7 @@ few of the model's units lights up note by note as it plays.</p>
 <div id="live-panel"><p class="warn" id="live-message">The live generator did not start: its files in the
 {e(folder)}/ folder beside this page are missing, or JavaScript is off. Build the page again with
 <code>musicgate gallery</code> and open it with JavaScript on.</p></div>
+{"".join(f'<p class="warn">{e(x)}</p>' for x in left_out)}
 {tags}
 </section>"""
 
@@ -237,7 +247,8 @@ def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program:
         The page's folder.
     loaded : list of (model, tokenizer, meta)
         As :func:`musicgate.nn.hub.load_model` returns them (``meta["name"]`` names the file).
-        Models the page cannot run (other cells, event vocabularies) are left out.
+        Models the page cannot run (other cells, event vocabularies) are left out, and the section
+        says so.
     program : int
         General MIDI program of the page's instrument (0: acoustic grand piano).
 
@@ -248,21 +259,22 @@ def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program:
     """
     folder = Path(outdir) / LIVE
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, left_out = [], []
     for model, tok, meta in loaded:
         name = meta["name"]
-        try:
-            export_model(model, tok, folder / f"model-{name}.js", name=name, label=name)
-        except ConfigError:
+        reason = unsupported(model, tok)
+        if reason:
+            left_out.append(f"Not in the live panel: {name} ({reason}).")
             continue
+        export_model(model, tok, folder / f"model-{name}.js", name=name, label=name)
         written.append((name, f"model-{name}.js"))
     if not written:
         shutil.rmtree(folder, ignore_errors=True)
         return ""
     export_sounds(folder / "sounds.js", program=program)
     copy_scripts(folder)
-    return section_html(written)
+    return section_html(written, left_out=left_out)
 
 
-__all__ = ["LIVE", "SCRIPTS", "CELLS", "script_dir", "model_payload", "export_model", "key_units",
+__all__ = ["LIVE", "SCRIPTS", "CELLS", "script_dir", "unsupported", "model_payload", "export_model", "key_units",
            "export_sounds", "copy_scripts", "section_html", "standalone_page", "write_live"]
