@@ -2,7 +2,8 @@
  *
  * A port of musicgate.tokens.grammar.MelodyGrammar (structural and meter-true), of how
  * musicgate.generation.sample applies it (length control: EOS masked until minNotes notes; at
- * maxNotes no new note, then EOS as soon as the grammar allows it; the token budget), and of
+ * maxNotes MelodyTokenizer.close: no new note, then EOS as soon as the grammar allows it; the token
+ * budget, after which MelodyTokenizer.fillers are masked), of musicgate.music.notes.form_spans, and of
  * MelodyTokenizer.decode (musicgate.tokens.tokenizer: bar lines, TIE joins, the pickup). Every
  * tune it samples follows the grammar, so it decodes in Python as in here.
  */
