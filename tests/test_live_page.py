@@ -207,13 +207,15 @@ def test_a_seed_gives_the_same_tune(page, site):
 
 def test_a_tune_decodes_in_python_with_its_bars(page, site):
     from musicgate.generation.sample import grammar_for
+    from musicgate.nn.models import trace_gates
+    from musicgate.viz.gates import per_note
 
     name = _real(site)
     model, tok = site["models"][name]
     for key, seed in (("D major", 0), ("G mixolydian", 1), ("E minor", 2)):
         tune = page.evaluate("""([name, key, seed]) => { const t = MusicgateLive.generate(
             {model: name, key, temperature: 1, seed, maxNotes: 48}); return {ids: t.ids, notes: t.notes, bars: t.bars,
-            key: t.key}; }""", [name, key, seed])
+            key: t.key, noteKeep: t.noteKeep, units: t.units}; }""", [name, key, seed])
         ids = np.array(tune["ids"])
         assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
         notes = tok.decode(ids)
@@ -224,6 +226,10 @@ def test_a_tune_decodes_in_python_with_its_bars(page, site):
         assert np.allclose(notes.onset, [n["onset"] for n in tune["notes"]])
         assert np.allclose(notes.duration, [n["duration"] for n in tune["notes"]])
         assert tok.bar_fill(ids)[0] == tok.bar_fill(ids)[1]  # every whole bar filled exactly
+        # the gate view's columns: the gallery's per-note update gate (GRU) of the drawn units
+        trace = trace_gates(model, ids[None].astype(np.int64))
+        want = per_note(trace.update_gate[-1, 0], tok.note_index(ids), how="mean")[:, tune["units"]]
+        assert np.abs(np.array(tune["noteKeep"]) - want).max() <= 1e-4
 
 
 def test_the_api_refuses_bad_settings_and_the_controls_cannot_make_them(page, site):

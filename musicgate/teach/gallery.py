@@ -38,7 +38,7 @@ import numpy as np
 from musicgate.errors import CheckpointError, ConfigError, MidiError
 from musicgate.music.keys import Key, parse_key
 from musicgate.nn.cells import get_cell
-from musicgate.teach.live import write_live
+from musicgate.teach.live import KEY_UNITS, write_live
 from musicgate.teach.page import MEDIA, WINDOW, write_page
 from musicgate.teach.text import CellNumbers
 
@@ -424,7 +424,9 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
     speech_view = speech_part.build(media) if speech_part is not None else None
     clock["speech"] = time.perf_counter() - t4
     t5 = time.perf_counter()
-    live_html = write_live(outdir, loaded)
+    keepers = {n.label: np.argsort(-n.keepers.accuracy, kind="stable")[:KEY_UNITS].tolist()
+               for n in numbers if n.keepers is not None}  # the key keepers first, as the page shows them
+    live_html = write_live(outdir, loaded, units=keepers)
     clock["live"] = time.perf_counter() - t5
     clock["total"] = time.perf_counter() - start
     settings = {"models": specs, "keys": [k.name for k in key_list], "length": int(length), "num": int(num),

@@ -129,33 +129,39 @@ def export_model(model, tokenizer, path: "str | os.PathLike", *, name: str, labe
     return atomic_write_text(path, text)
 
 
-def key_units(model, tokenizer, *, n: int = KEY_UNITS, length: int = 48, seed: int = 0) -> list[int]:
+def key_units(model, tokenizer, *, n: int = KEY_UNITS, length: int = 32, per_key: int = 2,
+              seed: int = 0) -> list[int]:
     """The ``n`` last-layer units whose state best tells the key a tune was asked in.
 
-    One tune of ``length`` notes is sampled in each of the 24 major and minor keys; each unit is
-    scored by the share of its state's variance (LSTM: cell state; others: hidden state, over
-    every step) that lies between the keys' means (a one-way ANOVA's eta squared).
+    ``per_key`` tunes of ``length`` notes are sampled in each of the 24 major and minor keys and
+    scored by :func:`musicgate.analysis.keykeeper.key_keepers` (the gallery's key keepers: a
+    held-out, per-unit read-out of the key from the memory after each note). The gallery passes
+    its own read-out instead (:func:`write_live` ``units``).
     """
     import torch
 
+    from musicgate.analysis.keykeeper import key_keepers
     from musicgate.generation.sample import sample
     from musicgate.music.keys import Key
     from musicgate.nn.models import trace_gates
+    from musicgate.viz.gates import memory_value, per_note
 
-    keys = [Key(t, m) for m in ("major", "minor") for t in range(12)]
+    keys = [Key(t, m) for m in ("major", "minor") for t in range(12)] * per_key
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         ids = sample(model, tokenizer, keys=keys, length=length, exact=True, seed=seed, n_threads=1)
-        steps = min(len(x) for x in ids)
-        trace = trace_gates(model, np.stack([x[:steps] for x in ids]).astype(np.int64))
+        batch = np.zeros((len(ids), max(len(r) for r in ids)), np.int64)
+        for b, r in enumerate(ids):
+            batch[b, :len(r)] = r  # padded on the right: the model is causal, the padding never read
+        trace = trace_gates(model, batch)
     finally:
         torch.set_num_threads(threads)
-    state = trace.cell_state if trace.cell_state is not None else trace.h
-    s = state[-1, :, 3:].astype(np.float64)  # (keys, steps, H), from the first note token on
-    total = s.reshape(-1, s.shape[-1]).var(axis=0) + 1e-12
-    between = s.mean(axis=1).var(axis=0)
-    return [int(u) for u in np.argsort(-(between / total))[:n]]
+    memory = getattr(trace, memory_value(trace.cell))[-1]
+    states = [per_note(memory[b, :len(r)], tokenizer.note_index(r), how="last") for b, r in enumerate(ids)]
+    notes = min(len(x) for x in states)
+    kk = key_keepers(np.stack([x[:notes] for x in states]), [k.name for k in keys], top=n)
+    return [int(u) for u in kk.units]
 
 
 def _ogg(audio: np.ndarray, rate: int) -> bytes:
@@ -238,7 +244,8 @@ def standalone_page(outdir: "str | os.PathLike", section: str, *, title: str = "
     return atomic_write_text(Path(outdir) / "live.html", page)
 
 
-def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program: int = 0) -> str:
+def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program: int = 0,
+               units: dict | None = None) -> str:
     """Write the ``live/`` folder into ``outdir`` for ``loaded`` models; returns the section's HTML.
 
     Parameters
@@ -251,6 +258,9 @@ def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program:
         says so.
     program : int
         General MIDI program of the page's instrument (0: acoustic grand piano).
+    units : dict, optional
+        Model name -> the last-layer units its gate view draws, best first (the gallery passes its
+        key keepers); models not in it get :func:`key_units`.
 
     Returns
     -------
@@ -266,7 +276,8 @@ def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program:
         if reason:
             left_out.append(f"Not in the live panel: {name} ({reason}).")
             continue
-        export_model(model, tok, folder / f"model-{name}.js", name=name, label=name)
+        export_model(model, tok, folder / f"model-{name}.js", name=name, label=name,
+                     units=(units or {}).get(name))
         written.append((name, f"model-{name}.js"))
     if not written:
         shutil.rmtree(folder, ignore_errors=True)

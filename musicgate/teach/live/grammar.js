@@ -215,6 +215,38 @@
     return spans.filter(([a, c]) => c > a);
   }
 
+  /** For each token position, the index of the last complete note, -1 before the first (Tokenizer.note_index). */
+  function noteIndex(V, ids) {
+    const out = new Int32Array(ids.length);
+    let count = -1, prev = -1;
+    ids.forEach((x, t) => {
+      if (V.pitchOf[x] >= 0 || x === V.rest || x === V.tie || V.durSteps[x] > 0) {
+        if (V.durSteps[x] > 0 && prev >= 0 && V.pitchOf[prev] >= 0) count += 1;
+        prev = x;
+      }
+      out[t] = count;
+    });
+    return out;
+  }
+
+  /**
+   * Per-step rows (one per token step, as sampleTune's `keep`) as one row per note, as
+   * musicgate.viz.gates.per_note does: the steps after note i-1 is complete, up to the one that
+   * completes note i, are note i's; "mean" averages them (gates), "last" takes the last (states).
+   */
+  function perNote(V, ids, rows, how) {
+    const index = noteIndex(V, ids), n = ids.length ? index[ids.length - 1] + 1 : 0;
+    const out = Array.from({length: n}, () => null), counts = new Array(n).fill(0);
+    for (let t = 0; t < rows.length; t++) {
+      const g = t === 0 ? 0 : index[t - 1] + 1;
+      if (g >= n) continue;
+      if (how === "last" || out[g] === null) out[g] = rows[t].slice();
+      else out[g] = out[g].map((v, u) => v + rows[t][u]);
+      counts[g] += 1;
+    }
+    return how === "last" ? out : out.map((r, g) => r.map(v => v / counts[g]));
+  }
+
   function checkOptions(V, o) {
     if (typeof o.temperature !== "number" || !Number.isFinite(o.temperature) || !(o.temperature > 0)) {
       throw new Error(`temperature must be a finite number > 0 (1 samples the model as it is), got ${o.temperature}`);
@@ -268,7 +300,8 @@
       out = model.step(t, state); state = out.state;
       keep.push(units.map(u => out.keep[u]));
     }
-    return Object.assign(decode(V, ids), {ids, keep, units, cell: model.cell, model: model.name,
+    const noteKeep = perNote(V, ids, keep, model.cell === "rnn" ? "last" : "mean");
+    return Object.assign(decode(V, ids), {ids, keep, noteKeep, units, cell: model.cell, model: model.name,
                                           temperature: o.temperature, seed: o.seed});
   }
 
@@ -294,5 +327,7 @@
   live.Grammar = Grammar;
   live.decode = decode;
   live.formSpans = formSpans;
+  live.noteIndex = noteIndex;
+  live.perNote = perNote;
   live.sampleTune = sampleTune;
 })(typeof window !== "undefined" ? window : globalThis);

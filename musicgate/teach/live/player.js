@@ -124,7 +124,19 @@
 
   const LEFT = 120, RIGHT = 16;
 
-  function xOf(beat, w, end) { return LEFT + (w - LEFT - RIGHT) * beat / Math.max(end, 1e-9); }
+  /**
+   * x of a beat on the note axis, as the page's pictures: one column per note, so every note is
+   * as wide as every other. A beat inside note i (or the rest after it) lies in column i.
+   */
+  function xOf(beat, w, tune) {
+    const ns = tune.notes, n = ns.length;
+    if (!n) return LEFT;
+    let lo = 0, hi = n - 1;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (ns[mid].onset <= beat) lo = mid; else hi = mid - 1; }
+    const i = lo, next = i + 1 < n ? ns[i + 1].onset : Math.max(tune.end, ns[i].onset + ns[i].duration);
+    const col = beat < ns[0].onset ? 0 : i + Math.min((beat - ns[i].onset) / Math.max(next - ns[i].onset, 1e-9), 1);
+    return LEFT + (w - LEFT - RIGHT) * col / n;
+  }
 
   function drawBars(g, tune, w, top, bottom, numbers) {
     g.strokeStyle = BAR; g.fillStyle = "#555"; g.lineWidth = 1; g.font = "11px sans-serif";
@@ -136,7 +148,7 @@
     }
     const every = Math.max(1, Math.ceil(lines.length * 28 / (w - LEFT - RIGHT)));  // numbers 28 px apart at least
     lines.forEach((b, i) => {
-      const x = Math.round(xOf(b.beat, w, tune.end)) + 0.5;
+      const x = Math.round(xOf(b.beat, w, tune)) + 0.5;
       g.beginPath(); g.moveTo(x, top); g.lineTo(x, bottom); g.stroke();
       const marks = b.kinds.filter(k => k !== "|").join(" ");
       if (marks) g.fillText(marks, x + 2, top + 10);
@@ -179,7 +191,7 @@
     for (const n of tune.notes) {
       g.globalAlpha = n.onset <= upTo ? 1 : 0.25;
       g.fillStyle = pcs.has(n.pitch % 12) ? IN_KEY : OUT_KEY;
-      const x0 = xOf(n.onset, w, tune.end), x1 = xOf(n.onset + n.duration, w, tune.end);
+      const x0 = xOf(n.onset, w, tune), x1 = xOf(n.onset + n.duration, w, tune);
       g.fillRect(x0, y(n.pitch) - rowH / 2, Math.max(x1 - x0 - 1, 1), rowH);
     }
     g.globalAlpha = 1;
@@ -192,7 +204,7 @@
     g.fillStyle = "#333"; g.fillText("outside it", w - RIGHT - 176, 13);
     g.fillText("(grey lines: bar lines)", w - RIGHT - 116, 13);
     g.fillText("bar", LEFT - 30, bottom + 12);
-    if (head < tune.end) playhead(g, xOf(head, w, tune.end), top, bottom);
+    if (head < tune.end) playhead(g, xOf(head, w, tune), top, bottom);
   }
 
   function playhead(g, x, top, bottom) {
@@ -210,7 +222,7 @@
 
   function drawGates(tune, upTo, head) {
     const rows = tune.units.length, rowH = 22;
-    const {g, w, h} = sizeCanvas(document.getElementById("live-gates"), rows * rowH + 44);
+    const {g, w, h} = sizeCanvas(document.getElementById("live-gates"), rows * rowH + 56);
     const top = 22, bottom = top + rows * rowH;
     g.clearRect(0, 0, w, h);
     const [name, meaning] = GATE_TEXT[tune.cell];
@@ -219,18 +231,20 @@
     tune.units.forEach((u, r) => {
       g.fillStyle = "#333"; g.font = "11px sans-serif";
       g.fillText(`unit ${u}`, LEFT - 60, top + r * rowH + rowH * 0.7);
-      for (const n of tune.notes.concat(tune.rests)) {  // a rest shows the gate at its REST token
-        if (n.onset > upTo) continue;
-        const x0 = xOf(n.onset, w, tune.end), x1 = xOf(Math.min(n.onset + n.duration, upTo), w, tune.end);
-        g.fillStyle = gateColour(tune.keep[n.token][r], tune.cell);
+      tune.notes.forEach((n, i) => {  // one column per note: the gate averaged over the note's tokens
+        if (n.onset > upTo || !tune.noteKeep[i]) return;
+        const stop = i + 1 < tune.notes.length ? tune.notes[i + 1].onset : tune.end;
+        const x0 = xOf(n.onset, w, tune), x1 = xOf(Math.min(stop, upTo), w, tune);
+        g.fillStyle = gateColour(tune.noteKeep[i][r], tune.cell);
         g.fillRect(x0, top + r * rowH + 1, Math.max(x1 - x0, 1), rowH - 2);
-      }
+      });
     });
     drawBars(g, tune, w, top, bottom, true);
     g.fillStyle = "#333";
     g.fillText("bar", LEFT - 30, bottom + 12);
+    g.fillText("one column per note", LEFT + (w - LEFT - RIGHT) / 2 - 50, h - 3);
     colourBar(g, tune.cell, w - RIGHT - 230, 4);
-    if (head < tune.end) playhead(g, xOf(head, w, tune.end), top, bottom);
+    if (head < tune.end) playhead(g, xOf(head, w, tune), top, bottom);
   }
 
   /** Draw the tune and the gates up to beat `upTo`, with the playhead at `head` (default: upTo). */
