@@ -257,7 +257,11 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
     try:
         p.select_option("#live-model", name)
         p.select_option("#live-key", "G major")
-        p.fill("#live-seed", "3")  # a tune with repeats: :| |: :|
+        seed = p.evaluate("""(name) => { for (let seed = 0; seed < 60; seed++) {  // a tune with a repeat
+            const t = MusicgateLive.generate({model: name, key: 'G major', temperature: 1, seed, maxNotes: 64});
+            if (t.bars.some(b => b.kind === ':|')) return seed; } return -1; }""", name)
+        assert seed >= 0, "no tune with a repeat in 60 seeds"
+        p.fill("#live-seed", str(seed))
         p.click("#live-generate")
         p.wait_for_function("() => MusicgateLive.state().schedule.length > 0", timeout=15000)
         p.wait_for_timeout(2500)  # a few notes played and drawn
@@ -266,7 +270,7 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
             for (let i = 0; i < 5; i++) { out.push(MusicgateLive.level()); await new Promise(r => setTimeout(r, 100)); }
             return out; }""")
         tune = p.evaluate(f"""() => MusicgateLive.generate({{model: {json.dumps(name)}, key: 'G major',
-            temperature: 1, seed: 3, maxNotes: 64}})""")
+            temperature: 1, seed: {seed}, maxNotes: 64}})""")
         shot = tmp_path / "live.png"
         p.screenshot(path=str(shot), full_page=True)
         ink = p.evaluate("""() => ['live-roll', 'live-gates'].map(id => { const c = document.getElementById(id);
