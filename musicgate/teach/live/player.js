@@ -138,7 +138,7 @@
     return LEFT + (w - LEFT - RIGHT) * col / n;
   }
 
-  function drawBars(g, tune, w, top, bottom, numbers) {
+  function drawBars(g, tune, w, top, bottom, marks) {
     g.strokeStyle = BAR; g.fillStyle = "#555"; g.lineWidth = 1; g.font = "11px sans-serif";
     const lines = [];  // one per position: ":|" and "|:" at one bar line are one line
     for (const b of tune.bars) {
@@ -150,9 +150,9 @@
     lines.forEach((b, i) => {
       const x = Math.round(xOf(b.beat, w, tune)) + 0.5;
       g.beginPath(); g.moveTo(x, top); g.lineTo(x, bottom); g.stroke();
-      const marks = b.kinds.filter(k => k !== "|").join(" ");
-      if (marks) g.fillText(marks, x + 2, top + 10);
-      if (numbers && (i % every === 0)) g.fillText(String(i + 1), x - 3, bottom + 12);
+      const kinds = b.kinds.filter(k => k !== "|").join(" ");
+      if (marks && kinds) g.fillText(kinds, x + 2, top + 10);  // repeat signs and endings: on the roll only
+      if (i % every === 0) g.fillText(String(i + 1), x - 3, bottom + 12);
     });
   }
 
@@ -239,7 +239,7 @@
         g.fillRect(x0, top + r * rowH + 1, Math.max(x1 - x0, 1), rowH - 2);
       });
     });
-    drawBars(g, tune, w, top, bottom, true);
+    drawBars(g, tune, w, top, bottom, false);
     g.fillStyle = "#333";
     g.fillText("bar", LEFT - 30, bottom + 12);
     g.fillText("one column per note", LEFT + (w - LEFT - RIGHT) / 2 - 50, h - 3);
