@@ -12,8 +12,9 @@ what their gates do.
 
 and for each model its key keepers (:mod:`musicgate.analysis.keykeeper`, measured over every tune
 of every key; picture :mod:`musicgate.viz.keykeeper`), plus half-life and saturation figures across
-the models, the speech part when a speech run is given (:mod:`musicgate.teach.speechpart`),
-``gallery.json`` with every number, and
+the models, the speech part when a speech run is given (:mod:`musicgate.teach.speechpart`), a
+``live/`` folder with the models' weights, instrument notes and JavaScript (:mod:`musicgate.teach.live`)
+so a student can make new tunes in the page itself, ``gallery.json`` with every number, and
 ``index.html``: no server, nothing fetched from the network, relative links only, so it opens
 from ``file://`` and can be copied as one folder. The comparison of the cells on the page is
 written from the measured numbers (:mod:`musicgate.teach.text`).
@@ -37,6 +38,7 @@ import numpy as np
 from musicgate.errors import CheckpointError, ConfigError, MidiError
 from musicgate.music.keys import Key, parse_key
 from musicgate.nn.cells import get_cell
+from musicgate.teach.live import KEY_UNITS, write_live
 from musicgate.teach.page import MEDIA, WINDOW, write_page
 from musicgate.teach.text import CellNumbers
 
@@ -421,12 +423,17 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
     t4 = time.perf_counter()
     speech_view = speech_part.build(media) if speech_part is not None else None
     clock["speech"] = time.perf_counter() - t4
+    t5 = time.perf_counter()
+    keepers = {n.label: np.argsort(-n.keepers.accuracy, kind="stable")[:KEY_UNITS].tolist()
+               for n in numbers if n.keepers is not None}  # the key keepers first, as the page shows them
+    live_html = write_live(outdir, loaded, units=keepers)
+    clock["live"] = time.perf_counter() - t5
     clock["total"] = time.perf_counter() - start
     settings = {"models": specs, "keys": [k.name for k in key_list], "length": int(length), "num": int(num),
                 "seed": int(seed), "window": WINDOW}
     return write_page(outdir, entries=entries, numbers=numbers, figures=figures, settings=settings,
                       retention=None if retention is None else Path(retention), seconds=clock, notes=notes,
-                      keepers=keeper_files, speech=speech_view)
+                      keepers=keeper_files, speech=speech_view, live_section=live_html)
 
 
 def _count(net) -> int:

@@ -1,0 +1,291 @@
+"""Live generation in the gallery page: the models run in the browser, offline, from ``file://``.
+
+:func:`write_live` writes a ``live/`` folder next to the page and returns the HTML of its "Make a
+new tune" section. The folder holds
+
+- ``model-NAME.js`` per model (:func:`export_model`): a ``<script>`` that registers the weights
+  (Float32 little-endian, base64) with a JSON header (cell, sizes, tensor shapes) and the
+  tokenizer's vocabulary and settings, from which the page's grammar is built;
+- ``sounds.js`` (:func:`export_sounds`): a few notes of one General MIDI instrument rendered with the
+  project's renderer (:mod:`musicgate.music.audio`), as base64 Ogg Vorbis, pitch-shifted in the
+  browser between them;
+- the page's JavaScript, copied from the package (``musicgate/teach/live/*.js``): the
+  embedding + RNN/LSTM/GRU step as PyTorch computes it (``model.js``), the sampler's grammar, length
+  control and decoding (``grammar.js``), and the panel, piano roll, WebAudio player and gate view
+  (``player.js``).
+
+Everything loads as ``<script>`` files, because Chromium blocks ``fetch()`` of local files from
+``file://`` pages. The page shows a message, never a blank panel, when the folder or a file is
+missing or unreadable, or the browser has no Web Audio.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from musicgate.errors import ConfigError
+from musicgate.files import atomic_write_text
+
+LIVE = "live"
+"""The page folder's subfolder for the live generator's files."""
+SCRIPTS = ("model.js", "grammar.js", "player.js")
+"""The page's JavaScript, in load order (package data in ``musicgate/teach/live/``)."""
+CELLS = ("rnn", "lstm", "gru")
+"""Cells the JavaScript step computes (PyTorch's nn.RNN (tanh), nn.LSTM, nn.GRU)."""
+SOUND_PITCHES = tuple(range(36, 97, 6))
+"""MIDI pitches rendered for the page's instrument (every 6 semitones: a shift of at most 3)."""
+SOUND_RATE = 22050
+SOUND_SECONDS = 2.5
+CSS = """
+#live-panel{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem .8rem}
+.live-controls{display:flex;flex-wrap:wrap;gap:.8rem 1.2rem;align-items:center;margin-bottom:.4rem}
+.live-controls label{font-weight:600}.live-controls button{font-size:1rem;padding:.3rem 1rem}
+#live-roll,#live-gates{display:block;margin:.4rem 0}.live-info{font-size:.85rem;color:#555;margin:.2rem 0}
+"""
+KEY_UNITS = 6
+"""Units of the last layer drawn in the live gate view."""
+
+
+def script_dir() -> Path:
+    """The package folder holding the page's JavaScript."""
+    return Path(__file__).resolve().parent / LIVE
+
+
+def _js_string(text: str) -> str:
+    """``text`` as a JavaScript string literal that is safe inside ``<script>``."""
+    return json.dumps(text).replace("</", "<\\/")
+
+
+def unsupported(model, tokenizer) -> str | None:
+    """Why the page cannot run ``model`` (a short phrase), or None when it can."""
+    cell = getattr(model, "cell", None)
+    if cell not in CELLS or not hasattr(model, "embed"):
+        return f"the live page runs only {', '.join(CELLS)} token models, not {cell!r}"
+    if tokenizer is None or tokenizer.kind != "melody":
+        kind = "no tokenizer" if tokenizer is None else f"the {tokenizer.kind} vocabulary"
+        return f"the live page runs only melody-vocabulary models, not one with {kind}"
+    return None
+
+
+def model_payload(model, tokenizer, *, name: str) -> dict:
+    """The header and weights of a :class:`~musicgate.nn.models.RecurrentLM` as the page reads them.
+
+    Returns
+    -------
+    dict
+        ``name``, ``cell``, ``hidden``, ``layers``, ``embed``, ``vocab_size``, ``tensors`` (name,
+        shape, offset in floats), ``keys`` (each KEY token's key name and its signature's pitch
+        classes), ``tokenizer`` (its config and vocabulary) and ``data`` (the
+        Float32 little-endian weights, base64).
+
+    Raises
+    ------
+    ConfigError
+        A cell the page cannot run, or a model without a melody tokenizer.
+    """
+    reason = unsupported(model, tokenizer)
+    if reason:
+        raise ConfigError(f"{name}: {reason}; give a melody model with one of those cells")
+    cell = model.cell
+    state = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+    names = ["embed.weight"]
+    for k in range(model.layers):
+        names += [f"rnn.{w}_l{k}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    names += ["head.weight", "head.bias"]
+    tensors, parts, offset = [], [], 0
+    for n in names:
+        a = np.ascontiguousarray(state[n], dtype="<f4")
+        tensors.append({"name": n, "shape": list(a.shape), "offset": offset})
+        parts.append(a.tobytes())
+        offset += a.size
+    keys = {tokenizer._keys[i].name: sorted(tokenizer._keys[i].pitch_classes)
+            for i in range(tokenizer.key_unknown_id - tokenizer.key_base)}
+    return {"name": name, "cell": cell, "hidden": model.hidden, "layers": model.layers, "keys": keys,
+            "embed": model.embed_size, "vocab_size": model.vocab_size, "tensors": tensors,
+            "tokenizer": {**tokenizer.config, "vocab": list(tokenizer.vocab)},
+            "data": base64.b64encode(b"".join(parts)).decode("ascii")}
+
+
+def export_model(model, tokenizer, path: "str | os.PathLike", *, name: str, label: str | None = None,
+                 units: Sequence[int] | None = None) -> Path:
+    """Write ``path`` (``model-NAME.js``): a script that registers the model in ``MUSICGATE_MODELS``.
+
+    ``label`` is shown in the page's model menu; ``units`` are the last-layer units the gate view
+    draws (default: :func:`key_units`).
+    """
+    payload = model_payload(model, tokenizer, name=name)
+    payload["label"] = label or name
+    payload["units"] = [int(u) for u in (key_units(model, tokenizer) if units is None else units)]
+    text = ("window.MUSICGATE_MODELS = window.MUSICGATE_MODELS || {};\n"
+            f"window.MUSICGATE_MODELS[{_js_string(name)}] = {_js_string(json.dumps(payload))};\n")
+    return atomic_write_text(path, text)
+
+
+def key_units(model, tokenizer, *, n: int = KEY_UNITS, length: int = 32, per_key: int = 2,
+              seed: int = 0) -> list[int]:
+    """The ``n`` last-layer units whose state best tells the key a tune was asked in.
+
+    ``per_key`` tunes of ``length`` notes are sampled in each of the 24 major and minor keys and
+    scored by :func:`musicgate.analysis.keykeeper.key_keepers` (the gallery's key keepers: a
+    held-out, per-unit read-out of the key from the memory after each note). The gallery passes
+    its own read-out instead (:func:`write_live` ``units``).
+    """
+    import torch
+
+    from musicgate.analysis.keykeeper import key_keepers
+    from musicgate.generation.sample import sample
+    from musicgate.music.keys import Key
+    from musicgate.nn.models import trace_gates
+    from musicgate.viz.gates import memory_value, per_note
+
+    keys = [Key(t, m) for m in ("major", "minor") for t in range(12)] * per_key
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ids = sample(model, tokenizer, keys=keys, length=length, exact=True, seed=seed, n_threads=1)
+        batch = np.zeros((len(ids), max(len(r) for r in ids)), np.int64)
+        for b, r in enumerate(ids):
+            batch[b, :len(r)] = r  # padded on the right: the model is causal, the padding never read
+        trace = trace_gates(model, batch)
+    finally:
+        torch.set_num_threads(threads)
+    memory = getattr(trace, memory_value(trace.cell))[-1]
+    states = [per_note(memory[b, :len(r)], tokenizer.note_index(r), how="last") for b, r in enumerate(ids)]
+    notes = min(len(x) for x in states)
+    kk = key_keepers(np.stack([x[:notes] for x in states]), [k.name for k in keys], top=n)
+    return [int(u) for u in kk.units]
+
+
+def _ogg(audio: np.ndarray, rate: int) -> bytes:
+    import soundfile
+
+    buf = io.BytesIO()
+    soundfile.write(buf, audio.astype(np.float32), rate, format="OGG", subtype="VORBIS")
+    return buf.getvalue()
+
+
+def export_sounds(path: "str | os.PathLike", *, program: int = 0, pitches: Sequence[int] = SOUND_PITCHES,
+                  sample_rate: int = SOUND_RATE, seconds: float = SOUND_SECONDS) -> Path:
+    """Write ``path`` (``sounds.js``): one note of General MIDI ``program`` at each of ``pitches``.
+
+    The notes are rendered together with :func:`musicgate.music.audio.render` (one call, notes far
+    apart), cut apart, scaled together so the loudest peaks at 0.9, and stored as base64 Ogg Vorbis.
+    """
+    from musicgate.music.audio import render
+    from musicgate.music.notes import Notes
+
+    gap = 2.0 * (seconds + 1.0)  # beats between notes at 120 per minute: the note and its tail
+    n = len(pitches)
+    notes = Notes.from_arrays(list(pitches), [i * gap for i in range(n)], [seconds * 2.0] * n,
+                              [100] * n, program=[program] * n)
+    audio = render(notes, sample_rate=sample_rate, mono=True, normalized=False)
+    per = int(round(gap / 2.0 * sample_rate))
+    keep = int(round((seconds + 0.5) * sample_rate))
+    audio = np.pad(audio, (0, max(0, per * n - len(audio))))
+    cuts = [audio[i * per:i * per + keep] for i in range(n)]
+    peak = max(float(np.abs(c).max()) for c in cuts) or 1.0
+    fade = np.linspace(1.0, 0.0, int(0.05 * sample_rate))
+    data = {}
+    for p, c in zip(pitches, cuts):
+        c = c * (0.9 / peak)
+        c[-len(fade):] *= fade
+        data[str(int(p))] = base64.b64encode(_ogg(c, sample_rate)).decode("ascii")
+    payload = {"program": int(program), "rate": sample_rate, "seconds": seconds, "format": "ogg", "notes": data}
+    return atomic_write_text(path, f"window.MUSICGATE_SOUNDS = {json.dumps(payload)};\n")
+
+
+def copy_scripts(folder: "str | os.PathLike") -> list[Path]:
+    """Copy the page's JavaScript into ``folder``; returns the copies."""
+    folder = Path(folder)
+    out = []
+    for name in SCRIPTS:
+        out.append(atomic_write_text(folder / name, (script_dir() / name).read_text(encoding="utf-8")))
+    return out
+
+
+def section_html(models: Sequence[tuple[str, str]], *, folder: str = LIVE, left_out: Sequence[str] = ()) -> str:
+    """The "Make a new tune" section for ``models`` ((name, file) pairs), its scripts included;
+    ``left_out`` are one-line reasons for models the page cannot run, shown under the panel.
+
+    The panel says what went wrong until ``player.js`` has started it, so a page without its
+    ``live/`` folder, or without JavaScript, shows a message instead of an empty box.
+    """
+    e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
+    names = json.dumps([n for n, _ in models])
+    scripts = [f"{folder}/{f}" for _, f in models] + [f"{folder}/sounds.js"] + [f"{folder}/{s}" for s in SCRIPTS]
+    tags = "\n".join(f'<script src="{e(s)}"></script>' for s in scripts)
+    return f"""<section id="live" data-models="{e(names)}" data-folder="{e(folder)}">
+<style>{CSS}</style>
+<h2>Make a new tune</h2>
+<p class="lead">The models run here, in this page, with nothing from the internet: pick a model, a key and
+how adventurous it may be, and press Generate. The new tune is drawn and played; under it, the memory of a
+few of the model's units lights up note by note as it plays.</p>
+<div id="live-panel"><p class="warn" id="live-message">The live generator did not start: its files in the
+{e(folder)}/ folder beside this page are missing, or JavaScript is off. Build the page again with
+<code>musicgate gallery</code> and open it with JavaScript on.</p></div>
+{"".join(f'<p class="warn">{e(x)}</p>' for x in left_out)}
+{tags}
+</section>"""
+
+
+def standalone_page(outdir: "str | os.PathLike", section: str, *, title: str = "musicgate: make a new tune") -> Path:
+    """Write ``outdir/live.html``: the live section alone on a page (for trying it, and for tests)."""
+    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            '<style>body{font-family:system-ui,sans-serif;max-width:1400px;margin:0 auto;padding:1rem}'
+            f'.warn{{color:#a33}}</style></head><body>{section}</body></html>')
+    return atomic_write_text(Path(outdir) / "live.html", page)
+
+
+def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program: int = 0,
+               units: dict | None = None) -> str:
+    """Write the ``live/`` folder into ``outdir`` for ``loaded`` models; returns the section's HTML.
+
+    Parameters
+    ----------
+    outdir : path
+        The page's folder.
+    loaded : list of (model, tokenizer, meta)
+        As :func:`musicgate.nn.hub.load_model` returns them (``meta["name"]`` names the file).
+        Models the page cannot run (other cells, event vocabularies) are left out, and the section
+        says so.
+    program : int
+        General MIDI program of the page's instrument (0: acoustic grand piano).
+    units : dict, optional
+        Model name -> the last-layer units its gate view draws, best first (the gallery passes its
+        key keepers); models not in it get :func:`key_units`.
+
+    Returns
+    -------
+    str
+        The section, or "" when no model can run in the page.
+    """
+    folder = Path(outdir) / LIVE
+    folder.mkdir(parents=True, exist_ok=True)
+    written, left_out = [], []
+    for model, tok, meta in loaded:
+        name = meta["name"]
+        reason = unsupported(model, tok)
+        if reason:
+            left_out.append(f"Not in the live panel: {name} ({reason}).")
+            continue
+        export_model(model, tok, folder / f"model-{name}.js", name=name, label=name,
+                     units=(units or {}).get(name))
+        written.append((name, f"model-{name}.js"))
+    if not written:
+        shutil.rmtree(folder, ignore_errors=True)
+        return ""
+    export_sounds(folder / "sounds.js", program=program)
+    copy_scripts(folder)
+    return section_html(written, left_out=left_out)
+
+
+__all__ = ["LIVE", "SCRIPTS", "CELLS", "script_dir", "unsupported", "model_payload", "export_model", "key_units",
+           "export_sounds", "copy_scripts", "section_html", "standalone_page", "write_live"]

@@ -1,0 +1,333 @@
+/* musicgate live page: the melody vocabulary, its grammar, the sampler and the decoder, in JavaScript.
+ *
+ * A port of musicgate.tokens.grammar.MelodyGrammar (structural and meter-true), of how
+ * musicgate.generation.sample applies it (length control: EOS masked until minNotes notes; at
+ * maxNotes MelodyTokenizer.close: no new note, then EOS as soon as the grammar allows it; the token
+ * budget, after which MelodyTokenizer.fillers are masked), of musicgate.music.notes.form_spans, and of
+ * MelodyTokenizer.decode (musicgate.tokens.tokenizer: bar lines, TIE joins, the pickup). Every
+ * tune it samples follows the grammar, so it decodes in Python as in here.
+ */
+(function (root) {
+  "use strict";
+  const live = root.MusicgateLive = root.MusicgateLive || {};
+  const FORM = {REPEAT_START: "|:", REPEAT_END: ":|", ENDING_1: "|1", ENDING_2: "|2", PART_END: "||"};
+  const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32;
+
+  /** mulberry32: a small seeded PRNG, uniform floats in [0, 1). */
+  function mulberry32(seed) {
+    let a = seed >>> 0;
+    return function () {
+      a = (a + 0x6D2B79F5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  /** What the grammar and decoder need from a melody tokenizer's config and vocabulary. */
+  class Vocab {
+    constructor(tok) {
+      if (!tok || tok.kind !== "melody") throw new Error("the live page needs a melody vocabulary");
+      const words = tok.vocab, v = words.length, id = {};
+      words.forEach((w, i) => { id[w] = i; });
+      this.words = words; this.size = v; this.grid = tok.grid; this.form = !!tok.form; this.id = id;
+      this.pad = id.PAD; this.bos = id.BOS; this.eos = id.EOS; this.bar = id.BAR; this.rest = id.REST;
+      this.tie = "TIE" in id ? id.TIE : -1;
+      this.keyBase = words.findIndex(w => w.startsWith("KEY_")); this.keyUnknown = id.KEY_unknown;
+      this.meterBase = words.findIndex(w => w.startsWith("METER_")); this.meterUnknown = id.METER_unknown;
+      this.pitchOf = new Int32Array(v).fill(-1);
+      this.durSteps = new Int32Array(v);
+      this.lineKind = {};
+      this.lineKind[this.bar] = "|";
+      if (this.form) for (const [name, kind] of Object.entries(FORM)) if (name in id) this.lineKind[id[name]] = kind;
+      words.forEach((w, i) => {
+        if (w.startsWith("PITCH_")) this.pitchOf[i] = parseInt(w.slice(6), 10);
+        else if (w.startsWith("DUR_")) this.durSteps[i] = parseInt(w.slice(4), 10);
+      });
+      this.barOf = new Int32Array(v);
+      for (let m = this.meterBase; m <= this.meterUnknown; m++) {
+        const name = words[m].split("_")[1];
+        const [num, den] = m === this.meterUnknown ? [4, 4] : name.split("/").map(Number);
+        this.barOf[m] = Math.max(Math.round(num * 4 / den * this.grid), 1);
+      }
+      this.keys = [];  // {id, name: "D major"}
+      for (let k = this.keyBase; k < this.keyUnknown; k++) {
+        const [, tonic, mode] = words[k].split("_");
+        this.keys.push({id: k, name: `${tonic} ${mode}`});
+      }
+    }
+
+    isBar(t) { return t in this.lineKind; }
+    isNote(t) { return this.pitchOf[t] >= 0 || (this.tie >= 0 && t === this.tie); }
+    isHead(t) { return this.isNote(t) || t === this.rest; }
+    /** The KEY token id for a key name ("D major", "KEY_D_major"); throws for an unknown key. */
+    keyId(name) {
+      const k = this.keys.find(x => x.name === name || this.words[x.id] === name);
+      if (!k) throw new Error(`unknown key ${JSON.stringify(name)}: give one of ${this.keys.map(x => x.name).join(", ")}`);
+      return k.id;
+    }
+    /** Grid steps in a bar of the meter of the first known METER token (4/4 without one). */
+    headerBar(ids) {
+      const m = ids.find(t => t >= this.meterBase && t < this.meterUnknown);
+      return m === undefined ? this.barOf[this.meterUnknown] : this.barOf[m];
+    }
+  }
+
+  /** MelodyGrammar: table[last][next] by token type, plus (meter = true) the bar arithmetic. */
+  class Grammar {
+    constructor(vocab, meter = true) {
+      const V = vocab, v = V.size;
+      this.V = V; this.meter = !!meter;
+      this.table = [];
+      for (let i = 0; i < v; i++) this.table.push(new Uint8Array(v));
+      const range = (a, b) => Array.from({length: b - a}, (_, i) => a + i);
+      const keys = range(V.keyBase, V.keyUnknown + 1), meters = range(V.meterBase, V.meterUnknown + 1);
+      const durs = range(0, v).filter(t => V.durSteps[t] > 0);
+      this.barCols = range(0, v).filter(t => V.isBar(t));
+      this.isMark = this.barCols.map(t => t !== V.bar);
+      const heads = range(0, v).filter(t => V.isHead(t));
+      const set = (rows, cols) => { for (const r of rows) for (const c of cols) this.table[r][c] = 1; };
+      set([V.bos], keys); set(keys, meters); set([V.eos], [V.pad]); set([V.pad], [V.pad]);
+      set([...meters, ...this.barCols, ...durs], [...heads, ...this.barCols, V.eos]);
+      set(heads, durs);
+      this.durs = durs; this.heads = heads;
+    }
+
+    /** State after `prefix` (ids starting with BOS). */
+    start(prefix) {
+      const s = {last: -1, pos: 0, bar: 0, limit: 0, seen: false, pickup: 0, tied: false};
+      for (const t of prefix) this.advance(s, t);
+      return s;
+    }
+
+    /** Uint8Array over the vocabulary: 1 where the token may come next. */
+    allowed(s) {
+      const V = this.V;
+      const mask = Uint8Array.from(this.table[s.last]);
+      if (V.tie >= 0 && !s.tied) mask[V.tie] = 0;
+      if (!this.meter) return mask;
+      const room = s.limit - s.pos;
+      for (const t of this.durs) if (V.durSteps[t] > room) mask[t] = 0;
+      if (room <= 0) for (const t of this.heads) mask[t] = 0;
+      const full = room <= 0, whole = s.limit === s.bar;
+      const short = s.seen && whole && s.pos > 0 && !full;
+      const lastIsBar = V.isBar(s.last);
+      this.barCols.forEach((t, j) => {
+        const follow = lastIsBar && t !== s.last && this.isMark[j];
+        if (!(!s.seen || full || follow || (short && this.isMark[j]))) mask[t] = 0;
+      });
+      const atLine = full || lastIsBar || (!s.seen && s.pos === 0) ||
+        (s.seen && whole && s.pickup > 0 && room === s.pickup);
+      if (!atLine) mask[V.eos] = 0;
+      if (!mask.some(x => x)) return Uint8Array.from(this.table[s.last]);
+      return mask;
+    }
+
+    advance(s, t) {
+      const V = this.V;
+      s.last = t;
+      if (V.tie >= 0 && V.isHead(t)) s.tied = V.isNote(t);
+      if (!this.meter) return;
+      if (V.barOf[t] > 0) { s.bar = V.barOf[t]; s.limit = s.bar; }
+      s.pos += V.durSteps[t];
+      if (V.isBar(t)) {
+        const pos = s.pos, limit = s.limit, bar = Math.max(s.bar, 1);
+        const first = !s.seen, short = s.seen && pos > 0 && pos < limit, full = pos >= limit;
+        if (first) s.pickup = pos % bar;
+        s.pos = (first || short) ? 0 : (full ? pos - limit : pos);
+        s.limit = (short && !first) ? bar - pos : ((full || first) ? bar : limit);
+        s.seen = true;
+      }
+    }
+
+    /** True when `ids` (starting with BOS) follows the grammar. */
+    isValid(ids) {
+      if (!ids.length || ids[0] !== this.V.bos) return false;
+      const s = this.start([this.V.bos]);
+      for (const t of ids.slice(1)) {
+        if (!this.allowed(s)[t]) return false;
+        this.advance(s, t);
+      }
+      return true;
+    }
+  }
+
+  /** Notes of token ids as MelodyTokenizer.decode makes them: onsets and durations in beats. */
+  function decode(V, ids) {
+    const notes = [], rests = [], lines = [];
+    let pos = 0, head = -1, headAt = -1, tied = false;
+    ids.forEach((x, i) => {
+      if (V.isBar(x)) lines.push([pos, V.lineKind[x]]);
+      else if (V.durSteps[x] > 0) {
+        if (head < 0) return;
+        const d = V.durSteps[x];
+        if (V.pitchOf[head] >= 0) { notes.push({pitch: V.pitchOf[head], on: pos, dur: d, token: headAt}); tied = true; }
+        else if (head === V.tie && tied) notes[notes.length - 1].dur += d;
+        else { tied = false; if (head === V.rest) rests.push({on: pos, dur: d, token: headAt}); }
+        pos += d; head = -1;
+      } else if (V.pitchOf[x] >= 0 || x === V.rest || x === V.tie) { head = x; headAt = i; }
+    });
+    // normal_lines: by position, no plain line where a mark stands, no repeats
+    const sorted = lines.map((l, i) => [l, i]).sort((a, b) => a[0][0] - b[0][0] || a[1] - b[1]).map(a => a[0]);
+    const marked = new Set(sorted.filter(l => l[1] !== "|").map(l => l[0]));
+    const seen = new Set(), bars = [];
+    for (const [p, k] of sorted) {
+      if (k === "|" && marked.has(p)) continue;
+      if (seen.has(`${p}${k}`)) continue;
+      seen.add(`${p}${k}`); bars.push([p, k]);
+    }
+    const bar = V.headerBar(ids);
+    let shift = 0;
+    if (V.form) {
+      const first = bars.find(l => l[0] > 0);
+      if (first && first[0] < bar) shift = bar - first[0];
+    }
+    const g = V.grid;
+    const k = ids.find(t => t >= V.keyBase && t < V.keyUnknown);
+    const m = ids.find(t => t >= V.meterBase && t < V.meterUnknown);
+    return {
+      notes: notes.map(n => ({pitch: n.pitch, onset: (n.on + shift) / g, duration: n.dur / g, token: n.token})),
+      rests: rests.map(n => ({onset: (n.on + shift) / g, duration: n.dur / g, token: n.token})),
+      bars: bars.map(([p, kind]) => ({beat: (p + shift) / g, kind})),
+      end: (pos + shift) / g, barBeats: bar / g,
+      key: k === undefined ? null : V.keys[k - V.keyBase].name,
+      meter: m === undefined ? null : V.words[m].slice(6),
+    };
+  }
+
+  /**
+   * The [start, stop] beat spans of the written tune in the order they are played: repeats and first
+   * and second endings unrolled, as musicgate.music.notes.form_spans (and so the gallery's audio) plays them.
+   */
+  function formSpans(bars, end) {
+    const spans = [];
+    let pos = 0, start = 0, first = null;
+    for (const {beat: b, kind} of bars) {
+      if (kind === ":|" && b > pos) {
+        const backTo = first !== null && start <= first && first < b ? first : b;
+        spans.push([pos, b], [start, backTo]);
+        pos = b; start = b; first = null;
+      } else if (kind === "|:" || kind === "||") { start = b; first = null; }
+      else if (kind === "|1") first = b;
+    }
+    spans.push([pos, end]);
+    return spans.filter(([a, c]) => c > a);
+  }
+
+  /** For each token position, the index of the last complete note, -1 before the first (Tokenizer.note_index). */
+  function noteIndex(V, ids) {
+    const out = new Int32Array(ids.length);
+    let count = -1, prev = -1;
+    ids.forEach((x, t) => {
+      if (V.pitchOf[x] >= 0 || x === V.rest || x === V.tie || V.durSteps[x] > 0) {
+        if (V.durSteps[x] > 0 && prev >= 0 && V.pitchOf[prev] >= 0) count += 1;
+        prev = x;
+      }
+      out[t] = count;
+    });
+    return out;
+  }
+
+  /**
+   * Per-step rows (one per token step, as sampleTune's `keep`) as one row per note, as
+   * musicgate.viz.gates.per_note does: the steps after note i-1 is complete, up to the one that
+   * completes note i, are note i's; "mean" averages them (gates), "last" takes the last (states).
+   */
+  function perNote(V, ids, rows, how) {
+    const index = noteIndex(V, ids), n = ids.length ? index[ids.length - 1] + 1 : 0;
+    const out = Array.from({length: n}, () => null), counts = new Array(n).fill(0);
+    for (let t = 0; t < rows.length; t++) {
+      const g = t === 0 ? 0 : index[t - 1] + 1;
+      if (g >= n) continue;
+      if (how === "last" || out[g] === null) out[g] = rows[t].slice();
+      else out[g] = out[g].map((v, u) => v + rows[t][u]);
+      counts[g] += 1;
+    }
+    return how === "last" ? out : out.map((r, g) => r.map(v => v / counts[g]));
+  }
+
+  function checkOptions(V, o) {
+    if (typeof o.temperature !== "number" || !Number.isFinite(o.temperature) || !(o.temperature > 0)) {
+      throw new Error(`temperature must be a finite number > 0 (1 samples the model as it is), got ${o.temperature}`);
+    }
+    for (const name of ["maxNotes", "minNotes"]) {
+      if (o[name] !== undefined && !(Number.isInteger(o[name]) && o[name] >= 1)) {
+        throw new Error(`${name} must be a whole number >= 1, got ${o[name]}`);
+      }
+    }
+    if (!Number.isInteger(o.seed)) throw new Error(`seed must be a whole number, got ${o.seed}`);
+    return V.keyId(o.key);
+  }
+
+  /**
+   * Sample one tune: {model (a Model), key ("D major"), temperature > 0, seed, maxNotes, minNotes}.
+   * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars, ...}.
+   */
+  function sampleTune(model, opts) {
+    const V = model.vocab || (model.vocab = new Vocab(model.tokenizer));
+    const o = Object.assign({temperature: 1, seed: 0, maxNotes: 64}, opts);
+    const keyId = checkOptions(V, o);
+    const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
+    if (minNotes > length) throw new Error(`minNotes ${minNotes} is greater than maxNotes ${length}`);
+    const grammar = model.grammar || (model.grammar = new Grammar(V, true));
+    const rand = mulberry32(o.seed);
+    const units = model.units.length ? model.units : Array.from({length: Math.min(6, model.hidden)}, (_, i) => i);
+    const ids = [V.bos, keyId], keep = [];
+    const gs = grammar.start(ids);
+    let state = model.initState(), out = null;
+    for (const t of ids) { out = model.step(t, state); state = out.state; keep.push(units.map(u => out.keep[u])); }
+    let notes = 0, steps = 0;
+    const budget = MAX_TOKENS_PER_NOTE * length + 64;
+    for (;;) {
+      const mask = grammar.allowed(gs);
+      if (notes < minNotes) mask[V.eos] = 0;
+      if (notes >= length) {  // closing: no new note (DUR, bar lines, REST, TIE, EOS), EOS once allowed
+        for (let t = 0; t < V.size; t++) {
+          if (!(V.durSteps[t] > 0 || V.isBar(t) || t === V.rest || t === V.tie || t === V.eos)) mask[t] = 0;
+        }
+        if (mask[V.eos]) { mask.fill(0); mask[V.eos] = 1; }
+      } else if (steps >= budget) {  // a model that stopped playing notes: note tokens only, if any
+        const only = mask.map((m, t) => (m && !(V.isBar(t) || t === V.rest || t === V.tie)) ? 1 : 0);
+        if (only.some(x => x)) mask.set(only);
+      }
+      const t = draw(out.logits, mask, o.temperature, rand);
+      grammar.advance(gs, t);
+      ids.push(t);
+      steps += 1;
+      if (V.pitchOf[t] >= 0) notes += 1;
+      if (t === V.eos) break;
+      out = model.step(t, state); state = out.state;
+      keep.push(units.map(u => out.keep[u]));
+    }
+    const noteKeep = perNote(V, ids, keep, model.cell === "rnn" ? "last" : "mean");
+    return Object.assign(decode(V, ids), {ids, keep, noteKeep, units, cell: model.cell, model: model.name,
+                                          temperature: o.temperature, seed: o.seed});
+  }
+
+  /** One token from softmax((logits - max) / T) over the allowed tokens, by the inverse CDF. */
+  function draw(logits, mask, temperature, rand) {
+    let best = -Infinity;
+    for (let t = 0; t < mask.length; t++) if (mask[t] && logits[t] > best) best = logits[t];
+    if (best === -Infinity) throw new Error("the grammar allows no token here (a bug: please report it)");
+    const c = new Float64Array(mask.length);
+    let sum = 0;
+    for (let t = 0; t < mask.length; t++) {
+      if (mask[t]) sum += Math.exp((logits[t] - best) / temperature);
+      c[t] = sum;
+    }
+    const u = sum * (1 - rand());
+    for (let t = 0; t < mask.length; t++) if (mask[t] && c[t] >= u) return t;
+    for (let t = mask.length - 1; t >= 0; t--) if (mask[t]) return t;
+    return -1;
+  }
+
+  live.mulberry32 = mulberry32;
+  live.Vocab = Vocab;
+  live.Grammar = Grammar;
+  live.decode = decode;
+  live.formSpans = formSpans;
+  live.noteIndex = noteIndex;
+  live.perNote = perNote;
+  live.sampleTune = sampleTune;
+})(typeof window !== "undefined" ? window : globalThis);

@@ -1,0 +1,185 @@
+/* musicgate live page: a recurrent language model (embedding, RNN/LSTM/GRU layers, linear head)
+ * computed step by step exactly as PyTorch computes it.
+ *
+ * A model file (live/model-NAME.js, written by musicgate.teach.live.export_model) registers a JSON
+ * string in window.MUSICGATE_MODELS[NAME]: a header (cell, hidden, layers, embed, vocab_size,
+ * tensors: name, shape, offset in floats), the tokenizer (config and vocabulary), the last-layer
+ * units the gate view draws, and `data`: every weight as Float32 little-endian, base64.
+ *
+ * Equations (torch.nn, gate rows in weight_ih / weight_hh as PyTorch stores them):
+ *   RNN:  h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
+ *   LSTM: rows i|f|g|o; i,f,o = sigmoid, g = tanh; c' = f*c + i*g; h' = o*tanh(c')
+ *   GRU:  rows r|z|n; r,z = sigmoid(W_i x + b_i + W_h h + b_h);
+ *         n = tanh(W_in x + b_in + r*(W_hn h + b_hn)); h' = (1-z)*n + z*h
+ */
+(function (root) {
+  "use strict";
+  const live = root.MusicgateLive = root.MusicgateLive || {};
+  const GATES = {rnn: 1, lstm: 4, gru: 3};
+
+  function base64Floats(text) {
+    const bin = atob(text);
+    if (bin.length % 4 !== 0) throw new Error("the weights are not whole 4-byte floats");
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const view = new DataView(bytes.buffer);
+    const out = new Float32Array(bytes.length / 4);
+    for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);  // little-endian
+    return out;
+  }
+
+  function sigmoid(x) { return 1 / (1 + Math.exp(-x)); }
+
+  // y = W x + b for W (rows x cols, row-major) starting at offset w in `data`; adds into y.
+  function matvec(data, w, rows, cols, x, y) {
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      const o = w + r * cols;
+      for (let c = 0; c < cols; c++) s += data[o + c] * x[c];
+      y[r] += s;
+    }
+  }
+
+  class Model {
+    /** Build from a registered payload (a JSON string or the parsed object); throws a clear Error. */
+    constructor(payload, file) {
+      const where = file || "the model file";
+      let p = payload;
+      if (typeof p === "string") {
+        try { p = JSON.parse(p); } catch (err) { throw new Error(`${where} could not be parsed (${err.message})`); }
+      }
+      if (!p || typeof p !== "object" || !(p.cell in GATES) || !Array.isArray(p.tensors) || typeof p.data !== "string"
+          || !p.tokenizer || !Array.isArray(p.tokenizer.vocab)) {
+        throw new Error(`${where} is not a musicgate model (no cell, tensors, tokenizer or data)`);
+      }
+      let data;
+      try { data = base64Floats(p.data); } catch (err) { throw new Error(`${where}: its weights cannot be read (${err.message})`); }
+      this.name = p.name; this.label = p.label || p.name; this.cell = p.cell;
+      this.hidden = p.hidden; this.layers = p.layers; this.embedSize = p.embed; this.vocabSize = p.vocab_size;
+      this.tokenizer = p.tokenizer; this.keys = p.keys || {}; this.units = (p.units || []).filter(u => u >= 0 && u < p.hidden);
+      this.data = data;
+      this.t = {};
+      for (const t of p.tensors) {
+        const size = t.shape.reduce((a, b) => a * b, 1);
+        if (!(t.offset >= 0) || t.offset + size > data.length) {
+          throw new Error(`${where}: tensor ${t.name} lies outside its ${data.length} weights (file cut short?)`);
+        }
+        this.t[t.name] = {offset: t.offset, shape: t.shape};
+      }
+      const need = (name, shape) => {
+        const t = this.t[name];
+        if (!t || t.shape.join("x") !== shape.join("x")) {
+          throw new Error(`${where}: tensor ${name} should have shape ${shape.join("x")}`);
+        }
+        return t.offset;
+      };
+      const g = GATES[this.cell] * this.hidden;
+      this.embedAt = need("embed.weight", [this.vocabSize, this.embedSize]);
+      this.layer = [];
+      for (let k = 0; k < this.layers; k++) {
+        const input = k === 0 ? this.embedSize : this.hidden;
+        this.layer.push({
+          input,
+          wih: need(`rnn.weight_ih_l${k}`, [g, input]), whh: need(`rnn.weight_hh_l${k}`, [g, this.hidden]),
+          bih: need(`rnn.bias_ih_l${k}`, [g]), bhh: need(`rnn.bias_hh_l${k}`, [g]),
+        });
+      }
+      this.headW = need("head.weight", [this.vocabSize, this.hidden]);
+      this.headB = need("head.bias", [this.vocabSize]);
+      if (this.tokenizer.vocab.length !== this.vocabSize) {
+        throw new Error(`${where}: ${this.tokenizer.vocab.length} vocabulary words for ${this.vocabSize} outputs`);
+      }
+    }
+
+    /** Zero state: per layer {h, c} (c for the LSTM only). */
+    initState() {
+      const s = [];
+      for (let k = 0; k < this.layers; k++) {
+        s.push({h: new Float64Array(this.hidden), c: this.cell === "lstm" ? new Float64Array(this.hidden) : null});
+      }
+      return s;
+    }
+
+    /**
+     * One step: token id -> {logits (Float64Array vocab), state, keep}. `keep` is the last layer's
+     * memory-keeping value per unit: LSTM forget gate f, GRU update gate z, RNN hidden state h.
+     */
+    step(token, state) {
+      if (!Number.isInteger(token) || token < 0 || token >= this.vocabSize) {
+        throw new Error(`token id ${token} is not in this model's vocabulary of ${this.vocabSize}`);
+      }
+      const d = this.data, H = this.hidden;
+      let x = new Float64Array(this.embedSize);
+      for (let i = 0; i < this.embedSize; i++) x[i] = d[this.embedAt + token * this.embedSize + i];
+      const next = [];
+      let keep = null;
+      for (let k = 0; k < this.layers; k++) {
+        const L = this.layer[k], h = state[k].h, G = GATES[this.cell] * H;
+        const gi = new Float64Array(G), gh = new Float64Array(G);
+        for (let r = 0; r < G; r++) { gi[r] = d[L.bih + r]; gh[r] = d[L.bhh + r]; }
+        matvec(d, L.wih, G, L.input, x, gi);
+        matvec(d, L.whh, G, H, h, gh);
+        const h2 = new Float64Array(H);
+        let c2 = null;
+        keep = new Float64Array(H);
+        if (this.cell === "rnn") {
+          for (let u = 0; u < H; u++) { h2[u] = Math.tanh(gi[u] + gh[u]); keep[u] = h2[u]; }
+        } else if (this.cell === "lstm") {
+          c2 = new Float64Array(H);
+          const c = state[k].c;
+          for (let u = 0; u < H; u++) {
+            const i = sigmoid(gi[u] + gh[u]), f = sigmoid(gi[H + u] + gh[H + u]);
+            const g = Math.tanh(gi[2 * H + u] + gh[2 * H + u]), o = sigmoid(gi[3 * H + u] + gh[3 * H + u]);
+            c2[u] = f * c[u] + i * g;
+            h2[u] = o * Math.tanh(c2[u]);
+            keep[u] = f;
+          }
+        } else {
+          for (let u = 0; u < H; u++) {
+            const r = sigmoid(gi[u] + gh[u]), z = sigmoid(gi[H + u] + gh[H + u]);
+            const n = Math.tanh(gi[2 * H + u] + r * gh[2 * H + u]);
+            h2[u] = (1 - z) * n + z * h[u];
+            keep[u] = z;
+          }
+        }
+        next.push({h: h2, c: c2});
+        x = h2;
+      }
+      const logits = new Float64Array(this.vocabSize);
+      for (let v = 0; v < this.vocabSize; v++) logits[v] = d[this.headB + v];
+      matvec(d, this.headW, this.vocabSize, H, x, logits);
+      return {logits, state: next, keep};
+    }
+
+    /** Logits after each token of `ids` (an array of arrays), from the zero state. */
+    logitsOf(ids) {
+      let state = this.initState();
+      const out = [];
+      for (const t of ids) {
+        const r = this.step(t, state);
+        state = r.state;
+        out.push(Array.from(r.logits));
+      }
+      return out;
+    }
+  }
+
+  /** Models registered by the page's model files: {name: Model}, and {name: message} for failures. */
+  function loadModels(names, folder) {
+    const reg = root.MUSICGATE_MODELS || {};
+    const models = {}, errors = {};
+    for (const name of names) {
+      const file = `${folder || "live"}/model-${name}.js`;
+      if (!(name in reg)) {
+        errors[name] = `${file} is missing or could not be parsed`;
+        continue;
+      }
+      try { models[name] = new Model(reg[name], file); } catch (err) { errors[name] = err.message; }
+    }
+    return {models, errors};
+  }
+
+  live.Model = Model;
+  live.loadModels = loadModels;
+  live.base64Floats = base64Floats;
+})(typeof window !== "undefined" ? window : globalThis);

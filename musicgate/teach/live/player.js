@@ -1,0 +1,425 @@
+/* musicgate live page: the "Make a new tune" panel.
+ *
+ * Pick a model, a key, a temperature and a seed; Generate samples a tune (grammar.js) with the model
+ * (model.js), draws it as a piano roll with its bar lines, plays it through Web Audio with the
+ * instrument notes of live/sounds.js (pitch-shifted with playbackRate from the nearest rendered
+ * note), and draws, note by note as it plays, the memory of a few units of the model's last layer:
+ * the LSTM's forget gate, the GRU's update gate (1 = keep the old memory), the RNN's hidden state.
+ *
+ * Public API (window.MusicgateLive): generate({model, key, temperature, seed, maxNotes}) -> tune
+ * (throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
+ * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
+ * what is playing now.
+ */
+(function (root) {
+  "use strict";
+  const live = root.MusicgateLive = root.MusicgateLive || {};
+  const SECONDS_PER_BEAT = 0.5;  // 120 quarter notes a minute, as the gallery's recordings
+  const IN_KEY = "#0072b2", OUT_KEY = "#e69f00", BAR = "#999";  // Okabe-Ito: colour-blind safe
+  const GATE_TEXT = {
+    lstm: ["forget gate f", "0 = erase the old memory, 1 = keep it"],
+    gru: ["update gate z", "0 = write the new note over the memory, 1 = keep the old memory"],
+    rnn: ["hidden state h", "the RNN has no gate: its memory is this state, -1 to 1"],
+  };
+  const ui = {models: {}, messages: [], audio: null, buffers: null, tune: null, schedule: [], started: 0, frame: 0};
+
+  function say(text, kind) {
+    const box = document.getElementById("live-messages");
+    ui.messages.push(text);
+    if (!box) return;
+    const p = document.createElement("p");
+    p.className = kind === "info" ? "live-info" : "warn";
+    p.textContent = text;
+    box.appendChild(p);
+  }
+
+  function generate(opts) {
+    const o = opts || {};
+    const model = ui.models[o.model];
+    if (!model) {
+      throw new Error(`unknown model ${JSON.stringify(o.model)}: give one of ${Object.keys(ui.models).join(", ") || "(none loaded)"}`);
+    }
+    return live.sampleTune(model, {key: o.key, temperature: o.temperature, seed: o.seed === undefined ? 0 : o.seed,
+                                   maxNotes: o.maxNotes === undefined ? 64 : o.maxNotes, minNotes: o.minNotes});
+  }
+
+  // -- sound ----------------------------------------------------------------------------------
+  function audioContext() {
+    const Ctx = root.AudioContext || root.webkitAudioContext;
+    if (!Ctx) return null;
+    if (!ui.audio) ui.audio = new Ctx();
+    return ui.audio;
+  }
+
+  async function loadSounds(ctx) {
+    if (ui.buffers) return ui.buffers;
+    const s = root.MUSICGATE_SOUNDS;
+    if (!s || !s.notes) throw new Error("live/sounds.js is missing or unreadable: the tune is drawn but cannot be played");
+    const out = [];
+    for (const [pitch, b64] of Object.entries(s.notes)) {
+      const bin = atob(b64), bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      out.push({pitch: Number(pitch), buffer: await ctx.decodeAudioData(bytes.buffer)});
+    }
+    ui.buffers = out.sort((a, b) => a.pitch - b.pitch);
+    return ui.buffers;
+  }
+
+  function stop() {
+    for (const n of ui.nodes || []) { try { n.stop(); } catch (e) { /* already stopped */ } }
+    ui.nodes = [];
+    cancelAnimationFrame(ui.frame);
+  }
+
+  /** Schedule every note of `tune` on the audio graph; returns the schedule (seconds from the start). */
+  async function play(tune) {
+    stop();
+    const ctx = audioContext();
+    if (!ctx) throw new Error("this browser has no Web Audio: the tune is drawn but cannot be played here");
+    if (ctx.state === "suspended") await ctx.resume();
+    const buffers = await loadSounds(ctx);
+    const t0 = ctx.currentTime + 0.15, out = ctx.createGain();
+    out.gain.value = 0.5;
+    ui.analyser = ctx.createAnalyser();
+    out.connect(ui.analyser).connect(ctx.destination);
+    ui.nodes = [];
+    ui.spans = [];  // [written start, written stop, beat it is played at]
+    let at = 0;
+    const played = [];
+    const end = Math.max(tune.end, tune.bars.length ? tune.bars[tune.bars.length - 1].beat : 0);
+    for (const [a, c] of live.formSpans(tune.bars, end)) {
+      for (const n of tune.notes) if (n.onset >= a && n.onset < c) played.push({n, beat: n.onset - a + at});
+      ui.spans.push([a, c, at]);
+      at += c - a;
+    }
+    ui.length = at; ui.reached = 0;
+    played.sort((x, y) => x.beat - y.beat || x.n.pitch - y.n.pitch);
+    ui.schedule = played.map(({n, beat}) => {
+      const near = buffers.reduce((a, b) => Math.abs(b.pitch - n.pitch) < Math.abs(a.pitch - n.pitch) ? b : a);
+      const when = beat * SECONDS_PER_BEAT, len = n.duration * SECONDS_PER_BEAT;
+      const src = ctx.createBufferSource(), env = ctx.createGain();
+      src.buffer = near.buffer;
+      src.playbackRate.value = Math.pow(2, (n.pitch - near.pitch) / 12);
+      env.gain.setValueAtTime(1, t0 + when);
+      env.gain.setTargetAtTime(0, t0 + when + len, 0.05);
+      src.connect(env).connect(out);
+      src.start(t0 + when);
+      src.stop(t0 + when + len + 0.4);
+      ui.nodes.push(src);
+      return {pitch: n.pitch, sample: near.pitch, rate: src.playbackRate.value, when, duration: len, beat: n.onset};
+    });
+    ui.started = t0;
+    return ui.schedule;
+  }
+
+  // -- drawing --------------------------------------------------------------------------------
+  function sizeCanvas(canvas, height) {
+    const w = canvas.parentElement.clientWidth || 900, r = root.devicePixelRatio || 1;
+    canvas.width = Math.round(w * r); canvas.height = Math.round(height * r);
+    canvas.style.width = `${w}px`; canvas.style.height = `${height}px`;
+    const g = canvas.getContext("2d");
+    g.setTransform(r, 0, 0, r, 0, 0);
+    return {g, w, h: height};
+  }
+
+  const LEFT = 120, RIGHT = 16;
+
+  /**
+   * x of a beat on the note axis, as the page's pictures: one column per note, so every note is
+   * as wide as every other. A beat inside note i (or the rest after it) lies in column i.
+   */
+  function xOf(beat, w, tune) {
+    const ns = tune.notes, n = ns.length;
+    if (!n) return LEFT;
+    let lo = 0, hi = n - 1;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (ns[mid].onset <= beat) lo = mid; else hi = mid - 1; }
+    const i = lo, next = i + 1 < n ? ns[i + 1].onset : Math.max(tune.end, ns[i].onset + ns[i].duration);
+    const col = beat < ns[0].onset ? 0 : i + Math.min((beat - ns[i].onset) / Math.max(next - ns[i].onset, 1e-9), 1);
+    return LEFT + (w - LEFT - RIGHT) * col / n;
+  }
+
+  function drawBars(g, tune, w, top, bottom, marks) {
+    g.strokeStyle = BAR; g.fillStyle = "#555"; g.lineWidth = 1; g.font = "11px sans-serif";
+    const lines = [];  // one per position: ":|" and "|:" at one bar line are one line
+    for (const b of tune.bars) {
+      const last = lines[lines.length - 1];
+      if (last && Math.abs(last.beat - b.beat) < 1e-9) last.kinds.push(b.kind);
+      else lines.push({beat: b.beat, kinds: [b.kind]});
+    }
+    const every = Math.max(1, Math.ceil(lines.length * 28 / (w - LEFT - RIGHT)));  // numbers 28 px apart at least
+    lines.forEach((b, i) => {
+      const x = Math.round(xOf(b.beat, w, tune)) + 0.5;
+      g.beginPath(); g.moveTo(x, top); g.lineTo(x, bottom); g.stroke();
+      const kinds = b.kinds.filter(k => k !== "|").join(" ");
+      if (marks && kinds) g.fillText(kinds, x + 2, top + 10);  // repeat signs and endings: on the roll only
+      if (i % every === 0) g.fillText(String(i + 1), x - 3, bottom + 12);
+    });
+  }
+
+  function colourBar(g, cell, x, y) {
+    const lo = cell === "rnn" ? -1 : 0;
+    g.font = "11px sans-serif"; g.fillStyle = "#333";
+    const left = cell === "rnn" ? "-1" : "0 erase", right = cell === "rnn" ? "1" : "1 keep";
+    g.fillText(left, x, y + 9);
+    const x0 = x + g.measureText(left).width + 6;
+    for (let i = 0; i <= 100; i++) {
+      g.fillStyle = gateColour(lo + (1 - lo) * i / 100, cell);
+      g.fillRect(x0 + 1.5 * i, y, 2, 10);
+    }
+    g.fillStyle = "#333";
+    g.fillText(right, x0 + 158, y + 9);
+  }
+
+  function drawRoll(tune, upTo, head) {
+    const {g, w, h} = sizeCanvas(document.getElementById("live-roll"), 240);
+    const top = 18, bottom = h - 24;
+    g.clearRect(0, 0, w, h);
+    const ps = tune.notes.map(n => n.pitch);
+    const lo = Math.min(...ps) - 2, hi = Math.max(...ps) + 2;
+    const y = p => bottom - (bottom - top) * (p - lo) / (hi - lo);
+    g.fillStyle = "#333"; g.font = "11px sans-serif";
+    for (let p = Math.ceil(lo); p <= hi; p++) {
+      if (p % 12 === 0) {
+        g.fillText(`C${p / 12 - 1}`, LEFT - 34, y(p) + 4);
+        g.strokeStyle = "#eee"; g.beginPath(); g.moveTo(LEFT, y(p)); g.lineTo(w - RIGHT, y(p)); g.stroke();
+      }
+    }
+    g.save(); g.translate(14, (top + bottom) / 2); g.rotate(-Math.PI / 2); g.fillText("pitch", -12, 0); g.restore();
+    drawBars(g, tune, w, top, bottom, true);
+    const pcs = new Set(tune.pitchClasses || []);
+    const rowH = Math.max(3, (bottom - top) / (hi - lo) - 1);
+    for (const n of tune.notes) {
+      g.globalAlpha = n.onset <= upTo ? 1 : 0.25;
+      g.fillStyle = pcs.has(n.pitch % 12) ? IN_KEY : OUT_KEY;
+      const x0 = xOf(n.onset, w, tune), x1 = xOf(n.onset + n.duration, w, tune);
+      g.fillRect(x0, y(n.pitch) - rowH / 2, Math.max(x1 - x0 - 1, 1), rowH);
+    }
+    g.globalAlpha = 1;
+    g.fillStyle = "#333";
+    g.fillText(`${tune.model}: ${tune.notes.length} notes in ${tune.key}, ${tune.meter || "4/4"} ` +
+               `(temperature ${tune.temperature}, seed ${tune.seed})`, LEFT, 12);
+    g.fillStyle = IN_KEY; g.fillRect(w - RIGHT - 330, 4, 10, 10);
+    g.fillStyle = "#333"; g.fillText("in the key signature", w - RIGHT - 316, 13);
+    g.fillStyle = OUT_KEY; g.fillRect(w - RIGHT - 190, 4, 10, 10);
+    g.fillStyle = "#333"; g.fillText("outside it", w - RIGHT - 176, 13);
+    g.fillText("(grey lines: bar lines)", w - RIGHT - 116, 13);
+    g.fillText("bar", LEFT - 30, bottom + 12);
+    if (head < tune.end) playhead(g, xOf(head, w, tune), top, bottom);
+  }
+
+  function playhead(g, x, top, bottom) {
+    g.strokeStyle = "#000"; g.lineWidth = 2;
+    g.beginPath(); g.moveTo(x, top); g.lineTo(x, bottom); g.stroke();
+  }
+
+  function gateColour(v, cell) {
+    // sequential light-yellow -> dark blue for gates in [0, 1]; for the RNN's h in [-1, 1] the same scale
+    const t = cell === "rnn" ? (v + 1) / 2 : v;
+    const a = [255, 247, 188], b = [8, 48, 107];
+    const c = a.map((x, i) => Math.round(x + (b[i] - x) * Math.min(Math.max(t, 0), 1)));
+    return `rgb(${c[0]},${c[1]},${c[2]})`;
+  }
+
+  function drawGates(tune, upTo, head) {
+    const rows = tune.units.length, rowH = 22;
+    const {g, w, h} = sizeCanvas(document.getElementById("live-gates"), rows * rowH + 56);
+    const top = 22, bottom = top + rows * rowH;
+    g.clearRect(0, 0, w, h);
+    const [name, meaning] = GATE_TEXT[tune.cell];
+    g.fillStyle = "#333"; g.font = "12px sans-serif";
+    g.fillText(`${name} of the ${rows} units that best tell the key: ${meaning}`, LEFT, 14);
+    tune.units.forEach((u, r) => {
+      g.fillStyle = "#333"; g.font = "11px sans-serif";
+      g.fillText(`unit ${u}`, LEFT - 60, top + r * rowH + rowH * 0.7);
+      tune.notes.forEach((n, i) => {  // one column per note: the gate averaged over the note's tokens
+        if (n.onset > upTo || !tune.noteKeep[i]) return;
+        const stop = i + 1 < tune.notes.length ? tune.notes[i + 1].onset : tune.end;
+        const x0 = xOf(n.onset, w, tune), x1 = xOf(Math.min(stop, upTo), w, tune);
+        g.fillStyle = gateColour(tune.noteKeep[i][r], tune.cell);
+        g.fillRect(x0, top + r * rowH + 1, Math.max(x1 - x0, 1), rowH - 2);
+      });
+    });
+    drawBars(g, tune, w, top, bottom, false);
+    g.fillStyle = "#333";
+    g.fillText("bar", LEFT - 30, bottom + 12);
+    g.fillText("one column per note", LEFT + (w - LEFT - RIGHT) / 2 - 50, h - 3);
+    colourBar(g, tune.cell, w - RIGHT - 230, 4);
+    if (head < tune.end) playhead(g, xOf(head, w, tune), top, bottom);
+  }
+
+  /** Draw the tune and the gates up to beat `upTo`, with the playhead at `head` (default: upTo). */
+  function draw(tune, upTo, head) {
+    const at = head === undefined ? upTo : head;
+    drawRoll(tune, upTo, at); drawGates(tune, upTo, at);
+  }
+
+  function animate() {
+    const tune = ui.tune;
+    if (!tune || !ui.audio) return;
+    const played = (ui.audio.currentTime - ui.started) / SECONDS_PER_BEAT;  // beats since the start
+    const span = ui.spans.find(([a, c, at]) => played < at + c - a) || ui.spans[ui.spans.length - 1];
+    const beat = Math.min(Math.max(span[0] + played - span[2], 0), tune.end);  // where in the written tune
+    ui.reached = Math.max(ui.reached, beat);
+    draw(tune, ui.reached, beat);
+    if (played < ui.length) ui.frame = requestAnimationFrame(animate);
+    else draw(tune, tune.end);
+  }
+
+  // -- the panel ------------------------------------------------------------------------------
+  function control(label, el) {
+    const l = document.createElement("label");
+    l.textContent = `${label} `;
+    l.appendChild(el);
+    return l;
+  }
+
+  function build(panel, names) {
+    panel.innerHTML = "";
+    const form = document.createElement("div");
+    form.className = "live-controls";
+    const model = document.createElement("select");
+    model.id = "live-model";
+    for (const n of names) model.add(new Option(`${ui.models[n].label} (${ui.models[n].cell.toUpperCase()})`, n));
+    const key = document.createElement("select");
+    key.id = "live-key";
+    const temp = document.createElement("input");
+    Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});
+    const tempOut = document.createElement("output");
+    tempOut.textContent = "1.0";
+    temp.addEventListener("input", () => { tempOut.textContent = Number(temp.value).toFixed(1); });
+    const seed = document.createElement("input");
+    Object.assign(seed, {id: "live-seed", type: "number", min: "0", max: "999999", step: "1", value: "0"});
+    const go = document.createElement("button");
+    Object.assign(go, {id: "live-generate", type: "button", textContent: "Generate"});
+    const next = document.createElement("button");
+    Object.assign(next, {id: "live-next", type: "button", textContent: "Next seed"});
+    const again = document.createElement("button");
+    Object.assign(again, {id: "live-play", type: "button", textContent: "Play again", disabled: true});
+    const fillKeys = () => {
+      const m = ui.models[model.value], was = key.value || "D major";
+      key.innerHTML = "";
+      const modes = {};
+      for (const k of Object.keys(m.keys)) (modes[k.split(" ")[1]] = modes[k.split(" ")[1]] || []).push(k);
+      for (const [mode, ks] of Object.entries(modes)) {
+        const group = document.createElement("optgroup");
+        group.label = mode;
+        for (const k of ks) group.appendChild(new Option(k, k));
+        key.appendChild(group);
+      }
+      key.value = Object.keys(m.keys).includes(was) ? was : Object.keys(m.keys)[0];
+    };
+    model.addEventListener("change", fillKeys);
+    fillKeys();
+    form.append(control("Model", model), control("Key", key), control("Temperature", temp), tempOut,
+                control("Seed", seed), go, next, again);
+    const help = document.createElement("p");
+    help.className = "live-info";
+    help.textContent = "Temperature: below 1 the model plays it safe, above 1 it takes more chances. " +
+      "The same model, key, temperature and seed always give the same tune.";
+    const roll = document.createElement("canvas"), gates = document.createElement("canvas");
+    roll.id = "live-roll"; gates.id = "live-gates";
+    const caption = document.createElement("p");
+    caption.className = "live-info";
+    caption.id = "live-caption";
+    caption.textContent = "Press Generate. Blue notes are in the key signature, orange ones outside it.";
+    panel.append(form, help, roll, gates, caption);
+    const messages = document.createElement("div");
+    messages.id = "live-messages";
+    panel.appendChild(messages);
+    const run = async () => {
+      const s = Math.max(0, Math.floor(Number(seed.value) || 0));
+      seed.value = String(s);
+      let tune;
+      try {
+        tune = generate({model: model.value, key: key.value, temperature: Number(temp.value), seed: s, maxNotes: 64});
+      } catch (err) { say(err.message); return; }
+      tune.pitchClasses = ui.models[model.value].keys[tune.key] || [];
+      ui.tune = tune;
+      again.disabled = false;
+      draw(tune, tune.end);
+      caption.textContent = tune.cell === "rnn"
+        ? "The RNN has no gate: each note rewrites its state (dark = +1, light = -1). A unit that keeps one colour " +
+          "holds something, such as the key, through the tune; one that flickers follows the notes."
+        : `Dark: the unit keeps its memory through that note (${GATE_TEXT[tune.cell][0]} near 1); light: it erases ` +
+          "it and writes the new note. A unit that stays dark holds what it knows, such as the key, through the tune.";
+      await start(tune);
+    };
+    go.addEventListener("click", run);
+    try {  // a first tune, drawn (not played: browsers play sound only after a click)
+      const first = generate({model: model.value, key: key.value, temperature: 1, seed: 0, maxNotes: 64});
+      first.pitchClasses = ui.models[model.value].keys[first.key] || [];
+      ui.tune = first;
+      again.disabled = false;
+      draw(first, first.end);
+      caption.textContent = "A first tune, made when the page opened. Press Generate (or Play again) to hear one.";
+    } catch (err) { say(err.message); }
+    next.addEventListener("click", () => { seed.value = String(Math.max(0, Math.floor(Number(seed.value) || 0)) + 1); run(); });
+    again.addEventListener("click", () => { if (ui.tune) start(ui.tune); });
+  }
+
+  async function start(tune) {
+    if (!audioContext() || !root.MUSICGATE_SOUNDS) { draw(tune, tune.end); return; }
+    try {
+      await play(tune);
+      draw(tune, 0, 0);
+      ui.frame = requestAnimationFrame(animate);
+    } catch (err) {
+      if (!ui.messages.includes(err.message)) say(err.message);
+      draw(tune, tune.end);
+    }
+  }
+
+  function init() {
+    const section = document.getElementById("live");
+    const panel = document.getElementById("live-panel");
+    if (!section || !panel) return;
+    let names = [];
+    try { names = JSON.parse(section.dataset.models || "[]"); } catch (e) { names = []; }
+    const folder = section.dataset.folder || "live";
+    if (!live.loadModels || !live.sampleTune) {
+      panel.innerHTML = "";
+      const p = document.createElement("p");
+      p.className = "warn";
+      p.textContent = `The live generator could not start: ${folder}/model.js or ${folder}/grammar.js is missing or broken; ` +
+        "build the page again with musicgate gallery.";
+      panel.appendChild(p);
+      return;
+    }
+    const {models, errors} = live.loadModels(names, folder);
+    ui.models = models;
+    const ok = names.filter(n => n in models);
+    const problems = Object.values(errors).map(e => `${e}; build the page again with musicgate gallery.`);
+    if (!ok.length) {
+      panel.innerHTML = "";
+      const p = document.createElement("p");
+      p.className = "warn"; p.id = "live-message";
+      p.textContent = `No model could be loaded, so no new tunes here. ${problems.join(" ")}`;
+      panel.appendChild(p);
+      return;
+    }
+    build(panel, ok);
+    problems.forEach(m => say(m));
+    if (!(root.AudioContext || root.webkitAudioContext)) {
+      say("This browser has no Web Audio: new tunes are drawn but cannot be played here (try a current Chrome, Firefox or Safari).");
+    }
+    if (!root.MUSICGATE_SOUNDS) say(`${folder}/sounds.js is missing or unreadable: new tunes are drawn but cannot be played.`);
+    ui.ready = true;
+  }
+
+  /** Root-mean-square level of what the page is playing now (0 when silent or not playing). */
+  function level() {
+    if (!ui.analyser) return 0;
+    const a = new Float32Array(ui.analyser.fftSize);
+    ui.analyser.getFloatTimeDomainData(a);
+    return Math.sqrt(a.reduce((s, x) => s + x * x, 0) / a.length);
+  }
+
+  live.generate = generate;
+  live.level = level;
+  live.play = play;
+  live.stop = stop;
+  live.state = () => ({ready: !!ui.ready, audio: ui.audio ? ui.audio.state : null, messages: ui.messages.slice(),
+                       schedule: ui.schedule.slice(), models: Object.keys(ui.models)});
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})(window);

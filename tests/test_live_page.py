@@ -1,0 +1,400 @@
+"""The live generator of the gallery page, in a real browser (headless Debian chromium via Playwright).
+
+The page's JavaScript must compute what PyTorch computes (logits of each cell), allow exactly the
+tokens the Python grammar allows, sample reproducibly, produce tunes the Python tokenizer decodes,
+play them, and show a message (never a blank panel) when its files or Web Audio are missing.
+"""
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from musicgate.errors import ConfigError
+from musicgate.music.keys import Key, parse_key
+from musicgate.nn.models import RecurrentLM
+from musicgate.teach import live
+from musicgate.tokens.grammar import MelodyGrammar
+from musicgate.tokens.tokenizer import make_tokenizer
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+TINY = {"tiny-rnn": "rnn", "tiny-lstm": "lstm", "tiny-gru": "gru"}
+
+
+def _need_browser() -> str:
+    path = shutil.which(CHROMIUM) or shutil.which("chromium")
+    if path is None:
+        pytest.skip(f"chromium is not installed ({CHROMIUM}); the live page's tests need Debian's chromium: "
+                    "apt-get install -y chromium")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("playwright is not installed; the live page's tests drive chromium with it: "
+                    "pip install 'musicgate[test]'")
+    return path
+
+
+def tiny_model(cell: str, tok, seed: int) -> RecurrentLM:
+    """A small randomly initialised model; biases made non-zero so every term of the step counts."""
+    torch.manual_seed(seed)
+    model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=12, layers=2, embed=10)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "bias" in name:
+                p.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A page folder: three tiny models (rnn, lstm, gru) and the shipped folk-gru, as the gallery writes it."""
+    from musicgate.nn.hub import load_model, shipped_models
+
+    _need_browser()
+    folder = tmp_path_factory.mktemp("live")
+    tok = make_tokenizer("melody", pitch_range=(48, 84))  # form tokens: TIE, repeats, endings
+    loaded = [(tiny_model(cell, tok, i), tok, {"name": name}) for i, (name, cell) in enumerate(TINY.items())]
+    plain = make_tokenizer("melody", pitch_range=(55, 79), form=False)  # the vocabulary of musicgate 0.x
+    loaded.append((tiny_model("gru", plain, 9), plain, {"name": "tiny-plain"}))
+    if "folk-gru" in shipped_models():
+        model, stok, meta = load_model("folk-gru")
+        loaded.append((model, stok, {"name": "folk-gru"}))
+    section = live.write_live(folder, loaded)
+    page = live.standalone_page(folder, section)
+    return {"page": page, "models": {m[2]["name"]: (m[0], m[1]) for m in loaded}}
+
+
+class Browser:
+    """One chromium for the module; ``open`` gives a fresh page that records console errors."""
+
+    def __init__(self):
+        from playwright.sync_api import sync_playwright
+
+        self._profile = tempfile.TemporaryDirectory()
+        self._pw = sync_playwright().start()
+        self.ctx = self._pw.chromium.launch_persistent_context(
+            self._profile.name, executable_path=_need_browser(), headless=True, args=ARGS,
+            viewport={"width": 1300, "height": 900})
+
+    def open(self, path: Path, init_script: str | None = None):
+        page = self.ctx.new_page()
+        page.errors = []
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        if init_script:
+            page.add_init_script(init_script)
+        page.goto(path.as_uri(), wait_until="load")
+        return page
+
+    def close(self):
+        self.ctx.close()
+        self._pw.stop()
+        self._profile.cleanup()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need_browser()
+    b = Browser()
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, site):
+    p = browser.open(site["page"])
+    yield p
+    p.close()
+
+
+def _real(site, name: str = "folk-gru") -> str:
+    if name not in site["models"]:
+        pytest.skip(f"the shipped {name} is not installed in this copy of musicgate")
+    return name
+
+
+# -- the model ---------------------------------------------------------------------------------
+def test_logits_equal_pytorch(page, site):
+    names = list(site["models"])
+    for name in names:
+        model, tok = site["models"][name]
+        rng = np.random.default_rng(7)
+        ids = [tok.bos_id, tok.key_id(Key(2, "major")), tok.meter_id((6, 8))] + \
+            rng.integers(0, len(tok), 37).tolist()
+        js = np.array(page.evaluate(
+            "([name, ids]) => MusicgateLive.loadModels([name]).models[name].logitsOf(ids)", [name, ids]))
+        with torch.no_grad():
+            want = model(torch.tensor([ids]))[0][0].numpy()
+        assert js.shape == want.shape
+        assert np.abs(js - want).max() <= 1e-4, (name, np.abs(js - want).max())
+
+
+# -- the grammar -------------------------------------------------------------------------------
+def _prefixes(site) -> list[tuple[str, list[int]]]:
+    """Prefixes from the real sampler (the tiny models play oddly, so odd states come up) and from a
+    uniform random walk under the meter grammar (repeat marks closing short bars, ties, pickups)."""
+    from musicgate.generation.sample import sample
+
+    out = []
+    rng = np.random.default_rng(3)
+    for name, (model, tok) in site["models"].items():
+        keys = [Key(int(t), m) for t, m in zip(rng.integers(0, 12, 4), ("major", "minor", "dorian", "mixolydian"))]
+        for seq in sample(model, tok, keys=keys, length=24, seed=1, n_threads=1):
+            for cut in sorted(set(rng.integers(1, len(seq) + 1, 8).tolist())):
+                out.append((name, [int(x) for x in seq[:cut]]))
+    tok = site["models"]["tiny-lstm"][1]
+    g = MelodyGrammar(tok, meter=True)
+    for _ in range(12):
+        ids = [tok.bos_id]
+        state = g.start(1)
+        while ids[-1] != tok.eos_id and len(ids) < 80:
+            allowed = np.flatnonzero(g.allowed(state)[0])
+            t = int(rng.choice(allowed))
+            g.advance(state, [t])
+            ids.append(t)
+            if rng.random() < 0.1:
+                out.append(("tiny-lstm", list(ids)))
+        out.append(("tiny-lstm", ids[:-1]))
+    return out
+
+
+def test_grammar_allows_exactly_what_python_allows(page, site):
+    cases = _prefixes(site)
+    js = page.evaluate("""(cases) => cases.map(([name, ids, meter]) => {
+        const m = MusicgateLive.loadModels([name]).models[name];
+        const g = new MusicgateLive.Grammar(new MusicgateLive.Vocab(m.tokenizer), meter);
+        const mask = g.allowed(g.start(ids));
+        return Array.from(mask).flatMap((x, i) => x ? [i] : []);
+    })""", [[n, ids, meter] for n, ids in cases for meter in (True, False)])
+    assert len(js) == 2 * len(cases) > 100
+    for (name, ids), meter, got in zip([c for c in cases for _ in (0, 1)], [True, False] * len(cases), js):
+        tok = site["models"][name][1]
+        grammar = MelodyGrammar(tok, meter=meter)
+        want = np.flatnonzero(grammar.allowed(grammar.start(1, np.array([ids])))[0]).tolist()
+        assert got == want, (name, meter, [tok.vocab[i] for i in ids[-6:]])
+
+
+def test_repeats_are_played_as_python_plays_them(page):
+    from musicgate.music.notes import form_spans
+
+    rng = np.random.default_rng(5)
+    kinds = ["|", "|", "|", "|:", ":|", "|1", "|2", "||"]
+    cases = []
+    for _ in range(300):
+        beats = np.cumsum(rng.integers(1, 4, rng.integers(0, 12))).astype(float).tolist()
+        cases.append([[b, str(rng.choice(kinds))] for b in beats])
+    js = page.evaluate("""(cases) => cases.map(bars => MusicgateLive.formSpans(
+        bars.map(([beat, kind]) => ({beat, kind})), 20))""", cases)
+    for bars, got in zip(cases, js):
+        assert got == [list(s) for s in form_spans([tuple(b) for b in bars], 20.0)], bars
+
+
+# -- sampling ----------------------------------------------------------------------------------
+def test_a_seed_gives_the_same_tune(page, site):
+    name = _real(site)
+    tunes = page.evaluate("""(name) => [3, 3, 4].map(seed => MusicgateLive.generate(
+        {model: name, key: 'A minor', temperature: 0.9, seed, maxNotes: 40}).ids)""", name)
+    assert tunes[0] == tunes[1] and tunes[0] != tunes[2]
+
+
+def test_a_tune_decodes_in_python_with_its_bars(page, site):
+    from musicgate.generation.sample import grammar_for
+    from musicgate.nn.models import trace_gates
+    from musicgate.viz.gates import per_note
+
+    name = _real(site)
+    model, tok = site["models"][name]
+    for key, seed in (("D major", 0), ("G mixolydian", 1), ("E minor", 2)):
+        tune = page.evaluate("""([name, key, seed]) => { const t = MusicgateLive.generate(
+            {model: name, key, temperature: 1, seed, maxNotes: 48}); return {ids: t.ids, notes: t.notes, bars: t.bars,
+            key: t.key, noteKeep: t.noteKeep, units: t.units}; }""", [name, key, seed])
+        ids = np.array(tune["ids"])
+        assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
+        notes = tok.decode(ids)
+        assert 32 <= len(notes) <= 48 and tok.key_of(ids) == parse_key(key)
+        assert notes.bars and [round(b, 6) for b, _ in notes.bars] == [round(b["beat"], 6) for b in tune["bars"]]
+        assert [k for _, k in notes.bars] == [b["kind"] for b in tune["bars"]]
+        assert notes.pitch.tolist() == [n["pitch"] for n in tune["notes"]]
+        assert np.allclose(notes.onset, [n["onset"] for n in tune["notes"]])
+        assert np.allclose(notes.duration, [n["duration"] for n in tune["notes"]])
+        assert tok.bar_fill(ids)[0] == tok.bar_fill(ids)[1]  # every whole bar filled exactly
+        # the gate view's columns: the gallery's per-note update gate (GRU) of the drawn units
+        trace = trace_gates(model, ids[None].astype(np.int64))
+        want = per_note(trace.update_gate[-1, 0], tok.note_index(ids), how="mean")[:, tune["units"]]
+        assert np.abs(np.array(tune["noteKeep"]) - want).max() <= 1e-4
+
+
+def test_the_api_refuses_bad_settings_and_the_controls_cannot_make_them(page, site):
+    name = _real(site)
+    errors = page.evaluate("""(name) => [
+        {model: name, key: 'H major', temperature: 1}, {model: name, key: 'D major', temperature: 0},
+        {model: name, key: 'D major', temperature: -1}, {model: name, key: 'D major', temperature: NaN},
+        {model: 'nope', key: 'D major', temperature: 1}].map(o => {
+            try { MusicgateLive.generate(o); return null; } catch (e) { return e.message; } })""", name)
+    assert errors[0].startswith('unknown key "H major"') and "D major" in errors[0]
+    assert all(e and e.startswith("temperature must be a finite number > 0") for e in errors[1:4]), errors
+    assert errors[4].startswith('unknown model "nope"')
+    controls = page.evaluate("""() => ({min: Number(document.getElementById('live-temperature').min),
+        keys: [...document.getElementById('live-key').options].map(o => o.value),
+        models: [...document.getElementById('live-model').options].map(o => o.value)})""")
+    assert controls["min"] > 0 and set(controls["models"]) == set(site["models"])
+    tok = site["models"]["tiny-rnn"][1]
+    assert set(controls["keys"]) == {tok._keys[i].name for i in range(tok.key_unknown_id - tok.key_base)}
+
+
+# -- the page in use ---------------------------------------------------------------------------
+def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
+    name = _real(site)
+    p = browser.open(site["page"])
+    try:
+        p.select_option("#live-model", name)
+        p.select_option("#live-key", "G major")
+        seed = p.evaluate("""(name) => { for (let seed = 0; seed < 60; seed++) {  // a tune with a repeat
+            const t = MusicgateLive.generate({model: name, key: 'G major', temperature: 1, seed, maxNotes: 64});
+            if (t.bars.some(b => b.kind === ':|')) return seed; } return -1; }""", name)
+        assert seed >= 0, "no tune with a repeat in 60 seeds"
+        p.fill("#live-seed", str(seed))
+        p.click("#live-generate")
+        p.wait_for_function("() => MusicgateLive.state().schedule.length > 0", timeout=15000)
+        p.wait_for_timeout(2500)  # a few notes played and drawn
+        state = p.evaluate("() => MusicgateLive.state()")
+        levels = p.evaluate("""async () => { const out = [];
+            for (let i = 0; i < 5; i++) { out.push(MusicgateLive.level()); await new Promise(r => setTimeout(r, 100)); }
+            return out; }""")
+        tune = p.evaluate(f"""() => MusicgateLive.generate({{model: {json.dumps(name)}, key: 'G major',
+            temperature: 1, seed: {seed}, maxNotes: 64}})""")
+        shot = tmp_path / "live.png"
+        p.screenshot(path=str(shot), full_page=True)
+        ink = p.evaluate("""() => ['live-roll', 'live-gates'].map(id => { const c = document.getElementById(id);
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+            for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })""")
+        errors = list(p.errors)
+    finally:
+        p.close()
+    assert errors == []
+    assert state["audio"] == "running" and state["messages"] == []
+    assert max(levels) > 0.01, levels  # the instrument is sounding
+    schedule = state["schedule"]
+    played = site["models"][name][1].decode(tune["ids"]).played()  # as the gallery's recordings play it
+    assert ":|" in [b["kind"] for b in tune["bars"]] and len(played) > len(tune["notes"]) >= 32
+    assert len(schedule) == len(played)
+    for s, pitch, onset, duration in zip(schedule, played.pitch, played.onset, played.duration):
+        # what is heard: the tune's pitches at its times (120 beats a minute), repeats played
+        assert abs(s["sample"] + 12 * math.log2(s["rate"]) - pitch) < 1e-3 and abs(s["sample"] - pitch) <= 3
+        assert s["when"] == pytest.approx(onset * 0.5) and s["duration"] == pytest.approx(duration * 0.5)
+    assert min(ink) > 2000
+    assert shot.is_file() and shot.stat().st_size > 20_000
+
+
+# -- bad input: a message on the page, never a blank panel ---------------------------------------
+def _message(p) -> str:
+    return p.evaluate("() => [...document.querySelectorAll('#live-panel .warn')].map(e => e.innerText).join(' ')")
+
+
+def test_a_page_without_its_files_says_so(browser, site, tmp_path):
+    shutil.copyfile(site["page"], tmp_path / "live.html")  # the page without its live/ folder
+    p = browser.open(tmp_path / "live.html")
+    try:
+        text = _message(p)
+        assert p.is_visible("#live-message")
+    finally:
+        p.close()
+    assert "live/ folder" in text and "missing" in text and "musicgate gallery" in text
+    messages = {}
+    for missing in ("sounds.js", "grammar.js", "player.js"):  # one file gone from the folder
+        folder = tmp_path / missing
+        shutil.copytree(site["page"].parent, folder)
+        (folder / "live" / missing).unlink()
+        p = browser.open(folder / "live.html")
+        try:
+            messages[missing] = _message(p)
+        finally:
+            p.close()
+    assert "live/sounds.js is missing or unreadable: new tunes are drawn but cannot be played" in messages["sounds.js"]
+    assert "live/model.js or live/grammar.js is missing or broken" in messages["grammar.js"]
+    assert "live/ folder beside this page are missing" in messages["player.js"]
+
+
+def test_a_browser_without_web_audio_says_so(browser, site):
+    name = _real(site)
+    p = browser.open(site["page"], "delete window.AudioContext; delete window.webkitAudioContext;")
+    try:
+        p.select_option("#live-model", name)
+        p.click("#live-generate")
+        p.wait_for_timeout(300)
+        text = _message(p)
+        errors = list(p.errors)
+        drawn = p.evaluate("() => document.getElementById('live-roll').width > 0")
+    finally:
+        p.close()
+    assert "no Web Audio" in text and drawn and errors == []
+
+
+def test_a_model_file_that_cannot_be_parsed_says_so(browser, site, tmp_path):
+    folder = tmp_path / "page"
+    shutil.copytree(site["page"].parent, folder)
+    good = (folder / "live" / "model-tiny-gru.js").read_text()
+    (folder / "live" / "model-tiny-gru.js").write_text(good[: len(good) // 2])  # cut short: a syntax error
+    lstm = folder / "live" / "model-tiny-lstm.js"
+    lstm.write_text(lstm.read_text().replace('\\"data\\": \\"', '\\"data\\": \\"AAAA'))  # weights of a wrong size
+    p = browser.open(folder / "live.html")
+    try:
+        text = _message(p)
+        models = p.evaluate("() => MusicgateLive.state().models")
+    finally:
+        p.close()
+    assert "live/model-tiny-gru.js is missing or could not be parsed" in text
+    assert "live/model-tiny-lstm.js" in text and "tiny-lstm" not in models and "tiny-rnn" in models
+    for name in site["models"]:
+        (folder / "live" / f"model-{name}.js").write_text("window.MUSICGATE_MODELS = {")
+    p = browser.open(folder / "live.html")
+    try:
+        text = _message(p)
+    finally:
+        p.close()
+    assert text.startswith("No model could be loaded") and "musicgate gallery" in text
+
+
+# -- the exporter ------------------------------------------------------------------------------
+def test_the_exporter_refuses_what_the_page_cannot_run():
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    with pytest.raises(ConfigError, match="runs only rnn, lstm, gru token models, not 'mingru'"):
+        live.model_payload(RecurrentLM(vocab_size=len(tok), cell="mingru", hidden=4, layers=1), tok, name="m")
+    event = make_tokenizer("event", pitch_range=(48, 84))
+    with pytest.raises(ConfigError, match="only melody-vocabulary models, not one with the event vocabulary"):
+        live.model_payload(RecurrentLM(vocab_size=len(event), cell="gru", hidden=4, layers=1), event, name="e")
+    model = tiny_model("lstm", tok, 0)
+    payload = live.model_payload(model, tok, name="x")
+    section = live.section_html([("x", "model-x.js")], left_out=["Not in the live panel: m: <mingru>."])
+    assert "Not in the live panel: m: &lt;mingru&gt;." in section and 'src="live/model-x.js"' in section
+    data = np.frombuffer(base64.b64decode(payload["data"]), "<f4")
+    state = model.state_dict()
+    assert sorted(t["name"] for t in payload["tensors"]) == sorted(state)
+    for t in payload["tensors"]:
+        n = int(np.prod(t["shape"]))
+        assert np.array_equal(data[t["offset"]:t["offset"] + n].reshape(t["shape"]), state[t["name"]].numpy())
+    assert payload["keys"]["D major"] == [1, 2, 4, 6, 7, 9, 11]
+
+
+def test_the_instrument_notes_sound_at_their_pitches(site):
+    import io
+
+    import librosa
+    import soundfile
+
+    text = (site["page"].parent / "live" / "sounds.js").read_text()
+    sounds = json.loads(text[text.index("=") + 1:].strip().rstrip(";"))
+    assert sorted(int(p) for p in sounds["notes"]) == list(live.SOUND_PITCHES)
+    for pitch, data in sounds["notes"].items():
+        audio, rate = soundfile.read(io.BytesIO(base64.b64decode(data)))
+        assert 0.3 < np.abs(audio).max() <= 0.95 and len(audio) >= live.SOUND_SECONDS * rate
+        f0 = librosa.yin(audio[int(0.1 * rate):int(0.6 * rate)], fmin=50, fmax=2500, sr=rate, frame_length=2048)
+        assert abs(librosa.hz_to_midi(np.median(f0)) - int(pitch)) < 0.3, pitch
