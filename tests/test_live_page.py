@@ -258,7 +258,8 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
         p.select_option("#live-model", name)
         p.select_option("#live-key", "G major")
         seed = p.evaluate("""(name) => { for (let seed = 0; seed < 60; seed++) {  // a tune with a repeat
-            const t = MusicgateLive.generate({model: name, key: 'G major', temperature: 1, seed, maxNotes: 64});
+            const t = MusicgateLive.generate({model: name, key: 'G major', seed, maxNotes: MusicgateLive.MAX_NOTES,
+                temperature: Number(document.getElementById('live-temperature').value)});  // as the panel asks
             if (t.bars.some(b => b.kind === ':|')) return seed; } return -1; }""", name)
         assert seed >= 0, "no tune with a repeat in 60 seeds"
         p.fill("#live-seed", str(seed))
@@ -270,7 +271,8 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
             for (let i = 0; i < 5; i++) { out.push(MusicgateLive.level()); await new Promise(r => setTimeout(r, 100)); }
             return out; }""")
         tune = p.evaluate(f"""() => MusicgateLive.generate({{model: {json.dumps(name)}, key: 'G major',
-            temperature: 1, seed: {seed}, maxNotes: 64}})""")
+            temperature: Number(document.getElementById('live-temperature').value), seed: {seed},
+            maxNotes: MusicgateLive.MAX_NOTES}})""")
         shot = tmp_path / "live.png"
         p.screenshot(path=str(shot), full_page=True)
         ink = p.evaluate("""() => ['live-roll', 'live-gates'].map(id => { const c = document.getElementById(id);

@@ -11,9 +11,9 @@ def register(sub) -> None:
                 "musicgate gallery",
                 'musicgate gallery --model folk-lstm --model runs/my-gru --key "E minor" --retention generated/retention-X',
                 description="Piano rolls, key curves, gate views and a comparison from measured numbers, for each model "
-                "and key.\nThe page works offline from file:// (media/ beside index.html).")
+                "and key.\nThe page works offline from file:// (media/ and live/ beside index.html; live/ runs the models in the browser).")
     p.add_argument("-o", "--output", type=out_dir, default="generated/gallery",
-                   help="folder for index.html and media/ (default generated/gallery)")
+                   help="folder for index.html, media/ and live/ (default generated/gallery)")
     _sampling_args(p)
     p.add_argument("--length", type=positive_int, default=None, help="notes per sample (default 128)")
     p.add_argument("--num", type=positive_int, default=4,

@@ -15,6 +15,7 @@
   "use strict";
   const live = root.MusicgateLive = root.MusicgateLive || {};
   const SECONDS_PER_BEAT = 0.5;  // 120 quarter notes a minute, as the gallery's recordings
+  const MAX_NOTES = live.MAX_NOTES = 128;  // the panel's tunes end where the model ends them, or are cut here
   const IN_KEY = "#0072b2", OUT_KEY = "#e69f00", BAR = "#999";  // Okabe-Ito: colour-blind safe
   const GATE_TEXT = {
     lstm: ["forget gate f", "0 = erase the old memory, 1 = keep it"],
@@ -283,9 +284,9 @@
     const key = document.createElement("select");
     key.id = "live-key";
     const temp = document.createElement("input");
-    Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});
+    Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "0.8"});  // musicgate generate's default
     const tempOut = document.createElement("output");
-    tempOut.textContent = "1.0";
+    tempOut.textContent = "0.8";
     temp.addEventListener("input", () => { tempOut.textContent = Number(temp.value).toFixed(1); });
     const seed = document.createElement("input");
     Object.assign(seed, {id: "live-seed", type: "number", min: "0", max: "999999", step: "1", value: "0"});
@@ -331,7 +332,7 @@
       seed.value = String(s);
       let tune;
       try {
-        tune = generate({model: model.value, key: key.value, temperature: Number(temp.value), seed: s, maxNotes: 64});
+        tune = generate({model: model.value, key: key.value, temperature: Number(temp.value), seed: s, maxNotes: MAX_NOTES});
       } catch (err) { say(err.message); return; }
       tune.pitchClasses = ui.models[model.value].keys[tune.key] || [];
       ui.tune = tune;
@@ -346,7 +347,7 @@
     };
     go.addEventListener("click", run);
     try {  // a first tune, drawn (not played: browsers play sound only after a click)
-      const first = generate({model: model.value, key: key.value, temperature: 1, seed: 0, maxNotes: 64});
+      const first = generate({model: model.value, key: key.value, temperature: Number(temp.value), seed: 0, maxNotes: MAX_NOTES});
       first.pitchClasses = ui.models[model.value].keys[first.key] || [];
       ui.tune = first;
       again.disabled = false;
