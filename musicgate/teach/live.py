@@ -218,7 +218,10 @@ def section_html(models: Sequence[tuple[str, str]], *, folder: str = LIVE, left_
     The panel says what went wrong until ``player.js`` has started it, so a page without its
     ``live/`` folder, or without JavaScript, shows a message instead of an empty box.
     """
+    from musicgate.generation.api import DEFAULT_MODEL
+
     e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
+    models = sorted(models, key=lambda m: m[0] != DEFAULT_MODEL)  # the panel starts on generate's default
     names = json.dumps([n for n, _ in models])
     scripts = [f"{folder}/{f}" for _, f in models] + [f"{folder}/sounds.js"] + [f"{folder}/{s}" for s in SCRIPTS]
     tags = "\n".join(f'<script src="{e(s)}"></script>' for s in scripts)
