@@ -8,6 +8,7 @@ import torch
 
 from musicgate.errors import ConfigError
 from musicgate.experiments.memory import (
+    result_dicts, results_from_dicts, summarise,
     ADDING_BASELINE, COPY_MARKER, MemoryConfig, adding_batch, copy_baseline, copy_batch,
     memory_sweep, memory_table, plot_memory, run_memory_task)
 
@@ -79,3 +80,90 @@ def test_tiny_sweep_matched_sizes_table_and_plot(tmp_path):
     assert table.count("\n") == 7 and "| copy | 5 | gru |" in table
     png = plot_memory(results, tmp_path / "sub" / "memory.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seeds_inits_summary_and_interval(tmp_path):
+    cfg = MemoryConfig(lstm_hidden=6, steps=4, batch_size=8, eval_size=32)
+    results = memory_sweep(["adding"], [5], ["lstm"], cfg, seeds=[0, 1, 2], inits=["default", "chrono"])
+    assert [(r.init, r.seed) for r in results] == [(i, s) for i in ("default", "chrono") for s in (0, 1, 2)]
+    assert all(r.t_max is None for r in results[:3]) and all(r.t_max == 5 for r in results[3:])
+    assert len({r.loss for r in results[:3]}) == 3                      # the seeds differ
+    assert results[0].history and results[0].history[-1][0] == 4
+    (default, chrono) = summarise(results)
+    losses = [r.loss for r in results[:3]]
+    mean = sum(losses) / 3
+    sd = (sum((v - mean) ** 2 for v in losses) / 2) ** 0.5
+    assert default.loss == pytest.approx(mean) and default.seeds == [0, 1, 2]
+    assert default.hi - mean == pytest.approx(4.3027 * sd / 3 ** 0.5, rel=1e-3)
+    assert default.lo == pytest.approx(max(0.0, mean - 4.3027 * sd / 3 ** 0.5), rel=1e-3)
+    assert chrono.init == "chrono" and 0 <= chrono.solved <= 3
+    assert "| adding | 5 | lstm | chrono |" in memory_table(results)
+    assert results_from_dicts(result_dicts(results)) == results
+    assert plot_memory(results, tmp_path / "m.png").stat().st_size > 0
+
+
+def test_same_seed_same_run_and_chrono_sets_time_scales():
+    from musicgate.experiments.memory import _model
+    from musicgate.nn.init import init_gates, time_scales
+
+    cfg = MemoryConfig(lstm_hidden=6, steps=3, batch_size=4, eval_size=16, init="forget1")
+    a, b = (run_memory_task("copy", 4, "gru", cfg) for _ in range(2))
+    assert a.loss == b.loss and a.init == "forget1"
+    model = init_gates(_model("adding", "lstm", 8), "chrono", t_max=600.0)
+    scales = time_scales(model)
+    assert scales.min() >= 2 - 1e-6 and scales.max() <= 600 + 1e-6 and scales.max() > 100
+
+
+def test_bad_init_seeds_and_config_values():
+    from musicgate.experiments.memory import parse_seeds
+
+    with pytest.raises(ConfigError, match="no gates"):
+        memory_sweep(["adding"], [5], ["rnn", "lstm"], MemoryConfig(steps=1), inits=["chrono"])
+    with pytest.raises(ConfigError, match="unknown gate initialisation"):
+        MemoryConfig(init="xavier")
+    with pytest.raises(ConfigError, match="> 1"):
+        MemoryConfig(init="chrono", init_t_max=1.0)
+    with pytest.raises(ConfigError, match="only by the chrono"):
+        MemoryConfig(init="forget1", init_t_max=50.0)
+    with pytest.raises(ConfigError, match="optimizer"):
+        MemoryConfig(optimizer="sgd")
+    assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4,7") == [4, 7] and parse_seeds(2) == [0, 1]
+    for bad in ("0", "1,1", "a", "-1,2"):
+        with pytest.raises(ConfigError, match="seeds"):
+            parse_seeds(bad)
+
+
+def test_bai_preset_sizes_and_settings():
+    from musicgate.experiments.memory import _model, memory_preset
+    from musicgate.nn.models import count_params
+
+    preset = memory_preset("bai")
+    (T_add, add), (T_copy, copy) = preset["tasks"]["adding"], preset["tasks"]["copy"]
+    assert (T_add, add.optimizer, add.lr, add.clip, add.batch_size) == (600, "adam", 0.004, 0.0, 32)
+    assert (T_copy, copy.optimizer, copy.lr, copy.clip, copy.batch_size) == (1000, "rmsprop", 0.0005, 1.0, 32)
+    for cell in ("rnn", "lstm", "gru"):
+        assert abs(count_params(_model("adding", cell, 32, add.params)) - 70_000) < 1_000
+        assert abs(count_params(_model("copy", cell, 32, copy.params)) - 16_000) < 500
+    assert preset["published"]["adding"]["gru"] == pytest.approx(5.3e-5)
+    with pytest.raises(ConfigError, match="bai"):
+        memory_preset("nope")
+
+
+def test_cli_memory_seeds_init_preset_and_bad_input(tmp_path, capsys):
+    import json
+
+    from musicgate.cli import main
+
+    out = tmp_path / "m.json"
+    assert main(["-q", "bench", "memory", "--task", "adding", "--T", "4", "--cell", "lstm,gru", "--steps", "2",
+                 "--hidden", "4", "--seeds", "2", "--init", "default,forget1", "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["seeds"] == [0, 1] and data["inits"] == ["default", "forget1"] and len(data["results"]) == 8
+    assert data["configs"]["adding"]["steps"] == 2 and len(data["summary"]) == 4
+    assert "| adding | 4 | gru | forget1 |" in out.with_suffix(".md").read_text()
+    for bad in (["--init", "chrono", "--cell", "rnn"], ["--init", "warm"], ["--init", "chrono", "--init-t-max", "1"],
+                ["--seeds", "1,1"], ["--preset", "nobody"], ["--seed", "1", "--seeds", "2"]):
+        capsys.readouterr()
+        assert main(["bench", "memory", "--T", "4", "--steps", "1", *bad]) == 2, bad
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "Traceback" not in err[0], bad

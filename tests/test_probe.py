@@ -11,7 +11,7 @@ from musicgate.errors import ConfigError
 from musicgate.music.keys import MAJOR_MINOR_KEYS
 from musicgate.nn.models import CELLS, count_params
 from musicgate.experiments.probe import (CHANCE, PITCH_BASE, REST, VOCAB, ProbeConfig, ProbeResult, in_key_mass, longest_recalled,
-                             probe_batch, probe_model, probe_score, probe_table, train_probe)
+                             probe_batch, probe_model, probe_score, probe_table, summarise_probe, train_probe)
 
 
 @pytest.mark.parametrize("T", [0, 1, 17])
@@ -91,7 +91,48 @@ def test_train_probe_tiny_and_longest_recalled():
     rows += [ProbeResult("lstm", t, 8, 100, 1, .58, .57, .59, .7, 2.0, False, 0.0) for t in (10, 30)]
     assert longest_recalled(rows) == {"rnn": 30, "lstm": None}
     table = probe_table({"results": [r.__dict__ for r in rows]})
-    assert "| rnn | 100 |" in table and "| lstm |" in table and "none" in table and "T=100" in table
+    assert "| rnn | default | 100 | 1 |" in table and "| lstm |" in table and "none" in table and "T=100" in table
+
+
+def _run(cell, init, T, seed, score, recalled=True):
+    return ProbeResult(cell, T, 8, 100, 1, score, score - .01, score + .01, .7, 2.0, recalled, 0.0,
+                       init=init, seed=seed)
+
+
+def test_seeds_are_pooled_with_a_t_interval_and_inits_are_separate_rows():
+    rows = [_run("lstm", "default", 10, s, v) for s, v in enumerate((0.90, 0.92, 0.94))]
+    rows += [_run("lstm", "default", 30, s, v, v > .65) for s, v in enumerate((0.95, 0.58, 0.58))]
+    rows += [_run("lstm", "chrono", 30, s, v) for s, v in enumerate((0.90, 0.91, 0.92))]
+    summary = {(r["label"], r["T"]): r for r in summarise_probe(rows)}
+    tight = summary[("lstm", 10)]
+    assert tight["score"] == pytest.approx(0.92) and tight["seeds"] == [0, 1, 2]
+    # t(0.975, 2) = 4.303, sd 0.02: half-width 4.303 * 0.02 / sqrt(3)
+    assert tight["hi"] - tight["score"] == pytest.approx(4.303 * 0.02 / 3 ** 0.5, rel=1e-3)
+    one_of_three = summary[("lstm", 30)]
+    assert one_of_three["recalled_seeds"] == 1 and not one_of_three["recalled"]  # one lucky seed is not recall
+    assert summary[("lstm chrono", 30)]["recalled"]
+    assert longest_recalled(rows) == {"lstm": 10, "lstm chrono": 30}
+    table = probe_table({"results": [r.__dict__ for r in rows]})
+    assert "| lstm | chrono | 100 | 3 |" in table and "(1/3)" in table
+
+
+def test_probe_init_is_applied_recorded_and_checked():
+    from musicgate.nn.init import time_scales
+
+    cfg = ProbeConfig(steps=1, eval_size=16, lstm_hidden=8, init="chrono")
+    r = train_probe("lstm", 20, cfg)
+    assert r.init == "chrono" and r.t_max == 20 + cfg.notes + 1
+    model = probe_model("lstm", cfg)
+    torch.manual_seed(0)
+    from musicgate.nn.init import init_gates
+    init_gates(model, "chrono", t_max=29.0)
+    assert time_scales(model).max() <= 29.0 + 1e-6 and time_scales(model).min() >= 2.0 - 1e-6
+    with pytest.raises(ConfigError, match="no gates"):
+        train_probe("rnn", 3, ProbeConfig(steps=1, init="forget1"))
+    with pytest.raises(ConfigError, match="unknown gate initialisation"):
+        ProbeConfig(init="orthogonal")
+    with pytest.raises(ConfigError, match="> 1"):
+        ProbeConfig(init="chrono", init_t_max=1)
 
 
 def test_cli_probe_writes_report(tmp_path, capsys):
@@ -108,3 +149,22 @@ def test_cli_probe_writes_report(tmp_path, capsys):
     assert main(["experiment", "probe", "--T", "2", "--cells", "bogus"]) == 2
     assert "rnn, lstm, gru" in capsys.readouterr().err
     assert main(["experiment", "probe", "--T", "x"]) == 2
+    for bad in (["--init", "chrono", "--cells", "rnn"], ["--init", "nope"], ["--init", "chrono", "--init-t-max", "1"],
+                ["--seeds", "0,0"], ["--seeds", "x"], ["--seed", "1", "--seeds", "2"]):
+        capsys.readouterr()
+        assert main(["experiment", "probe", "--T", "2", *bad]) == 2, bad
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "Traceback" not in err[0], bad
+
+
+def test_cli_probe_seeds_and_init_recorded(tmp_path, capsys):
+    from musicgate.cli import main
+
+    assert main(["-q", "experiment", "probe", "--T", "3", "--cells", "lstm", "--steps", "2", "--hidden", "8",
+                 "--seeds", "2", "--init", "default,forget1", "-o", str(tmp_path)]) == 0
+    (run,) = tmp_path.glob("probe-*")
+    data = json.loads((run / "results.json").read_text())
+    assert data["seeds"] == [0, 1] and data["inits"] == ["default", "forget1"]
+    assert [(r["init"], r["seed"]) for r in data["results"]] == [("default", 0), ("default", 1),
+                                                                ("forget1", 0), ("forget1", 1)]
+    assert len(data["summary"]) == 2 and "--seeds 0,1 --init default,forget1" in (run / "report.md").read_text()

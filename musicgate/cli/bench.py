@@ -16,6 +16,7 @@ def register(sub) -> None:
     p = command(sub, "bench", "benchmarks checked against published results",
                 "musicgate bench polyphonic --dataset jsb --cell lstm",
                 "musicgate bench memory --task adding --T 50,100 --steps 500",
+                "musicgate bench memory --preset bai --seeds 3 --steps 400",
                 description="polyphonic: test NLL per frame on the piano-roll datasets; memory: the adding "
                 "problem and copy memory.")
     bench = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
@@ -45,10 +46,16 @@ def register(sub) -> None:
     mem = command(bench, "memory", "adding problem and copy memory vs T, per cell, with the trivial baselines",
                   "musicgate bench memory",
                   "musicgate bench memory --task copy --T 50,200 --cell lstm,gru --plot memory.png -o memory.md",
-                  description="Trains a parameter-matched model per task, length T and cell, and prints "
-                  "the final loss beside\nthe loss of the trivial baseline (a model that learned nothing).")
-    mem.add_argument("--task", default="adding,copy", help="adding, copy or both")
-    mem.add_argument("--T", type=int_list(2), default="50,100,200,400,1000", help="comma list of sequence lengths")
+                  "musicgate bench memory --preset bai --cell lstm --init forget1,chrono --seeds 3",
+                  description="Trains a parameter-matched model per task, length T, cell, gate initialisation "
+                  "and seed, and prints\nthe mean final loss over seeds (95% t-interval) beside the loss of "
+                  "the trivial baseline.\n--preset bai: the sizes, optimisers and lengths of Bai et al. 2018 "
+                  "(adding T=600, copy T=1000).")
+    mem.add_argument("--preset", default=None, help="shipped settings per task (bai: Bai et al. 2018); "
+                     "other options override them")
+    mem.add_argument("--task", default=None, help="adding, copy or both (default both)")
+    mem.add_argument("--T", default=None, help="comma list of sequence lengths (default 50,100,200,400,1000, "
+                     "or the preset's)")
     mem.add_argument("--cell", default="rnn,lstm,gru", help="comma list of cells")
     mem.add_argument("--steps", type=positive_int, default=None,
                      help="training steps per run (default 300, MemoryConfig.steps)")
@@ -57,11 +64,16 @@ def register(sub) -> None:
     mem.add_argument("--batch-size", type=positive_int, default=None,
                      help="sequences per step (default 16, MemoryConfig.batch_size)")
     mem.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.01, MemoryConfig.lr)")
-    mem.add_argument("--seed", type=seed, default=None, help="seed (default 0, MemoryConfig.seed)")
+    mem.add_argument("--seed", type=seed, default=None, help="one seed (default 0, MemoryConfig.seed)")
+    mem.add_argument("--seeds", default=None, help="several seeds: a count (3 = 0,1,2) or a comma list")
+    mem.add_argument("--init", default=None, help="gate initialisations, comma list of default, forget1, "
+                     "chrono (default: default)")
+    mem.add_argument("--init-t-max", type=positive_float, default=None,
+                     help="chrono's longest time scale in steps (default: the sequence length)")
     mem.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     mem.add_argument("--plot", type=out_file, default=None, help="write a PNG of final loss vs T")
     mem.add_argument("-o", "--output", type=out_file, default=None,
-                     help="write the results: .json or markdown")
+                     help="write the results: .json (with the markdown table beside it, .md) or markdown")
     mem.set_defaults(func=memory)
 
 
@@ -105,30 +117,67 @@ def polyphonic(args) -> int:
 
 
 def memory(args) -> int:
-    from musicgate.config import build_config
-    from musicgate.files import atomic_write_text
-    from musicgate.experiments.memory import TASKS, MemoryConfig, memory_sweep, memory_table, plot_memory, result_dicts
+    from dataclasses import asdict, replace
 
-    tasks = _list(args.task, TASKS, "--task")
+    from musicgate.files import atomic_write_text
+    from musicgate.experiments.memory import (TASKS, MemoryConfig, memory_preset, memory_sweep, memory_table,
+                                              parse_seeds, plot_memory, result_dicts, summarise)
+
+    preset = memory_preset(args.preset) if args.preset else None
+    tasks = _list(args.task or ",".join(preset["tasks"] if preset else TASKS), TASKS, "--task")
     cells = _list(args.cell, cell_names(), "--cell")
-    config = build_config(MemoryConfig, given(steps=args.steps, lstm_hidden=args.hidden, batch_size=args.batch_size,
-                                              lr=args.lr, seed=args.seed), what="memory setting")
-    set_threads(args.threads)
+    inits = _list(args.init or "default", ("default", "forget1", "chrono"), "--init")
+    Ts = None
+    if args.T is not None:
+        try:
+            Ts = [int(t) for t in args.T.split(",") if t.strip()]
+        except ValueError:
+            raise ConfigError(f"--T {args.T!r}: give comma-separated integers such as 50,100,200") from None
+        if not Ts or min(Ts) < 2:
+            raise ConfigError(f"--T {args.T!r}: every length must be >= 2")
+    if args.seed is not None and args.seeds is not None:
+        raise ConfigError("give --seed (one seed) or --seeds (several), not both")
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed or 0]
+    if args.init_t_max is not None and not args.init_t_max > 1:
+        raise ConfigError(f"--init-t-max must be > 1 (steps), got {args.init_t_max}")
+    overrides = {k: v for k, v in dict(steps=args.steps, lstm_hidden=args.hidden,
+                                      batch_size=args.batch_size, lr=args.lr,
+                                      init_t_max=args.init_t_max).items()
+                 if v is not None}
+    if args.hidden is not None:
+        overrides["params"] = None
+    for key in ("steps", "lstm_hidden", "batch_size"):
+        if key in overrides and overrides[key] < 1:
+            raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {overrides[key]}")
+    configs = {task: replace(preset["tasks"][task][1] if preset and task in preset["tasks"] else MemoryConfig(),
+                             **overrides) for task in tasks}
+    _threads(args.threads)
     log = None if args.quiet else (lambda r: print(
-        f"{r.task} T={r.T} {r.cell}: loss {r.loss:.4f} (baseline {r.baseline:.4f}, {r.seconds:.0f} s)",
-        file=sys.stderr, flush=True))
-    results = memory_sweep(tasks, args.T, cells, config, progress=not args.quiet and sys.stderr.isatty(),
-                           log=log)
+        f"{r.task} T={r.T} {r.cell} {r.init} seed {r.seed}: loss {r.loss:.4f} (baseline {r.baseline:.4f}, "
+        f"{r.seconds:.0f} s)", file=sys.stderr, flush=True))
+    results = []
+    for task in tasks:
+        task_Ts = Ts or ([preset["tasks"][task][0]] if preset and task in preset["tasks"] else
+                         [50, 100, 200, 400, 1000])
+        results += memory_sweep([task], task_Ts, cells, configs[task], seeds=seeds, inits=inits,
+                                progress=not args.quiet and sys.stderr.isatty(), log=log)
     table = memory_table(results)
     print(table)
     if args.plot:
         print(f"wrote {plot_memory(results, args.plot)}")
     if args.output:
+        text = f"{table}\n\nCommand: `{_command()}`\n"
         if args.output.suffix == ".json":
             atomic_write_text(args.output, json.dumps(
-                {"command": _command(), "config": vars(config), "results": result_dicts(results)},
-                indent=1) + "\n")
+                {"command": _command(), "preset": args.preset, "seeds": seeds, "inits": inits,
+                 "configs": {t: asdict(c) for t, c in configs.items()},
+                 "published": preset["published"] if preset else None,
+                 "summary": [asdict(r) for r in summarise(results)],
+                 "results": result_dicts(results)}, indent=1) + "\n")
+            print(f"wrote {args.output}")
+            atomic_write_text(args.output.with_suffix(".md"), text)
+            print(f"wrote {args.output.with_suffix('.md')}")
         else:
-            atomic_write_text(args.output, f"{table}\n\nCommand: `{_command()}`\n")
-        print(f"wrote {args.output}")
+            atomic_write_text(args.output, text)
+            print(f"wrote {args.output}")
     return 0

@@ -41,7 +41,13 @@ def register(sub) -> None:
     q.add_argument("--hidden", type=positive_int, help="LSTM units; the other cells are matched to its size (default 32)")
     q.add_argument("--lr", type=positive_float, help="Adam learning rate for every cell (default: per cell, see probe.DEFAULT_LR)")
     q.add_argument("--gap", choices=("rests", "chromatic"), help="key-neutral gap (default rests)")
-    q.add_argument("--seed", type=seed, help="seed (default 0)")
+    q.add_argument("--seed", type=seed, help="one seed (default 0)")
+    q.add_argument("--seeds", help="several seeds: a count (3 = 0,1,2) or a comma list; the table shows the "
+                   "mean and a 95%% t-interval over them")
+    q.add_argument("--init", default="default", help="gate initialisations, comma list of default, forget1, "
+                   "chrono (default: default)")
+    q.add_argument("--init-t-max", type=positive_float, help="chrono's longest time scale in steps "
+                   "(default: the sequence length)")
     q.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default 1: small recurrent models run fastest single-threaded)")
     q.add_argument("-o", "--output", type=out_dir, default="generated", help="output root (default generated)")
@@ -61,21 +67,37 @@ def retention_command(args) -> int:
 
 
 def probe_command(args) -> int:
-    from musicgate.config import build_config
+    from dataclasses import replace
+
+    from musicgate.experiments.memory import parse_seeds
     from musicgate.experiments.probe import ProbeConfig, run_probe, write_probe_report
 
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-    config = build_config(ProbeConfig, given(steps=args.steps, lstm_hidden=args.hidden, gap=args.gap, seed=args.seed,
-                                             lr=args.lr), what="probe setting")
-    set_threads(args.threads)
+    inits = [c.strip() for c in args.init.split(",") if c.strip()]
+    if args.seed is not None and args.seeds is not None:
+        raise ConfigError("give --seed (one seed) or --seeds (several), not both")
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    if args.init_t_max is not None and not args.init_t_max > 1:
+        raise ConfigError(f"--init-t-max must be > 1 (steps), got {args.init_t_max}")
+    config = ProbeConfig()
+    changes = {k: v for k, v in (("steps", args.steps), ("lstm_hidden", args.hidden), ("gap", args.gap),
+                                 ("seed", args.seed), ("lr", args.lr), ("init_t_max", args.init_t_max))
+               if v is not None}
+    if any(v < 1 for k, v in changes.items() if k in ("steps", "lstm_hidden")):
+        raise ConfigError("--steps and --hidden must be >= 1")
+    if args.lr is not None and not args.lr > 0:
+        raise ConfigError(f"--lr must be > 0, got {args.lr}")
+    config = replace(config, **changes)
+    _threads(args.threads)
     quiet = getattr(args, "quiet", False)
 
     def log(r) -> None:
         if not quiet:
-            print(f"{r.cell:5s} T={r.T:5d} score {r.score:.3f} [{r.lo:.3f}, {r.hi:.3f}] local {r.local:.3f} "
+            print(f"{r.cell:5s} {r.init:7s} seed {r.seed} T={r.T:5d} score {r.score:.3f} [{r.lo:.3f}, {r.hi:.3f}] local {r.local:.3f} "
                   f"{'recalled' if r.recalled else 'chance'} ({r.seconds:.0f} s)", file=sys.stderr, flush=True)
 
-    results = run_probe(args.Ts, cells, config, progress=not quiet and sys.stderr.isatty(), log=log)
+    results = run_probe(Ts, cells, config, seeds=seeds, inits=inits or None,
+                        progress=not quiet and sys.stderr.isatty(), log=log)
     outdir = write_probe_report(results, config, args.output)
     print((outdir / "report.md").read_text())
     print(f"wrote {outdir}")

@@ -9,23 +9,27 @@ As in Arjovsky et al. 2016 and Bai et al. 2018 (``TCN/adding_problem``, ``TCN/co
   T + 10 steps, then the 10 symbols; loss cross-entropy per step over all T + 20 steps. Blanks
   then a uniform guess over the 8 symbols scores 10 ln 8 / (T + 20).
 
-Models are matched in size with :func:`musicgate.nn.models.hidden_for_params`.
+Models are matched in size with :func:`musicgate.nn.models.hidden_for_params`. Every
+(task, T, cell, init) is run once per seed; :func:`summarise` gives the mean over seeds with a 95%
+Student-t interval (:func:`musicgate.analysis.seeds.seed_interval`). The settings of Bai et al.
+2018 ship as the preset ``memory-bai`` (:func:`memory_preset`).
 """
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from musicgate.config import check_fields, setting
+from musicgate.analysis.seeds import format_interval, seed_interval
 from musicgate.errors import ConfigError
 from musicgate.nn.cells import cell_names, get_cell
+from musicgate.nn.init import SCHEMES, _check as _check_scheme, init_gates
 from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params, recurrent
 
 TASKS = ("adding", "copy")
@@ -33,6 +37,8 @@ DEFAULT_T = (50, 100, 200, 400, 1000)
 ADDING_BASELINE_QUOTED = 0.1767   # Le et al. 2015; Bai et al. 2018
 ADDING_BASELINE = 1.0 / 6.0       # exact MSE of always predicting 1 on this generator
 COPY_SYMBOLS, COPY_BLANK, COPY_MARKER, COPY_VOCAB = 10, 0, 9, 10
+OPTIMIZERS = ("adam", "rmsprop")
+SOLVED = 0.1   # a run "solves" a task when its loss is under this fraction of the baseline
 
 
 def copy_baseline(T: int) -> float:
@@ -77,25 +83,69 @@ class AddingNet(nn.Module):
         return self.head(out[:, -1]).squeeze(-1)
 
 
+def check_init(cell: str, init: str, t_max: float | None = None) -> None:
+    """ConfigError unless gate initialisation ``init`` (with ``t_max``) applies to ``cell``.
+
+    ``t_max`` None with ``chrono`` is allowed here: the experiments then use the sequence length.
+    """
+    _check_scheme(init, 2.0 if init == "chrono" and t_max is None else t_max)
+    if init != "default" and not get_cell(cell).gated:
+        raise ConfigError(f"--init {init} sets gate biases; the {cell} cell has no gates: "
+                          f"use --init default for it (or leave it out of --cell)")
+
+
 @dataclass
 class MemoryConfig:
-    """Training budget of one task run (small by default: the full sweep runs in minutes on CPU)."""
+    """Training budget of one task run (small by default: the full sweep runs in minutes on CPU).
 
-    lstm_hidden: int = setting(32, ge=1)  # the LSTM's size; the RNN and GRU get the same parameter count
-    steps: int = setting(300, ge=1)
-    batch_size: int = setting(16, ge=1)
-    lr: float = setting(1e-2, gt=0)
-    clip: float = setting(1.0, ge=0)
-    eval_size: int = setting(500, ge=1)
-    seed: int = setting(0, ge=0)
+    Attributes
+    ----------
+    lstm_hidden : the LSTM's size; the other cells get the same parameter count.
+    params : target parameter count instead (overrides ``lstm_hidden``), e.g. 70_000.
+    steps, batch_size, lr, clip : training (``clip`` 0: no clipping).
+    optimizer : ``adam`` or ``rmsprop``.
+    init : gate initialisation (:func:`musicgate.nn.init.init_gates`): ``default``, ``forget1``
+        or ``chrono``.
+    init_t_max : chrono's longest time scale in steps (> 1); None: the task's sequence length.
+    eval_size : held-out sequences of the final loss.
+    seed : seeds the weights, the chrono draws, the training and the evaluation data.
+    """
+
+    lstm_hidden: int = 32
+    params: int | None = None
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 1e-2
+    clip: float = 1.0
+    optimizer: str = "adam"
+    init: str = "default"
+    init_t_max: float | None = None
+    eval_size: int = 500
+    seed: int = 0
 
     def __post_init__(self) -> None:
-        check_fields(self)
+        for name in ("lstm_hidden", "steps", "batch_size", "eval_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"memory config {name} must be a positive integer, got {value!r}")
+        if self.params is not None and (not isinstance(self.params, int) or self.params < 100):
+            raise ConfigError(f"memory config params must be a parameter count >= 100, got {self.params!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ConfigError(f"memory config lr must be > 0, got {self.lr!r}")
+        if not (isinstance(self.clip, (int, float)) and self.clip >= 0):
+            raise ConfigError(f"memory config clip must be >= 0 (0: no clipping), got {self.clip!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        _check_scheme(self.init, 2.0 if self.init == "chrono" and self.init_t_max is None
+                      else self.init_t_max)
 
 
 @dataclass
 class MemoryResult:
-    """The final loss of one (task, T, cell) run on a held-out batch."""
+    """The final loss of one (task, T, cell, init, seed) run on a held-out batch.
+
+    ``history`` holds (step, mean training loss over the preceding steps) about 20 times a run.
+    """
 
     task: str
     T: int
@@ -106,6 +156,10 @@ class MemoryResult:
     loss: float
     baseline: float
     seconds: float
+    init: str = "default"
+    t_max: float | None = None
+    seed: int = 0
+    history: list = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -113,13 +167,38 @@ class MemoryResult:
         return self.loss / self.baseline
 
 
-def _model(task: str, cell: str, lstm_hidden: int) -> nn.Module:
+@dataclass
+class MemorySummary:
+    """One (task, T, cell, init) over its seeds: mean loss and a 95% Student-t interval."""
+
+    task: str
+    T: int
+    cell: str
+    init: str
+    hidden: int
+    params: int
+    steps: int
+    seeds: list
+    loss: float
+    lo: float
+    hi: float
+    baseline: float
+    solved: int
+    seconds: float
+
+    @property
+    def ratio(self) -> float:
+        """mean loss / baseline."""
+        return self.loss / self.baseline
+
+
+def _model(task: str, cell: str, lstm_hidden: int, params: int | None = None) -> nn.Module:
     if task == "adding":
-        target = count_params(AddingNet(cell="lstm", hidden=lstm_hidden))
+        target = params or count_params(AddingNet(cell="lstm", hidden=lstm_hidden))
         hidden = hidden_for_params(cell, target, input_size=2, output_size=1)
         return AddingNet(cell=cell, hidden=hidden)
-    target = count_params(RecurrentLM(vocab_size=COPY_VOCAB, cell="lstm", hidden=lstm_hidden,
-                                      layers=1, embed=COPY_VOCAB))
+    target = params or count_params(RecurrentLM(vocab_size=COPY_VOCAB, cell="lstm", hidden=lstm_hidden,
+                                                layers=1, embed=COPY_VOCAB))
     hidden = hidden_for_params(cell, target, vocab_size=COPY_VOCAB, embed=COPY_VOCAB)
     return RecurrentLM(vocab_size=COPY_VOCAB, cell=cell, hidden=hidden, layers=1, embed=COPY_VOCAB)
 
@@ -133,23 +212,34 @@ def _loss(task: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torc
 
 def run_memory_task(task: str, T: int, cell: str, config: MemoryConfig | None = None, *,
                     progress: bool = False) -> MemoryResult:
-    """Train one cell on one task at length T; the final loss is measured on a held-out batch."""
+    """Train one cell on one task at length T; the final loss is measured on a held-out batch.
+
+    The gate initialisation is ``config.init`` (chrono's ``t_max`` defaults to the sequence
+    length: T for adding, T + 20 for copy).
+    """
     from tqdm.auto import tqdm
 
     if task not in TASKS:
         raise ConfigError(f"unknown memory task {task!r}: use one of {', '.join(TASKS)}")
-    get_cell(cell)
     config = config or MemoryConfig()
+    check_init(cell, config.init, config.init_t_max)
     make = adding_batch if task == "adding" else copy_batch
     torch.manual_seed(config.seed)
     train_gen = torch.Generator().manual_seed(config.seed)
     eval_gen = torch.Generator().manual_seed(config.seed + 10_000)
-    model = _model(task, cell, config.lstm_hidden)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    model = _model(task, cell, config.lstm_hidden, config.params)
+    t_max = None
+    if config.init == "chrono":
+        t_max = float(config.init_t_max or (T if task == "adding" else T + 2 * COPY_SYMBOLS))
+    init_gates(model, config.init, t_max=t_max)
+    opt_class = torch.optim.Adam if config.optimizer == "adam" else torch.optim.RMSprop
+    opt = opt_class(model.parameters(), lr=config.lr)
     start = time.perf_counter()
-    bar = tqdm(range(config.steps), disable=not progress, desc=f"{task} T={T} {cell}",
+    every = max(1, config.steps // 20)
+    history, running = [], 0.0
+    bar = tqdm(range(config.steps), disable=not progress, desc=f"{task} T={T} {cell} {config.init}",
                unit="step", leave=False)
-    for _ in bar:
+    for step in bar:
         x, y = make(config.batch_size, T, generator=train_gen)
         loss = _loss(task, model, x, y)
         opt.zero_grad(set_to_none=True)
@@ -157,7 +247,11 @@ def run_memory_task(task: str, T: int, cell: str, config: MemoryConfig | None = 
         if config.clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         opt.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
+        running += float(loss.detach())
+        if (step + 1) % every == 0 or step + 1 == config.steps:
+            history.append((step + 1, running / (step + 1 - (history[-1][0] if history else 0))))
+            running = 0.0
+        bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
     model.eval()
     with torch.no_grad():
         x, y = make(config.eval_size, T, generator=eval_gen)
@@ -165,59 +259,133 @@ def run_memory_task(task: str, T: int, cell: str, config: MemoryConfig | None = 
     baseline = ADDING_BASELINE if task == "adding" else copy_baseline(T)
     return MemoryResult(task=task, T=T, cell=cell, hidden=model.rnn.hidden_size,
                         params=count_params(model), steps=config.steps, loss=final,
-                        baseline=baseline, seconds=time.perf_counter() - start)
+                        baseline=baseline, seconds=time.perf_counter() - start,
+                        init=config.init, t_max=t_max, seed=config.seed, history=history)
+
+
+def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
+    """``3`` -> [0, 1, 2]; ``"4,7"`` -> [4, 7]; a list is checked and kept."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        items: list = list(range(text)) if text >= 1 else []
+    elif isinstance(text, str):
+        try:
+            parts = [int(p) for p in text.split(",") if p.strip()]
+        except ValueError:
+            raise ConfigError(f"--seeds {text!r}: give a number of seeds (3) or a comma list (0,1,2)") from None
+        items = list(range(parts[0])) if len(parts) == 1 and "," not in text else parts
+    else:
+        items = list(text)
+    if not items or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in items) \
+            or len(set(items)) != len(items):
+        raise ConfigError(f"--seeds {text!r}: give a number of seeds >= 1 or distinct seeds >= 0, "
+                          f"comma-separated")
+    return items
 
 
 def memory_sweep(tasks: Sequence[str] = TASKS, Ts: Sequence[int] = DEFAULT_T,
                  cells: Sequence[str] | None = None, config: MemoryConfig | None = None, *,
-                 progress: bool = False,
+                 seeds: Sequence[int] | None = None, inits: Sequence[str] | None = None,
+                 configs: dict[str, MemoryConfig] | None = None, progress: bool = False,
                  log: Callable[[MemoryResult], None] | None = None) -> list[MemoryResult]:
-    """Every (task, T, cell) run, in that order."""
+    """Every (task, T, cell, init, seed) run, in that order.
+
+    Parameters
+    ----------
+    seeds : default ``[config.seed]``.
+    inits : gate initialisations, default ``[config.init]``; every one must suit every cell
+        (checked before anything runs).
+    configs : a config per task (as in a preset), instead of ``config`` for that task.
+    """
     cells = list(cell_names() if cells is None else cells)
+    config = config or MemoryConfig()
+    seeds = list(parse_seeds(list(seeds)) if seeds is not None else [config.seed])
+    inits = list(inits if inits is not None else [config.init])
+    for task in tasks:
+        if task not in TASKS:
+            raise ConfigError(f"unknown memory task {task!r}: use one of {', '.join(TASKS)}")
+    for cell in cells:
+        for init in inits:
+            check_init(cell, init, config.init_t_max)
     results = []
     for task in tasks:
+        base = (configs or {}).get(task, config)
         for T in Ts:
             for cell in cells:
-                result = run_memory_task(task, int(T), cell, config, progress=progress)
-                results.append(result)
-                if log:
-                    log(result)
+                for init in inits:
+                    for seed in seeds:
+                        run = replace(base, init=init, seed=seed,
+                                      init_t_max=base.init_t_max if init == "chrono" else None)
+                        result = run_memory_task(task, int(T), cell, run, progress=progress)
+                        results.append(result)
+                        if log:
+                            log(result)
     return results
 
 
-def memory_table(results: Sequence[MemoryResult]) -> str:
-    """Markdown table of final loss vs baseline per task, T and cell."""
-    lines = ["| task | T | cell | hidden | params | steps | final loss | baseline | loss / baseline | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+def summarise(results: Sequence[MemoryResult]) -> list[MemorySummary]:
+    """One row per (task, T, cell, init), in first-seen order: mean over seeds, 95% t-interval."""
+    groups: dict[tuple, list[MemoryResult]] = {}
     for r in results:
-        lines.append(f"| {r.task} | {r.T} | {r.cell} | {r.hidden} | {r.params} | {r.steps} | "
-                     f"{r.loss:.4f} | {r.baseline:.4f} | {r.ratio:.3f} | {r.seconds:.1f} |")
+        groups.setdefault((r.task, r.T, r.cell, r.init, r.steps), []).append(r)
+    rows = []
+    for (task, T, cell, init, steps), runs in groups.items():
+        mean, lo, hi = seed_interval([r.loss for r in runs], floor=0.0)
+        rows.append(MemorySummary(task=task, T=T, cell=cell, init=init, hidden=runs[0].hidden,
+                                  params=runs[0].params, steps=steps, seeds=[r.seed for r in runs],
+                                  loss=mean, lo=lo, hi=hi, baseline=runs[0].baseline,
+                                  solved=sum(r.loss < SOLVED * r.baseline for r in runs),
+                                  seconds=sum(r.seconds for r in runs) / len(runs)))
+    return rows
+
+
+def memory_table(results: Sequence[MemoryResult]) -> str:
+    """Markdown table per task, T, cell and init: mean final loss over seeds [95% interval]."""
+    lines = ["| task | T | cell | init | params | steps | seeds | final loss, mean [95% CI] | baseline | "
+             "mean / baseline | solved (< 10% of baseline) | seconds per run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in summarise(results):
+        fmt = ".2e" if r.loss < 1e-3 else ".4f"
+        lines.append(f"| {r.task} | {r.T} | {r.cell} | {r.init} | {r.params:,} | {r.steps:,} | {len(r.seeds)} | "
+                     f"{format_interval(r.loss, r.lo, r.hi, fmt)} | {r.baseline:.4f} | {r.ratio:.3f} | "
+                     f"{r.solved}/{len(r.seeds)} | {r.seconds:.0f} |")
     return "\n".join(lines)
 
 
 def plot_memory(results: Sequence[MemoryResult], path: str | Path) -> Path:
-    """PNG of final loss vs T per cell, one panel per task, with the baselines drawn."""
+    """PNG of mean final loss vs T per (cell, init), 95% interval bars, one panel per task,
+    with the baselines drawn."""
     import matplotlib.ticker
+    import numpy as np
 
     from musicgate.figures import new_figure, save_figure
 
     path = Path(path)
-    tasks = [t for t in TASKS if any(r.task == t for r in results)]
+    rows_all = summarise(results)
+    tasks = [t for t in TASKS if any(r.task == t for r in rows_all)]
     fig = new_figure(5.5 * len(tasks), 4.2, dpi=110)
     axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        rows = [r for r in results if r.task == task]
+        rows = [r for r in rows_all if r.task == task]
         Ts = sorted({r.T for r in rows})
-        for cell in dict.fromkeys(r.cell for r in rows):
-            pts = sorted((r.T, r.loss) for r in rows if r.cell == cell)
-            if pts:
-                ax.plot(*zip(*pts), marker="o", label=get_cell(cell).label)
+        series = list(dict.fromkeys((r.cell, r.init) for r in rows))
+        for k, (cell, init) in enumerate(series):
+            pts = sorted((r for r in rows if (r.cell, r.init) == (cell, init)), key=lambda r: r.T)
+            shift = 1.0 + 0.04 * (k - (len(series) - 1) / 2)   # side by side at the same T
+            x = np.array([r.T for r in pts], float) * shift
+            y = np.array([r.loss for r in pts])
+            lo = np.array([r.lo for r in pts])
+            hi = np.array([r.hi for r in pts])
+            err = np.nan_to_num(np.stack([y - np.maximum(lo, y * 1e-3), hi - y]), nan=0.0)
+            label = get_cell(cell).label + ("" if init == "default" else f" ({init})")
+            ax.errorbar(x, y, yerr=np.clip(err, 0, None), marker="o", capsize=3, label=label,
+                        color=get_cell(cell).colour if init == "default" else None,
+                        ls="-" if len(pts) > 1 else "none")
         if task == "adding":
             ax.axhline(ADDING_BASELINE, color="k", ls="--", label="predict 1 (1/6)")
             ax.axhline(ADDING_BASELINE_QUOTED, color="gray", ls=":", label="0.1767 (quoted)")
             ax.set_ylabel("test MSE")
         else:
-            grid = [Ts[0] + (Ts[-1] - Ts[0]) * k / 200 for k in range(201)]
+            grid = [Ts[0] * 0.9 + (Ts[-1] * 1.1 - Ts[0] * 0.9) * k / 200 for k in range(201)]
             ax.plot(grid, [copy_baseline(T) for T in grid], color="k", ls="--",
                     label="10 ln 8 / (T + 20)")
             ax.set_ylabel("test cross-entropy per step")
@@ -226,8 +394,11 @@ def plot_memory(results: Sequence[MemoryResult], path: str | Path) -> Path:
         ax.set_xticks(Ts, [str(T) for T in Ts])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("sequence length T")
-        ax.set_title(f"{task}: final loss after {rows[0].steps} training steps")
-        ax.legend(fontsize=8)
+        steps = sorted({r.steps for r in rows})
+        seeds = sorted({len(r.seeds) for r in rows})
+        ax.set_title(f"{task}: {'/'.join(f'{s:,}' for s in steps)} steps, "
+                     f"{'/'.join(map(str, seeds))} seeds, 95% CI", fontsize=10)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -239,4 +410,35 @@ def result_dicts(results: Sequence[MemoryResult]) -> list[dict]:
 
 def results_from_dicts(rows: Sequence[dict]) -> list[MemoryResult]:
     """Inverse of :func:`result_dicts` (to redraw a plot or table from saved JSON)."""
-    return [MemoryResult(**row) for row in rows]
+    names = {f.name for f in fields(MemoryResult)}
+    return [MemoryResult(**{k: v for k, v in row.items() if k in names}) for row in rows]
+
+
+def memory_preset(name: str) -> dict:
+    """A shipped memory-task preset (``musicgate/experiments/presets/memory-NAME.yaml``).
+
+    Returns
+    -------
+    dict with ``tasks`` (task -> (T, MemoryConfig)), ``published`` (task -> cell -> loss) and
+    ``source`` (the citation).
+    """
+    from musicgate.experiments.presets import preset_path, presets
+    from musicgate.files import read_yaml
+
+    path = preset_path(f"memory-{name}")
+    if path is None:
+        names = [p[len("memory-"):] for p in presets() if p.startswith("memory-")]
+        raise ConfigError(f"no memory preset {name!r}: use one of {', '.join(names)}")
+    data = read_yaml(path)
+    tasks = {}
+    for task, settings in data.get("tasks", {}).items():
+        if task not in TASKS:
+            raise ConfigError(f"{path}: unknown task {task!r}: use one of {', '.join(TASKS)}")
+        settings = dict(settings)
+        T = int(settings.pop("T"))
+        valid = {f.name for f in fields(MemoryConfig)}
+        bad = sorted(set(settings) - valid)
+        if bad:
+            raise ConfigError(f"{path}: unknown key {bad[0]!r} under {task}; valid: {', '.join(sorted(valid))}")
+        tasks[task] = (T, MemoryConfig(**settings))
+    return {"tasks": tasks, "published": data.get("published", {}), "source": data.get("source", "")}

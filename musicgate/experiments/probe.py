@@ -12,6 +12,10 @@ note targets). The score is the probability mass on in-key pitch classes at the 
 the gap, among the twelve pitch-class tokens: only memory of the key token can put it above the
 chance level of 7/12 (a uniform model scores exactly 7/12, a perfect one 1). The score at the last
 note, after M - 1 in-key notes, shows what local inference alone achieves.
+
+Each (cell, init, T) can be run with several seeds (:func:`run_probe`); :func:`summarise_probe`
+gives the mean score over seeds with a 95% Student-t interval, and a row counts as recalled when
+that interval lies above 7/12 + margin (with one seed: the run's bootstrap interval).
 """
 from __future__ import annotations
 
@@ -34,6 +38,8 @@ from musicgate.music.keys import MAJOR_MINOR_KEYS
 from musicgate.nn.cells import cell_names, get_cell
 from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params
 from musicgate.analysis.retention import bootstrap_mean_ci
+from musicgate.analysis.seeds import seed_interval
+from musicgate.nn.init import _check as _check_scheme, init_gates
 
 N_KEY_LABELS = 24
 REST = 24
@@ -64,22 +70,36 @@ class ProbeConfig:
     eval_size : held-out sequences for the score.
     margin : the key counts as recalled when the score's 95% interval lies above 7/12 + margin.
     seed : seeds the weights, the training and the evaluation data.
+    init : gate initialisation (:func:`musicgate.nn.init.init_gates`): ``default``, ``forget1``,
+        ``chrono``.
+    init_t_max : chrono's longest time scale in steps (> 1); None: the sequence length, T + notes + 1.
     """
 
-    lstm_hidden: int = setting(32, ge=1)
-    embed: int = setting(16, ge=1)
-    notes: int = setting(8, ge=1)
-    gap: str = setting("rests", choices=GAPS)
-    steps: int = setting(400, ge=1)
-    batch_size: int = setting(32, ge=1)
-    lr: float | None = setting(None, gt=0)
-    clip: float = setting(1.0, ge=0)
-    eval_size: int = setting(512, ge=1)
-    margin: float = setting(0.05, ge=0)
-    seed: int = setting(0, ge=0)
+    lstm_hidden: int = 32
+    embed: int = 16
+    notes: int = 8
+    gap: str = "rests"
+    steps: int = 400
+    batch_size: int = 32
+    lr: float | None = None
+    clip: float = 1.0
+    eval_size: int = 512
+    margin: float = 0.05
+    seed: int = 0
+    init: str = "default"
+    init_t_max: float | None = None
 
     def __post_init__(self) -> None:
-        check_fields(self)
+        if self.gap not in GAPS:
+            raise ConfigError(f"unknown probe gap {self.gap!r}; valid: {', '.join(GAPS)}")
+        for name in ("lstm_hidden", "embed", "notes", "steps", "batch_size", "eval_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"probe config {name} must be a positive integer, got {value!r}")
+        if self.lr is not None and not self.lr > 0:
+            raise ConfigError(f"probe config lr must be > 0, got {self.lr!r}")
+        _check_scheme(self.init, 2.0 if self.init == "chrono" and self.init_t_max is None
+                      else self.init_t_max)
 
 
 @dataclass
@@ -98,6 +118,9 @@ class ProbeResult:
     loss: float
     recalled: bool
     seconds: float
+    init: str = "default"
+    seed: int = 0
+    t_max: float | None = None
 
 
 def probe_batch(batch: int, T: int, *, notes: int = 8, gap: str = "rests",
@@ -176,11 +199,17 @@ def train_probe(cell: str, T: int, config: ProbeConfig | None = None, *, progres
     """Train one parameter-matched model on the probe at gap ``T`` and score it."""
     from tqdm.auto import tqdm
 
-    get_cell(cell)
+    from musicgate.experiments.memory import check_init
+
     config = config or ProbeConfig()
+    check_init(cell, config.init, config.init_t_max)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     model = probe_model(cell, config)
+    t_max = None
+    if config.init == "chrono":
+        t_max = float(config.init_t_max or T + config.notes + 1)
+    init_gates(model, config.init, t_max=t_max)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr or get_cell(cell).default_lr)
     start = time.perf_counter()
     loss = torch.tensor(float("nan"))
@@ -197,70 +226,120 @@ def train_probe(cell: str, T: int, config: ProbeConfig | None = None, *, progres
     s = probe_score(model, T, n=config.eval_size, notes=config.notes, gap=config.gap, seed=config.seed + 10_000)
     return ProbeResult(cell=cell, T=int(T), hidden=model.hidden, params=count_params(model), steps=config.steps,
                        score=s["score"], lo=s["lo"], hi=s["hi"], local=s["local"], loss=float(loss.detach()),
-                       recalled=bool(s["lo"] > CHANCE + config.margin), seconds=time.perf_counter() - start)
+                       recalled=bool(s["lo"] > CHANCE + config.margin), seconds=time.perf_counter() - start,
+                       init=config.init, seed=config.seed, t_max=t_max)
 
 
 def run_probe(Ts: Sequence[int] = DEFAULT_T, cells: Sequence[str] | None = None, config: ProbeConfig | None = None, *,
+              seeds: Sequence[int] | None = None, inits: Sequence[str] | None = None,
               progress: bool = False, log: Callable[[ProbeResult], None] | None = None) -> list[ProbeResult]:
-    """Every (cell, T) run, cells outer (default: every registered cell)."""
+    """Every (cell, init, T, seed) run, in that order (default: every registered cell, ``config.init``
+    and ``config.seed``); every init must suit every cell (checked before anything runs)."""
+    from dataclasses import replace
+
+    from musicgate.experiments.memory import check_init
+
+    config = config or ProbeConfig()
     cells = list(cell_names() if cells is None else cells)
+    inits = list(inits if inits is not None else [config.init])
+    seeds = list(seeds if seeds is not None else [config.seed])
     for c in cells:
-        get_cell(c)
+        for init in inits:
+            check_init(c, init, config.init_t_max)
     results = []
     for cell in cells:
-        for T in Ts:
-            r = train_probe(cell, int(T), config, progress=progress)
-            results.append(r)
-            if log:
-                log(r)
+        for init in inits:
+            for T in Ts:
+                for seed in seeds:
+                    run = replace(config, init=init, seed=seed,
+                                  init_t_max=config.init_t_max if init == "chrono" else None)
+                    r = train_probe(cell, int(T), run, progress=progress)
+                    results.append(r)
+                    if log:
+                        log(r)
     return results
 
 
-def longest_recalled(results: Sequence[ProbeResult | dict]) -> dict[str, int | None]:
-    """Per cell, the longest T at which the key is recalled (None: at none)."""
-    out: dict[str, int | None] = {}
+def _label(r: dict) -> str:
+    init = r.get("init", "default")
+    return r["cell"] if init == "default" else f"{r['cell']} {init}"
+
+
+def summarise_probe(results: Sequence[ProbeResult | dict], *, margin: float = 0.05) -> list[dict]:
+    """One dict per (cell, init, T), first-seen order: ``label``, ``score`` (mean over seeds),
+    ``lo``/``hi`` (95% t-interval over seeds; one seed: its bootstrap interval), ``local``,
+    ``seeds``, ``recalled_seeds`` and ``recalled`` (interval above 7/12 + margin)."""
+    groups: dict[tuple, list[dict]] = {}
     for r in results:
         r = r if isinstance(r, dict) else asdict(r)
-        best = out.get(r["cell"])
-        if r["recalled"] and (best is None or r["T"] > best):
-            out[r["cell"]] = r["T"]
+        groups.setdefault((_label(r), r["T"]), []).append(r)
+    out = []
+    for (label, T), runs in groups.items():
+        if len(runs) == 1:
+            score, lo, hi = runs[0]["score"], runs[0]["lo"], runs[0]["hi"]
+            recalled = bool(runs[0]["recalled"])
         else:
-            out.setdefault(r["cell"], best)
+            score, lo, hi = seed_interval([r["score"] for r in runs])
+            recalled = bool(lo > CHANCE + margin)
+        out.append({"label": label, "cell": runs[0]["cell"], "init": runs[0].get("init", "default"), "T": T,
+                    "params": runs[0]["params"], "hidden": runs[0]["hidden"], "steps": runs[0]["steps"],
+                    "seeds": [r.get("seed", 0) for r in runs], "score": score, "lo": lo, "hi": hi,
+                    "local": sum(r["local"] for r in runs) / len(runs),
+                    "recalled_seeds": sum(bool(r["recalled"]) for r in runs), "recalled": recalled})
+    return out
+
+
+def longest_recalled(results: Sequence[ProbeResult | dict], *, margin: float = 0.05) -> dict[str, int | None]:
+    """Per cell (``"lstm forget1"`` for a non-default init), the longest T at which the key is
+    recalled over the seeds (None: at none)."""
+    out: dict[str, int | None] = {}
+    for r in summarise_probe(results, margin=margin):
+        best = out.get(r["label"])
+        if r["recalled"] and (best is None or r["T"] > best):
+            out[r["label"]] = r["T"]
+        else:
+            out.setdefault(r["label"], best)
     return out
 
 
 def probe_table(data: dict) -> str:
-    """Markdown table (cells x T) of a probe ``results.json`` payload."""
-    results = data["results"]
-    Ts = sorted({r["T"] for r in results})
-    cells = list(dict.fromkeys(r["cell"] for r in results))
-    longest = longest_recalled(results)
-    lines = ["| cell | params | " + " | ".join(f"T={t}" for t in Ts) + " | longest T recalled |",
-             "|" + "---|" * (len(Ts) + 3)]
-    for c in cells:
-        rows = {r["T"]: r for r in results if r["cell"] == c}
+    """Markdown table ((cell, init) x T) of a probe ``results.json`` payload: mean score over seeds
+    [95% interval], ``*`` where recalled, and how many seeds recalled it."""
+    margin = (data.get("config") or {}).get("margin", 0.05)
+    rows_all = summarise_probe(data["results"], margin=margin)
+    Ts = sorted({r["T"] for r in rows_all})
+    labels = list(dict.fromkeys(r["label"] for r in rows_all))
+    longest = longest_recalled(data["results"], margin=margin)
+    lines = ["| cell | init | params | seeds | " + " | ".join(f"T={t}" for t in Ts) + " | longest T recalled |",
+             "|" + "---|" * (len(Ts) + 5)]
+    for label in labels:
+        rows = {r["T"]: r for r in rows_all if r["label"] == label}
+        first = next(iter(rows.values()))
+        n = len(first["seeds"])
         cellv = [f"{rows[t]['score']:.3f} [{rows[t]['lo']:.3f}, {rows[t]['hi']:.3f}]{' *' if rows[t]['recalled'] else ''}"
+                 + (f" ({rows[t]['recalled_seeds']}/{len(rows[t]['seeds'])})" if n > 1 else "")
                  if t in rows else "-" for t in Ts]
-        params = next(iter(rows.values()))["params"]
-        lines.append(f"| {c} | {params:,} | " + " | ".join(cellv) + f" | {longest.get(c) or 'none'} |")
+        lines.append(f"| {first['cell']} | {first['init']} | {first['params']:,} | {n} | " + " | ".join(cellv)
+                     + f" | {longest.get(label) or 'none'} |")
     return "\n".join(lines)
 
 
 def probe_findings(results: Sequence[ProbeResult], config: ProbeConfig) -> list[str]:
-    """Sentences written from the measured scores."""
-    longest = longest_recalled(results)
+    """Sentences written from the measured scores (means over seeds)."""
+    summary = summarise_probe(results, margin=config.margin)
+    longest = longest_recalled(results, margin=config.margin)
     lines = []
     for cell, t in longest.items():
-        rows = sorted((r for r in results if r.cell == cell), key=lambda r: r.T)
-        lost = [r.T for r in rows if not r.recalled]
+        rows = sorted((r for r in summary if r["label"] == cell), key=lambda r: r["T"])
+        lost = [r["T"] for r in rows if not r["recalled"]]
         text = f"**{cell}**: " + (f"recalls the key up to T = {t}" if t else "recalls the key at no T tried")
         if lost:
             text += f"; at chance level (interval not above {CHANCE + config.margin:.3f}) at T = {', '.join(map(str, lost))}"
-        text += ". Scores: " + ", ".join(f"{r.score:.3f} (T={r.T})" for r in rows)
+        text += ". Scores: " + ", ".join(f"{r['score']:.3f} (T={r['T']})" for r in rows)
         text += f"; after {config.notes - 1} in-key notes (local inference) " + \
-            ", ".join(f"{r.local:.3f}" for r in rows) + "."
+            ", ".join(f"{r['local']:.3f}" for r in rows) + "."
         lines.append(text)
-    gated = {c: longest.get(c) or 0 for c in longest if get_cell(c).gated}
+    gated = {c: longest.get(c) or 0 for c in longest if get_cell(c.split()[0]).gated}
     if "rnn" in longest and gated:
         r = longest["rnn"] or 0
         further = [c for c, g in gated.items() if g > r]
@@ -282,25 +361,30 @@ def probe_findings(results: Sequence[ProbeResult], config: ProbeConfig) -> list[
 
 
 def plot_probe(results: Sequence[ProbeResult], path: "str | os.PathLike", *, margin: float = 0.05) -> Path:
-    """Recall vs T per cell (log x), 95% intervals, chance line, the longest T recalled marked."""
+    """Recall vs T per cell and init (log x), mean over seeds with 95% intervals, chance line, the
+    longest T recalled marked."""
     from musicgate.viz.plots import cell_colour, new_figure, save_figure
 
     fig = new_figure(7, 4)
     ax = fig.add_subplot(1, 1, 1)
-    longest = longest_recalled(results)
-    for i, cell in enumerate(dict.fromkeys(r.cell for r in results)):
-        rows = sorted((r for r in results if r.cell == cell), key=lambda r: r.T)
-        x = np.array([r.T for r in rows], float)
-        y = np.array([r.score for r in rows])
-        err = np.array([[r.score - r.lo for r in rows], [r.hi - r.score for r in rows]])
-        colour = cell_colour(cell, i)
-        ax.errorbar(x, y, yerr=err, color=colour, marker="o", capsize=3, label=cell)
-        if longest.get(cell):
-            t = longest[cell]
-            ax.plot([t], [next(r.score for r in rows if r.T == t)], marker="*", markersize=16, color=colour,
+    summary = summarise_probe(results, margin=margin)
+    longest = longest_recalled(results, margin=margin)
+    labels = list(dict.fromkeys(r["label"] for r in summary))
+    styles = {"default": "-", "forget1": "--", "chrono": ":"}
+    for i, label in enumerate(labels):
+        rows = sorted((r for r in summary if r["label"] == label), key=lambda r: r["T"])
+        shift = 1.0 + 0.05 * (i - (len(labels) - 1) / 2)   # side by side at the same T
+        x = np.array([r["T"] for r in rows], float) * shift
+        y = np.array([r["score"] for r in rows])
+        err = np.clip(np.array([[r["score"] - r["lo"] for r in rows], [r["hi"] - r["score"] for r in rows]]), 0, None)
+        colour = cell_colour(rows[0]["cell"], i)
+        ax.errorbar(x, y, yerr=err, color=colour, marker="o", capsize=3, label=label,
+                    linestyle=styles.get(rows[0]["init"], "-"))
+        if longest.get(label):
+            t = longest[label]
+            at = next(r["score"] for r in rows if r["T"] == t)
+            ax.plot([t * shift], [at], marker="*", markersize=14, color=colour,
                     markeredgecolor="black", linestyle="none")
-            ax.annotate(f"{cell}: T={t}", (t, next(r.score for r in rows if r.T == t)), textcoords="offset points",
-                        xytext=(-40, 10 + 10 * i), fontsize="small", color=colour)
     ax.axhline(CHANCE, color="black", linestyle="--", linewidth=1, label="chance 7/12")
     ax.axhline(CHANCE + margin, color="black", linestyle=":", linewidth=0.8, label="recall threshold")
     ax.set_xscale("log")
@@ -308,10 +392,11 @@ def plot_probe(results: Sequence[ProbeResult], path: "str | os.PathLike", *, mar
     if Ts:
         ax.set_xlim(min(Ts) / 1.6, max(Ts) * 1.6)
     fig.subplots_adjust(bottom=0.14, left=0.12, right=0.97)
-    ax.set_ylim(0.5, 1.07)
+    ax.set_ylim(0.45, 1.07)
     ax.set_xlabel("gap T (key-neutral tokens)")
     ax.set_ylabel("in-key mass at first note")
-    ax.set_title("Key-memory probe (star: longest T recalled)")
+    n = max(len(r["seeds"]) for r in summary) if summary else 1
+    ax.set_title(f"Key-memory probe, {n} seed{'s' if n > 1 else ''} (star: longest T recalled)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     return save_figure(fig, path)
@@ -325,14 +410,18 @@ def write_probe_report(results: Sequence[ProbeResult], config: ProbeConfig, outp
     outdir = next(p for p in (root / f"probe-{stamp}{'' if n == 0 else f'-{n}'}" for n in range(1000))
                   if not p.exists())
     outdir.mkdir(parents=True)
-    data = {"config": asdict(config), "chance": CHANCE, "results": [asdict(r) for r in results],
-            "longest_recalled": longest_recalled(results)}
+    seeds = list(dict.fromkeys(r.seed for r in results))
+    inits = list(dict.fromkeys(r.init for r in results))
+    data = {"config": asdict(config), "seeds": seeds, "inits": inits, "chance": CHANCE,
+            "results": [asdict(r) for r in results], "summary": summarise_probe(results, margin=config.margin),
+            "longest_recalled": longest_recalled(results, margin=config.margin),
+            "seconds": sum(r.seconds for r in results)}
     atomic_write_json(outdir / "results.json", data)
     buf = io.StringIO()
-    buf.write("cell,T,hidden,params,steps,score,lo,hi,local,loss,recalled,seconds\n")
+    buf.write("cell,init,seed,T,hidden,params,steps,score,lo,hi,local,loss,recalled,seconds\n")
     for r in results:
-        buf.write(f"{r.cell},{r.T},{r.hidden},{r.params},{r.steps},{r.score:.6f},{r.lo:.6f},{r.hi:.6f},"
-                  f"{r.local:.6f},{r.loss:.6f},{int(r.recalled)},{r.seconds:.1f}\n")
+        buf.write(f"{r.cell},{r.init},{r.seed},{r.T},{r.hidden},{r.params},{r.steps},{r.score:.6f},{r.lo:.6f},"
+                  f"{r.hi:.6f},{r.local:.6f},{r.loss:.6f},{int(r.recalled)},{r.seconds:.1f}\n")
     atomic_write_text(outdir / "probe.csv", buf.getvalue())
     plot_probe(results, outdir / "probe.png", margin=config.margin)
     Ts = ",".join(str(t) for t in dict.fromkeys(r.T for r in results))
@@ -340,19 +429,24 @@ def write_probe_report(results: Sequence[ProbeResult], config: ProbeConfig, outp
     text = ["# Key-memory probe", "",
             f"KEY, T {config.gap}, then {config.notes} in-key notes; one model per (cell, T), one layer, "
             f"parameter-matched to an LSTM of {config.lstm_hidden} units, {config.steps} Adam steps of "
-            f"{config.batch_size} sequences (seed {config.seed}; learning rate "
+            f"{config.batch_size} sequences (seeds {', '.join(map(str, seeds))}; learning rate "
             f"{config.lr if config.lr else ', '.join(f'{c} {get_cell(c).default_lr:g}' for c in dict.fromkeys(r.cell for r in results))}). Score: probability mass on in-key pitch classes "
             f"at the first note after the gap, mean over {config.eval_size} held-out sequences with a 95% bootstrap "
-            f"interval; chance 7/12 = {CHANCE:.3f}; * = recalled (interval above {CHANCE + config.margin:.3f}).", "",
+            f"interval per run; with several seeds each cell shows the mean over seeds with a 95% Student-t interval "
+            f"and (k/n) the seeds whose own interval is above the threshold; chance 7/12 = {CHANCE:.3f}; "
+            f"* = recalled (interval above {CHANCE + config.margin:.3f}). Gate initialisations: "
+            f"{', '.join(inits)}{f' (chrono t_max: T + {config.notes + 1})' if 'chrono' in inits and config.init_t_max is None else ''}. "
+            f"Total training time {sum(r.seconds for r in results) / 60:.0f} min on one CPU thread.", "",
             probe_table(data), "", "## What was measured", ""]
     text += [f"- {t}" for t in probe_findings(results, config)]
     text += ["", "![probe.png](probe.png)", "",
              f"Reproduce: `musicgate experiment probe --T {Ts} --cells {cells} --steps {config.steps} "
-             f"--seed {config.seed} --gap {config.gap}{f' --lr {config.lr:g}' if config.lr else ''}`", ""]
+             f"--seeds {','.join(map(str, seeds))} --init {','.join(inits)} --gap {config.gap}"
+             f"{f' --lr {config.lr:g}' if config.lr else ''}`", ""]
     atomic_write_text(outdir / "report.md", "\n".join(text))
     return outdir
 
 
 __all__ = ["ProbeConfig", "ProbeResult", "probe_batch", "in_key_mass", "probe_model", "probe_score",
-           "train_probe", "run_probe", "longest_recalled", "probe_table", "plot_probe", "write_probe_report",
+           "train_probe", "run_probe", "summarise_probe", "longest_recalled", "probe_table", "plot_probe", "write_probe_report",
            "CHANCE", "VOCAB", "REST", "PITCH_BASE", "DEFAULT_T"]
