@@ -8,7 +8,7 @@ import torch
 
 from musicgate.errors import ConfigError
 from musicgate.experiments.memory import (
-    result_dicts, results_from_dicts, summarise,
+    cell_inits, result_dicts, results_from_dicts, summarise,
     ADDING_BASELINE, COPY_MARKER, MemoryConfig, adding_batch, copy_baseline, copy_batch,
     memory_sweep, memory_table, plot_memory, run_memory_task)
 
@@ -119,6 +119,11 @@ def test_bad_init_seeds_and_config_values():
 
     with pytest.raises(ConfigError, match="no gates"):
         memory_sweep(["adding"], [5], ["rnn", "lstm"], MemoryConfig(steps=1), inits=["chrono"])
+    with pytest.raises(ConfigError, match="no gates"):
+        cell_inits(["lstm", "rnn:forget1"], ["default"])
+    assert cell_inits(["rnn", "lstm:chrono", "gru"], ["default", "forget1"][:1]) == [
+        ("rnn", "default"), ("lstm", "chrono"), ("gru", "default")]
+    assert cell_inits(["lstm"], ["default", "forget1"]) == [("lstm", "default"), ("lstm", "forget1")]
     with pytest.raises(ConfigError, match="unknown gate initialisation"):
         MemoryConfig(init="xavier")
     with pytest.raises(ConfigError, match="> 1"):

@@ -167,4 +167,10 @@ def test_cli_probe_seeds_and_init_recorded(tmp_path, capsys):
     assert data["seeds"] == [0, 1] and data["inits"] == ["default", "forget1"]
     assert [(r["init"], r["seed"]) for r in data["results"]] == [("default", 0), ("default", 1),
                                                                 ("forget1", 0), ("forget1", 1)]
-    assert len(data["summary"]) == 2 and "--seeds 0,1 --init default,forget1" in (run / "report.md").read_text()
+    assert len(data["summary"]) == 2 and "--cells lstm,lstm:forget1 " in (run / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["-q", "experiment", "probe", "--T", "3", "--cells", "rnn,lstm:chrono", "--steps", "1", "--hidden", "8",
+                 "-o", str(tmp_path / "b")]) == 0
+    (run,) = (tmp_path / "b").glob("probe-*")
+    data = json.loads((run / "results.json").read_text())
+    assert [(r["cell"], r["init"]) for r in data["results"]] == [("rnn", "default"), ("lstm", "chrono")]

@@ -56,7 +56,8 @@ def register(sub) -> None:
     mem.add_argument("--task", default=None, help="adding, copy or both (default both)")
     mem.add_argument("--T", default=None, help="comma list of sequence lengths (default 50,100,200,400,1000, "
                      "or the preset's)")
-    mem.add_argument("--cell", default="rnn,lstm,gru", help="comma list of cells")
+    mem.add_argument("--cell", default="rnn,lstm,gru", help="comma list of cells; cell:init (lstm:chrono) runs "
+                     "that cell with that init only")
     mem.add_argument("--steps", type=positive_int, default=None,
                      help="training steps per run (default 300, MemoryConfig.steps)")
     mem.add_argument("--hidden", type=positive_int, default=None,
@@ -125,7 +126,7 @@ def memory(args) -> int:
 
     preset = memory_preset(args.preset) if args.preset else None
     tasks = _list(args.task or ",".join(preset["tasks"] if preset else TASKS), TASKS, "--task")
-    cells = _list(args.cell, cell_names(), "--cell")
+    cells = [c.strip() for c in args.cell.split(",") if c.strip()]
     inits = _list(args.init or "default", ("default", "forget1", "chrono"), "--init")
     Ts = None
     if args.T is not None:

@@ -35,8 +35,9 @@ def register(sub) -> None:
                 description="Trains a small parameter-matched model per cell and gap T on KEY, T rests, in-key "
                 "notes; scores\nthe in-key probability mass at the first note (chance 7/12). Writes "
                 "OUTPUT/probe-<timestamp>/\nwith report.md and probe.png.")
-    q.add_argument("--T", dest="Ts", type=int_list(0), default="10,30,100,300,1000", help="gap lengths, comma-separated (default 10,30,100,300,1000)")
-    q.add_argument("--cells", default="rnn,lstm,gru", help="cells, comma-separated (default rnn,lstm,gru)")
+    q.add_argument("--T", dest="Ts", default="10,30,100,300,1000", help="gap lengths, comma-separated (default 10,30,100,300,1000)")
+    q.add_argument("--cells", default="rnn,lstm,gru", help="cells, comma-separated (default rnn,lstm,gru); "
+                   "cell:init (lstm:chrono) runs that cell with that init only")
     q.add_argument("--steps", type=positive_int, help="Adam steps per run (default 300)")
     q.add_argument("--hidden", type=positive_int, help="LSTM units; the other cells are matched to its size (default 32)")
     q.add_argument("--lr", type=positive_float, help="Adam learning rate for every cell (default: per cell, see probe.DEFAULT_LR)")

@@ -94,6 +94,22 @@ def check_init(cell: str, init: str, t_max: float | None = None) -> None:
                           f"use --init default for it (or leave it out of --cell)")
 
 
+def cell_inits(cells: Sequence[str], inits: Sequence[str], t_max: float | None = None) -> list[tuple[str, str]]:
+    """(cell, init) pairs to run: each cell with every init, except an entry ``cell:init`` (such as
+    ``lstm:chrono``), which is that pair only. Every pair is checked (:func:`check_init`)."""
+    pairs = []
+    for entry in cells:
+        cell, sep, init = str(entry).partition(":")
+        for pair in ([(cell.strip(), init.strip())] if sep else [(cell.strip(), i) for i in inits]):
+            get_cell(pair[0])
+            check_init(*pair, t_max)
+            if pair not in pairs:
+                pairs.append(pair)
+    if not pairs:
+        raise ConfigError("no cell to run: give at least one cell (rnn, lstm, gru, or cell:init)")
+    return pairs
+
+
 @dataclass
 class MemoryConfig:
     """Training budget of one task run (small by default: the full sweep runs in minutes on CPU).
@@ -292,8 +308,9 @@ def memory_sweep(tasks: Sequence[str] = TASKS, Ts: Sequence[int] = DEFAULT_T,
     Parameters
     ----------
     seeds : default ``[config.seed]``.
-    inits : gate initialisations, default ``[config.init]``; every one must suit every cell
-        (checked before anything runs).
+    inits : gate initialisations, default ``[config.init]``, each run with every cell (a cell
+        given as ``cell:init`` runs with that init only, see :func:`cell_inits`); every pair is
+        checked before anything runs.
     configs : a config per task (as in a preset), instead of ``config`` for that task.
     """
     cells = list(cell_names() if cells is None else cells)
@@ -303,22 +320,19 @@ def memory_sweep(tasks: Sequence[str] = TASKS, Ts: Sequence[int] = DEFAULT_T,
     for task in tasks:
         if task not in TASKS:
             raise ConfigError(f"unknown memory task {task!r}: use one of {', '.join(TASKS)}")
-    for cell in cells:
-        for init in inits:
-            check_init(cell, init, config.init_t_max)
+    pairs = cell_inits(cells, inits, config.init_t_max)
     results = []
     for task in tasks:
         base = (configs or {}).get(task, config)
         for T in Ts:
-            for cell in cells:
-                for init in inits:
-                    for seed in seeds:
-                        run = replace(base, init=init, seed=seed,
-                                      init_t_max=base.init_t_max if init == "chrono" else None)
-                        result = run_memory_task(task, int(T), cell, run, progress=progress)
-                        results.append(result)
-                        if log:
-                            log(result)
+            for cell, init in pairs:
+                for seed in seeds:
+                    run = replace(base, init=init, seed=seed,
+                                  init_t_max=base.init_t_max if init == "chrono" else None)
+                    result = run_memory_task(task, int(T), cell, run, progress=progress)
+                    results.append(result)
+                    if log:
+                        log(result)
     return results
 
 

@@ -234,29 +234,26 @@ def run_probe(Ts: Sequence[int] = DEFAULT_T, cells: Sequence[str] | None = None,
               seeds: Sequence[int] | None = None, inits: Sequence[str] | None = None,
               progress: bool = False, log: Callable[[ProbeResult], None] | None = None) -> list[ProbeResult]:
     """Every (cell, init, T, seed) run, in that order (default: every registered cell, ``config.init``
-    and ``config.seed``); every init must suit every cell (checked before anything runs)."""
+    and ``config.seed``). Each cell runs with every init, except a cell given as ``cell:init``
+    (``lstm:chrono``); every pair is checked before anything runs."""
     from dataclasses import replace
 
-    from musicgate.experiments.memory import check_init
+    from musicgate.experiments.memory import cell_inits
 
     config = config or ProbeConfig()
     cells = list(cell_names() if cells is None else cells)
     inits = list(inits if inits is not None else [config.init])
     seeds = list(seeds if seeds is not None else [config.seed])
-    for c in cells:
-        for init in inits:
-            check_init(c, init, config.init_t_max)
     results = []
-    for cell in cells:
-        for init in inits:
-            for T in Ts:
-                for seed in seeds:
-                    run = replace(config, init=init, seed=seed,
-                                  init_t_max=config.init_t_max if init == "chrono" else None)
-                    r = train_probe(cell, int(T), run, progress=progress)
-                    results.append(r)
-                    if log:
-                        log(r)
+    for cell, init in cell_inits(cells, inits, config.init_t_max):
+        for T in Ts:
+            for seed in seeds:
+                run = replace(config, init=init, seed=seed,
+                              init_t_max=config.init_t_max if init == "chrono" else None)
+                r = train_probe(cell, int(T), run, progress=progress)
+                results.append(r)
+                if log:
+                    log(r)
     return results
 
 
@@ -425,7 +422,7 @@ def write_probe_report(results: Sequence[ProbeResult], config: ProbeConfig, outp
     atomic_write_text(outdir / "probe.csv", buf.getvalue())
     plot_probe(results, outdir / "probe.png", margin=config.margin)
     Ts = ",".join(str(t) for t in dict.fromkeys(r.T for r in results))
-    cells = ",".join(dict.fromkeys(r.cell for r in results))
+    cells = ",".join(dict.fromkeys(r.cell if r.init == "default" else f"{r.cell}:{r.init}" for r in results))
     text = ["# Key-memory probe", "",
             f"KEY, T {config.gap}, then {config.notes} in-key notes; one model per (cell, T), one layer, "
             f"parameter-matched to an LSTM of {config.lstm_hidden} units, {config.steps} Adam steps of "
@@ -441,7 +438,7 @@ def write_probe_report(results: Sequence[ProbeResult], config: ProbeConfig, outp
     text += [f"- {t}" for t in probe_findings(results, config)]
     text += ["", "![probe.png](probe.png)", "",
              f"Reproduce: `musicgate experiment probe --T {Ts} --cells {cells} --steps {config.steps} "
-             f"--seeds {','.join(map(str, seeds))} --init {','.join(inits)} --gap {config.gap}"
+             f"--seeds {','.join(map(str, seeds))} --gap {config.gap}"
              f"{f' --lr {config.lr:g}' if config.lr else ''}`", ""]
     atomic_write_text(outdir / "report.md", "\n".join(text))
     return outdir
