@@ -8,6 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def README_TEXT() -> str:  # noqa: N802 - read per test, so a test names the file it compares
+    return (ROOT / "README.md").read_text()
+
+
 def _table_rows(text: str, first_cell: str) -> list[str]:
     """The markdown table whose header starts with ``first_cell``: its rows, stripped."""
     lines = text.splitlines()
@@ -38,3 +42,78 @@ def test_shipped_models_table_equals_models_json():
 def test_the_table_reader_reads_tables():
     text = "x\n| measure | a |\n|---|---|\n| one | 1 |\n\nafter"
     assert _table_rows(text, "measure") == ["| measure | a |", "|---|---|", "| one | 1 |"]
+
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _tables(text: str, first_cell: str) -> list[list[str]]:
+    """Every markdown table whose header starts with ``first_cell``, in order."""
+    lines, found, i = text.splitlines(), [], 0
+    while i < len(lines):
+        if lines[i].startswith(f"| {first_cell} |"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(lines[i].strip())
+                i += 1
+            found.append(rows)
+        i += 1
+    return found
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def test_probe_table_equals_its_report():
+    report = (RESULTS / "probe" / "report.md").read_text()
+    expected = _tables(report, "cell | init")
+    assert len(expected) == 1 and _tables(README_TEXT(), "cell | init") == expected
+
+
+def test_memory_tables_equal_their_results_files():
+    files = [RESULTS / "memory-bai.md", RESULTS / "memory-inits.md"]
+    expected = [_tables(f.read_text(), "task | T")[0] for f in files]
+    assert _tables(README_TEXT(), "task | T") == expected
+
+
+def test_retention_table_equals_summary_json():
+    summary = json.loads((RESULTS / "retention" / "summary.json").read_text())
+    rows = {_cells(r)[0]: _cells(r)[1:] for r in _tables(README_TEXT(), "model | in-signature @64 / @256 / @1024")[0][2:]}
+    for label, entry in summary["cells"].items():
+        w32 = entry["w32"]
+        expect = [" / ".join(f"{w32['in_signature'][p][0]:.3f}" for p in ("64", "256", "1024")),
+                  " / ".join(f"{w32['agreement'][p][0]:.3f}" for p in ("64", "256", "1024")),
+                  f"{entry['median_drift']:.0f} notes"]
+        assert rows[entry["info"]["spec"]] == expect, label
+    ceiling = rows["real tunes (ceiling)"]
+    assert ceiling[:2] == [f"{summary['ceiling']['in_signature_w32'][0]:.3f}",
+                           f"{summary['ceiling']['agreement_w32'][0]:.3f}"]
+
+
+def test_polyphonic_table_equals_its_results_files():
+    names = {"JSB": "jsb", "Nottingham": "nottingham"}
+    cells = {"tanh RNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
+    rows = [_cells(r) for r in _tables(README_TEXT(), "dataset | cell | ours")[0][2:]]
+    assert rows
+    for dataset, cell, ours, *_ in rows:
+        ds, c = names[dataset], cells[cell]
+        single = RESULTS / f"polyphonic-{ds}-{c}.json"   # a later run of one cell supersedes the sweep
+        data = json.loads((single if single.is_file() else RESULTS / f"polyphonic-{ds}.json").read_text())
+        (result,) = [r for r in data["results"] if r["config"]["cell"] == c]
+        assert ours == f"{result['test_nll']:.3f}", (dataset, cell)
+
+
+def test_speech_table_equals_its_results_file():
+    text = (RESULTS / "speech.md").read_text()
+    measured = {(_cells(r)[0], _cells(r)[1]): _cells(r)[2].strip("*") for r in _table_rows(text, "data | cell")[2:]}
+    rows = [_cells(r) for r in _tables(README_TEXT(), "data | RNN")[0][2:]]
+    keys = ["digits.npz", "synth-digits"]
+    assert len(rows) == len(keys)
+    for key, row in zip(keys, rows):
+        assert [v.strip("*") for v in row[1:4]] == [measured[(key, c)] for c in ("rnn", "gru", "lstm")], key
+
+
+def test_the_tables_reader_finds_every_table_with_a_header():
+    text = "| a | b |\n|---|---|\n| 1 | 2 |\n\n| a | c |\n\n| a | b |\n|---|---|\n| 3 | 4 |\n"
+    assert _tables(text, "a | b") == [["| a | b |", "|---|---|", "| 1 | 2 |"], ["| a | b |", "|---|---|", "| 3 | 4 |"]]

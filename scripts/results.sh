@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Rerun every table the README quotes from benchmarks/results/, one after another on one CPU thread:
+#   retention      musicgate experiment retention           -> retention/
+#   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
+#   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
+#   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png}, memory-inits.*
+#   polyphonic     musicgate bench polyphonic (JSB, Nottingham) -> polyphonic-{jsb,nottingham}.json
+#   speech         python benchmarks/speech_accuracy.py     -> speech-accuracy.md
+#   musicality     scripts/musicality.sh                    -> musicality/
+# Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
+#
+#   bash scripts/results.sh            # everything (about 4 hours on this 2-core CPU when shared;
+#                                      # the memory tasks alone about an hour, see below)
+#   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
+#                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
+#   ONLY="probe memory" bash scripts/results.sh   # some steps only
+#
+# Measured single-thread times on this machine while shared with other jobs (the process got
+# about a third of a core): retention 2 min, probe 3 seeds x T=10,30,100 about 10 min, probe_why
+# about 3 min, memory-bai (3 seeds x rnn/lstm/gru, 200 steps) about an hour, memory-inits about 7
+# min, polyphonic about 20 min, speech about 25 min, musicality 2 min.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+PY=${PY:-.venv/bin/python}
+MG=${MG:-.venv/bin/musicgate}
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+if (( QUICK )); then OUT=${OUT:-generated/results-quick}; else OUT=${OUT:-benchmarks/results}; fi
+ONLY=${ONLY:-"retention probe memory polyphonic speech musicality"}
+mkdir -p "$OUT"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+stamp() { echo "== $1 ($(date -u +%H:%M:%S))" >&2; }
+
+if want retention; then
+    stamp retention
+    if (( QUICK )); then
+        "$MG" -q experiment retention --threads 1 --set output="$TMP/ret" --set n_per_key=1 --set length=128 \
+            --set ceiling_tunes=40 --set positions=[64,128] --set n_boot=100 >/dev/null
+    else
+        "$MG" -q experiment retention --threads 1 --set output="$TMP/ret" >/dev/null
+    fi
+    mkdir -p "$OUT/retention" && cp -r "$TMP"/ret/retention-*/. "$OUT/retention/"
+fi
+
+if want probe; then
+    stamp probe
+    if (( QUICK )); then
+        "$MG" -q experiment probe --T 5,10 --cells rnn,lstm,gru,lstm:forget1,lstm:chrono --seeds 2 --steps 20 \
+            -o "$TMP/probe" >/dev/null
+        "$PY" benchmarks/probe_why.py --quick -o "$OUT/probe"
+    else
+        "$MG" -q experiment probe --T 10,30,100 --cells rnn,lstm,gru,lstm:forget1,lstm:chrono --seeds 3 \
+            --steps 400 -o "$TMP/probe" >/dev/null
+        "$PY" benchmarks/probe_why.py -o "$OUT/probe"
+    fi
+    mkdir -p "$OUT/probe" && cp "$TMP"/probe/probe-*/{report.md,results.json,probe.csv,probe.png} "$OUT/probe/"
+fi
+
+if want memory; then
+    stamp memory
+    if (( QUICK )); then STEPS="--steps 3 --T 20"; else STEPS="--steps 200"; fi
+    # shellcheck disable=SC2086
+    "$MG" -q bench memory --preset bai --cell rnn,lstm,gru --seeds 3 $STEPS \
+        --plot "$OUT/memory-bai.png" -o "$OUT/memory-bai.json" >/dev/null
+    if (( QUICK )); then STEPS="--steps 3 --T 10"; else STEPS="--steps 200 --T 100"; fi
+    # shellcheck disable=SC2086
+    "$MG" -q bench memory --preset bai --cell lstm,lstm:forget1,lstm:chrono --seeds 3 $STEPS \
+        --plot "$OUT/memory-inits.png" -o "$OUT/memory-inits.json" >/dev/null
+fi
+
+if want polyphonic; then
+    stamp polyphonic
+    EPOCHS=(); (( QUICK )) && EPOCHS=(--epochs 1)
+    for ds in jsb nottingham; do
+        rm -f "$OUT"/polyphonic-"$ds"-*.json   # single-cell reruns, superseded by the full run
+        "$MG" -q bench polyphonic --dataset "$ds" "${EPOCHS[@]}" -o "$OUT/polyphonic-$ds.json" >/dev/null
+    done
+fi
+
+if want speech; then
+    stamp speech
+    ARGS=(--runs "$TMP/speech"); (( QUICK )) && ARGS+=(--epochs 1 --data npz)
+    "$PY" benchmarks/speech_accuracy.py "${ARGS[@]}" > "$OUT/speech-accuracy.md"
+fi
+
+if want musicality; then
+    stamp musicality
+    if (( QUICK )); then
+        echo "musicality: no quick mode (scripts/musicality.sh takes about 2 minutes); skipped" >&2
+    else
+        MG="$MG" OUT="$OUT/musicality" bash scripts/musicality.sh
+    fi
+fi
+
+stamp done
+if (( ! QUICK )); then
+    "$PY" -m pytest -q -p no:cacheprovider tests/test_readme_tables.py || {
+        echo "some README tables differ from the fresh results: update README.md from $OUT" >&2; exit 1; }
+fi
