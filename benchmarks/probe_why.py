@@ -19,8 +19,9 @@ from musicgate.experiments.probe import ProbeConfig
 from musicgate.experiments.probe_why import diagnose_many, why_table
 from musicgate.files import atomic_write_text
 
-RUNS = [("lstm", "default", 10), ("lstm", "default", 30), ("lstm", "default", 100),
-        ("lstm", "forget1", 100), ("lstm", "chrono", 100), ("gru", "default", 100)]
+RUNS = [("lstm", "default", 10), ("lstm", "default", 30), ("lstm", "default", 30, 0.003),
+        ("lstm", "default", 100), ("lstm", "forget1", 100), ("lstm", "chrono", 100), ("gru", "default", 30),
+        ("gru", "default", 100)]
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     config = ProbeConfig(steps=100 if args.quick else 400)
-    runs = [(c, i, min(T, 30)) for c, i, T in RUNS] if args.quick else RUNS
+    runs = [(c, i, min(T, 30), *lr) for c, i, T, *lr in RUNS] if args.quick else RUNS
     start = time.perf_counter()
     found = diagnose_many(runs, config, every=25 if args.quick else 50,
                           log=lambda d: print(f"{d['cell']} {d['init']} T={d['T']}: {d['seconds']:.0f} s", flush=True))

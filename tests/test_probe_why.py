@@ -27,7 +27,7 @@ def test_diagnose_records_every_measure_and_forget1_raises_the_keep_gate():
     gru = diagnose("gru", 5, ProbeConfig(steps=1, lstm_hidden=8))
     assert "c_abs" not in gru["trace"][0] and "keep" in gru["trace"][0]
     table = why_table([default, gru])
-    assert "| lstm | default | 12 | 0 | 4 |" in table and "| gru | default | 5 | 0 | 0 |" in table
+    assert "| lstm | default | 0.02 | 12 | 0 | 4 |" in table and "| gru | default | 0.01 | 5 | 0 | 0 |" in table
 
 
 def test_diagnose_rejects_bad_init():

@@ -127,17 +127,19 @@ def diagnose(cell: str, T: int, config: ProbeConfig | None = None, *, every: int
         opt.step()
         losses.append(float(loss.detach()))
     return {"cell": cell, "init": config.init, "T": int(T), "seed": config.seed, "steps": config.steps,
+            "lr": config.lr or get_cell(cell).default_lr,
             "t_max": t_max, "seconds": time.perf_counter() - start, "trace": trace}
 
 
-def diagnose_many(runs: Sequence[tuple[str, str, int]], config: ProbeConfig | None = None, *,
+def diagnose_many(runs: Sequence[tuple], config: ProbeConfig | None = None, *,
                   seeds: Sequence[int] = (0,), every: int = 50, log=None) -> list[dict]:
-    """:func:`diagnose` for every (cell, init, T) and seed."""
+    """:func:`diagnose` for every (cell, init, T) or (cell, init, T, lr) and seed."""
     config = config or ProbeConfig()
     out = []
-    for cell, init, T in runs:
+    for cell, init, T, *lr in runs:
         for seed in seeds:
-            d = diagnose(cell, T, replace(config, init=init, seed=seed), every=every)
+            run = replace(config, init=init, seed=seed, lr=lr[0] if lr else config.lr)
+            d = diagnose(cell, T, run, every=every)
             out.append(d)
             if log:
                 log(d)
@@ -146,10 +148,10 @@ def diagnose_many(runs: Sequence[tuple[str, str, int]], config: ProbeConfig | No
 
 def why_table(diagnoses: Sequence[dict], steps: Sequence[int] | None = None) -> str:
     """Markdown: one row per run and measured step."""
-    lines = ["| cell | init | T | seed | step | train loss | score | grad at key | grad at last gap step | "
+    lines = ["| cell | init | lr | T | seed | step | train loss | score | grad at key | grad at last gap step | "
              "mean keep gate over gap | stored value left after gap (median unit) | best unit | key spread of h | "
              "key spread of c | mean abs c | units with abs tanh c > 0.99 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for d in diagnoses:
         for r in d["trace"]:
             if steps is not None and r["step"] not in steps and r["step"] != d["steps"]:
@@ -158,7 +160,7 @@ def why_table(diagnoses: Sequence[dict], steps: Sequence[int] | None = None) -> 
             survive = f"{r['survive']:.1e}" if "survive" in r else "-"
             best = f"{r['survive_max']:.1e}" if "survive_max" in r else "-"
             loss = "-" if np.isnan(r["loss"]) else f"{r['loss']:.3f}"
-            lines.append(f"| {d['cell']} | {d['init']} | {d['T']} | {d['seed']} | {r['step']} | {loss} | "
+            lines.append(f"| {d['cell']} | {d['init']} | {d['lr']:g} | {d['T']} | {d['seed']} | {r['step']} | {loss} | "
                          f"{r['score']:.3f} | {r['grad_key']:.1e} | {r['grad_note']:.1e} | {keep} | {survive} | "
                          f"{best} | {r['key_spread']:.3f} | "
                          + (f"{r['key_spread_c']:.3f} | {r['c_abs']:.2f} | {r['saturated']:.2f} |" if "c_abs" in r
