@@ -121,13 +121,14 @@ def memory(args) -> int:
     from dataclasses import asdict, replace
 
     from musicgate.files import atomic_write_text
+    from musicgate.nn.init import SCHEMES
     from musicgate.experiments.memory import (TASKS, MemoryConfig, memory_preset, memory_sweep, memory_table,
                                               parse_seeds, plot_memory, result_dicts, summarise)
 
     preset = memory_preset(args.preset) if args.preset else None
     tasks = _list(args.task or ",".join(preset["tasks"] if preset else TASKS), TASKS, "--task")
     cells = [c.strip() for c in args.cell.split(",") if c.strip()]
-    inits = _list(args.init or "default", ("default", "forget1", "chrono"), "--init")
+    inits = _list(args.init or "default", SCHEMES, "--init")
     Ts = None
     if args.T is not None:
         try:

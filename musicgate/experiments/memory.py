@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from musicgate.analysis.seeds import format_interval, seed_interval
 from musicgate.errors import ConfigError
 from musicgate.nn.cells import cell_names, get_cell
-from musicgate.nn.init import SCHEMES, _check as _check_scheme, init_gates
+from musicgate.nn.init import _check as _check_scheme, init_gates
 from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params, recurrent
 
 TASKS = ("adding", "copy")
