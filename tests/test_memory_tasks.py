@@ -98,6 +98,9 @@ def test_seeds_inits_summary_and_interval(tmp_path):
     assert default.lo == pytest.approx(max(0.0, mean - 4.3027 * sd / 3 ** 0.5), rel=1e-3)
     assert chrono.init == "chrono" and 0 <= chrono.solved <= 3
     assert "| adding | 5 | lstm | chrono |" in memory_table(results)
+    table = memory_table(results, {"adding": (5, {"lstm": 0.164})})
+    assert table.splitlines()[2].endswith("| 0.164 |") and table.splitlines()[3].endswith("| - |")
+    assert memory_table(results, {"adding": (600, {"lstm": 0.164})}).splitlines()[2].endswith("| - |")
     assert results_from_dicts(result_dicts(results)) == results
     assert plot_memory(results, tmp_path / "m.png").stat().st_size > 0
 

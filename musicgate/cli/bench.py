@@ -163,7 +163,9 @@ def memory(args) -> int:
                          [50, 100, 200, 400, 1000])
         results += memory_sweep([task], task_Ts, cells, configs[task], seeds=seeds, inits=inits,
                                 progress=not args.quiet and sys.stderr.isatty(), log=log)
-    table = memory_table(results)
+    published = {task: (T, preset["published"].get(task, {})) for task, (T, _) in preset["tasks"].items()} \
+        if preset else None
+    table = memory_table(results, published)
     print(table)
     if args.plot:
         print(f"wrote {plot_memory(results, args.plot)}")

@@ -352,16 +352,28 @@ def summarise(results: Sequence[MemoryResult]) -> list[MemorySummary]:
     return rows
 
 
-def memory_table(results: Sequence[MemoryResult]) -> str:
-    """Markdown table per task, T, cell and init: mean final loss over seeds [95% interval]."""
-    lines = ["| task | T | cell | init | params | steps | seeds | final loss, mean [95% CI] | baseline | "
-             "mean / baseline | solved (< 10% of baseline) | seconds per run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def memory_table(results: Sequence[MemoryResult], published: dict | None = None) -> str:
+    """Markdown table per task, T, cell and init: mean final loss over seeds [95% interval].
+
+    ``published``: task -> (T, {cell: loss}) (a preset's published results); adds a column with
+    the published loss of the default-initialised cell at that T.
+    """
+    head = ("| task | T | cell | init | params | steps | seeds | final loss, mean [95% CI] | baseline | "
+            "mean / baseline | solved (< 10% of baseline) | seconds per run |")
+    rule = "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    if published:
+        head, rule = head + " published |", rule + "---|"
+    lines = [head, rule]
     for r in summarise(results):
         fmt = ".2e" if r.loss < 1e-3 else ".4f"
-        lines.append(f"| {r.task} | {r.T} | {r.cell} | {r.init} | {r.params:,} | {r.steps:,} | {len(r.seeds)} | "
-                     f"{format_interval(r.loss, r.lo, r.hi, fmt)} | {r.baseline:.4f} | {r.ratio:.3f} | "
-                     f"{r.solved}/{len(r.seeds)} | {r.seconds:.0f} |")
+        line = (f"| {r.task} | {r.T} | {r.cell} | {r.init} | {r.params:,} | {r.steps:,} | {len(r.seeds)} | "
+                f"{format_interval(r.loss, r.lo, r.hi, fmt)} | {r.baseline:.4f} | {r.ratio:.3f} | "
+                f"{r.solved}/{len(r.seeds)} | {r.seconds:.0f} |")
+        if published:
+            T, losses = published.get(r.task, (None, {}))
+            value = losses.get(r.cell) if r.T == T and r.init == "default" else None
+            line += f" {value:g} |" if value is not None else " - |"
+        lines.append(line)
     return "\n".join(lines)
 
 
