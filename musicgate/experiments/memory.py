@@ -377,6 +377,18 @@ def memory_table(results: Sequence[MemoryResult], published: dict | None = None)
     return "\n".join(lines)
 
 
+_INIT_STYLE = {"default": ("o", "-"), "forget1": ("s", "--"), "chrono": ("^", ":")}
+_INIT_COLOUR = {"forget1": "#CC79A7", "chrono": "#009E73"}   # Okabe-Ito, apart from the cell colours
+
+
+def init_style(cell: str, init: str) -> dict:
+    """Matplotlib style of one (cell, init) series: the cell's colour for PyTorch's default init,
+    a colour, marker and line style of its own for each other init."""
+    marker, ls = _INIT_STYLE.get(init, ("D", "-."))
+    return {"color": get_cell(cell).colour if init == "default" else _INIT_COLOUR.get(init, "#000000"),
+            "marker": marker, "linestyle": ls}
+
+
 def plot_memory(results: Sequence[MemoryResult], path: str | Path) -> Path:
     """PNG of mean final loss vs T per (cell, init), 95% interval bars, one panel per task,
     with the baselines drawn."""
@@ -403,15 +415,16 @@ def plot_memory(results: Sequence[MemoryResult], path: str | Path) -> Path:
             hi = np.array([r.hi for r in pts])
             err = np.nan_to_num(np.stack([y - np.maximum(lo, y * 1e-3), hi - y]), nan=0.0)
             label = get_cell(cell).label + ("" if init == "default" else f" ({init})")
-            ax.errorbar(x, y, yerr=np.clip(err, 0, None), marker="o", capsize=3, label=label,
-                        color=get_cell(cell).colour if init == "default" else None,
-                        ls="-" if len(pts) > 1 else "none")
+            style = init_style(cell, init)
+            if len(pts) == 1:
+                style["linestyle"] = "none"
+            ax.errorbar(x, y, yerr=np.clip(err, 0, None), capsize=3, label=label, **style)
         if task == "adding":
             ax.axhline(ADDING_BASELINE, color="k", ls="--", label="predict 1 (1/6)")
             ax.axhline(ADDING_BASELINE_QUOTED, color="gray", ls=":", label="0.1767 (quoted)")
             ax.set_ylabel("test MSE")
         else:
-            grid = [Ts[0] * 0.9 + (Ts[-1] * 1.1 - Ts[0] * 0.9) * k / 200 for k in range(201)]
+            grid = [Ts[0] / 1.35 + (Ts[-1] * 1.35 - Ts[0] / 1.35) * k / 200 for k in range(201)]
             ax.plot(grid, [copy_baseline(T) for T in grid], color="k", ls="--",
                     label="10 ln 8 / (T + 20)")
             ax.set_ylabel("test cross-entropy per step")
@@ -419,6 +432,7 @@ def plot_memory(results: Sequence[MemoryResult], path: str | Path) -> Path:
         ax.set_yscale("log")
         ax.set_xticks(Ts, [str(T) for T in Ts])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlim(Ts[0] / 1.35, Ts[-1] * 1.35)
         ax.set_xlabel("sequence length T")
         steps = sorted({r.steps for r in rows})
         seeds = sorted({len(r.seeds) for r in rows})

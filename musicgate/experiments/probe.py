@@ -367,16 +367,19 @@ def plot_probe(results: Sequence[ProbeResult], path: "str | os.PathLike", *, mar
     summary = summarise_probe(results, margin=margin)
     longest = longest_recalled(results, margin=margin)
     labels = list(dict.fromkeys(r["label"] for r in summary))
-    styles = {"default": "-", "forget1": "--", "chrono": ":"}
+    from musicgate.experiments.memory import init_style
+
     for i, label in enumerate(labels):
         rows = sorted((r for r in summary if r["label"] == label), key=lambda r: r["T"])
         shift = 1.0 + 0.05 * (i - (len(labels) - 1) / 2)   # side by side at the same T
         x = np.array([r["T"] for r in rows], float) * shift
         y = np.array([r["score"] for r in rows])
         err = np.clip(np.array([[r["score"] - r["lo"] for r in rows], [r["hi"] - r["score"] for r in rows]]), 0, None)
-        colour = cell_colour(rows[0]["cell"], i)
-        ax.errorbar(x, y, yerr=err, color=colour, marker="o", capsize=3, label=label,
-                    linestyle=styles.get(rows[0]["init"], "-"))
+        style = init_style(rows[0]["cell"], rows[0]["init"])
+        if rows[0]["init"] == "default":
+            style["color"] = cell_colour(rows[0]["cell"], i)
+        colour = style["color"]
+        ax.errorbar(x, y, yerr=err, capsize=3, label=label, **style)
         if longest.get(label):
             t = longest[label]
             at = next(r["score"] for r in rows if r["T"] == t)
@@ -387,7 +390,11 @@ def plot_probe(results: Sequence[ProbeResult], path: "str | os.PathLike", *, mar
     ax.set_xscale("log")
     Ts = [r.T for r in results if r.T > 0]
     if Ts:
+        import matplotlib.ticker
+
         ax.set_xlim(min(Ts) / 1.6, max(Ts) * 1.6)
+        ax.set_xticks(sorted(set(Ts)), [str(t) for t in sorted(set(Ts))])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.subplots_adjust(bottom=0.14, left=0.12, right=0.97)
     ax.set_ylim(0.45, 1.07)
     ax.set_xlabel("gap T (key-neutral tokens)")
