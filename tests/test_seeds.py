@@ -23,6 +23,8 @@ def test_one_seed_has_no_interval_and_floor_clips():
     assert format_interval(mean, lo, hi, ".2f") == "0.50"
     _, lo, _ = seed_interval([0.0, 0.0, 0.3], floor=0.0)
     assert lo == 0.0
+    _, _, hi = seed_interval([0.58, 0.58, 0.99], ceiling=1.0)
+    assert hi == 1.0
     assert format_interval(0.2, 0.0, 0.4, ".1f") == "0.2 [0.0, 0.4]"
     with pytest.raises(ValueError):
         seed_interval([])

@@ -10,8 +10,8 @@ import math
 from collections.abc import Sequence
 
 
-def seed_interval(values: Sequence[float], *, level: float = 0.95,
-                  floor: float | None = None) -> tuple[float, float, float]:
+def seed_interval(values: Sequence[float], *, level: float = 0.95, floor: float | None = None,
+                  ceiling: float | None = None) -> tuple[float, float, float]:
     """Mean of per-seed values with a two-sided Student-t interval.
 
     Parameters
@@ -19,7 +19,8 @@ def seed_interval(values: Sequence[float], *, level: float = 0.95,
     values : one number per seed (NaN entries are an error: a diverged run must be reported,
         not dropped)
     level : coverage of the interval, in (0, 1)
-    floor : clip the interval below at this value (0 for a loss, which cannot be negative)
+    floor, ceiling : clip the interval to the values the quantity can take (0 for a loss, [0, 1]
+        for a probability)
 
     Returns
     -------
@@ -39,7 +40,8 @@ def seed_interval(values: Sequence[float], *, level: float = 0.95,
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in vals) / (n - 1))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     lo = mean - half if floor is None else max(floor, mean - half)
-    return mean, lo, mean + half
+    hi = mean + half if ceiling is None else min(ceiling, mean + half)
+    return mean, lo, hi
 
 
 def format_interval(mean: float, lo: float, hi: float, fmt: str = ".4f") -> str:

@@ -276,7 +276,7 @@ def summarise_probe(results: Sequence[ProbeResult | dict], *, margin: float = 0.
             score, lo, hi = runs[0]["score"], runs[0]["lo"], runs[0]["hi"]
             recalled = bool(runs[0]["recalled"])
         else:
-            score, lo, hi = seed_interval([r["score"] for r in runs])
+            score, lo, hi = seed_interval([r["score"] for r in runs], floor=0.0, ceiling=1.0)
             recalled = bool(lo > CHANCE + margin)
         out.append({"label": label, "cell": runs[0]["cell"], "init": runs[0].get("init", "default"), "T": T,
                     "params": runs[0]["params"], "hidden": runs[0]["hidden"], "steps": runs[0]["steps"],
@@ -328,10 +328,12 @@ def probe_findings(results: Sequence[ProbeResult], config: ProbeConfig) -> list[
     lines = []
     for cell, t in longest.items():
         rows = sorted((r for r in summary if r["label"] == cell), key=lambda r: r["T"])
-        lost = [r["T"] for r in rows if not r["recalled"]]
+        lost = [f"{r['T']}" + (f" ({r['recalled_seeds']}/{len(r['seeds'])} seeds)" if len(r["seeds"]) > 1 else "")
+                for r in rows if not r["recalled"]]
         text = f"**{cell}**: " + (f"recalls the key up to T = {t}" if t else "recalls the key at no T tried")
         if lost:
-            text += f"; at chance level (interval not above {CHANCE + config.margin:.3f}) at T = {', '.join(map(str, lost))}"
+            text += (f"; not recalled (interval not above {CHANCE + config.margin:.3f}) at T = {', '.join(lost)}"
+                     + ("; k/n: the seeds whose own run recalled it" if any("seeds)" in t for t in lost) else ""))
         text += ". Scores: " + ", ".join(f"{r['score']:.3f} (T={r['T']})" for r in rows)
         text += f"; after {config.notes - 1} in-key notes (local inference) " + \
             ", ".join(f"{r['local']:.3f}" for r in rows) + "."
