@@ -3,7 +3,8 @@
 #   retention      musicgate experiment retention           -> retention/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
-#   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png}, memory-inits.*
+#   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
+#                                                              memory-bai-lstm-inits.*, memory-inits.*
 #   polyphonic     musicgate bench polyphonic (JSB, Nottingham) -> polyphonic-{jsb,nottingham}.json
 #   speech         python benchmarks/speech_accuracy.py     -> speech-accuracy.md
 #   musicality     scripts/musicality.sh                    -> musicality/
@@ -65,9 +66,13 @@ if want memory; then
     # shellcheck disable=SC2086
     "$MG" -q bench memory --preset bai --cell rnn,lstm,gru --seeds 3 $STEPS \
         --plot "$OUT/memory-bai.png" -o "$OUT/memory-bai.json" >/dev/null
-    if (( QUICK )); then STEPS="--steps 3 --T 10"; else STEPS="--steps 200 --T 100"; fi
+    if (( QUICK )); then STEPS="--steps 3 --T 20"; else STEPS="--steps 200"; fi
     # shellcheck disable=SC2086
-    "$MG" -q bench memory --preset bai --cell lstm,lstm:forget1,lstm:chrono --seeds 3 $STEPS \
+    "$MG" -q bench memory --preset bai --task adding --cell lstm:forget1,lstm:chrono --seeds 3 $STEPS \
+        --plot "$OUT/memory-bai-lstm-inits.png" -o "$OUT/memory-bai-lstm-inits.json" >/dev/null
+    if (( QUICK )); then STEPS="--steps 3 --T 10"; else STEPS="--steps 1500 --T 100"; fi
+    # shellcheck disable=SC2086
+    "$MG" -q bench memory --preset bai --cell lstm,lstm:forget1,lstm:chrono,gru --seeds 3 $STEPS \
         --plot "$OUT/memory-inits.png" -o "$OUT/memory-inits.json" >/dev/null
 fi
 

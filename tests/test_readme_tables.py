@@ -72,7 +72,7 @@ def test_probe_table_equals_its_report():
 
 
 def test_memory_tables_equal_their_results_files():
-    files = [RESULTS / "memory-bai.md", RESULTS / "memory-inits.md"]
+    files = [RESULTS / "memory-bai.md", RESULTS / "memory-bai-lstm-inits.md", RESULTS / "memory-inits.md"]
     expected = [_tables(f.read_text(), "task | T")[0] for f in files]
     assert _tables(README_TEXT(), "task | T") == expected
 
