@@ -129,7 +129,7 @@ def test_probe_init_is_applied_recorded_and_checked():
     assert time_scales(model).max() <= 29.0 + 1e-6 and time_scales(model).min() >= 2.0 - 1e-6
     with pytest.raises(ConfigError, match="no gates"):
         train_probe("rnn", 3, ProbeConfig(steps=1, init="forget1"))
-    with pytest.raises(ConfigError, match="unknown gate initialisation"):
+    with pytest.raises(ConfigError, match="orthogonal.*default, forget1, chrono"):
         ProbeConfig(init="orthogonal")
     with pytest.raises(ConfigError, match="> 1"):
         ProbeConfig(init="chrono", init_t_max=1)

@@ -54,8 +54,8 @@ def register(sub) -> None:
     mem.add_argument("--preset", default=None, help="shipped settings per task (bai: Bai et al. 2018); "
                      "other options override them")
     mem.add_argument("--task", default=None, help="adding, copy or both (default both)")
-    mem.add_argument("--T", default=None, help="comma list of sequence lengths (default 50,100,200,400,1000, "
-                     "or the preset's)")
+    mem.add_argument("--T", type=int_list(2), default=None, help="comma list of sequence lengths (default "
+                     "50,100,200,400,1000, or the preset's)")
     mem.add_argument("--cell", default="rnn,lstm,gru", help="comma list of cells; cell:init (lstm:chrono) runs "
                      "that cell with that init only")
     mem.add_argument("--steps", type=positive_int, default=None,
@@ -118,8 +118,9 @@ def polyphonic(args) -> int:
 
 
 def memory(args) -> int:
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
+    from musicgate.config import build_config
     from musicgate.files import atomic_write_text
     from musicgate.nn.init import SCHEMES
     from musicgate.experiments.memory import (TASKS, MemoryConfig, memory_preset, memory_sweep, memory_table,
@@ -129,31 +130,18 @@ def memory(args) -> int:
     tasks = _list(args.task or ",".join(preset["tasks"] if preset else TASKS), TASKS, "--task")
     cells = [c.strip() for c in args.cell.split(",") if c.strip()]
     inits = _list(args.init or "default", SCHEMES, "--init")
-    Ts = None
-    if args.T is not None:
-        try:
-            Ts = [int(t) for t in args.T.split(",") if t.strip()]
-        except ValueError:
-            raise ConfigError(f"--T {args.T!r}: give comma-separated integers such as 50,100,200") from None
-        if not Ts or min(Ts) < 2:
-            raise ConfigError(f"--T {args.T!r}: every length must be >= 2")
+    Ts = args.T
     if args.seed is not None and args.seeds is not None:
         raise ConfigError("give --seed (one seed) or --seeds (several), not both")
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed or 0]
-    if args.init_t_max is not None and not args.init_t_max > 1:
-        raise ConfigError(f"--init-t-max must be > 1 (steps), got {args.init_t_max}")
-    overrides = {k: v for k, v in dict(steps=args.steps, lstm_hidden=args.hidden,
-                                      batch_size=args.batch_size, lr=args.lr,
-                                      init_t_max=args.init_t_max).items()
-                 if v is not None}
+    overrides = given(steps=args.steps, lstm_hidden=args.hidden, batch_size=args.batch_size, lr=args.lr,
+                      init_t_max=args.init_t_max)
     if args.hidden is not None:
-        overrides["params"] = None
-    for key in ("steps", "lstm_hidden", "batch_size"):
-        if key in overrides and overrides[key] < 1:
-            raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {overrides[key]}")
-    configs = {task: replace(preset["tasks"][task][1] if preset and task in preset["tasks"] else MemoryConfig(),
-                             **overrides) for task in tasks}
-    _threads(args.threads)
+        overrides["params"] = None   # --hidden sizes the LSTM; the preset's parameter count no longer applies
+    configs = {task: build_config(MemoryConfig, {**(asdict(preset["tasks"][task][1]) if preset and task in
+                                                    preset["tasks"] else {}), **overrides}, what="memory setting")
+               for task in tasks}
+    set_threads(args.threads)
     log = None if args.quiet else (lambda r: print(
         f"{r.task} T={r.T} {r.cell} {r.init} seed {r.seed}: loss {r.loss:.4f} (baseline {r.baseline:.4f}, "
         f"{r.seconds:.0f} s)", file=sys.stderr, flush=True))

@@ -35,7 +35,7 @@ def register(sub) -> None:
                 description="Trains a small parameter-matched model per cell and gap T on KEY, T rests, in-key "
                 "notes; scores\nthe in-key probability mass at the first note (chance 7/12). Writes "
                 "OUTPUT/probe-<timestamp>/\nwith report.md and probe.png.")
-    q.add_argument("--T", dest="Ts", default="10,30,100,300,1000", help="gap lengths, comma-separated (default 10,30,100,300,1000)")
+    q.add_argument("--T", dest="Ts", type=int_list(0), default="10,30,100,300,1000", help="gap lengths, comma-separated (default 10,30,100,300,1000)")
     q.add_argument("--cells", default="rnn,lstm,gru", help="cells, comma-separated (default rnn,lstm,gru); "
                    "cell:init (lstm:chrono) runs that cell with that init only")
     q.add_argument("--steps", type=positive_int, help="Adam steps per run (default 300)")
@@ -68,8 +68,8 @@ def retention_command(args) -> int:
 
 
 def probe_command(args) -> int:
-    from dataclasses import replace
-
+    from musicgate.config import build_config
+    from musicgate.errors import ConfigError
     from musicgate.experiments.memory import parse_seeds
     from musicgate.experiments.probe import ProbeConfig, run_probe, write_probe_report
 
@@ -78,18 +78,9 @@ def probe_command(args) -> int:
     if args.seed is not None and args.seeds is not None:
         raise ConfigError("give --seed (one seed) or --seeds (several), not both")
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
-    if args.init_t_max is not None and not args.init_t_max > 1:
-        raise ConfigError(f"--init-t-max must be > 1 (steps), got {args.init_t_max}")
-    config = ProbeConfig()
-    changes = {k: v for k, v in (("steps", args.steps), ("lstm_hidden", args.hidden), ("gap", args.gap),
-                                 ("seed", args.seed), ("lr", args.lr), ("init_t_max", args.init_t_max))
-               if v is not None}
-    if any(v < 1 for k, v in changes.items() if k in ("steps", "lstm_hidden")):
-        raise ConfigError("--steps and --hidden must be >= 1")
-    if args.lr is not None and not args.lr > 0:
-        raise ConfigError(f"--lr must be > 0, got {args.lr}")
-    config = replace(config, **changes)
-    _threads(args.threads)
+    config = build_config(ProbeConfig, given(steps=args.steps, lstm_hidden=args.hidden, gap=args.gap, seed=args.seed,
+                                             lr=args.lr, init_t_max=args.init_t_max), what="probe setting")
+    set_threads(args.threads)
     quiet = getattr(args, "quiet", False)
 
     def log(r) -> None:
@@ -97,7 +88,7 @@ def probe_command(args) -> int:
             print(f"{r.cell:5s} {r.init:7s} seed {r.seed} T={r.T:5d} score {r.score:.3f} [{r.lo:.3f}, {r.hi:.3f}] local {r.local:.3f} "
                   f"{'recalled' if r.recalled else 'chance'} ({r.seconds:.0f} s)", file=sys.stderr, flush=True)
 
-    results = run_probe(Ts, cells, config, seeds=seeds, inits=inits or None,
+    results = run_probe(args.Ts, cells, config, seeds=seeds, inits=inits or None,
                         progress=not quiet and sys.stderr.isatty(), log=log)
     outdir = write_probe_report(results, config, args.output)
     print((outdir / "report.md").read_text())

@@ -27,9 +27,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from musicgate.analysis.seeds import format_interval, seed_interval
+from musicgate.config import check_fields, setting
 from musicgate.errors import ConfigError
 from musicgate.nn.cells import cell_names, get_cell
-from musicgate.nn.init import _check as _check_scheme, init_gates
+from musicgate.nn.init import SCHEMES, _check as _check_scheme, init_gates
 from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params, recurrent
 
 TASKS = ("adding", "copy")
@@ -127,31 +128,20 @@ class MemoryConfig:
     seed : seeds the weights, the chrono draws, the training and the evaluation data.
     """
 
-    lstm_hidden: int = 32
-    params: int | None = None
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 1e-2
-    clip: float = 1.0
-    optimizer: str = "adam"
-    init: str = "default"
-    init_t_max: float | None = None
-    eval_size: int = 500
-    seed: int = 0
+    lstm_hidden: int = setting(32, ge=1)
+    params: int | None = setting(None, ge=100)
+    steps: int = setting(300, ge=1)
+    batch_size: int = setting(16, ge=1)
+    lr: float = setting(1e-2, gt=0)
+    clip: float = setting(1.0, ge=0)
+    optimizer: str = setting("adam", choices=OPTIMIZERS)
+    init: str = setting("default", choices=SCHEMES)
+    init_t_max: float | None = setting(None, gt=1)
+    eval_size: int = setting(500, ge=1)
+    seed: int = setting(0, ge=0)
 
     def __post_init__(self) -> None:
-        for name in ("lstm_hidden", "steps", "batch_size", "eval_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"memory config {name} must be a positive integer, got {value!r}")
-        if self.params is not None and (not isinstance(self.params, int) or self.params < 100):
-            raise ConfigError(f"memory config params must be a parameter count >= 100, got {self.params!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ConfigError(f"memory config lr must be > 0, got {self.lr!r}")
-        if not (isinstance(self.clip, (int, float)) and self.clip >= 0):
-            raise ConfigError(f"memory config clip must be >= 0 (0: no clipping), got {self.clip!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        check_fields(self)
         _check_scheme(self.init, 2.0 if self.init == "chrono" and self.init_t_max is None
                       else self.init_t_max)
 

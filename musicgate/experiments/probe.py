@@ -39,7 +39,7 @@ from musicgate.nn.cells import cell_names, get_cell
 from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params
 from musicgate.analysis.retention import bootstrap_mean_ci
 from musicgate.analysis.seeds import seed_interval
-from musicgate.nn.init import _check as _check_scheme, init_gates
+from musicgate.nn.init import SCHEMES, _check as _check_scheme, init_gates
 
 N_KEY_LABELS = 24
 REST = 24
@@ -75,29 +75,22 @@ class ProbeConfig:
     init_t_max : chrono's longest time scale in steps (> 1); None: the sequence length, T + notes + 1.
     """
 
-    lstm_hidden: int = 32
-    embed: int = 16
-    notes: int = 8
-    gap: str = "rests"
-    steps: int = 400
-    batch_size: int = 32
-    lr: float | None = None
-    clip: float = 1.0
-    eval_size: int = 512
-    margin: float = 0.05
-    seed: int = 0
-    init: str = "default"
-    init_t_max: float | None = None
+    lstm_hidden: int = setting(32, ge=1)
+    embed: int = setting(16, ge=1)
+    notes: int = setting(8, ge=1)
+    gap: str = setting("rests", choices=GAPS)
+    steps: int = setting(400, ge=1)
+    batch_size: int = setting(32, ge=1)
+    lr: float | None = setting(None, gt=0)
+    clip: float = setting(1.0, ge=0)
+    eval_size: int = setting(512, ge=1)
+    margin: float = setting(0.05, ge=0)
+    seed: int = setting(0, ge=0)
+    init: str = setting("default", choices=SCHEMES)
+    init_t_max: float | None = setting(None, gt=1)
 
     def __post_init__(self) -> None:
-        if self.gap not in GAPS:
-            raise ConfigError(f"unknown probe gap {self.gap!r}; valid: {', '.join(GAPS)}")
-        for name in ("lstm_hidden", "embed", "notes", "steps", "batch_size", "eval_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"probe config {name} must be a positive integer, got {value!r}")
-        if self.lr is not None and not self.lr > 0:
-            raise ConfigError(f"probe config lr must be > 0, got {self.lr!r}")
+        check_fields(self)
         _check_scheme(self.init, 2.0 if self.init == "chrono" and self.init_t_max is None
                       else self.init_t_max)
 
