@@ -10,16 +10,16 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything (about 4 hours on this 2-core CPU when shared;
-#                                      # the memory tasks alone about an hour, see below)
+#   bash scripts/results.sh            # everything: about 2 h 20 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
 #
-# Measured single-thread times on this machine while shared with other jobs (the process got
-# about a third of a core): retention 2 min, probe 3 seeds x T=10,30,100 about 10 min, probe_why
-# about 3 min, memory-bai (3 seeds x rnn/lstm/gru, 200 steps) about an hour, memory-inits about 7
-# min, polyphonic about 20 min, speech about 25 min, musicality 2 min.
+# Single-thread times measured on this machine while shared with other jobs (from the results
+# files): retention ~2 min; probe (5 cell/init rows x T=10,30,100 x 3 seeds) ~9 min; probe_why
+# ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
+# memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; polyphonic ~33 min;
+# speech ~22 min; musicality ~2 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
