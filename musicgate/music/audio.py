@@ -209,7 +209,8 @@ def normalize(audio: np.ndarray, *, peak: float = PEAK) -> np.ndarray:
     top = float(np.max(np.abs(audio))) if audio.size else 0.0
     if top == 0.0 or not np.isfinite(top):
         return audio.astype(np.float32)
-    return (audio * (peak / top)).astype(np.float32)
+    # in float64: the gain for a near-silent float32 signal (1e-45) overflows float32
+    return (np.asarray(audio, np.float64) * (peak / top)).astype(np.float32)
 
 
 def _stream(notes: Notes, synth, sample_rate: int) -> tuple[np.ndarray, int]:
