@@ -325,3 +325,50 @@ def _single_process():
     from musicgate.train.util import Distributed
 
     return Distributed(), torch.device("cpu")
+
+
+def test_a_run_can_start_from_a_trained_model(dataset, tmp_path):
+    """model.start_from copies a checkpoint's weights into a new run (fine-tuning, e.g. a tune model
+    on medleys); another size or initialisation beside it is one ConfigError."""
+    import dataclasses
+
+    from musicgate.train.config import config_from_dict
+
+    cfg = tiny_config(dataset)
+    train(cfg, run_dir=tmp_path / "first", quiet=True)
+    first = load_checkpoint(tmp_path / "first" / "last.pt")
+    tuned = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, start_from=str(tmp_path / "first" / "last.pt")),
+                                train=dataclasses.replace(cfg.train, steps=1, eval_every=1))
+    trainer = _Trainer(tuned, tmp_path / "tuned", *_single_process(), resume=False, quiet=True)
+    for name, value in trainer.model.state_dict().items():  # before any step: the first run's weights
+        assert torch.equal(value, first.model_state[name]), name
+    fresh = _Trainer(tiny_config(dataset), tmp_path / "fresh", *_single_process(), resume=False, quiet=True)
+    assert not torch.equal(fresh.model.head.weight, first.model_state["head.weight"])
+    other = dataclasses.replace(tuned, model=dataclasses.replace(tuned.model, hidden=cfg.model.hidden + 8))
+    with pytest.raises(ConfigError, match="is a different model"):
+        _Trainer(other, tmp_path / "other", *_single_process(), resume=False, quiet=True)
+    with pytest.raises(ConfigError, match="applies to new weights only"):
+        config_from_dict({"model": {"cell": "lstm", "init": "forget1", "start_from": "folk-lstm"}})
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_padded_tunes_need_no_packing(cell):
+    """Whole tunes are padded at the end and start from zeros: the loss at the real tokens is the
+    same with and without packing (what the training loop relies on to skip it)."""
+    from musicgate.nn.models import RecurrentLM
+
+    torch.manual_seed(0)
+    net = RecurrentLM(vocab_size=30, cell=cell, hidden=16, layers=2).eval()
+    lengths = torch.tensor([12, 5, 9])
+    x = torch.randint(1, 30, (3, 12))
+    y = torch.randint(1, 30, (3, 12))
+    for row, n in enumerate(lengths.tolist()):
+        x[row, n:] = 0
+        y[row, n:] = 0  # padding targets are ignored
+    losses = []
+    for lens in (lengths, None):
+        logits, _ = net(x, lengths=lens)
+        losses.append(F.cross_entropy(logits.reshape(-1, 30), y.reshape(-1), ignore_index=0, reduction="sum"))
+    assert losses[0].item() == pytest.approx(losses[1].item(), rel=1e-6)
+    assert losses[0].item() != pytest.approx(F.cross_entropy(net(x)[0].reshape(-1, 30), y.reshape(-1),
+                                                             reduction="sum").item(), rel=1e-3)  # padding counted: differs

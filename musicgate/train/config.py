@@ -86,6 +86,9 @@ class ModelConfig:
     init : gate initialisation of a new model (:func:`musicgate.nn.init.init_gates`): ``default``
         (PyTorch's), ``forget1`` (keep-gate bias 1) or ``chrono`` (needs ``init_t_max``).
     init_t_max : the longest memory time scale, in steps, for ``chrono``.
+    start_from : a shipped model name, checkpoint file or run folder whose weights a new run starts
+        from (fine-tuning, e.g. a shipped tune model on long medleys); cell, sizes and vocabulary
+        must be the checkpoint's. ``init`` applies to new weights only, so it stays ``default``.
     """
 
     cell: str = setting("lstm", choices=cell_names)
@@ -96,9 +99,13 @@ class ModelConfig:
     dropout: float = setting(0.0, ge=0, lt=1)
     init: Literal["default", "forget1", "chrono"] = "default"
     init_t_max: float | None = setting(None, ge=0)
+    start_from: str | None = None
 
     def __post_init__(self) -> None:
         check_fields(self, "model")
+        if self.start_from is not None and self.init != "default":
+            raise ConfigError(f"model.start_from {self.start_from!r} starts from trained weights and model.init "
+                              f"{self.init} applies to new weights only; leave model.init out")
         if self.init == "chrono" and (self.init_t_max is None or self.init_t_max <= 1):
             raise ConfigError(f"model.init chrono needs model.init_t_max > 1 (the longest memory in steps), "
                               f"got {self.init_t_max}")

@@ -88,6 +88,21 @@ class TrainResult:
         return self.tokens / self.loop_s if self.loop_s > 0 else 0.0
 
 
+def _start_from(model: RecurrentLM, tokenizer, spec: str) -> None:
+    """Copy the weights of checkpoint ``spec`` into the new ``model`` (same cell, sizes and vocabulary)."""
+    from musicgate.nn.hub import load_model
+
+    trained, tok, meta = load_model(spec)
+    if trained.model_args != model.model_args:
+        theirs = ", ".join(f"{k}={v}" for k, v in sorted(trained.model_args.items()))
+        raise ConfigError(f"model.start_from {spec!r} is a different model ({theirs}); set model.cell, "
+                          f"model.hidden/params, layers and embed to match it")
+    if tok.fingerprint != tokenizer.fingerprint:
+        raise ConfigError(f"model.start_from {spec!r} was trained with another vocabulary than this dataset's; "
+                          f"prepare the dataset with the same tokenizer settings")
+    model.load_state_dict(trained.state_dict())
+
+
 def resolve_model_args(model: ModelConfig, vocab_size: int) -> dict:
     """``RecurrentLM`` arguments for a model config; ``params`` sets the hidden size."""
     hidden = model.hidden
@@ -222,6 +237,8 @@ class _Trainer:
             from musicgate.nn.init import init_gates
 
             init_gates(model, self.config.model.init, t_max=self.config.model.init_t_max)
+        if ckpt is None and self.config.model.start_from is not None:
+            _start_from(model, tok, self.config.model.start_from)
         torch.manual_seed(tc.seed + dist.rank)
         if ckpt is not None:
             check_resumable(ckpt, model_args=model.model_args, tokenizer=tok, fingerprint=self.data.fingerprint)
@@ -306,8 +323,11 @@ class _Trainer:
         """Summed cross-entropy of one batch from ``state`` (None: zeros), and the state after it."""
         x = batch.inputs.to(self.device, non_blocking=True)
         y = batch.targets.to(self.device, non_blocking=True)
+        # Whole tunes are padded at the end and start from zeros, so the outputs at real tokens are the
+        # same without packing; packing (needed only for a state to carry on) runs CPU RNNs step by step.
+        lengths = batch.lengths if self.carry else None
         with self.autocast:
-            logits, state = net(x, state, lengths=batch.lengths)
+            logits, state = net(x, state, lengths=lengths)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
                                ignore_index=self.data.tokenizer.pad_id, reduction="sum")
         return loss, state
