@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Rerun every table the README quotes from benchmarks/results/, one after another on one CPU thread:
 #   retention      musicgate experiment retention           -> retention/
+#   retention-long the medley fine-tunes (configs/folk-*-medley.yaml, trained if absent) and
+#                  experiment retention --config configs/retention-long.yaml -> retention-long/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -16,7 +18,7 @@
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
 #
 # Single-thread times measured on this machine while shared with other jobs (from the results
-# files): retention ~2 min; probe (5 cell/init rows x T=10,30,100 x 3 seeds) ~9 min; probe_why
+# files): retention ~2 min; retention-long ~3 min (+ ~45 min to train the three medley runs); probe (5 cell/init rows x T=10,30,100 x 3 seeds) ~9 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; polyphonic ~33 min;
 # speech ~22 min; musicality ~2 min.
@@ -28,7 +30,7 @@ MG=${MG:-.venv/bin/musicgate}
 QUICK=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 if (( QUICK )); then OUT=${OUT:-generated/results-quick}; else OUT=${OUT:-benchmarks/results}; fi
-ONLY=${ONLY:-"retention probe memory polyphonic speech musicality"}
+ONLY=${ONLY:-"retention retention-long probe memory polyphonic speech musicality"}
 mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -44,6 +46,26 @@ if want retention; then
         "$MG" -q experiment retention --threads 1 --set output="$TMP/ret" >/dev/null
     fi
     mkdir -p "$OUT/retention" && cp -r "$TMP"/ret/retention-*/. "$OUT/retention/"
+fi
+
+if want retention-long; then
+    stamp retention-long
+    if (( QUICK )); then  # the shipped models only, short
+        "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retl" \
+            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
+            --set positions=[64,128] --set n_boot=100 >/dev/null
+    else
+        for cell in rnn lstm gru; do
+            run="runs/folk-$cell-medley"
+            if [ ! -f "$run/last.pt" ]; then "$MG" -q train "configs/folk-$cell-medley.yaml" -o "$run"
+            else "$MG" -q train --resume "$run"; fi  # a finished run says so and stops
+        done
+        "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retl" >/dev/null
+    fi
+    mkdir -p "$OUT/retention-long"
+    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
+        cp "$TMP"/retl/retention-*/"$f" "$OUT/retention-long/"
+    done
 fi
 
 if want probe; then

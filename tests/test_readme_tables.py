@@ -32,7 +32,9 @@ def test_musicality_table_equals_its_results_file():
 
 def test_shipped_models_table_equals_models_json():
     index = json.loads((ROOT / "musicgate" / "pretrained" / "models.json").read_text())
-    rows = _table_rows((ROOT / "README.md").read_text(), "model")[2:]
+    (table,) = _tables(README_TEXT(), "model | cell | hidden")
+    rows = table[2:]
+    assert sorted(r.split("|")[1].strip() for r in rows) == sorted(index)
     quoted = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[3:7]] for r in rows}
     for name, entry in index.items():
         assert quoted[name] == [str(entry["hidden"]), f"{entry['params']:,}", f"{entry['valid_nll_per_note']:.3f}",
@@ -117,3 +119,12 @@ def test_speech_table_equals_its_results_file():
 def test_the_tables_reader_finds_every_table_with_a_header():
     text = "| a | b |\n|---|---|\n| 1 | 2 |\n\n| a | c |\n\n| a | b |\n|---|---|\n| 3 | 4 |\n"
     assert _tables(text, "a | b") == [["| a | b |", "|---|---|", "| 1 | 2 |"], ["| a | b |", "|---|---|", "| 3 | 4 |"]]
+
+
+def test_long_retention_table_equals_its_report():
+    report = (RESULTS / "retention-long" / "report.md").read_text()
+    w32 = report[report.index("### Windows of 32 notes"):]
+    header = "model | params | in-sig @64 | in-sig @256 | in-sig @1024 | in-sig @4096"
+    expected = _tables(w32, header)[:1]
+    assert expected and len(expected[0]) == 9  # header, rule, six models, the ceiling
+    assert _tables(README_TEXT(), header) == expected
