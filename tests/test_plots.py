@@ -296,3 +296,11 @@ def test_pitch_axis_names_notes_not_midi_numbers():
     assert labels == {67: "G4", 72: "C5"}
     pitch_ticks(ax, 40, 90)  # wide: only the Cs
     assert [t.get_text() for t in ax.get_yticklabels()] == ["C3", "C4", "C5", "C6"]
+
+
+def test_curves_of_one_cell_differ_by_dash_not_only_by_colour():
+    from musicgate.viz.plots import cell_colour, line_styles
+
+    styles = line_styles(["rnn", "gru", "gru-medley", "lstm", "lstm-medley", "gru-long"])
+    assert [c for c, _ in styles] == [cell_colour(x) for x in ("rnn", "gru", "gru", "lstm", "lstm", "gru")]
+    assert [s for _, s in styles] == ["-", "-", "--", "-", "--", ":"]

@@ -21,6 +21,21 @@ IN_KEY_COLOUR = "#3b6fb6"
 OUT_OF_KEY_COLOUR = "#e4572e"
 
 
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def line_styles(labels: Sequence[str]) -> list[tuple[str, str]]:
+    """(colour, line style) per label: a cell's colour, and another dash pattern each time a colour
+    comes again (``gru`` and ``gru-medley`` differ by more than hue)."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, label in enumerate(labels):
+        colour = cell_colour(label, i)
+        out.append((colour, LINE_STYLES[seen.get(colour, 0) % len(LINE_STYLES)]))
+        seen[colour] = seen.get(colour, 0) + 1
+    return out
+
+
 def cell_colour(label: str, fallback_index: int = 0) -> str:
     """The colour of the cell named in ``label`` ("lstm", "GRU 256" ...), else a tab10 colour."""
     from musicgate.nn.cells import cell_names, get_cell
@@ -362,6 +377,7 @@ def retention_curves(ax, positions: np.ndarray,
     ax
     """
     positions = np.asarray(positions, float).reshape(-1)
+    styles = line_styles(list(curves))
     for i, (label, curve) in enumerate(curves.items()):
         if len(curve) != 3:
             raise ParameterError(f"curve {label!r} must be (mean, lo, hi), got {len(curve)} arrays")
@@ -369,9 +385,9 @@ def retention_curves(ax, positions: np.ndarray,
         if not (len(mean) == len(lo) == len(hi) == len(positions)):
             raise ParameterError(f"curve {label!r} needs {len(positions)} values in mean, lo and hi, "
                              f"got {len(mean)}, {len(lo)} and {len(hi)}")
-        colour = cell_colour(label, i)
+        colour, style = styles[i]
         ax.fill_between(positions, lo, hi, color=colour, alpha=0.22, linewidth=0)
-        ax.plot(positions, mean, color=colour, linewidth=1.8, label=f"{label} (95% CI band)")
+        ax.plot(positions, mean, color=colour, linestyle=style, linewidth=1.8, label=f"{label} (95% CI band)")
     if ceiling is not None:
         ceil = np.broadcast_to(np.asarray(ceiling, float), positions.shape)
         ax.plot(positions, ceil, color="black", linestyle="--", linewidth=1.2, label=ceiling_label)
