@@ -92,6 +92,9 @@ def test_key_strip_png_with_target_agreement(tmp_path):
     assert len(agree) == 4
     fig.subplots_adjust(right=0.75)
     assert png_size(save_figure(fig, tmp_path / "strip.png")) == (800, 150)
+    # a mode is compared as the major or minor key with its third, and the legend says so
+    modal = key_strip(new_figure(8, 1.5).add_subplot(), times, keys, conf, target="D mixolydian")
+    assert modal.get_legend().get_texts()[0].get_text() == "target D mixolydian, heard as D major: 57% agree"
 
 
 def test_key_strip_rejects_mismatched_arrays():

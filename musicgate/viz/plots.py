@@ -319,8 +319,10 @@ def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarr
                  for a, b, ok in zip(times, right, agree) if ok]
         ax.add_collection(PolyCollection(verts, facecolors=RELATION_COLOURS[0], edgecolors="none"))
         share = agree[keys >= 0].mean() if (keys >= 0).any() else 0.0
-        handles.append(Patch(color=RELATION_COLOURS[0],
-                             label=f"target {MAJOR_MINOR_KEYS[tgt].name}: {share:.0%} agree"))
+        heard = MAJOR_MINOR_KEYS[tgt].name
+        asked = parse_key(target).name if isinstance(target, str) else getattr(target, "name", heard)
+        named = heard if asked == heard else f"{asked}, heard as {heard}"  # a mode counts as major/minor
+        handles.append(Patch(color=RELATION_COLOURS[0], label=f"target {named}: {share:.0%} agree"))
         if hatched:  # after the agreement band, so collections stay (windows, band, ...)
             ax.add_collection(PolyCollection(hatched, facecolors="none", edgecolors="#7a5200", hatch="///",
                                              linewidths=0))
