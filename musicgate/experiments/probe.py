@@ -188,39 +188,54 @@ def probe_score(model: nn.Module, T: int, *, n: int = 512, notes: int = 8, gap: 
     return {"score": float(mean), "lo": float(lo), "hi": float(hi), "local": float(last.mean())}
 
 
-def train_probe(cell: str, T: int, config: ProbeConfig | None = None, *, progress: bool = False) -> ProbeResult:
-    """Train one parameter-matched model on the probe at gap ``T`` and score it."""
-    from tqdm.auto import tqdm
+def probe_t_max(T: int, config: ProbeConfig) -> float | None:
+    """Chrono's longest time scale for gap ``T`` (default: the whole sequence); None for other inits."""
+    return float(config.init_t_max or T + config.notes + 1) if config.init == "chrono" else None
 
+
+def probe_training(cell: str, T: int, config: ProbeConfig):
+    """A new probe model at gap ``T`` with its gate initialisation, its optimiser and the seeded
+    batch generator: ``(model, optimizer, generator)``, the start of every probe run."""
     from musicgate.experiments.memory import check_init
 
-    config = config or ProbeConfig()
     check_init(cell, config.init, config.init_t_max)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     model = probe_model(cell, config)
-    t_max = None
-    if config.init == "chrono":
-        t_max = float(config.init_t_max or T + config.notes + 1)
-    init_gates(model, config.init, t_max=t_max)
+    init_gates(model, config.init, t_max=probe_t_max(T, config))
     opt = torch.optim.Adam(model.parameters(), lr=config.lr or get_cell(cell).default_lr)
+    return model, opt, gen
+
+
+def probe_step(model, opt, T: int, config: ProbeConfig, gen: torch.Generator) -> torch.Tensor:
+    """One optimiser step on a fresh probe batch; returns the (detached) loss on the notes after the gap."""
+    ids, _ = probe_batch(config.batch_size, T, notes=config.notes, gap=config.gap, generator=gen)
+    logits, _ = model(ids[:, :-1])
+    loss = F.cross_entropy(logits[:, T:].reshape(-1, VOCAB), ids[:, T + 1:].reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+    opt.step()
+    return loss.detach()
+
+
+def train_probe(cell: str, T: int, config: ProbeConfig | None = None, *, progress: bool = False) -> ProbeResult:
+    """Train one parameter-matched model on the probe at gap ``T`` and score it."""
+    from tqdm.auto import tqdm
+
+    config = config or ProbeConfig()
+    model, opt, gen = probe_training(cell, T, config)
     start = time.perf_counter()
     loss = torch.tensor(float("nan"))
     bar = tqdm(range(config.steps), disable=not progress, desc=f"probe {cell} T={T}", unit="step", leave=False)
     for _ in bar:
-        ids, _ = probe_batch(config.batch_size, T, notes=config.notes, gap=config.gap, generator=gen)
-        logits, _ = model(ids[:, :-1])
-        loss = F.cross_entropy(logits[:, T:].reshape(-1, VOCAB), ids[:, T + 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        opt.step()
+        loss = probe_step(model, opt, T, config, gen)
     s = probe_score(model, T, n=config.eval_size, notes=config.notes, gap=config.gap, seed=config.seed + 10_000)
     return ProbeResult(cell=cell, T=int(T), hidden=model.hidden, params=count_params(model), steps=config.steps,
                        score=s["score"], lo=s["lo"], hi=s["hi"], local=s["local"], loss=float(loss.detach()),
                        recalled=bool(s["lo"] > CHANCE + config.margin), seconds=time.perf_counter() - start,
-                       init=config.init, seed=config.seed, t_max=t_max)
+                       init=config.init, seed=config.seed, t_max=probe_t_max(T, config))
 
 
 def run_probe(Ts: Sequence[int] = DEFAULT_T, cells: Sequence[str] | None = None, config: ProbeConfig | None = None, *,

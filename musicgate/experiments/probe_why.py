@@ -30,7 +30,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from musicgate.experiments.probe import _IN_KEY, PITCH_BASE, VOCAB, ProbeConfig, in_key_mass, probe_batch, probe_model
+from musicgate.experiments.probe import (_IN_KEY, PITCH_BASE, ProbeConfig, in_key_mass, probe_batch, probe_step,
+                                         probe_t_max, probe_training)
 
 
 def _fixed_batch(T: int, config: ProbeConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,18 +95,10 @@ def _measure(model: nn.Module, ids: torch.Tensor, keys: torch.Tensor, T: int) ->
 def diagnose(cell: str, T: int, config: ProbeConfig | None = None, *, every: int = 50) -> dict:
     """Train one probe model (as :func:`~musicgate.experiments.probe.train_probe`) and measure it
     every ``every`` steps; returns ``{"cell", "init", "T", "seed", "steps", "trace": [...]}``."""
-    from musicgate.experiments.memory import check_init
     from musicgate.nn.cells import get_cell
-    from musicgate.nn.init import init_gates
 
     config = config or ProbeConfig()
-    check_init(cell, config.init, config.init_t_max)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
-    model = probe_model(cell, config)
-    t_max = float(config.init_t_max or T + config.notes + 1) if config.init == "chrono" else None
-    init_gates(model, config.init, t_max=t_max)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr or get_cell(cell).default_lr)
+    model, opt, gen = probe_training(cell, T, config)
     ids_fixed, keys_fixed = _fixed_batch(T, config)
     trace, losses = [], []
     start = time.perf_counter()
@@ -117,18 +110,10 @@ def diagnose(cell: str, T: int, config: ProbeConfig | None = None, *, every: int
             losses = []
         if step == config.steps:
             break
-        ids, _ = probe_batch(config.batch_size, T, notes=config.notes, gap=config.gap, generator=gen)
-        logits, _ = model(ids[:, :-1])
-        loss = F.cross_entropy(logits[:, T:].reshape(-1, VOCAB), ids[:, T + 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(float(probe_step(model, opt, T, config, gen)))
     return {"cell": cell, "init": config.init, "T": int(T), "seed": config.seed, "steps": config.steps,
             "lr": config.lr or get_cell(cell).default_lr,
-            "t_max": t_max, "seconds": time.perf_counter() - start, "trace": trace}
+            "t_max": probe_t_max(T, config), "seconds": time.perf_counter() - start, "trace": trace}
 
 
 def diagnose_many(runs: Sequence[tuple], config: ProbeConfig | None = None, *,
