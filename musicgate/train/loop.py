@@ -203,7 +203,11 @@ def train(config: RunConfig, *, run_dir: "str | os.PathLike", resume: bool = Fal
     try:
         device = pick_device(config.train.device, local_rank=dist.local_rank)
         dist.init(device)
-        return _Trainer(config, run_dir, dist, device, resume=resume, quiet=quiet).run(stop_after)
+        result = _Trainer(config, run_dir, dist, device, resume=resume, quiet=quiet).run(stop_after)
+        # every rank finished (rank 0 writes the last files) before the group goes: gloo aborted a
+        # rank now and then when its peer tore the group down first
+        dist.barrier()
+        return result
     finally:
         dist.close()
 

@@ -72,6 +72,11 @@ class Distributed:
             tdist.init_process_group("nccl" if device.type == "cuda" else "gloo")
             self._owned = True
 
+    def barrier(self) -> None:
+        """Wait for every process (nothing to wait for in one process)."""
+        if self.active and tdist.is_initialized():
+            tdist.barrier()
+
     def close(self) -> None:
         if self._owned and tdist.is_initialized():
             tdist.destroy_process_group()
