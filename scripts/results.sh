@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rerun every table the README quotes from benchmarks/results/, one after another on one CPU thread:
-#   retention      musicgate experiment retention           -> retention/
+#   retention      experiment retention --config configs/retention.yaml -> retention/
 #   retention-long the medley fine-tunes (configs/folk-*-medley.yaml, trained if absent) and
 #                  experiment retention --config configs/retention-long.yaml -> retention-long/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
@@ -18,7 +18,8 @@
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
 #
 # Single-thread times measured on this machine while shared with other jobs (from the results
-# files): retention ~2 min; retention-long ~3 min (+ ~45 min to train the three medley runs); probe (5 cell/init rows x T=10,30,100 x 3 seeds) ~9 min; probe_why
+# files): retention ~3 min; retention-long ~4 min (+ ~35 min to train the three 800-step medley runs,
+# one after another); probe (5 cell/init rows x T=10,30,100 x 3 seeds) ~9 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; polyphonic ~33 min;
 # speech ~22 min; musicality ~2 min.
@@ -40,12 +41,15 @@ stamp() { echo "== $1 ($(date -u +%H:%M:%S))" >&2; }
 if want retention; then
     stamp retention
     if (( QUICK )); then
-        "$MG" -q experiment retention --threads 1 --set output="$TMP/ret" --set n_per_key=1 --set length=128 \
+        "$MG" -q experiment retention --config configs/retention.yaml --threads 1 --set output="$TMP/ret" --set n_per_key=1 --set length=128 \
             --set ceiling_tunes=40 --set positions=[64,128] --set n_boot=100 >/dev/null
     else
-        "$MG" -q experiment retention --threads 1 --set output="$TMP/ret" >/dev/null
+        "$MG" -q experiment retention --config configs/retention.yaml --threads 1 --set output="$TMP/ret" >/dev/null
     fi
-    mkdir -p "$OUT/retention" && cp -r "$TMP"/ret/retention-*/. "$OUT/retention/"
+    mkdir -p "$OUT/retention"
+    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
+        cp "$TMP"/ret/retention-*/"$f" "$OUT/retention/"   # the raw samples (~7 MB) stay out of the repo
+    done
 fi
 
 if want retention-long; then

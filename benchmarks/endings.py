@@ -1,0 +1,81 @@
+"""Does a model know where a tune ends? Teacher-forced on held-out real tunes of the folk corpus.
+
+    python benchmarks/endings.py [--model NAME ...] [--tunes 300] [-o benchmarks/results/endings.md]
+
+For each tune, the model's probability of ``EOS`` at the tune's real end, and at every earlier bar
+line (just before and just after each bar-line token: where the sampler's meter grammar lets a
+tune end). Reported: the first, and the chance that sampling would have ended the tune at one of
+the earlier bar lines (1 - prod(1 - p)), for all tunes and split by whether the tune has repeat or
+ending marks (their number in parentheses). A model that knows a tune's length puts most of its
+``EOS`` mass at the real end and little before. Raw softmax probabilities at temperature 1 (the
+grammar is not applied: real tunes whose bars do not fill the meter would put it out of step).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def end_probabilities(model, tok, ids: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """p(EOS | prefix) at every bar line of ``ids`` (before and after each bar-line token), in order,
+    then at the real end (the last entry)."""
+    with torch.no_grad():
+        logits, _ = model(torch.as_tensor(ids[None, :-1]))
+    p_eos = torch.softmax(logits[0].double(), -1)[:, tok.eos_id].numpy()  # p_eos[t-1]: before ids[t]
+    at_line = np.isin(ids[1:-1], lines)
+    points = np.flatnonzero(at_line[1:] | at_line[:-1]) + 1  # next token a bar line, or last one was
+    return np.append(p_eos[points], p_eos[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", help="shipped name or checkpoint (repeat; default the three shipped)")
+    parser.add_argument("--tunes", type=int, default=0, help="held-out tunes (N drawn from the test split, seed 0; default 0: all)")
+    parser.add_argument("--data", default="datasets/folk", help="prepared folk corpus (musicgate data prepare folk)")
+    parser.add_argument("-o", "--output", type=Path, help="also write the table here")
+    args = parser.parse_args()
+    from musicgate.data.prepared import open_dataset
+    from musicgate.nn.hub import load_model
+    from musicgate.tokens.grammar import barline_ids
+
+    torch.set_num_threads(1)
+    data = open_dataset(args.data)
+    tunes = data.splits["test"]
+    if 0 < args.tunes < len(tunes):
+        tunes = np.sort(np.random.default_rng(0).choice(tunes, args.tunes, replace=False))
+    lines = [f"Teacher-forced on {len(tunes)} test tunes of `{args.data}` "
+             "(`python benchmarks/endings.py`); medians, means in parentheses.", "",
+             "| model | tunes | p(end) at the real end | chance of ending earlier | "
+             "p(end) / earlier, tunes with repeat or ending marks | p(end) / earlier, tunes without |", "|---|---:|---:|---:|---:|---:|"]
+    for name in args.model or ["folk-rnn", "folk-lstm", "folk-gru"]:
+        model, tok, _ = load_model(name)
+        bar_lines = barline_ids(tok)
+        marks = np.setdiff1d(bar_lines, [tok.bar_id])
+        at_end, earlier, marked = [], [], []
+        for i in tunes:
+            ids = data.tune(int(i))
+            if ids[-1] != tok.eos_id:
+                continue
+            p = end_probabilities(model, tok, ids, bar_lines)
+            at_end.append(p[-1])
+            earlier.append(1 - np.prod(1 - p[:-1]))
+            marked.append(bool(np.isin(ids, marks).any()))
+        at_end, earlier, marked = map(np.asarray, (at_end, earlier, marked))
+        cell = lambda x: f"{np.median(x):.3f} ({x.mean():.3f})" if len(x) else "n/a"  # noqa: E731
+        lines.append(f"| {name} | {len(at_end)} | {cell(at_end)} | {cell(earlier)} | "
+                     f"{cell(at_end[marked])} / {cell(earlier[marked])} ({marked.sum()}) | "
+                     f"{cell(at_end[~marked])} / {cell(earlier[~marked])} ({(~marked).sum()}) |")
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.output.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(args.output)
+
+
+if __name__ == "__main__":
+    main()
