@@ -139,6 +139,7 @@ def test_key_mask_is_recorded(ckpts):
     ({"temperature": -0.5}, ConfigError, "temperature"),
     ({"top_p": 1.01}, ConfigError, "top-p must be in"),
     ({"top_p": 0}, ConfigError, "top-p must be in"),
+    ({"min_p": 1.0}, ConfigError, "min-p must be in"),
     ({"num": 0}, ConfigError, "num must be"),
 ])
 def test_generate_bad_settings(ckpts, kwargs, error, phrase):
@@ -209,7 +210,8 @@ def test_cli_default_model_writes_a_file(shipped, tmp_path, monkeypatch, capsys)
     assert len(files) == 1 and 32 <= n <= gen.DEFAULT_LENGTH and record["notes"] == [n]
     assert len(read_midi(files[0])) >= n  # the MIDI file plays the repeats
     assert record["length_mode"] == "model ends" and record["meter_grammar"] is True
-    assert record["temperature"] == gen.DEFAULT_TEMPERATURE == 0.8 and record["model"] == "folk-gru"
+    assert record["temperature"] == gen.DEFAULT_TEMPERATURE == 1.0 and record["model"] == "folk-gru"
+    assert record["min_p"] == gen.DEFAULT_MIN_P == 0.2
     assert (record["min_length"], record["max_length"]) == (32, gen.DEFAULT_LENGTH)
     assert record["ended_by_model"] == [n < gen.DEFAULT_LENGTH] and record["cut"] == [n == gen.DEFAULT_LENGTH]
     assert f"wrote generated/{files[0].name}" in out and "key-pushing flags: none" in out

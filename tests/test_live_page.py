@@ -237,11 +237,32 @@ def test_the_api_refuses_bad_settings_and_the_controls_cannot_make_them(page, si
     errors = page.evaluate("""(name) => [
         {model: name, key: 'H major', temperature: 1}, {model: name, key: 'D major', temperature: 0},
         {model: name, key: 'D major', temperature: -1}, {model: name, key: 'D major', temperature: NaN},
-        {model: 'nope', key: 'D major', temperature: 1}].map(o => {
+        {model: 'nope', key: 'D major', temperature: 1},
+        {model: name, key: 'D major', temperature: 1, minP: 1}, {model: name, key: 'D major', temperature: 1, minP: -0.5}
+        ].map(o => {
             try { MusicgateLive.generate(o); return null; } catch (e) { return e.message; } })""", name)
     assert errors[0].startswith('unknown key "H major"') and "D major" in errors[0]
     assert all(e and e.startswith("temperature must be a finite number > 0") for e in errors[1:4]), errors
     assert errors[4].startswith('unknown model "nope"')
+    assert all(e and e.startswith("minP must be a number in [0, 1)") for e in errors[5:7]), errors
+    # min-p in the page's draw keeps exactly the tokens Python's sampler keeps
+    import torch
+
+    from musicgate.generation.sample import _filter_logits
+
+    rng = np.random.default_rng(0)
+    logits, mask = rng.normal(0, 2, 40), rng.random(40) < 0.7
+    exempt = int(np.flatnonzero(mask)[np.argmin(logits[mask])])  # the least likely allowed token, as EOS often is
+    logits[exempt] = logits[mask].max() - 3.0  # unlikely enough for min-p 0.2 and 0.5, likely enough to be drawn
+    for temperature, min_p in ((1.0, 0.2), (0.7, 0.05), (1.3, 0.5)):
+        drawn = set(page.evaluate("""([logits, mask, T, m, exempt]) => { const r = MusicgateLive.mulberry32(7), out = [];
+            for (let i = 0; i < 3000; i++) out.push(MusicgateLive.draw(logits, mask, T, r, m, exempt)); return out; }""",
+                                  [logits.tolist(), mask.astype(int).tolist(), temperature, min_p, exempt]))
+        assert exempt in drawn
+        x = torch.tensor(np.where(mask, logits, -np.inf))[None]
+        kept = set(np.flatnonzero(torch.isfinite(_filter_logits(x, temperature=temperature, top_k=None, top_p=None,
+                                                                min_p=min_p, min_p_exempt=exempt))[0].numpy()).tolist())
+        assert drawn == kept, (temperature, min_p)
     controls = page.evaluate("""() => ({min: Number(document.getElementById('live-temperature').min),
         keys: [...document.getElementById('live-key').options].map(o => o.value),
         models: [...document.getElementById('live-model').options].map(o => o.value)})""")

@@ -72,9 +72,9 @@ def primer_ids(tok) -> np.ndarray:
        batch=st.integers(1, 3), temperature=st.floats(0.01, 20.0), top_k=st.none() | st.integers(1, 400),
        top_p=st.none() | st.floats(0.001, 1.0), key_mask=st.booleans(),
        ngram=st.none() | st.integers(1, 3), extreme=st.booleans(), primed=st.booleans(),
-       meter=st.booleans(), exact=st.booleans())
+       meter=st.booleans(), exact=st.booleans(), min_p=st.none() | st.floats(0.0, 0.999))
 def test_random_logits_always_decode(kind, seed, length, batch, temperature, top_k, top_p, key_mask, ngram,
-                                     extreme, primed, meter, exact):
+                                     extreme, primed, meter, exact, min_p):
     tok = TOKENIZERS[kind]
     model = RandomLogits(len(tok), seed, extreme)
     keys = [MAJOR_MINOR_KEYS[(seed + i) % 24] for i in range(batch)]
@@ -83,7 +83,7 @@ def test_random_logits_always_decode(kind, seed, length, batch, temperature, top
     low = length if exact else min(length, 3)
     seqs = sample(model, tok, keys=keys, length=length, min_length=None if exact else low, exact=exact,
                   meter=meter, temperature=temperature, top_k=top_k, top_p=top_p, key_mask=key_mask,
-                  no_repeat_ngram=ngram, primer_ids=primer, seed=seed)
+                  no_repeat_ngram=ngram, primer_ids=primer, seed=seed, min_p=min_p)
     grammar, strict = tok.grammar(), grammar_for(tok, meter if kind == "melody" else None)
     primer_notes = 5 if primed else 0
     assert len(seqs) == batch
@@ -107,6 +107,9 @@ def test_random_logits_always_decode(kind, seed, length, batch, temperature, top
     ({"top_p": 1.5}, "top-p must be in (0, 1]"),
     ({"top_p": -0.2}, "top-p must be in (0, 1]"),
     ({"top_k": 0}, "top-k must be"),
+    ({"min_p": 1.0}, "min-p must be in [0, 1)"),
+    ({"min_p": -0.1}, "min-p must be in [0, 1)"),
+    ({"min_p": "a lot"}, "min-p must be a number"),
     ({"no_repeat_ngram": 0}, "no-repeat-ngram"),
     ({"min_length": 0}, "min-length must be a positive"),
     ({"min_length": 5}, "min-length 5 is greater than the maximum length 4"),
@@ -121,6 +124,22 @@ def test_bad_arguments_raise_config_error(kwargs, phrase):
     with pytest.raises(ConfigError, match=phrase.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")) as err:
         sample(RandomLogits(len(tok), 0), tok, **args)
     assert "\n" not in str(err.value)
+
+
+def test_min_p_keeps_exactly_the_tokens_at_least_min_p_times_as_likely_as_the_best():
+    from musicgate.generation.sample import _filter_logits
+
+    probs = torch.tensor([[0.5, 0.2, 0.11, 0.09, 0.06, 0.04], [0.25, 0.25, 0.2, 0.15, 0.1, 0.05]])
+    for min_p in (0.0, 0.1, 0.2, 0.5):
+        kept = torch.isfinite(_filter_logits(probs.log(), temperature=1.0, top_k=None, top_p=None, min_p=min_p))
+        assert torch.equal(kept, probs >= min_p * probs.max(dim=1, keepdim=True).values)
+    # after the temperature: at T = 0.5, p ~ p^2, so 0.2 / 0.5 = 0.4 becomes 0.16 < 0.2 and is dropped
+    x = _filter_logits(probs.log(), temperature=0.5, top_k=None, top_p=None, min_p=0.2)
+    assert torch.isfinite(x[0]).tolist() == [True, False, False, False, False, False]
+    # the exempt token (the sampler passes EOS) stays, with its probability unchanged relative to the rest
+    x = _filter_logits(probs.log(), temperature=1.0, top_k=None, top_p=None, min_p=0.5, min_p_exempt=5)
+    assert torch.isfinite(x[0]).tolist() == [True, False, False, False, False, True]
+    assert torch.allclose(x[0, 5] - x[0, 0], (probs[0, 5] / probs[0, 0]).log())
 
 
 def tiny_lm(tok, cell="gru", hidden=16, seed=0):

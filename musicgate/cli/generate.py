@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from musicgate.cli.common import command, device, output_alias, out_dir, positive_float, positive_int, probability, seed
-from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MODEL, DEFAULT_TEMPERATURE  # light: torch loads only when a model is used
+from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MIN_P, DEFAULT_MODEL, DEFAULT_TEMPERATURE  # light: torch loads only when a model is used
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH
 
 
@@ -44,6 +44,9 @@ def register(sub) -> None:
                    help=f"> 0; lower is more conservative, 1 samples the model as it is (default {DEFAULT_TEMPERATURE})")
     p.add_argument("--top-k", type=positive_int, metavar="K", help="sample among the K likeliest tokens (default: all)")
     p.add_argument("--top-p", type=probability, metavar="P", help="nucleus sampling, P in (0, 1] (default: off)")
+    p.add_argument("--min-p", type=float, default=DEFAULT_MIN_P, metavar="M",
+                   help="min-p sampling: leave out tokens less than M times as likely as the likeliest, M in "
+                   f"[0, 1); 0 samples every token (default {DEFAULT_MIN_P})")
     p.add_argument("--primer", type=Path, metavar="FILE.mid",
                    help="music to continue (moved into --key when one is given; default: none)")
     p.add_argument("--seed", type=seed, metavar="S", help="random seed (drawn and reported when left out)")
@@ -74,7 +77,7 @@ def generate_command(args) -> int:
                        exact_length=args.exact_length, meter=not args.free_meter, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, primer=args.primer, seed=args.seed,
                        key_mask=args.key_mask, no_repeat_ngram=args.no_repeat_ngram, device=args.device,
-                       progress=not quiet and sys.stderr.isatty())
+                       progress=not quiet and sys.stderr.isatty(), min_p=args.min_p or None)
     paths = write_outputs(run.notes, args.output, model_name=run.model_name, key=run.key, seed=run.seed,
                           wav=args.wav, musicxml=args.musicxml, settings=run.settings)
     for path in paths:

@@ -378,7 +378,9 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
             for k, key in enumerate(key_list):
                 bar.set_postfix_str(f"{label} {key.name}")
                 t0 = time.perf_counter()
-                run = generate_run((net, tok, meta), key=key, exact_length=length, num=num, seed=seed + k)
+                # plain sampling (the page says so): the models as they are, as the retention study measures them
+                run = generate_run((net, tok, meta), key=key, exact_length=length, num=num, seed=seed + k,
+                                   temperature=1.0, min_p=None)
                 t1 = time.perf_counter()
                 sig, agree = _measure(run.notes, key, WINDOW)
                 stem = f"{label}_{key_slug(key)}"

@@ -11,7 +11,7 @@
   "use strict";
   const live = root.MusicgateLive = root.MusicgateLive || {};
   const FORM = {REPEAT_START: "|:", REPEAT_END: ":|", ENDING_1: "|1", ENDING_2: "|2", PART_END: "||"};
-  const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32;
+  const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.2;  // as musicgate generate
 
   /** mulberry32: a small seeded PRNG, uniform floats in [0, 1). */
   function mulberry32(seed) {
@@ -251,6 +251,9 @@
     if (typeof o.temperature !== "number" || !Number.isFinite(o.temperature) || !(o.temperature > 0)) {
       throw new Error(`temperature must be a finite number > 0 (1 samples the model as it is), got ${o.temperature}`);
     }
+    if (typeof o.minP !== "number" || !Number.isFinite(o.minP) || !(o.minP >= 0 && o.minP < 1)) {
+      throw new Error(`minP must be a number in [0, 1) (0 samples every token), got ${o.minP}`);
+    }
     for (const name of ["maxNotes", "minNotes"]) {
       if (o[name] !== undefined && !(Number.isInteger(o[name]) && o[name] >= 1)) {
         throw new Error(`${name} must be a whole number >= 1, got ${o[name]}`);
@@ -261,12 +264,16 @@
   }
 
   /**
-   * Sample one tune: {model (a Model), key ("D major"), temperature > 0, seed, maxNotes, minNotes}.
+   * Sample one tune: {model (a Model), key ("D major"), temperature > 0, minP in [0, 1) (default 0.2, as
+   * musicgate generate: tokens less than minP times as likely as the likeliest are left out, EOS
+   * never), seed,
+   * maxNotes, minNotes}.
    * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars, ...}.
    */
   function sampleTune(model, opts) {
     const V = model.vocab || (model.vocab = new Vocab(model.tokenizer));
-    const o = Object.assign({temperature: 1, seed: 0, maxNotes: 64}, opts);
+    const o = Object.assign({temperature: 1, minP: DEFAULT_MIN_P, seed: 0, maxNotes: 64}, opts);
+    if (o.minP === undefined) o.minP = DEFAULT_MIN_P;
     const keyId = checkOptions(V, o);
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
     if (minNotes > length) throw new Error(`minNotes ${minNotes} is greater than maxNotes ${length}`);
@@ -291,7 +298,7 @@
         const only = mask.map((m, t) => (m && !(V.isBar(t) || t === V.rest || t === V.tie)) ? 1 : 0);
         if (only.some(x => x)) mask.set(only);
       }
-      const t = draw(out.logits, mask, o.temperature, rand);
+      const t = draw(out.logits, mask, o.temperature, rand, o.minP, V.eos);
       grammar.advance(gs, t);
       ids.push(t);
       steps += 1;
@@ -302,27 +309,32 @@
     }
     const noteKeep = perNote(V, ids, keep, model.cell === "rnn" ? "last" : "mean");
     return Object.assign(decode(V, ids), {ids, keep, noteKeep, units, cell: model.cell, model: model.name,
-                                          temperature: o.temperature, seed: o.seed});
+                                          temperature: o.temperature, minP: o.minP, seed: o.seed});
   }
 
-  /** One token from softmax((logits - max) / T) over the allowed tokens, by the inverse CDF. */
-  function draw(logits, mask, temperature, rand) {
+  /** One token from softmax((logits - max) / T) over the allowed tokens whose probability is at least
+   * minP times the likeliest's (min-p; 0 keeps them all; the token `exempt`, EOS, is always kept),
+   * by the inverse CDF. */
+  function draw(logits, mask, temperature, rand, minP, exempt) {
     let best = -Infinity;
     for (let t = 0; t < mask.length; t++) if (mask[t] && logits[t] > best) best = logits[t];
     if (best === -Infinity) throw new Error("the grammar allows no token here (a bug: please report it)");
     const c = new Float64Array(mask.length);
     let sum = 0;
+    const floor = minP > 0 ? Math.log(minP) : -Infinity;
+    const keep = t => mask[t] && (t === exempt || (logits[t] - best) / temperature >= floor);
     for (let t = 0; t < mask.length; t++) {
-      if (mask[t]) sum += Math.exp((logits[t] - best) / temperature);
+      if (keep(t)) sum += Math.exp((logits[t] - best) / temperature);
       c[t] = sum;
     }
     const u = sum * (1 - rand());
-    for (let t = 0; t < mask.length; t++) if (mask[t] && c[t] >= u) return t;
+    for (let t = 0; t < mask.length; t++) if (keep(t) && c[t] >= u) return t;
     for (let t = mask.length - 1; t >= 0; t--) if (mask[t]) return t;
     return -1;
   }
 
   live.mulberry32 = mulberry32;
+  live.draw = draw;
   live.Vocab = Vocab;
   live.Grammar = Grammar;
   live.decode = decode;

@@ -6,7 +6,7 @@
  * note), and draws, note by note as it plays, the memory of a few units of the model's last layer:
  * the LSTM's forget gate, the GRU's update gate (1 = keep the old memory), the RNN's hidden state.
  *
- * Public API (window.MusicgateLive): generate({model, key, temperature, seed, maxNotes}) -> tune
+ * Public API (window.MusicgateLive): generate({model, key, temperature, minP, seed, maxNotes}) -> tune
  * (throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
  * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
  * what is playing now.
@@ -40,7 +40,8 @@
     if (!model) {
       throw new Error(`unknown model ${JSON.stringify(o.model)}: give one of ${Object.keys(ui.models).join(", ") || "(none loaded)"}`);
     }
-    return live.sampleTune(model, {key: o.key, temperature: o.temperature, seed: o.seed === undefined ? 0 : o.seed,
+    return live.sampleTune(model, {key: o.key, temperature: o.temperature, minP: o.minP,
+                                   seed: o.seed === undefined ? 0 : o.seed,
                                    maxNotes: o.maxNotes === undefined ? 64 : o.maxNotes, minNotes: o.minNotes});
   }
 
@@ -284,9 +285,9 @@
     const key = document.createElement("select");
     key.id = "live-key";
     const temp = document.createElement("input");
-    Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "0.8"});  // musicgate generate's default
+    Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});  // musicgate generate's default (with min-p 0.2)
     const tempOut = document.createElement("output");
-    tempOut.textContent = "0.8";
+    tempOut.textContent = "1.0";
     temp.addEventListener("input", () => { tempOut.textContent = Number(temp.value).toFixed(1); });
     const seed = document.createElement("input");
     Object.assign(seed, {id: "live-seed", type: "number", min: "0", max: "999999", step: "1", value: "0"});
