@@ -12,14 +12,14 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 2 h 10 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 2 h 20 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
 #
 # Single-thread times measured on this machine while shared with other jobs (from the results
 # files): retention ~3 min; retention-long ~4 min (+ ~35 min to train the three 800-step medley runs,
-# one after another); probe (5 cell/init rows x T=10,30,100 x 3 seeds) ~9 min; probe_why
+# one after another); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; polyphonic ~33 min;
 # speech ~22 min; musicality ~2 min.
@@ -79,7 +79,7 @@ if want probe; then
             -o "$TMP/probe" >/dev/null
         "$PY" benchmarks/probe_why.py --quick -o "$OUT/probe"
     else
-        "$MG" -q experiment probe --T 10,30,100 --cells rnn,lstm,gru,lstm:forget1,lstm:chrono --seeds 3 \
+        "$MG" -q experiment probe --T 10,30,100,300,1000 --cells rnn,lstm,gru,lstm:forget1,lstm:chrono --seeds 3 \
             --steps 400 -o "$TMP/probe" >/dev/null
         "$PY" benchmarks/probe_why.py -o "$OUT/probe"
     fi
