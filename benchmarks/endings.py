@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, help="also write the table here")
     args = parser.parse_args()
     from musicgate.data.prepared import open_dataset
+    from musicgate.files import atomic_write_text
     from musicgate.nn.hub import load_model
     from musicgate.tokens.grammar import barline_ids
 
@@ -72,9 +73,7 @@ def main() -> None:
     print(text, end="")
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.output.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.output)
+        atomic_write_text(args.output, text)
 
 
 if __name__ == "__main__":

@@ -245,6 +245,8 @@ def test_cli_options(ckpts, tmp_path, capsys):
     (["--temperature", "-1"], "argument --temperature: must be a number > 0"),
     (["--top-p", "0"], "argument --top-p: must be in (0, 1]"),
     (["--top-p", "2"], "argument --top-p: must be in (0, 1]"),
+    (["--min-p", "1.5"], "min-p must be in [0, 1)"),
+    (["--min-p", "-0.1"], "min-p must be in [0, 1)"),
     (["--primer", "EMPTY"], "the primer file is empty"),
     (["--primer", "CORRUPT"], "not a readable MIDI file"),
     (["--model", "NOTCKPT"], "not a musicgate checkpoint"),

@@ -77,7 +77,7 @@ def generate_command(args) -> int:
                        exact_length=args.exact_length, meter=not args.free_meter, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, primer=args.primer, seed=args.seed,
                        key_mask=args.key_mask, no_repeat_ngram=args.no_repeat_ngram, device=args.device,
-                       progress=not quiet and sys.stderr.isatty(), min_p=args.min_p or None)
+                       progress=not quiet and sys.stderr.isatty(), min_p=args.min_p)
     paths = write_outputs(run.notes, args.output, model_name=run.model_name, key=run.key, seed=run.seed,
                           wav=args.wav, musicxml=args.musicxml, settings=run.settings)
     for path in paths:

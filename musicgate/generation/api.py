@@ -34,12 +34,12 @@ from musicgate.nn.hub import load_model
 
 DEFAULT_MODEL = "folk-gru"  # the shipped model that keeps the asked key best (README, "How they sound")
 DEFAULT_LENGTH = 256
+"""Most new notes per generated piece when no length is given (the model usually ends it sooner)."""
 #: the default sampling: the model's own distribution (temperature 1) with min-p 0.2 (tokens less than a
 #: fifth as likely as the likeliest are left out), measured against temperature 0.8 and 1.0 and other
 #: min-p values on the shipped models (README, "How they sound"); studies of the model as it is use 1.0 alone
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_MIN_P = 0.2
-"""Most new notes per generated piece when no length is given (the model usually ends it sooner)."""
 
 
 def key_slug(key: "Key | str") -> str:

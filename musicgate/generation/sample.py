@@ -26,7 +26,7 @@ Every position's candidates are, in order of precedence:
 Then ``temperature``, ``top_k``, ``top_p`` and ``min_p`` shape the distribution (``min_p``: min-p
 sampling, Nguyen et al. 2024: keep the tokens whose probability is at least ``min_p`` times the
 likeliest one's, after the temperature; EOS is exempt, so where a piece ends stays the model's own
-choice: with it, 20 of 48 folk-gru tunes ran to the length cap), and a token is drawn with
+choice: truncating EOS too made 20 of 48 folk-gru tunes run to the length cap), and a token is drawn with
 the inverse CDF (one uniform number a row) from a seeded :class:`torch.Generator` (reproducible for one seed, batch
 size and device).
 """

@@ -266,14 +266,13 @@
   /**
    * Sample one tune: {model (a Model), key ("D major"), temperature > 0, minP in [0, 1) (default 0.2, as
    * musicgate generate: tokens less than minP times as likely as the likeliest are left out, EOS
-   * never), seed,
-   * maxNotes, minNotes}.
+   * never), seed, maxNotes, minNotes}.
    * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars, ...}.
    */
   function sampleTune(model, opts) {
     const V = model.vocab || (model.vocab = new Vocab(model.tokenizer));
-    const o = Object.assign({temperature: 1, minP: DEFAULT_MIN_P, seed: 0, maxNotes: 64}, opts);
-    if (o.minP === undefined) o.minP = DEFAULT_MIN_P;
+    const o = Object.assign({temperature: 1, seed: 0, maxNotes: 64}, opts);
+    if (o.minP === undefined) o.minP = DEFAULT_MIN_P;  // also when given as undefined (the panel's generate)
     const keyId = checkOptions(V, o);
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
     if (minNotes > length) throw new Error(`minNotes ${minNotes} is greater than maxNotes ${length}`);
