@@ -36,6 +36,9 @@ def register(sub) -> None:
     p.add_argument("--exact-length", type=positive_int, metavar="N",
                    help="exactly N notes per piece, the primer's included, for studies (instead of "
                    "--length and --min-length; a cut piece gets rests to the end of its bar)")
+    p.add_argument("--bars", type=positive_int, metavar="N",
+                   help="models with form inputs (the shipped ones): the planned bar lines of each piece, the "
+                   "primer's included; the model knows how many are left and shapes the ending (default 16)")
     p.add_argument("--free-meter", action="store_true",
                    help="melody models: drop the meter grammar (bar lines anywhere, notes across bar "
                    "lines), as the model was sampled before; recorded in the JSON")
@@ -77,7 +80,7 @@ def generate_command(args) -> int:
                        exact_length=args.exact_length, meter=not args.free_meter, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, primer=args.primer, seed=args.seed,
                        key_mask=args.key_mask, no_repeat_ngram=args.no_repeat_ngram, device=args.device,
-                       progress=not quiet and sys.stderr.isatty(), min_p=args.min_p)
+                       progress=not quiet and sys.stderr.isatty(), min_p=args.min_p, bars=args.bars)
     paths = write_outputs(run.notes, args.output, model_name=run.model_name, key=run.key, seed=run.seed,
                           wav=args.wav, musicxml=args.musicxml, settings=run.settings)
     for path in paths:

@@ -40,6 +40,9 @@ DEFAULT_LENGTH = 256
 #: min-p values on the shipped models (README, "How they sound"); studies of the model as it is use 1.0 alone
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_MIN_P = 0.2
+DEFAULT_BARS = 16
+"""Planned bar lines of a piece from a model with form inputs when none is given (the median of the folk
+corpus); the model reads the bars so far and the bars left, so it can shape the tune to end there."""
 
 
 def key_slug(key: "Key | str") -> str:
@@ -156,7 +159,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                  primer: "str | os.PathLike | Notes | None" = None, seed: int | None = None,
                  key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
                  batch_size: int = 256, progress: bool = False,
-                 min_p: float | None = DEFAULT_MIN_P) -> Generation:
+                 min_p: float | None = DEFAULT_MIN_P, bars: int | None = None) -> Generation:
     """Like :func:`generate`, but also returns the resolved key, seed and settings."""
     most, least = _length_plan(length, min_length, exact_length)
     check_sampling_args(length=most, temperature=temperature, top_k=top_k, top_p=top_p,
@@ -195,10 +198,11 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                               f"primer included; give an exact-length above {primed}")
         most = least = most - primed
     use_meter = bool(meter) and tokenizer.has_meter
+    plan = _bar_plan(net, bars, exact, primer_ids, tokenizer)
     ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
                  exact=exact, meter=use_meter, temperature=temperature, top_k=top_k,
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
-                 seed=seed, batch_size=batch_size, progress=progress, min_p=min_p)
+                 seed=seed, batch_size=batch_size, progress=progress, min_p=min_p, bars=plan)
     notes = [tokenizer.decode(x) for x in ids]
     new = [int(starts[x].sum()) - primed for x in ids]
     cut = [not exact and n >= most for n in new]
@@ -212,6 +216,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "exact_length": int(exact_length) if exact else None,
         "new_notes": new, "ended_by_model": [not exact and not c for c in cut], "cut": cut,
         "meter_grammar": use_meter, "meter_unknown_as": "4/4" if use_meter else None,
+        "planned_bars": plan,
         "temperature": float(temperature),
         "top_k": None if top_k is None else int(top_k), "top_p": None if top_p is None else float(top_p),
         "min_p": float(min_p) if min_p else None,
@@ -222,12 +227,32 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     return Generation(notes=notes, ids=ids, key=run_key, seed=seed, model_name=name, settings=settings)
 
 
+def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer) -> int | None:
+    """The planned bar lines of a run: ``bars``, else :data:`DEFAULT_BARS` for a model with form
+    inputs; None for other models and exact-length runs (a study of the model without a plan)."""
+    if not getattr(net, "has_form_inputs", False):
+        if bars is not None:
+            raise ConfigError("this model has no form inputs, so it cannot plan a number of bars; leave bars out")
+        return None
+    if exact:
+        if bars is not None:
+            raise ConfigError("exact_length fixes the notes and runs without a bar plan; give bars or exact_length")
+        return None
+    plan = DEFAULT_BARS if bars is None else _check_int("bars", bars, 1)
+    if primer_ids is not None:
+        have = int(np.isin(primer_ids, tokenizer.barline_ids).sum())
+        if have >= plan:
+            raise ConfigError(f"the primer already has {have} bar lines and bars counts the whole piece; "
+                              f"give bars above {have}")
+    return plan
+
+
 def generate(model, *, key: "str | Key | None" = None, length: int | None = None, num: int = 1,
              min_length: int | None = None, exact_length: int | None = None, meter: bool = True,
              temperature: float = DEFAULT_TEMPERATURE, top_k: int | None = None, top_p: float | None = None,
              primer: "str | os.PathLike | Notes | None" = None, seed: int | None = None,
              key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
-             min_p: float | None = DEFAULT_MIN_P,
+             min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
              batch_size: int = 256, progress: bool = False) -> list[Notes]:
     """Generate ``num`` pieces in ``key`` that end where the model ends them; the API of ``musicgate generate``.
 
@@ -258,6 +283,9 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
         Music to continue (MIDI, or anything music21 reads); included at the start of each piece.
     seed : int, optional
         Makes the run reproducible (drawn at random when not given).
+    bars : int >= 1, optional
+        Models with form inputs: the planned bar lines of each piece, the primer's included
+        (default :data:`DEFAULT_BARS`); the model knows how many bars are left and shapes the end.
 
     Returns
     -------
@@ -273,7 +301,7 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
                         exact_length=exact_length, meter=meter, temperature=temperature, top_k=top_k,
                         top_p=top_p, primer=primer, seed=seed, key_mask=key_mask,
                         no_repeat_ngram=no_repeat_ngram, device=device, batch_size=batch_size,
-                        progress=progress, min_p=min_p).notes
+                        progress=progress, min_p=min_p, bars=bars).notes
 
 
 def output_stem(model_name: str, key: "Key | str", seed: int, index: int) -> str:

@@ -211,16 +211,22 @@ def _prefix(tokenizer, keys: Sequence[Key | None], primer_ids) -> np.ndarray:
     return out
 
 
-def _run_prefix(model, prefix: np.ndarray, device):
-    """Feed the distinct prefix rows through the model; (B, V) logits and the state for each row."""
+def _run_prefix(model, prefix: np.ndarray, device, plan: np.ndarray | None = None):
+    """Feed the distinct prefix rows through the model; (B, V) logits and the state for each row.
+
+    ``plan``: (B,) planned bar lines per row for a model with form inputs (-1: none), else None."""
     import torch
 
-    rows, inverse = np.unique(prefix, axis=0, return_inverse=True)
+    keyed = prefix if plan is None else np.concatenate([prefix, plan[:, None]], axis=1)
+    rows, inverse = np.unique(keyed, axis=0, return_inverse=True)
     inverse = np.asarray(inverse).reshape(-1)
+    if plan is not None:
+        rows, row_plan = rows[:, :-1], torch.as_tensor(rows[:, -1], dtype=torch.long, device=device)
     ids = torch.as_tensor(rows, dtype=torch.long, device=device)
     state, logits = None, None
     for start in range(0, ids.shape[1], 4096):  # chunks bound the activations of a long primer
-        out, state = model(ids[:, start:start + 4096], state)
+        extra = {"plan": row_plan} if plan is not None and start == 0 else {}
+        out, state = model(ids[:, start:start + 4096], state, **extra)
         logits = out[:, -1]
     index = torch.as_tensor(inverse, device=device)
     return logits[index], _take_state(state, index)
@@ -237,7 +243,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
            top_k: int | None = None, top_p: float | None = None, no_repeat_ngram: int | None = None,
            key_mask: bool = False, primer_ids=None, seed: int | None = None, batch_size: int = 256,
            device=None, progress: bool = False, n_threads: int | None = None,
-           min_p: float | None = None) -> list[np.ndarray]:
+           min_p: float | None = None, bars: int | None = None) -> list[np.ndarray]:
     """Sample one token sequence per entry of ``keys``, batched.
 
     Parameters
@@ -257,6 +263,9 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
         Exactly ``length`` new notes per sequence (``min_length`` is then ``length``).
     meter : bool, optional
         Melody models: the meter-true grammar (default on; False: the structural grammar only).
+    bars : int, optional
+        Models with form inputs: the planned number of bar lines of each piece (the primer's
+        included), which the model reads as bars so far and bars left; None: no plan.
     temperature : float > 0
     top_k : int >= 1, optional
     top_p : float in (0, 1], optional
@@ -333,7 +342,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                                      top_p=None if top_p is None else float(top_p),
                                      min_p=float(min_p or 0.0),
                                      no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
-                                     gen=gen, device=device, bar=bar)
+                                     gen=gen, device=device, bar=bar, bars=bars)
     finally:
         torch.set_num_threads(threads)
         torch.backends.mkldnn.enabled = onednn
@@ -360,13 +369,16 @@ def threads_for(batch: int, device) -> int:
 
 def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int, min_length: int,
                   temperature: float, top_k, top_p, no_repeat_ngram, key_mask: bool, gen, device,
-                  bar, min_p: float = 0.0) -> list[np.ndarray]:
+                  bar, min_p: float = 0.0, bars: int | None = None) -> list[np.ndarray]:
     import torch
 
     voc = _Vocab.of(tok)
     b = len(keys)
     gstate = grammar.start(b, prefix)
-    logits, state = _run_prefix(model, prefix, device)
+    plan = None
+    if getattr(model, "has_form_inputs", False):
+        plan = np.full(b, -1 if bars is None else int(bars), np.int64)
+    logits, state = _run_prefix(model, prefix, device, plan)
     notes = np.zeros(b, np.int64)
     steps = 0
     budget = MAX_TOKENS_PER_NOTE * length + 64

@@ -8,6 +8,7 @@ Nothing here calls ``.cuda()``: states are made with ``weight.new_zeros`` and fo
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,7 +119,8 @@ class RecurrentLM(nn.Module):
     """
 
     def __init__(self, *, vocab_size: int, cell: str = "lstm", hidden: int = 256, layers: int = 2,
-                 embed: int | None = None, dropout: float = 0.0) -> None:
+                 embed: int | None = None, dropout: float = 0.0, form_inputs: int = 0,
+                 barline_ids: Sequence[int] = (), form_dropout: float = 0.0) -> None:
         super().__init__()
         _check_cell(cell)
         embed = hidden if embed is None else embed
@@ -130,19 +132,46 @@ class RecurrentLM(nn.Module):
         self.drop = nn.Dropout(self.dropout_p)
         self.rnn = recurrent(cell, embed, hidden, layers, self.dropout_p)
         self.head = nn.Linear(hidden, vocab_size)
+        self.form = FormInputs(form_inputs, barline_ids, vocab_size, embed, form_dropout) if form_inputs else None
+        self._base_arity = 2 if get_cell(cell).state_pair else 1
 
     @property
     def model_args(self) -> dict:
         """Everything needed to rebuild this model: ``RecurrentLM(**model.model_args)``."""
-        return dict(vocab_size=self.vocab_size, cell=self.cell, hidden=self.hidden,
+        args = dict(vocab_size=self.vocab_size, cell=self.cell, hidden=self.hidden,
                     layers=self.layers, embed=self._embed_arg, dropout=self.dropout_p)
+        if self.form is not None:
+            args.update(self.form.args)
+        return args
+
+    @property
+    def has_form_inputs(self) -> bool:
+        """True when the model reads the bar count and the bars left of a planned length."""
+        return self.form is not None
 
     def init_state(self, batch: int) -> State:
         """Zero state on the model's device: (layers, batch, hidden), a pair for the LSTM."""
         return zero_state(self.rnn, batch)
 
+    def _split(self, state):
+        """(core state, form counters or None) of a state this model returned."""
+        if self.form is not None and isinstance(state, tuple) and len(state) == self._base_arity + 1:
+            core = state[:-1]
+            return (core if self._base_arity == 2 else core[0]), state[-1]
+        return state, None
+
+    def inputs(self, ids: torch.Tensor, state=None, plan=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The core's input at every position (token embedding, plus the form embeddings of a
+        model with form inputs) and the form counters after the last position (None without a plan)."""
+        x = self.embed(ids)
+        if self.form is None:
+            return x, None
+        _, counters = self._split(state)
+        extra, counters = self.form(ids, counters, plan)
+        return x + extra, counters
+
     def forward(self, ids: torch.Tensor, state: State | None = None,
-                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+                lengths: torch.Tensor | None = None, plan=None) -> tuple[torch.Tensor, State]:
         """Logits for the next token at every position.
 
         Parameters
@@ -151,19 +180,88 @@ class RecurrentLM(nn.Module):
         state : optional state from :meth:`init_state` or a previous call.
         lengths : Tensor (B,), optional
             Valid length of each row; padding after it never affects outputs or the state.
+        plan : models with form inputs only: ``"tune"`` (each row is a whole tune from BOS; its
+            bars are counted from the row, as in training), a (B,) tensor of planned bar lines per
+            row (generation; -1: no plan), or None (continue the counters a previous call left in
+            ``state``, else no form inputs).
 
         Returns
         -------
         logits : Tensor (B, T, vocab_size)
-        state : the state after each row's last valid step.
+        state : the state after each row's last valid step (with the form counters appended when
+            a plan is in use, so :meth:`step` continues counting).
         """
-        out, state = run_core(self.rnn, self.drop(self.embed(ids)), state, lengths)
-        return self.head(self.drop(out)), state
+        core_state, _ = self._split(state)
+        x, counters = self.inputs(ids, state, plan)
+        out, core_state = run_core(self.rnn, self.drop(x), core_state, lengths)
+        if counters is not None:
+            core_state = (*core_state, counters) if isinstance(core_state, tuple) else (core_state, counters)
+        return self.head(self.drop(out)), core_state
 
     def step(self, token: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """One streaming step, O(1) per token: token (B,) -> logits (B, vocab_size), new state."""
         logits, state = self.forward(token.reshape(-1, 1), state)
         return logits[:, 0], state
+
+
+class FormInputs(nn.Module):
+    """Where a tune stands in its planned length: two embeddings added to the token embedding.
+
+    At each position the model reads the number of bar lines so far (``count``) and the bar lines
+    still to come (``total - count``), each clipped to ``buckets - 1``; a row without a plan
+    (``total = -1``) reads a separate "no plan" entry for both. Both tables start at zero, so a
+    model fine-tuned from one without them starts out computing exactly what it did. In training,
+    ``dropout`` of the rows read "no plan", so the model also generates without one (exact-length
+    studies, long streams). The counters ``(count, total)`` travel in the state as a (1, B, 2)
+    tensor, so streaming generation keeps counting.
+    """
+
+    def __init__(self, buckets: int, barline_ids: Sequence[int], vocab_size: int, embed: int,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        _check_sizes(form_inputs=buckets)
+        ids = sorted({int(i) for i in barline_ids})
+        if not ids or ids[0] < 0 or ids[-1] >= vocab_size:
+            raise ConfigError(f"form inputs need the bar-line token ids of the vocabulary (0..{vocab_size - 1}), "
+                              f"got {list(barline_ids)!r}")
+        self.buckets, self.barline_ids, self.dropout_p = int(buckets), ids, _check_dropout(dropout)
+        is_bar = torch.zeros(vocab_size, dtype=torch.long)
+        is_bar[ids] = 1
+        self.register_buffer("is_bar", is_bar, persistent=False)
+        self.count = nn.Embedding(buckets + 1, embed)
+        self.left = nn.Embedding(buckets + 1, embed)
+        nn.init.zeros_(self.count.weight)
+        nn.init.zeros_(self.left.weight)
+
+    @property
+    def args(self) -> dict:
+        return dict(form_inputs=self.buckets, barline_ids=list(self.barline_ids), form_dropout=self.dropout_p)
+
+    def forward(self, ids: torch.Tensor, counters: torch.Tensor | None, plan) -> tuple[torch.Tensor, torch.Tensor | None]:
+        b = ids.shape[0]
+        bars = self.is_bar[ids].cumsum(1)                                     # (B, T) bar lines so far
+        if isinstance(plan, str):
+            if plan != "tune":
+                raise ConfigError(f"plan must be 'tune', a tensor of bar counts or None, not {plan!r}")
+            total = bars[:, -1].clone()
+            start = torch.zeros_like(total)
+        elif plan is not None:
+            total = torch.as_tensor(plan, dtype=torch.long, device=ids.device).reshape(b)
+            start = torch.zeros_like(total)
+        elif counters is not None:
+            start, total = counters[0, :, 0], counters[0, :, 1]
+        else:
+            none = torch.full_like(ids, self.buckets)
+            return self.count(none) + self.left(none), None
+        if self.training and self.dropout_p > 0:
+            total = torch.where(torch.rand(b, device=ids.device) < self.dropout_p, torch.full_like(total, -1), total)
+        count = bars + start[:, None]
+        top = self.buckets - 1
+        planned = (total >= 0)[:, None]
+        c_idx = torch.where(planned, count.clamp(0, top), self.buckets)
+        l_idx = torch.where(planned, (total[:, None] - count).clamp(0, top), self.buckets)
+        counters = torch.stack([count[:, -1], total], dim=-1)[None]            # (1, B, 2)
+        return self.count(c_idx) + self.left(l_idx), counters
 
 
 class PianoRollRNN(nn.Module):
@@ -307,7 +405,7 @@ class GateTrace:
 def _core_and_input(model_or_rnn: nn.Module, x: torch.Tensor) -> tuple[nn.RNNBase, torch.Tensor]:
     if isinstance(model_or_rnn, RecurrentLM):
         ids = torch.as_tensor(x, dtype=torch.long, device=model_or_rnn.embed.weight.device)
-        return model_or_rnn.rnn, model_or_rnn.embed(ids)
+        return model_or_rnn.rnn, model_or_rnn.inputs(ids)[0]
     rnn = model_or_rnn.rnn if isinstance(model_or_rnn, PianoRollRNN) else model_or_rnn
     if getattr(rnn, "cell_name", None) is not None and get_cell(rnn.cell_name).trace is not None:
         x = torch.as_tensor(x, dtype=next(rnn.parameters()).dtype, device=next(rnn.parameters()).device)

@@ -89,6 +89,12 @@ class ModelConfig:
     start_from : a shipped model name, checkpoint file or run folder whose weights a new run starts
         from (fine-tuning, e.g. a shipped tune model on long medleys); cell, sizes and vocabulary
         must be the checkpoint's. ``init`` applies to new weights only, so it stays ``default``.
+        A model with form inputs may start from one without them (the new tables start at zero).
+    form_inputs : 0 (off) or the number of buckets of the form inputs
+        (:class:`~musicgate.nn.models.FormInputs`): the model reads the bar lines so far and the
+        bar lines left of a planned length, so it can shape a tune to end where it should. Needs
+        the melody vocabulary with form and ``data.mode: tune`` (whole tunes).
+    form_dropout : share of training rows that read "no plan", so the model also runs without one.
     """
 
     cell: str = setting("lstm", choices=cell_names)
@@ -100,6 +106,8 @@ class ModelConfig:
     init: Literal["default", "forget1", "chrono"] = "default"
     init_t_max: float | None = setting(None, ge=0)
     start_from: str | None = None
+    form_inputs: int = setting(0, ge=0)
+    form_dropout: float = setting(0.25, ge=0, lt=1)
 
     def __post_init__(self) -> None:
         check_fields(self, "model")

@@ -93,18 +93,31 @@ def _start_from(model: RecurrentLM, tokenizer, spec: str) -> None:
     from musicgate.nn.hub import load_model
 
     trained, tok, meta = load_model(spec)
-    if trained.model_args != model.model_args:
+    form_keys = ("form_inputs", "barline_ids", "form_dropout")
+    adds_form = model.has_form_inputs and not trained.has_form_inputs
+    ours = {k: v for k, v in model.model_args.items() if not (adds_form and k in form_keys)}
+    if trained.model_args != ours:
         theirs = ", ".join(f"{k}={v}" for k, v in sorted(trained.model_args.items()))
         raise ConfigError(f"model.start_from {spec!r} is a different model ({theirs}); set model.cell, "
                           f"model.hidden/params, layers and embed to match it")
     if tok.fingerprint != tokenizer.fingerprint:
         raise ConfigError(f"model.start_from {spec!r} was trained with another vocabulary than this dataset's; "
                           f"prepare the dataset with the same tokenizer settings")
-    model.load_state_dict(trained.state_dict())
+    missing, unexpected = model.load_state_dict(trained.state_dict(), strict=not adds_form)
+    if unexpected or any(not k.startswith("form.") for k in missing):
+        raise ConfigError(f"model.start_from {spec!r}: weights do not fit ({missing + unexpected})")
 
 
-def resolve_model_args(model: ModelConfig, vocab_size: int) -> dict:
-    """``RecurrentLM`` arguments for a model config; ``params`` sets the hidden size."""
+def _bars_per_tune(data, barline_ids) -> np.ndarray:
+    """(n_tunes,) number of bar-line tokens in each tune of a prepared dataset."""
+    bars = np.concatenate([[0], np.cumsum(np.isin(np.asarray(data.tokens), barline_ids))])
+    offsets = np.asarray(data.offsets, np.int64)
+    return (bars[offsets[1:]] - bars[offsets[:-1]]).astype(np.int64)
+
+
+def resolve_model_args(model: ModelConfig, vocab_size: int, tokenizer=None) -> dict:
+    """``RecurrentLM`` arguments for a model config; ``params`` sets the hidden size (form inputs,
+    which are not counted there, take their bar-line ids from ``tokenizer``)."""
     hidden = model.hidden
     if model.params is not None:
         matched = hidden_for_params(model.cell, model.params, vocab_size=vocab_size, layers=model.layers,
@@ -113,14 +126,21 @@ def resolve_model_args(model: ModelConfig, vocab_size: int) -> dict:
             raise ConfigError(f"model.params={model.params} gives hidden={matched} for the {model.cell} "
                               f"cell, but model.hidden={hidden}; set only one (e.g. --set model.params=null)")
         hidden = matched
-    return dict(vocab_size=int(vocab_size), cell=model.cell, hidden=int(hidden or DEFAULT_HIDDEN),
+    args = dict(vocab_size=int(vocab_size), cell=model.cell, hidden=int(hidden or DEFAULT_HIDDEN),
                 layers=model.layers, embed=model.embed, dropout=model.dropout)
+    if model.form_inputs:
+        if tokenizer is None or not getattr(tokenizer, "form", False):
+            raise ConfigError("model.form_inputs needs the melody vocabulary with form (bar lines as tokens); "
+                              "set model.form_inputs=0 for this dataset")
+        args.update(form_inputs=model.form_inputs, barline_ids=[int(i) for i in tokenizer.barline_ids],
+                    form_dropout=model.form_dropout)
+    return args
 
 
-def resolved_config(config: RunConfig, vocab_size: int) -> RunConfig:
+def resolved_config(config: RunConfig, vocab_size: int, tokenizer=None) -> RunConfig:
     """A copy of ``config`` with ``model.hidden`` filled in (what ``config.yaml`` records)."""
     data = config.to_dict()
-    data["model"]["hidden"] = resolve_model_args(config.model, vocab_size)["hidden"]
+    data["model"]["hidden"] = resolve_model_args(config.model, vocab_size, tokenizer)["hidden"]
     return config_from_dict(data)
 
 
@@ -234,9 +254,9 @@ class _Trainer:
         if dc.vocab is not None and dc.vocab != tok.kind:
             raise DataError(f"dataset {dc.dataset!r} uses the {tok.kind} vocabulary but data.vocab is "
                             f"{dc.vocab!r}; prepare it with --vocab {dc.vocab} or set data.vocab={tok.kind}")
-        self.config = resolved_config(config, len(tok))
+        self.config = resolved_config(config, len(tok), tok)
         torch.manual_seed(tc.seed)  # identical initial weights on every rank
-        model = RecurrentLM(**resolve_model_args(self.config.model, len(tok)))
+        model = RecurrentLM(**resolve_model_args(self.config.model, len(tok), tok))
         if ckpt is None and self.config.model.init != "default":  # a resumed run has its weights
             from musicgate.nn.init import init_gates
 
@@ -251,6 +271,9 @@ class _Trainer:
         self.opt = _make_optimizer(self.model, tc)
         self.sched = _make_scheduler(self.opt, tc)
         self.step, self.best, self.bad_evals, self.val_loss, self.elapsed = 0, None, 0, None, 0.0
+        self.tune_bars = None  # bar lines per tune, the plan of a model with form inputs (whole tunes only;
+        if model.has_form_inputs and dc.mode == "tune" and not tc.carry_state:  # windows read "no plan")
+            self.tune_bars = _bars_per_tune(self.data, model.form.barline_ids)
         self.carry, self.state = tc.carry_state, None  # the state carried into the next step (this rank's rows)
         self.local_batch = tc.batch_size // dist.world
         if ckpt is not None:
@@ -330,8 +353,11 @@ class _Trainer:
         # Whole tunes are padded at the end and start from zeros, so the outputs at real tokens are the
         # same without packing; packing (needed only for a state to carry on) runs CPU RNNs step by step.
         lengths = batch.lengths if self.carry else None
+        kw = {}
+        if self.tune_bars is not None:  # whole tunes: each row's bar lines are its plan (cropped ones too)
+            kw["plan"] = torch.as_tensor(self.tune_bars[batch.tunes], device=self.device)
         with self.autocast:
-            logits, state = net(x, state, lengths=lengths)
+            logits, state = net(x, state, lengths=lengths, **kw)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
                                ignore_index=self.data.tokenizer.pad_id, reduction="sum")
         return loss, state

@@ -1,0 +1,148 @@
+"""Form inputs: the model reads the bar lines so far and the bar lines left of a planned length."""
+from __future__ import annotations
+
+import importlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from musicgate.cli import main
+from musicgate.errors import ConfigError
+from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
+from musicgate.nn.models import CELLS, RecurrentLM, trace_gates
+from musicgate.tokens.tokenizer import make_tokenizer
+from musicgate.train.loop import _start_from
+
+gen = importlib.import_module("musicgate.generation.api")
+BAR = 3  # the bar-line id of the toy vocabulary below
+
+
+def _pair(cell: str, buckets: int = 4):
+    """A plain model and the same weights with form inputs (tables still zero)."""
+    torch.manual_seed(0)
+    plain = RecurrentLM(vocab_size=9, cell=cell, hidden=8, layers=2).eval()
+    form = RecurrentLM(**plain.model_args, form_inputs=buckets, barline_ids=[BAR]).eval()
+    form.load_state_dict(plain.state_dict(), strict=False)
+    return plain, form
+
+
+def _randomise(model: RecurrentLM) -> RecurrentLM:
+    with torch.no_grad():
+        model.form.count.weight.normal_()
+        model.form.left.weight.normal_()
+    return model
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_zero_tables_compute_what_the_model_without_them_did(cell):
+    plain, form = _pair(cell)
+    ids = torch.tensor([[1, 2, BAR, 4, BAR, 5, 6]])
+    want, _ = plain(ids)
+    for plan in (None, "tune", torch.tensor([5]), torch.tensor([-1])):
+        got, _ = form(ids, plan=plan)
+        assert torch.equal(got, want)
+
+
+def test_the_counts_and_the_bars_left_are_read_at_each_position():
+    _, model = _pair("gru", buckets=4)
+    _randomise(model)
+    ids = torch.tensor([[1, 2, BAR, 4, BAR, 5, BAR, 6, BAR, 7, BAR, 8]])
+    extra, counters = model.form(ids, None, torch.tensor([3]))
+    count = [0, 0, 1, 1, 2, 2, 3, 3, 3, 3, 3, 3]  # clipped at buckets - 1 = 3 (five bar lines)
+    left = [3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0]  # plan 3 minus the count, never below 0
+    want = model.form.count.weight[count] + model.form.left.weight[left]
+    assert torch.allclose(extra[0], want)
+    assert counters.tolist() == [[[5, 3]]]  # (count unclipped, plan), carried in the state
+    none, no_counters = model.form(ids, None, torch.tensor([-1]))  # no plan: the "no plan" entries
+    assert torch.allclose(none[0], (model.form.count.weight[4] + model.form.left.weight[4]).expand(12, -1))
+    assert torch.equal(model.form(ids, None, None)[0], none) and no_counters is not None
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_streaming_with_a_plan_equals_the_whole_row(cell):
+    _, model = _pair(cell)
+    _randomise(model)
+    ids = torch.tensor([[0, 1, 2, BAR, 4, BAR, 5, BAR, 6], [0, 1, BAR, BAR, 2, 4, BAR, 5, 6]])
+    plan = torch.tensor([2, 6])
+    with torch.no_grad():
+        full, _ = model(ids, plan=plan)
+        logits, state = model(ids[:, :3], plan=plan)  # a prefix, then one token at a time
+        steps = [logits]
+        for t in range(3, ids.shape[1]):
+            out, state = model.step(ids[:, t], state)
+            steps.append(out[:, None])
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+
+
+def test_tune_plan_is_the_rows_own_bar_count_and_rows_can_drop_it_in_training():
+    _, model = _pair("lstm")
+    _randomise(model)
+    ids = torch.tensor([[0, 1, BAR, 2, BAR, 4], [0, BAR, 1, 2, 4, 5]])
+    assert torch.equal(model(ids, plan="tune")[0], model(ids, plan=torch.tensor([2, 1]))[0])
+    with pytest.raises(ConfigError, match="plan must be 'tune'"):
+        model(ids, plan="song")
+    model.form.dropout_p = 0.5
+    model.train()
+    torch.manual_seed(1)
+    dropped = [model.form(ids, None, "tune")[1][0, :, 1].tolist() for _ in range(40)]
+    assert {-1, 2} == {row[0] for row in dropped} and {-1, 1} == {row[1] for row in dropped}
+
+
+def test_args_rebuild_and_bad_settings():
+    _, model = _pair("gru", buckets=6)
+    args = model.model_args
+    assert args["form_inputs"] == 6 and args["barline_ids"] == [BAR]
+    clone = RecurrentLM(**args)
+    clone.load_state_dict(model.state_dict())
+    assert clone.has_form_inputs and not RecurrentLM(vocab_size=9, hidden=4).has_form_inputs
+    with pytest.raises(ConfigError, match="bar-line token ids"):
+        RecurrentLM(vocab_size=9, hidden=4, form_inputs=4, barline_ids=[])
+    with pytest.raises(ConfigError, match="bar-line token ids"):
+        RecurrentLM(vocab_size=9, hidden=4, form_inputs=4, barline_ids=[9])
+    trace = trace_gates(_randomise(model), torch.tensor([[1, BAR, 2]]))  # the gate view reads "no plan"
+    assert np.allclose(trace.h[-1, 0, -1], model(torch.tensor([[1, BAR, 2]]))[1][-1, 0].detach().numpy(), atol=1e-5)
+
+
+def _checkpoint(path, form: bool, cell: str = "gru"):
+    tok = make_tokenizer("melody", pitch_range=(21, 108))
+    torch.manual_seed(0)
+    extra = dict(form_inputs=8, barline_ids=[int(i) for i in tok.barline_ids]) if form else {}
+    model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=16, layers=1, **extra)
+    payload = make_checkpoint(model=model, config={"model": {"cell": cell}}, tokenizer=tok,
+                              dataset={"name": "test"}, step=0, best_val_loss=None)
+    return save_checkpoint(payload, path), model, tok
+
+
+def test_a_model_with_form_inputs_starts_from_one_without(tmp_path):
+    path, plain, tok = _checkpoint(tmp_path / "plain.pt", form=False)
+    model = RecurrentLM(**plain.model_args, form_inputs=8, barline_ids=[int(i) for i in tok.barline_ids])
+    _start_from(model, tok, str(path))
+    assert torch.equal(model.rnn.weight_hh_l0, plain.rnn.weight_hh_l0) and not model.form.count.weight.any()
+    other = RecurrentLM(**{**plain.model_args, "hidden": 12})
+    with pytest.raises(ConfigError, match="is a different model"):
+        _start_from(other, tok, str(path))
+
+
+def test_generate_plans_bars_and_says_so(tmp_path, capsys):
+    path, _, _ = _checkpoint(tmp_path / "form.pt", form=True)
+    plain, _, _ = _checkpoint(tmp_path / "plain.pt", form=False)
+    run = gen.generate_run(str(path), key="D", num=2, seed=1, length=60)
+    assert run.settings["planned_bars"] == gen.DEFAULT_BARS
+    assert gen.generate_run(str(path), key="D", num=1, seed=1, length=60, bars=4).settings["planned_bars"] == 4
+    assert gen.generate_run(str(path), key="D", num=1, seed=1, exact_length=20).settings["planned_bars"] is None
+    assert gen.generate_run(str(plain), key="D", num=1, seed=1, length=20).settings["planned_bars"] is None
+    with pytest.raises(ConfigError, match="no form inputs"):
+        gen.generate_run(str(plain), key="D", bars=8)
+    with pytest.raises(ConfigError, match="exact_length fixes the notes"):
+        gen.generate_run(str(path), key="D", bars=8, exact_length=20)
+    out = tmp_path / "out"
+    assert main(["generate", "--model", str(path), "--key", "G", "--bars", "8", "--seed", "3", "-o", str(out)]) == 0
+    assert json.loads((out / "form_G-major_3.json").read_text())["planned_bars"] == 8
+    for bad, phrase in ((["--bars", "0"], "must be a whole number >= 1"), (["--model", str(plain)], "no form inputs")):
+        args = ["generate", "--model", str(path), "--bars", "8", "-o", str(tmp_path / "bad"), *bad]
+        capsys.readouterr()
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert phrase in err and len(err.splitlines()) == 1 and not (tmp_path / "bad").exists()
