@@ -7,7 +7,8 @@ line (just before and just after each bar-line token: where the sampler's meter 
 tune end). Reported: the first, and the chance that sampling would have ended the tune at one of
 the earlier bar lines (1 - prod(1 - p)), for all tunes and split by whether the tune has repeat or
 ending marks (their number in parentheses). A model that knows a tune's length puts most of its
-``EOS`` mass at the real end and little before. Raw softmax probabilities at temperature 1 (the
+``EOS`` mass at the real end and little before. A model with form inputs is measured twice: with no
+plan, and with the tune's own number of bar lines as its plan (what ``generate --bars`` gives it). Raw softmax probabilities at temperature 1 (the
 grammar is not applied: real tunes whose bars do not fill the meter would put it out of step).
 """
 from __future__ import annotations
@@ -19,11 +20,12 @@ import numpy as np
 import torch
 
 
-def end_probabilities(model, tok, ids: np.ndarray, lines: np.ndarray) -> np.ndarray:
+def end_probabilities(model, tok, ids: np.ndarray, lines: np.ndarray, plan: str | None = None) -> np.ndarray:
     """p(EOS | prefix) at every bar line of ``ids`` (before and after each bar-line token), in order,
-    then at the real end (the last entry)."""
+    then at the real end (the last entry). ``plan="tune"``: a model with form inputs is told the
+    tune's number of bar lines."""
     with torch.no_grad():
-        logits, _ = model(torch.as_tensor(ids[None, :-1]))
+        logits, _ = model(torch.as_tensor(ids[None, :-1]), **({"plan": plan} if plan else {}))
     p_eos = torch.softmax(logits[0].double(), -1)[:, tok.eos_id].numpy()  # p_eos[t-1]: before ids[t]
     at_line = np.isin(ids[1:-1], lines)
     points = np.flatnonzero(at_line[1:] | at_line[:-1]) + 1  # next token a bar line, or last one was
@@ -51,8 +53,14 @@ def main() -> None:
              "(`python benchmarks/endings.py`); medians, means in parentheses.", "",
              "| model | tunes | p(end) at the real end | chance of ending earlier | "
              "p(end) / earlier, tunes with repeat or ending marks | p(end) / earlier, tunes without |", "|---|---:|---:|---:|---:|---:|"]
+    runs = []
     for name in args.model or ["folk-rnn", "folk-lstm", "folk-gru"]:
         model, tok, _ = load_model(name)
+        runs.append((name, model, tok, None))
+        if getattr(model, "has_form_inputs", False):
+            runs[-1] = (f"{name}, no plan", model, tok, None)
+            runs.append((f"{name}, planned (the tune's bar lines)", model, tok, "tune"))
+    for name, model, tok, plan in runs:
         bar_lines = barline_ids(tok)
         marks = np.setdiff1d(bar_lines, [tok.bar_id])
         at_end, earlier, marked = [], [], []
@@ -60,7 +68,7 @@ def main() -> None:
             ids = data.tune(int(i))
             if ids[-1] != tok.eos_id:
                 continue
-            p = end_probabilities(model, tok, ids, bar_lines)
+            p = end_probabilities(model, tok, ids, bar_lines, plan)
             at_end.append(p[-1])
             earlier.append(1 - np.prod(1 - p[:-1]))
             marked.append(bool(np.isin(ids, marks).any()))

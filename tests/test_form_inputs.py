@@ -140,6 +140,15 @@ def test_generate_plans_bars_and_says_so(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["generate", "--model", str(path), "--key", "G", "--bars", "8", "--seed", "3", "-o", str(out)]) == 0
     assert json.loads((out / "form_G-major_3.json").read_text())["planned_bars"] == 8
+    assert "(8 bars planned, --bars)" in capsys.readouterr().out
+    primer = tmp_path / "primer.mid"
+    from musicgate.music.midi import write_midi
+    from musicgate.music.notes import Notes
+
+    write_midi(Notes.from_arrays(pitch=[62] * 12, onset=np.arange(12.0), duration=[1.0] * 12,
+                                 meters=((0.0, 4, 4),)), primer)  # three full 4/4 bars: 3 bar lines or more
+    with pytest.raises(ConfigError, match="the primer already has"):
+        gen.generate_run(str(path), key="D", bars=2, primer=primer)
     for bad, phrase in ((["--bars", "0"], "must be a whole number >= 1"), (["--model", str(plain)], "no form inputs")):
         args = ["generate", "--model", str(path), "--bars", "8", "-o", str(tmp_path / "bad"), *bad]
         capsys.readouterr()

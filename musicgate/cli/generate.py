@@ -92,6 +92,8 @@ def generate_command(args) -> int:
         ending = f"exactly {s['exact_length']} notes each (--exact-length)"
     else:
         ending = f"{sum(s['ended_by_model'])} of {len(run.notes)} ended by the model"
+        if s.get("planned_bars"):
+            ending += f" ({s['planned_bars']} bars planned, --bars)"
     meter = "on" if s["meter_grammar"] else ("off (--free-meter)" if s["vocab"] == "melody" else "n/a")
     print(f"{len(run.notes)} piece(s) of {counts} notes from {run.model_name} in {run.key.name} "
           f"({s['key_source']}), seed {run.seed}; {ending}; meter grammar {meter}; "
