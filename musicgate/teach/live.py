@@ -46,7 +46,8 @@ SOUND_RATE = 22050
 SOUND_SECONDS = 2.5
 CSS = """
 #live-panel{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem .8rem}
-.live-controls{display:flex;flex-wrap:wrap;gap:.8rem 1.2rem;align-items:center;margin-bottom:.4rem}
+.live-controls{display:flex;flex-wrap:wrap;gap:.8rem 1rem;align-items:center;margin-bottom:.4rem}
+.live-controls input[type=number]{width:5.5em}.live-buttons{display:flex;gap:.6rem}
 .live-controls label{font-weight:600}.live-controls button{font-size:1rem;padding:.3rem 1rem}
 #live-roll,#live-gates{display:block;margin:.4rem 0}.live-info{font-size:.85rem;color:#555;margin:.2rem 0}
 """
@@ -84,7 +85,9 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
         ``name``, ``cell``, ``hidden``, ``layers``, ``embed``, ``vocab_size``, ``tensors`` (name,
         shape, offset in floats), ``keys`` (each KEY token's key name and its signature's pitch
         classes), ``tokenizer`` (its config and vocabulary) and ``data`` (the
-        Float32 little-endian weights, base64).
+        Float32 little-endian weights, base64). A model with form inputs
+        (:class:`~musicgate.nn.models.FormInputs`) also has ``form`` (``buckets``, ``barline_ids``)
+        and the tensors ``form.count.weight`` and ``form.left.weight``; other models have neither.
 
     Raises
     ------
@@ -100,6 +103,9 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
     for k in range(model.layers):
         names += [f"rnn.{w}_l{k}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     names += ["head.weight", "head.bias"]
+    form = getattr(model, "form", None) if getattr(model, "has_form_inputs", False) else None
+    if form is not None:
+        names += ["form.count.weight", "form.left.weight"]
     tensors, parts, offset = [], [], 0
     for n in names:
         a = np.ascontiguousarray(state[n], dtype="<f4")
@@ -108,10 +114,13 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
         offset += a.size
     keys = {tokenizer._keys[i].name: sorted(tokenizer._keys[i].pitch_classes)
             for i in range(tokenizer.key_unknown_id - tokenizer.key_base)}
-    return {"name": name, "cell": cell, "hidden": model.hidden, "layers": model.layers, "keys": keys,
-            "embed": model.embed_size, "vocab_size": model.vocab_size, "tensors": tensors,
-            "tokenizer": {**tokenizer.config, "vocab": list(tokenizer.vocab)},
-            "data": base64.b64encode(b"".join(parts)).decode("ascii")}
+    payload = {"name": name, "cell": cell, "hidden": model.hidden, "layers": model.layers, "keys": keys,
+               "embed": model.embed_size, "vocab_size": model.vocab_size, "tensors": tensors,
+               "tokenizer": {**tokenizer.config, "vocab": list(tokenizer.vocab)},
+               "data": base64.b64encode(b"".join(parts)).decode("ascii")}
+    if form is not None:
+        payload["form"] = {"buckets": int(form.buckets), "barline_ids": [int(i) for i in form.barline_ids]}
+    return payload
 
 
 def export_model(model, tokenizer, path: "str | os.PathLike", *, name: str, label: str | None = None,

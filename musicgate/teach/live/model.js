@@ -11,6 +11,12 @@
  *   LSTM: rows i|f|g|o; i,f,o = sigmoid, g = tanh; c' = f*c + i*g; h' = o*tanh(c')
  *   GRU:  rows r|z|n; r,z = sigmoid(W_i x + b_i + W_h h + b_h);
  *         n = tanh(W_in x + b_in + r*(W_hn h + b_hn)); h' = (1-z)*n + z*h
+ *
+ * Form inputs (musicgate.nn.models.FormInputs; header `form: {buckets P, barline_ids}` and tensors
+ * form.count.weight, form.left.weight of shape [P+1, embed]): the layer-0 input x is the token's
+ * embedding plus count[c] + left[l], where count = the bar-line tokens read so far, this one
+ * included, c = min(count, P-1) and l = min(max(plan - count, 0), P-1); without a plan (-1) c = l = P.
+ * The state carries {count, total: plan or -1} as its `form` property.
  */
 (function (root) {
   "use strict";
@@ -86,16 +92,44 @@
       }
       this.headW = need("head.weight", [this.vocabSize, this.hidden]);
       this.headB = need("head.bias", [this.vocabSize]);
+      this.form = null;
+      if (p.form !== undefined && p.form !== null) {
+        const f = p.form, P = f.buckets;
+        if (!Number.isInteger(P) || P < 1 || !Array.isArray(f.barline_ids) || !f.barline_ids.length
+            || !f.barline_ids.every(i => Number.isInteger(i) && i >= 0 && i < this.vocabSize)) {
+          throw new Error(`${where}: its form header should be {buckets: a whole number >= 1, barline_ids: ` +
+                          `token ids below ${this.vocabSize}}, got ${JSON.stringify(f)}`);
+        }
+        const isBar = new Uint8Array(this.vocabSize);
+        for (const i of f.barline_ids) isBar[i] = 1;
+        this.form = {buckets: P, barlineIds: f.barline_ids.slice(), isBar,
+                     count: need("form.count.weight", [P + 1, this.embedSize]),
+                     left: need("form.left.weight", [P + 1, this.embedSize])};
+      }
       if (this.tokenizer.vocab.length !== this.vocabSize) {
         throw new Error(`${where}: ${this.tokenizer.vocab.length} vocabulary words for ${this.vocabSize} outputs`);
       }
     }
 
-    /** Zero state: per layer {h, c} (c for the LSTM only). */
-    initState() {
+    /** True when the model reads the bars so far and the bars left of a planned length. */
+    get hasFormInputs() { return this.form !== null; }
+
+    /**
+     * Zero state: per layer {h, c} (c for the LSTM only). For a model with form inputs the array also
+     * has `form` = {count: 0, total}: total = `plan`, the planned bar lines (a whole number >= 0), or
+     * -1 (no plan) when `plan` is left out, null or -1. Other models ignore `plan`.
+     */
+    initState(plan) {
       const s = [];
       for (let k = 0; k < this.layers; k++) {
         s.push({h: new Float64Array(this.hidden), c: this.cell === "lstm" ? new Float64Array(this.hidden) : null});
+      }
+      if (this.form) {
+        const none = plan === undefined || plan === null || plan === -1;
+        if (!none && !(Number.isInteger(plan) && plan >= 0)) {
+          throw new Error(`plan must be a whole number of bar lines >= 0 (or -1 for no plan), got ${plan}`);
+        }
+        s.form = {count: 0, total: none ? -1 : plan};
       }
       return s;
     }
@@ -112,6 +146,16 @@
       let x = new Float64Array(this.embedSize);
       for (let i = 0; i < this.embedSize; i++) x[i] = d[this.embedAt + token * this.embedSize + i];
       const next = [];
+      if (this.form) {
+        const F = this.form, P = F.buckets, E = this.embedSize;
+        const was = state.form || {count: 0, total: -1};
+        const count = was.count + F.isBar[token], total = was.total;
+        const c = total >= 0 ? Math.min(count, P - 1) : P;
+        const l = total >= 0 ? Math.min(Math.max(total - count, 0), P - 1) : P;
+        // as PyTorch: the two rows summed first (float32), then added to the embedding
+        for (let i = 0; i < E; i++) x[i] += Math.fround(d[F.count + c * E + i] + d[F.left + l * E + i]);
+        next.form = {count, total};
+      }
       let keep = null;
       for (let k = 0; k < this.layers; k++) {
         const L = this.layer[k], h = state[k].h, G = GATES[this.cell] * H;
@@ -151,9 +195,10 @@
       return {logits, state: next, keep};
     }
 
-    /** Logits after each token of `ids` (an array of arrays), from the zero state. */
-    logitsOf(ids) {
-      let state = this.initState();
+    /** Logits after each token of `ids` (an array of token ids), from the zero state; `plan`: the
+     * planned bar lines of a model with form inputs (left out: no plan). */
+    logitsOf(ids, plan) {
+      let state = this.initState(plan);
       const out = [];
       for (const t of ids) {
         const r = this.step(t, state);
