@@ -12,6 +12,7 @@
   const live = root.MusicgateLive = root.MusicgateLive || {};
   const FORM = {REPEAT_START: "|:", REPEAT_END: ":|", ENDING_1: "|1", ENDING_2: "|2", PART_END: "||"};
   const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.2;  // as musicgate generate
+  const DEFAULT_BARS = 16;  // musicgate.generation.api.DEFAULT_BARS: the plan of a model with form inputs
 
   /** mulberry32: a small seeded PRNG, uniform floats in [0, 1). */
   function mulberry32(seed) {
@@ -260,20 +261,27 @@
       }
     }
     if (!Number.isInteger(o.seed)) throw new Error(`seed must be a whole number, got ${o.seed}`);
+    if (o.bars !== undefined && !(Number.isInteger(o.bars) && o.bars >= 1)) {
+      throw new Error(`bars must be a whole number >= 1 (the bar lines the tune is planned to have), got ${o.bars}`);
+    }
     return V.keyId(o.key);
   }
 
   /**
    * Sample one tune: {model (a Model), key ("D major"), temperature > 0, minP in [0, 1) (default 0.2, as
    * musicgate generate: tokens less than minP times as likely as the likeliest are left out, EOS
-   * never), seed, maxNotes, minNotes}.
-   * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars, ...}.
+   * never), seed, maxNotes, minNotes, bars (a model with form inputs: the planned bar lines, default 16 as
+   * musicgate generate; other models ignore it)}.
+   * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars (the decoded bar
+   * lines), plannedBars (the plan the model read; null for a model without form inputs), barLines (the
+   * bar-line tokens written, as the plan counts them), ...}.
    */
   function sampleTune(model, opts) {
     const V = model.vocab || (model.vocab = new Vocab(model.tokenizer));
     const o = Object.assign({temperature: 1, seed: 0, maxNotes: 64}, opts);
     if (o.minP === undefined) o.minP = DEFAULT_MIN_P;  // also when given as undefined (the panel's generate)
     const keyId = checkOptions(V, o);
+    const plannedBars = model.form ? (o.bars === undefined ? DEFAULT_BARS : o.bars) : null;
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
     if (minNotes > length) throw new Error(`minNotes ${minNotes} is greater than maxNotes ${length}`);
     const grammar = model.grammar || (model.grammar = new Grammar(V, true));
@@ -281,7 +289,7 @@
     const units = model.units.length ? model.units : Array.from({length: Math.min(6, model.hidden)}, (_, i) => i);
     const ids = [V.bos, keyId], keep = [];
     const gs = grammar.start(ids);
-    let state = model.initState(), out = null;
+    let state = model.initState(plannedBars), out = null;
     for (const t of ids) { out = model.step(t, state); state = out.state; keep.push(units.map(u => out.keep[u])); }
     let notes = 0, steps = 0;
     const budget = MAX_TOKENS_PER_NOTE * length + 64;
@@ -308,7 +316,8 @@
     }
     const noteKeep = perNote(V, ids, keep, model.cell === "rnn" ? "last" : "mean");
     return Object.assign(decode(V, ids), {ids, keep, noteKeep, units, cell: model.cell, model: model.name,
-                                          temperature: o.temperature, minP: o.minP, seed: o.seed});
+                                          temperature: o.temperature, minP: o.minP, seed: o.seed, plannedBars,
+                                          barLines: ids.filter(t => V.isBar(t)).length});
   }
 
   /** One token from softmax((logits - max) / T) over the allowed tokens whose probability is at least
@@ -332,6 +341,7 @@
     return -1;
   }
 
+  live.DEFAULT_BARS = DEFAULT_BARS;
   live.mulberry32 = mulberry32;
   live.draw = draw;
   live.Vocab = Vocab;

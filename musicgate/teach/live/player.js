@@ -6,7 +6,10 @@
  * note), and draws, note by note as it plays, the memory of a few units of the model's last layer:
  * the LSTM's forget gate, the GRU's update gate (1 = keep the old memory), the RNN's hidden state.
  *
- * Public API (window.MusicgateLive): generate({model, key, temperature, minP, seed, maxNotes}) -> tune
+ * A model with form inputs also gets a "Bars" menu: the bar lines the tune is planned to have, which
+ * the model reads as the bars so far and the bars left (as musicgate generate --bars).
+ *
+ * Public API (window.MusicgateLive): generate({model, key, temperature, minP, seed, maxNotes, bars}) -> tune
  * (throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
  * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
  * what is playing now.
@@ -16,6 +19,8 @@
   const live = root.MusicgateLive = root.MusicgateLive || {};
   const SECONDS_PER_BEAT = 0.5;  // 120 quarter notes a minute, as the gallery's recordings
   const MAX_NOTES = live.MAX_NOTES = 128;  // the panel's tunes end where the model ends them, or are cut here
+  const BAR_CHOICES = live.BAR_CHOICES = [8, 12, 16, 24, 32];  // the Bars menu (models with form inputs)
+  const NOTES_PER_BAR = 8;  // a long plan raises the cut to this many notes a bar, so 32 bars are not cut short
   const IN_KEY = "#0072b2", OUT_KEY = "#e69f00", BAR = "#999";  // Okabe-Ito: colour-blind safe
   const GATE_TEXT = {
     lstm: ["forget gate f", "0 = erase the old memory, 1 = keep it"],
@@ -42,7 +47,21 @@
     }
     return live.sampleTune(model, {key: o.key, temperature: o.temperature, minP: o.minP,
                                    seed: o.seed === undefined ? 0 : o.seed,
-                                   maxNotes: o.maxNotes === undefined ? 64 : o.maxNotes, minNotes: o.minNotes});
+                                   maxNotes: o.maxNotes === undefined ? 64 : o.maxNotes, minNotes: o.minNotes,
+                                   bars: o.bars});
+  }
+
+  /** The panel's cut for a tune of `model` planned to `bars` bar lines: MAX_NOTES, more for a long plan. */
+  function maxNotesFor(model, bars) {
+    return model && model.form && bars ? Math.max(MAX_NOTES, NOTES_PER_BAR * bars) : MAX_NOTES;
+  }
+
+  /** One line about a tune: model, notes, key, meter, the bar plan (models with form inputs), settings. */
+  function summary(tune) {
+    const plan = tune.plannedBars === null || tune.plannedBars === undefined ? ""
+      : `, ${tune.plannedBars} bars planned, ${tune.barLines} bar lines written`;
+    return `${tune.model}: ${tune.notes.length} notes in ${tune.key}, ${tune.meter || "4/4"}${plan} ` +
+           `(temperature ${tune.temperature}, seed ${tune.seed})`;
   }
 
   // -- sound ----------------------------------------------------------------------------------
@@ -173,7 +192,9 @@
   }
 
   function drawRoll(tune, upTo, head) {
-    const {g, w, h} = sizeCanvas(document.getElementById("live-roll"), 240);
+    const canvas = document.getElementById("live-roll");
+    canvas.setAttribute("aria-label", summary(tune));
+    const {g, w, h} = sizeCanvas(canvas, 240);
     const top = 18, bottom = h - 24;
     g.clearRect(0, 0, w, h);
     const ps = tune.notes.map(n => n.pitch);
@@ -198,8 +219,7 @@
     }
     g.globalAlpha = 1;
     g.fillStyle = "#333";
-    g.fillText(`${tune.model}: ${tune.notes.length} notes in ${tune.key}, ${tune.meter || "4/4"} ` +
-               `(temperature ${tune.temperature}, seed ${tune.seed})`, LEFT, 12);
+    g.fillText(summary(tune), LEFT, 12);
     g.fillStyle = IN_KEY; g.fillRect(w - RIGHT - 330, 4, 10, 10);
     g.fillStyle = "#333"; g.fillText("in the key signature", w - RIGHT - 316, 13);
     g.fillStyle = OUT_KEY; g.fillRect(w - RIGHT - 190, 4, 10, 10);
@@ -284,6 +304,10 @@
     for (const n of names) model.add(new Option(`${ui.models[n].label} (${ui.models[n].cell.toUpperCase()})`, n));
     const key = document.createElement("select");
     key.id = "live-key";
+    const bars = document.createElement("select");
+    bars.id = "live-bars";
+    for (const n of BAR_CHOICES) bars.add(new Option(String(n), String(n)));
+    bars.value = String(live.DEFAULT_BARS || 16);
     const temp = document.createElement("input");
     Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});  // musicgate generate's default (with min-p 0.2)
     const tempOut = document.createElement("output");
@@ -310,14 +334,22 @@
       }
       key.value = Object.keys(m.keys).includes(was) ? was : Object.keys(m.keys)[0];
     };
-    model.addEventListener("change", fillKeys);
+    const barsControl = control("Bars", bars);
+    barsControl.title = "The bar lines the model plans the tune to have (it reads the bars so far and the bars left)";
+    const showBars = () => { barsControl.hidden = !ui.models[model.value].form; };
+    model.addEventListener("change", () => { fillKeys(); showBars(); });
     fillKeys();
-    form.append(control("Model", model), control("Key", key), control("Temperature", temp), tempOut,
-                control("Seed", seed), go, next, again);
+    showBars();
+    const buttons = document.createElement("span");  // the three buttons wrap to a new line together
+    buttons.className = "live-buttons";
+    buttons.append(go, next, again);
+    form.append(control("Model", model), control("Key", key), barsControl, control("Temperature", temp), tempOut,
+                control("Seed", seed), buttons);
     const help = document.createElement("p");
     help.className = "live-info";
     help.textContent = "Temperature: below 1 the model plays it safe, above 1 it takes more chances. " +
-      "The same model, key, temperature and seed always give the same tune.";
+      "The same model, key, temperature and seed always give the same tune." +
+      (names.some(n => ui.models[n].form) ? " Bars: how many bar lines the model is told the tune will have." : "");
     const roll = document.createElement("canvas"), gates = document.createElement("canvas");
     roll.id = "live-roll"; gates.id = "live-gates";
     const caption = document.createElement("p");
@@ -328,12 +360,17 @@
     const messages = document.createElement("div");
     messages.id = "live-messages";
     panel.appendChild(messages);
+    const ask = s => {  // the panel's settings as generate's options
+      const m = ui.models[model.value], plan = m.form ? Number(bars.value) : undefined;
+      return {model: model.value, key: key.value, temperature: Number(temp.value), seed: s, bars: plan,
+              maxNotes: maxNotesFor(m, plan)};
+    };
     const run = async () => {
       const s = Math.max(0, Math.floor(Number(seed.value) || 0));
       seed.value = String(s);
       let tune;
       try {
-        tune = generate({model: model.value, key: key.value, temperature: Number(temp.value), seed: s, maxNotes: MAX_NOTES});
+        tune = generate(ask(s));
       } catch (err) { say(err.message); return; }
       tune.pitchClasses = ui.models[model.value].keys[tune.key] || [];
       ui.tune = tune;
@@ -348,7 +385,7 @@
     };
     go.addEventListener("click", run);
     try {  // a first tune, drawn (not played: browsers play sound only after a click)
-      const first = generate({model: model.value, key: key.value, temperature: Number(temp.value), seed: 0, maxNotes: MAX_NOTES});
+      const first = generate(ask(0));
       first.pitchClasses = ui.models[model.value].keys[first.key] || [];
       ui.tune = first;
       again.disabled = false;
@@ -417,6 +454,8 @@
   }
 
   live.generate = generate;
+  live.maxNotesFor = maxNotesFor;
+  live.summary = summary;
   live.level = level;
   live.play = play;
   live.stop = stop;
