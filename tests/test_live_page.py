@@ -29,6 +29,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 TINY = {"tiny-rnn": "rnn", "tiny-lstm": "lstm", "tiny-gru": "gru"}
+FORM = "tiny-form"  # the site's model with form inputs (a bar plan)
+BUCKETS = 6  # its form inputs' buckets: few, so a tune's bar lines soon pass the clip
 
 
 def _need_browser() -> str:
@@ -42,20 +44,25 @@ def _need_browser() -> str:
     return path
 
 
-def tiny_model(cell: str, tok, seed: int) -> RecurrentLM:
-    """A small randomly initialised model; biases made non-zero so every term of the step counts."""
+def tiny_model(cell: str, tok, seed: int, form_inputs: int = 0) -> RecurrentLM:
+    """A small randomly initialised model; biases (and form tables, with ``form_inputs``) made non-zero
+    so every term of the step counts."""
     torch.manual_seed(seed)
-    model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=12, layers=2, embed=10)
+    form = dict(form_inputs=form_inputs, barline_ids=tok.barline_ids.tolist()) if form_inputs else {}
+    model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=12, layers=2, embed=10, **form)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "bias" in name:
                 p.uniform_(-0.5, 0.5)
+            elif name.startswith("form."):
+                p.normal_(0, 1.0)
     return model.eval()
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A page folder: three tiny models (rnn, lstm, gru) and the shipped folk-gru, as the gallery writes it."""
+    """A page folder, as the gallery writes it: three tiny models (rnn, lstm, gru), one with the vocabulary
+    without form tokens, one with form inputs (a bar plan), and the shipped folk-gru."""
     from musicgate.nn.hub import load_model, shipped_models
 
     _need_browser()
@@ -64,6 +71,7 @@ def site(tmp_path_factory):
     loaded = [(tiny_model(cell, tok, i), tok, {"name": name}) for i, (name, cell) in enumerate(TINY.items())]
     plain = make_tokenizer("melody", pitch_range=(55, 79), form=False)  # the vocabulary of musicgate 0.x
     loaded.append((tiny_model("gru", plain, 9), plain, {"name": "tiny-plain"}))
+    loaded.append((tiny_model("lstm", tok, 11, form_inputs=BUCKETS), tok, {"name": FORM}))
     if "folk-gru" in shipped_models():
         model, stok, meta = load_model("folk-gru")
         loaded.append((model, stok, {"name": "folk-gru"}))
@@ -135,6 +143,125 @@ def test_logits_equal_pytorch(page, site):
             want = model(torch.tensor([ids]))[0][0].numpy()
         assert js.shape == want.shape
         assert np.abs(js - want).max() <= 1e-4, (name, np.abs(js - want).max())
+
+
+# -- the bar plan (form inputs) -----------------------------------------------------------------
+def _barred_ids(tok, bars: int, seed: int = 7) -> list[int]:
+    """A header and random tokens with ``bars`` bar-line tokens among them (BAR and repeat marks)."""
+    rng = np.random.default_rng(seed)
+    body = rng.integers(0, len(tok), 60)
+    body[rng.choice(len(body), bars, replace=False)] = rng.choice(tok.barline_ids, bars)
+    return [tok.bos_id, tok.key_id(Key(2, "major")), tok.meter_id((6, 8))] + body.tolist()
+
+
+def test_form_logits_equal_pytorch_with_and_without_a_plan(page, site):
+    model, tok = site["models"][FORM]
+    assert model.has_form_inputs and model.form.buckets == BUCKETS
+    ids = _barred_ids(tok, 3 * BUCKETS)  # bar lines well past the clip at BUCKETS - 1
+    assert int(np.isin(ids, tok.barline_ids).sum()) >= 2 * BUCKETS
+    plans = [0, 2, BUCKETS, 16, 40, -1]
+    js = page.evaluate("""([name, ids, plans]) => { const m = MusicgateLive.loadModels([name]).models[name];
+        return {planned: plans.map(k => m.logitsOf(ids, k)), none: m.logitsOf(ids), form: m.hasFormInputs}; }""",
+                       [FORM, ids, plans])
+    assert js["form"] is True
+    with torch.no_grad():
+        none = model(torch.tensor([ids]))[0][0].numpy()  # no plan: the "no plan" entries at every position
+        for k, got in zip(plans, js["planned"]):
+            want = model(torch.tensor([ids]), plan=torch.tensor([k]))[0][0].numpy()
+            assert np.abs(np.array(got) - want).max() <= 1e-4, (k, np.abs(np.array(got) - want).max())
+        assert np.abs(np.array(js["none"]) - none).max() <= 1e-4
+        # the plan is read: different plans, and a plan against none, give different logits
+        assert np.abs(np.array(js["planned"][1]) - np.array(js["planned"][4])).max() > 1e-2
+        assert np.abs(np.array(js["planned"][3]) - none).max() > 1e-2
+        assert np.allclose(js["planned"][-1], js["none"])  # -1: no plan, as in Python
+
+
+def test_a_planned_tune_decodes_in_python(page, site):
+    from musicgate.generation.sample import grammar_for
+
+    model, tok = site["models"][FORM]
+    tunes = page.evaluate("""(name) => [[8, 3], [32, 3], [undefined, 3], [12, 5]].map(([bars, seed]) => {
+        const t = MusicgateLive.generate({model: name, key: 'E minor', temperature: 1, seed, maxNotes: 40, bars});
+        return {ids: t.ids, notes: t.notes.map(n => n.pitch), plannedBars: t.plannedBars, barLines: t.barLines}; })""",
+                          FORM)
+    assert [t["plannedBars"] for t in tunes] == [8, 32, 16, 12]  # 16: Python's DEFAULT_BARS
+    from musicgate.generation.api import DEFAULT_BARS
+
+    assert page.evaluate("() => MusicgateLive.DEFAULT_BARS") == DEFAULT_BARS
+    for t in tunes:
+        ids = np.array(t["ids"])
+        assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
+        notes = tok.decode(ids)
+        assert notes.pitch.tolist() == t["notes"] and tok.key_of(ids) == parse_key("E minor")
+        assert t["barLines"] == int(np.isin(ids, tok.barline_ids).sum())
+    assert tunes[0]["ids"] != tunes[1]["ids"]  # same seed, another plan: the model read it
+    # the tune's tokens were drawn from the logits PyTorch gives with that plan
+    ids = tunes[0]["ids"]
+    js = np.array(page.evaluate("([name, ids]) => MusicgateLive.loadModels([name]).models[name].logitsOf(ids, 8)",
+                                [FORM, ids]))
+    with torch.no_grad():
+        want = model(torch.tensor([ids]), plan=torch.tensor([8]))[0][0].numpy()
+    assert np.abs(js - want).max() <= 1e-4
+    plain = page.evaluate("""() => MusicgateLive.generate({model: 'tiny-gru', key: 'E minor', temperature: 1, seed: 3, maxNotes: 40,
+        bars: 8})""")  # a model without form inputs ignores bars
+    assert plain["plannedBars"] is None
+    assert plain["ids"] == page.evaluate("""() => MusicgateLive.generate({model: 'tiny-gru', key: 'E minor', temperature: 1, seed: 3,
+        maxNotes: 40}).ids""")
+
+
+def test_bad_bars_and_bad_form_headers_are_refused_clearly(page, site):
+    errors = page.evaluate("""(name) => [0, -1, 2.5, '16', NaN, null, Infinity].map(bars => {
+        try { MusicgateLive.generate({model: name, key: 'D major', temperature: 1, bars}); return null; }
+        catch (e) { return e.message; } })""", FORM)
+    assert all(e and e.startswith("bars must be a whole number >= 1") for e in errors), errors
+    assert errors[2].endswith("got 2.5")
+    plan = page.evaluate("""(name) => { const m = MusicgateLive.loadModels([name]).models[name];
+        try { m.initState(1.5); return null; } catch (e) { return e.message; } }""", FORM)
+    assert plan.startswith("plan must be a whole number of bar lines >= 0")
+    broken = page.evaluate("""(name) => {
+        const good = JSON.parse(window.MUSICGATE_MODELS[name]), out = [];
+        const bad = [p => { p.form.buckets = 7; }, p => { p.form.barline_ids = [999]; }, p => { p.form = {}; },
+                     p => { p.tensors = p.tensors.filter(t => t.name !== 'form.left.weight'); }];
+        for (const change of bad) {
+            const p = JSON.parse(JSON.stringify(good)); change(p);
+            try { new MusicgateLive.Model(p, 'model-x.js'); out.push(null); } catch (e) { out.push(e.message); } }
+        return out; }""", FORM)
+    assert broken[0] == "model-x.js: tensor form.count.weight should have shape 8x10", broken
+    assert all(b and b.startswith("model-x.js: its form header should be {buckets") for b in broken[1:3]), broken
+    assert broken[3] == "model-x.js: tensor form.left.weight should have shape 7x10", broken
+
+
+def test_the_panel_plans_bars_for_a_model_with_form_inputs(browser, site, tmp_path):
+    p = browser.open(site["page"])
+    try:
+        shown = {}
+        for name in ("tiny-gru", FORM):
+            p.select_option("#live-model", name)
+            shown[name] = p.is_visible("#live-bars")
+        choices = p.evaluate("() => [...document.getElementById('live-bars').options].map(o => Number(o.value))")
+        default = p.evaluate("() => document.getElementById('live-bars').value")
+        p.select_option("#live-bars", "12")
+        p.fill("#live-seed", "4")
+        p.click("#live-generate")
+        p.wait_for_timeout(500)
+        label = p.get_attribute("#live-roll", "aria-label")
+        want = p.evaluate("""(name) => { const t = MusicgateLive.generate({model: name, key:
+            document.getElementById('live-key').value, temperature: 1, seed: 4, bars: 12,
+            maxNotes: MusicgateLive.MAX_NOTES}); return MusicgateLive.summary(t); }""", FORM)
+        caps = p.evaluate("""(names) => { const ms = MusicgateLive.loadModels(names).models;
+            return [[ms[names[0]], 32], [ms[names[0]], 12], [ms[names[1]], undefined]].map(
+                ([m, bars]) => MusicgateLive.maxNotesFor(m, bars)); }""", [FORM, "tiny-gru"])
+        shot = tmp_path / "bars.png"
+        p.screenshot(path=str(shot), full_page=True)
+        errors = list(p.errors)
+    finally:
+        p.close()
+    assert shown == {"tiny-gru": False, FORM: True}
+    assert choices == [8, 12, 16, 24, 32] and default == "16"
+    assert errors == []
+    assert "12 bars planned" in label and label == want, (label, want)
+    assert caps == [256, 128, 128]  # 32 bars may need more than the panel's 128 notes
+    assert shot.is_file() and shot.stat().st_size > 20_000
 
 
 # -- the grammar -------------------------------------------------------------------------------
@@ -405,6 +532,28 @@ def test_the_exporter_refuses_what_the_page_cannot_run():
         n = int(np.prod(t["shape"]))
         assert np.array_equal(data[t["offset"]:t["offset"] + n].reshape(t["shape"]), state[t["name"]].numpy())
     assert payload["keys"]["D major"] == [1, 2, 4, 6, 7, 9, 11]
+
+
+def test_the_exporter_writes_form_inputs_only_for_models_that_have_them():
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    model = tiny_model("gru", tok, 0, form_inputs=BUCKETS)
+    same = RecurrentLM(vocab_size=len(tok), cell="gru", hidden=12, layers=2, embed=10)  # its weights, no form inputs
+    same.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("form.")})
+    plain = live.model_payload(same, tok, name="plain")
+    assert "form" not in plain and not any(t["name"].startswith("form.") for t in plain["tensors"])
+    payload = live.model_payload(model, tok, name="form")
+    assert payload["form"] == {"buckets": BUCKETS, "barline_ids": tok.barline_ids.tolist()}
+    data = np.frombuffer(base64.b64decode(payload["data"]), "<f4")
+    state = model.state_dict()
+    assert sorted(t["name"] for t in payload["tensors"]) == sorted(state)  # form.count/left.weight among them
+    for t in payload["tensors"]:
+        n = int(np.prod(t["shape"]))
+        assert np.array_equal(data[t["offset"]:t["offset"] + n].reshape(t["shape"]), state[t["name"]].numpy())
+    # the weights the two models share are written as before: the form tables come after them
+    assert payload["tensors"][:len(plain["tensors"])] == plain["tensors"]
+    assert data[:len(np.frombuffer(base64.b64decode(plain["data"]), "<f4"))].tobytes() == base64.b64decode(plain["data"])
+    assert {k: v for k, v in payload.items() if k not in ("form", "tensors", "data", "name")} == \
+        {k: v for k, v in plain.items() if k not in ("tensors", "data", "name")}
 
 
 def test_the_instrument_notes_sound_at_their_pitches(site):
