@@ -4,8 +4,9 @@
 new tune" section. The folder holds
 
 - ``model-NAME.js`` per model (:func:`export_model`): a ``<script>`` that registers the weights
-  (Float32 little-endian, base64) with a JSON header (cell, sizes, tensor shapes) and the
-  tokenizer's vocabulary and settings, from which the page's grammar is built;
+  (Float32 little-endian, base64) with a JSON header (cell, sizes, tensor shapes, and the form
+  inputs of a model that plans its bars) and the tokenizer's vocabulary and settings, from which the
+  page's grammar is built;
 - ``sounds.js`` (:func:`export_sounds`): a few notes of one General MIDI instrument rendered with the
   project's renderer (:mod:`musicgate.music.audio`), as base64 Ogg Vorbis, pitch-shifted in the
   browser between them;

@@ -12,7 +12,7 @@
  * Public API (window.MusicgateLive): generate({model, key, temperature, minP, seed, maxNotes, bars}) -> tune
  * (throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
  * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
- * what is playing now.
+ * what is playing now; summary(tune) -> the tune's info line; maxNotesFor(model, bars) -> the panel's cut.
  */
 (function (root) {
   "use strict";
