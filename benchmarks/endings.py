@@ -20,16 +20,40 @@ import numpy as np
 import torch
 
 
-def end_probabilities(model, tok, ids: np.ndarray, lines: np.ndarray, plan: str | None = None) -> np.ndarray:
+PLACES = ("last note", "first note of the last bar", "first note")
+"""Where the tonic's share of the pitch probability is read (the second table)."""
+
+
+def end_probabilities(model, tok, ids: np.ndarray, lines: np.ndarray, plan: str | None = None):
     """p(EOS | prefix) at every bar line of ``ids`` (before and after each bar-line token), in order,
-    then at the real end (the last entry). ``plan="tune"``: a model with form inputs is told the
-    tune's number of bar lines."""
+    then at the real end (the last entry); and, at each of :data:`PLACES`, the share of the pitch
+    probability on the tonic of the tune's KEY token with whether the real note is the tonic (None
+    where the tune has no key or no such note). ``plan="tune"``: a model with form inputs is told
+    the tune's number of bar lines."""
     with torch.no_grad():
         logits, _ = model(torch.as_tensor(ids[None, :-1]), **({"plan": plan} if plan else {}))
-    p_eos = torch.softmax(logits[0].double(), -1)[:, tok.eos_id].numpy()  # p_eos[t-1]: before ids[t]
+    probs = torch.softmax(logits[0].double(), -1).numpy()  # probs[t-1]: the next token is ids[t]
+    p_eos = probs[:, tok.eos_id]
     at_line = np.isin(ids[1:-1], lines)
     points = np.flatnonzero(at_line[1:] | at_line[:-1]) + 1  # next token a bar line, or last one was
-    return np.append(p_eos[points], p_eos[-1])
+    return np.append(p_eos[points], p_eos[-1]), _tonic_shares(tok, ids, probs, lines)
+
+
+def _tonic_shares(tok, ids: np.ndarray, probs: np.ndarray, lines: np.ndarray) -> dict:
+    key = tok.key_of(ids)
+    is_pitch = tok.pitch_of >= 0
+    notes = np.flatnonzero(is_pitch[ids])
+    if key is None or not len(notes):
+        return {}
+    bar_lines = np.flatnonzero(np.isin(ids, lines))
+    last_bar = notes[notes > bar_lines[bar_lines < notes[-1]][-1]] if (bar_lines < notes[-1]).any() else notes[:0]
+    tonic = is_pitch & ((tok.pitch_of - key.tonic) % 12 == 0)
+    out = {}
+    for place, j in zip(PLACES, (notes[-1], last_bar[0] if len(last_bar) else None, notes[0])):
+        if j is not None:
+            p = probs[j - 1]
+            out[place] = (p[tonic].sum() / p[is_pitch].sum(), bool(tonic[ids[j]]))
+    return out
 
 
 def main() -> None:
@@ -60,15 +84,19 @@ def main() -> None:
         if getattr(model, "has_form_inputs", False):
             runs[-1] = (f"{name}, no plan", model, tok, None)
             runs.append((f"{name}, planned (the tune's bar lines)", model, tok, "tune"))
+    tonic_rows = []
     for name, model, tok, plan in runs:
         bar_lines = barline_ids(tok)
         marks = np.setdiff1d(bar_lines, [tok.bar_id])
         at_end, earlier, marked = [], [], []
+        shares = {place: [] for place in PLACES}
         for i in tunes:
             ids = data.tune(int(i))
             if ids[-1] != tok.eos_id:
                 continue
-            p = end_probabilities(model, tok, ids, bar_lines, plan)
+            p, tonic = end_probabilities(model, tok, ids, bar_lines, plan)
+            for place, pair in tonic.items():
+                shares[place].append(pair)
             at_end.append(p[-1])
             earlier.append(1 - np.prod(1 - p[:-1]))
             marked.append(bool(np.isin(ids, marks).any()))
@@ -77,6 +105,12 @@ def main() -> None:
         lines.append(f"| {name} | {len(at_end)} | {cell(at_end)} | {cell(earlier)} | "
                      f"{cell(at_end[marked])} / {cell(earlier[marked])} ({marked.sum()}) | "
                      f"{cell(at_end[~marked])} / {cell(earlier[~marked])} ({(~marked).sum()}) |")
+        pairs = [np.asarray(shares[place], float).reshape(-1, 2) for place in PLACES]
+        tonic_rows.append(f"| {name} | " + " | ".join(f"{a[:, 0].mean():.2f} / {a[:, 1].mean():.2f} ({len(a)})"
+                                                        for a in pairs) + " |")
+    lines += ["", "Does the model end on the tonic? The share of its pitch probability on the tonic of the tune's "
+              "key, mean over tunes / the share of real notes there that are the tonic (tunes):", "",
+              "| model | " + " | ".join(PLACES) + " |", "|---|" + "---:|" * len(PLACES), *tonic_rows]
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.output:

@@ -4,17 +4,24 @@
 # held-out real tunes of the folk corpus. Writes benchmarks/results/musicality/.
 #   bash scripts/musicality.sh            # about 2 minutes on a 2-core CPU
 #   ARGS="--temperature 1.0" OUT=benchmarks/results/musicality-t1 bash scripts/musicality.sh   # other settings
+#   MODELS="runs/folk-gru folk-gru" NUM=16 SEED=2 OUT=... bash scripts/musicality.sh   # other models, more tunes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MG=${MG:-.venv/bin/musicgate}
 OUT=${OUT:-benchmarks/results/musicality}
 GEN=${GEN:-generated/musicality}
+read -r -a MODELS <<< "${MODELS:-folk-rnn folk-lstm folk-gru}"
+NUM=${NUM:-8}
+SEED=${SEED:-1}
 read -r -a ARGS <<< "${ARGS:-}"   # extra generate options, the same for every model   # the tunes (not committed); the report goes to $OUT
 rm -rf "$GEN"
 "$MG" -q data prepare folk
-for model in folk-rnn folk-lstm folk-gru; do
+sets=()
+for model in "${MODELS[@]}"; do
+    set_dir="$GEN/${model//\//-}"   # runs/folk-gru -> runs-folk-gru
     for key in "D major" "G major" "A minor" "E minor" "A dorian" "D mixolydian"; do
-        "$MG" -q generate --model "$model" --key "$key" --num 8 --seed 1 -o "$GEN/$model" "${ARGS[@]}" >/dev/null
+        "$MG" -q generate --model "$model" --key "$key" --num "$NUM" --seed "$SEED" -o "$set_dir" "${ARGS[@]}" >/dev/null
     done
+    sets+=("$set_dir")
 done
-"$MG" evaluate "$GEN/folk-rnn" "$GEN/folk-lstm" "$GEN/folk-gru" --reference folk -o "$OUT"
+"$MG" evaluate "${sets[@]}" --reference folk -o "$OUT"

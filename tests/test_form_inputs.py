@@ -101,8 +101,12 @@ def test_args_rebuild_and_bad_settings():
         RecurrentLM(vocab_size=9, hidden=4, form_inputs=4, barline_ids=[])
     with pytest.raises(ConfigError, match="bar-line token ids"):
         RecurrentLM(vocab_size=9, hidden=4, form_inputs=4, barline_ids=[9])
-    trace = trace_gates(_randomise(model), torch.tensor([[1, BAR, 2]]))  # the gate view reads "no plan"
-    assert np.allclose(trace.h[-1, 0, -1], model(torch.tensor([[1, BAR, 2]]))[1][-1, 0].detach().numpy(), atol=1e-5)
+    ids = torch.tensor([[1, BAR, 2]])
+    trace = trace_gates(_randomise(model), ids)  # the gate view reads "no plan" unless given one
+    assert np.allclose(trace.h[-1, 0, -1], model(ids)[1][-1, 0].detach().numpy(), atol=1e-5)
+    planned = trace_gates(model, ids, plan=torch.tensor([3]))
+    assert np.allclose(planned.h[-1, 0, -1], model(ids, plan=torch.tensor([3]))[1][0][-1, 0].detach().numpy(), atol=1e-5)
+    assert not np.allclose(planned.h, trace.h, atol=1e-3)
 
 
 def _checkpoint(path, form: bool, cell: str = "gru"):
@@ -155,3 +159,17 @@ def test_generate_plans_bars_and_says_so(tmp_path, capsys):
         assert main(args) == 2
         err = capsys.readouterr().err.strip()
         assert phrase in err and len(err.splitlines()) == 1 and not (tmp_path / "bad").exists()
+
+
+def test_the_final_bar_mask_marks_the_last_bar_of_whole_tunes():
+    from musicgate.train.loop import final_bar_mask
+
+    tok = make_tokenizer("melody", pitch_range=(21, 108))
+    p, d, bar, end = tok.ids["PITCH_62"], tok.ids["DUR_12"], tok.bar_id, tok.ids["REPEAT_END"]
+    rows = [[p, d, bar, p, d, p, d, bar, p, d, tok.eos_id, tok.pad_id],   # ends mid-bar after its last bar line
+            [p, d, bar, p, d, end, tok.eos_id, tok.pad_id, tok.pad_id, tok.pad_id, tok.pad_id, tok.pad_id],  # ends on :|
+            [p, d, bar, p, d, bar, p, d, p, d, p, d]]                     # cropped: no EOS, nothing marked
+    mask = final_bar_mask(torch.tensor(rows), tok).int().tolist()
+    assert mask[0] == [0] * 8 + [1, 1, 1, 0]
+    assert mask[1] == [0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    assert mask[2] == [0] * 12

@@ -342,7 +342,7 @@ def test_a_tune_decodes_in_python_with_its_bars(page, site):
     for key, seed in (("D major", 0), ("G mixolydian", 1), ("E minor", 2)):
         tune = page.evaluate("""([name, key, seed]) => { const t = MusicgateLive.generate(
             {model: name, key, temperature: 1, seed, maxNotes: 48}); return {ids: t.ids, notes: t.notes, bars: t.bars,
-            key: t.key, noteKeep: t.noteKeep, units: t.units}; }""", [name, key, seed])
+            key: t.key, noteKeep: t.noteKeep, units: t.units, plannedBars: t.plannedBars}; }""", [name, key, seed])
         ids = np.array(tune["ids"])
         assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
         notes = tok.decode(ids)
@@ -354,7 +354,8 @@ def test_a_tune_decodes_in_python_with_its_bars(page, site):
         assert np.allclose(notes.duration, [n["duration"] for n in tune["notes"]])
         assert tok.bar_fill(ids)[0] == tok.bar_fill(ids)[1]  # every whole bar filled exactly
         # the gate view's columns: the gallery's per-note update gate (GRU) of the drawn units
-        trace = trace_gates(model, ids[None].astype(np.int64))
+        plan = None if tune["plannedBars"] is None else torch.tensor([tune["plannedBars"]])
+        trace = trace_gates(model, ids[None].astype(np.int64), plan=plan)  # the plan the page used
         want = per_note(trace.update_gate[-1, 0], tok.note_index(ids), how="mean")[:, tune["units"]]
         assert np.abs(np.array(tune["noteKeep"]) - want).max() <= 1e-4
 

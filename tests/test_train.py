@@ -175,8 +175,8 @@ def test_nan_loss_stops_names_the_step_and_keeps_the_last_good_checkpoint(datase
     cfg = tiny_config(dataset, "train.checkpoint_every=5", "train.log_every=1")
     real = _Trainer._loss_sum
 
-    def poisoned(self, net, batch, state=None):
-        loss, state = real(self, net, batch, state)
+    def poisoned(self, net, batch, state=None, **kw):
+        loss, state = real(self, net, batch, state, **kw)
         return (loss * float("nan") if net.training and self.step == 7 else loss), state  # step 8 is bad
 
     monkeypatch.setattr(_Trainer, "_loss_sum", poisoned)

@@ -402,10 +402,10 @@ class GateTrace:
         return {"h": self.h, **self.gates}
 
 
-def _core_and_input(model_or_rnn: nn.Module, x: torch.Tensor) -> tuple[nn.RNNBase, torch.Tensor]:
+def _core_and_input(model_or_rnn: nn.Module, x: torch.Tensor, plan=None) -> tuple[nn.RNNBase, torch.Tensor]:
     if isinstance(model_or_rnn, RecurrentLM):
         ids = torch.as_tensor(x, dtype=torch.long, device=model_or_rnn.embed.weight.device)
-        return model_or_rnn.rnn, model_or_rnn.inputs(ids)[0]
+        return model_or_rnn.rnn, model_or_rnn.inputs(ids, plan=plan)[0]
     rnn = model_or_rnn.rnn if isinstance(model_or_rnn, PianoRollRNN) else model_or_rnn
     if getattr(rnn, "cell_name", None) is not None and get_cell(rnn.cell_name).trace is not None:
         x = torch.as_tensor(x, dtype=next(rnn.parameters()).dtype, device=next(rnn.parameters()).device)
@@ -425,7 +425,7 @@ def _relu_step(gi, gh, h, c):
 
 @torch.no_grad()
 def trace_gates(model_or_rnn: nn.Module, x: torch.Tensor | np.ndarray,
-                state: State | None = None) -> GateTrace:
+                state: State | None = None, plan=None) -> GateTrace:
     """Recompute every gate, per layer and step, with PyTorch's exact equations (eval mode).
 
     LSTM (rows of ``weight_ih`` ordered i|f|g|o): ``i, f, o = sigmoid(.)``, ``g = tanh(.)``,
@@ -439,13 +439,15 @@ def trace_gates(model_or_rnn: nn.Module, x: torch.Tensor | np.ndarray,
     x : token ids (B, T) for a RecurrentLM; float features (B, T, F) otherwise
         ((T, B, F) for a core built with ``batch_first=False``).
     state : optional initial state, (layers, B, H) or an LSTM pair.
+    plan : a RecurrentLM with form inputs: the bar plan its input reads (as in ``forward``; default
+        none, the "no plan" entries).
 
     Returns
     -------
     GateTrace
         Arrays of shape (layers, B, T, H). A Python loop over time: for analysis, not training.
     """
-    rnn, x = _core_and_input(model_or_rnn, x)
+    rnn, x = _core_and_input(model_or_rnn, x, plan)
     custom = get_cell(cell_of(rnn)).trace
     if custom is not None:
         return custom(rnn, x, state)

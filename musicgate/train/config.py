@@ -145,6 +145,9 @@ class TrainConfig:
         continues exactly.
     device : ``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda``, ``cuda:1``, ``mps``.
     precision : ``auto`` (bf16 autocast on CUDA, fp32 elsewhere), ``fp32`` or ``bf16``.
+    final_bar_weight : whole tunes: the training loss counts each token of a tune's last bar (and its
+        end) this many times (default 1: plain likelihood); validation stays unweighted. A cadence is
+        one bar in sixteen, and this asks the model to learn it as well as the rest.
     """
 
     steps: int = setting(10_000, ge=1)
@@ -169,6 +172,7 @@ class TrainConfig:
     carry_state: bool = False
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    final_bar_weight: float = setting(1.0, ge=1)
 
     def __post_init__(self) -> None:
         check_fields(self, "train")

@@ -19,11 +19,12 @@ from musicgate.files import atomic_write_json
 
 
 @torch.no_grad()
-def nll_per_note(model, tokenizer, tunes: list[np.ndarray], *, batch_size: int = 64) -> dict:
+def nll_per_note(model, tokenizer, tunes: list[np.ndarray], *, batch_size: int = 64, plan: str | None = None) -> dict:
     """Validation negative log-likelihood of whole tunes: nats per token and per note.
 
     Every token after BOS is predicted from everything before it (the model reads whole tunes,
-    so this is the model's own likelihood of the music, key token included).
+    so this is the model's own likelihood of the music, key token included). ``plan="tune"``: a
+    model with form inputs is told each tune's number of bar lines (default: no plan).
     """
     model.eval()
     starts = tokenizer.note_starts()
@@ -39,7 +40,7 @@ def nll_per_note(model, tokenizer, tunes: list[np.ndarray], *, batch_size: int =
             x[row, :len(t) - 1] = torch.from_numpy(t[:-1])
             y[row, :len(t) - 1] = torch.from_numpy(t[1:])
             n_notes += int(np.sum(starts[t]))
-        logits, _ = model(x, lengths=lengths)
+        logits, _ = model(x, lengths=lengths, **({"plan": plan} if plan else {}))
         total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
                                                          ignore_index=-100, reduction="sum"))
         n_tokens += int(lengths.sum())
@@ -71,6 +72,7 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
     data = data if data is not None else load_prepared(ckpt.dataset.get("name") or "folk")
     valid = [data.tune(int(i)) for i in data.splits["valid"][:max_tunes]]
     scores = nll_per_note(model, ckpt.tokenizer, valid)
+    planned = nll_per_note(model, ckpt.tokenizer, valid, plan="tune") if model.has_form_inputs else None
     dest = save_checkpoint(payload, dest_dir / f"{name}.pt")
     logs = dest_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -81,7 +83,10 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
              "layers": ckpt.model_args.get("layers"), "step": ckpt.step, "best_val_loss": ckpt.best_val_loss,
              "valid_nll_per_token": round(scores["nll_per_token"], 4), "valid_nll_per_note": round(scores["nll_per_note"], 4),
              "valid_tunes": len(valid), "dataset": ckpt.dataset, "bytes": dest.stat().st_size,
-             "config": f"configs/{name}.yaml"}
+             "config": f"configs/{run.name}.yaml",  # the shipped runs are named as their configs
+             **({"form_inputs": ckpt.model_args["form_inputs"],  # the NLL above without a plan; with each
+                 "valid_nll_per_note_planned": round(planned["nll_per_note"], 4)}  # tune's bar lines as plan
+                if planned else {})}
     index_path = dest_dir / "models.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     index[name] = entry

@@ -108,6 +108,21 @@ def _start_from(model: RecurrentLM, tokenizer, spec: str) -> None:
         raise ConfigError(f"model.start_from {spec!r}: weights do not fit ({missing + unexpected})")
 
 
+def final_bar_mask(targets: torch.Tensor, tokenizer) -> torch.Tensor:
+    """(B, T) bool: the targets of each row's last bar (after the last bar line that has notes after
+    it), EOS included; False in rows without EOS (cropped tunes) and for a vocabulary without bars."""
+    lines = getattr(tokenizer, "barline_ids", None)
+    if lines is None:
+        return torch.zeros_like(targets, dtype=torch.bool)
+    is_bar = torch.isin(targets, torch.as_tensor(lines, device=targets.device))
+    starts = torch.as_tensor(tokenizer.note_starts(), device=targets.device)[targets]
+    notes_after = starts.flip(1).cumsum(1).flip(1) - starts.long()  # notes strictly after each position
+    pos = torch.arange(targets.shape[1], device=targets.device).expand_as(targets)
+    last = torch.where(is_bar & (notes_after > 0), pos, torch.full_like(pos, -1)).max(1).values
+    ended = (targets == tokenizer.eos_id).any(1)
+    return (pos > last[:, None]) & ended[:, None] & (targets != tokenizer.pad_id)
+
+
 def _bars_per_tune(data, barline_ids) -> np.ndarray:
     """(n_tunes,) number of bar-line tokens in each tune of a prepared dataset."""
     bars = np.concatenate([[0], np.cumsum(np.isin(np.asarray(data.tokens), barline_ids))])
@@ -346,8 +361,10 @@ class _Trainer:
         return whole if isinstance(self.state, tuple) else whole[0]
 
     # -- one step ------------------------------------------------------------------------------
-    def _loss_sum(self, net, batch, state: State | None = None) -> tuple[torch.Tensor, State | None]:
-        """Summed cross-entropy of one batch from ``state`` (None: zeros), and the state after it."""
+    def _loss_sum(self, net, batch, state: State | None = None,
+                  final_bar_weight: float = 1.0) -> tuple[torch.Tensor, State | None]:
+        """Summed cross-entropy of one batch from ``state`` (None: zeros), and the state after it
+        (the targets of each whole tune's last bar counted ``final_bar_weight`` times)."""
         x = batch.inputs.to(self.device, non_blocking=True)
         y = batch.targets.to(self.device, non_blocking=True)
         # Whole tunes are padded at the end and start from zeros, so the outputs at real tokens are the
@@ -358,16 +375,23 @@ class _Trainer:
             kw["plan"] = torch.as_tensor(self.tune_bars[batch.tunes], device=self.device)
         with self.autocast:
             logits, state = net(x, state, lengths=lengths, **kw)
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
-                               ignore_index=self.data.tokenizer.pad_id, reduction="sum")
-        return loss, state
+        if final_bar_weight == 1.0:
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                   ignore_index=self.data.tokenizer.pad_id, reduction="sum")
+            return loss, state
+        each = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
+                               ignore_index=self.data.tokenizer.pad_id, reduction="none").reshape(y.shape)
+        weight = 1.0 + (final_bar_weight - 1.0) * final_bar_mask(y, self.data.tokenizer).float()
+        return (each * weight).sum(), state
 
     def _initial_state(self, batch, carried: State | None) -> State | None:
         """The state a batch starts from: the carried one where its rows continue a stream."""
         return carried if self.carry and batch.continues else None
 
     def _train_step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        loss_sum, state = self._loss_sum(self.net, batch, self._initial_state(batch, self.state))
+        weight = self.config.train.final_bar_weight if self.config.data.mode == "tune" and not self.carry else 1.0
+        loss_sum, state = self._loss_sum(self.net, batch, self._initial_state(batch, self.state),
+                                         final_bar_weight=weight)
         if self.carry:
             self.state = _detach(state)
         self.opt.zero_grad(set_to_none=True)
