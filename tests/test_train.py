@@ -372,3 +372,16 @@ def test_padded_tunes_need_no_packing(cell):
     assert losses[0].item() == pytest.approx(losses[1].item(), rel=1e-6)
     assert losses[0].item() != pytest.approx(F.cross_entropy(net(x)[0].reshape(-1, 30), y.reshape(-1),
                                                              reduction="sum").item(), rel=1e-3)  # padding counted: differs
+
+
+def test_form_inputs_and_the_last_bar_weight_train_on_whole_tunes(dataset, tmp_path):
+    base = ("data.mode=tune", "data.window=400", "train.steps=2", "train.eval_every=2")  # whole tunes, with EOS
+    plain = train(tiny_config(dataset, *base), run_dir=tmp_path / "plain", quiet=True)
+    heavy = train(tiny_config(dataset, *base, "train.final_bar_weight=4"), run_dir=tmp_path / "heavy", quiet=True)
+    assert heavy.losses[0] > plain.losses[0] * 1.05  # same weights and batch at step 1; the last bars count 4x
+    form = train(tiny_config(dataset, *base, "model.form_inputs=8"), run_dir=tmp_path / "form", quiet=True)
+    assert form.losses[0] == pytest.approx(plain.losses[0])  # the form tables start at zero
+    ckpt = load_checkpoint(tmp_path / "form" / "last.pt")
+    assert ckpt.model_args["form_inputs"] == 8 and ckpt.build_model("cpu").form.count.weight.abs().sum() > 0
+    with pytest.raises(ConfigError, match="final_bar_weight"):
+        tiny_config(dataset, "train.final_bar_weight=0.5")
