@@ -99,7 +99,7 @@ def _start_from(model: RecurrentLM, tokenizer, spec: str) -> None:
     if trained.model_args != ours:
         theirs = ", ".join(f"{k}={v}" for k, v in sorted(trained.model_args.items()))
         raise ConfigError(f"model.start_from {spec!r} is a different model ({theirs}); set model.cell, "
-                          f"model.hidden/params, layers and embed to match it")
+                          f"model.hidden/params, layers, embed and form_inputs to match it")
     if tok.fingerprint != tokenizer.fingerprint:
         raise ConfigError(f"model.start_from {spec!r} was trained with another vocabulary than this dataset's; "
                           f"prepare the dataset with the same tokenizer settings")
