@@ -286,8 +286,10 @@ class _Trainer:
         self.opt = _make_optimizer(self.model, tc)
         self.sched = _make_scheduler(self.opt, tc)
         self.step, self.best, self.bad_evals, self.val_loss, self.elapsed = 0, None, 0, None, 0.0
+        whole = dc.mode == "tune" and not tc.carry_state  # only whole tunes have a last bar to weigh
+        self.final_bar_weight = tc.final_bar_weight if whole else 1.0
         self.tune_bars = None  # bar lines per tune, the plan of a model with form inputs (whole tunes only;
-        if model.has_form_inputs and dc.mode == "tune" and not tc.carry_state:  # windows read "no plan")
+        if model.has_form_inputs and whole:  # windows read "no plan")
             self.tune_bars = _bars_per_tune(self.data, model.form.barline_ids)
         self.carry, self.state = tc.carry_state, None  # the state carried into the next step (this rank's rows)
         self.local_batch = tc.batch_size // dist.world
@@ -389,9 +391,8 @@ class _Trainer:
         return carried if self.carry and batch.continues else None
 
     def _train_step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        weight = self.config.train.final_bar_weight if self.config.data.mode == "tune" and not self.carry else 1.0
         loss_sum, state = self._loss_sum(self.net, batch, self._initial_state(batch, self.state),
-                                         final_bar_weight=weight)
+                                         final_bar_weight=self.final_bar_weight)
         if self.carry:
             self.state = _detach(state)
         self.opt.zero_grad(set_to_none=True)
