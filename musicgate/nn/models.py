@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from musicgate.errors import ConfigError
 from musicgate.nn.cells import cell_names, get_cell
+from musicgate.nn.lookback import DEFAULT_SPAN, Lookback
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -120,7 +121,9 @@ class RecurrentLM(nn.Module):
 
     def __init__(self, *, vocab_size: int, cell: str = "lstm", hidden: int = 256, layers: int = 2,
                  embed: int | None = None, dropout: float = 0.0, form_inputs: int = 0,
-                 barline_ids: Sequence[int] = (), form_dropout: float = 0.0) -> None:
+                 barline_ids: Sequence[int] = (), form_dropout: float = 0.0,
+                 lookback: Sequence[int] = (), lookback_clock: dict | None = None,
+                 lookback_span: int = DEFAULT_SPAN) -> None:
         super().__init__()
         _check_cell(cell)
         embed = hidden if embed is None else embed
@@ -133,6 +136,7 @@ class RecurrentLM(nn.Module):
         self.rnn = recurrent(cell, embed, hidden, layers, self.dropout_p)
         self.head = nn.Linear(hidden, vocab_size)
         self.form = FormInputs(form_inputs, barline_ids, vocab_size, embed, form_dropout) if form_inputs else None
+        self.look = Lookback(lookback, lookback_clock, vocab_size, embed, lookback_span) if len(lookback) else None
         self._base_arity = 2 if get_cell(cell).state_pair else 1
 
     @property
@@ -142,6 +146,8 @@ class RecurrentLM(nn.Module):
                     layers=self.layers, embed=self._embed_arg, dropout=self.dropout_p)
         if self.form is not None:
             args.update(self.form.args)
+        if self.look is not None:
+            args.update(self.look.args)
         return args
 
     @property
@@ -149,26 +155,43 @@ class RecurrentLM(nn.Module):
         """True when the model reads the bar count and the bars left of a planned length."""
         return self.form is not None
 
+    @property
+    def has_lookback(self) -> bool:
+        """True when the model reads what the tune played k bars ago (:mod:`musicgate.nn.lookback`)."""
+        return self.look is not None
+
     def init_state(self, batch: int) -> State:
         """Zero state on the model's device: (layers, batch, hidden), a pair for the LSTM."""
         return zero_state(self.rnn, batch)
 
     def _split(self, state):
-        """(core state, form counters or None) of a state this model returned."""
-        if self.form is not None and isinstance(state, tuple) and len(state) == self._base_arity + 1:
-            core = state[:-1]
-            return (core if self._base_arity == 2 else core[0]), state[-1]
-        return state, None
+        """(core state, form counters or None, lookback memo or None) of a state this model returned:
+        the core's tensors, then the counters (1, B, 2) while a plan is in use, then the memo's two."""
+        extra = len(state) - self._base_arity if isinstance(state, tuple) else 0
+        if extra <= 0:
+            return state, None, None
+        core = state[:self._base_arity]
+        core = core if self._base_arity == 2 else core[0]
+        counters = state[self._base_arity] if self.form is not None and extra in (1, 3) else None
+        memo = tuple(state[-2:]) if self.look is not None and extra in (2, 3) else None
+        return core, counters, memo
 
-    def inputs(self, ids: torch.Tensor, state=None, plan=None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The core's input at every position (token embedding, plus the form embeddings of a
-        model with form inputs) and the form counters after the last position (None without a plan)."""
+    def inputs(self, ids: torch.Tensor, state=None, plan=None) -> tuple[torch.Tensor, tuple]:
+        """The core's input at every position (token embedding, plus the form and lookback
+        embeddings of a model with them) and the state that goes with the core's: the form counters
+        after the last position (while a plan is in use) and the lookback memo, as a tuple."""
         x = self.embed(ids)
-        if self.form is None:
-            return x, None
-        _, counters = self._split(state)
-        extra, counters = self.form(ids, counters, plan)
-        return x + extra, counters
+        _, counters, memo = self._split(state)
+        carried: tuple = ()
+        if self.form is not None:
+            extra, counters = self.form(ids, counters, plan)
+            x = x + extra
+            carried += () if counters is None else (counters,)
+        if self.look is not None:
+            extra, memo = self.look(ids, memo)
+            x = x + extra
+            carried += memo
+        return x, carried
 
     def forward(self, ids: torch.Tensor, state: State | None = None,
                 lengths: torch.Tensor | None = None, plan=None) -> tuple[torch.Tensor, State]:
@@ -188,14 +211,15 @@ class RecurrentLM(nn.Module):
         Returns
         -------
         logits : Tensor (B, T, vocab_size)
-        state : the state after each row's last valid step (with the form counters appended when
-            a plan is in use, so :meth:`step` continues counting).
+        state : the state after each row's last valid step; after the core's tensors come the form
+            counters (while a plan is in use) and the lookback memo, so :meth:`step` goes on counting
+            and looking back.
         """
-        core_state, _ = self._split(state)
-        x, counters = self.inputs(ids, state, plan)
+        core_state = self._split(state)[0]
+        x, carried = self.inputs(ids, state, plan)
         out, core_state = run_core(self.rnn, self.drop(x), core_state, lengths)
-        if counters is not None:
-            core_state = (*core_state, counters) if isinstance(core_state, tuple) else (core_state, counters)
+        if carried:
+            core_state = (*core_state, *carried) if isinstance(core_state, tuple) else (core_state, *carried)
         return self.head(self.drop(out)), core_state
 
     def step(self, token: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:

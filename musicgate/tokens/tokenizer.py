@@ -324,6 +324,15 @@ class MelodyTokenizer(Tokenizer):
     def config(self) -> dict:
         return {**super().config, "max_beats": self.max_beats, **({"form": True} if self.form else {})}
 
+    def lookback_clock(self) -> dict:
+        """The token tables of the bar clock that lookback inputs read (:mod:`musicgate.nn.lookback`):
+        each DUR's grid steps, the tokens after which a DUR is due (PITCH, REST, TIE), the bar lines."""
+        pending = [*np.flatnonzero(self.pitch_of >= 0).tolist(), self.rest_id,
+                   *([] if self.tie_id is None else [self.tie_id])]
+        return {"dur_ids": list(range(self.dur_base, self.dur_base + self.max_steps)),
+                "dur_steps": list(range(1, self.max_steps + 1)), "pending_ids": [int(i) for i in pending],
+                "line_ids": [int(i) for i in self.barline_ids], "pad_id": int(self.pad_id)}
+
     def _event_tokens(self) -> list[str]:
         lo, hi = self.pitch_range
         form = ["TIE", *FORM_TOKENS.values()] if self.form else []

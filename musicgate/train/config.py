@@ -95,6 +95,10 @@ class ModelConfig:
         bar lines left of a planned length, so it can shape a tune to end where it should. Needs
         the melody vocabulary with form and ``data.mode: tune`` (whole tunes).
     form_dropout : share of training rows that read "no plan", so the model also runs without one.
+    lookback : bar distances (e.g. ``[1, 2, 4, 8]``; empty: off) of the lookback inputs
+        (:mod:`musicgate.nn.lookback`): before each token the model reads the token that came next at
+        the same point of the bar k bars earlier, so it can repeat a phrase. Needs the melody
+        vocabulary (bar lines as tokens). A model may start from one without them (they start at zero).
     """
 
     cell: str = setting("lstm", choices=cell_names)
@@ -108,9 +112,12 @@ class ModelConfig:
     start_from: str | None = None
     form_inputs: int = setting(0, ge=0)
     form_dropout: float = setting(0.25, ge=0, lt=1)
+    lookback: list[int] = setting(factory=list, ge=1, le=64)
 
     def __post_init__(self) -> None:
         check_fields(self, "model")
+        if len(set(self.lookback)) != len(self.lookback):
+            raise ConfigError(f"model.lookback lists a bar distance twice: {self.lookback}")
         if self.start_from is not None and self.init != "default":
             raise ConfigError(f"model.start_from {self.start_from!r} starts from trained weights and model.init "
                               f"{self.init} applies to new weights only; leave model.init out")

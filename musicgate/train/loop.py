@@ -95,16 +95,19 @@ def _start_from(model: RecurrentLM, tokenizer, spec: str) -> None:
     trained, tok, meta = load_model(spec)
     form_keys = ("form_inputs", "barline_ids", "form_dropout")
     adds_form = model.has_form_inputs and not trained.has_form_inputs
-    ours = {k: v for k, v in model.model_args.items() if not (adds_form and k in form_keys)}
+    adds_look = model.has_lookback and not trained.has_lookback
+    new = (form_keys if adds_form else ()) + (("lookback", "lookback_clock", "lookback_span") if adds_look else ())
+    ours = {k: v for k, v in model.model_args.items() if k not in new}
     if trained.model_args != ours:
         theirs = ", ".join(f"{k}={v}" for k, v in sorted(trained.model_args.items()))
         raise ConfigError(f"model.start_from {spec!r} is a different model ({theirs}); set model.cell, "
-                          f"model.hidden/params, layers, embed and form_inputs to match it")
+                          f"model.hidden/params, layers, embed, form_inputs and lookback to match it")
     if tok.fingerprint != tokenizer.fingerprint:
         raise ConfigError(f"model.start_from {spec!r} was trained with another vocabulary than this dataset's; "
                           f"prepare the dataset with the same tokenizer settings")
-    missing, unexpected = model.load_state_dict(trained.state_dict(), strict=not adds_form)
-    if unexpected or any(not k.startswith("form.") for k in missing):
+    missing, unexpected = model.load_state_dict(trained.state_dict(), strict=not (adds_form or adds_look))
+    added = tuple(prefix for prefix, on in (("form.", adds_form), ("look.", adds_look)) if on)
+    if unexpected or any(not k.startswith(added) for k in missing):
         raise ConfigError(f"model.start_from {spec!r}: weights do not fit ({missing + unexpected})")
 
 
@@ -131,8 +134,8 @@ def _bars_per_tune(data, barline_ids) -> np.ndarray:
 
 
 def resolve_model_args(model: ModelConfig, vocab_size: int, tokenizer=None) -> dict:
-    """``RecurrentLM`` arguments for a model config; ``params`` sets the hidden size (form inputs,
-    which are not counted there, take their bar-line ids from ``tokenizer``)."""
+    """``RecurrentLM`` arguments for a model config; ``params`` sets the hidden size (form and
+    lookback inputs, which are not counted there, take their token tables from ``tokenizer``)."""
     hidden = model.hidden
     if model.params is not None:
         matched = hidden_for_params(model.cell, model.params, vocab_size=vocab_size, layers=model.layers,
@@ -149,6 +152,11 @@ def resolve_model_args(model: ModelConfig, vocab_size: int, tokenizer=None) -> d
                               "set model.form_inputs=0 for this dataset")
         args.update(form_inputs=model.form_inputs, barline_ids=[int(i) for i in tokenizer.barline_ids],
                     form_dropout=model.form_dropout)
+    if model.lookback:
+        if tokenizer is None or not hasattr(tokenizer, "lookback_clock"):
+            raise ConfigError("model.lookback needs the melody vocabulary (bar lines as tokens); "
+                              "set model.lookback=[] for this dataset")
+        args.update(lookback=list(model.lookback), lookback_clock=tokenizer.lookback_clock())
     return args
 
 
