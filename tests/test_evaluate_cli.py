@@ -120,6 +120,24 @@ def test_prepared_corpus_reference(generated, reference_dir, tmp_path, capsys):
     assert code == 0 and "real tunes (1)" in out2
 
 
+def test_the_prepared_reference_is_measured_as_played(tmp_path, monkeypatch):
+    """Generated tunes are MIDI files, which hold the music as played; the corpus's tunes (written,
+    with repeat signs) are unrolled the same way before they are measured."""
+    from musicgate.experiments import evaluate as ev
+    from musicgate.experiments import retention_run
+    from musicgate.music.keys import parse_key
+
+    written = reel(D_PHRASE, 2, key="D major")
+    written = Notes.from_arrays(written.pitch, written.onset, written.duration, key="D major", meter=(4, 4),
+                                bars=[(0.0, "|:"), (4.0, "|"), (8.0, "|"), (12.0, "|"), (16.0, ":|")])
+    assert len(written.played()) == 2 * len(written)
+    monkeypatch.setattr(retention_run, "real_tunes", lambda *a, **k: ([written], [parse_key("D major")], {}))
+    (tmp_path / "folk").mkdir()
+    (tmp_path / "folk" / "COMPLETE").write_text("")
+    ref = ev.load_reference("folk", root=tmp_path)
+    assert len(ref.pieces[0].notes) == 32 and "as played" in ref.source["kind"]
+
+
 # -- bad input -------------------------------------------------------------------------------------
 def test_folk_reference_not_prepared(generated, tmp_path, capsys):
     code, out, err = run(capsys, generated, "--root", tmp_path / "nothing")

@@ -218,8 +218,9 @@ def load_reference(spec: str, *, root: "str | os.PathLike" = "datasets", tunes: 
     index = np.arange(len(notes))
     if tunes and tunes < len(notes):
         index = np.sort(np.random.default_rng(seed).choice(len(notes), size=int(tunes), replace=False))
-    pieces = [Piece(f"test/{int(i)}", melody(notes[i]), keys[i], "label") for i in index]
-    return TuneSet(REFERENCE_LABEL, pieces, {**info, "kind": "prepared corpus, test split",
+    # As played (repeats and endings unrolled), as a generated tune's MIDI file holds it.
+    pieces = [Piece(f"test/{int(i)}", melody(notes[i].played()), keys[i], "label") for i in index]
+    return TuneSet(REFERENCE_LABEL, pieces, {**info, "kind": "prepared corpus, test split, as played",
                                               "drawn": len(pieces), "draw_seed": seed})
 
 
@@ -350,7 +351,8 @@ def report_markdown(ev: Evaluation, *, command: str = "") -> str:
         src = ref.source
         where = src.get("dataset") or src.get("path")
         lines.append(f"Real tunes: {len(ref.pieces)} tunes from {where} ({src.get('kind', '')}), measured in "
-                     "the same run with the same code.")
+                     "the same run with the same code. Every set is measured as played (repeats and endings "
+                     "unrolled), as MIDI files hold the music.")
     lines.append(f"Means over tunes with percentile bootstrap 95% intervals ({ev.settings['n_boot']} resamples "
                  f"of whole tunes, seed {ev.settings['seed']}); keys estimated with the "
                  f"{ev.settings['profile']} profile, windows of {ev.settings['window']} notes. "
