@@ -31,6 +31,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disa
 TINY = {"tiny-rnn": "rnn", "tiny-lstm": "lstm", "tiny-gru": "gru"}
 FORM = "tiny-form"  # the site's model with form inputs (a bar plan)
 BUCKETS = 6  # its form inputs' buckets: few, so a tune's bar lines soon pass the clip
+LOOK = "tiny-look"  # the site's model with lookback inputs (and form inputs, as the shipped models have)
+LOOK_BARS = [1, 2, 4, 8]  # as configs/folk-*-lookback.yaml
 
 
 def _need_browser() -> str:
@@ -44,25 +46,30 @@ def _need_browser() -> str:
     return path
 
 
-def tiny_model(cell: str, tok, seed: int, form_inputs: int = 0) -> RecurrentLM:
-    """A small randomly initialised model; biases (and form tables, with ``form_inputs``) made non-zero
-    so every term of the step counts."""
+def tiny_model(cell: str, tok, seed: int, form_inputs: int = 0, lookback: list[int] | None = None) -> RecurrentLM:
+    """A small randomly initialised model; biases (and form tables, with ``form_inputs``, and the
+    lookback projection, zero at the start, with ``lookback``) made non-zero so every term of the step counts."""
     torch.manual_seed(seed)
-    form = dict(form_inputs=form_inputs, barline_ids=tok.barline_ids.tolist()) if form_inputs else {}
-    model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=12, layers=2, embed=10, **form)
+    extra = dict(form_inputs=form_inputs, barline_ids=tok.barline_ids.tolist()) if form_inputs else {}
+    if lookback:
+        extra.update(lookback=lookback, lookback_clock=tok.lookback_clock())
+    model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=12, layers=2, embed=10, **extra)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "bias" in name:
                 p.uniform_(-0.5, 0.5)
             elif name.startswith("form."):
                 p.normal_(0, 1.0)
+            elif name == "look.proj.weight":
+                p.normal_(0, 0.15)  # 128 inputs: a lookback term about as large as the embedding
     return model.eval()
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A page folder, as the gallery writes it: three tiny models (rnn, lstm, gru), one with the vocabulary
-    without form tokens, one with form inputs (a bar plan), and the shipped folk-gru."""
+    without form tokens, one with form inputs (a bar plan), one with lookback and form inputs, and the
+    shipped folk-gru."""
     from musicgate.nn.hub import load_model, shipped_models
 
     _need_browser()
@@ -72,6 +79,7 @@ def site(tmp_path_factory):
     plain = make_tokenizer("melody", pitch_range=(55, 79), form=False)  # the vocabulary of musicgate 0.x
     loaded.append((tiny_model("gru", plain, 9), plain, {"name": "tiny-plain"}))
     loaded.append((tiny_model("lstm", tok, 11, form_inputs=BUCKETS), tok, {"name": FORM}))
+    loaded.append((tiny_model("gru", tok, 13, form_inputs=BUCKETS, lookback=LOOK_BARS), tok, {"name": LOOK}))
     if "folk-gru" in shipped_models():
         model, stok, meta = load_model("folk-gru")
         loaded.append((model, stok, {"name": "folk-gru"}))

@@ -4,9 +4,10 @@
 new tune" section. The folder holds
 
 - ``model-NAME.js`` per model (:func:`export_model`): a ``<script>`` that registers the weights
-  (Float32 little-endian, base64) with a JSON header (cell, sizes, tensor shapes, and the form
-  inputs of a model that plans its bars) and the tokenizer's vocabulary and settings, from which the
-  page's grammar is built;
+  (Float32 little-endian, base64) with a JSON header (cell, sizes, tensor shapes, the form
+  inputs of a model that plans its bars and the lookback inputs of one that reads what the tune
+  played k bars ago) and the tokenizer's vocabulary and settings, from which the page's grammar is
+  built;
 - ``sounds.js`` (:func:`export_sounds`): a few notes of one General MIDI instrument rendered with the
   project's renderer (:mod:`musicgate.music.audio`), as base64 Ogg Vorbis, pitch-shifted in the
   browser between them;
@@ -89,6 +90,9 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
         Float32 little-endian weights, base64). A model with form inputs
         (:class:`~musicgate.nn.models.FormInputs`) also has ``form`` (``buckets``, ``barline_ids``)
         and the tensors ``form.count.weight`` and ``form.left.weight``; other models have neither.
+        A model with lookback inputs (:mod:`musicgate.nn.lookback`) also has ``lookback`` (``bars``,
+        the distances k; ``clock``, the vocabulary's clock tables; ``span``) and the tensors
+        ``look.table.weight`` and ``look.proj.weight``, after all others; other models have neither.
 
     Raises
     ------
@@ -107,6 +111,9 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
     form = getattr(model, "form", None) if getattr(model, "has_form_inputs", False) else None
     if form is not None:
         names += ["form.count.weight", "form.left.weight"]
+    look = getattr(model, "look", None) if getattr(model, "has_lookback", False) else None
+    if look is not None:
+        names += ["look.table.weight", "look.proj.weight"]
     tensors, parts, offset = [], [], 0
     for n in names:
         a = np.ascontiguousarray(state[n], dtype="<f4")
@@ -121,6 +128,9 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
                "data": base64.b64encode(b"".join(parts)).decode("ascii")}
     if form is not None:
         payload["form"] = {"buckets": int(form.buckets), "barline_ids": [int(i) for i in form.barline_ids]}
+    if look is not None:
+        clock = {k: ([int(i) for i in v] if isinstance(v, (list, tuple)) else int(v)) for k, v in look.clock.items()}
+        payload["lookback"] = {"bars": [int(k) for k in look.bars], "clock": clock, "span": int(look.span)}
     return payload
 
 

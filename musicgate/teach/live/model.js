@@ -17,11 +17,25 @@
  * embedding plus count[c] + left[l], where count = the bar-line tokens read so far, this one
  * included, c = min(count, P-1) and l = min(max(plan - count, 0), P-1); without a plan (-1) c = l = P.
  * The state carries {count, total: plan or -1} as its `form` property.
+ *
+ * Lookback inputs (musicgate.nn.lookback; header `lookback: {bars [k_1..k_K], clock {dur_ids,
+ * dur_steps, pending_ids, line_ids, pad_id}, span S}` and tensors look.table.weight [K*(V+1), 32],
+ * look.proj.weight [embed, K*32]): the layer-0 input x also gets proj @ concat_j(table[l_j + j*(V+1)]),
+ * where l_j is the token that came next at the same clock (bar, pos, phase) k_j bars earlier, or V
+ * ("none"). The clock after the tokens read so far: bar = bar lines, pos = grid steps of the DURs
+ * since the last bar line, phase = 1 after a PITCH/REST/TIE (a DUR is due). Per token: the memory
+ * records the token at the clock before it (only when pos < S), the clock advances over the token,
+ * then the lookups for the new clock (none when pos >= S); PAD changes nothing and looks up none.
+ * That is reference_lookback's rule, as the model's ring buffer computes it. The state carries
+ * {bar, pos, phase, seen} as its `look` property: seen maps bar -> Map(pos*2 + phase -> token) for
+ * the last max(k) + 1 bars (older bars are never looked up); steps copy what they change, so a state
+ * can be stepped from twice.
  */
 (function (root) {
   "use strict";
   const live = root.MusicgateLive = root.MusicgateLive || {};
   const GATES = {rnn: 1, lstm: 4, gru: 3};
+  const LOOK_RANK = 32;  // musicgate.nn.lookback.RANK
 
   function base64Floats(text) {
     const bin = atob(text);
@@ -106,18 +120,75 @@
                      count: need("form.count.weight", [P + 1, this.embedSize]),
                      left: need("form.left.weight", [P + 1, this.embedSize])};
       }
+      this.look = null;
+      if (p.lookback !== undefined && p.lookback !== null) this.look = this._lookback(p.lookback, where, need);
       if (this.tokenizer.vocab.length !== this.vocabSize) {
         throw new Error(`${where}: ${this.tokenizer.vocab.length} vocabulary words for ${this.vocabSize} outputs`);
       }
     }
 
+    /** The lookback header checked and turned into tables; throws a clear Error when it does not fit. */
+    _lookback(lb, where, need) {
+      const V = this.vocabSize, c = (lb && lb.clock) || {};
+      const ids = a => Array.isArray(a) && a.every(i => Number.isInteger(i) && i >= 0 && i < V);
+      const bars = lb && lb.bars;
+      let bad = null;
+      if (!Array.isArray(bars) || !bars.length || !bars.every((k, i) => Number.isInteger(k) && k >= 1 && k <= 64
+          && (i === 0 || k > bars[i - 1]))) bad = "bars: distinct whole numbers 1-64 in increasing order";
+      else if (!Number.isInteger(lb.span) || lb.span < 1) bad = "span: a whole number of grid steps >= 1";
+      else if (!ids(c.dur_ids) || !Array.isArray(c.dur_steps) || c.dur_steps.length !== c.dur_ids.length
+               || !c.dur_steps.every(n => Number.isInteger(n) && n >= 1)) bad = "clock.dur_ids and clock.dur_steps: " +
+               `token ids below ${V} and their step counts >= 1`;
+      else if (!ids(c.pending_ids) || !ids(c.line_ids) || !c.line_ids.length || !ids([c.pad_id])) {
+        bad = `clock.pending_ids, clock.line_ids (not empty) and clock.pad_id: token ids below ${V}`;
+      }
+      if (bad) throw new Error(`${where}: its lookback header should have ${bad}, got ${JSON.stringify(lb).slice(0, 200)}`);
+      const K = bars.length, steps = new Int32Array(V), pending = new Uint8Array(V), line = new Uint8Array(V);
+      c.dur_ids.forEach((t, i) => { steps[t] = c.dur_steps[i]; });
+      for (const t of c.pending_ids) pending[t] = 1;
+      for (const t of c.line_ids) line[t] = 1;
+      return {bars: bars.slice(), span: lb.span, pad: c.pad_id, steps, pending, line, back: bars[K - 1],
+              table: need("look.table.weight", [K * (V + 1), LOOK_RANK]),
+              proj: need("look.proj.weight", [this.embedSize, K * LOOK_RANK])};
+    }
+
     /** True when the model reads the bars so far and the bars left of a planned length. */
     get hasFormInputs() { return this.form !== null; }
+
+    /** True when the model reads what the tune played k bars ago at the same point of the bar. */
+    get hasLookback() { return this.look !== null; }
+
+    /** The lookback memory after `token` read from memory `was`, and the lookback ids for the next
+     * input (Int32Array K; V = none). `was` is left as it was. */
+    lookbackAfter(token, was) {
+      const L = this.look, V = this.vocabSize, K = L.bars.length;
+      const ids = new Int32Array(K).fill(V);
+      if (token === L.pad) return {memory: was, ids};
+      let {bar, pos, phase} = was;
+      const seen = new Map();
+      if (pos < L.span) {  // the token that came next at this clock
+        const row = new Map(was.seen.get(bar) || []);
+        row.set(pos * 2 + phase, token);
+        seen.set(bar, row);
+      }
+      if (L.line[token]) { bar += 1; pos = 0; }
+      pos += L.steps[token];
+      phase = L.pending[token];
+      for (const [b, row] of was.seen) if (b >= bar - L.back && !seen.has(b)) seen.set(b, row);
+      if (pos < L.span) {
+        for (let j = 0; j < K; j++) {
+          const row = seen.get(bar - L.bars[j]), got = row && row.get(pos * 2 + phase);
+          if (got !== undefined) ids[j] = got;
+        }
+      }
+      return {memory: {bar, pos, phase, seen}, ids};
+    }
 
     /**
      * Zero state: per layer {h, c} (c for the LSTM only). For a model with form inputs the array also
      * has `form` = {count: 0, total}: total = `plan`, the planned bar lines (a whole number >= 0), or
-     * -1 (no plan) when `plan` is left out, null or -1. Other models ignore `plan`.
+     * -1 (no plan) when `plan` is left out, null or -1. Other models ignore `plan`. For a model with
+     * lookback inputs the array also has `look`: the empty memory at the start of a tune.
      */
     initState(plan) {
       const s = [];
@@ -131,6 +202,7 @@
         }
         s.form = {count: 0, total: none ? -1 : plan};
       }
+      if (this.look) s.look = {bar: 0, pos: 0, phase: 0, seen: new Map()};
       return s;
     }
 
@@ -155,6 +227,19 @@
         // as PyTorch: the two rows summed first (float32), then added to the embedding
         for (let i = 0; i < E; i++) x[i] += Math.fround(d[F.count + c * E + i] + d[F.left + l * E + i]);
         next.form = {count, total};
+      }
+      if (this.look) {
+        const L = this.look, V = this.vocabSize, E = this.embedSize, R = LOOK_RANK, KR = L.bars.length * R;
+        const r = this.lookbackAfter(token, state.look || {bar: 0, pos: 0, phase: 0, seen: new Map()});
+        const z = new Float64Array(KR);
+        for (let j = 0; j < L.bars.length; j++) {
+          const row = L.table + (r.ids[j] + j * (V + 1)) * R;
+          for (let i = 0; i < R; i++) z[j * R + i] = d[row + i];
+        }
+        const extra = new Float64Array(E);
+        matvec(d, L.proj, E, KR, z, extra);
+        for (let i = 0; i < E; i++) x[i] += Math.fround(extra[i]);  // as PyTorch: proj's float32 output added
+        next.look = r.memory;
       }
       let keep = null;
       for (let k = 0; k < this.layers; k++) {
@@ -204,6 +289,20 @@
         const r = this.step(t, state);
         state = r.state;
         out.push(Array.from(r.logits));
+      }
+      return out;
+    }
+
+    /** The lookback ids (one array of K per token; V = none) the model reads after each token of
+     * `ids`, from the start of a tune (musicgate.nn.lookback.reference_lookback). */
+    lookbackIdsOf(ids) {
+      if (!this.look) throw new Error(`model ${this.name} has no lookback inputs`);
+      let memory = this.initState().look;
+      const out = [];
+      for (const t of ids) {
+        const r = this.lookbackAfter(t, memory);
+        memory = r.memory;
+        out.push(Array.from(r.ids));
       }
       return out;
     }
