@@ -1,12 +1,14 @@
 """Speed of the gallery page's live generator: the JavaScript model in headless Chromium, and the export.
 
-    python benchmarks/live_page.py [--model NAME_OR_PATH ...] [--notes 64] [--tunes 5]
+    python benchmarks/live_page.py [--model NAME_OR_PATH ...] [--notes 64] [--tunes 5] [--lookback 1,2,4,8]
 
 Writes the ``live/`` folder (:func:`musicgate.teach.live.write_live`) for the shipped models (or the
 given checkpoints) into a temporary folder, timing the export, then opens the page in Debian's
 chromium (Playwright) and times ``MusicgateLive.generate`` for ``--tunes`` tunes of ``--notes`` notes
 per model. Prints a markdown table: milliseconds per tune and per token, tokens per second, and
 the size of each model file. Target: a 64-note tune in well under a second, so Generate feels instant.
+With ``--lookback``, each model without lookback inputs is also timed with them (``NAME+look``: its
+weights plus lookback tables of those distances, a random projection), to show what they cost.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="checkpoint or shipped name (repeat; default shipped)")
     parser.add_argument("--notes", type=int, default=64, help="notes per tune (default 64, as the page)")
     parser.add_argument("--tunes", type=int, default=5, help="tunes timed per model (default 5)")
+    parser.add_argument("--lookback", help="also time each model with lookback inputs of these bar distances (1,2,4,8)")
     parser.add_argument("--chromium", default=os.environ.get("MUSICGATE_CHROMIUM", "/usr/bin/chromium"))
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -32,6 +35,9 @@ def main() -> None:
 
     specs = resolve_models(args.model)
     loaded = [load_model(s) for s in specs]
+    if args.lookback:
+        bars = [int(k) for k in args.lookback.split(",")]
+        loaded += [with_lookback(*m, bars) for m in loaded if not getattr(m[0], "has_lookback", True)]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         page = standalone_page(tmp, write_live(tmp, loaded))
@@ -64,6 +70,20 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name, ms, per, rate, size in rows:
         print(f"| {name} | {ms:.0f} | {per:.2f} | {rate:.0f} | {size:.1f} |")
+
+
+def with_lookback(model, tok, meta: dict, bars: list[int]) -> tuple:
+    """``model`` with lookback inputs of distances ``bars`` added (random projection: for timing only)."""
+    import torch
+
+    from musicgate.nn.models import RecurrentLM
+
+    torch.manual_seed(0)
+    look = RecurrentLM(**{**model.model_args, "lookback": bars, "lookback_clock": tok.lookback_clock()})
+    look.load_state_dict(model.state_dict(), strict=False)
+    with torch.no_grad():
+        look.look.proj.weight.normal_(0, 0.02)
+    return look.eval(), tok, {**meta, "name": f"{meta['name']}+look"}
 
 
 if __name__ == "__main__":

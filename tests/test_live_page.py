@@ -272,6 +272,122 @@ def test_the_panel_plans_bars_for_a_model_with_form_inputs(browser, site, tmp_pa
     assert shot.is_file() and shot.stat().st_size > 20_000
 
 
+# -- lookback inputs (what the tune played k bars ago) ------------------------------------------
+def _melody_ids(tok) -> list[int]:
+    """A 4/4 tune of 13 bars (A B A C A B T T' A B A end, in a repeat): bar lines, a REST and a TIE,
+    and bars repeated 1, 2, 4 and 8 bars apart, so every lookback distance finds notes."""
+    def bar(*notes, end="BAR"):
+        out = []
+        for p, d in notes:
+            out += [{None: "REST", "~": "TIE"}.get(p, f"PITCH_{p}"), f"DUR_{d}"]
+        return out + [end]
+
+    a, b = bar((62, 12), (64, 12), (66, 24)), bar((67, 24), (69, 12), (67, 12))
+    c = bar((66, 12), (None, 12), (64, 12), (62, 12))
+    t = bar((69, 24), (71, 12), (73, 12)) + bar(("~", 12), (71, 12), (69, 24))
+    names = ["BOS", "KEY_D_major", "METER_4/4", "REPEAT_START", *a, *b, *a, *c, *a, *b, *t, *a, *b, *a,
+             *bar((62, 48), end="REPEAT_END"), "EOS"]
+    return [tok.ids[n] for n in names]
+
+
+def test_lookback_ids_follow_the_rule(page, site):
+    from musicgate.generation.sample import grammar_for
+    from musicgate.nn.lookback import reference_lookback
+
+    model, tok = site["models"][LOOK]
+    v, clock = len(tok), tok.lookback_clock()
+    melody = _melody_ids(tok)
+    assert grammar_for(tok).is_valid(np.array(melody)) and len(tok.decode(np.array(melody)).bars) > max(LOOK_BARS)
+    rng = np.random.default_rng(11)
+    padded = melody[:3] + [x for t in melody[3:] for x in ([t, tok.pad_id] if rng.random() < 0.3 else [t])]
+    seqs = [melody, padded, _barred_ids(tok, 20)] + [ids for name, ids in _prefixes(site) if name == "tiny-lstm"][-6:]
+    spans = [model.look.span, 20]  # 20 grid steps: the rest of each 4/4 bar is neither kept nor looked up
+    got = page.evaluate("""([name, seqs, spans]) => spans.map(span => {
+        const p = JSON.parse(window.MUSICGATE_MODELS[name]); p.lookback.span = span;
+        const m = new MusicgateLive.Model(p); return seqs.map(ids => m.lookbackIdsOf(ids)); })""", [LOOK, seqs, spans])
+    for span, per_span in zip(spans, got):
+        for ids, js in zip(seqs, per_span):
+            want = reference_lookback(ids, LOOK_BARS, clock, v, span=span)
+            assert np.array_equal(np.array(js).reshape(want.shape), want), (span, [tok.vocab[i] for i in ids[:8]])
+    hits = (reference_lookback(melody, LOOK_BARS, clock, v) < v).sum(0)
+    assert (hits > 20).all(), hits  # every distance looks back on notes
+    assert (reference_lookback(melody, LOOK_BARS, clock, v, span=20) < v).sum() < hits.sum() / 2
+
+
+def test_lookback_logits_equal_pytorch_with_and_without_a_plan(page, site):
+    model, tok = site["models"][LOOK]
+    assert model.has_lookback and model.has_form_inputs and model.look.bars == LOOK_BARS
+    ids = _melody_ids(tok)
+    plans = [None, 13, 4, -1]
+    js = page.evaluate("""([name, ids, plans]) => { const m = MusicgateLive.loadModels([name]).models[name];
+        return {logits: plans.map(k => m.logitsOf(ids, k)), look: m.hasLookback, form: m.hasFormInputs}; }""",
+                       [LOOK, ids, plans])
+    assert js["look"] is True and js["form"] is True
+    blind = tiny_model("gru", tok, 0, form_inputs=BUCKETS, lookback=LOOK_BARS)
+    blind.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        blind.look.proj.weight.zero_()  # the same model not reading what it played before
+        for plan, got in zip(plans, js["logits"]):
+            p = None if plan is None else torch.tensor([plan])
+            want = model(torch.tensor([ids]), plan=p)[0][0].numpy()
+            assert np.abs(np.array(got) - want).max() <= 1e-4, (plan, np.abs(np.array(got) - want).max())
+            # streaming: one token at a time, the state carrying the memory, gives the same
+            state, steps = None, []
+            for i, t in enumerate(ids):
+                out, state = model(torch.tensor([[t]]), state, plan=p if i == 0 else None)
+                steps.append(out[0, 0].numpy())
+            assert np.abs(np.array(got) - np.array(steps)).max() <= 1e-4
+            # the lookback term is read: without it the logits differ
+            assert np.abs(np.array(got) - blind(torch.tensor([ids]), plan=p)[0][0].numpy()).max() > 0.1
+
+
+def test_a_lookback_tune_decodes_in_python(page, site):
+    from musicgate.generation.sample import grammar_for
+    from musicgate.nn.lookback import reference_lookback
+    from musicgate.nn.models import trace_gates
+    from musicgate.viz.gates import per_note
+
+    model, tok = site["models"][LOOK]
+    tunes = page.evaluate("""(name) => [[16, 1], [8, 2], [undefined, 5]].map(([bars, seed]) => {
+        const t = MusicgateLive.generate({model: name, key: 'G major', temperature: 1, seed, maxNotes: 64, bars});
+        return {ids: t.ids, notes: t.notes.map(n => n.pitch), plannedBars: t.plannedBars, noteKeep: t.noteKeep,
+                units: t.units, bars: t.bars.length}; })""", LOOK)
+    assert [t["plannedBars"] for t in tunes] == [16, 8, 16]
+    for t in tunes:
+        ids = np.array(t["ids"])
+        assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
+        notes = tok.decode(ids)
+        assert notes.pitch.tolist() == t["notes"] and tok.key_of(ids) == parse_key("G major")
+        assert len(notes.bars) == t["bars"] > max(LOOK_BARS)
+        assert (reference_lookback(ids, LOOK_BARS, tok.lookback_clock(), len(tok)) < len(tok)).any()
+        # drawn from the logits PyTorch gives (the gate view's columns are its update gates)
+        trace = trace_gates(model, ids[None].astype(np.int64), plan=torch.tensor([t["plannedBars"]]))
+        want = per_note(trace.update_gate[-1, 0], tok.note_index(ids), how="mean")[:, t["units"]]
+        assert np.abs(np.array(t["noteKeep"]) - want).max() <= 1e-4
+    assert tunes[0]["ids"] != tunes[1]["ids"]
+
+
+def test_bad_lookback_headers_are_refused_clearly(page):
+    broken = page.evaluate("""(name) => {
+        const good = JSON.parse(window.MUSICGATE_MODELS[name]), out = [];
+        const bad = [p => { p.lookback.bars = [1, 2, 4]; }, p => { p.lookback.bars = [2, 1, 4, 8]; },
+                     p => { p.lookback.span = 0; }, p => { p.lookback.clock.line_ids = []; },
+                     p => { p.lookback.clock.dur_steps.pop(); }, p => { p.lookback.clock.pad_id = 9999; },
+                     p => { p.tensors.find(t => t.name === 'look.proj.weight').shape = [10, 96]; },
+                     p => { p.tensors = p.tensors.filter(t => t.name !== 'look.table.weight'); }];
+        for (const change of bad) {
+            const p = JSON.parse(JSON.stringify(good)); change(p);
+            try { new MusicgateLive.Model(p, 'model-x.js'); out.push(null); } catch (e) { out.push(e.message); } }
+        return out; }""", LOOK)
+    v = 1 + len(make_tokenizer("melody", pitch_range=(48, 84)))
+    assert broken[0] == f"model-x.js: tensor look.table.weight should have shape {3 * v}x32", broken
+    assert broken[1].startswith("model-x.js: its lookback header should have bars: distinct whole numbers"), broken
+    assert broken[2].startswith("model-x.js: its lookback header should have span:"), broken
+    assert all(b.startswith("model-x.js: its lookback header should have clock.") for b in broken[3:6]), broken
+    assert broken[6] == "model-x.js: tensor look.proj.weight should have shape 10x128", broken
+    assert broken[7] == f"model-x.js: tensor look.table.weight should have shape {4 * v}x32", broken
+
+
 # -- the grammar -------------------------------------------------------------------------------
 def _prefixes(site) -> list[tuple[str, list[int]]]:
     """Prefixes from the real sampler (the tiny models play oddly, so odd states come up) and from a
@@ -562,6 +678,28 @@ def test_the_exporter_writes_form_inputs_only_for_models_that_have_them():
     assert payload["tensors"][:len(plain["tensors"])] == plain["tensors"]
     assert data[:len(np.frombuffer(base64.b64decode(plain["data"]), "<f4"))].tobytes() == base64.b64decode(plain["data"])
     assert {k: v for k, v in payload.items() if k not in ("form", "tensors", "data", "name")} == \
+        {k: v for k, v in plain.items() if k not in ("tensors", "data", "name")}
+
+
+def test_the_exporter_writes_lookback_inputs_only_for_models_that_have_them():
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    model = tiny_model("lstm", tok, 0, form_inputs=BUCKETS, lookback=LOOK_BARS)
+    same = tiny_model("lstm", tok, 0, form_inputs=BUCKETS)  # its weights, no lookback inputs
+    same.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("look.")})
+    plain = live.model_payload(same, tok, name="plain")
+    assert "lookback" not in plain and not any(t["name"].startswith("look.") for t in plain["tensors"])
+    payload = live.model_payload(model, tok, name="look")
+    assert payload["lookback"] == {"bars": LOOK_BARS, "clock": tok.lookback_clock(), "span": model.look.span}
+    json.dumps(payload)  # plain JSON: the clock's ids are ints
+    data = np.frombuffer(base64.b64decode(payload["data"]), "<f4")
+    state = model.state_dict()
+    assert sorted(t["name"] for t in payload["tensors"]) == sorted(state)
+    for t in payload["tensors"]:
+        n = int(np.prod(t["shape"]))
+        assert np.array_equal(data[t["offset"]:t["offset"] + n].reshape(t["shape"]), state[t["name"]].numpy())
+    assert payload["tensors"][:len(plain["tensors"])] == plain["tensors"]  # the lookback tables come last
+    assert [t["name"] for t in payload["tensors"][len(plain["tensors"]):]] == ["look.table.weight", "look.proj.weight"]
+    assert {k: v for k, v in payload.items() if k not in ("lookback", "tensors", "data", "name")} == \
         {k: v for k, v in plain.items() if k not in ("tensors", "data", "name")}
 
 
