@@ -639,6 +639,18 @@ def test_a_model_file_that_cannot_be_parsed_says_so(browser, site, tmp_path):
 
 
 # -- the exporter ------------------------------------------------------------------------------
+def assert_payload_holds(payload: dict, model) -> np.ndarray:
+    """Every tensor of the model's state is in the payload, at its offset, with its values; returns
+    the payload's floats."""
+    data = np.frombuffer(base64.b64decode(payload["data"]), "<f4")
+    state = model.state_dict()
+    assert sorted(t["name"] for t in payload["tensors"]) == sorted(state)
+    for t in payload["tensors"]:
+        n = int(np.prod(t["shape"]))
+        assert np.array_equal(data[t["offset"]:t["offset"] + n].reshape(t["shape"]), state[t["name"]].numpy())
+    return data
+
+
 def test_the_exporter_refuses_what_the_page_cannot_run():
     tok = make_tokenizer("melody", pitch_range=(48, 84))
     with pytest.raises(ConfigError, match="runs only rnn, lstm, gru token models, not 'mingru'"):
@@ -650,12 +662,7 @@ def test_the_exporter_refuses_what_the_page_cannot_run():
     payload = live.model_payload(model, tok, name="x")
     section = live.section_html([("x", "model-x.js")], left_out=["Not in the live panel: m: <mingru>."])
     assert "Not in the live panel: m: &lt;mingru&gt;." in section and 'src="live/model-x.js"' in section
-    data = np.frombuffer(base64.b64decode(payload["data"]), "<f4")
-    state = model.state_dict()
-    assert sorted(t["name"] for t in payload["tensors"]) == sorted(state)
-    for t in payload["tensors"]:
-        n = int(np.prod(t["shape"]))
-        assert np.array_equal(data[t["offset"]:t["offset"] + n].reshape(t["shape"]), state[t["name"]].numpy())
+    assert_payload_holds(payload, model)
     assert payload["keys"]["D major"] == [1, 2, 4, 6, 7, 9, 11]
 
 
@@ -668,12 +675,7 @@ def test_the_exporter_writes_form_inputs_only_for_models_that_have_them():
     assert "form" not in plain and not any(t["name"].startswith("form.") for t in plain["tensors"])
     payload = live.model_payload(model, tok, name="form")
     assert payload["form"] == {"buckets": BUCKETS, "barline_ids": tok.barline_ids.tolist()}
-    data = np.frombuffer(base64.b64decode(payload["data"]), "<f4")
-    state = model.state_dict()
-    assert sorted(t["name"] for t in payload["tensors"]) == sorted(state)  # form.count/left.weight among them
-    for t in payload["tensors"]:
-        n = int(np.prod(t["shape"]))
-        assert np.array_equal(data[t["offset"]:t["offset"] + n].reshape(t["shape"]), state[t["name"]].numpy())
+    data = assert_payload_holds(payload, model)
     # the weights the two models share are written as before: the form tables come after them
     assert payload["tensors"][:len(plain["tensors"])] == plain["tensors"]
     assert data[:len(np.frombuffer(base64.b64decode(plain["data"]), "<f4"))].tobytes() == base64.b64decode(plain["data"])
@@ -691,12 +693,7 @@ def test_the_exporter_writes_lookback_inputs_only_for_models_that_have_them():
     payload = live.model_payload(model, tok, name="look")
     assert payload["lookback"] == {"bars": LOOK_BARS, "clock": tok.lookback_clock(), "span": model.look.span}
     json.dumps(payload)  # plain JSON: the clock's ids are ints
-    data = np.frombuffer(base64.b64decode(payload["data"]), "<f4")
-    state = model.state_dict()
-    assert sorted(t["name"] for t in payload["tensors"]) == sorted(state)
-    for t in payload["tensors"]:
-        n = int(np.prod(t["shape"]))
-        assert np.array_equal(data[t["offset"]:t["offset"] + n].reshape(t["shape"]), state[t["name"]].numpy())
+    assert_payload_holds(payload, model)
     assert payload["tensors"][:len(plain["tensors"])] == plain["tensors"]  # the lookback tables come last
     assert [t["name"] for t in payload["tensors"][len(plain["tensors"]):]] == ["look.table.weight", "look.proj.weight"]
     assert {k: v for k, v in payload.items() if k not in ("lookback", "tensors", "data", "name")} == \
