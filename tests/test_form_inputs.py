@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -109,13 +110,14 @@ def test_args_rebuild_and_bad_settings():
     assert not np.allclose(planned.h, trace.h, atol=1e-3)
 
 
-def _checkpoint(path, form: bool, cell: str = "gru"):
+def _checkpoint(path, form: bool, cell: str = "gru", bar_lines: dict | None = None):
     tok = make_tokenizer("melody", pitch_range=(21, 108))
     torch.manual_seed(0)
     extra = dict(form_inputs=8, barline_ids=[int(i) for i in tok.barline_ids]) if form else {}
     model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=16, layers=1, **extra)
+    dataset = {"name": "test", **({"bar_lines": bar_lines} if bar_lines else {})}
     payload = make_checkpoint(model=model, config={"model": {"cell": cell}}, tokenizer=tok,
-                              dataset={"name": "test"}, step=0, best_val_loss=None)
+                              dataset=dataset, step=0, best_val_loss=None)
     return save_checkpoint(payload, path), model, tok
 
 
@@ -129,12 +131,27 @@ def test_a_model_with_form_inputs_starts_from_one_without(tmp_path):
         _start_from(other, tok, str(path))
 
 
+def test_plans_are_drawn_from_the_training_tunes_bar_counts(tmp_path, capsys):
+    path, _, _ = _checkpoint(tmp_path / "form.pt", form=True, bar_lines={"8": 3, "18": 1, "30": 0})
+    run = gen.generate_run(str(path), key="D", num=400, seed=5, length=8)
+    plans = np.array(run.settings["planned_bars"])
+    assert run.settings["plan_source"] == "drawn from the training tunes"
+    assert set(plans) == {8, 18} and 0.65 < (plans == 8).mean() < 0.85  # 3 : 1, never the empty count
+    again = gen.generate_run(str(path), key="D", num=400, seed=5, length=8).settings["planned_bars"]
+    assert again == run.settings["planned_bars"]  # the seed makes the plans too
+    assert gen.generate_run(str(path), key="D", num=2, seed=5, length=8, bars=12).settings["planned_bars"] == [12, 12]
+    out = tmp_path / "out"
+    assert main(["generate", "--model", str(path), "--key", "G", "--num", "6", "--seed", "3", "-o", str(out)]) == 0
+    assert re.search(r"\((8|18|8-18) bars planned, drawn from the training tunes\)", capsys.readouterr().out)
+
+
 def test_generate_plans_bars_and_says_so(tmp_path, capsys):
     path, _, _ = _checkpoint(tmp_path / "form.pt", form=True)
     plain, _, _ = _checkpoint(tmp_path / "plain.pt", form=False)
     run = gen.generate_run(str(path), key="D", num=2, seed=1, length=60)
-    assert run.settings["planned_bars"] == gen.DEFAULT_BARS
-    assert gen.generate_run(str(path), key="D", num=1, seed=1, length=60, bars=4).settings["planned_bars"] == 4
+    assert run.settings["planned_bars"] == [gen.DEFAULT_BARS] * 2 and run.settings["plan_source"] == "default"
+    given = gen.generate_run(str(path), key="D", num=1, seed=1, length=60, bars=4).settings
+    assert given["planned_bars"] == [4] and given["plan_source"] == "--bars"
     assert gen.generate_run(str(path), key="D", num=1, seed=1, exact_length=20).settings["planned_bars"] is None
     assert gen.generate_run(str(plain), key="D", num=1, seed=1, length=20).settings["planned_bars"] is None
     with pytest.raises(ConfigError, match="no form inputs"):
@@ -143,7 +160,7 @@ def test_generate_plans_bars_and_says_so(tmp_path, capsys):
         gen.generate_run(str(path), key="D", bars=8, exact_length=20)
     out = tmp_path / "out"
     assert main(["generate", "--model", str(path), "--key", "G", "--bars", "8", "--seed", "3", "-o", str(out)]) == 0
-    assert json.loads((out / "form_G-major_3.json").read_text())["planned_bars"] == 8
+    assert json.loads((out / "form_G-major_3.json").read_text())["planned_bars"] == [8]
     assert "(8 bars planned, --bars)" in capsys.readouterr().out
     primer = tmp_path / "primer.mid"
     from musicgate.music.midi import write_midi

@@ -140,6 +140,19 @@ def test_min_p_keeps_exactly_the_tokens_at_least_min_p_times_as_likely_as_the_be
     x = _filter_logits(probs.log(), temperature=1.0, top_k=None, top_p=None, min_p=0.5, min_p_exempt=5)
     assert torch.isfinite(x[0]).tolist() == [True, False, False, False, False, True]
     assert torch.allclose(x[0, 5] - x[0, 0], (probs[0, 5] / probs[0, 0]).log())
+    x = _filter_logits(probs.log(), temperature=1.0, top_k=None, top_p=None, min_p=0.5, min_p_exempt=[2, 5])
+    assert torch.isfinite(x[0]).tolist() == [True, False, True, False, False, True]
+
+
+def test_min_p_leaves_the_form_tokens_their_probability():
+    """A repeat sign the model gives 0.1 where BAR has 0.9 survives min-p 0.2: which bar line, and the
+    end, keep the model's own probabilities (min-p trims unlikely notes)."""
+    from musicgate.generation.sample import _Vocab
+
+    tok = make_tokenizer("melody", pitch_range=(60, 72))
+    voc = _Vocab.of(tok)
+    assert set(voc.form_ids) == {tok.eos_id, *map(int, tok.barline_ids)}
+    assert tok.ids["REPEAT_END"] in voc.form_ids and tok.ids["PITCH_60"] not in voc.form_ids
 
 
 def tiny_lm(tok, cell="gru", hidden=16, seed=0):

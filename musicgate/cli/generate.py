@@ -38,7 +38,9 @@ def register(sub) -> None:
                    "--length and --min-length; a cut piece gets rests to the end of its bar)")
     p.add_argument("--bars", type=positive_int, metavar="N",
                    help="models with form inputs (the shipped ones): the planned bar lines of each piece, the "
-                   "primer's included; the model knows how many are left and shapes the ending (default 16)")
+                   "primer's included; the model knows how many are left and shapes the ending (default: "
+                   "drawn per piece from the bar counts of the model's training tunes; 16 where the model "
+                   "does not record them)")
     p.add_argument("--free-meter", action="store_true",
                    help="melody models: drop the meter grammar (bar lines anywhere, notes across bar "
                    "lines), as the model was sampled before; recorded in the JSON")
@@ -92,8 +94,11 @@ def generate_command(args) -> int:
         ending = f"exactly {s['exact_length']} notes each (--exact-length)"
     else:
         ending = f"{sum(s['ended_by_model'])} of {len(run.notes)} ended by the model"
-        if s.get("planned_bars"):
-            ending += f" ({s['planned_bars']} bars planned, --bars)"
+        plans = s.get("planned_bars")
+        if plans:
+            lo, hi = min(plans), max(plans)
+            what = f"{lo}" if lo == hi else f"{lo}-{hi}"
+            ending += f" ({what} bars planned, {s['plan_source']})"
     meter = "on" if s["meter_grammar"] else ("off (--free-meter)" if s["vocab"] == "melody" else "n/a")
     print(f"{len(run.notes)} piece(s) of {counts} notes from {run.model_name} in {run.key.name} "
           f"({s['key_source']}), seed {run.seed}; {ending}; meter grammar {meter}; "

@@ -41,8 +41,9 @@ DEFAULT_LENGTH = 256
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_MIN_P = 0.2
 DEFAULT_BARS = 16
-"""Planned bar lines of a piece from a model with form inputs when none is given (the median of the folk
-corpus); the model reads the bars so far and the bars left, so it can shape the tune to end there."""
+"""Planned bar lines of a piece from a model with form inputs when none is given and the checkpoint does
+not record its corpus's bar counts (the median of the folk corpus); the model reads the bars so far and
+the bars left, so it can shape the tune to end there."""
 
 
 def key_slug(key: "Key | str") -> str:
@@ -198,7 +199,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                               f"primer included; give an exact-length above {primed}")
         most = least = most - primed
     use_meter = bool(meter) and tokenizer.has_meter
-    plan = _bar_plan(net, bars, exact, primer_ids, tokenizer)
+    plan, plan_source = _bar_plan(net, bars, exact, primer_ids, tokenizer, num=num, seed=seed,
+                                  counts=(meta.get("dataset") or {}).get("bar_lines"))
     ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
                  exact=exact, meter=use_meter, temperature=temperature, top_k=top_k,
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
@@ -216,7 +218,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "exact_length": int(exact_length) if exact else None,
         "new_notes": new, "ended_by_model": [not exact and not c for c in cut], "cut": cut,
         "meter_grammar": use_meter, "meter_unknown_as": "4/4" if use_meter else None,
-        "planned_bars": plan,
+        "planned_bars": None if plan is None else [int(b) for b in plan], "plan_source": plan_source,
         "temperature": float(temperature),
         "top_k": None if top_k is None else int(top_k), "top_p": None if top_p is None else float(top_p),
         "min_p": float(min_p) if min_p else None,
@@ -227,24 +229,39 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     return Generation(notes=notes, ids=ids, key=run_key, seed=seed, model_name=name, settings=settings)
 
 
-def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer) -> int | None:
-    """The planned bar lines of a run: ``bars``, else :data:`DEFAULT_BARS` for a model with form
-    inputs; None for other models and exact-length runs (a study of the model without a plan)."""
+def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: int,
+              counts: dict | None = None) -> tuple[np.ndarray | None, str | None]:
+    """(planned bar lines per piece, where they came from) of a run.
+
+    ``bars`` when given ("--bars"); else, for a model whose checkpoint records its training tunes'
+    bar-line counts (``counts``: count -> tunes), one count per piece drawn from them with the seed
+    ("drawn from the training tunes"), so a set of tunes has the corpus's mix of lengths and forms;
+    else :data:`DEFAULT_BARS` ("default"). (None, None) for models without form inputs and for
+    exact-length runs (a study of the model without a plan).
+    """
     if not getattr(net, "has_form_inputs", False):
         if bars is not None:
             raise ConfigError("this model has no form inputs, so it cannot plan a number of bars; leave bars out")
-        return None
+        return None, None
     if exact:
         if bars is not None:
             raise ConfigError("exact_length fixes the notes and runs without a bar plan; give bars or exact_length")
-        return None
-    plan = DEFAULT_BARS if bars is None else _check_int("bars", bars, 1)
-    if primer_ids is not None:
-        have = int(np.isin(primer_ids, tokenizer.barline_ids).sum())
+        return None, None
+    have = 0 if primer_ids is None else int(np.isin(primer_ids, tokenizer.barline_ids).sum())
+    if bars is not None:
+        plan = _check_int("bars", bars, 1)
         if have >= plan:
             raise ConfigError(f"the primer already has {have} bar lines and bars counts the whole piece; "
                               f"give bars above {have}")
-    return plan
+        return np.full(num, plan, np.int64), "--bars"
+    if counts:
+        values = np.array([int(k) for k in counts], np.int64)
+        weights = np.array([float(v) for v in counts.values()])
+        weights = np.where(values > have, weights, 0.0)  # a plan past the primer's bar lines
+        if weights.sum() > 0:
+            rng = np.random.default_rng([int(seed), 0x6261])  # its own stream: the sampling's seed stays as it was
+            return rng.choice(values, size=num, p=weights / weights.sum()), "drawn from the training tunes"
+    return np.full(num, max(DEFAULT_BARS, have + 1), np.int64), "default"
 
 
 def generate(model, *, key: "str | Key | None" = None, length: int | None = None, num: int = 1,
@@ -284,8 +301,11 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
     seed : int, optional
         Makes the run reproducible (drawn at random when not given).
     bars : int >= 1, optional
-        Models with form inputs: the planned bar lines of each piece, the primer's included
-        (default :data:`DEFAULT_BARS`); the model knows how many bars are left and shapes the end.
+        Models with form inputs: the planned bar lines of each piece, the primer's included; the
+        model knows how many bars are left and shapes the end. Default: drawn for each piece from the
+        bar-line counts of the model's training tunes (recorded in the shipped checkpoints), so the
+        pieces have the corpus's mix of lengths and forms; :data:`DEFAULT_BARS` for a checkpoint
+        without them.
 
     Returns
     -------

@@ -103,6 +103,7 @@ class _Vocab:
     starts: np.ndarray        # (V,) bool: note-start tokens
     non_note: np.ndarray      # (V,) bool: tokens a stalled sequence may not take under the budget
     token_of_pitch: np.ndarray  # (128,) int: note-start token of each MIDI pitch, -1 if none
+    form_ids: list[int]       # EOS and the bar-line tokens: min-p leaves them the model's probability
 
     @classmethod
     def of(cls, tok) -> "_Vocab":
@@ -110,7 +111,8 @@ class _Vocab:
         token_of_pitch = np.full(128, -1, np.int64)
         ids = np.flatnonzero(starts)
         token_of_pitch[tok.pitch_of[ids]] = ids
-        return cls(starts, tok.fillers(), token_of_pitch)
+        lines = [int(i) for i in getattr(tok, "barline_ids", ())]
+        return cls(starts, tok.fillers(), token_of_pitch, [int(tok.eos_id), *lines])
 
 
 def _restrict(mask: np.ndarray, extra: np.ndarray, rows: np.ndarray | None = None) -> None:
@@ -145,11 +147,11 @@ def grammar_for(tokenizer, meter: bool | None = None):
 
 
 def _filter_logits(x, *, temperature: float, top_k: int | None, top_p: float | None,
-                   min_p: float | None = None, min_p_exempt: int | None = None):
+                   min_p: float | None = None, min_p_exempt=None):
     """Shift each row's best to 0, divide by the temperature, keep top-k / top-p / min-p (torch, (B, V)).
 
-    ``min_p_exempt``: a token id min-p never removes (the sampler passes EOS, so a tune ends with the
-    model's own probability of ending)."""
+    ``min_p_exempt``: token ids min-p never removes (the sampler passes EOS and the bar-line tokens, so
+    a tune ends, and takes its repeat signs and endings, with the model's own probabilities)."""
     import torch
 
     x = x - x.max(dim=1, keepdim=True).values
@@ -243,7 +245,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
            top_k: int | None = None, top_p: float | None = None, no_repeat_ngram: int | None = None,
            key_mask: bool = False, primer_ids=None, seed: int | None = None, batch_size: int = 256,
            device=None, progress: bool = False, n_threads: int | None = None,
-           min_p: float | None = None, bars: int | None = None) -> list[np.ndarray]:
+           min_p: float | None = None, bars=None) -> list[np.ndarray]:
     """Sample one token sequence per entry of ``keys``, batched.
 
     Parameters
@@ -263,7 +265,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
         Exactly ``length`` new notes per sequence (``min_length`` is then ``length``).
     meter : bool, optional
         Melody models: the meter-true grammar (default on; False: the structural grammar only).
-    bars : int, optional
+    bars : int or sequence of ints (one per entry of ``keys``), optional
         Models with form inputs: the planned number of bar lines of each piece (the primer's
         included), which the model reads as bars so far and bars left; None: no plan.
     temperature : float > 0
@@ -316,6 +318,14 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
         device = next(model.parameters()).device
     device = torch.device(device)
     prefix = _prefix(tokenizer, keys, primer_ids)
+    plans = None
+    if bars is not None:
+        try:
+            plans = np.broadcast_to(np.asarray(bars, np.int64), (len(keys),))
+        except (TypeError, ValueError):
+            plans = np.zeros(0, np.int64)
+        if plans.shape != (len(keys),) or (plans < 1).any():
+            raise ConfigError(f"bars must be whole numbers >= 1 (one, or one per sequence), got {bars!r}")
     gen = torch.Generator(device=device)
     gen.manual_seed(int(seed) if seed is not None else int(torch.seed()))
     bar = None
@@ -342,7 +352,8 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                                      top_p=None if top_p is None else float(top_p),
                                      min_p=float(min_p or 0.0),
                                      no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
-                                     gen=gen, device=device, bar=bar, bars=bars)
+                                     gen=gen, device=device, bar=bar,
+                                     bars=None if bars is None else plans[start:start + batch_size])
     finally:
         torch.set_num_threads(threads)
         torch.backends.mkldnn.enabled = onednn
@@ -369,7 +380,7 @@ def threads_for(batch: int, device) -> int:
 
 def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int, min_length: int,
                   temperature: float, top_k, top_p, no_repeat_ngram, key_mask: bool, gen, device,
-                  bar, min_p: float = 0.0, bars: int | None = None) -> list[np.ndarray]:
+                  bar, min_p: float = 0.0, bars: np.ndarray | None = None) -> list[np.ndarray]:
     import torch
 
     voc = _Vocab.of(tok)
@@ -377,7 +388,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
     gstate = grammar.start(b, prefix)
     plan = None
     if getattr(model, "has_form_inputs", False):
-        plan = np.full(b, -1 if bars is None else int(bars), np.int64)
+        plan = np.full(b, -1, np.int64) if bars is None else np.asarray(bars, np.int64)
     logits, state = _run_prefix(model, prefix, device, plan)
     notes = np.zeros(b, np.int64)
     steps = 0
@@ -416,7 +427,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
             _ban_ngrams(mask, voc, active, open_rows, history, seen, no_repeat_ngram)
         allowed = torch.from_numpy(mask).to(device)
         x = _filter_logits(_clean(logits, allowed), temperature=temperature, top_k=top_k, top_p=top_p,
-                           min_p=min_p, min_p_exempt=tok.eos_id)
+                           min_p=min_p, min_p_exempt=voc.form_ids)
         chosen = _draw(x, gen)
         tokens = chosen.cpu().numpy()
         grammar.advance(gstate, tokens)

@@ -71,6 +71,11 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
     model = ckpt.build_model("cpu")
     data = data if data is not None else load_prepared(ckpt.dataset.get("name") or "folk")
     valid = [data.tune(int(i)) for i in data.splits["valid"][:max_tunes]]
+    if model.has_form_inputs and "bar_lines" not in (payload.get("dataset") or {}):  # what generation draws
+        from musicgate.train.loop import bar_line_counts                          # bar plans from
+
+        payload["dataset"] = {**(payload.get("dataset") or {}),
+                              "bar_lines": bar_line_counts(data, model.form.barline_ids)}
     scores = nll_per_note(model, ckpt.tokenizer, valid)
     planned = nll_per_note(model, ckpt.tokenizer, valid, plan="tune") if model.has_form_inputs else None
     dest = save_checkpoint(payload, dest_dir / f"{name}.pt")
@@ -86,7 +91,8 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
              "config": f"configs/{run.name}.yaml",  # the shipped runs are named as their configs
              **({"form_inputs": ckpt.model_args["form_inputs"],  # the NLL above without a plan; with each
                  "valid_nll_per_note_planned": round(planned["nll_per_note"], 4)}  # tune's bar lines as plan
-                if planned else {})}
+                if planned else {}),
+             **({"lookback": ckpt.model_args["lookback"]} if ckpt.model_args.get("lookback") else {})}
     index_path = dest_dir / "models.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     index[name] = entry

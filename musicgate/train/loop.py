@@ -133,6 +133,15 @@ def _bars_per_tune(data, barline_ids) -> np.ndarray:
     return (bars[offsets[1:]] - bars[offsets[:-1]]).astype(np.int64)
 
 
+def bar_line_counts(data, barline_ids, split: str = "train") -> dict[str, int]:
+    """How many tunes of a prepared dataset's ``split`` have each number of bar lines (``{"16": 812,
+    ...}``, keys as strings for JSON): what a checkpoint records so that generation can draw each
+    piece's bar plan from the corpus (:func:`musicgate.generation.api.generate_run`)."""
+    per_tune = _bars_per_tune(data, barline_ids)[np.asarray(data.splits[split], np.int64)]
+    values, counts = np.unique(per_tune[per_tune > 0], return_counts=True)
+    return {str(int(v)): int(c) for v, c in zip(values, counts)}
+
+
 def resolve_model_args(model: ModelConfig, vocab_size: int, tokenizer=None) -> dict:
     """``RecurrentLM`` arguments for a model config; ``params`` sets the hidden size (form and
     lookback inputs, which are not counted there, take their token tables from ``tokenizer``)."""
@@ -299,6 +308,9 @@ class _Trainer:
         self.tune_bars = None  # bar lines per tune, the plan of a model with form inputs (whole tunes only;
         if model.has_form_inputs and whole:  # windows read "no plan")
             self.tune_bars = _bars_per_tune(self.data, model.form.barline_ids)
+        self._bar_lines = {}  # what generation draws bar plans from (models with form inputs)
+        if model.has_form_inputs and "train" in self.data.splits:
+            self._bar_lines = {"bar_lines": bar_line_counts(self.data, model.form.barline_ids)}
         self.carry, self.state = tc.carry_state, None  # the state carried into the next step (this rank's rows)
         self.local_batch = tc.batch_size // dist.world
         if ckpt is not None:
@@ -446,7 +458,8 @@ class _Trainer:
                    "elapsed_s": self.elapsed + time.perf_counter() - self._t0}
         if self.dist.rank == 0:
             payload = make_checkpoint(model=self.model, config=self.config.to_dict(), tokenizer=self.data.tokenizer,
-                                      dataset={"name": self.data.name, "fingerprint": self.data.fingerprint},
+                                      dataset={"name": self.data.name, "fingerprint": self.data.fingerprint,
+                                               **self._bar_lines},
                                       step=self.step, best_val_loss=self.best, trainer=trainer)
             save_checkpoint(payload, path)
         return path

@@ -269,8 +269,8 @@
 
   /**
    * Sample one tune: {model (a Model), key ("D major"), temperature > 0, minP in [0, 1) (default 0.2, as
-   * musicgate generate: tokens less than minP times as likely as the likeliest are left out, EOS
-   * never), seed, maxNotes, minNotes, bars (a model with form inputs: the planned bar lines, default 16 as
+   * musicgate generate: tokens less than minP times as likely as the likeliest are left out, EOS and
+   * bar lines never), seed, maxNotes, minNotes, bars (a model with form inputs: the planned bar lines, default 16 as
    * musicgate generate; other models ignore it)}.
    * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars (the decoded bar
    * lines), plannedBars (the plan the model read; null for a model without form inputs), barLines (the
@@ -305,7 +305,7 @@
         const only = mask.map((m, t) => (m && !(V.isBar(t) || t === V.rest || t === V.tie)) ? 1 : 0);
         if (only.some(x => x)) mask.set(only);
       }
-      const t = draw(out.logits, mask, o.temperature, rand, o.minP, V.eos);
+      const t = draw(out.logits, mask, o.temperature, rand, o.minP, u => u === V.eos || V.isBar(u));
       grammar.advance(gs, t);
       ids.push(t);
       steps += 1;
@@ -321,16 +321,17 @@
   }
 
   /** One token from softmax((logits - max) / T) over the allowed tokens whose probability is at least
-   * minP times the likeliest's (min-p; 0 keeps them all; the token `exempt`, EOS, is always kept),
-   * by the inverse CDF. */
+   * minP times the likeliest's (min-p; 0 keeps them all; `exempt`, a token id or a test of one, is
+   * always kept: the sampler exempts EOS and the bar lines, as Python's sampler does), by the inverse CDF. */
   function draw(logits, mask, temperature, rand, minP, exempt) {
+    const free = typeof exempt === "function" ? exempt : (t => t === exempt);
     let best = -Infinity;
     for (let t = 0; t < mask.length; t++) if (mask[t] && logits[t] > best) best = logits[t];
     if (best === -Infinity) throw new Error("the grammar allows no token here (a bug: please report it)");
     const c = new Float64Array(mask.length);
     let sum = 0;
     const floor = minP > 0 ? Math.log(minP) : -Infinity;
-    const keep = t => mask[t] && (t === exempt || (logits[t] - best) / temperature >= floor);
+    const keep = t => mask[t] && (free(t) || (logits[t] - best) / temperature >= floor);
     for (let t = 0; t < mask.length; t++) {
       if (keep(t)) sum += Math.exp((logits[t] - best) / temperature);
       c[t] = sum;
