@@ -32,6 +32,8 @@ TINY = {"tiny-rnn": "rnn", "tiny-lstm": "lstm", "tiny-gru": "gru"}
 FORM = "tiny-form"  # the site's model with form inputs (a bar plan)
 BUCKETS = 6  # its form inputs' buckets: few, so a tune's bar lines soon pass the clip
 LOOK = "tiny-look"  # the site's model with lookback inputs (and form inputs, as the shipped models have)
+CORPUS = "tiny-corpus"  # FORM's weights, and its checkpoint's bar-line counts, from which the page draws plans
+BAR_LINES = {"8": 5, "16": 50, "17": 25, "19": 20}  # bar lines -> training tunes (an AABB-rich corpus)
 LOOK_BARS = [1, 2, 4, 8]  # as configs/folk-*-lookback.yaml
 
 
@@ -68,8 +70,8 @@ def tiny_model(cell: str, tok, seed: int, form_inputs: int = 0, lookback: list[i
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A page folder, as the gallery writes it: three tiny models (rnn, lstm, gru), one with the vocabulary
-    without form tokens, one with form inputs (a bar plan), one with lookback and form inputs, and the
-    shipped folk-gru."""
+    without form tokens, one with form inputs (a bar plan), the same with its training tunes' bar-line
+    counts, one with lookback and form inputs, and the shipped folk-gru."""
     from musicgate.nn.hub import load_model, shipped_models
 
     _need_browser()
@@ -79,10 +81,12 @@ def site(tmp_path_factory):
     plain = make_tokenizer("melody", pitch_range=(55, 79), form=False)  # the vocabulary of musicgate 0.x
     loaded.append((tiny_model("gru", plain, 9), plain, {"name": "tiny-plain"}))
     loaded.append((tiny_model("lstm", tok, 11, form_inputs=BUCKETS), tok, {"name": FORM}))
+    loaded.append((tiny_model("lstm", tok, 11, form_inputs=BUCKETS), tok,
+                   {"name": CORPUS, "dataset": {"bar_lines": BAR_LINES}}))  # as load_model's meta has them
     loaded.append((tiny_model("gru", tok, 13, form_inputs=BUCKETS, lookback=LOOK_BARS), tok, {"name": LOOK}))
     if "folk-gru" in shipped_models():
         model, stok, meta = load_model("folk-gru")
-        loaded.append((model, stok, {"name": "folk-gru"}))
+        loaded.append((model, stok, {"name": "folk-gru", "dataset": meta.get("dataset")}))  # its bar-line counts
     section = live.write_live(folder, loaded)
     page = live.standalone_page(folder, section)
     return {"page": page, "models": {m[2]["name"]: (m[0], m[1]) for m in loaded}}
@@ -270,6 +274,108 @@ def test_the_panel_plans_bars_for_a_model_with_form_inputs(browser, site, tmp_pa
     assert "12 bars planned" in label and label == want, (label, want)
     assert caps == [256, 128, 128]  # 32 bars may need more than the panel's 128 notes
     assert shot.is_file() and shot.stat().st_size > 20_000
+
+
+def test_the_plan_is_drawn_from_the_corpus_counts(page, site):
+    weights = {int(k): v / sum(BAR_LINES.values()) for k, v in BAR_LINES.items()}
+    js = page.evaluate("""([corpus, form]) => { const ms = MusicgateLive.loadModels([corpus, form]).models;
+        const draw = (m, bars, seed) => MusicgateLive.barPlan(m, bars, seed);
+        const seeds = Array.from({length: 4000}, (_, i) => i);
+        return {counts: ms[corpus].barLines, plans: seeds.map(s => draw(ms[corpus], undefined, s)),
+                again: seeds.slice(0, 50).map(s => draw(ms[corpus], 'corpus', s).plannedBars),
+                none: [0, 1, 2].map(s => draw(ms[form], undefined, s)),
+                given: [draw(ms[corpus], 12, 3), draw(ms[form], 12, 3)]}; }""", [CORPUS, FORM])
+    assert js["counts"] == [[int(k), v] for k, v in BAR_LINES.items()]  # the checkpoint's counts reached the page
+    plans = np.array([p["plannedBars"] for p in js["plans"]])
+    assert {p["planSource"] for p in js["plans"]} == {"corpus"}
+    assert set(plans.tolist()) == set(weights)  # only the corpus's counts, and every one of them
+    for k, w in weights.items():  # in its mix: 4000 seeds, a share within 0.025 (3 standard errors and more)
+        assert abs((plans == k).mean() - w) < 0.025, (k, (plans == k).mean(), w)
+    assert js["again"] == plans[:50].tolist()  # one seed, one plan
+    assert js["none"] == [{"plannedBars": 16, "planSource": "default"}] * 3  # no counts: generate's DEFAULT_BARS
+    assert js["given"] == [{"plannedBars": 12, "planSource": "given"}] * 2  # a number given wins
+
+
+def test_a_drawn_plan_gives_the_tune_that_plan_gives(page, site):
+    from musicgate.generation.sample import grammar_for
+
+    tok = site["models"][CORPUS][1]
+    tunes = page.evaluate("""([corpus, form]) => [0, 1, 2, 3, 4, 5].map(seed => {
+        const o = {key: 'D major', temperature: 1, seed, maxNotes: 40};
+        const drawn = MusicgateLive.generate({...o, model: corpus});
+        const given = MusicgateLive.generate({...o, model: corpus, bars: drawn.plannedBars});
+        const same = MusicgateLive.generate({...o, model: form, bars: drawn.plannedBars});  // the same weights
+        return {drawn: [drawn.ids, drawn.plannedBars, drawn.planSource], given: [given.ids, given.planSource],
+                same: same.ids, summary: MusicgateLive.summary(drawn)}; })""", [CORPUS, FORM])
+    assert len({t["drawn"][1] for t in tunes}) > 1  # seeds draw other plans
+    for t in tunes:
+        ids, planned, source = t["drawn"]
+        assert planned in {int(k) for k in BAR_LINES} and source == "corpus"
+        assert t["given"] == [ids, "given"] and t["same"] == ids  # the plan's own stream: the tokens are as given
+        assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(np.array(ids))
+        assert f", {planned} bars planned (drawn from the corpus), " in t["summary"]
+
+
+def test_bad_bar_plans_are_refused_clearly(page, site):
+    errors = page.evaluate("""(name) => ['Corpus', 'corpus ', '16', '', 'default'].map(bars => {
+        try { MusicgateLive.generate({model: name, key: 'D major', temperature: 1, bars}); return null; }
+        catch (e) { return e.message; } })""", CORPUS)
+    assert all(e and e.startswith('bars must be a whole number >= 1 (the bar lines the tune is planned to have) '
+                                  'or "corpus"') for e in errors), errors
+    assert errors[0].endswith('got "Corpus"')
+    no_counts = page.evaluate("""(name) => { try { MusicgateLive.generate({model: name, key: 'D major', temperature: 1,
+        bars: 'corpus'}); return null; } catch (e) { return e.message; } }""", FORM)
+    assert no_counts and no_counts.startswith('bars "corpus" needs a model whose file has its training tunes\' '
+                                              f"bar-line counts, and {FORM} has none"), no_counts
+    plain = page.evaluate("""() => MusicgateLive.generate({model: 'tiny-gru', key: 'D major', temperature: 1,
+        bars: 'corpus'})""")  # a model without form inputs plans nothing, as with a number
+    assert plain["plannedBars"] is None and plain["planSource"] is None
+    broken = page.evaluate("""([corpus, plain]) => {
+        const out = [], bad = [[corpus, {x: 3}], [corpus, {'0': 3}], [corpus, {'16': -1}], [corpus, {'16': 2.5}],
+                                [corpus, {'16': 0}], [corpus, [16, 17]], [corpus, {'1e1': 2}], [plain, {'16': 3}]];
+        for (const [name, counts] of bad) {
+            const p = JSON.parse(window.MUSICGATE_MODELS[name]); p.barLines = counts;
+            try { new MusicgateLive.Model(p, 'model-x.js'); out.push(null); } catch (e) { out.push(e.message); } }
+        return out; }""", [CORPUS, "tiny-gru"])
+    assert all(b and b.startswith("model-x.js: its barLines should be {bar lines (a whole number >= 1)")
+               for b in broken), broken
+
+
+def test_the_panel_starts_on_the_corpus_plan_for_a_model_with_counts(browser, site):
+    p = browser.open(site["page"])
+    try:
+        menus = {}
+        for name in (CORPUS, FORM, CORPUS):
+            p.select_option("#live-model", name)
+            menus.setdefault(name, []).append(p.evaluate("""() => { const b = document.getElementById('live-bars');
+                return {value: b.value, options: [...b.options].map(o => [o.value, o.text])}; }"""))
+        p.fill("#live-seed", "7")
+        p.click("#live-generate")
+        p.wait_for_timeout(500)
+        label = p.get_attribute("#live-roll", "aria-label")
+        kept = []  # a reader's choice stays across models that have it, else each model's default
+        for name, pick in ((CORPUS, "24"), (FORM, None), (CORPUS, "corpus"), (FORM, None), (CORPUS, None)):
+            p.select_option("#live-model", name)
+            if pick:
+                p.select_option("#live-bars", pick)
+            kept.append(p.evaluate("() => document.getElementById('live-bars').value"))
+        want = p.evaluate("""(name) => { const o = MusicgateLive.panelOptions(name, document.getElementById('live-key').value,
+            1, 7, 'corpus'); const t = MusicgateLive.generate(o); return {o, summary: MusicgateLive.summary(t),
+            planned: t.plannedBars, cut: MusicgateLive.maxNotesFor(MusicgateLive.loadModels([name]).models[name],
+            t.plannedBars)}; }""", CORPUS)
+        help_text = p.inner_text("#live-panel .live-info")
+        errors = list(p.errors)
+    finally:
+        p.close()
+    numbers = [[str(n), str(n)] for n in (8, 12, 16, 24, 32)]
+    assert menus[CORPUS][0] == {"value": "corpus", "options": [["corpus", "as in the corpus"]] + numbers}
+    assert menus[FORM][0] == {"value": "16", "options": numbers}  # no counts: no entry, generate's 16
+    assert menus[CORPUS][1]["value"] == "corpus"  # back to a model with counts: the corpus again
+    assert errors == []
+    assert label == want["summary"] and f"{want['planned']} bars planned (drawn from the corpus)" in label, label
+    assert want["o"]["bars"] == "corpus" and want["o"]["maxNotes"] == want["cut"]  # the cut of the drawn plan
+    assert "as in the corpus: drawn for each seed" in help_text
+    assert kept == ["24", "24", "corpus", "16", "corpus"], kept
 
 
 # -- lookback inputs (what the tune played k bars ago) ------------------------------------------
@@ -530,10 +636,11 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
     try:
         p.select_option("#live-model", name)
         p.select_option("#live-key", "G major")
-        seed = p.evaluate("""(name) => { for (let seed = 0; seed < 60; seed++) {  // a tune with a repeat
-            const t = MusicgateLive.generate({model: name, key: 'G major', seed, maxNotes: MusicgateLive.MAX_NOTES,
-                temperature: Number(document.getElementById('live-temperature').value)});  // as the panel asks
-            if (t.bars.some(b => b.kind === ':|')) return seed; } return -1; }""", name)
+        ask = """(name, seed) => MusicgateLive.panelOptions(name, 'G major',
+            Number(document.getElementById('live-temperature').value), seed, document.getElementById('live-bars').value)"""
+        seed = p.evaluate(f"""(name) => {{ const ask = {ask}; for (let seed = 0; seed < 60; seed++) {{  // a repeat
+            const t = MusicgateLive.generate(ask(name, seed));  // as the panel asks (its bar plan, its cut)
+            if (t.bars.some(b => b.kind === ':|')) return seed; }} return -1; }}""", name)
         assert seed >= 0, "no tune with a repeat in 60 seeds"
         p.fill("#live-seed", str(seed))
         p.click("#live-generate")
@@ -543,9 +650,7 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
         levels = p.evaluate("""async () => { const out = [];
             for (let i = 0; i < 5; i++) { out.push(MusicgateLive.level()); await new Promise(r => setTimeout(r, 100)); }
             return out; }""")
-        tune = p.evaluate(f"""() => MusicgateLive.generate({{model: {json.dumps(name)}, key: 'G major',
-            temperature: Number(document.getElementById('live-temperature').value), seed: {seed},
-            maxNotes: MusicgateLive.MAX_NOTES}})""")
+        tune = p.evaluate(f"([name, seed]) => MusicgateLive.generate(({ask})(name, seed))", [name, seed])
         shot = tmp_path / "live.png"
         p.screenshot(path=str(shot), full_page=True)
         ink = p.evaluate("""() => ['live-roll', 'live-gates'].map(id => { const c = document.getElementById(id);
@@ -681,6 +786,29 @@ def test_the_exporter_writes_form_inputs_only_for_models_that_have_them():
     assert data[:len(np.frombuffer(base64.b64decode(plain["data"]), "<f4"))].tobytes() == base64.b64decode(plain["data"])
     assert {k: v for k, v in payload.items() if k not in ("form", "tensors", "data", "name")} == \
         {k: v for k, v in plain.items() if k not in ("tensors", "data", "name")}
+
+
+def test_the_exporter_writes_bar_line_counts_only_for_models_with_form_inputs(tmp_path, monkeypatch):
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    model, plain = tiny_model("gru", tok, 0, form_inputs=BUCKETS), tiny_model("gru", tok, 0)
+    counts = {"19": 3, "8": 1, "16": 12, "40": 0}  # as a checkpoint's dataset.bar_lines, a count of 0 added
+    payload = live.model_payload(model, tok, name="form", bar_lines=counts)
+    assert payload["barLines"] == {"8": 1, "16": 12, "19": 3} and list(payload["barLines"]) == ["8", "16", "19"]
+    assert {k: v for k, v in payload.items() if k != "barLines"} == live.model_payload(model, tok, name="form")
+    assert "barLines" not in live.model_payload(model, tok, name="form", bar_lines=None)
+    assert "barLines" not in live.model_payload(plain, tok, name="plain", bar_lines=counts)  # it plans nothing
+    for bad in ({"x": 3}, {"0": 3}, {"16": -1}, {"16": 2.5}, {"16": 0}, {"16.5": 2}, [16, 17]):
+        with pytest.raises(ConfigError, match=r"^form: its bar-line counts should map whole numbers of bar lines"):
+            live.model_payload(model, tok, name="form", bar_lines=bad)
+    # write_live takes them from load_model's meta, as the gallery passes it
+    monkeypatch.setattr(live, "export_sounds", lambda path, **kw: Path(path).write_text(""))  # no instrument needed
+    section = live.write_live(tmp_path, [(model, tok, {"name": "a", "dataset": {"bar_lines": counts}}),
+                                         (model, tok, {"name": "b", "dataset": {}}), (model, tok, {"name": "c"})],
+                              units={n: [0] for n in "abc"})
+    assert section and "model-a.js" in section
+    files = {n: json.loads(json.loads((tmp_path / live.LIVE / f"model-{n}.js").read_text().splitlines()[1]
+                                      .split(" = ", 1)[1].rstrip(";"))) for n in "abc"}
+    assert files["a"]["barLines"] == payload["barLines"] and "barLines" not in files["b"] and "barLines" not in files["c"]
 
 
 def test_the_exporter_writes_lookback_inputs_only_for_models_that_have_them():

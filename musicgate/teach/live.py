@@ -78,8 +78,24 @@ def unsupported(model, tokenizer) -> str | None:
     return None
 
 
-def model_payload(model, tokenizer, *, name: str) -> dict:
+def _bar_line_counts(bar_lines, name: str) -> dict[str, int]:
+    """A checkpoint's ``dataset.bar_lines`` ({bar lines: training tunes}) checked, as the page reads it."""
+    try:  # int(str(x)): "17" and 17, not 17.5, True or "x"
+        counts = {int(str(k)): int(str(v)) for k, v in dict(bar_lines).items()}
+    except (TypeError, ValueError):
+        counts = {}
+    if not counts or any(k < 1 or v < 0 for k, v in counts.items()) or not sum(counts.values()):
+        raise ConfigError(f"{name}: its bar-line counts should map whole numbers of bar lines >= 1 to numbers of "
+                          f"tunes >= 0, some above 0, got {str(bar_lines)[:200]}; export the model again "
+                          "(musicgate export) or leave them out")
+    return {str(k): v for k, v in sorted(counts.items()) if v > 0}
+
+
+def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None) -> dict:
     """The header and weights of a :class:`~musicgate.nn.models.RecurrentLM` as the page reads them.
+
+    ``bar_lines`` is the checkpoint's ``dataset.bar_lines`` (how many training tunes have each number of
+    bar lines), from which the page draws each tune's bar plan, as ``musicgate generate`` does.
 
     Returns
     -------
@@ -90,6 +106,8 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
         Float32 little-endian weights, base64). A model with form inputs
         (:class:`~musicgate.nn.models.FormInputs`) also has ``form`` (``buckets``, ``barline_ids``)
         and the tensors ``form.count.weight`` and ``form.left.weight``; other models have neither.
+        Such a model given ``bar_lines`` also has ``barLines`` ({"17": tunes, ...}, counts of 0
+        left out); without them (or without form inputs) the payload has none.
         A model with lookback inputs (:mod:`musicgate.nn.lookback`) also has ``lookback`` (``bars``,
         the distances k; ``clock``, the vocabulary's clock tables; ``span``) and the tensors
         ``look.table.weight`` and ``look.proj.weight``, after all others; other models have neither.
@@ -97,7 +115,8 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
     Raises
     ------
     ConfigError
-        A cell the page cannot run, or a model without a melody tokenizer.
+        A cell the page cannot run, a model without a melody tokenizer, or bar-line counts that are
+        not {whole number >= 1: tunes >= 0}.
     """
     reason = unsupported(model, tokenizer)
     if reason:
@@ -128,6 +147,8 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
                "data": base64.b64encode(b"".join(parts)).decode("ascii")}
     if form is not None:
         payload["form"] = {"buckets": int(form.buckets), "barline_ids": [int(i) for i in form.barline_ids]}
+        if bar_lines:
+            payload["barLines"] = _bar_line_counts(bar_lines, name)
     if look is not None:
         clock = {k: ([int(i) for i in v] if isinstance(v, (list, tuple)) else int(v)) for k, v in look.clock.items()}
         payload["lookback"] = {"bars": [int(k) for k in look.bars], "clock": clock, "span": int(look.span)}
@@ -135,13 +156,14 @@ def model_payload(model, tokenizer, *, name: str) -> dict:
 
 
 def export_model(model, tokenizer, path: "str | os.PathLike", *, name: str, label: str | None = None,
-                 units: Sequence[int] | None = None) -> Path:
+                 units: Sequence[int] | None = None, bar_lines: dict | None = None) -> Path:
     """Write ``path`` (``model-NAME.js``): a script that registers the model in ``MUSICGATE_MODELS``.
 
     ``label`` is shown in the page's model menu; ``units`` are the last-layer units the gate view
-    draws (default: :func:`key_units`).
+    draws (default: :func:`key_units`); ``bar_lines``: the checkpoint's bar-line counts
+    (:func:`model_payload`).
     """
-    payload = model_payload(model, tokenizer, name=name)
+    payload = model_payload(model, tokenizer, name=name, bar_lines=bar_lines)
     payload["label"] = label or name
     payload["units"] = [int(u) for u in (key_units(model, tokenizer) if units is None else units)]
     text = ("window.MUSICGATE_MODELS = window.MUSICGATE_MODELS || {};\n"
@@ -276,7 +298,9 @@ def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program:
     outdir : path
         The page's folder.
     loaded : list of (model, tokenizer, meta)
-        As :func:`musicgate.nn.hub.load_model` returns them (``meta["name"]`` names the file).
+        As :func:`musicgate.nn.hub.load_model` returns them (``meta["name"]`` names the file;
+        ``meta["dataset"]["bar_lines"]``, when the checkpoint has it, is what the page draws a model's
+        bar plans from).
         Models the page cannot run (other cells, event vocabularies) are left out, and the section
         says so.
     program : int
@@ -300,7 +324,7 @@ def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program:
             left_out.append(f"Not in the live panel: {name} ({reason}).")
             continue
         export_model(model, tok, folder / f"model-{name}.js", name=name, label=name,
-                     units=(units or {}).get(name))
+                     units=(units or {}).get(name), bar_lines=(meta.get("dataset") or {}).get("bar_lines"))
         written.append((name, f"model-{name}.js"))
     if not written:
         shutil.rmtree(folder, ignore_errors=True)

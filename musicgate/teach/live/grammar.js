@@ -13,6 +13,8 @@
   const FORM = {REPEAT_START: "|:", REPEAT_END: ":|", ENDING_1: "|1", ENDING_2: "|2", PART_END: "||"};
   const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.2;  // as musicgate generate
   const DEFAULT_BARS = 16;  // musicgate.generation.api.DEFAULT_BARS: the plan of a model with form inputs
+  const CORPUS = "corpus";  // bars: draw the plan from the model's barLines (its training tunes' bar-line counts)
+  const PLAN_STREAM = 0x6261;  // the plan's own random stream (seed ^ this): the token draws stay as they were
 
   /** mulberry32: a small seeded PRNG, uniform floats in [0, 1). */
   function mulberry32(seed) {
@@ -261,27 +263,61 @@
       }
     }
     if (!Number.isInteger(o.seed)) throw new Error(`seed must be a whole number, got ${o.seed}`);
-    if (o.bars !== undefined && !(Number.isInteger(o.bars) && o.bars >= 1)) {
-      throw new Error(`bars must be a whole number >= 1 (the bar lines the tune is planned to have), got ${o.bars}`);
-    }
+    checkBars(o.bars);
     return V.keyId(o.key);
+  }
+
+  function checkBars(bars) {
+    if (bars !== undefined && bars !== CORPUS && !(Number.isInteger(bars) && bars >= 1)) {
+      throw new Error(`bars must be a whole number >= 1 (the bar lines the tune is planned to have) or ` +
+                      `"${CORPUS}" (drawn from the training tunes), got ${typeof bars === "string" ? JSON.stringify(bars) : bars}`);
+    }
+  }
+
+  /**
+   * The bar plan of a tune of `model` asked for `bars` with `seed`, as musicgate generate makes it:
+   * {plannedBars, planSource}. A whole number is taken as given ("given"); "corpus" draws one from
+   * the model's barLines (the training tunes' bar-line counts) with its own stream of the seed
+   * ("corpus"); left out, "corpus" for a model with barLines, else DEFAULT_BARS ("default").
+   * {plannedBars: null, planSource: null} for a model without form inputs, which plans nothing.
+   */
+  function barPlan(model, bars, seed) {
+    checkBars(bars);
+    if (!model.form) return {plannedBars: null, planSource: null};
+    const counts = model.barLines;
+    if (bars === undefined) {
+      if (!counts) return {plannedBars: DEFAULT_BARS, planSource: "default"};
+      bars = CORPUS;
+    }
+    if (bars !== CORPUS) return {plannedBars: bars, planSource: "given"};
+    if (!counts) {
+      throw new Error(`bars "${CORPUS}" needs a model whose file has its training tunes' bar-line counts, and ` +
+                      `${model.name} has none (export it again with musicgate export); give a whole number of bars`);
+    }
+    if (!Number.isInteger(seed)) throw new Error(`seed must be a whole number, got ${seed}`);
+    const total = counts.reduce((a, [, v]) => a + v, 0), u = mulberry32(seed ^ PLAN_STREAM)() * total;
+    let sum = 0;
+    for (const [k, v] of counts) { sum += v; if (u < sum) return {plannedBars: k, planSource: CORPUS}; }
+    return {plannedBars: counts[counts.length - 1][0], planSource: CORPUS};
   }
 
   /**
    * Sample one tune: {model (a Model), key ("D major"), temperature > 0, minP in [0, 1) (default 0.2, as
    * musicgate generate: tokens less than minP times as likely as the likeliest are left out, EOS and
-   * bar lines never), seed, maxNotes, minNotes, bars (a model with form inputs: the planned bar lines, default 16 as
-   * musicgate generate; other models ignore it)}.
+   * bar lines never), seed, maxNotes, minNotes, bars (a model with form inputs: the planned bar lines, a
+   * whole number >= 1 or "corpus", drawn from the model's barLines with the seed; default "corpus" for a
+   * model with barLines, else 16, as musicgate generate; other models ignore it: see barPlan)}.
    * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars (the decoded bar
-   * lines), plannedBars (the plan the model read; null for a model without form inputs), barLines (the
-   * bar-line tokens written, as the plan counts them), ...}.
+   * lines), plannedBars (the plan the model read; null for a model without form inputs), planSource
+   * ("corpus", "given", "default" or null), barLines (the bar-line tokens written, as the plan counts
+   * them), ...}. For one seed and plan the tune is the same whether the plan was given or drawn.
    */
   function sampleTune(model, opts) {
     const V = model.vocab || (model.vocab = new Vocab(model.tokenizer));
     const o = Object.assign({temperature: 1, seed: 0, maxNotes: 64}, opts);
     if (o.minP === undefined) o.minP = DEFAULT_MIN_P;  // also when given as undefined (the panel's generate)
     const keyId = checkOptions(V, o);
-    const plannedBars = model.form ? (o.bars === undefined ? DEFAULT_BARS : o.bars) : null;
+    const {plannedBars, planSource} = barPlan(model, o.bars, o.seed);
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
     if (minNotes > length) throw new Error(`minNotes ${minNotes} is greater than maxNotes ${length}`);
     const grammar = model.grammar || (model.grammar = new Grammar(V, true));
@@ -316,7 +352,7 @@
     }
     const noteKeep = perNote(V, ids, keep, model.cell === "rnn" ? "last" : "mean");
     return Object.assign(decode(V, ids), {ids, keep, noteKeep, units, cell: model.cell, model: model.name,
-                                          temperature: o.temperature, minP: o.minP, seed: o.seed, plannedBars,
+                                          temperature: o.temperature, minP: o.minP, seed: o.seed, plannedBars, planSource,
                                           barLines: ids.filter(t => V.isBar(t)).length});
   }
 
@@ -343,6 +379,8 @@
   }
 
   live.DEFAULT_BARS = DEFAULT_BARS;
+  live.CORPUS = CORPUS;
+  live.barPlan = barPlan;
   live.mulberry32 = mulberry32;
   live.draw = draw;
   live.Vocab = Vocab;

@@ -16,7 +16,9 @@
  * form.count.weight, form.left.weight of shape [P+1, embed]): the layer-0 input x is the token's
  * embedding plus count[c] + left[l], where count = the bar-line tokens read so far, this one
  * included, c = min(count, P-1) and l = min(max(plan - count, 0), P-1); without a plan (-1) c = l = P.
- * The state carries {count, total: plan or -1} as its `form` property.
+ * The state carries {count, total: plan or -1} as its `form` property. Such a model may also have
+ * `barLines` ({"17": training tunes with 17 bar lines, ...}), from which grammar.js draws the plans;
+ * the model keeps them as `barLines`, [[bar lines, tunes], ...] in increasing order, or null.
  *
  * Lookback inputs (musicgate.nn.lookback; header `lookback: {bars [k_1..k_K], clock {dur_ids,
  * dur_steps, pending_ids, line_ids, pad_id}, span S}` and tensors look.table.weight [K*(V+1), 32],
@@ -119,6 +121,17 @@
         this.form = {buckets: P, barlineIds: f.barline_ids.slice(), isBar,
                      count: need("form.count.weight", [P + 1, this.embedSize]),
                      left: need("form.left.weight", [P + 1, this.embedSize])};
+      }
+      this.barLines = null;
+      if (p.barLines !== undefined && p.barLines !== null) {
+        const b = p.barLines, pairs = typeof b === "object" && !Array.isArray(b)
+          ? Object.entries(b).map(([k, v]) => [/^[0-9]+$/.test(k) ? Number(k) : NaN, v]) : [];
+        if (!this.form || !pairs.length || !pairs.every(([k, v]) => k >= 1 && Number.isInteger(v) && v >= 0)
+            || !pairs.some(([, v]) => v > 0)) {
+          throw new Error(`${where}: its barLines should be {bar lines (a whole number >= 1): tunes (a whole number ` +
+                          `>= 0), some above 0}, on a model with form inputs; got ${JSON.stringify(b).slice(0, 200)}`);
+        }
+        this.barLines = pairs.filter(([, v]) => v > 0).sort((x, y) => x[0] - y[0]);
       }
       this.look = null;
       if (p.lookback !== undefined && p.lookback !== null) this.look = this._lookback(p.lookback, where, need);

@@ -7,12 +7,15 @@
  * the LSTM's forget gate, the GRU's update gate (1 = keep the old memory), the RNN's hidden state.
  *
  * A model with form inputs also gets a "Bars" menu: the bar lines the tune is planned to have, which
- * the model reads as the bars so far and the bars left (as musicgate generate --bars).
+ * the model reads as the bars so far and the bars left (as musicgate generate --bars). When its file
+ * has the training tunes' bar-line counts, the menu starts on "as in the corpus": each seed draws its
+ * plan from them, as musicgate generate does without --bars.
  *
  * Public API (window.MusicgateLive): generate({model, key, temperature, minP, seed, maxNotes, bars}) -> tune
- * (throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
+ * (bars: a whole number or "corpus"; throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
  * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
- * what is playing now; summary(tune) -> the tune's info line; maxNotesFor(model, bars) -> the panel's cut.
+ * what is playing now; summary(tune) -> the tune's info line; maxNotesFor(model, bars) -> the panel's cut;
+ * panelOptions(model name, key, temperature, seed, bars menu value) -> what the panel asks generate for.
  */
 (function (root) {
   "use strict";
@@ -20,6 +23,7 @@
   const SECONDS_PER_BEAT = 0.5;  // 120 quarter notes a minute, as the gallery's recordings
   const MAX_NOTES = live.MAX_NOTES = 128;  // the panel's tunes end where the model ends them, or are cut here
   const BAR_CHOICES = live.BAR_CHOICES = [8, 12, 16, 24, 32];  // the Bars menu (models with form inputs)
+  const AS_IN_CORPUS = "as in the corpus";  // the Bars menu's first entry, for models with barLines
   const NOTES_PER_BAR = 8;  // a long plan raises the cut to this many notes a bar, so 32 bars are not cut short
   const IN_KEY = "#0072b2", OUT_KEY = "#e69f00", BAR = "#999";  // Okabe-Ito: colour-blind safe
   const GATE_TEXT = {
@@ -53,13 +57,23 @@
 
   /** The panel's cut for a tune of `model` planned to `bars` bar lines: MAX_NOTES, more for a long plan. */
   function maxNotesFor(model, bars) {
-    return model && model.form && bars ? Math.max(MAX_NOTES, NOTES_PER_BAR * bars) : MAX_NOTES;
+    return model && model.form && Number.isInteger(bars) ? Math.max(MAX_NOTES, NOTES_PER_BAR * bars) : MAX_NOTES;
+  }
+
+  /** generate's options for the panel's settings; `menu` is the Bars menu's value ("corpus" or a number). */
+  function panelOptions(name, key, temperature, seed, menu) {
+    const m = ui.models[name];
+    if (!m) throw new Error(`unknown model ${JSON.stringify(name)}: give one of ${Object.keys(ui.models).join(", ")}`);
+    const bars = !m.form ? undefined : (menu === live.CORPUS ? menu : Number(menu));
+    // the cut follows the plan drawn for this seed, so a drawn plan gives the tune a given one does
+    return {model: name, key, temperature, seed, bars, maxNotes: maxNotesFor(m, live.barPlan(m, bars, seed).plannedBars)};
   }
 
   /** One line about a tune: model, notes, key, meter, the bar plan (models with form inputs), settings. */
   function summary(tune) {
+    const from = tune.planSource === "corpus" ? " (drawn from the corpus)" : "";
     const plan = tune.plannedBars === null || tune.plannedBars === undefined ? ""
-      : `, ${tune.plannedBars} bars planned, ${tune.barLines} bar lines written`;
+      : `, ${tune.plannedBars} bars planned${from}, ${tune.barLines} bar lines written`;
     return `${tune.model}: ${tune.notes.length} notes in ${tune.key}, ${tune.meter || "4/4"}${plan} ` +
            `(temperature ${tune.temperature}, seed ${tune.seed})`;
   }
@@ -306,8 +320,6 @@
     key.id = "live-key";
     const bars = document.createElement("select");
     bars.id = "live-bars";
-    for (const n of BAR_CHOICES) bars.add(new Option(String(n), String(n)));
-    bars.value = String(live.DEFAULT_BARS || 16);
     const temp = document.createElement("input");
     Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});  // musicgate generate's default (with min-p 0.2)
     const tempOut = document.createElement("output");
@@ -336,7 +348,17 @@
     };
     const barsControl = control("Bars", bars);
     barsControl.title = "The bar lines the model plans the tune to have (it reads the bars so far and the bars left)";
-    const showBars = () => { barsControl.hidden = !ui.models[model.value].form; };
+    let picked = null;  // the Bars entry the reader chose, kept across models that have it
+    bars.addEventListener("change", () => { picked = bars.value; });
+    const showBars = () => {  // "as in the corpus" first, and the default, for a model with the training tunes' counts
+      const m = ui.models[model.value];
+      barsControl.hidden = !m.form;
+      bars.innerHTML = "";
+      if (m.barLines) bars.add(new Option(AS_IN_CORPUS, live.CORPUS));
+      for (const n of BAR_CHOICES) bars.add(new Option(String(n), String(n)));
+      const values = [...bars.options].map(o => o.value);
+      bars.value = values.includes(picked) ? picked : (m.barLines ? live.CORPUS : String(live.DEFAULT_BARS));
+    };
     model.addEventListener("change", () => { fillKeys(); showBars(); });
     fillKeys();
     showBars();
@@ -349,7 +371,9 @@
     help.className = "live-info";
     help.textContent = "Temperature: below 1 the model plays it safe, above 1 it takes more chances. " +
       "The same model, key, temperature and seed always give the same tune." +
-      (names.some(n => ui.models[n].form) ? " Bars: how many bar lines the model is told the tune will have." : "");
+      (names.some(n => ui.models[n].form) ? " Bars: how many bar lines the model is told the tune will have" +
+        (names.some(n => ui.models[n].barLines) ? ` (${AS_IN_CORPUS}: drawn for each seed from how many its ` +
+          "training tunes have, so tunes come in the corpus's mix of lengths and forms)." : ".") : "");
     const roll = document.createElement("canvas"), gates = document.createElement("canvas");
     roll.id = "live-roll"; gates.id = "live-gates";
     const caption = document.createElement("p");
@@ -360,11 +384,7 @@
     const messages = document.createElement("div");
     messages.id = "live-messages";
     panel.appendChild(messages);
-    const ask = s => {  // the panel's settings as generate's options
-      const m = ui.models[model.value], plan = m.form ? Number(bars.value) : undefined;
-      return {model: model.value, key: key.value, temperature: Number(temp.value), seed: s, bars: plan,
-              maxNotes: maxNotesFor(m, plan)};
-    };
+    const ask = s => panelOptions(model.value, key.value, Number(temp.value), s, bars.value);
     const run = async () => {
       const s = Math.max(0, Math.floor(Number(seed.value) || 0));
       seed.value = String(s);
@@ -455,6 +475,7 @@
 
   live.generate = generate;
   live.maxNotesFor = maxNotesFor;
+  live.panelOptions = panelOptions;
   live.summary = summary;
   live.level = level;
   live.play = play;
