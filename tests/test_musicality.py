@@ -51,6 +51,15 @@ def test_pitch_classes_range_and_leaps():
     assert mu.largest_leap(one) == 0 and mu.pitch_range(one) == 0
 
 
+def test_longest_run_counts_notes_on_one_pitch_in_a_row():
+    assert mu.longest_run(NINE) == 1
+    assert mu.longest_run(tune([67, 67, 67, 67, 69, 67, 67])) == 4  # G G G G A G G
+    assert mu.longest_run(tune([60, 62, 62, 62])) == 3  # the run at the end counts
+    assert mu.longest_run(tune([62] * 9)) == 9
+    assert mu.longest_run(D_TUNE) == 2  # the last D of the phrase and the first of its repeat
+    assert math.isnan(mu.longest_run(EMPTY))
+
+
 def test_every_metric_is_nan_without_notes():
     values = mu.measure(EMPTY, "C major")
     assert set(values) == set(mu.METRIC_NAMES)

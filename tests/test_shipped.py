@@ -15,9 +15,16 @@ NAMES = ("folk-rnn", "folk-lstm", "folk-gru")
 def test_shipped_models_are_small_and_parameter_matched():
     folder = pretrained_dir()
     assert sum((folder / f"{n}.pt").stat().st_size for n in NAMES) <= 20 * 2**20
-    counts = {n: count_params(load_model(n)[0]) for n in NAMES}
-    assert {load_model(n)[0].cell for n in NAMES} == {"rnn", "lstm", "gru"}
-    assert max(counts.values()) / min(counts.values()) < 1.02
+    models = {n: load_model(n)[0] for n in NAMES}
+    counts = {n: count_params(m) for n, m in models.items()}
+    assert {m.cell for m in models.values()} == {"rnn", "lstm", "gru"}
+    # The recurrent models (embedding, core, head) are matched within 2%; the form and lookback tables
+    # on top scale with each model's embedding width, and the most of them falls on the vanilla RNN,
+    # so the comparison can only flatter the baseline (README, "Shipped models").
+    core = {n: counts[n] - sum(p.numel() for k, p in m.named_parameters() if k.startswith(("form.", "look.")))
+            for n, m in models.items()}
+    assert max(core.values()) / min(core.values()) < 1.02
+    assert max(counts, key=counts.get) == "folk-rnn" and max(counts.values()) / min(counts.values()) < 1.05
     index = json.loads((folder / "models.json").read_text())
     assert {n: index[n]["params"] for n in NAMES} == counts  # the quoted numbers are these models'
 

@@ -69,6 +69,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("pitch_range", "pitch range, semitones", False, 1),
     Metric("leap_over_octave", "tunes with a leap over an octave", True, binary=True),
     Metric("largest_leap", "largest leap, semitones", False, 1),
+    Metric("longest_run", "longest run of one repeated pitch, notes", False, 1),
     Metric("pitch_classes", "pitch classes used", False, 1),
     Metric("notes", "length, notes", False, 0),
     Metric("bars", "length, bars", False, 1),
@@ -166,6 +167,17 @@ def largest_leap(notes: Notes) -> float:
     if len(notes) == 0:
         return NAN
     return float(np.abs(np.diff(notes.pitch.astype(np.int64))).max(initial=0))
+
+
+def longest_run(notes: Notes) -> float:
+    """Most consecutive notes on one pitch (1 when no pitch repeats at once); NaN without notes.
+
+    A tune stuck on one note (``G G G G | G G G G``) shows here and in no other measure."""
+    if len(notes) == 0:
+        return NAN
+    change = np.flatnonzero(np.diff(notes.pitch.astype(np.int64)) != 0)
+    bounds = np.concatenate([[-1], change, [len(notes) - 1]])
+    return float(np.diff(bounds).max())
 
 
 def leap_over_octave(notes: Notes) -> float:
@@ -364,6 +376,7 @@ def measure_batch(pieces: Sequence[Notes], keys: Sequence["Key | str"], *, windo
             "pitch_range": pitch_range(notes),
             "leap_over_octave": NAN if math.isnan(leap) else _bool(leap > 12),
             "largest_leap": leap,
+            "longest_run": longest_run(notes),
             "pitch_classes": pitch_classes_used(notes),
             "notes": float(len(notes)),
             "bars": length_bars(notes),
