@@ -211,7 +211,7 @@ def test_cli_default_model_writes_a_file(shipped, tmp_path, monkeypatch, capsys)
     assert len(read_midi(files[0])) >= n  # the MIDI file plays the repeats
     assert record["length_mode"] == "model ends" and record["meter_grammar"] is True
     assert record["temperature"] == gen.DEFAULT_TEMPERATURE == 1.0 and record["model"] == "folk-gru"
-    assert record["min_p"] == gen.DEFAULT_MIN_P == 0.2
+    assert record["min_p"] == gen.DEFAULT_MIN_P == 0.05
     assert (record["min_length"], record["max_length"]) == (32, gen.DEFAULT_LENGTH)
     assert record["ended_by_model"] == [n < gen.DEFAULT_LENGTH] and record["cut"] == [n == gen.DEFAULT_LENGTH]
     assert f"wrote generated/{files[0].name}" in out and "key-pushing flags: none" in out

@@ -11,7 +11,7 @@
   "use strict";
   const live = root.MusicgateLive = root.MusicgateLive || {};
   const FORM = {REPEAT_START: "|:", REPEAT_END: ":|", ENDING_1: "|1", ENDING_2: "|2", PART_END: "||"};
-  const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.2;  // as musicgate generate
+  const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.05;  // as musicgate generate
   const DEFAULT_BARS = 16;  // musicgate.generation.api.DEFAULT_BARS: the plan of a model with form inputs
   const CORPUS = "corpus";  // bars: draw the plan from the model's barLines (its training tunes' bar-line counts)
   const PLAN_STREAM = 0x6261;  // the plan's own random stream (seed ^ this): the token draws stay as they were
@@ -302,7 +302,7 @@
   }
 
   /**
-   * Sample one tune: {model (a Model), key ("D major"), temperature > 0, minP in [0, 1) (default 0.2, as
+   * Sample one tune: {model (a Model), key ("D major"), temperature > 0, minP in [0, 1) (default 0.05, as
    * musicgate generate: tokens less than minP times as likely as the likeliest are left out, EOS and
    * bar lines never), seed, maxNotes, minNotes, bars (a model with form inputs: the planned bar lines, a
    * whole number >= 1 or "corpus", drawn from the model's barLines with the seed; default "corpus" for a

@@ -321,7 +321,7 @@
     const bars = document.createElement("select");
     bars.id = "live-bars";
     const temp = document.createElement("input");
-    Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});  // musicgate generate's default (with min-p 0.2)
+    Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});  // musicgate generate's default (with min-p 0.05)
     const tempOut = document.createElement("output");
     tempOut.textContent = "1.0";
     temp.addEventListener("input", () => { tempOut.textContent = Number(temp.value).toFixed(1); });
