@@ -140,6 +140,8 @@ def test_plans_are_drawn_from_the_training_tunes_bar_counts(tmp_path, capsys):
     again = gen.generate_run(str(path), key="D", num=400, seed=5, length=8).settings["planned_bars"]
     assert again == run.settings["planned_bars"]  # the seed makes the plans too
     assert gen.generate_run(str(path), key="D", num=2, seed=5, length=8, bars=12).settings["planned_bars"] == [12, 12]
+    short, _, _ = _checkpoint(tmp_path / "short.pt", form=True, bar_lines={"4": 1000, "12": 1})
+    assert set(gen.generate_run(str(short), key="D", num=20, seed=5, length=8).settings["planned_bars"]) == {12}
     out = tmp_path / "out"
     assert main(["generate", "--model", str(path), "--key", "G", "--num", "6", "--seed", "3", "-o", str(out)]) == 0
     assert re.search(r"\((8|18|8-18) bars planned, drawn from the training tunes\)", capsys.readouterr().out)

@@ -200,6 +200,9 @@ def test_a_planned_tune_decodes_in_python(page, site):
     from musicgate.generation.api import DEFAULT_BARS
 
     assert page.evaluate("() => MusicgateLive.DEFAULT_BARS") == DEFAULT_BARS
+    from musicgate.generation.api import MIN_DRAWN_BARS
+    assert page.evaluate("() => MusicgateLive.MIN_DRAWN_BARS") == MIN_DRAWN_BARS
+
     for t in tunes:
         ids = np.array(t["ids"])
         assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
@@ -286,6 +289,11 @@ def test_the_plan_is_drawn_from_the_corpus_counts(page, site):
                 none: [0, 1, 2].map(s => draw(ms[form], undefined, s)),
                 given: [draw(ms[corpus], 12, 3), draw(ms[form], 12, 3)]}; }""", [CORPUS, FORM])
     assert js["counts"] == [[int(k), v] for k, v in BAR_LINES.items()]  # the checkpoint's counts reached the page
+    # a corpus whose short tunes are fragments: plans are drawn from 8 bar lines up, as in Python
+    short = page.evaluate("""([corpus]) => { const m = MusicgateLive.loadModels([corpus]).models[corpus];
+        const fragments = Object.assign(Object.create(Object.getPrototypeOf(m)), m, {barLines: [[4, 1000], [12, 1]]});
+        return [0, 1, 2, 3].map(s => MusicgateLive.barPlan(fragments, undefined, s).plannedBars); }""", [CORPUS])
+    assert short == [12, 12, 12, 12]
     plans = np.array([p["plannedBars"] for p in js["plans"]])
     assert {p["planSource"] for p in js["plans"]} == {"corpus"}
     assert set(plans.tolist()) == set(weights)  # only the corpus's counts, and every one of them

@@ -45,6 +45,9 @@ DEFAULT_BARS = 16
 """Planned bar lines of a piece from a model with form inputs when none is given and the checkpoint does
 not record its corpus's bar counts (the median of the folk corpus); the model reads the bars so far and
 the bars left, so it can shape the tune to end there."""
+MIN_DRAWN_BARS = 8
+"""The shortest plan drawn from a model's training tunes: tunes with fewer bar lines (5% of the folk
+corpus) are fragments, and the 32-note minimum length would run past a plan that short."""
 
 
 def key_slug(key: "Key | str") -> str:
@@ -235,7 +238,8 @@ def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: 
     """(planned bar lines per piece, where they came from) of a run.
 
     ``bars`` when given ("--bars"); else, for a model whose checkpoint records its training tunes'
-    bar-line counts (``counts``: count -> tunes), one count per piece drawn from them with the seed
+    bar-line counts (``counts``: count -> tunes), one count (at least :data:`MIN_DRAWN_BARS`) per
+    piece drawn from them with the seed
     ("drawn from the training tunes"), so a set of tunes has the corpus's mix of lengths and forms;
     else :data:`DEFAULT_BARS` ("default"). (None, None) for models without form inputs and for
     exact-length runs (a study of the model without a plan).
@@ -258,7 +262,7 @@ def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: 
     if counts:
         values = np.array([int(k) for k in counts], np.int64)
         weights = np.array([float(v) for v in counts.values()])
-        weights = np.where(values > have, weights, 0.0)  # a plan past the primer's bar lines
+        weights = np.where((values > have) & (values >= MIN_DRAWN_BARS), weights, 0.0)  # past the primer's
         if weights.sum() > 0:
             rng = np.random.default_rng([int(seed), 0x6261])  # its own stream: the sampling's seed stays as it was
             return rng.choice(values, size=num, p=weights / weights.sum()), "drawn from the training tunes"

@@ -13,6 +13,7 @@
   const FORM = {REPEAT_START: "|:", REPEAT_END: ":|", ENDING_1: "|1", ENDING_2: "|2", PART_END: "||"};
   const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.05;  // as musicgate generate
   const DEFAULT_BARS = 16;  // musicgate.generation.api.DEFAULT_BARS: the plan of a model with form inputs
+  const MIN_DRAWN_BARS = 8;  // musicgate.generation.api.MIN_DRAWN_BARS: the shortest plan drawn from the corpus
   const CORPUS = "corpus";  // bars: draw the plan from the model's barLines (its training tunes' bar-line counts)
   const PLAN_STREAM = 0x6261;  // the plan's own random stream (seed ^ this): the token draws stay as they were
 
@@ -295,9 +296,11 @@
                       `${model.name} has none (export it again with musicgate export); give a whole number of bars`);
     }
     if (!Number.isInteger(seed)) throw new Error(`seed must be a whole number, got ${seed}`);
-    const total = counts.reduce((a, [, v]) => a + v, 0), u = mulberry32(seed ^ PLAN_STREAM)() * total;
+    const usable = counts.filter(([k]) => k >= MIN_DRAWN_BARS);  // shorter tunes are fragments
+    const total = usable.reduce((a, [, v]) => a + v, 0), u = mulberry32(seed ^ PLAN_STREAM)() * total;
+    if (!(total > 0)) return {plannedBars: DEFAULT_BARS, planSource: "default"};  // as Python
     let sum = 0;
-    for (const [k, v] of counts) { sum += v; if (u < sum) return {plannedBars: k, planSource: CORPUS}; }
+    for (const [k, v] of usable) { sum += v; if (u < sum) return {plannedBars: k, planSource: CORPUS}; }
     return {plannedBars: counts[counts.length - 1][0], planSource: CORPUS};
   }
 
@@ -379,6 +382,7 @@
   }
 
   live.DEFAULT_BARS = DEFAULT_BARS;
+  live.MIN_DRAWN_BARS = MIN_DRAWN_BARS;
   live.CORPUS = CORPUS;
   live.barPlan = barPlan;
   live.mulberry32 = mulberry32;
