@@ -147,12 +147,32 @@ def test_min_p_keeps_exactly_the_tokens_at_least_min_p_times_as_likely_as_the_be
 def test_min_p_leaves_the_form_tokens_their_probability():
     """A repeat sign the model gives 0.1 where BAR has 0.9 survives min-p 0.2: which bar line, and the
     end, keep the model's own probabilities (min-p trims unlikely notes)."""
-    from musicgate.generation.sample import _Vocab
+    from musicgate.generation.sample import _filter_logits, _Vocab
 
     tok = make_tokenizer("melody", pitch_range=(60, 72))
     voc = _Vocab.of(tok)
     assert set(voc.form_ids) == {tok.eos_id, *map(int, tok.barline_ids)}
     assert tok.ids["REPEAT_END"] in voc.form_ids and tok.ids["PITCH_60"] not in voc.form_ids
+    from musicgate.generation import sample as sampling
+
+    probs = torch.full((1, len(tok)), 1e-6)
+    probs[0, tok.bar_id], probs[0, tok.ids["REPEAT_END"]], probs[0, tok.ids["PITCH_60"]] = 0.8, 0.1, 0.1
+    x = _filter_logits(probs.log(), temperature=1.0, top_k=None, top_p=None, min_p=0.2, min_p_exempt=voc.form_ids)
+    assert torch.isfinite(x[0, tok.ids["REPEAT_END"]]) and not torch.isfinite(x[0, tok.ids["PITCH_60"]])
+    # ... and the sampler passes them at every step
+    seen = []
+
+    def spy(x, **kw):
+        seen.append(kw["min_p_exempt"])
+        return _filter_logits(x, **kw)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(sampling, "_filter_logits", spy)
+    try:
+        sampling.sample(tiny_lm(tok), tok, keys=[parse_key("D major")], length=6, min_p=0.2, seed=0)
+    finally:
+        mp.undo()
+    assert seen and all(set(e) == set(voc.form_ids) for e in seen)
 
 
 def tiny_lm(tok, cell="gru", hidden=16, seed=0):
