@@ -99,6 +99,16 @@ def test_unbalanced_form_is_read_as_written_and_named():
     assert "second ending without first" in form_problems(second_only.bars)
     assert "repeat start without end" in form_problems(second_only.bars)
     assert len(second_only.played()) == len(second_only)  # nothing to repeat
+
+
+def test_a_repeat_back_to_a_pickup_plays_on_without_a_gap():
+    """The pickup completes the short last bar: the repeat goes on from the pickup's note at once."""
+    tune = read_abc("X:1\nM:2/4\nL:1/8\nK:G\nD | G2 AB | c2 B :|\n").notes
+    assert tune.onset[0] == 1.5  # the pickup: the first bar line falls one bar after 0
+    played = tune.played()
+    assert played.pitch.tolist() == tune.pitch.tolist() * 2
+    assert played.onset.tolist() == [1.5, 2, 3, 3.5, 4, 5, 5.5, 6, 7, 7.5, 8, 9]
+    assert np.allclose(played.onset[1:], played.onset[:-1] + played.duration[:-1])  # no silence inside
     assert form_problems(read_abc(AABB).notes.bars) == []
 
 

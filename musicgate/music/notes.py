@@ -324,10 +324,15 @@ class Notes:
         A repeat end ``:|`` goes back to the last repeat start ``|:``, part end ``||`` or earlier
         repeat end, or to the start of the tune when there is none (as musicians do); on the second
         time through, a first ending ``|1`` inside the repeat is skipped and playing goes on after
-        the ``:|`` (where the second ending stands). Notes without repeat ends are returned as they
-        are. The result carries plain bar lines only; tempo, key and meter marks stay where they were.
+        the ``:|`` (where the second ending stands). A repeat back to the start of a tune with a
+        pickup goes back to the pickup's first note, which follows the short last bar at once (the
+        silence before the pickup is played once, at the start). Notes without repeat ends are returned
+        as they are. The result carries plain bar lines only; tempo, key and meter marks stay where
+        they were.
         """
-        spans = form_spans(self.bars, max(self.end, self.bars[-1][0] if self.bars else 0.0))
+        lines = [b for b, _ in self.bars if b > 0]
+        pickup = float(self.onset.min()) if len(self) and lines and 0 < self.onset.min() < lines[0] else 0.0
+        spans = form_spans(self.bars, max(self.end, self.bars[-1][0] if self.bars else 0.0), begin=pickup)
         if len(spans) <= 1:
             return self
         parts, lines, t = [], [], 0.0
@@ -342,10 +347,11 @@ class Notes:
         return out.sorted()
 
 
-def form_spans(bars: Iterable[tuple[float, str]], end: float) -> list[tuple[float, float]]:
+def form_spans(bars: Iterable[tuple[float, str]], end: float, begin: float = 0.0) -> list[tuple[float, float]]:
     """The (start, stop) beat spans of the written music in the order they are played (see
-    :meth:`Notes.played`); one span (0, end) when nothing repeats."""
-    spans, pos, start, first = [], 0.0, 0.0, None
+    :meth:`Notes.played`); one span (0, end) when nothing repeats. A repeat back to the start of the
+    tune goes back to ``begin`` (a pickup's first note: the silence before it is played once)."""
+    spans, pos, start, first = [], 0.0, float(begin), None
     for b, kind in bars:
         if kind == ":|" and b > pos:
             back_to = first if first is not None and start <= first < b else b

@@ -204,9 +204,9 @@
    * The [start, stop] beat spans of the written tune in the order they are played: repeats and first
    * and second endings unrolled, as musicgate.music.notes.form_spans (and so the gallery's audio) plays them.
    */
-  function formSpans(bars, end) {
+  function formSpans(bars, end, begin = 0) {  // begin: a pickup's first note, where a repeat to the start goes
     const spans = [];
-    let pos = 0, start = 0, first = null;
+    let pos = 0, start = begin, first = null;
     for (const {beat: b, kind} of bars) {
       if (kind === ":|" && b > pos) {
         const backTo = first !== null && start <= first && first < b ? first : b;

@@ -122,7 +122,10 @@
     let at = 0;
     const played = [];
     const end = Math.max(tune.end, tune.bars.length ? tune.bars[tune.bars.length - 1].beat : 0);
-    for (const [a, c] of live.formSpans(tune.bars, end)) {
+    const lines = tune.bars.map(x => x.beat).filter(b => b > 0);  // as Notes.played(): a repeat to the start
+    const first = tune.notes.length ? Math.min(...tune.notes.map(n => n.onset)) : 0;  // goes to the pickup
+    const begin = lines.length && first > 0 && first < lines[0] ? first : 0;
+    for (const [a, c] of live.formSpans(tune.bars, end, begin)) {
       for (const n of tune.notes) if (n.onset >= a && n.onset < c) played.push({n, beat: n.onset - a + at});
       ui.spans.push([a, c, at]);
       at += c - a;
