@@ -169,9 +169,26 @@ def test_cli_memory_seeds_init_preset_and_bad_input(tmp_path, capsys):
     assert data["seeds"] == [0, 1] and data["inits"] == ["default", "forget1"] and len(data["results"]) == 8
     assert data["configs"]["adding"]["steps"] == 2 and len(data["summary"]) == 4
     assert "| adding | 4 | gru | forget1 |" in out.with_suffix(".md").read_text()
+    assert main(["-q", "bench", "memory", "--task", "adding", "--T", "4", "--cell", "gru", "--steps", "2",
+                 "--hidden", "4", "--until-solved", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["configs"]["adding"]["until_solved"] is True
     for bad in (["--init", "chrono", "--cell", "rnn"], ["--init", "warm"], ["--init", "chrono", "--init-t-max", "1"],
                 ["--seeds", "1,1"], ["--preset", "nobody"], ["--seed", "1", "--seeds", "2"]):
         capsys.readouterr()
         assert main(["bench", "memory", "--T", "4", "--steps", "1", *bad]) == 2, bad
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "Traceback" not in err[0], bad
+
+
+def test_until_solved_stops_early_and_the_table_gives_the_steps():
+    cfg = MemoryConfig(lstm_hidden=16, steps=3000, batch_size=32, eval_size=256, lr=0.01, until_solved=True)
+    stopped = run_memory_task("adding", 5, "gru", cfg)
+    assert 50 <= stopped.steps < 3000 and stopped.max_steps == 3000
+    assert stopped.loss < 0.1 * stopped.baseline               # held-out: solved, not only training
+    assert stopped.history[-1][0] == stopped.steps
+    full = run_memory_task("adding", 5, "gru", MemoryConfig(lstm_hidden=16, steps=60, batch_size=32, eval_size=32))
+    assert full.steps == full.max_steps == 60                    # off by default: the whole budget
+    row = memory_table([stopped, full]).splitlines()
+    assert f"| {stopped.steps:,} of 3,000 |" in row[2] and "| 60 |" in row[3]
+    old = {k: v for k, v in result_dicts([full])[0].items() if k != "max_steps"}  # saved before it existed
+    assert summarise(results_from_dicts([old]))[0].steps == 60

@@ -60,6 +60,9 @@ def register(sub) -> None:
                      "that cell with that init only")
     mem.add_argument("--steps", type=positive_int, default=None,
                      help="training steps per run (default 300, MemoryConfig.steps)")
+    mem.add_argument("--until-solved", action="store_true",
+                     help="stop a run before --steps once its mean training loss over 50 steps is under 5%% "
+                          "of the baseline; the table gives the steps each seed took")
     mem.add_argument("--hidden", type=positive_int, default=None,
                      help="LSTM units; the others get the same parameter count (default 32, MemoryConfig.lstm_hidden)")
     mem.add_argument("--batch-size", type=positive_int, default=None,
@@ -135,7 +138,7 @@ def memory(args) -> int:
         raise ConfigError("give --seed (one seed) or --seeds (several), not both")
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed or 0]
     overrides = given(steps=args.steps, lstm_hidden=args.hidden, batch_size=args.batch_size, lr=args.lr,
-                      init_t_max=args.init_t_max)
+                      init_t_max=args.init_t_max, until_solved=args.until_solved or None)
     if args.hidden is not None:
         overrides["params"] = None   # --hidden sizes the LSTM; the preset's parameter count no longer applies
     configs = {task: build_config(MemoryConfig, {**(asdict(preset["tasks"][task][1]) if preset and task in

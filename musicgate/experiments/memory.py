@@ -40,6 +40,8 @@ ADDING_BASELINE = 1.0 / 6.0       # exact MSE of always predicting 1 on this gen
 COPY_SYMBOLS, COPY_BLANK, COPY_MARKER, COPY_VOCAB = 10, 0, 9, 10
 OPTIMIZERS = ("adam", "rmsprop")
 SOLVED = 0.1   # a run "solves" a task when its loss is under this fraction of the baseline
+STOP_WINDOW = 50   # ``until_solved``: training steps whose mean loss is compared with the baseline
+STOP_AT = SOLVED / 2   # ... and the fraction of the baseline it must be under to stop
 
 
 def copy_baseline(T: int) -> float:
@@ -126,6 +128,9 @@ class MemoryConfig:
     init_t_max : chrono's longest time scale in steps (> 1); None: the task's sequence length.
     eval_size : held-out sequences of the final loss.
     seed : seeds the weights, the chrono draws, the training and the evaluation data.
+    until_solved : stop before ``steps`` once the mean training loss over the last
+        :data:`STOP_WINDOW` steps is under :data:`STOP_AT` of the baseline (half the "solved"
+        line, so the held-out loss is solved too); ``steps`` is then the most a run may take.
     """
 
     lstm_hidden: int = setting(32, ge=1)
@@ -139,6 +144,7 @@ class MemoryConfig:
     init_t_max: float | None = setting(None, gt=1)
     eval_size: int = setting(500, ge=1)
     seed: int = setting(0, ge=0)
+    until_solved: bool = False
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -151,6 +157,8 @@ class MemoryResult:
     """The final loss of one (task, T, cell, init, seed) run on a held-out batch.
 
     ``history`` holds (step, mean training loss over the preceding steps) about 20 times a run.
+    ``steps`` is the steps trained; ``max_steps`` the budget (larger when ``until_solved`` stopped
+    the run early; None in results saved before it existed: the same as ``steps``).
     """
 
     task: str
@@ -166,6 +174,7 @@ class MemoryResult:
     t_max: float | None = None
     seed: int = 0
     history: list = field(default_factory=list)
+    max_steps: int | None = None
 
     @property
     def ratio(self) -> float:
@@ -183,7 +192,7 @@ class MemorySummary:
     init: str
     hidden: int
     params: int
-    steps: int
+    steps: int   # the budget of each run
     seeds: list
     loss: float
     lo: float
@@ -191,6 +200,7 @@ class MemorySummary:
     baseline: float
     solved: int
     seconds: float
+    steps_run: list = field(default_factory=list)   # per seed: steps trained (fewer where solved early)
 
     @property
     def ratio(self) -> float:
@@ -242,7 +252,9 @@ def run_memory_task(task: str, T: int, cell: str, config: MemoryConfig | None = 
     opt = opt_class(model.parameters(), lr=config.lr)
     start = time.perf_counter()
     every = max(1, config.steps // 20)
-    history, running = [], 0.0
+    history, running, recent = [], 0.0, []
+    baseline = ADDING_BASELINE if task == "adding" else copy_baseline(T)
+    trained = config.steps
     bar = tqdm(range(config.steps), disable=not progress, desc=f"{task} T={T} {cell} {config.init}",
                unit="step", leave=False)
     for step in bar:
@@ -253,20 +265,28 @@ def run_memory_task(task: str, T: int, cell: str, config: MemoryConfig | None = 
         if config.clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         opt.step()
-        running += float(loss.detach())
-        if (step + 1) % every == 0 or step + 1 == config.steps:
+        value = float(loss.detach())
+        running += value
+        recent = (recent + [value])[-STOP_WINDOW:]
+        solved = (config.until_solved and len(recent) == STOP_WINDOW
+                  and sum(recent) / STOP_WINDOW < STOP_AT * baseline)
+        if (step + 1) % every == 0 or step + 1 == config.steps or solved:
             history.append((step + 1, running / (step + 1 - (history[-1][0] if history else 0))))
             running = 0.0
-        bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        bar.set_postfix(loss=f"{value:.4f}")
+        if solved:
+            trained = step + 1
+            break
+    bar.close()
     model.eval()
     with torch.no_grad():
         x, y = make(config.eval_size, T, generator=eval_gen)
         final = float(_loss(task, model, x, y))
-    baseline = ADDING_BASELINE if task == "adding" else copy_baseline(T)
     return MemoryResult(task=task, T=T, cell=cell, hidden=model.rnn.hidden_size,
-                        params=count_params(model), steps=config.steps, loss=final,
+                        params=count_params(model), steps=trained, loss=final,
                         baseline=baseline, seconds=time.perf_counter() - start,
-                        init=config.init, t_max=t_max, seed=config.seed, history=history)
+                        init=config.init, t_max=t_max, seed=config.seed, history=history,
+                        max_steps=config.steps)
 
 
 def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
@@ -330,7 +350,7 @@ def summarise(results: Sequence[MemoryResult]) -> list[MemorySummary]:
     """One row per (task, T, cell, init), in first-seen order: mean over seeds, 95% t-interval."""
     groups: dict[tuple, list[MemoryResult]] = {}
     for r in results:
-        groups.setdefault((r.task, r.T, r.cell, r.init, r.steps), []).append(r)
+        groups.setdefault((r.task, r.T, r.cell, r.init, r.max_steps or r.steps), []).append(r)
     rows = []
     for (task, T, cell, init, steps), runs in groups.items():
         mean, lo, hi = seed_interval([r.loss for r in runs], floor=0.0)
@@ -338,7 +358,8 @@ def summarise(results: Sequence[MemoryResult]) -> list[MemorySummary]:
                                   params=runs[0].params, steps=steps, seeds=[r.seed for r in runs],
                                   loss=mean, lo=lo, hi=hi, baseline=runs[0].baseline,
                                   solved=sum(r.loss < SOLVED * r.baseline for r in runs),
-                                  seconds=sum(r.seconds for r in runs) / len(runs)))
+                                  seconds=sum(r.seconds for r in runs) / len(runs),
+                                  steps_run=[r.steps for r in runs]))
     return rows
 
 
@@ -356,7 +377,9 @@ def memory_table(results: Sequence[MemoryResult], published: dict | None = None)
     lines = [head, rule]
     for r in summarise(results):
         fmt = ".2e" if r.loss < 1e-3 else ".4f"
-        line = (f"| {r.task} | {r.T} | {r.cell} | {r.init} | {r.params:,} | {r.steps:,} | {len(r.seeds)} | "
+        steps = f"{r.steps:,}" if all(s == r.steps for s in r.steps_run) else \
+            f"{' / '.join(f'{s:,}' for s in r.steps_run)} of {r.steps:,}"
+        line = (f"| {r.task} | {r.T} | {r.cell} | {r.init} | {r.params:,} | {steps} | {len(r.seeds)} | "
                 f"{format_interval(r.loss, r.lo, r.hi, fmt)} | {r.baseline:.4f} | {r.ratio:.3f} | "
                 f"{r.solved}/{len(r.seeds)} | {r.seconds:.0f} |")
         if published:
