@@ -241,6 +241,22 @@ def test_run_retention_writes_a_reproducible_report(tiny_setup):
         assert raw["gru_pitch"].shape == (4, 40) and np.all(raw["gru_lengths"] == 40)
 
 
+def test_min_p_reaches_the_sampler_and_the_report(tiny_setup):
+    from musicgate.experiments.config import retention_config
+    from musicgate.experiments.retention_run import run_retention
+
+    tmp_path, config = tiny_setup
+    config = {**config, "models": {"gru": config["models"]["gru"]}}
+    plain = Path(run_retention({**config, "output": str(tmp_path / "plain")}))
+    cut = Path(run_retention({**config, "output": str(tmp_path / "cut"), "min_p": 0.5}))
+    assert "plain sampling (temperature 1, no key mask" in (plain / "report.md").read_text()
+    assert "min-p sampling (temperature 1, min-p 0.5, no key mask" in (cut / "report.md").read_text()
+    with np.load(plain / "tokens.npz") as a, np.load(cut / "tokens.npz") as b:
+        assert any(not np.array_equal(a[k], b[k]) for k in a.files)   # same seed, other draws
+    with pytest.raises(ConfigError, match="min_p"):
+        retention_config({}, ["min_p=1"])
+
+
 def test_cli_retention_and_bad_override(tiny_setup, capsys):
     import yaml
 

@@ -35,6 +35,9 @@ class RetentionConfig:
     n_per_key : sequences generated per key and model.
     length : notes generated per sequence (primer notes not counted).
     temperature : sampling temperature (1.0: the model as it is); no key mask, no top-k/top-p.
+    min_p : min-p sampling (None: off, the model as it is; 0.05: what ``musicgate generate`` uses).
+        It drops each step's tokens less than ``min_p`` times as likely as the likeliest; it never
+        looks at the key, so what is kept is still the model's own.
     primer_notes : 0 (start from ``BOS KEY METER``) or the first so many notes of a held-out tune
         of the same mode, transposed to each key.
     windows : window lengths (notes) of the windowed key estimates.
@@ -56,6 +59,7 @@ class RetentionConfig:
     n_per_key: int = setting(32, ge=1)
     length: int = setting(1024, ge=1)
     temperature: float = setting(1.0, gt=0)
+    min_p: float | None = setting(None, ge=0, lt=1)
     primer_notes: int = setting(0, ge=0)
     windows: list[int] = setting(factory=lambda: [16, 32], ge=1)
     profile: str = DEFAULT_PROFILE

@@ -128,11 +128,13 @@ def _sample_cell(label: str, ckpt: Path, config: RetentionConfig, keys: list[Key
         ids = []
         for i, key in enumerate(keys):
             ids += sample(model, tok, keys=[key] * config.n_per_key, length=config.length, exact=True,
-                          temperature=config.temperature, primer_ids=table[key], seed=config.seed + i,
+                          temperature=config.temperature, min_p=config.min_p, primer_ids=table[key],
+                          seed=config.seed + i,
                           batch_size=config.batch_size, progress=progress)
         n_primer = {k: int((tok.pitch_of[v] >= 0).sum()) for k, v in table.items()}
     else:
         ids = sample(model, tok, keys=targets, length=config.length, exact=True, temperature=config.temperature,
+                     min_p=config.min_p,
                      seed=config.seed, batch_size=config.batch_size, progress=progress)
         n_primer = {k: 0 for k in keys}
     seconds = time.perf_counter() - start
