@@ -34,6 +34,11 @@ def test_checkpoint_describes_itself(run):
     assert raw["config"]["model"]["cell"] == "lstm" and raw["model_args"]["cell"] == "lstm"
     assert raw["tokenizer"]["config"]["kind"] == "melody" and len(raw["tokenizer"]["vocab"]) == 197  # 191 + TIE and the five form tokens
     assert raw["dataset"]["fingerprint"] and raw["step"] == 6
+    from musicgate.data.corpora import load_prepared
+
+    prepared = load_prepared(data)   # the modes of the training tunes' KEY tokens, counted by hand
+    modes = [prepared.tokenizer.key_of(prepared.tune(int(i))[:3]).mode for i in prepared.splits["train"]]
+    assert raw["dataset"]["modes"] == {m: modes.count(m) for m in set(modes)} and set(modes) == {"major", "minor"}
     assert raw["best_val_loss"] is not None and np.isfinite(raw["best_val_loss"])
     trainer = raw["trainer"]
     assert {"optimizer", "scheduler", "rng", "loader"} <= set(trainer)
@@ -144,3 +149,21 @@ def test_rng_state_round_trip():
     set_rng_state(state)
     b = (random.random(), np.random.rand(), torch.rand(3))
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+
+
+def test_export_adds_the_mode_counts_to_a_checkpoint_without_them(run, tmp_path):
+    import json
+
+    from musicgate.data.corpora import load_prepared
+    from musicgate.train.export import export_model
+
+    run_dir, data = run
+    raw = torch.load(run_dir / "best.pt", weights_only=True)
+    counts = raw["dataset"].pop("modes")          # as a checkpoint from before they were recorded
+    old = tmp_path / "old-run"
+    old.mkdir()
+    save_checkpoint(raw, old / "best.pt")
+    entry = export_model(old, tmp_path / "models", "m", data=load_prepared(data), max_tunes=4)
+    assert entry["dataset"]["modes"] == counts
+    assert json.loads((tmp_path / "models" / "models.json").read_text())["m"]["dataset"]["modes"] == counts
+    assert load_model(tmp_path / "models" / "m.pt")[2]["dataset"]["modes"] == counts

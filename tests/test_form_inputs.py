@@ -110,12 +110,12 @@ def test_args_rebuild_and_bad_settings():
     assert not np.allclose(planned.h, trace.h, atol=1e-3)
 
 
-def _checkpoint(path, form: bool, cell: str = "gru", bar_lines: dict | None = None):
+def _checkpoint(path, form: bool, cell: str = "gru", bar_lines: dict | None = None, modes: dict | None = None):
     tok = make_tokenizer("melody", pitch_range=(21, 108))
     torch.manual_seed(0)
     extra = dict(form_inputs=8, barline_ids=[int(i) for i in tok.barline_ids]) if form else {}
     model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=16, layers=1, **extra)
-    dataset = {"name": "test", **({"bar_lines": bar_lines} if bar_lines else {})}
+    dataset = {"name": "test", **({"bar_lines": bar_lines} if bar_lines else {}), **({"modes": modes} if modes else {})}
     payload = make_checkpoint(model=model, config={"model": {"cell": cell}}, tokenizer=tok,
                               dataset=dataset, step=0, best_val_loss=None)
     return save_checkpoint(payload, path), model, tok
@@ -192,3 +192,18 @@ def test_the_final_bar_mask_marks_the_last_bar_of_whole_tunes():
     assert mask[0] == [0] * 8 + [1, 1, 1, 0]
     assert mask[1] == [0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]
     assert mask[2] == [0] * 12
+
+
+def test_a_mode_the_model_rarely_saw_is_said_once(tmp_path, capsys):
+    path, _, _ = _checkpoint(tmp_path / "m.pt", form=False, modes={"major": 990, "minor": 5, "dorian": 5})
+    notes = gen.generate_run(str(path), key="A dorian", num=1, seed=1, length=8).settings["notes"]
+    assert notes == ["m saw 5 dorian tunes among 1,000 in training, so it knows A dorian less well than the "
+                     "major and minor keys and may play the major or minor key of its signature"]
+    assert gen.generate_run(str(path), key="E minor", num=1, seed=1, length=8).settings["notes"]  # 0.5%: rare too
+    assert gen.generate_run(str(path), key="D major", num=1, seed=1, length=8).settings["notes"] == []
+    common, _, _ = _checkpoint(tmp_path / "c.pt", form=False, modes={"major": 90, "dorian": 10})
+    assert gen.generate_run(str(common), key="A dorian", num=1, seed=1, length=8).settings["notes"] == []
+    unknown, _, _ = _checkpoint(tmp_path / "u.pt", form=False)  # a checkpoint from before the counts
+    assert gen.generate_run(str(unknown), key="A dorian", num=1, seed=1, length=8).settings["notes"] == []
+    assert main(["generate", "--model", str(path), "--key", "Ador", "--seed", "3", "-o", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr().out.count("note: m saw 5 dorian tunes") == 1

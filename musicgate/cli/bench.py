@@ -147,7 +147,7 @@ def memory(args) -> int:
     set_threads(args.threads)
     log = None if args.quiet else (lambda r: print(
         f"{r.task} T={r.T} {r.cell} {r.init} seed {r.seed}: loss {r.loss:.4f} (baseline {r.baseline:.4f}, "
-        f"{r.seconds:.0f} s)", file=sys.stderr, flush=True))
+        f"{r.steps:,} steps, {r.seconds:.0f} s)", file=sys.stderr, flush=True))
     results = []
     for task in tasks:
         task_Ts = Ts or ([preset["tasks"][task][0]] if preset and task in preset["tasks"] else

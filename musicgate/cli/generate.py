@@ -103,6 +103,8 @@ def generate_command(args) -> int:
     print(f"{len(run.notes)} piece(s) of {counts} notes from {run.model_name} in {run.key.name} "
           f"({s['key_source']}), seed {run.seed}; {ending}; meter grammar {meter}; "
           f"key-pushing flags: {flags}; {time.perf_counter() - start:.1f} s")
+    for note in s["notes"]:
+        print(f"note: {note}")
     cut = [i for i, c in enumerate(s["cut"]) if c]
     if cut:
         print(f"cut at the maximum of {s['max_length']} new notes (--length), not ended by the model: "

@@ -45,6 +45,10 @@ DEFAULT_BARS = 16
 """Planned bar lines of a piece from a model with form inputs when none is given and the checkpoint does
 not record its corpus's bar counts (the median of the folk corpus); the model reads the bars so far and
 the bars left, so it can shape the tune to end there."""
+RARE_MODE = 0.01
+"""A mode with fewer than this share of a model's training tunes is rare for it: generation says so
+(the folk corpus has 40 dorian and 52 mixolydian tunes among 11,472, and the shipped models asked in
+those modes often play the major or minor key of the same signature; README, "How they sound")."""
 MIN_DRAWN_BARS = 8
 """The shortest plan drawn from a model's training tunes: tunes with fewer bar lines (5% of the folk
 corpus) are fragments, and the 32-note minimum length would run past a plan that short."""
@@ -66,7 +70,8 @@ class Generation:
     key : the key of the run. seed : the sampler's seed. model_name : for file names.
     settings : JSON-ready record of every setting (written beside the files), with per piece
         ``new_notes``, ``ended_by_model`` (the model chose to end it) and ``cut`` (it reached the
-        maximum and was closed there).
+        maximum and was closed there); ``notes``: lines for the user (a key asked in a mode the model
+        rarely saw, :func:`rare_mode_note`).
     """
 
     notes: list[Notes]
@@ -228,9 +233,23 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "min_p": float(min_p) if min_p else None,
         "no_repeat_ngram": None if no_repeat_ngram is None else int(no_repeat_ngram), "key_mask": bool(key_mask),
         "key_pushing_flags": ["key_mask"] if key_mask else [],
+        "notes": [n for n in [rare_mode_note(run_key, (meta.get("dataset") or {}).get("modes"), name)] if n],
         **info,
     }
     return Generation(notes=notes, ids=ids, key=run_key, seed=seed, model_name=name, settings=settings)
+
+
+def rare_mode_note(key: Key, modes: dict | None, model_name: str) -> str | None:
+    """A line for the user when ``key``'s mode is under :data:`RARE_MODE` of the training tunes whose
+    mode counts ``modes`` a checkpoint records (None when it is common, or the counts are unknown)."""
+    if not modes:
+        return None
+    total = sum(int(v) for v in modes.values())
+    seen = int(modes.get(key.mode, 0))
+    if total <= 0 or seen >= RARE_MODE * total:
+        return None
+    return (f"{model_name} saw {seen:,} {key.mode} tunes among {total:,} in training, so it knows {key.name} "
+            f"less well than the major and minor keys and may play the major or minor key of its signature")
 
 
 def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: int,

@@ -8,7 +8,8 @@ A checkpoint is one ``torch.save`` file holding a plain dict (loadable with ``we
 ``model_args``            ``RecurrentLM(**model_args)`` rebuilds the model (cell included)
 ``model``                 the model's ``state_dict``
 ``tokenizer``             tokenizer config and vocabulary (``load_tokenizer`` rebuilds it)
-``dataset``               dataset name and fingerprint; for a model with form inputs also
+``dataset``               dataset name and fingerprint; ``modes``: how many training tunes
+                          have a key of each mode; for a model with form inputs also
                           ``bar_lines``: how many training tunes have each number of bar lines
 ``step``                  optimizer steps taken
 ``best_val_loss``         best validation loss so far (None before the first evaluation)
@@ -115,7 +116,9 @@ def make_checkpoint(*, model: RecurrentLM, config: dict, tokenizer: Tokenizer, d
         "tokenizer": {"config": tokenizer.config, "vocab": list(tokenizer.vocab)},
         "dataset": {"name": str(dataset.get("name", "")), "fingerprint": str(dataset.get("fingerprint", "")),
                     **({"bar_lines": {str(k): int(v) for k, v in dataset["bar_lines"].items()}}
-                       if dataset.get("bar_lines") else {})},
+                       if dataset.get("bar_lines") else {}),
+                    **({"modes": {str(k): int(v) for k, v in dataset["modes"].items()}}
+                       if dataset.get("modes") else {})},
         "step": int(step), "best_val_loss": None if best_val_loss is None else float(best_val_loss),
         "trainer": trainer or {}, "torch_version": str(torch.__version__),
     }

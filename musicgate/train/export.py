@@ -76,6 +76,10 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
 
         payload["dataset"] = {**(payload.get("dataset") or {}),
                               "bar_lines": bar_line_counts(data, model.form.barline_ids)}
+    if "modes" not in (payload.get("dataset") or {}) and "train" in data.splits:  # what generation checks
+        from musicgate.train.loop import key_mode_counts                           # an asked mode against
+
+        payload["dataset"] = {**(payload.get("dataset") or {}), "modes": key_mode_counts(data, ckpt.tokenizer)}
     scores = nll_per_note(model, ckpt.tokenizer, valid)
     planned = nll_per_note(model, ckpt.tokenizer, valid, plan="tune") if model.has_form_inputs else None
     dest = save_checkpoint(payload, dest_dir / f"{name}.pt")
@@ -87,7 +91,8 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
     entry = {"name": name, "cell": ckpt.cell, "params": count_params(model), "hidden": ckpt.model_args.get("hidden"),
              "layers": ckpt.model_args.get("layers"), "step": ckpt.step, "best_val_loss": ckpt.best_val_loss,
              "valid_nll_per_token": round(scores["nll_per_token"], 4), "valid_nll_per_note": round(scores["nll_per_note"], 4),
-             "valid_tunes": len(valid), "dataset": ckpt.dataset, "bytes": dest.stat().st_size,
+             "valid_tunes": len(valid), "bytes": dest.stat().st_size,
+             "dataset": {k: v for k, v in payload["dataset"].items() if k != "bar_lines"},  # the plans are in the .pt
              "config": f"configs/{run.name}.yaml",  # the shipped runs are named as their configs
              **({"form_inputs": ckpt.model_args["form_inputs"],  # the NLL above without a plan; with each
                  "valid_nll_per_note_planned": round(planned["nll_per_note"], 4)}  # tune's bar lines as plan

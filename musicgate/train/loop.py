@@ -133,6 +133,19 @@ def _bars_per_tune(data, barline_ids) -> np.ndarray:
     return (bars[offsets[1:]] - bars[offsets[:-1]]).astype(np.int64)
 
 
+def key_mode_counts(data, tokenizer, split: str = "train") -> dict[str, int]:
+    """How many tunes of a prepared dataset's ``split`` have a KEY token of each mode (``{"major": 7870,
+    "dorian": 30, ...}``): what a checkpoint records so that generation can say when a piece is asked in
+    a mode the model rarely saw (:func:`musicgate.generation.api.generate_run`)."""
+    tokens, offsets = np.asarray(data.tokens), np.asarray(data.offsets, np.int64)
+    counts: dict[str, int] = {}
+    for i in np.asarray(data.splits[split], np.int64):
+        key = tokenizer.key_of(tokens[offsets[i]:min(offsets[i] + 4, offsets[i + 1])])
+        if key is not None:
+            counts[key.mode] = counts.get(key.mode, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def bar_line_counts(data, barline_ids, split: str = "train") -> dict[str, int]:
     """How many tunes of a prepared dataset's ``split`` have each number of bar lines (``{"16": 812,
     ...}``, keys as strings for JSON): what a checkpoint records so that generation can draw each
@@ -311,6 +324,8 @@ class _Trainer:
         self._bar_lines = {}  # what generation draws bar plans from (models with form inputs)
         if model.has_form_inputs and "train" in self.data.splits:
             self._bar_lines = {"bar_lines": bar_line_counts(self.data, model.form.barline_ids)}
+        if "train" in self.data.splits:  # and the modes of its KEY tokens
+            self._bar_lines["modes"] = key_mode_counts(self.data, tok)
         self.carry, self.state = tc.carry_state, None  # the state carried into the next step (this rank's rows)
         self.local_batch = tc.batch_size // dist.world
         if ckpt is not None:
