@@ -2,7 +2,8 @@
 # Rerun every table the README quotes from benchmarks/results/, one after another on one CPU thread:
 #   retention      experiment retention --config configs/retention.yaml -> retention/
 #   retention-long the medley fine-tunes (configs/folk-*-medley.yaml, trained if absent) and
-#                  experiment retention --config configs/retention-long.yaml -> retention-long/
+#                  experiment retention --config configs/retention-long.yaml -> retention-long/,
+#                  and again with generate's sampler (--set min_p=0.05) -> retention-long-minp/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -18,7 +19,7 @@
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
 #
 # Single-thread times measured on this machine while shared with other jobs (from the results
-# files): retention ~3 min; retention-long ~4 min (+ ~35 min to train the three 800-step medley runs,
+# files): retention ~3 min; retention-long ~4 min and ~18 min with min-p (+ ~35 min to train the three 800-step medley runs,
 # one after another); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; polyphonic ~33 min;
@@ -65,6 +66,12 @@ if want retention-long; then
             else "$MG" -q train --resume "$run"; fi  # a finished run says so and stops
         done
         "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retl" >/dev/null
+        "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retm" \
+            --set min_p=0.05 >/dev/null
+        mkdir -p "$OUT/retention-long-minp"
+        for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
+            cp "$TMP"/retm/retention-*/"$f" "$OUT/retention-long-minp/"
+        done
     fi
     mkdir -p "$OUT/retention-long"
     for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do

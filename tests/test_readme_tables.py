@@ -122,10 +122,11 @@ def test_the_tables_reader_finds_every_table_with_a_header():
     assert _tables(text, "a | b") == [["| a | b |", "|---|---|", "| 1 | 2 |"], ["| a | b |", "|---|---|", "| 3 | 4 |"]]
 
 
-def test_long_retention_table_equals_its_report():
-    report = (RESULTS / "retention-long" / "report.md").read_text()
-    w32 = report[report.index("### Windows of 32 notes"):]
+def test_long_retention_tables_equal_their_reports():
     header = "model | params | in-sig @64 | in-sig @256 | in-sig @1024 | in-sig @4096"
-    expected = _tables(w32, header)[:1]
-    assert expected and len(expected[0]) == 9  # header, rule, six models, the ceiling
+    expected = []
+    for folder in ("retention-long", "retention-long-minp"):  # plain sampling, then generate's min-p 0.05
+        report = (RESULTS / folder / "report.md").read_text()
+        expected += _tables(report[report.index("### Windows of 32 notes"):], header)[:1]
+        assert len(expected[-1]) == 9, folder  # header, rule, six models, the ceiling
     assert _tables(README_TEXT(), header) == expected
