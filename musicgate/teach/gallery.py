@@ -43,7 +43,8 @@ from musicgate.teach.page import MEDIA, WINDOW, write_page
 from musicgate.teach.text import CellNumbers
 
 DEFAULT_KEYS = ("D major", "A minor", "G mixolydian")
-"""Keys of the gallery: a major key, a minor key and a mode (all common in folk tunes)."""
+"""Keys of the gallery: a major key, a minor key and a mode (all common in folk music; the mode is rare in
+the folk corpus, 44 of its 9,178 training tunes, so the samples show how a model does in a key it barely saw)."""
 DEFAULT_LENGTH = 128
 """Notes per sample (about a minute of music at the models' usual tempo)."""
 AUDIO_RATE = 22050
