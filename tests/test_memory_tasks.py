@@ -172,6 +172,10 @@ def test_cli_memory_seeds_init_preset_and_bad_input(tmp_path, capsys):
     assert main(["-q", "bench", "memory", "--task", "adding", "--T", "4", "--cell", "gru", "--steps", "2",
                  "--hidden", "4", "--until-solved", "-o", str(out)]) == 0
     assert json.loads(out.read_text())["configs"]["adding"]["until_solved"] is True
+    curves = tmp_path / "c.png"
+    assert main(["-q", "bench", "memory", "--task", "adding,copy", "--T", "4", "--cell", "gru,lstm:chrono",
+                 "--steps", "3", "--hidden", "4", "--seeds", "2", "--curves", str(curves)]) == 0
+    assert curves.read_bytes()[:4] == b"\x89PNG"
     for bad in (["--init", "chrono", "--cell", "rnn"], ["--init", "warm"], ["--init", "chrono", "--init-t-max", "1"],
                 ["--seeds", "1,1"], ["--preset", "nobody"], ["--seed", "1", "--seeds", "2"]):
         capsys.readouterr()

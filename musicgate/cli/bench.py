@@ -76,6 +76,8 @@ def register(sub) -> None:
                      help="chrono's longest time scale in steps (default: the sequence length)")
     mem.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     mem.add_argument("--plot", type=out_file, default=None, help="write a PNG of final loss vs T")
+    mem.add_argument("--curves", type=out_file, default=None,
+                     help="write a PNG of every run's training loss vs step (how many steps each needed)")
     mem.add_argument("-o", "--output", type=out_file, default=None,
                      help="write the results: .json (with the markdown table beside it, .md) or markdown")
     mem.set_defaults(func=memory)
@@ -127,7 +129,8 @@ def memory(args) -> int:
     from musicgate.files import atomic_write_text
     from musicgate.nn.init import SCHEMES
     from musicgate.experiments.memory import (TASKS, MemoryConfig, memory_preset, memory_sweep, memory_table,
-                                              parse_seeds, plot_memory, result_dicts, summarise)
+                                              parse_seeds, plot_memory, plot_memory_curves, result_dicts,
+                                              summarise)
 
     preset = memory_preset(args.preset) if args.preset else None
     tasks = _list(args.task or ",".join(preset["tasks"] if preset else TASKS), TASKS, "--task")
@@ -160,6 +163,8 @@ def memory(args) -> int:
     print(table)
     if args.plot:
         print(f"wrote {plot_memory(results, args.plot)}")
+    if args.curves:
+        print(f"wrote {plot_memory_curves(results, args.curves)}")
     if args.output:
         text = f"{table}\n\nCommand: `{_command()}`\n"
         if args.output.suffix == ".json":

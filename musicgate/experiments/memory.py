@@ -456,6 +456,42 @@ def plot_memory(results: Sequence[MemoryResult], path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
+def plot_memory_curves(results: Sequence[MemoryResult], path: str | Path) -> Path:
+    """PNG of the training loss vs step of every run (one line per seed, in its (cell, init) style), one
+    panel per (task, T), with the baseline and the "solved" line: how many steps each run needed."""
+    from musicgate.figures import new_figure, save_figure
+
+    path = Path(path)
+    panels = list(dict.fromkeys((r.task, r.T) for r in results))
+    fig = new_figure(5.5 * len(panels), 4.2, dpi=110)
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, (task, T) in zip(axes[0], panels):
+        runs = [r for r in results if (r.task, r.T) == (task, T)]
+        labelled = set()
+        for r in runs:
+            steps, loss = zip(*r.history) if r.history else ((), ())
+            style = init_style(r.cell, r.init)
+            label = get_cell(r.cell).label + ("" if r.init == "default" else f" ({r.init})")
+            ax.plot(steps, loss, color=style["color"], linestyle=style["linestyle"], marker=style["marker"],
+                    markersize=3, label=None if label in labelled else label)
+            labelled.add(label)
+            if r.history and r.max_steps and r.steps < r.max_steps:   # stopped by until_solved
+                ax.plot(steps[-1:], loss[-1:], "kx", markersize=8,
+                        label=None if "stop" in labelled else f"stopped: its last {STOP_WINDOW} steps under "
+                                                                f"{STOP_AT:.0%} of the baseline")
+                labelled.add("stop")
+        baseline = runs[0].baseline
+        ax.axhline(baseline, color="k", ls="--", label="baseline")
+        ax.axhline(SOLVED * baseline, color="gray", ls=":", label=f"solved ({SOLVED:.0%} of the baseline)")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("training loss (mean since the last point)")
+        ax.set_title(f"{task}, T = {T:,}: {len({r.seed for r in runs})} seeds per row", fontsize=10)
+        ax.legend(fontsize=7, loc="center left")   # the runs sit at the baseline, then fall at the right
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def result_dicts(results: Sequence[MemoryResult]) -> list[dict]:
     """Plain dicts (for JSON)."""
     return [asdict(r) for r in results]
