@@ -22,7 +22,8 @@
 # files): retention ~3 min; retention-long ~4 min and ~18 min with min-p (+ ~35 min to train the three 800-step medley runs,
 # one after another); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
-# memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; polyphonic ~33 min;
+# memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
+# solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min); polyphonic ~33 min;
 # speech ~22 min; musicality ~2 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,6 +108,21 @@ if want memory; then
     # shellcheck disable=SC2086
     "$MG" -q bench memory --preset bai --cell lstm,lstm:forget1,lstm:chrono,gru --seeds 3 $STEPS \
         --plot "$OUT/memory-inits.png" -o "$OUT/memory-inits.json" >/dev/null
+    # trained until solved (a run stops once 50 steps average under 5% of the baseline): the GRU at Bai's
+    # T = 600; the LSTM and RNN with the GRU's slowest seed's steps; at T = 1,000 the LSTM with chrono
+    # initialisation, and the default LSTM and the GRU with the chrono LSTM's slowest seed's steps
+    solve() {  # name, then bench memory options
+        local name=$1; shift
+        if (( QUICK )); then set -- "$@" --steps 3 --T 20; fi
+        "$MG" -q bench memory --preset bai --task adding --seeds 3 --until-solved "$@" \
+            --plot "$OUT/memory-solve-$name.png" --curves "$OUT/memory-solve-$name-curves.png" \
+            -o "$OUT/memory-solve-$name.json" >/dev/null
+    }
+    solve gru --cell gru --steps 2500
+    solve lstm-rnn --cell lstm,rnn --steps 1100
+    solve T1000-chrono --T 1000 --cell lstm:chrono --steps 3000
+    solve T1000-lstm --T 1000 --cell lstm --steps 2300
+    solve T1000-gru --T 1000 --cell gru --steps 2300
 fi
 
 if want polyphonic; then

@@ -463,7 +463,7 @@ def plot_memory_curves(results: Sequence[MemoryResult], path: str | Path) -> Pat
 
     path = Path(path)
     panels = list(dict.fromkeys((r.task, r.T) for r in results))
-    fig = new_figure(5.5 * len(panels), 4.2, dpi=110)
+    fig = new_figure(5.5 * len(panels), 4.8, dpi=110)
     axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (task, T) in zip(axes[0], panels):
         runs = [r for r in results if (r.task, r.T) == (task, T)]
@@ -487,7 +487,7 @@ def plot_memory_curves(results: Sequence[MemoryResult], path: str | Path) -> Pat
         ax.set_xlabel("training step")
         ax.set_ylabel("training loss (mean since the last point)")
         ax.set_title(f"{task}, T = {T:,}: {len({r.seed for r in runs})} seeds per row", fontsize=10)
-        ax.legend(fontsize=7, loc="center left")   # the runs sit at the baseline, then fall at the right
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: clear of the runs
     fig.tight_layout()
     return save_figure(fig, path)
 
