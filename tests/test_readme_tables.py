@@ -81,7 +81,8 @@ def test_memory_tables_equal_their_results_files():
         return tables[0][:2] + [row for t in tables for row in t[2:]]
 
     expected = [joined("memory-bai"), joined("memory-solve-gru", "memory-solve-lstm-rnn"),
-                joined("memory-bai-lstm-inits"), joined("memory-inits")]
+                joined("memory-bai-lstm-inits"), joined("memory-inits"),
+                joined("memory-solve-T1000-chrono", "memory-solve-T1000-lstm", "memory-solve-T1000-gru")]
     assert _tables(README_TEXT(), "task | T") == expected
 
 
