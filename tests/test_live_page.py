@@ -819,6 +819,49 @@ def test_the_exporter_writes_bar_line_counts_only_for_models_with_form_inputs(tm
     assert files["a"]["barLines"] == payload["barLines"] and "barLines" not in files["b"] and "barLines" not in files["c"]
 
 
+def test_a_mode_the_model_rarely_saw_gets_generates_note_in_the_payload():
+    from musicgate.generation.api import rare_mode_note
+
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    model = tiny_model("gru", tok, 0)
+    modes = {"major": 990, "minor": 40, "dorian": 5, "mixolydian": 9}
+    payload = live.model_payload(model, tok, name="m", modes=modes)
+    assert payload["modeNotes"] == {m: rare_mode_note(m, modes, "m") for m in ("dorian", "mixolydian", "lydian",
+                                                                              "phrygian", "locrian")}
+    assert "major" not in payload["modeNotes"] and "minor" not in payload["modeNotes"]  # 3.8% is not rare
+    assert "modeNotes" not in live.model_payload(model, tok, name="m")          # counts unknown: no notes
+    unseen = live.model_payload(model, tok, name="m", modes={"major": 9, "minor": 1})["modeNotes"]
+    assert set(unseen) == {"dorian", "phrygian", "lydian", "mixolydian", "locrian"}   # none seen: all rare
+    assert unseen["dorian"].startswith("m saw 0 dorian tunes among 10 in training")
+
+
+def test_the_panel_says_when_the_model_rarely_saw_the_mode(browser, site):
+    from musicgate.generation.api import rare_mode_note
+    from musicgate.nn.hub import load_model
+
+    if "folk-gru" not in site["models"]:
+        pytest.skip("the shipped folk-gru is not in this checkout")
+    modes = load_model("folk-gru")[2]["dataset"]["modes"]
+    p = browser.open(site["page"])
+    try:
+        p.select_option("#live-model", "folk-gru")
+        captions = {}
+        for key in ("A dorian", "D major"):
+            p.select_option("#live-key", key)
+            p.click("#live-generate")
+            p.wait_for_timeout(300)
+            captions[key] = p.inner_text("#live-caption")
+        direct = p.evaluate("""() => { const m = MusicgateLive.loadModels(['folk-gru']).models['folk-gru'];
+            return [MusicgateLive.modeNote(m, 'E dorian'), MusicgateLive.modeNote(m, 'F# minor')]; }""")
+        errors = list(p.errors)
+    finally:
+        p.close()
+    line = rare_mode_note("dorian", modes, "folk-gru")
+    assert line and captions["A dorian"].startswith(f"Note: {line}. ")
+    assert not captions["D major"].startswith("Note:")
+    assert direct == [line, ""] and errors == []
+
+
 def test_the_exporter_writes_lookback_inputs_only_for_models_that_have_them():
     tok = make_tokenizer("melody", pitch_range=(48, 84))
     model = tiny_model("lstm", tok, 0, form_inputs=BUCKETS, lookback=LOOK_BARS)

@@ -233,23 +233,24 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "min_p": float(min_p) if min_p else None,
         "no_repeat_ngram": None if no_repeat_ngram is None else int(no_repeat_ngram), "key_mask": bool(key_mask),
         "key_pushing_flags": ["key_mask"] if key_mask else [],
-        "notes": [n for n in [rare_mode_note(run_key, (meta.get("dataset") or {}).get("modes"), name)] if n],
+        "notes": [n for n in [rare_mode_note(run_key.mode, (meta.get("dataset") or {}).get("modes"), name)] if n],
         **info,
     }
     return Generation(notes=notes, ids=ids, key=run_key, seed=seed, model_name=name, settings=settings)
 
 
-def rare_mode_note(key: Key, modes: dict | None, model_name: str) -> str | None:
-    """A line for the user when ``key``'s mode is under :data:`RARE_MODE` of the training tunes whose
-    mode counts ``modes`` a checkpoint records (None when it is common, or the counts are unknown)."""
+def rare_mode_note(mode: str, modes: dict | None, model_name: str) -> str | None:
+    """A line for the user when ``mode`` is under :data:`RARE_MODE` of the training tunes whose mode
+    counts ``modes`` a checkpoint records (None when it is common, or the counts are unknown). The
+    live page shows the same lines (``modeNotes`` in its model files)."""
     if not modes:
         return None
     total = sum(int(v) for v in modes.values())
-    seen = int(modes.get(key.mode, 0))
+    seen = int(modes.get(mode, 0))
     if total <= 0 or seen >= RARE_MODE * total:
         return None
-    return (f"{model_name} saw {seen:,} {key.mode} tunes among {total:,} in training, so it knows {key.name} "
-            f"less well than the major and minor keys and may play the major or minor key of its signature")
+    return (f"{model_name} saw {seen:,} {mode} tunes among {total:,} in training: it knows the {mode} keys less "
+            f"well than the major and minor ones and may play the major or minor key of the same signature")
 
 
 def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: int,

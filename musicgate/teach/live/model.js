@@ -133,6 +133,14 @@
         }
         this.barLines = pairs.filter(([, v]) => v > 0).sort((x, y) => x[0] - y[0]);
       }
+      this.modeNotes = {};   // mode -> the line generate prints for a mode the model rarely saw
+      if (p.modeNotes !== undefined && p.modeNotes !== null) {
+        const n = p.modeNotes;
+        if (typeof n !== "object" || Array.isArray(n) || !Object.values(n).every(v => typeof v === "string")) {
+          throw new Error(`${where}: its modeNotes should be {mode: a line of text}, got ${JSON.stringify(n).slice(0, 200)}`);
+        }
+        this.modeNotes = Object.assign({}, n);
+      }
       this.look = null;
       if (p.lookback !== undefined && p.lookback !== null) this.look = this._lookback(p.lookback, where, need);
       if (this.tokenizer.vocab.length !== this.vocabSize) {

@@ -14,7 +14,8 @@
  * Public API (window.MusicgateLive): generate({model, key, temperature, minP, seed, maxNotes, bars}) -> tune
  * (bars: a whole number or "corpus"; throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
  * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
- * what is playing now; summary(tune) -> the tune's info line; maxNotesFor(model, bars) -> the panel's cut;
+ * what is playing now; summary(tune) -> the tune's info line; modeNote(model, key) -> the line for a mode the model
+ * rarely saw ("" otherwise); maxNotesFor(model, bars) -> the panel's cut;
  * panelOptions(model name, key, temperature, seed, bars menu value) -> what the panel asks generate for.
  */
 (function (root) {
@@ -67,6 +68,12 @@
     const bars = !m.form ? undefined : (menu === live.CORPUS ? menu : Number(menu));
     // the cut follows the plan drawn for this seed, so a drawn plan gives the tune a given one does
     return {model: name, key, temperature, seed, bars, maxNotes: maxNotesFor(m, live.barPlan(m, bars, seed).plannedBars)};
+  }
+
+  /** The line generate prints when `model` rarely saw the mode of `key` ("A dorian"), or "". */
+  function modeNote(model, key) {
+    const mode = String(key || "").split(" ").pop();
+    return (model && model.modeNotes && model.modeNotes[mode]) || "";
   }
 
   /** One line about a tune: model, notes, key, meter, the bar plan (models with form inputs), settings. */
@@ -399,11 +406,12 @@
       ui.tune = tune;
       again.disabled = false;
       draw(tune, tune.end);
-      caption.textContent = tune.cell === "rnn"
+      const note = modeNote(ui.models[model.value], tune.key);
+      caption.textContent = (note ? `Note: ${note}. ` : "") + (tune.cell === "rnn"
         ? "The RNN has no gate: each note rewrites its state (dark = +1, light = -1). A unit that keeps one colour " +
           "holds something, such as the key, through the tune; one that flickers follows the notes."
         : `Dark: the unit keeps its memory through that note (${GATE_TEXT[tune.cell][0]} near 1); light: it erases ` +
-          "it and writes the new note. A unit that stays dark holds what it knows, such as the key, through the tune.";
+          "it and writes the new note. A unit that stays dark holds what it knows, such as the key, through the tune.");
       await start(tune);
     };
     go.addEventListener("click", run);
@@ -480,6 +488,7 @@
   live.maxNotesFor = maxNotesFor;
   live.panelOptions = panelOptions;
   live.summary = summary;
+  live.modeNote = modeNote;
   live.level = level;
   live.play = play;
   live.stop = stop;
