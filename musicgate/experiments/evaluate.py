@@ -343,7 +343,7 @@ def by_mode_table(ev: Evaluation) -> str:
     """The report's second table: same tonic and mode / ends on the tonic, per mode of the asked key."""
     cols = ([ev.reference] if ev.reference else []) + ev.sets
     found = [by_mode(c) for c in cols]
-    modes = [m for m in dict.fromkeys(k for f in found for k in f)]
+    modes = list(dict.fromkeys(k for f in found for k in f))
     head = "| asked mode | " + " | ".join(c.name for c in cols) + " |"
     rows = []
     for mode in modes:

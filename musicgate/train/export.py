@@ -71,15 +71,9 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
     model = ckpt.build_model("cpu")
     data = data if data is not None else load_prepared(ckpt.dataset.get("name") or "folk")
     valid = [data.tune(int(i)) for i in data.splits["valid"][:max_tunes]]
-    if model.has_form_inputs and "bar_lines" not in (payload.get("dataset") or {}):  # what generation draws
-        from musicgate.train.loop import bar_line_counts                          # bar plans from
+    from musicgate.train.loop import corpus_counts  # what generation reads, for checkpoints from before it
 
-        payload["dataset"] = {**(payload.get("dataset") or {}),
-                              "bar_lines": bar_line_counts(data, model.form.barline_ids)}
-    if "modes" not in (payload.get("dataset") or {}) and "train" in data.splits:  # what generation checks
-        from musicgate.train.loop import key_mode_counts                           # an asked mode against
-
-        payload["dataset"] = {**(payload.get("dataset") or {}), "modes": key_mode_counts(data, ckpt.tokenizer)}
+    payload["dataset"] = {**corpus_counts(data, model, ckpt.tokenizer), **(payload.get("dataset") or {})}
     scores = nll_per_note(model, ckpt.tokenizer, valid)
     planned = nll_per_note(model, ckpt.tokenizer, valid, plan="tune") if model.has_form_inputs else None
     dest = save_checkpoint(payload, dest_dir / f"{name}.pt")

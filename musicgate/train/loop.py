@@ -146,6 +146,17 @@ def key_mode_counts(data, tokenizer, split: str = "train") -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
+def corpus_counts(data, model, tokenizer) -> dict[str, dict]:
+    """What a checkpoint records of its training tunes for generation: ``modes`` (:func:`key_mode_counts`)
+    and, for a model with form inputs, ``bar_lines`` (:func:`bar_line_counts`); {} without a train split."""
+    if "train" not in data.splits:
+        return {}
+    out = {"modes": key_mode_counts(data, tokenizer)}
+    if model.has_form_inputs:
+        out["bar_lines"] = bar_line_counts(data, model.form.barline_ids)
+    return out
+
+
 def bar_line_counts(data, barline_ids, split: str = "train") -> dict[str, int]:
     """How many tunes of a prepared dataset's ``split`` have each number of bar lines (``{"16": 812,
     ...}``, keys as strings for JSON): what a checkpoint records so that generation can draw each
@@ -321,11 +332,7 @@ class _Trainer:
         self.tune_bars = None  # bar lines per tune, the plan of a model with form inputs (whole tunes only;
         if model.has_form_inputs and whole:  # windows read "no plan")
             self.tune_bars = _bars_per_tune(self.data, model.form.barline_ids)
-        self._bar_lines = {}  # what generation draws bar plans from (models with form inputs)
-        if model.has_form_inputs and "train" in self.data.splits:
-            self._bar_lines = {"bar_lines": bar_line_counts(self.data, model.form.barline_ids)}
-        if "train" in self.data.splits:  # and the modes of its KEY tokens
-            self._bar_lines["modes"] = key_mode_counts(self.data, tok)
+        self._corpus = corpus_counts(self.data, model, tok)  # modes and bar plans, for generation
         self.carry, self.state = tc.carry_state, None  # the state carried into the next step (this rank's rows)
         self.local_batch = tc.batch_size // dist.world
         if ckpt is not None:
@@ -474,7 +481,7 @@ class _Trainer:
         if self.dist.rank == 0:
             payload = make_checkpoint(model=self.model, config=self.config.to_dict(), tokenizer=self.data.tokenizer,
                                       dataset={"name": self.data.name, "fingerprint": self.data.fingerprint,
-                                               **self._bar_lines},
+                                               **self._corpus},
                                       step=self.step, best_val_loss=self.best, trainer=trainer)
             save_checkpoint(payload, path)
         return path
