@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rerun every table the README quotes from benchmarks/results/, one after another on one CPU thread:
 #   retention      experiment retention --config configs/retention.yaml -> retention/
-#   retention-long the medley fine-tunes (configs/folk-*-medley.yaml, trained if absent) and
+#   retention-long the medley fine-tunes (configs/folk-*-medley.yaml, then folk-*-medley2.yaml:
+#                  two phases of 800 steps, trained if absent) and
 #                  experiment retention --config configs/retention-long.yaml -> retention-long/,
 #                  and again with generate's sampler (--set min_p=0.05) -> retention-long-minp/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
@@ -62,9 +63,11 @@ if want retention-long; then
             --set positions=[64,128] --set n_boot=100 >/dev/null
     else
         for cell in rnn lstm gru; do
-            run="runs/folk-$cell-medley"
-            if [ ! -f "$run/last.pt" ]; then "$MG" -q train "configs/folk-$cell-medley.yaml" -o "$run"
-            else "$MG" -q train --resume "$run"; fi  # a finished run says so and stops
+            for phase in medley medley2; do  # medley2 starts from medley
+                run="runs/folk-$cell-$phase"
+                if [ ! -f "$run/last.pt" ]; then "$MG" -q train "configs/folk-$cell-$phase.yaml" -o "$run"
+                else "$MG" -q train --resume "$run"; fi  # a finished run says so and stops
+            done
         done
         "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retl" >/dev/null
         "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retm" \

@@ -385,3 +385,49 @@ def test_form_inputs_and_the_last_bar_weight_train_on_whole_tunes(dataset, tmp_p
     assert ckpt.model_args["form_inputs"] == 8 and ckpt.build_model("cpu").form.count.weight.abs().sum() > 0
     with pytest.raises(ConfigError, match="final_bar_weight"):
         tiny_config(dataset, "train.final_bar_weight=0.5")
+
+
+def test_noisy_inputs_move_only_pitches_by_one_or_two_semitones():
+    from hypothesis import given, settings, strategies as st
+    from musicgate.train.util import noisy_inputs
+
+    pitch_of = np.full(40, -1, np.int64)
+    pitch_of[10:35] = np.arange(60, 85)            # tokens 10..34 are the pitches 60..84
+    x = torch.as_tensor(np.random.default_rng(0).integers(0, 40, (64, 200)))
+    assert noisy_inputs(x, pitch_of, 0.0, 1) is x
+    y = noisy_inputs(x, pitch_of, 0.25, [3, 7, 0])
+    changed = (y != x).numpy()
+    xn, yn = x.numpy(), y.numpy()
+    assert (pitch_of[xn[changed]] >= 0).all() and (pitch_of[yn[changed]] >= 0).all()   # only pitches, to pitches
+    assert set(np.unique(pitch_of[yn[changed]] - pitch_of[xn[changed]])) == {-2, -1, 1, 2}
+    share = changed.sum() / (pitch_of[xn] >= 0).sum()
+    assert 0.2 < share < 0.25        # a quarter drawn; moves off the range's ends stay put
+    assert torch.equal(noisy_inputs(x, pitch_of, 0.25, [3, 7, 0]), y)        # a resumed run draws the same
+    assert not torch.equal(noisy_inputs(x, pitch_of, 0.25, [3, 8, 0]), y)
+
+    @settings(max_examples=50, deadline=None)
+    @given(st.integers(0, 2**31 - 1), st.floats(0.01, 0.99))
+    def moves_stay_in_range(seed, p):
+        z = noisy_inputs(x, pitch_of, p, seed).numpy()
+        moved = z != xn
+        assert (pitch_of[z] >= 0).sum() == (pitch_of[xn] >= 0).sum()
+        assert (np.abs(pitch_of[z[moved]] - pitch_of[xn[moved]]) <= 2).all()
+
+    moves_stay_in_range()
+
+
+def test_input_noise_trains_on_moved_pitches_and_validates_on_clean_ones(dataset, medley_data, tmp_path):
+    over = ("train.steps=6", "train.eval_every=3", "train.log_every=1", *MEDLEY)
+    plain = train(tiny_config(medley_data, *over), run_dir=tmp_path / "plain", quiet=True)
+    noisy_cfg = tiny_config(medley_data, *over, "train.input_noise=0.5")
+    noisy = train(noisy_cfg, run_dir=tmp_path / "noisy", quiet=True)
+    assert noisy.losses[0] != plain.losses[0]           # same weights and batch at step 1, other inputs
+    clean = [_Trainer(c, tmp_path / name, Distributed(), torch.device("cpu"), resume=False, quiet=True).evaluate()
+             for c, name in ((tiny_config(medley_data, *over), "v1"), (noisy_cfg, "v2"))]
+    assert clean[0] == clean[1]                          # same initial weights: validation reads clean music
+    part = train(noisy_cfg, run_dir=tmp_path / "cut", quiet=True, stop_after=2)
+    rest = train(noisy_cfg, run_dir=tmp_path / "cut", quiet=True, resume=True)
+    np.testing.assert_allclose(part.losses + rest.losses, noisy.losses, rtol=0, atol=1e-6)
+    for bad in ("train.input_noise=1.0", "train.input_noise=-0.1"):
+        with pytest.raises(ConfigError, match="input_noise"):
+            tiny_config(dataset, bad)

@@ -155,6 +155,9 @@ class TrainConfig:
     final_bar_weight : whole tunes: the training loss counts each token of a tune's last bar (and its
         end) this many times (default 1: plain likelihood); validation stays unweighted. A cadence is
         one bar in sixteen, and this asks the model to learn it as well as the rest.
+    input_noise : share of the input pitch tokens moved by 1 or 2 semitones in training (the
+        targets stay the real music; validation is clean): the model learns to continue through a
+        wrong note, as it must when it reads its own samples (default 0: off).
     """
 
     steps: int = setting(10_000, ge=1)
@@ -180,6 +183,7 @@ class TrainConfig:
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     final_bar_weight: float = setting(1.0, ge=1)
+    input_noise: float = setting(0.0, ge=0, lt=1)
 
     def __post_init__(self) -> None:
         check_fields(self, "train")

@@ -26,6 +26,7 @@ reads held-out streams the same way.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -45,7 +46,7 @@ from musicgate.train.config import ModelConfig, RunConfig, config_from_dict, sav
 from musicgate.errors import CheckpointError, ConfigError, DataError, RunFailure
 from musicgate.data.dataset import WindowSampler, load_data
 from musicgate.nn.models import RecurrentLM, State, hidden_for_params
-from musicgate.train.util import Distributed, LossPlotter, MetricsLog, pick_device
+from musicgate.train.util import Distributed, LossPlotter, MetricsLog, noisy_inputs, pick_device
 
 DEFAULT_HIDDEN = 256
 
@@ -433,6 +434,10 @@ class _Trainer:
         return carried if self.carry and batch.continues else None
 
     def _train_step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        tc = self.config.train
+        if tc.input_noise > 0:
+            batch = dataclasses.replace(batch, inputs=noisy_inputs(batch.inputs, self.data.tokenizer.pitch_of,
+                                                                   tc.input_noise, [tc.seed, self.step, self.dist.rank]))
         loss_sum, state = self._loss_sum(self.net, batch, self._initial_state(batch, self.state),
                                          final_bar_weight=self.final_bar_weight)
         if self.carry:
