@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Rerun every table the README quotes from benchmarks/results/, one after another on one CPU thread:
 #   retention      experiment retention --config configs/retention.yaml -> retention/
-#   retention-long the medley fine-tunes (configs/folk-*-medley.yaml, then folk-*-medley2.yaml:
-#                  two phases of 800 steps, trained if absent) and
+#   retention-long the medley fine-tunes (configs/folk-*-medley.yaml, trained if absent) and
 #                  experiment retention --config configs/retention-long.yaml -> retention-long/,
 #                  and again with generate's sampler (--set min_p=0.05) -> retention-long-minp/
+#   retention-noise the medley runs' second phase, clean (configs/folk-*-medley2.yaml) and with noisy
+#                  inputs (folk-*-medley-noise.yaml), trained if absent; experiment retention --config
+#                  configs/retention-noise.yaml -> retention-noise/; benchmarks/state_key.py -> state-key.md
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -14,14 +16,15 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 5 h 50 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 6 h 15 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
 #
 # Single-thread times measured on this machine while shared with other jobs (from the results
 # files): retention ~3 min; retention-long ~4 min and ~18 min with min-p (+ ~35 min to train the three 800-step medley runs,
-# one after another); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# one after another); retention-noise ~8 min and the state probe ~15 min (+ ~60 min to train the six
+# 800-step second-phase runs); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min); polyphonic ~33 min;
@@ -34,11 +37,20 @@ MG=${MG:-.venv/bin/musicgate}
 QUICK=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 if (( QUICK )); then OUT=${OUT:-generated/results-quick}; else OUT=${OUT:-benchmarks/results}; fi
-ONLY=${ONLY:-"retention retention-long probe memory polyphonic speech musicality"}
+ONLY=${ONLY:-"retention retention-long retention-noise probe memory polyphonic speech musicality"}
 mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 want() { [[ " $ONLY " == *" $1 "* ]]; }
+train_runs() {  # train_runs PHASE...: runs/folk-CELL-PHASE from configs/folk-CELL-PHASE.yaml, trained if absent
+    for phase in "$@"; do
+        for cell in rnn lstm gru; do
+            run="runs/folk-$cell-$phase"
+            if [ ! -f "$run/last.pt" ]; then "$MG" -q train "configs/folk-$cell-$phase.yaml" -o "$run"
+            else "$MG" -q train --resume "$run"; fi  # a finished run says so and stops
+        done
+    done
+}
 stamp() { echo "== $1 ($(date -u +%H:%M:%S))" >&2; }
 
 if want retention; then
@@ -62,13 +74,7 @@ if want retention-long; then
             --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
             --set positions=[64,128] --set n_boot=100 >/dev/null
     else
-        for cell in rnn lstm gru; do
-            for phase in medley medley2; do  # medley2 starts from medley
-                run="runs/folk-$cell-$phase"
-                if [ ! -f "$run/last.pt" ]; then "$MG" -q train "configs/folk-$cell-$phase.yaml" -o "$run"
-                else "$MG" -q train --resume "$run"; fi  # a finished run says so and stops
-            done
-        done
+        train_runs medley
         "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retl" >/dev/null
         "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retm" \
             --set min_p=0.05 >/dev/null
@@ -80,6 +86,23 @@ if want retention-long; then
     mkdir -p "$OUT/retention-long"
     for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
         cp "$TMP"/retl/retention-*/"$f" "$OUT/retention-long/"
+    done
+fi
+
+if want retention-noise; then
+    stamp retention-noise
+    if (( QUICK )); then  # the pipeline on the shipped GRU, short
+        "$MG" -q experiment retention --config configs/retention-noise.yaml --threads 1 --set output="$TMP/retn" \
+            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
+            --set positions=[64,128] --set n_boot=100 >/dev/null
+    else
+        train_runs medley medley2 medley-noise   # phase 2 starts from phase 1
+        "$MG" -q experiment retention --config configs/retention-noise.yaml --threads 1 --set output="$TMP/retn" >/dev/null
+        "$PY" benchmarks/state_key.py -o "$OUT/state-key.md" >/dev/null
+    fi
+    mkdir -p "$OUT/retention-noise"
+    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
+        cp "$TMP"/retn/retention-*/"$f" "$OUT/retention-noise/"
     done
 fi
 

@@ -131,8 +131,21 @@ def test_the_tables_reader_finds_every_table_with_a_header():
 def test_long_retention_tables_equal_their_reports():
     header = "model | params | in-sig @64 | in-sig @256 | in-sig @1024 | in-sig @4096"
     expected = []
-    for folder in ("retention-long", "retention-long-minp"):  # plain sampling, then generate's min-p 0.05
+    for folder in ("retention-long", "retention-long-minp", "retention-noise"):  # plain sampling, min-p 0.05,
+        # then the medley runs' second phase with clean and with noisy inputs (min-p 0.05)
         report = (RESULTS / folder / "report.md").read_text()
         expected += _tables(report[report.index("### Windows of 32 notes"):], header)[:1]
         assert len(expected[-1]) == 9, folder  # header, rule, six models, the ceiling
     assert _tables(README_TEXT(), header) == expected
+
+
+def test_state_key_table_equals_its_results_file():
+    expected = _tables((RESULTS / "state-key.md").read_text(), "model | real medleys, tokens 0-256")
+    assert len(expected) == 1 and len(expected[0]) == 14   # header, rule, 12 models
+    assert _tables(README_TEXT(), "model | real medleys, tokens 0-256") == expected
+
+
+def test_ending_search_table_equals_its_results_file():
+    header = "model | tunes | ends on the tonic, sampled"
+    expected = _tables((RESULTS / "cadence" / "ending-search.md").read_text(), header)
+    assert len(expected) == 1 and _tables(README_TEXT(), header) == expected
