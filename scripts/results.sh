@@ -6,7 +6,8 @@
 #                  and again with generate's sampler (--set min_p=0.05) -> retention-long-minp/
 #   retention-noise the medley runs' second phase, clean (configs/folk-*-medley2.yaml) and with noisy
 #                  inputs (folk-*-medley-noise.yaml), trained if absent; experiment retention --config
-#                  configs/retention-noise.yaml -> retention-noise/; benchmarks/state_key.py -> state-key.md
+#                  configs/retention-noise.yaml -> retention-noise/; benchmarks/state_key.py -> state-key.md;
+#                  GRU and LSTM with noise 0.2 (800 and 1,600 steps) -> retention-noise20{,-1600}-{gru,lstm}/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -16,15 +17,16 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 6 h 15 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 6 h 35 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
 #
 # Single-thread times measured on this machine while shared with other jobs (from the results
 # files): retention ~3 min; retention-long ~4 min and ~18 min with min-p (+ ~35 min to train the three 800-step medley runs,
-# one after another); retention-noise ~8 min and the state probe ~15 min (+ ~60 min to train the six
-# 800-step second-phase runs); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# one after another); retention-noise ~8 min, the state probe ~15 min and the four noise-0.2 runs'
+# retention ~20 min (+ ~60 min to train the six 800-step second-phase runs and ~75 min the four
+# noise-0.2 runs); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min); polyphonic ~33 min;
@@ -99,6 +101,21 @@ if want retention-noise; then
         train_runs medley medley2 medley-noise   # phase 2 starts from phase 1
         "$MG" -q experiment retention --config configs/retention-noise.yaml --threads 1 --set output="$TMP/retn" >/dev/null
         "$PY" benchmarks/state_key.py -o "$OUT/state-key.md" >/dev/null
+        for cell in gru lstm; do  # twice the noise, then twice the steps too (the README's two sentences)
+            for variant in noise20:800 noise20-1600:1600; do
+                name=${variant%%:*} steps=${variant##*:} run="runs/folk-$cell-medley-$name"
+                if [ ! -f "$run/last.pt" ]; then
+                    "$MG" -q train "configs/folk-$cell-medley-noise.yaml" --set train.input_noise=0.2 \
+                        --set train.steps="$steps" -o "$run"
+                else "$MG" -q train --resume "$run"; fi
+                "$MG" -q experiment retention --config configs/retention-noise.yaml --threads 1 \
+                    --set output="$TMP/ret-$name-$cell" --set "models={\"$cell-$name\": \"$run\"}" >/dev/null
+                mkdir -p "$OUT/retention-$name-$cell"
+                for f in config.yaml models.json report.md retention-w32.png summary.json; do
+                    cp "$TMP"/ret-$name-$cell/retention-*/"$f" "$OUT/retention-$name-$cell/"
+                done
+            done
+        done
     fi
     mkdir -p "$OUT/retention-noise"
     for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
