@@ -387,33 +387,40 @@ def test_form_inputs_and_the_last_bar_weight_train_on_whole_tunes(dataset, tmp_p
         tiny_config(dataset, "train.final_bar_weight=0.5")
 
 
-def test_noisy_inputs_move_only_pitches_by_one_or_two_semitones():
+def test_noisy_inputs_move_only_note_starts_by_one_or_two_semitones():
     from hypothesis import given, settings, strategies as st
-    from musicgate.train.util import noisy_inputs
+    from musicgate.data.dataset import noisy_inputs
+    from musicgate.tokens.tokenizer import EventTokenizer, MelodyTokenizer
 
-    pitch_of = np.full(40, -1, np.int64)
-    pitch_of[10:35] = np.arange(60, 85)            # tokens 10..34 are the pitches 60..84
-    x = torch.as_tensor(np.random.default_rng(0).integers(0, 40, (64, 200)))
-    assert noisy_inputs(x, pitch_of, 0.0, 1) is x
-    y = noisy_inputs(x, pitch_of, 0.25, [3, 7, 0])
+    tok = MelodyTokenizer(pitch_range=(60, 84))            # 25 pitches
+    pitch_of = tok.pitch_of
+    x = torch.as_tensor(np.random.default_rng(0).integers(0, len(tok), (64, 200)))
+    assert noisy_inputs(x, tok, 0.0, 1) is x
+    y = noisy_inputs(x, tok, 0.25, [3, 7, 0])
     changed = (y != x).numpy()
     xn, yn = x.numpy(), y.numpy()
     assert (pitch_of[xn[changed]] >= 0).all() and (pitch_of[yn[changed]] >= 0).all()   # only pitches, to pitches
     assert set(np.unique(pitch_of[yn[changed]] - pitch_of[xn[changed]])) == {-2, -1, 1, 2}
     share = changed.sum() / (pitch_of[xn] >= 0).sum()
     assert 0.2 < share < 0.25        # a quarter drawn; moves off the range's ends stay put
-    assert torch.equal(noisy_inputs(x, pitch_of, 0.25, [3, 7, 0]), y)        # a resumed run draws the same
-    assert not torch.equal(noisy_inputs(x, pitch_of, 0.25, [3, 8, 0]), y)
+    assert torch.equal(noisy_inputs(x, tok, 0.25, [3, 7, 0]), y)        # a resumed run draws the same
+    assert not torch.equal(noisy_inputs(x, tok, 0.25, [3, 8, 0]), y)
 
     @settings(max_examples=50, deadline=None)
     @given(st.integers(0, 2**31 - 1), st.floats(0.01, 0.99))
     def moves_stay_in_range(seed, p):
-        z = noisy_inputs(x, pitch_of, p, seed).numpy()
+        z = noisy_inputs(x, tok, p, seed).numpy()
         moved = z != xn
         assert (pitch_of[z] >= 0).sum() == (pitch_of[xn] >= 0).sum()
         assert (np.abs(pitch_of[z[moved]] - pitch_of[xn[moved]]) <= 2).all()
 
     moves_stay_in_range()
+    events = EventTokenizer(pitch_range=(60, 84))           # NOTE_OFF carries a pitch but starts no note
+    e = torch.as_tensor(np.random.default_rng(1).integers(0, len(events), (32, 200)))
+    f = noisy_inputs(e, events, 0.5, 0).numpy()
+    moved = f != e.numpy()
+    starts = events.note_starts()
+    assert moved.any() and starts[e.numpy()[moved]].all() and starts[f[moved]].all()
 
 
 def test_input_noise_trains_on_moved_pitches_and_validates_on_clean_ones(dataset, medley_data, tmp_path):

@@ -25,6 +25,8 @@ In window and tune mode each example is transposed by a shift drawn uniformly fr
 that keep its pitches in the vocabulary's range (:meth:`~musicgate.tokens.tokenizer.Tokenizer.shift_range`); the KEY token moves with
 the pitches. Masked targets hold ``pad_id`` (use it as ``ignore_index``).
 
+``train.input_noise`` moves some input notes by a semitone or two (:func:`noisy_inputs`, training only).
+
 Batches depend only on ``(seed, step)``, never on what was drawn before, so a resumed run sees the
 same data, and under DistributedDataParallel each rank takes its own contiguous share of the same
 global batch. Everything is numpy-vectorised: one fancy-indexing gather per batch.
@@ -271,3 +273,35 @@ class BatchDataset(torch.utils.data.Dataset):
         if not 0 <= i < len(self):
             raise IndexError(i)
         return self.sampler.batch(self.start + i)
+
+
+def noisy_inputs(inputs: torch.Tensor, tokenizer, p: float, seed: "int | list[int]") -> torch.Tensor:
+    """``inputs`` with a share ``p`` of its note-start tokens (PITCH; NOTE_ON in the event vocabulary)
+    moved up or down by 1 or 2 semitones: ``train.input_noise``, applied to training inputs only.
+
+    The targets stay the real music, so the model learns to continue a tune through a wrong note
+    (its own, when it samples) instead of following it into another key. Draws depend only on
+    ``seed`` (a resumed run corrupts the same tokens); a note moved out of the vocabulary's range
+    stays as it was.
+
+    Parameters
+    ----------
+    inputs : LongTensor (B, T) of token ids.
+    tokenizer : the vocabulary (:meth:`~musicgate.tokens.tokenizer.Tokenizer.note_starts` and
+        :meth:`~musicgate.tokens.tokenizer.Tokenizer.token_of_pitch`).
+    p : share of note-start tokens to move, in [0, 1).
+    seed : seeds the draws (the loop passes ``[train.seed, step, rank]``).
+    """
+    if p <= 0:
+        return inputs
+    token_of = tokenizer.token_of_pitch()
+    x = inputs.cpu().numpy()
+    pitch = np.where(tokenizer.note_starts()[x], np.asarray(tokenizer.pitch_of, np.int64)[x], -1)
+    rng = np.random.default_rng(seed)
+    hit = (pitch >= 0) & (rng.random(x.shape) < p)
+    moved = pitch + rng.choice(np.array([-2, -1, 1, 2]), size=x.shape)
+    new = token_of[np.clip(moved, 0, 127)]
+    ok = hit & (moved >= 0) & (moved <= 127) & (new >= 0)
+    if not ok.any():
+        return inputs
+    return torch.from_numpy(np.where(ok, new, x)).to(inputs.device)

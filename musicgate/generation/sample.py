@@ -107,12 +107,8 @@ class _Vocab:
 
     @classmethod
     def of(cls, tok) -> "_Vocab":
-        starts = tok.note_starts()
-        token_of_pitch = np.full(128, -1, np.int64)
-        ids = np.flatnonzero(starts)
-        token_of_pitch[tok.pitch_of[ids]] = ids
         lines = [int(i) for i in getattr(tok, "barline_ids", ())]
-        return cls(starts, tok.fillers(), token_of_pitch, [int(tok.eos_id), *lines])
+        return cls(tok.note_starts(), tok.fillers(), tok.token_of_pitch(), [int(tok.eos_id), *lines])
 
 
 def _restrict(mask: np.ndarray, extra: np.ndarray, rows: np.ndarray | None = None) -> None:

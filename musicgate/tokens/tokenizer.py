@@ -135,6 +135,13 @@ class Tokenizer:
         """(V,) bool: the tokens that start a note (PITCH in the melody vocabulary, NOTE_ON in the event one)."""
         return self.pitch_of >= 0
 
+    def token_of_pitch(self) -> np.ndarray:
+        """(128,) int: the note-start token of each MIDI pitch (:meth:`note_starts`), -1 where there is none."""
+        out = np.full(128, -1, np.int64)
+        ids = np.flatnonzero(self.note_starts())
+        out[self.pitch_of[ids]] = ids
+        return out
+
     def sampling_grammar(self, meter: bool | None = None):
         """The grammar a sampler applies; ``meter`` True asks for whole bars of the meter.
 

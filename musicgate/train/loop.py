@@ -44,9 +44,9 @@ from musicgate.nn.checkpoint import (check_resumable, load_checkpoint, make_chec
                          set_rng_state)
 from musicgate.train.config import ModelConfig, RunConfig, config_from_dict, save_config
 from musicgate.errors import CheckpointError, ConfigError, DataError, RunFailure
-from musicgate.data.dataset import WindowSampler, load_data
+from musicgate.data.dataset import WindowSampler, load_data, noisy_inputs
 from musicgate.nn.models import RecurrentLM, State, hidden_for_params
-from musicgate.train.util import Distributed, LossPlotter, MetricsLog, noisy_inputs, pick_device
+from musicgate.train.util import Distributed, LossPlotter, MetricsLog, pick_device
 
 DEFAULT_HIDDEN = 256
 
@@ -436,7 +436,7 @@ class _Trainer:
     def _train_step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         tc = self.config.train
         if tc.input_noise > 0:
-            batch = dataclasses.replace(batch, inputs=noisy_inputs(batch.inputs, self.data.tokenizer.pitch_of,
+            batch = dataclasses.replace(batch, inputs=noisy_inputs(batch.inputs, self.data.tokenizer,
                                                                    tc.input_noise, [tc.seed, self.step, self.dist.rank]))
         loss_sum, state = self._loss_sum(self.net, batch, self._initial_state(batch, self.state),
                                          final_bar_weight=self.final_bar_weight)

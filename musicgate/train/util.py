@@ -235,35 +235,3 @@ class LossPlotter:
         fig.tight_layout()
         return save_figure(fig, png_path)
 
-
-def noisy_inputs(inputs: torch.Tensor, pitch_of: np.ndarray, p: float, seed: "int | list[int]") -> torch.Tensor:
-    """``inputs`` with a share ``p`` of its pitch tokens moved up or down by 1 or 2 semitones.
-
-    The targets stay the real music, so the model learns to continue a tune through a wrong note
-    (its own, when it samples) instead of following it into another key. Draws depend only on
-    ``seed`` (a resumed run corrupts the same tokens); a pitch moved out of the vocabulary's range
-    stays as it was.
-
-    Parameters
-    ----------
-    inputs : LongTensor (B, T) of token ids.
-    pitch_of : (V,) MIDI pitch of each token, -1 for tokens that are not pitches.
-    p : share of pitch tokens to move, in [0, 1).
-    seed : seeds the draws (the loop passes ``[train.seed, step, rank]``).
-    """
-    if p <= 0:
-        return inputs
-    pitch_of = np.asarray(pitch_of, np.int64)
-    token_of = np.full(128, -1, np.int64)
-    ids = np.flatnonzero(pitch_of >= 0)
-    token_of[pitch_of[ids]] = ids
-    x = inputs.cpu().numpy()
-    pitch = pitch_of[x]
-    rng = np.random.default_rng(seed)
-    hit = (pitch >= 0) & (rng.random(x.shape) < p)
-    moved = pitch + rng.choice(np.array([-2, -1, 1, 2]), size=x.shape)
-    new = token_of[np.clip(moved, 0, 127)]
-    ok = hit & (moved >= 0) & (moved <= 127) & (new >= 0)
-    if not ok.any():
-        return inputs
-    return torch.from_numpy(np.where(ok, new, x)).to(inputs.device)
