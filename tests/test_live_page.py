@@ -35,6 +35,7 @@ LOOK = "tiny-look"  # the site's model with lookback inputs (and form inputs, as
 CORPUS = "tiny-corpus"  # FORM's weights, and its checkpoint's bar-line counts, from which the page draws plans
 BAR_LINES = {"8": 5, "16": 50, "17": 25, "19": 20}  # bar lines -> training tunes (an AABB-rich corpus)
 LOOK_BARS = [1, 2, 4, 8]  # as configs/folk-*-lookback.yaml
+COPY = "tiny-copy"  # lookback with the repeat runs, the bar position and the copy head
 
 
 def _need_browser() -> str:
@@ -48,13 +49,17 @@ def _need_browser() -> str:
     return path
 
 
-def tiny_model(cell: str, tok, seed: int, form_inputs: int = 0, lookback: list[int] | None = None) -> RecurrentLM:
+def tiny_model(cell: str, tok, seed: int, form_inputs: int = 0, lookback: list[int] | None = None,
+               copy: bool = False) -> RecurrentLM:
     """A small randomly initialised model; biases (and form tables, with ``form_inputs``, and the
-    lookback projection, zero at the start, with ``lookback``) made non-zero so every term of the step counts."""
+    lookback projection, zero at the start, with ``lookback``; with ``copy`` also the runs, position
+    and copy head) made non-zero so every term of the step counts."""
     torch.manual_seed(seed)
     extra = dict(form_inputs=form_inputs, barline_ids=tok.barline_ids.tolist()) if form_inputs else {}
     if lookback:
         extra.update(lookback=lookback, lookback_clock=tok.lookback_clock())
+    if copy:
+        extra.update(lookback_runs=True, lookback_position=True, lookback_copy=True)
     model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=12, layers=2, embed=10, **extra)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -62,8 +67,10 @@ def tiny_model(cell: str, tok, seed: int, form_inputs: int = 0, lookback: list[i
                 p.uniform_(-0.5, 0.5)
             elif name.startswith("form."):
                 p.normal_(0, 1.0)
-            elif name == "look.proj.weight":
+            elif name in ("look.proj.weight", "look.run_proj.weight"):
                 p.normal_(0, 0.15)  # 128 inputs: a lookback term about as large as the embedding
+            elif name in ("look.pos.weight", "look.copy_state.weight", "look.copy_run.weight"):
+                p.normal_(0, 0.3)
     return model.eval()
 
 
@@ -84,6 +91,7 @@ def site(tmp_path_factory):
     loaded.append((tiny_model("lstm", tok, 11, form_inputs=BUCKETS), tok,
                    {"name": CORPUS, "dataset": {"bar_lines": BAR_LINES}}))  # as load_model's meta has them
     loaded.append((tiny_model("gru", tok, 13, form_inputs=BUCKETS, lookback=LOOK_BARS), tok, {"name": LOOK}))
+    loaded.append((tiny_model("lstm", tok, 14, form_inputs=BUCKETS, lookback=LOOK_BARS, copy=True), tok, {"name": COPY}))
     if "folk-gru" in shipped_models():
         model, stok, meta = load_model("folk-gru")
         loaded.append((model, stok, {"name": "folk-gru", "dataset": meta.get("dataset")}))  # its bar-line counts
@@ -455,6 +463,23 @@ def test_lookback_logits_equal_pytorch_with_and_without_a_plan(page, site):
             assert np.abs(np.array(got) - blind(torch.tensor([ids]), plan=p)[0][0].numpy()).max() > 0.1
 
 
+def test_runs_position_and_copy_head_equal_pytorch(page, site):
+    model, tok = site["models"][COPY]
+    assert model.look.runs and model.look.position and model.look.copy
+    ids = _melody_ids(tok)
+    js = page.evaluate("""([name, ids]) => { const m = MusicgateLive.loadModels([name]).models[name];
+        return [13, -1].map(k => m.logitsOf(ids, k)); }""", [COPY, ids])
+    for plan, got in zip([13, -1], js):
+        want = model(torch.tensor([ids]), plan=torch.tensor([plan]))[0][0].detach().numpy()
+        assert np.abs(np.array(got) - want).max() <= 1e-4, (plan, np.abs(np.array(got) - want).max())
+    for part in ("run_proj", "pos", "copy_run"):   # each term is read: without it the logits differ
+        blind = tiny_model("lstm", tok, 14, form_inputs=BUCKETS, lookback=LOOK_BARS, copy=True)
+        with torch.no_grad():
+            getattr(blind.look, part).weight.zero_()
+            other = blind(torch.tensor([ids]), plan=torch.tensor([13]))[0][0].numpy()
+        assert np.abs(np.array(js[0]) - other).max() > 0.01, part   # 100x the tolerance above
+
+
 def test_a_lookback_tune_decodes_in_python(page, site):
     from musicgate.generation.sample import grammar_for
     from musicgate.nn.lookback import reference_lookback
@@ -500,6 +525,21 @@ def test_bad_lookback_headers_are_refused_clearly(page):
     assert all(b.startswith("model-x.js: its lookback header should have clock.") for b in broken[3:6]), broken
     assert broken[6] == "model-x.js: tensor look.proj.weight should have shape 10x128", broken
     assert broken[7] == f"model-x.js: tensor look.table.weight should have shape {4 * v}x32", broken
+
+
+def test_bad_copy_headers_are_refused_clearly(page):
+    broken = page.evaluate("""(name) => {
+        const good = JSON.parse(window.MUSICGATE_MODELS[name]), out = [];
+        const bad = [p => { p.lookback.copy = "yes"; }, p => { delete p.lookback.copy_scale; },
+                     p => { p.tensors = p.tensors.filter(t => t.name !== 'look.copy_run.weight'); },
+                     p => { p.tensors.find(t => t.name === 'look.pos.weight').shape = [10, 10]; }];
+        for (const change of bad) {
+            const p = JSON.parse(JSON.stringify(good)); change(p);
+            try { new MusicgateLive.Model(p, 'model-x.js'); out.push(null); } catch (e) { out.push(e.message); } }
+        return out; }""", COPY)
+    assert all(b.startswith("model-x.js: its lookback header should have runs, position and copy") for b in broken[:2]), broken
+    assert broken[2] == "model-x.js: tensor look.copy_run.weight should have shape 24x1", broken
+    assert broken[3].startswith("model-x.js: tensor look.pos.weight should have shape 193x10"), broken
 
 
 # -- the grammar -------------------------------------------------------------------------------
@@ -771,6 +811,9 @@ def test_the_exporter_refuses_what_the_page_cannot_run():
     event = make_tokenizer("event", pitch_range=(48, 84))
     with pytest.raises(ConfigError, match="only melody-vocabulary models, not one with the event vocabulary"):
         live.model_payload(RecurrentLM(vocab_size=len(event), cell="gru", hidden=4, layers=1), event, name="e")
+    keyed = RecurrentLM(vocab_size=len(tok), cell="gru", hidden=4, layers=1, key_input=[tok.key_base, 7])
+    with pytest.raises(ConfigError, match="does not run models with key inputs"):
+        live.model_payload(keyed, tok, name="k")
     model = tiny_model("lstm", tok, 0)
     payload = live.model_payload(model, tok, name="x")
     section = live.section_html([("x", "model-x.js")], left_out=["Not in the live panel: m: <mingru>."])
@@ -869,13 +912,20 @@ def test_the_exporter_writes_lookback_inputs_only_for_models_that_have_them():
     plain = live.model_payload(same, tok, name="plain")
     assert "lookback" not in plain and not any(t["name"].startswith("look.") for t in plain["tensors"])
     payload = live.model_payload(model, tok, name="look")
-    assert payload["lookback"] == {"bars": LOOK_BARS, "clock": tok.lookback_clock(), "span": model.look.span}
+    assert payload["lookback"] == {"bars": LOOK_BARS, "clock": tok.lookback_clock(), "span": model.look.span,
+                                   "runs": False, "position": False, "copy": False}
     json.dumps(payload)  # plain JSON: the clock's ids are ints
     assert_payload_holds(payload, model)
     assert payload["tensors"][:len(plain["tensors"])] == plain["tensors"]  # the lookback tables come last
     assert [t["name"] for t in payload["tensors"][len(plain["tensors"]):]] == ["look.table.weight", "look.proj.weight"]
     assert {k: v for k, v in payload.items() if k not in ("lookback", "tensors", "data", "name")} == \
         {k: v for k, v in plain.items() if k not in ("tensors", "data", "name")}
+    full = live.model_payload(tiny_model("lstm", tok, 0, form_inputs=BUCKETS, lookback=LOOK_BARS, copy=True), tok, name="c")
+    assert [t["name"] for t in full["tensors"][len(plain["tensors"]):]] == [
+        "look.table.weight", "look.proj.weight", "look.run_table.weight", "look.run_proj.weight", "look.pos.weight",
+        "look.copy_state.weight", "look.copy_state.bias", "look.copy_run.weight"]
+    assert {k: full["lookback"][k] for k in ("runs", "position", "copy", "copy_scale")} == \
+        {"runs": True, "position": True, "copy": True, "copy_scale": 10.0}
 
 
 def test_the_instrument_notes_sound_at_their_pitches(site):

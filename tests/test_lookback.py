@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from musicgate.errors import ConfigError
-from musicgate.nn.lookback import Lookback, check_bars, reference_lookback
+from musicgate.nn.lookback import COPY_SCALE, Lookback, check_bars, reference_lookback
 from musicgate.nn.models import CELLS, RecurrentLM
 from musicgate.tokens.tokenizer import make_tokenizer
 from musicgate.train.loop import _start_from
@@ -72,6 +72,111 @@ def test_the_module_agrees_with_the_plain_rule_in_one_call_and_step_by_step(toke
         got.append(out[0, 0].numpy())
     assert np.array_equal(np.stack(got), want)
     assert all(torch.equal(a, b) for a, b in zip(memo, m))
+
+
+def _plain_runs_and_positions(ids, bars, span):
+    """Runs and bar positions by the plain rule: a run grows while each token is the lookback's."""
+    look = reference_lookback(ids, bars, CLOCK, V, span=span)
+    steps = dict(zip(CLOCK["dur_ids"], CLOCK["dur_steps"]))
+    prev, run, pos = np.full(len(bars), V), np.zeros(len(bars), np.int64), 0
+    runs, where = [], []
+    for t, x in enumerate(ids):
+        if x != CLOCK["pad_id"]:
+            run = np.where(prev == x, run + 1, 0)
+            pos = 0 if x in CLOCK["line_ids"] else pos
+            pos += steps.get(x, 0)
+            prev = look[t]
+        runs.append(run.copy())
+        where.append(pos)
+    return np.stack(runs), np.array(where)
+
+
+def test_a_repeated_bar_grows_a_run_and_the_position_follows_the_bar():
+    a = _bar((62, 12), (64, 12), (66, 24))
+    b = _bar((67, 24), (69, 24))
+    ids = _ids("BOS", "KEY_D_major", "METER_4/4", *a, *b, *a)
+    lb = Lookback([1, 2], CLOCK, V, 4, runs=True, position=True)
+    _, runs, pos, _ = lb.read(torch.tensor([ids]))
+    third = 3 + len(a) + len(b)
+    assert runs[0, third:, 1].tolist() == list(range(1, len(a) + 1))   # k=2: every token of bar 3 matched
+    assert runs[0, third + 1, 0] == 0                                  # k=1: bar 2's rhythm differs
+    assert pos[0, third - 1:third + 6].tolist() == [0, 0, 12, 12, 24, 24, 48]   # BAR PITCH DUR PITCH ...
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(3, V - 1), min_size=1, max_size=80), st.integers(0, 3), st.integers(1, 79))
+def test_runs_and_positions_agree_with_the_plain_rule_across_a_cut(tokens, pads, cut):
+    ids = tokens + [TOK.pad_id] * pads
+    bars = [1, 2, 4]
+    want_runs, want_pos = _plain_runs_and_positions(ids, bars, 96)
+    lb = Lookback(bars, CLOCK, V, 4, span=96, runs=True, position=True)
+    cut = min(cut, len(ids))
+    _, r1, p1, memo = lb.read(torch.tensor([ids[:cut]]))
+    _, r2, p2, _ = lb.read(torch.tensor([ids[cut:]]), memo) if cut < len(ids) else (None, r1[:, :0], p1[:, :0], None)
+    assert np.array_equal(torch.cat([r1, r2], 1)[0].numpy(), want_runs)
+    assert np.array_equal(torch.cat([p1, p2], 1)[0].numpy(), want_pos)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_runs_position_and_copy_stream_as_one_call_and_start_at_zero(cell):
+    torch.manual_seed(0)
+    base = RecurrentLM(vocab_size=V, cell=cell, hidden=8, layers=2, lookback=[1, 2], lookback_clock=CLOCK).eval()
+    model = RecurrentLM(**base.model_args, lookback_runs=True, lookback_position=True, lookback_copy=True).eval()
+    model.load_state_dict(base.state_dict(), strict=False)
+    a, b = _bar((62, 12), (64, 12), (66, 24)), _bar((67, 24), (69, 24))
+    ids = torch.tensor([_ids("BOS", "KEY_D_major", "METER_4/4", *a, *b, *a, *b)])
+    assert torch.allclose(model(ids)[0], base(ids)[0])
+    with torch.no_grad():
+        model.look.run_proj.weight.normal_()
+        model.look.pos.weight.normal_()
+        model.look.copy_state.weight.normal_()
+        model.look.copy_run.weight.normal_()
+    whole, _ = model(ids)
+    assert not torch.allclose(whole, base(ids)[0])
+    logits, state = model(ids[:, :4])
+    steps = [logits]
+    for t in range(4, ids.shape[1]):
+        out, state = model.step(ids[:, t], state)
+        steps.append(out[:, None])
+    assert (torch.cat(steps, 1) - whole).abs().max() < 1e-4 * whole.abs().max()
+    assert RecurrentLM(**model.model_args).model_args == model.model_args
+
+
+def test_the_copy_head_raises_the_named_tokens_by_the_run_class():
+    lb = Lookback([1, 4], CLOCK, V, 4, runs=False, copy=True, hidden=3)
+    with torch.no_grad():
+        lb.copy_run.weight[:] = torch.arange(12.0)[:, None] / COPY_SCALE   # class c of distance j: 6 * j + c
+    look = torch.tensor([[[5, 7], [V, 5], [9, 9]]])             # (1, 3, K): none at (1, 0); both name 9 at t=2
+    runs = torch.tensor([[[0, 16], [3, 8], [1, 2]]])
+    bias = lb.copy_bias(torch.zeros(1, 3, 3), look, runs)
+    assert bias.shape == (1, 3, V)
+    assert bias[0, 0, 5] == 0 and bias[0, 0, 7] == 6 + 5        # run 16+ -> class 5 of distance 4
+    assert bias[0, 1, 5] == 6 + 4 and bias[0, 1].sum() == 10    # the none of distance 1 adds nothing
+    assert bias[0, 2, 9] == 1 + 6 + 2                           # both distances name 9: the biases add
+    with pytest.raises(ConfigError, match="hidden size"):
+        Lookback([1], CLOCK, V, 4, copy=True)
+
+
+def test_runs_and_position_need_lookback_and_add_to_a_model_that_has_it(tmp_path):
+    from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
+    from musicgate.train.config import ModelConfig
+
+    with pytest.raises(ConfigError, match="set model.lookback too"):
+        ModelConfig(lookback_runs=True)
+    with pytest.raises(ConfigError, match="set model.lookback too"):
+        ModelConfig(lookback_copy=True)
+    torch.manual_seed(0)
+    base = RecurrentLM(vocab_size=V, cell="gru", hidden=8, layers=1, lookback=[4], lookback_clock=CLOCK)
+    payload = make_checkpoint(model=base, config={"model": {"cell": "gru"}}, tokenizer=TOK,
+                              dataset={"name": "test"}, step=0, best_val_loss=None)
+    path = save_checkpoint(payload, tmp_path / "m.pt")
+    model = RecurrentLM(**base.model_args, lookback_runs=True, lookback_position=True, lookback_copy=True)
+    _start_from(model, TOK, str(path))
+    assert torch.equal(model.look.proj.weight, base.look.proj.weight)
+    assert not model.look.run_proj.weight.any() and not model.look.pos.weight.any()
+    assert not model.look.copy_state.weight.any() and not model.look.copy_run.weight.any()
+    with pytest.raises(ConfigError, match="different model"):   # a run may add inputs, never drop them
+        _start_from(RecurrentLM(vocab_size=V, cell="gru", hidden=8, layers=1), TOK, str(path))
 
 
 @pytest.mark.parametrize("cell", CELLS)

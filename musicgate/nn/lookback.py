@@ -14,8 +14,24 @@ at clock ``(b, p, f)`` is the token that was read right after the clock was ``(b
 "none" (index ``vocab_size``) when that clock never occurred (a different rhythm, before the
 start), when ``p >= span``, and at PAD tokens, which change nothing.
 
+**Repeat runs and the bar position** (options ``runs`` and ``position``). A tune in the middle of a
+repeat copies what came k bars earlier token after token; the model has to notice that it is in one.
+With ``runs`` it reads, for each k, how many tokens in a row (up to and including the one just read)
+were the lookback's token (classes 0, 1, 2-3, 4-7, 8-15, 16+), as Magenta's Lookback RNN reads
+whether the last event repeated the one 1 or 2 bars before. With ``position`` it reads the grid
+step of the bar where the next note would start (``pos``), as Lookback RNN reads its position in
+the measure. Both go through zero-started tables, so a model fine-tuned from one without them
+starts out computing exactly what it did.
+
+**The copy head** (option ``copy``). Lookback RNN's softmax has "repeat the event 1 (2) bars ago"
+classes, so copying a phrase is one confident choice per event. Here the same is done on the
+logits: for each distance k the model adds a bias to the logit of the token the lookback names,
+read from its last layer's output and the class of the current run (zero-started too). In a run of
+8 or more tokens copied from 4 bars back, real tunes copy the next pitch too 0.89 of the time.
+
 The memory travels in the model's state as two tensors, so streaming generation, long carried
-streams and whole-tune training all compute the same thing: ``clock`` (1, B, 3) and ``table``
+streams and whole-tune training all compute the same thing: ``clock`` (1, B, 3 + 2K: the clock,
+then per distance the lookback token last read out and the current run) and ``table``
 (1, B, S): for the last ``max(bars) + 1`` bars, per point of the bar, ``bar * vocab_size + token``
 (-1: empty; the bar number guards against stale entries of the ring). The live page's
 JavaScript (``musicgate/teach/live/model.js``) keeps the same memory; :func:`reference_lookback`
@@ -36,6 +52,14 @@ DEFAULT_SPAN = 192
 
 RANK = 32
 """Width of the lookback embedding before its projection to the model's embedding."""
+
+RUN_BUCKETS = (0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5)
+"""Run length (0 ... 16 and more tokens matched in a row) -> its class: 0, 1, 2-3, 4-7, 8-15, 16+."""
+RUN_CLASSES = 6
+
+COPY_SCALE = 10.0
+"""The copy head's run bias is this times its table: Adam moves each weight by about the learning
+rate per step, so a zero-started bias of +3 would take ~10,000 steps at lr 3e-4; scaled, ~1,000."""
 
 
 def check_bars(bars: Sequence[int]) -> list[int]:
@@ -98,13 +122,16 @@ class Lookback(nn.Module):
     clock : the vocabulary's clock tables (:meth:`MelodyTokenizer.lookback_clock`).
     vocab_size, embed : the model's vocabulary and embedding width.
     span : grid steps per bar the memory holds.
+    runs, position : also read the repeat runs and the position in the bar (module docstring).
+    copy, hidden : add the copy head (module docstring), reading the last layer's ``hidden`` units.
 
     The projection starts at zero, so a model fine-tuned from one without lookback inputs starts
     out computing exactly what it did.
     """
 
     def __init__(self, bars: Sequence[int], clock: dict, vocab_size: int, embed: int,
-                 span: int = DEFAULT_SPAN) -> None:
+                 span: int = DEFAULT_SPAN, runs: bool = False, position: bool = False,
+                 copy: bool = False, hidden: int | None = None) -> None:
         super().__init__()
         self.bars, self.clock = check_bars(bars), check_clock(clock, vocab_size)
         if isinstance(span, bool) or not isinstance(span, int) or span < 1:
@@ -123,18 +150,43 @@ class Lookback(nn.Module):
         self.table = nn.Embedding(n * (vocab_size + 1), RANK)
         self.proj = nn.Linear(n * RANK, embed, bias=False)
         nn.init.zeros_(self.proj.weight)
+        self.runs, self.position = bool(runs), bool(position)
+        if self.runs:
+            self.register_buffer("run_bucket", torch.as_tensor(RUN_BUCKETS), persistent=False)
+            self.run_table = nn.Embedding(n * RUN_CLASSES, RANK)
+            self.run_proj = nn.Linear(n * RANK, embed, bias=False)
+            nn.init.zeros_(self.run_proj.weight)
+        if self.position:
+            self.pos = nn.Embedding(self.span + 1, embed)
+            nn.init.zeros_(self.pos.weight)
+        self.copy = bool(copy)
+        if self.copy:
+            if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+                raise ConfigError(f"lookback copy needs the model's hidden size (a whole number >= 1), got {hidden!r}")
+            self.register_buffer("copy_bucket", torch.as_tensor(RUN_BUCKETS), persistent=False)
+            self.copy_state = nn.Linear(hidden, n)
+            self.copy_run = nn.Embedding(n * RUN_CLASSES, 1)
+            for w in (self.copy_state.weight, self.copy_state.bias, self.copy_run.weight):
+                nn.init.zeros_(w)
 
     @property
     def args(self) -> dict:
-        return dict(lookback=list(self.bars), lookback_clock=dict(self.clock), lookback_span=self.span)
+        extra = {"lookback_runs": True} if self.runs else {}
+        extra.update({"lookback_position": True} if self.position else {})
+        extra.update({"lookback_copy": True} if self.copy else {})
+        return dict(lookback=list(self.bars), lookback_clock=dict(self.clock), lookback_span=self.span, **extra)
 
     @property
     def slots(self) -> int:
         return self.ring * self.span * 2
 
     def start(self, batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-        """Empty memory for ``batch`` rows: clock (1, B, 3) at the start, table (1, B, slots + 1)."""
-        clock = torch.zeros((1, batch, 3), dtype=torch.long, device=device)
+        """Empty memory for ``batch`` rows: clock (1, B, 3 + 2K) at the start (bar, pos, phase, then
+        per distance the lookback id last read out and the run of tokens that matched it), table
+        (1, B, slots + 1)."""
+        k = len(self.bars)
+        clock = torch.zeros((1, batch, 3 + 2 * k), dtype=torch.long, device=device)
+        clock[0, :, 3:3 + k] = self.vocab_size
         return clock, torch.full((1, batch, self.slots + 1), -1, dtype=torch.long, device=device)
 
     def _slot(self, bar: torch.Tensor, pos: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
@@ -143,17 +195,25 @@ class Lookback(nn.Module):
         return torch.where(ok, slot, torch.full_like(slot, self.slots))  # the last column: a bin
 
     @torch.no_grad()
-    def ids(self, ids: torch.Tensor, memo=None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """(B, T, K) lookback ids of ``ids`` (B, T) read after ``memo`` (None: from the start), and the memo after them."""
+    def read(self, ids: torch.Tensor, memo=None):
+        """Read ``ids`` (B, T) after ``memo`` (None: from the start): the lookback ids (B, T, K) for the
+        next token, the runs (B, T, K) of tokens up to and including each that matched what the
+        lookback of distance k had read out for them, the grid position in the bar (B, T) after
+        each, and the memo after them."""
         b, steps = ids.shape
         clock, table = self.start(b, ids.device) if memo is None else memo
         bar, pos, phase = clock[0, :, 0].clone(), clock[0, :, 1].clone(), clock[0, :, 2].clone()
+        k = len(self.bars)
+        prev, run = clock[0, :, 3:3 + k].clone(), clock[0, :, 3 + k:3 + 2 * k].clone()
         table = table[0].clone()
         v = self.vocab_size
-        out = torch.empty((b, steps, len(self.bars)), dtype=torch.long, device=ids.device)
+        out = torch.empty((b, steps, k), dtype=torch.long, device=ids.device)
+        runs = torch.empty((b, steps, k), dtype=torch.long, device=ids.device)
+        where = torch.empty((b, steps), dtype=torch.long, device=ids.device)
         for t in range(steps):
             x = ids[:, t]
             live = x != self.clock["pad_id"]
+            run = torch.where(live[:, None], torch.where(prev == x[:, None], run + 1, torch.zeros_like(run)), run)
             slot = torch.where(live, self._slot(bar, pos, phase), torch.full_like(bar, self.slots))
             table.scatter_(1, slot[:, None], (bar * v + x)[:, None])
             line = self.line[x].bool() & live
@@ -165,12 +225,40 @@ class Lookback(nn.Module):
             got = table.gather(1, slots)
             ok = (got >= 0) & (got.div(v, rounding_mode="floor") == back) & (back >= 0) & ((pos < self.span) & live)[:, None]
             out[:, t] = torch.where(ok, got.remainder(v), torch.full_like(got, v))
+            prev = torch.where(live[:, None], out[:, t], prev)
+            runs[:, t], where[:, t] = run, pos
         table[:, self.slots] = -1
-        return out, (torch.stack([bar, pos, phase], dim=-1)[None], table[None])
+        clock = torch.cat([torch.stack([bar, pos, phase], dim=-1), prev, run], dim=-1)
+        return out, runs, where, (clock[None], table[None])
+
+    def ids(self, ids: torch.Tensor, memo=None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """(B, T, K) lookback ids of ``ids`` (B, T) read after ``memo`` (None: from the start), and the memo after them."""
+        out, _, _, memo = self.read(ids, memo)
+        return out, memo
+
+    def embed(self, look: torch.Tensor, runs: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """(B, T, embed) input embeddings of what :meth:`read` returned."""
+        offsets = torch.arange(len(self.bars), device=look.device)
+        z = self.table(look + offsets * (self.vocab_size + 1))                  # (B, T, K, RANK)
+        x = self.proj(z.flatten(2))
+        if self.runs:
+            r = self.run_table(self.run_bucket[runs.clamp(max=len(RUN_BUCKETS) - 1)] + offsets * RUN_CLASSES)
+            x = x + self.run_proj(r.flatten(2))
+        if self.position:
+            x = x + self.pos(pos.clamp(0, self.span))                           # span: past the memory
+        return x
+
+    def copy_bias(self, h: torch.Tensor, look: torch.Tensor, runs: torch.Tensor) -> torch.Tensor:
+        """(B, T, V) what the copy head adds to the logits: for each distance k, a bias read from the
+        last layer's output ``h`` (B, T, hidden) and the class of the run, on the token the lookback
+        of distance k names (nothing where it names none)."""
+        offsets = torch.arange(len(self.bars), device=look.device) * RUN_CLASSES
+        run = self.copy_run(self.copy_bucket[runs.clamp(max=len(RUN_BUCKETS) - 1)] + offsets)[..., 0]
+        b = self.copy_state(h) + COPY_SCALE * run
+        bias = h.new_zeros((*look.shape[:2], self.vocab_size + 1))
+        return bias.scatter_add_(-1, look, b)[..., :self.vocab_size]
 
     def forward(self, ids: torch.Tensor, memo=None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """(B, T, embed) lookback embeddings of ``ids`` after ``memo``, and the memo after them."""
-        look, memo = self.ids(ids, memo)
-        offsets = torch.arange(len(self.bars), device=ids.device) * (self.vocab_size + 1)
-        z = self.table(look + offsets)                                           # (B, T, K, RANK)
-        return self.proj(z.flatten(2)), memo
+        look, runs, pos, memo = self.read(ids, memo)
+        return self.embed(look, runs, pos), memo

@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from musicgate.errors import ConfigError
 from musicgate.nn.cells import cell_names, get_cell
+from musicgate.nn.keyinput import KeyInput
 from musicgate.nn.lookback import DEFAULT_SPAN, Lookback
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -123,7 +124,9 @@ class RecurrentLM(nn.Module):
                  embed: int | None = None, dropout: float = 0.0, form_inputs: int = 0,
                  barline_ids: Sequence[int] = (), form_dropout: float = 0.0,
                  lookback: Sequence[int] = (), lookback_clock: dict | None = None,
-                 lookback_span: int = DEFAULT_SPAN) -> None:
+                 lookback_span: int = DEFAULT_SPAN, lookback_runs: bool = False,
+                 lookback_position: bool = False, lookback_copy: bool = False, key_input: Sequence[int] = (),
+                 key_dropout: float = 0.0) -> None:
         super().__init__()
         _check_cell(cell)
         embed = hidden if embed is None else embed
@@ -136,7 +139,9 @@ class RecurrentLM(nn.Module):
         self.rnn = recurrent(cell, embed, hidden, layers, self.dropout_p)
         self.head = nn.Linear(hidden, vocab_size)
         self.form = FormInputs(form_inputs, barline_ids, vocab_size, embed, form_dropout) if form_inputs else None
-        self.look = Lookback(lookback, lookback_clock, vocab_size, embed, lookback_span) if len(lookback) else None
+        self.look = Lookback(lookback, lookback_clock, vocab_size, embed, lookback_span, lookback_runs,
+                             lookback_position, lookback_copy, hidden) if len(lookback) else None
+        self.key = KeyInput(key_input, vocab_size, embed, key_dropout) if len(key_input) else None
         self._base_arity = 2 if get_cell(cell).state_pair else 1
 
     @property
@@ -148,6 +153,8 @@ class RecurrentLM(nn.Module):
             args.update(self.form.args)
         if self.look is not None:
             args.update(self.look.args)
+        if self.key is not None:
+            args.update(self.key.args)
         return args
 
     @property
@@ -160,38 +167,57 @@ class RecurrentLM(nn.Module):
         """True when the model reads what the tune played k bars ago (:mod:`musicgate.nn.lookback`)."""
         return self.look is not None
 
+    @property
+    def has_key_input(self) -> bool:
+        """True when the model reads the asked key before every token (:mod:`musicgate.nn.keyinput`)."""
+        return self.key is not None
+
     def init_state(self, batch: int) -> State:
         """Zero state on the model's device: (layers, batch, hidden), a pair for the LSTM."""
         return zero_state(self.rnn, batch)
 
     def _split(self, state):
-        """(core state, form counters or None, lookback memo or None) of a state this model returned:
-        the core's tensors, then the counters (1, B, 2) while a plan is in use, then the memo's two."""
+        """(core state, form counters or None, lookback memo or None, last key or None) of a state this
+        model returned: the core's tensors, then the counters (1, B, 2) while a plan is in use, the
+        memo's two and the last KEY id (1, B, 1)."""
         extra = len(state) - self._base_arity if isinstance(state, tuple) else 0
         if extra <= 0:
-            return state, None, None
+            return state, None, None, None
         core = state[:self._base_arity]
         core = core if self._base_arity == 2 else core[0]
-        counters = state[self._base_arity] if self.form is not None and extra in (1, 3) else None
-        memo = tuple(state[-2:]) if self.look is not None and extra in (2, 3) else None
-        return core, counters, memo
+        rest = list(state[self._base_arity:])
+        key = rest.pop() if self.key is not None else None
+        memo = (rest.pop(-2), rest.pop()) if self.look is not None else None
+        counters = rest.pop() if self.form is not None and rest else None
+        return core, counters, memo, key
 
     def inputs(self, ids: torch.Tensor, state=None, plan=None) -> tuple[torch.Tensor, tuple]:
         """The core's input at every position (token embedding, plus the form and lookback
         embeddings of a model with them) and the state that goes with the core's: the form counters
-        after the last position (while a plan is in use) and the lookback memo, as a tuple."""
+        after the last position (while a plan is in use), the lookback memo and the last KEY id, as a tuple."""
+        x, carried, _ = self._inputs(ids, state, plan)
+        return x, carried
+
+    def _inputs(self, ids, state, plan):
+        """:meth:`inputs`, and what the lookback read (its ids and runs, for the copy head; or None)."""
         x = self.embed(ids)
-        _, counters, memo = self._split(state)
+        _, counters, memo, key = self._split(state)
         carried: tuple = ()
+        reads = None
         if self.form is not None:
             extra, counters = self.form(ids, counters, plan)
             x = x + extra
             carried += () if counters is None else (counters,)
         if self.look is not None:
-            extra, memo = self.look(ids, memo)
-            x = x + extra
+            look, runs, pos, memo = self.look.read(ids, memo)
+            x = x + self.look.embed(look, runs, pos)
             carried += memo
-        return x, carried
+            reads = (look, runs)
+        if self.key is not None:
+            extra, key = self.key(ids, key)
+            x = x + extra
+            carried += (key,)
+        return x, carried, reads
 
     def forward(self, ids: torch.Tensor, state: State | None = None,
                 lengths: torch.Tensor | None = None, plan=None) -> tuple[torch.Tensor, State]:
@@ -212,15 +238,19 @@ class RecurrentLM(nn.Module):
         -------
         logits : Tensor (B, T, vocab_size)
         state : the state after each row's last valid step; after the core's tensors come the form
-            counters (while a plan is in use) and the lookback memo, so :meth:`step` goes on counting
-            and looking back.
+            counters (while a plan is in use), the lookback memo and the last KEY id, so :meth:`step`
+            goes on counting, looking back and reading the key.
         """
         core_state = self._split(state)[0]
-        x, carried = self.inputs(ids, state, plan)
+        x, carried, reads = self._inputs(ids, state, plan)
         out, core_state = run_core(self.rnn, self.drop(x), core_state, lengths)
         if carried:
             core_state = (*core_state, *carried) if isinstance(core_state, tuple) else (core_state, *carried)
-        return self.head(self.drop(out)), core_state
+        out = self.drop(out)
+        logits = self.head(out)
+        if self.look is not None and self.look.copy:
+            logits = logits + self.look.copy_bias(out, *reads)
+        return logits, core_state
 
     def step(self, token: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """One streaming step, O(1) per token: token (B,) -> logits (B, vocab_size), new state."""

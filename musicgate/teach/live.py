@@ -75,6 +75,8 @@ def unsupported(model, tokenizer) -> str | None:
     if tokenizer is None or tokenizer.kind != "melody":
         kind = "no tokenizer" if tokenizer is None else f"the {tokenizer.kind} vocabulary"
         return f"the live page runs only melody-vocabulary models, not one with {kind}"
+    if getattr(model, "has_key_input", False):
+        return "the live page does not run models with key inputs (model.key_input)"
     return None
 
 
@@ -111,8 +113,10 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
         Given ``modes`` (the checkpoint's training tunes per key mode), a model with rare modes has
         ``modeNotes`` ({mode: the line ``generate`` prints, :func:`~musicgate.generation.api.rare_mode_note`}).
         A model with lookback inputs (:mod:`musicgate.nn.lookback`) also has ``lookback`` (``bars``,
-        the distances k; ``clock``, the vocabulary's clock tables; ``span``) and the tensors
-        ``look.table.weight`` and ``look.proj.weight``, after all others; other models have neither.
+        the distances k; ``clock``, the vocabulary's clock tables; ``span``; ``runs``, ``position``
+        and ``copy``, with ``copy_scale`` for the copy head) and the tensors ``look.table.weight``
+        and ``look.proj.weight`` (then those of the options it has), after all others; other models
+        have neither.
 
     Raises
     ------
@@ -135,6 +139,9 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
     look = getattr(model, "look", None) if getattr(model, "has_lookback", False) else None
     if look is not None:
         names += ["look.table.weight", "look.proj.weight"]
+        names += ["look.run_table.weight", "look.run_proj.weight"] if look.runs else []
+        names += ["look.pos.weight"] if look.position else []
+        names += ["look.copy_state.weight", "look.copy_state.bias", "look.copy_run.weight"] if look.copy else []
     tensors, parts, offset = [], [], 0
     for n in names:
         a = np.ascontiguousarray(state[n], dtype="<f4")
@@ -158,8 +165,12 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
     if any(notes.values()):
         payload["modeNotes"] = {m: n for m, n in notes.items() if n}
     if look is not None:
+        from musicgate.nn.lookback import COPY_SCALE
+
         clock = {k: ([int(i) for i in v] if isinstance(v, (list, tuple)) else int(v)) for k, v in look.clock.items()}
-        payload["lookback"] = {"bars": [int(k) for k in look.bars], "clock": clock, "span": int(look.span)}
+        payload["lookback"] = {"bars": [int(k) for k in look.bars], "clock": clock, "span": int(look.span),
+                               "runs": look.runs, "position": look.position, "copy": look.copy,
+                               **({"copy_scale": COPY_SCALE} if look.copy else {})}
     return payload
 
 

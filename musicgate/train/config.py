@@ -99,6 +99,15 @@ class ModelConfig:
         (:mod:`musicgate.nn.lookback`): before each token the model reads the token that came next at
         the same point of the bar k bars earlier, so it can repeat a phrase. Needs the melody
         vocabulary (bar lines as tokens). A model may start from one without them (they start at zero).
+    lookback_runs : with lookback inputs, also read for each distance how many tokens in a row
+        matched what it looked up (the model notices a repeat it is in).
+    lookback_position : with lookback inputs, also read the grid position in the bar.
+    lookback_copy : with lookback inputs, add the copy head: a bias on the logit of each token the
+        lookback names, read from the state and the current run (:mod:`musicgate.nn.lookback`).
+    key_input : the key inputs (:mod:`musicgate.nn.keyinput`): before each token the model reads the
+        tonic and mode of the asked key, so it need not carry them in its state. Needs a vocabulary
+        with KEY tokens (melody, event). A model may start from one without them (they start at zero).
+    key_dropout : share of training rows that read "no key", so the model also runs without it.
     """
 
     cell: str = setting("lstm", choices=cell_names)
@@ -113,11 +122,19 @@ class ModelConfig:
     form_inputs: int = setting(0, ge=0)
     form_dropout: float = setting(0.25, ge=0, lt=1)
     lookback: list[int] = setting(factory=list, ge=1, le=64)
+    lookback_runs: bool = False
+    lookback_position: bool = False
+    lookback_copy: bool = False
+    key_input: bool = False
+    key_dropout: float = setting(0.25, ge=0, lt=1)
 
     def __post_init__(self) -> None:
         check_fields(self, "model")
         if len(set(self.lookback)) != len(self.lookback):
             raise ConfigError(f"model.lookback lists a bar distance twice: {self.lookback}")
+        if (self.lookback_runs or self.lookback_position or self.lookback_copy) and not self.lookback:
+            raise ConfigError("model.lookback_runs, lookback_position and lookback_copy read the lookback's memory; "
+                              "set model.lookback too (e.g. [1, 2, 4, 8])")
         if self.start_from is not None and self.init != "default":
             raise ConfigError(f"model.start_from {self.start_from!r} starts from trained weights and model.init "
                               f"{self.init} applies to new weights only; leave model.init out")

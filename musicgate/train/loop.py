@@ -45,6 +45,7 @@ from musicgate.nn.checkpoint import (check_resumable, load_checkpoint, make_chec
 from musicgate.train.config import ModelConfig, RunConfig, config_from_dict, save_config
 from musicgate.errors import CheckpointError, ConfigError, DataError, RunFailure
 from musicgate.data.dataset import WindowSampler, load_data, noisy_inputs
+from musicgate.music.keys import MODES
 from musicgate.nn.models import RecurrentLM, State, hidden_for_params
 from musicgate.train.util import Distributed, LossPlotter, MetricsLog, pick_device
 
@@ -94,22 +95,27 @@ def _start_from(model: RecurrentLM, tokenizer, spec: str) -> None:
     from musicgate.nn.hub import load_model
 
     trained, tok, meta = load_model(spec)
-    form_keys = ("form_inputs", "barline_ids", "form_dropout")
-    adds_form = model.has_form_inputs and not trained.has_form_inputs
-    adds_look = model.has_lookback and not trained.has_lookback
-    new = (form_keys if adds_form else ()) + (("lookback", "lookback_clock", "lookback_span") if adds_look else ())
-    ours = {k: v for k, v in model.model_args.items() if k not in new}
-    if trained.model_args != ours:
-        theirs = ", ".join(f"{k}={v}" for k, v in sorted(trained.model_args.items()))
-        raise ConfigError(f"model.start_from {spec!r} is a different model ({theirs}); set model.cell, "
-                          f"model.hidden/params, layers, embed, form_inputs and lookback to match it")
+    ours, theirs = model.model_args, trained.model_args
+    new = {k for k in ours if k not in theirs}
+    if new - set(_ADDABLE) or {k: v for k, v in ours.items() if k not in new} != theirs:
+        described = ", ".join(f"{k}={v}" for k, v in sorted(theirs.items()))
+        raise ConfigError(f"model.start_from {spec!r} is a different model ({described}); set model.cell, "
+                          f"model.hidden/params, layers, embed, form_inputs, lookback and key_input to match it")
     if tok.fingerprint != tokenizer.fingerprint:
         raise ConfigError(f"model.start_from {spec!r} was trained with another vocabulary than this dataset's; "
                           f"prepare the dataset with the same tokenizer settings")
-    missing, unexpected = model.load_state_dict(trained.state_dict(), strict=not (adds_form or adds_look))
-    added = tuple(prefix for prefix, on in (("form.", adds_form), ("look.", adds_look)) if on)
+    added = tuple(p for k in new for p in _ADDABLE[k])
+    missing, unexpected = model.load_state_dict(trained.state_dict(), strict=not added)
     if unexpected or any(not k.startswith(added) for k in missing):
         raise ConfigError(f"model.start_from {spec!r}: weights do not fit ({missing + unexpected})")
+
+
+_ADDABLE = {"form_inputs": ("form.",), "barline_ids": (), "form_dropout": (),
+            "lookback": ("look.",), "lookback_clock": (), "lookback_span": (),
+            "lookback_runs": ("look.run_",), "lookback_position": ("look.pos.",), "lookback_copy": ("look.copy_",),
+            "key_input": ("key.",), "key_dropout": ()}
+"""Model arguments a run may add to the model it starts from, with the weights they bring (which
+start at zero, so step 0 computes what the trained model did)."""
 
 
 def final_bar_mask(targets: torch.Tensor, tokenizer) -> torch.Tensor:
@@ -191,6 +197,14 @@ def resolve_model_args(model: ModelConfig, vocab_size: int, tokenizer=None) -> d
             raise ConfigError("model.lookback needs the melody vocabulary (bar lines as tokens); "
                               "set model.lookback=[] for this dataset")
         args.update(lookback=list(model.lookback), lookback_clock=tokenizer.lookback_clock())
+        args.update({"lookback_runs": True} if model.lookback_runs else {})
+        args.update({"lookback_position": True} if model.lookback_position else {})
+        args.update({"lookback_copy": True} if model.lookback_copy else {})
+    if model.key_input:
+        if tokenizer is None or not hasattr(tokenizer, "key_base"):
+            raise ConfigError("model.key_input needs a vocabulary with KEY tokens (melody or event); "
+                              "set model.key_input=false for this dataset")
+        args.update(key_input=[int(tokenizer.key_base), len(MODES)], key_dropout=model.key_dropout)
     return args
 
 

@@ -29,15 +29,26 @@
  * records the token at the clock before it (only when pos < S), the clock advances over the token,
  * then the lookups for the new clock (none when pos >= S); PAD changes nothing and looks up none.
  * That is reference_lookback's rule, as the model's ring buffer computes it. The state carries
- * {bar, pos, phase, seen} as its `look` property: seen maps bar -> Map(pos*2 + phase -> token) for
- * the last max(k) + 1 bars (older bars are never looked up); steps copy what they change, so a state
- * can be stepped from twice.
+ * {bar, pos, phase, seen, prev, run} as its `look` property: seen maps bar -> Map(pos*2 + phase -> token)
+ * for the last max(k) + 1 bars (older bars are never looked up); prev holds the lookback ids last read
+ * out and run, per distance, how many tokens in a row matched them; steps copy what they change, so a
+ * state can be stepped from twice.
+ *
+ * Options of the lookback header (musicgate.nn.lookback): `runs` (tensors look.run_table.weight
+ * [K*6, 32], look.run_proj.weight [embed, K*32]): x also gets run_proj @ concat_j(run_table[c_j + 6j]),
+ * c_j the class of run_j (0, 1, 2-3, 4-7, 8-15, 16+); `position` (look.pos.weight [S+1, embed]): x also
+ * gets pos[min(pos, S)]; `copy` with `copy_scale` (look.copy_state.weight [K, hidden],
+ * look.copy_state.bias [K], look.copy_run.weight [K*6, 1]): after the head, the logit of each token
+ * l_j < V gets copy_state.bias[j] + copy_state.weight[j] . h + copy_scale * copy_run[c_j + 6j], h the
+ * last layer's output.
  */
 (function (root) {
   "use strict";
   const live = root.MusicgateLive = root.MusicgateLive || {};
   const GATES = {rnn: 1, lstm: 4, gru: 3};
   const LOOK_RANK = 32;  // musicgate.nn.lookback.RANK
+  const RUN_BUCKETS = [0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5];  // musicgate.nn.lookback.RUN_BUCKETS
+  const runClass = run => RUN_BUCKETS[Math.min(run, RUN_BUCKETS.length - 1)];
 
   function base64Floats(text) {
     const bin = atob(text);
@@ -164,13 +175,31 @@
         bad = `clock.pending_ids, clock.line_ids (not empty) and clock.pad_id: token ids below ${V}`;
       }
       if (bad) throw new Error(`${where}: its lookback header should have ${bad}, got ${JSON.stringify(lb).slice(0, 200)}`);
+      const flag = f => lb[f] === undefined || lb[f] === null || lb[f] === true || lb[f] === false;
+      if (!["runs", "position", "copy"].every(flag) || (lb.copy && !(typeof lb.copy_scale === "number" && lb.copy_scale > 0))) {
+        throw new Error(`${where}: its lookback header should have runs, position and copy true or false, and with ` +
+                        `copy a copy_scale > 0, got ${JSON.stringify(lb).slice(0, 200)}`);
+      }
       const K = bars.length, steps = new Int32Array(V), pending = new Uint8Array(V), line = new Uint8Array(V);
       c.dur_ids.forEach((t, i) => { steps[t] = c.dur_steps[i]; });
       for (const t of c.pending_ids) pending[t] = 1;
       for (const t of c.line_ids) line[t] = 1;
-      return {bars: bars.slice(), span: lb.span, pad: c.pad_id, steps, pending, line, back: bars[K - 1],
-              table: need("look.table.weight", [K * (V + 1), LOOK_RANK]),
-              proj: need("look.proj.weight", [this.embedSize, K * LOOK_RANK])};
+      const L = {bars: bars.slice(), span: lb.span, pad: c.pad_id, steps, pending, line, back: bars[K - 1],
+                 table: need("look.table.weight", [K * (V + 1), LOOK_RANK]),
+                 proj: need("look.proj.weight", [this.embedSize, K * LOOK_RANK]),
+                 runs: null, position: null, copy: null};
+      if (lb.runs) L.runs = {table: need("look.run_table.weight", [K * 6, LOOK_RANK]),
+                             proj: need("look.run_proj.weight", [this.embedSize, K * LOOK_RANK])};
+      if (lb.position) L.position = need("look.pos.weight", [lb.span + 1, this.embedSize]);
+      if (lb.copy) L.copy = {w: need("look.copy_state.weight", [K, this.hidden]), b: need("look.copy_state.bias", [K]),
+                             run: need("look.copy_run.weight", [K * 6, 1]), scale: lb.copy_scale};
+      return L;
+    }
+
+    /** The lookback memory at the start of a tune. */
+    _emptyLook() {
+      const K = this.look.bars.length;
+      return {bar: 0, pos: 0, phase: 0, seen: new Map(), prev: new Int32Array(K).fill(this.vocabSize), run: new Int32Array(K)};
     }
 
     /** True when the model reads the bars so far and the bars left of a planned length. */
@@ -186,6 +215,8 @@
       const ids = new Int32Array(K).fill(V);
       if (token === L.pad) return {memory: was, ids};
       let {bar, pos, phase} = was;
+      const run = new Int32Array(K);
+      for (let j = 0; j < K; j++) run[j] = was.prev[j] === token ? was.run[j] + 1 : 0;
       const seen = new Map();
       if (pos < L.span) {  // the token that came next at this clock
         const row = new Map(was.seen.get(bar) || []);
@@ -202,7 +233,7 @@
           if (got !== undefined) ids[j] = got;
         }
       }
-      return {memory: {bar, pos, phase, seen}, ids};
+      return {memory: {bar, pos, phase, seen, prev: ids, run}, ids};
     }
 
     /**
@@ -223,7 +254,7 @@
         }
         s.form = {count: 0, total: none ? -1 : plan};
       }
-      if (this.look) s.look = {bar: 0, pos: 0, phase: 0, seen: new Map()};
+      if (this.look) s.look = this._emptyLook();
       return s;
     }
 
@@ -249,18 +280,36 @@
         for (let i = 0; i < E; i++) x[i] += Math.fround(d[F.count + c * E + i] + d[F.left + l * E + i]);
         next.form = {count, total};
       }
+      let look = null;
       if (this.look) {
-        const L = this.look, V = this.vocabSize, E = this.embedSize, R = LOOK_RANK, KR = L.bars.length * R;
-        const r = this.lookbackAfter(token, state.look || {bar: 0, pos: 0, phase: 0, seen: new Map()});
+        const L = this.look, V = this.vocabSize, E = this.embedSize, R = LOOK_RANK, K = L.bars.length, KR = K * R;
+        look = this.lookbackAfter(token, state.look || this._emptyLook());
+        const mem = look.memory;
         const z = new Float64Array(KR);
-        for (let j = 0; j < L.bars.length; j++) {
-          const row = L.table + (r.ids[j] + j * (V + 1)) * R;
+        for (let j = 0; j < K; j++) {
+          const row = L.table + (look.ids[j] + j * (V + 1)) * R;
           for (let i = 0; i < R; i++) z[j * R + i] = d[row + i];
         }
         const extra = new Float64Array(E);
         matvec(d, L.proj, E, KR, z, extra);
-        for (let i = 0; i < E; i++) x[i] += Math.fround(extra[i]);  // as PyTorch: proj's float32 output added
-        next.look = r.memory;
+        let runExtra = null;
+        if (L.runs) {
+          const zr = new Float64Array(KR);
+          for (let j = 0; j < K; j++) {
+            const row = L.runs.table + (runClass(mem.run[j]) + 6 * j) * R;
+            for (let i = 0; i < R; i++) zr[j * R + i] = d[row + i];
+          }
+          runExtra = new Float64Array(E);
+          matvec(d, L.runs.proj, E, KR, zr, runExtra);
+        }
+        const posRow = L.position === null ? -1 : L.position + Math.min(mem.pos, L.span) * E;
+        for (let i = 0; i < E; i++) {  // as PyTorch: each float32 term added in turn, then to the embedding
+          let e = Math.fround(extra[i]);
+          if (runExtra) e = Math.fround(e + Math.fround(runExtra[i]));
+          if (posRow >= 0) e = Math.fround(e + d[posRow + i]);
+          x[i] += e;
+        }
+        next.look = mem;
       }
       let keep = null;
       for (let k = 0; k < this.layers; k++) {
@@ -298,6 +347,16 @@
       const logits = new Float64Array(this.vocabSize);
       for (let v = 0; v < this.vocabSize; v++) logits[v] = d[this.headB + v];
       matvec(d, this.headW, this.vocabSize, H, x, logits);
+      if (look && this.look.copy) {  // the copy head: a bias on each token the lookback names
+        const C = this.look.copy, K = this.look.bars.length, bias = new Float64Array(K);
+        for (let j = 0; j < K; j++) bias[j] = d[C.b + j];
+        matvec(d, C.w, K, H, x, bias);
+        for (let j = 0; j < K; j++) {
+          if (look.ids[j] < this.vocabSize) {
+            logits[look.ids[j]] += bias[j] + C.scale * d[C.run + runClass(look.memory.run[j]) + 6 * j];
+          }
+        }
+      }
       return {logits, state: next, keep};
     }
 
