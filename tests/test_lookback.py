@@ -152,7 +152,7 @@ def test_the_copy_head_raises_the_named_tokens_by_the_run_class():
     assert bias.shape == (1, 3, V)
     assert bias[0, 0, 5] == 0 and bias[0, 0, 7] == 6 + 5        # run 16+ -> class 5 of distance 4
     assert bias[0, 1, 5] == 6 + 4 and bias[0, 1].sum() == 10    # the none of distance 1 adds nothing
-    assert bias[0, 2, 9] == 1 + 6 + 2                           # both distances name 9: the biases add
+    assert bias[0, 2, 9] == 6 + 2                               # both distances name 9: the larger bias
     with pytest.raises(ConfigError, match="hidden size"):
         Lookback([1], CLOCK, V, 4, copy=True)
 

@@ -26,7 +26,8 @@ starts out computing exactly what it did.
 **The copy head** (option ``copy``). Lookback RNN's softmax has "repeat the event 1 (2) bars ago"
 classes, so copying a phrase is one confident choice per event. Here the same is done on the
 logits: for each distance k the model adds a bias to the logit of the token the lookback names,
-read from its last layer's output and the class of the current run (zero-started too). In a run of
+read from its last layer's output and the class of the current run (zero-started too); a token
+that several distances name gets the largest of their biases. In a run of
 8 or more tokens copied from 4 bars back, real tunes copy the next pitch too 0.89 of the time.
 
 The memory travels in the model's state as two tensors, so streaming generation, long carried
@@ -251,12 +252,14 @@ class Lookback(nn.Module):
     def copy_bias(self, h: torch.Tensor, look: torch.Tensor, runs: torch.Tensor) -> torch.Tensor:
         """(B, T, V) what the copy head adds to the logits: for each distance k, a bias read from the
         last layer's output ``h`` (B, T, hidden) and the class of the run, on the token the lookback
-        of distance k names (nothing where it names none)."""
+        of distance k names (nothing where it names none); where several distances name one token,
+        the largest of their biases (a sum would grow without bound in a loop, where every distance
+        names the same token with a long run)."""
         offsets = torch.arange(len(self.bars), device=look.device) * RUN_CLASSES
         run = self.copy_run(self.copy_bucket[runs.clamp(max=len(RUN_BUCKETS) - 1)] + offsets)[..., 0]
         b = self.copy_state(h) + COPY_SCALE * run
         bias = h.new_zeros((*look.shape[:2], self.vocab_size + 1))
-        return bias.scatter_add_(-1, look, b)[..., :self.vocab_size]
+        return bias.scatter_reduce_(-1, look, b, reduce="amax", include_self=False)[..., :self.vocab_size]
 
     def forward(self, ids: torch.Tensor, memo=None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """(B, T, embed) lookback embeddings of ``ids`` after ``memo``, and the memo after them."""

@@ -39,8 +39,8 @@
  * c_j the class of run_j (0, 1, 2-3, 4-7, 8-15, 16+); `position` (look.pos.weight [S+1, embed]): x also
  * gets pos[min(pos, S)]; `copy` with `copy_scale` (look.copy_state.weight [K, hidden],
  * look.copy_state.bias [K], look.copy_run.weight [K*6, 1]): after the head, the logit of each token
- * l_j < V gets copy_state.bias[j] + copy_state.weight[j] . h + copy_scale * copy_run[c_j + 6j], h the
- * last layer's output.
+ * l_j < V gets b_j = copy_state.bias[j] + copy_state.weight[j] . h + copy_scale * copy_run[c_j + 6j], h
+ * the last layer's output; a token several distances name gets the largest of their b_j.
  */
 (function (root) {
   "use strict";
@@ -351,11 +351,14 @@
         const C = this.look.copy, K = this.look.bars.length, bias = new Float64Array(K);
         for (let j = 0; j < K; j++) bias[j] = d[C.b + j];
         matvec(d, C.w, K, H, x, bias);
+        const best = new Map();  // token -> the largest bias of the distances that name it
         for (let j = 0; j < K; j++) {
-          if (look.ids[j] < this.vocabSize) {
-            logits[look.ids[j]] += bias[j] + C.scale * d[C.run + runClass(look.memory.run[j]) + 6 * j];
-          }
+          const t = look.ids[j];
+          if (t >= this.vocabSize) continue;
+          const b = Math.fround(Math.fround(bias[j]) + Math.fround(C.scale * d[C.run + runClass(look.memory.run[j]) + 6 * j]));
+          if (!best.has(t) || b > best.get(t)) best.set(t, b);
         }
+        for (const [t, b] of best) logits[t] += b;
       }
       return {logits, state: next, keep};
     }
