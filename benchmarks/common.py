@@ -63,3 +63,27 @@ def chorale_midis() -> list[Path]:
                 write_midi(notes, out / f"{i:03d}_{path.stem}.mid")
         done.write_text("ok\n")
     return sorted(out.glob("*.mid"))
+
+
+def teacher_forced_args(parser, *, tunes: int, default_models: str) -> None:
+    """The options of the scripts that read held-out folk tunes teacher-forced (endings, copying)."""
+    parser.add_argument("--model", action="append", help=f"shipped name or checkpoint (repeat; default {default_models})")
+    parser.add_argument("--tunes", type=int, default=tunes,
+                        help=f"held-out tunes drawn from the test split (seed 0; 0: all; default {tunes})")
+    parser.add_argument("--data", default="datasets/folk", help="prepared folk corpus (musicgate data prepare folk)")
+    parser.add_argument("-o", "--output", type=Path, help="also write the table here")
+
+
+def held_out_tunes(args):
+    """(the prepared corpus, the test tunes drawn as ``--tunes`` asks), with torch on one thread."""
+    import numpy as np
+    import torch
+
+    from musicgate.data.prepared import open_dataset
+
+    torch.set_num_threads(1)
+    data = open_dataset(args.data)
+    tunes = data.splits["test"]
+    if 0 < args.tunes < len(tunes):
+        tunes = np.sort(np.random.default_rng(0).choice(tunes, args.tunes, replace=False))
+    return data, tunes

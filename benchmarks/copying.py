@@ -14,10 +14,14 @@ one token after another. Raw softmax at temperature 1, the tune's own bar count 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import held_out_tunes, teacher_forced_args  # noqa: E402
 
 RUNS = ((0, 0), (1, 3), (4, 7), (8, 15), (16, 10**9))
 """Run classes (tokens copied in a row just before the pitch)."""
@@ -46,20 +50,12 @@ def copy_rows(model, tok, ids: np.ndarray) -> list[tuple[int, int, bool, float]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", help="shipped name or checkpoint (repeat; default folk-lstm, folk-gru)")
-    parser.add_argument("--tunes", type=int, default=300, help="held-out tunes drawn from the test split (seed 0)")
-    parser.add_argument("--data", default="datasets/folk", help="prepared folk corpus (musicgate data prepare folk)")
-    parser.add_argument("-o", "--output", type=Path, help="also write the table here")
+    teacher_forced_args(parser, tunes=300, default_models="folk-lstm, folk-gru")
     args = parser.parse_args()
-    from musicgate.data.prepared import open_dataset
     from musicgate.files import atomic_write_text
     from musicgate.nn.hub import load_model
 
-    torch.set_num_threads(1)
-    data = open_dataset(args.data)
-    tunes = data.splits["test"]
-    if 0 < args.tunes < len(tunes):
-        tunes = np.sort(np.random.default_rng(0).choice(tunes, args.tunes, replace=False))
+    data, tunes = held_out_tunes(args)
     names = args.model or ["folk-lstm", "folk-gru"]
     head = " | ".join(f"run {lo}-{hi}" if hi < 10**9 else f"run {lo}+" for lo, hi in RUNS)
     lines = [f"Teacher-forced on {len(tunes)} test tunes of `{args.data}` (`python benchmarks/copying.py`). "

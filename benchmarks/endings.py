@@ -14,10 +14,14 @@ grammar is not applied: real tunes whose bars do not fill the meter would put it
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import held_out_tunes, teacher_forced_args  # noqa: E402
 
 
 PLACES = ("last note", "first note of the last bar", "first note")
@@ -58,21 +62,13 @@ def _tonic_shares(tok, ids: np.ndarray, probs: np.ndarray, lines: np.ndarray) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", help="shipped name or checkpoint (repeat; default the three shipped)")
-    parser.add_argument("--tunes", type=int, default=0, help="held-out tunes (N drawn from the test split, seed 0; default 0: all)")
-    parser.add_argument("--data", default="datasets/folk", help="prepared folk corpus (musicgate data prepare folk)")
-    parser.add_argument("-o", "--output", type=Path, help="also write the table here")
+    teacher_forced_args(parser, tunes=0, default_models="the three shipped")
     args = parser.parse_args()
-    from musicgate.data.prepared import open_dataset
     from musicgate.files import atomic_write_text
     from musicgate.nn.hub import load_model
     from musicgate.tokens.grammar import barline_ids
 
-    torch.set_num_threads(1)
-    data = open_dataset(args.data)
-    tunes = data.splits["test"]
-    if 0 < args.tunes < len(tunes):
-        tunes = np.sort(np.random.default_rng(0).choice(tunes, args.tunes, replace=False))
+    data, tunes = held_out_tunes(args)
     lines = [f"Teacher-forced on {len(tunes)} test tunes of `{args.data}` "
              "(`python benchmarks/endings.py`); medians, means in parentheses.", "",
              "| model | tunes | p(end) at the real end | chance of ending earlier | "

@@ -12,6 +12,7 @@ from musicgate.nn.keyinput import KeyInput
 from musicgate.nn.models import CELLS, RecurrentLM
 from musicgate.tokens.tokenizer import make_tokenizer
 from musicgate.train.loop import _start_from
+from streaming import streamed
 
 TOK = make_tokenizer("melody", pitch_range=(60, 84))
 V = len(TOK.vocab)
@@ -53,12 +54,7 @@ def test_streaming_equals_one_call_and_zero_tables_change_nothing(cell):
         model.key.mode.weight.normal_()
     whole, _ = model(ids, plan=plan)
     assert not torch.allclose(whole, plain(ids, plan=plan)[0])
-    logits, state = model(ids[:, :5], plan=plan)
-    steps = [logits]
-    for t in range(5, ids.shape[1]):
-        out, state = model.step(ids[:, t], state)
-        steps.append(out[:, None])
-    assert torch.allclose(torch.cat(steps, 1), whole, atol=1e-5)
+    assert torch.allclose(streamed(model, ids, 5, plan=plan), whole, atol=1e-5)
     model.key.enabled = False                     # no key read: the tables' "none" rows only
     off, _ = model(ids, plan=plan)
     model.key.tonic.weight.data[:12] = model.key.tonic.weight.data[12]      # every key reads as none

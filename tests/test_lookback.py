@@ -12,6 +12,7 @@ from musicgate.nn.lookback import COPY_SCALE, Lookback, check_bars, reference_lo
 from musicgate.nn.models import CELLS, RecurrentLM
 from musicgate.tokens.tokenizer import make_tokenizer
 from musicgate.train.loop import _start_from
+from streaming import streamed
 
 TOK = make_tokenizer("melody", pitch_range=(60, 84))
 V = len(TOK.vocab)
@@ -133,12 +134,7 @@ def test_runs_position_and_copy_stream_as_one_call_and_start_at_zero(cell):
         model.look.copy_run.weight.normal_()
     whole, _ = model(ids)
     assert not torch.allclose(whole, base(ids)[0])
-    logits, state = model(ids[:, :4])
-    steps = [logits]
-    for t in range(4, ids.shape[1]):
-        out, state = model.step(ids[:, t], state)
-        steps.append(out[:, None])
-    assert (torch.cat(steps, 1) - whole).abs().max() < 1e-4 * whole.abs().max()
+    assert (streamed(model, ids, 4) - whole).abs().max() < 1e-4 * whole.abs().max()
     assert RecurrentLM(**model.model_args).model_args == model.model_args
 
 
@@ -192,12 +188,7 @@ def test_streaming_equals_one_call_and_a_zero_projection_changes_nothing(cell):
         model.look.proj.weight.normal_()
     whole, _ = model(ids)
     assert not torch.allclose(whole, plain(ids)[0])
-    logits, state = model(ids[:, :4])
-    steps = [logits]
-    for t in range(4, ids.shape[1]):
-        out, state = model.step(ids[:, t], state)
-        steps.append(out[:, None])
-    assert torch.allclose(torch.cat(steps, 1), whole, atol=1e-5)
+    assert torch.allclose(streamed(model, ids, 4), whole, atol=1e-5)
 
 
 def test_a_model_with_lookback_starts_from_one_with_form_inputs_only(tmp_path):
