@@ -7,7 +7,8 @@
 #   retention-noise the medley runs' second phase, clean (configs/folk-*-medley2.yaml) and with noisy
 #                  inputs (folk-*-medley-noise.yaml), trained if absent; experiment retention --config
 #                  configs/retention-noise.yaml -> retention-noise/; benchmarks/state_key.py -> state-key.md;
-#                  GRU and LSTM with noise 0.2 (800 and 1,600 steps) -> retention-noise20{,-1600}-{gru,lstm}/
+#                  GRU and LSTM with noise 0.2 (800 and 1,600 steps) -> retention-noise20{,-1600}-{gru,lstm}/,
+#                  and benchmarks/key_confusion.py on the 1,600-step runs -> key-confusion.md
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -116,6 +117,9 @@ if want retention-noise; then
                 done
             done
         done
+        # where the windows go when their key is not the asked one (the 1,600-step runs)
+        "$PY" benchmarks/key_confusion.py "$TMP"/ret-noise20-1600-gru/retention-* "$TMP"/ret-noise20-1600-lstm/retention-* \
+            -o "$OUT/key-confusion.md" >/dev/null
     fi
     mkdir -p "$OUT/retention-noise"
     for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do

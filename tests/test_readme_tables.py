@@ -149,3 +149,10 @@ def test_ending_search_table_equals_its_results_file():
     header = "model | tunes | ends on the tonic, sampled"
     expected = _tables((RESULTS / "cadence" / "ending-search.md").read_text(), header)
     assert len(expected) == 1 and _tables(README_TEXT(), header) == expected
+
+
+def test_key_confusion_table_equals_its_results_file():
+    header = "sequences | windows | same | relative"
+    expected = _tables((RESULTS / "key-confusion.md").read_text(), header)
+    assert len(expected) == 1 and len(expected[0]) == 9   # header, rule, real tunes, 2 models x 3 places
+    assert _tables(README_TEXT(), header) == expected
