@@ -87,3 +87,13 @@ def held_out_tunes(args):
     if 0 < args.tunes < len(tunes):
         tunes = np.sort(np.random.default_rng(0).choice(tunes, args.tunes, replace=False))
     return data, tunes
+
+
+def emit_table(text: str, output: "Path | None") -> None:
+    """Print a results table and, given ``output``, write it there atomically (its folder made)."""
+    from musicgate.files import atomic_write_text
+
+    print(text, end="" if text.endswith("\n") else "\n")
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(output, text)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import held_out_tunes, teacher_forced_args  # noqa: E402
+from common import emit_table, held_out_tunes, teacher_forced_args  # noqa: E402
 
 RUNS = ((0, 0), (1, 3), (4, 7), (8, 15), (16, 10**9))
 """Run classes (tokens copied in a row just before the pitch)."""
@@ -52,7 +52,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     teacher_forced_args(parser, tunes=300, default_models="folk-lstm, folk-gru")
     args = parser.parse_args()
-    from musicgate.files import atomic_write_text
     from musicgate.nn.hub import load_model
 
     data, tunes = held_out_tunes(args)
@@ -76,9 +75,7 @@ def main() -> None:
                              if sel.any() else "-")
             lines.append(f"| {name} | {k} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.output:
-        atomic_write_text(args.output, text)
+    emit_table(text, args.output)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,16 @@ sampler's luck.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import emit_table  # noqa: E402
 
 KEYS = ("D major", "G major", "A minor", "E minor", "A dorian", "D mixolydian")
 DEGREES = ("1", "b2", "2", "b3", "3", "4", "#4", "5", "b6", "6", "b7", "7")
@@ -83,7 +87,6 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, help="also write the table here")
     args = parser.parse_args()
     from musicgate.analysis.retention import bootstrap_mean_ci
-    from musicgate.files import atomic_write_text
 
     torch.set_num_threads(1)
     rows = []
@@ -104,9 +107,7 @@ def main() -> None:
         "| model | tunes | ends on the tonic, sampled | last notes, sampled (scale degree: tunes) | "
         "ends on the tonic, likeliest ending | last notes, likeliest ending | seconds |",
         "|---|---:|---:|---|---:|---|---:|", *rows]) + "\n"
-    print(text, end="")
-    if args.output:
-        atomic_write_text(args.output, text)
+    emit_table(text, args.output)
 
 
 if __name__ == "__main__":

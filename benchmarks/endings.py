@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import held_out_tunes, teacher_forced_args  # noqa: E402
+from common import emit_table, held_out_tunes, teacher_forced_args  # noqa: E402
 
 
 PLACES = ("last note", "first note of the last bar", "first note")
@@ -64,7 +64,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     teacher_forced_args(parser, tunes=0, default_models="the three shipped")
     args = parser.parse_args()
-    from musicgate.files import atomic_write_text
     from musicgate.nn.hub import load_model
     from musicgate.tokens.grammar import barline_ids
 
@@ -108,10 +107,7 @@ def main() -> None:
               "key, mean over tunes / the share of real notes there that are the tonic (tunes):", "",
               "| model | " + " | ".join(PLACES) + " |", "|---|" + "---:|" * len(PLACES), *tonic_rows]
     text = "\n".join(lines) + "\n"
-    print(text, end="")
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.output, text)
+    emit_table(text, args.output)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import emit_table  # noqa: E402
+
 CLASSES = ("same", "relative", "dominant", "subdominant", "parallel", "one accidental away", "further")
 PLACES = {"notes 1-64": (0, 64), "near note 1,024": (992, 1056), "near note 4,096": (4001, 4065)}
 """Window starts (0-based, windows of 32 notes) read for each model."""
@@ -55,7 +58,6 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, help="also write the table here")
     args = parser.parse_args()
     from musicgate.analysis.retention import target_indices
-    from musicgate.files import atomic_write_text
 
     rows, real_done = [], False
     for run in args.runs:
@@ -85,9 +87,7 @@ def main() -> None:
     for label, place, share, n in rows:
         lines.append(f"| {label} | {place} | " + " | ".join(f"{share[c]:.3f}" for c in CLASSES) + f" | {n:,} |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.output:
-        atomic_write_text(args.output, text)
+    emit_table(text, args.output)
 
 
 if __name__ == "__main__":

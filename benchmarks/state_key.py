@@ -22,12 +22,16 @@ does not fix.
 from __future__ import annotations
 
 import argparse
+import sys
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import emit_table  # noqa: E402
 
 KEYS24 = [f"{t} {m}" for m in ("major", "minor") for t in "C C# D Eb E F F# G Ab A Bb B".split()]
 SPANS = ((0, 256), (256, 1024), (1024, 2048), (2048, 4096))
@@ -118,7 +122,6 @@ def main() -> None:
     args = parser.parse_args()
     from musicgate.data.medley import MedleyStreams
     from musicgate.data.prepared import open_dataset
-    from musicgate.files import atomic_write_text
 
     torch.set_num_threads(1)
     models = args.model or [f"folk-{c}" for c in CELLS] + \
@@ -140,9 +143,7 @@ def main() -> None:
             "reading 32 held-out real medleys of 4,096 tokens (teacher-forced), by token; reading the model's "
             "own 48 sampled sequences (min-p 0.05), at notes 64, 256, 1,024, beside the share of those "
             "places where the last 32 notes written are in the asked key.\n\n" + table(rows) + "\n")
-    print(text)
-    if args.output:
-        atomic_write_text(args.output, text)
+    emit_table(text, args.output)
 
 
 if __name__ == "__main__":

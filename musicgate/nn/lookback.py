@@ -199,8 +199,9 @@ class Lookback(nn.Module):
     def read(self, ids: torch.Tensor, memo=None):
         """Read ``ids`` (B, T) after ``memo`` (None: from the start): the lookback ids (B, T, K) for the
         next token, the runs (B, T, K) of tokens up to and including each that matched what the
-        lookback of distance k had read out for them, the grid position in the bar (B, T) after
-        each, and the memo after them."""
+        lookback of distance k had read out for them (None unless the runs or the copy head need
+        them: they cost a sixth of the loop), the grid position in the bar (B, T) after each, and the
+        memo after them."""
         b, steps = ids.shape
         clock, table = self.start(b, ids.device) if memo is None else memo
         bar, pos, phase = clock[0, :, 0].clone(), clock[0, :, 1].clone(), clock[0, :, 2].clone()
@@ -209,12 +210,14 @@ class Lookback(nn.Module):
         table = table[0].clone()
         v = self.vocab_size
         out = torch.empty((b, steps, k), dtype=torch.long, device=ids.device)
-        runs = torch.empty((b, steps, k), dtype=torch.long, device=ids.device)
+        track = self.runs or self.copy
+        runs = torch.empty((b, steps, k), dtype=torch.long, device=ids.device) if track else None
         where = torch.empty((b, steps), dtype=torch.long, device=ids.device)
         for t in range(steps):
             x = ids[:, t]
             live = x != self.clock["pad_id"]
-            run = torch.where(live[:, None], torch.where(prev == x[:, None], run + 1, torch.zeros_like(run)), run)
+            if track:
+                run = torch.where(live[:, None], torch.where(prev == x[:, None], run + 1, torch.zeros_like(run)), run)
             slot = torch.where(live, self._slot(bar, pos, phase), torch.full_like(bar, self.slots))
             table.scatter_(1, slot[:, None], (bar * v + x)[:, None])
             line = self.line[x].bool() & live
@@ -226,8 +229,10 @@ class Lookback(nn.Module):
             got = table.gather(1, slots)
             ok = (got >= 0) & (got.div(v, rounding_mode="floor") == back) & (back >= 0) & ((pos < self.span) & live)[:, None]
             out[:, t] = torch.where(ok, got.remainder(v), torch.full_like(got, v))
-            prev = torch.where(live[:, None], out[:, t], prev)
-            runs[:, t], where[:, t] = run, pos
+            where[:, t] = pos
+            if track:
+                prev = torch.where(live[:, None], out[:, t], prev)
+                runs[:, t] = run
         table[:, self.slots] = -1
         clock = torch.cat([torch.stack([bar, pos, phase], dim=-1), prev, run], dim=-1)
         return out, runs, where, (clock[None], table[None])
@@ -238,7 +243,7 @@ class Lookback(nn.Module):
         return out, memo
 
     def embed(self, look: torch.Tensor, runs: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """(B, T, embed) input embeddings of what :meth:`read` returned."""
+        """(B, T, embed) input embeddings of what :meth:`read` returned (``runs`` None without the runs)."""
         offsets = torch.arange(len(self.bars), device=look.device)
         z = self.table(look + offsets * (self.vocab_size + 1))                  # (B, T, K, RANK)
         x = self.proj(z.flatten(2))
