@@ -36,6 +36,7 @@ CORPUS = "tiny-corpus"  # FORM's weights, and its checkpoint's bar-line counts, 
 BAR_LINES = {"8": 5, "16": 50, "17": 25, "19": 20}  # bar lines -> training tunes (an AABB-rich corpus)
 LOOK_BARS = [1, 2, 4, 8]  # as configs/folk-*-lookback.yaml
 COPY = "tiny-copy"  # lookback with the repeat runs, the bar position and the copy head
+TONIC = "tiny-tonic"  # form and lookback inputs in the tonic frame (musicgate.nn.tonic)
 
 
 def _need_browser() -> str:
@@ -50,7 +51,7 @@ def _need_browser() -> str:
 
 
 def tiny_model(cell: str, tok, seed: int, form_inputs: int = 0, lookback: list[int] | None = None,
-               copy: bool = False) -> RecurrentLM:
+               copy: bool = False, tonic: bool = False) -> RecurrentLM:
     """A small randomly initialised model; biases (and form tables, with ``form_inputs``, and the
     lookback projection, zero at the start, with ``lookback``; with ``copy`` also the runs, position
     and copy head) made non-zero so every term of the step counts."""
@@ -60,6 +61,10 @@ def tiny_model(cell: str, tok, seed: int, form_inputs: int = 0, lookback: list[i
         extra.update(lookback=lookback, lookback_clock=tok.lookback_clock())
     if copy:
         extra.update(lookback_runs=True, lookback_position=True, lookback_copy=True)
+    if tonic:
+        from musicgate.train.loop import tonic_spec
+
+        extra.update(tonic_relative=tonic_spec(tok))
     model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=12, layers=2, embed=10, **extra)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -92,6 +97,7 @@ def site(tmp_path_factory):
                    {"name": CORPUS, "dataset": {"bar_lines": BAR_LINES}}))  # as load_model's meta has them
     loaded.append((tiny_model("gru", tok, 13, form_inputs=BUCKETS, lookback=LOOK_BARS), tok, {"name": LOOK}))
     loaded.append((tiny_model("lstm", tok, 14, form_inputs=BUCKETS, lookback=LOOK_BARS, copy=True), tok, {"name": COPY}))
+    loaded.append((tiny_model("gru", tok, 15, form_inputs=BUCKETS, lookback=LOOK_BARS, tonic=True), tok, {"name": TONIC}))
     if "folk-gru" in shipped_models():
         model, stok, meta = load_model("folk-gru")
         loaded.append((model, stok, {"name": "folk-gru", "dataset": meta.get("dataset")}))  # its bar-line counts
@@ -527,6 +533,34 @@ def test_bad_lookback_headers_are_refused_clearly(page):
     assert broken[7] == f"model-x.js: tensor look.table.weight should have shape {4 * v}x32", broken
 
 
+def test_the_tonic_frame_equals_pytorch_in_any_key(page, site):
+    model, tok = site["models"][TONIC]
+    assert model.has_tonic_frame
+    d = _melody_ids(tok)
+    tunes = {"D major": d, "E major, then A dorian": tok.transpose(d, 2).tolist()[:30]
+             + [tok.ids["KEY_A_dorian"]] + tok.transpose(d, 7).tolist()[30:]}
+    for name, ids in tunes.items():
+        got = page.evaluate("""([name, ids]) => { const m = MusicgateLive.loadModels([name]).models[name];
+            return {logits: m.logitsOf(ids, 13), frame: m.hasTonicFrame}; }""", [TONIC, ids])
+        assert got["frame"] is True
+        want = model(torch.tensor([ids]), plan=torch.tensor([13]))[0][0].detach().numpy()
+        assert np.abs(np.array(got["logits"]) - want).max() <= 1e-4, (name, np.abs(np.array(got["logits"]) - want).max())
+        blind = tiny_model("gru", tok, 15, form_inputs=BUCKETS, lookback=LOOK_BARS)   # the same weights, no frame
+        other = blind(torch.tensor([ids]), plan=torch.tensor([13]))[0][0].detach().numpy()
+        assert np.abs(np.array(got["logits"]) - other).max() > 0.1, name
+
+
+def test_bad_tonic_headers_are_refused_clearly(page):
+    broken = page.evaluate("""(name) => {
+        const good = JSON.parse(window.MUSICGATE_MODELS[name]), out = [];
+        for (const spec of [[3, 7], [3, 7, 100, 11], [3, 7, 9999, 49], [3, 7, 5, 49], "x"]) {
+            const p = JSON.parse(JSON.stringify(good)); p.tonic = spec;
+            try { new MusicgateLive.Model(p, 'model-x.js'); out.push(null); } catch (e) { out.push(e.message); } }
+        return out; }""", TONIC)
+    assert all(b and b.startswith("model-x.js: its tonic header should be [first KEY id, modes, first PITCH id")
+               for b in broken), broken
+
+
 def test_bad_copy_headers_are_refused_clearly(page):
     broken = page.evaluate("""(name) => {
         const good = JSON.parse(window.MUSICGATE_MODELS[name]), out = [];
@@ -820,6 +854,14 @@ def test_the_exporter_refuses_what_the_page_cannot_run():
     assert "Not in the live panel: m: &lt;mingru&gt;." in section and 'src="live/model-x.js"' in section
     assert_payload_holds(payload, model)
     assert payload["keys"]["D major"] == [1, 2, 4, 6, 7, 9, 11]
+
+
+def test_the_exporter_writes_the_tonic_frame_only_for_models_that_have_it():
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    framed = live.model_payload(tiny_model("gru", tok, 0, tonic=True), tok, name="t")
+    plain = live.model_payload(tiny_model("gru", tok, 0), tok, name="p")
+    assert framed["tonic"] == [tok.key_base, 7, tok.ids["PITCH_48"], 37] and "tonic" not in plain
+    assert framed["tensors"] == plain["tensors"] and framed["data"] == plain["data"]   # it has no weights
 
 
 def test_the_exporter_writes_form_inputs_only_for_models_that_have_them():

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from musicgate.errors import ConfigError
+from musicgate.nn.tonic import last_key
 
 
 def check_key_input(spec: Sequence[int], vocab_size: int) -> tuple[int, int]:
@@ -69,12 +70,7 @@ class KeyInput(nn.Module):
 
     def current(self, ids: torch.Tensor, last: torch.Tensor | None) -> torch.Tensor:
         """(B, T) the last KEY token id seen at each position (the carried ``last`` before any; -1: none)."""
-        b, steps = ids.shape
-        pos = torch.arange(steps, device=ids.device).expand(b, steps)
-        marked = torch.where(self.is_key[ids], pos, torch.full_like(pos, -1)).cummax(1).values
-        seen = ids.gather(1, marked.clamp(min=0))
-        before = torch.full((b,), -1, dtype=torch.long, device=ids.device) if last is None else last.reshape(b)
-        return torch.where(marked >= 0, seen, before[:, None])
+        return last_key(ids, self.is_key[:-1], last)
 
     def forward(self, ids: torch.Tensor, last: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, embed) key embeddings of ``ids`` after ``last``, and the last KEY id (1, B, 1) after them."""

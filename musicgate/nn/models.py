@@ -20,6 +20,7 @@ from musicgate.errors import ConfigError
 from musicgate.nn.cells import cell_names, get_cell
 from musicgate.nn.keyinput import KeyInput
 from musicgate.nn.lookback import DEFAULT_SPAN, Lookback
+from musicgate.nn.tonic import TonicFrame
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -126,7 +127,7 @@ class RecurrentLM(nn.Module):
                  lookback: Sequence[int] = (), lookback_clock: dict | None = None,
                  lookback_span: int = DEFAULT_SPAN, lookback_runs: bool = False,
                  lookback_position: bool = False, lookback_copy: bool = False, key_input: Sequence[int] = (),
-                 key_dropout: float = 0.0) -> None:
+                 key_dropout: float = 0.0, tonic_relative: Sequence[int] = ()) -> None:
         super().__init__()
         _check_cell(cell)
         embed = hidden if embed is None else embed
@@ -142,6 +143,7 @@ class RecurrentLM(nn.Module):
         self.look = Lookback(lookback, lookback_clock, vocab_size, embed, lookback_span, lookback_runs,
                              lookback_position, lookback_copy, hidden) if len(lookback) else None
         self.key = KeyInput(key_input, vocab_size, embed, key_dropout) if len(key_input) else None
+        self.frame = TonicFrame(tonic_relative, vocab_size) if len(tonic_relative) else None
         self._base_arity = 2 if get_cell(cell).state_pair else 1
 
     @property
@@ -155,6 +157,8 @@ class RecurrentLM(nn.Module):
             args.update(self.look.args)
         if self.key is not None:
             args.update(self.key.args)
+        if self.frame is not None:
+            args.update(self.frame.args)
         return args
 
     @property
@@ -172,36 +176,49 @@ class RecurrentLM(nn.Module):
         """True when the model reads the asked key before every token (:mod:`musicgate.nn.keyinput`)."""
         return self.key is not None
 
+    @property
+    def has_tonic_frame(self) -> bool:
+        """True when the model reads and writes pitches relative to the key's tonic (:mod:`musicgate.nn.tonic`)."""
+        return self.frame is not None
+
     def init_state(self, batch: int) -> State:
         """Zero state on the model's device: (layers, batch, hidden), a pair for the LSTM."""
         return zero_state(self.rnn, batch)
 
     def _split(self, state):
-        """(core state, form counters or None, lookback memo or None, last key or None) of a state this
-        model returned: the core's tensors, then the counters (1, B, 2) while a plan is in use, the
-        memo's two and the last KEY id (1, B, 1)."""
+        """(core state, form counters or None, lookback memo or None, last key or None, last frame
+        key or None) of a state this model returned: the core's tensors, then the counters (1, B, 2)
+        while a plan is in use, the memo's two, the key input's last KEY id (1, B, 1) and the tonic
+        frame's (1, B, 1)."""
         extra = len(state) - self._base_arity if isinstance(state, tuple) else 0
         if extra <= 0:
-            return state, None, None, None
+            return state, None, None, None, None
         core = state[:self._base_arity]
         core = core if self._base_arity == 2 else core[0]
         rest = list(state[self._base_arity:])
+        frame = rest.pop() if self.frame is not None else None
         key = rest.pop() if self.key is not None else None
         memo = (rest.pop(-2), rest.pop()) if self.look is not None else None
         counters = rest.pop() if self.form is not None and rest else None
-        return core, counters, memo, key
+        return core, counters, memo, key, frame
 
     def inputs(self, ids: torch.Tensor, state=None, plan=None) -> tuple[torch.Tensor, tuple]:
         """The core's input at every position (token embedding, plus the form and lookback
         embeddings of a model with them) and the state that goes with the core's: the form counters
-        after the last position (while a plan is in use), the lookback memo and the last KEY id, as a tuple."""
-        x, carried, _ = self._inputs(ids, state, plan)
+        after the last position (while a plan is in use), the lookback memo and the last KEY ids, as a
+        tuple. A model with a tonic frame reads ``ids`` in their frames."""
+        x, carried, _, _ = self._inputs(ids, state, plan)
         return x, carried
 
     def _inputs(self, ids, state, plan):
-        """:meth:`inputs`, and what the lookback read (its ids and runs, for the copy head; or None)."""
+        """:meth:`inputs`, what the lookback read (its ids and runs, for the copy head; or None) and
+        the tonic frame of each position (or None)."""
+        _, counters, memo, key, last = self._split(state)
+        rows = None
+        if self.frame is not None:
+            rows, last = self.frame.rows(ids, last)
+            ids = self.frame.inward(ids, rows)
         x = self.embed(ids)
-        _, counters, memo, key = self._split(state)
         carried: tuple = ()
         reads = None
         if self.form is not None:
@@ -217,7 +234,9 @@ class RecurrentLM(nn.Module):
             extra, key = self.key(ids, key)
             x = x + extra
             carried += (key,)
-        return x, carried, reads
+        if self.frame is not None:
+            carried += (last,)
+        return x, carried, reads, rows
 
     def forward(self, ids: torch.Tensor, state: State | None = None,
                 lengths: torch.Tensor | None = None, plan=None) -> tuple[torch.Tensor, State]:
@@ -242,7 +261,7 @@ class RecurrentLM(nn.Module):
             goes on counting, looking back and reading the key.
         """
         core_state = self._split(state)[0]
-        x, carried, reads = self._inputs(ids, state, plan)
+        x, carried, reads, rows = self._inputs(ids, state, plan)
         out, core_state = run_core(self.rnn, self.drop(x), core_state, lengths)
         if carried:
             core_state = (*core_state, *carried) if isinstance(core_state, tuple) else (core_state, *carried)
@@ -250,6 +269,8 @@ class RecurrentLM(nn.Module):
         logits = self.head(out)
         if self.look is not None and self.look.copy:
             logits = logits + self.look.copy_bias(out, *reads)
+        if rows is not None:
+            logits = self.frame.outward(logits, rows)
         return logits, core_state
 
     def step(self, token: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:

@@ -171,6 +171,8 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
         payload["lookback"] = {"bars": [int(k) for k in look.bars], "clock": clock, "span": int(look.span),
                                "runs": look.runs, "position": look.position, "copy": look.copy,
                                **({"copy_scale": COPY_SCALE} if look.copy else {})}
+    if getattr(model, "has_tonic_frame", False):
+        payload["tonic"] = [int(v) for v in model.frame.spec]
     return payload
 
 

@@ -108,6 +108,10 @@ class ModelConfig:
         tonic and mode of the asked key, so it need not carry them in its state. Needs a vocabulary
         with KEY tokens (melody, event). A model may start from one without them (they start at zero).
     key_dropout : share of training rows that read "no key", so the model also runs without it.
+    tonic_relative : the tonic frame (:mod:`musicgate.nn.tonic`): the model reads and writes every
+        tune as if its tonic were C (folk-rnn's transposition, inside the model), so a cadence or a
+        mode is learned once, not once per tonic. Needs the melody vocabulary. It has no weights: a
+        model may start from one without it.
     """
 
     cell: str = setting("lstm", choices=cell_names)
@@ -127,6 +131,7 @@ class ModelConfig:
     lookback_copy: bool = False
     key_input: bool = False
     key_dropout: float = setting(0.25, ge=0, lt=1)
+    tonic_relative: bool = False
 
     def __post_init__(self) -> None:
         check_fields(self, "model")

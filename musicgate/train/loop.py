@@ -100,7 +100,7 @@ def _start_from(model: RecurrentLM, tokenizer, spec: str) -> None:
     if new - set(_ADDABLE) or {k: v for k, v in ours.items() if k not in new} != theirs:
         described = ", ".join(f"{k}={v}" for k, v in sorted(theirs.items()))
         raise ConfigError(f"model.start_from {spec!r} is a different model ({described}); set model.cell, "
-                          f"model.hidden/params, layers, embed, form_inputs, lookback and key_input to match it")
+                          f"model.hidden/params, layers, embed, form_inputs, lookback, key_input and tonic_relative to match it")
     if tok.fingerprint != tokenizer.fingerprint:
         raise ConfigError(f"model.start_from {spec!r} was trained with another vocabulary than this dataset's; "
                           f"prepare the dataset with the same tokenizer settings")
@@ -113,7 +113,7 @@ def _start_from(model: RecurrentLM, tokenizer, spec: str) -> None:
 _ADDABLE = {"form_inputs": ("form.",), "barline_ids": (), "form_dropout": (),
             "lookback": ("look.",), "lookback_clock": (), "lookback_span": (),
             "lookback_runs": ("look.run_",), "lookback_position": ("look.pos.",), "lookback_copy": ("look.copy_",),
-            "key_input": ("key.",), "key_dropout": ()}
+            "key_input": ("key.",), "key_dropout": (), "tonic_relative": ()}
 """Model arguments a run may add to the model it starts from, with the weights they bring (which
 start at zero, so step 0 computes what the trained model did)."""
 
@@ -205,7 +205,23 @@ def resolve_model_args(model: ModelConfig, vocab_size: int, tokenizer=None) -> d
             raise ConfigError("model.key_input needs a vocabulary with KEY tokens (melody or event); "
                               "set model.key_input=false for this dataset")
         args.update(key_input=[int(tokenizer.key_base), len(MODES)], key_dropout=model.key_dropout)
+    if model.tonic_relative:
+        args.update(tonic_relative=tonic_spec(tokenizer))
     return args
+
+
+def tonic_spec(tokenizer) -> list[int]:
+    """``[key_base, modes, first PITCH id, pitches]`` of the tonic frame for a melody vocabulary."""
+    if tokenizer is None or getattr(tokenizer, "kind", None) != "melody":
+        raise ConfigError("model.tonic_relative needs the melody vocabulary (PITCH and KEY tokens); "
+                          "set model.tonic_relative=false for this dataset")
+    token_of = np.asarray(tokenizer.token_of_pitch())
+    lo, hi = tokenizer.pitch_range
+    ids = token_of[lo:hi + 1]
+    if (ids < 0).any() or (np.diff(ids) != 1).any():
+        raise ConfigError("model.tonic_relative needs one PITCH token per semitone in a row; "
+                          "this vocabulary's pitch tokens are not")
+    return [int(tokenizer.key_base), len(MODES), int(ids[0]), int(len(ids))]
 
 
 def resolved_config(config: RunConfig, vocab_size: int, tokenizer=None) -> RunConfig:

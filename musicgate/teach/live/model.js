@@ -41,6 +41,14 @@
  * look.copy_state.bias [K], look.copy_run.weight [K*6, 1]): after the head, the logit of each token
  * l_j < V gets b_j = copy_state.bias[j] + copy_state.weight[j] . h + copy_scale * copy_run[c_j + 6j], h
  * the last layer's output; a token several distances name gets the largest of their b_j.
+ *
+ * Tonic frame (musicgate.nn.tonic; header `tonic: [key_base, modes, pitch_base, pitches]`, no tensors):
+ * the model reads and writes every tune as if its tonic were C. With t the tonic of the last KEY token
+ * read (this one included; none: nothing moves) and s = ((t + 6) mod 12) - 6, each token is moved into
+ * the frame before everything above (PITCH j -> pitch_base + (j - s) mod pitches, j counted from
+ * pitch_base; KEY (mode m, tonic u) -> (m, (u - t) mod 12)), and after the head (and the copy head)
+ * the logit of token v is the frame's logit of v's frame token. The state carries the last KEY id as
+ * its `frame` property (-1: none yet).
  */
 (function (root) {
   "use strict";
@@ -154,6 +162,8 @@
       }
       this.look = null;
       if (p.lookback !== undefined && p.lookback !== null) this.look = this._lookback(p.lookback, where, need);
+      this.frame = null;
+      if (p.tonic !== undefined && p.tonic !== null) this.frame = this._tonic(p.tonic, where);
       if (this.tokenizer.vocab.length !== this.vocabSize) {
         throw new Error(`${where}: ${this.tokenizer.vocab.length} vocabulary words for ${this.vocabSize} outputs`);
       }
@@ -195,6 +205,35 @@
                              run: need("look.copy_run.weight", [K * 6, 1]), scale: lb.copy_scale};
       return L;
     }
+
+    /** The tonic frame's tables from its header [key_base, modes, pitch_base, pitches]; throws a clear
+     * Error when it does not fit the vocabulary (as musicgate.nn.tonic.check_tonic_spec). */
+    _tonic(spec, where) {
+      const V = this.vocabSize;
+      const ok = Array.isArray(spec) && spec.length === 4 && spec.every(Number.isInteger);
+      const [kb, modes, pb, n] = ok ? spec : [0, 0, 0, 0];
+      if (!ok || kb < 0 || modes < 1 || pb < 0 || n < 12 || kb + 12 * modes > V || pb + n > V
+          || (kb < pb + n && pb < kb + 12 * modes)) {
+        throw new Error(`${where}: its tonic header should be [first KEY id, modes, first PITCH id, pitches >= 12], ` +
+                        `KEY and PITCH tokens apart within ${V} tokens, got ${JSON.stringify(spec)}`);
+      }
+      const table = [];
+      for (let t = 0; t <= 12; t++) {
+        const row = new Int32Array(V);
+        for (let v = 0; v < V; v++) row[v] = v;
+        if (t < 12) {
+          const s = ((t + 6) % 12) - 6;
+          for (let j = 0; j < n; j++) row[pb + j] = pb + (((j - s) % n) + n) % n;
+          for (let k = 0; k < 12 * modes; k++) row[kb + k] = kb + Math.floor(k / 12) * 12 + ((k % 12) - t + 12) % 12;
+        }
+        table.push(row);
+      }
+      const tonicOf = v => (v >= kb && v < kb + 12 * modes ? (v - kb) % 12 : 12);
+      return {table, tonicOf, isKey: v => v >= kb && v < kb + 12 * modes};
+    }
+
+    /** True when the model reads and writes pitches relative to the key's tonic. */
+    get hasTonicFrame() { return this.frame !== null; }
 
     /** The lookback memory at the start of a tune. */
     _emptyLook() {
@@ -255,6 +294,7 @@
         s.form = {count: 0, total: none ? -1 : plan};
       }
       if (this.look) s.look = this._emptyLook();
+      if (this.frame) s.frame = -1;
       return s;
     }
 
@@ -267,9 +307,18 @@
         throw new Error(`token id ${token} is not in this model's vocabulary of ${this.vocabSize}`);
       }
       const d = this.data, H = this.hidden;
+      const outer = token;
+      let row = null;
+      const next = [];
+      if (this.frame) {  // into the frame of the last KEY token read
+        const F = this.frame, was = state.frame === undefined ? -1 : state.frame;
+        const key = F.isKey(outer) ? outer : was;
+        row = F.table[key >= 0 ? F.tonicOf(key) : 12];
+        token = row[outer];
+        next.frame = key;
+      }
       let x = new Float64Array(this.embedSize);
       for (let i = 0; i < this.embedSize; i++) x[i] = d[this.embedAt + token * this.embedSize + i];
-      const next = [];
       if (this.form) {
         const F = this.form, P = F.buckets, E = this.embedSize;
         const was = state.form || {count: 0, total: -1};
@@ -359,6 +408,11 @@
           if (!best.has(t) || b > best.get(t)) best.set(t, b);
         }
         for (const [t, b] of best) logits[t] += b;
+      }
+      if (row) {  // back to absolute pitch: token v gets the frame's logit of its frame token
+        const moved = new Float64Array(this.vocabSize);
+        for (let v = 0; v < this.vocabSize; v++) moved[v] = logits[row[v]];
+        return {logits: moved, state: next, keep};
       }
       return {logits, state: next, keep};
     }
