@@ -49,6 +49,12 @@ train_runs() {  # train_runs PHASE...: runs/folk-CELL-PHASE from configs/folk-CE
     for phase in "$@"; do
         for cell in rnn lstm gru; do
             run="runs/folk-$cell-$phase"
+            start=$(sed -n 's/^  start_from: *\([^ #]*\).*/\1/p' "configs/folk-$cell-$phase.yaml")
+            if [ ! -f "$run/last.pt" ] && [[ "$start" == runs/* ]] && [ ! -e "$start" ]; then
+                echo "results.sh: $run starts from $start (configs/folk-$cell-$phase.yaml), which is not there;" \
+                     "train the shipped models' phases first: bash scripts/train_shipped.sh" >&2
+                exit 2
+            fi
             if [ ! -f "$run/last.pt" ]; then "$MG" -q train "configs/folk-$cell-$phase.yaml" -o "$run"
             else "$MG" -q train --resume "$run"; fi  # a finished run says so and stops
         done
