@@ -12,6 +12,7 @@ from musicgate.nn.keyinput import KeyInput
 from musicgate.nn.models import CELLS, RecurrentLM
 from musicgate.tokens.tokenizer import make_tokenizer
 from musicgate.train.loop import _start_from
+from saved import saved
 from streaming import streamed
 
 TOK = make_tokenizer("melody", pitch_range=(60, 84))
@@ -91,13 +92,9 @@ def test_key_dropout_reads_no_key_in_training_only():
 
 
 def test_a_model_with_key_inputs_starts_from_one_without(tmp_path):
-    from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
-
     torch.manual_seed(0)
     plain = RecurrentLM(vocab_size=V, cell="gru", hidden=8, layers=1, **FORM)
-    payload = make_checkpoint(model=plain, config={"model": {"cell": "gru"}}, tokenizer=TOK,
-                              dataset={"name": "test"}, step=0, best_val_loss=None)
-    path = save_checkpoint(payload, tmp_path / "m.pt")
+    path = saved(plain, TOK, tmp_path / "m.pt")
     model = RecurrentLM(**plain.model_args, key_input=SPEC, key_dropout=0.25)
     _start_from(model, TOK, str(path))
     assert torch.equal(model.rnn.weight_hh_l0, plain.rnn.weight_hh_l0) and not model.key.tonic.weight.any()

@@ -12,6 +12,7 @@ from musicgate.nn.lookback import COPY_SCALE, Lookback, check_bars, reference_lo
 from musicgate.nn.models import CELLS, RecurrentLM
 from musicgate.tokens.tokenizer import make_tokenizer
 from musicgate.train.loop import _start_from
+from saved import saved
 from streaming import streamed
 
 TOK = make_tokenizer("melody", pitch_range=(60, 84))
@@ -154,7 +155,6 @@ def test_the_copy_head_raises_the_named_tokens_by_the_run_class():
 
 
 def test_runs_and_position_need_lookback_and_add_to_a_model_that_has_it(tmp_path):
-    from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
     from musicgate.train.config import ModelConfig
 
     with pytest.raises(ConfigError, match="set model.lookback too"):
@@ -163,9 +163,7 @@ def test_runs_and_position_need_lookback_and_add_to_a_model_that_has_it(tmp_path
         ModelConfig(lookback_copy=True)
     torch.manual_seed(0)
     base = RecurrentLM(vocab_size=V, cell="gru", hidden=8, layers=1, lookback=[4], lookback_clock=CLOCK)
-    payload = make_checkpoint(model=base, config={"model": {"cell": "gru"}}, tokenizer=TOK,
-                              dataset={"name": "test"}, step=0, best_val_loss=None)
-    path = save_checkpoint(payload, tmp_path / "m.pt")
+    path = saved(base, TOK, tmp_path / "m.pt")
     model = RecurrentLM(**base.model_args, lookback_runs=True, lookback_position=True, lookback_copy=True)
     _start_from(model, TOK, str(path))
     assert torch.equal(model.look.proj.weight, base.look.proj.weight)
@@ -192,14 +190,11 @@ def test_streaming_equals_one_call_and_a_zero_projection_changes_nothing(cell):
 
 
 def test_a_model_with_lookback_starts_from_one_with_form_inputs_only(tmp_path):
-    from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
 
     torch.manual_seed(0)
     form = dict(form_inputs=8, barline_ids=[int(i) for i in TOK.barline_ids])
     plain = RecurrentLM(vocab_size=V, cell="gru", hidden=8, layers=1, **form)
-    payload = make_checkpoint(model=plain, config={"model": {"cell": "gru"}}, tokenizer=TOK,
-                              dataset={"name": "test"}, step=0, best_val_loss=None)
-    path = save_checkpoint(payload, tmp_path / "m.pt")
+    path = saved(plain, TOK, tmp_path / "m.pt")
     model = RecurrentLM(**plain.model_args, lookback=[4], lookback_clock=CLOCK)
     _start_from(model, TOK, str(path))
     assert torch.equal(model.rnn.weight_hh_l0, plain.rnn.weight_hh_l0)

@@ -13,6 +13,7 @@ from musicgate.nn.models import CELLS, RecurrentLM
 from musicgate.nn.tonic import TonicFrame, frame_shift, frame_table
 from musicgate.tokens.tokenizer import make_tokenizer
 from musicgate.train.loop import _start_from, tonic_spec
+from saved import saved
 from streaming import streamed
 
 TOK = make_tokenizer("melody", pitch_range=(48, 96))
@@ -96,13 +97,9 @@ def test_a_tune_moved_to_another_key_gets_the_same_likelihood_and_moved_logits(h
 
 
 def test_a_model_with_the_frame_starts_from_one_without(tmp_path):
-    from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
-
     torch.manual_seed(0)
     plain = RecurrentLM(vocab_size=V, cell="lstm", hidden=8, layers=1, **EXTRA)
-    payload = make_checkpoint(model=plain, config={"model": {"cell": "lstm"}}, tokenizer=TOK,
-                              dataset={"name": "test"}, step=0, best_val_loss=None)
-    path = save_checkpoint(payload, tmp_path / "m.pt")
+    path = saved(plain, TOK, tmp_path / "m.pt")
     model = RecurrentLM(**plain.model_args, tonic_relative=SPEC)
     _start_from(model, TOK, str(path))
     assert torch.equal(model.rnn.weight_hh_l0, plain.rnn.weight_hh_l0) and model.has_tonic_frame
@@ -111,13 +108,10 @@ def test_a_model_with_the_frame_starts_from_one_without(tmp_path):
 
 
 def test_a_saved_model_keeps_its_frame(tmp_path):
-    from musicgate.nn.checkpoint import make_checkpoint, save_checkpoint
     from musicgate.nn.hub import load_model
 
     model = RecurrentLM(vocab_size=V, cell="gru", hidden=8, layers=1, tonic_relative=SPEC).eval()
-    payload = make_checkpoint(model=model, config={"model": {"cell": "gru"}}, tokenizer=TOK,
-                              dataset={"name": "test"}, step=0, best_val_loss=None)
-    loaded, tok, _ = load_model(str(save_checkpoint(payload, tmp_path / "m.pt")))
+    loaded, tok, _ = load_model(str(saved(model, TOK, tmp_path / "m.pt")))
     ids = torch.tensor([_tune(5)])
     assert loaded.has_tonic_frame and torch.allclose(loaded(ids)[0], model(ids)[0])
 

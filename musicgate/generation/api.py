@@ -48,7 +48,8 @@ the bars left, so it can shape the tune to end there."""
 RARE_MODE = 0.01
 """A mode with fewer than this share of a model's training tunes is rare for it: generation says so
 (the folk corpus has 40 dorian and 52 mixolydian tunes among 11,472, and the shipped models asked in
-those modes often play the major or minor key of the same signature; README, "How they sound")."""
+those modes often play a major or minor key instead, on the same tonic or with the same signature; README,
+"How they sound")."""
 MIN_DRAWN_BARS = 8
 """The shortest plan drawn from a model's training tunes: tunes with fewer bar lines (5% of the folk
 corpus) are fragments, and the 32-note minimum length would run past a plan that short."""
@@ -250,7 +251,8 @@ def rare_mode_note(mode: str, modes: dict | None, model_name: str) -> str | None
     if total <= 0 or seen >= RARE_MODE * total:
         return None
     return (f"{model_name} saw {seen:,} {mode} tunes among {total:,} in training: it knows the {mode} keys less "
-            f"well than the major and minor ones and may play the major or minor key of the same signature")
+            f"well than the major and minor ones and may play a major or minor key instead (on its tonic or with "
+            f"its signature)")
 
 
 def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: int,
