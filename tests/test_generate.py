@@ -204,13 +204,13 @@ def test_cli_default_model_writes_a_file(shipped, tmp_path, monkeypatch, capsys)
     monkeypatch.chdir(tmp_path)
     assert main(["generate", "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    files = sorted((tmp_path / "generated").glob("folk-gru_*_5_0.mid"))
-    record = json.loads(next((tmp_path / "generated").glob("folk-gru_*_5.json")).read_text())
+    files = sorted((tmp_path / "generated").glob(f"{gen.DEFAULT_MODEL}_*_5_0.mid"))
+    record = json.loads(next((tmp_path / "generated").glob(f"{gen.DEFAULT_MODEL}_*_5.json")).read_text())
     (n,) = record["new_notes"]
     assert len(files) == 1 and 32 <= n <= gen.DEFAULT_LENGTH and record["notes"] == [n]
     assert len(read_midi(files[0])) >= n  # the MIDI file plays the repeats
     assert record["length_mode"] == "model ends" and record["meter_grammar"] is True
-    assert record["temperature"] == gen.DEFAULT_TEMPERATURE == 1.0 and record["model"] == "folk-gru"
+    assert record["temperature"] == gen.DEFAULT_TEMPERATURE == 1.0 and record["model"] == gen.DEFAULT_MODEL == "folk-lstm"
     assert record["min_p"] == gen.DEFAULT_MIN_P == 0.05
     assert (record["min_length"], record["max_length"]) == (32, gen.DEFAULT_LENGTH)
     assert record["ended_by_model"] == [n < gen.DEFAULT_LENGTH] and record["cut"] == [n == gen.DEFAULT_LENGTH]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from musicgate.cli import main
-from musicgate.generation.api import generate
+from musicgate.generation.api import DEFAULT_MODEL, generate
 from musicgate.nn.hub import load_model, pretrained_dir
 from musicgate.music.keys import Key
 from musicgate.nn.models import count_params
@@ -39,7 +39,7 @@ def test_each_shipped_model_generates_in_the_asked_key():
 def test_generate_with_no_arguments_writes_a_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["generate"]) == 0
-    mids = list((tmp_path / "generated").glob("folk-gru_*.mid"))
+    mids = list((tmp_path / "generated").glob(f"{DEFAULT_MODEL}_*.mid"))
     assert len(mids) == 1 and mids[0].stat().st_size > 100
 
 
