@@ -257,8 +257,8 @@ class RecurrentLM(nn.Module):
         -------
         logits : Tensor (B, T, vocab_size)
         state : the state after each row's last valid step; after the core's tensors come the form
-            counters (while a plan is in use), the lookback memo and the last KEY id, so :meth:`step`
-            goes on counting, looking back and reading the key.
+            counters (while a plan is in use), the lookback memo and the last KEY ids (key inputs,
+            tonic frame), so :meth:`step` goes on counting, looking back and reading the key.
         """
         core_state = self._split(state)[0]
         x, carried, reads, rows = self._inputs(ids, state, plan)

@@ -7,15 +7,15 @@ inside the model, so every caller (the sampler, the teacher-forced studies, the 
 and gets absolute pitches:
 
 * before the core, each token is moved into the frame of the last KEY token seen: a PITCH token
-  down by the tonic's distance from C (``s`` in -6..5: D is 2, G is -5, so the frame keeps a tune
-  within a fourth of where it was), a KEY token to the same mode on C;
+  down by the tonic's distance from C (``s`` in -6..5: D is 2, G is -5, so a tune moves by at most
+  six semitones), a KEY token to the same mode on C;
 * after the head, the logits are moved back: the logit of absolute pitch ``p`` is the frame's
   logit of ``p - s``.
 
 Both moves are one permutation of the vocabulary per tonic (pitch tokens rotate within the
 vocabulary's range, so the 6 semitones at its edges wrap around; folk tunes lie far inside it;
 KEY tokens rotate their tonic), so the output is still a distribution over the whole vocabulary
-and validation NLL compares with absolute models. Before any KEY token (and after
+and validation NLL compares with absolute models. Before any KEY token (a tune headed
 ``KEY_unknown``) nothing moves. The last KEY token seen travels in the state as a (1, B, 1)
 tensor (-1: none yet), so streaming generation computes what one call does.
 
