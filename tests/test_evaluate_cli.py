@@ -76,8 +76,8 @@ def test_generated_folder_against_a_reference_folder(generated, reference_dir, c
     assert ref["summary"]["key_exact"]["mean"] == 1.0
     md = (report / "evaluate.md").read_text()
     assert "| whole-piece key, same tonic and mode | 1.00 [1.00, 1.00] | 0.50 [0.00, 1.00] |" in md
-    assert gen["by_mode"] == {"major": {"tunes": 2, "key_exact": 0.5, "ends_on_tonic": 0.5}}
-    assert "| major | 1.00 / 1.00 (4) | 0.50 / 0.50 (2) |" in md
+    assert gen["by_mode"] == {"major": {"tunes": 2, "key_signature": 0.5, "key_exact": 0.5, "ends_on_tonic": 0.5}}
+    assert "| major | 1.00 / 1.00 / 1.00 (4) | 0.50 / 0.50 / 0.50 (2) |" in md
     assert (report / "evaluate.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -218,8 +218,10 @@ def test_by_mode_splits_the_key_measures_by_the_asked_mode(tmp_path):
     write_outputs([reel(D_PHRASE), reel(G_PHRASE)], major, model_name="m", key="D major", seed=1)
     write_outputs([reel(D_PHRASE)], dorian, model_name="m", key="E dorian", seed=1)  # ends on D, not E
     ev = evaluate([major, dorian], reference=None)
-    assert by_mode(ev.sets[0]) == {"major": {"tunes": 2, "key_exact": 0.5, "ends_on_tonic": 0.5}}
+    assert by_mode(ev.sets[0]) == {"major": {"tunes": 2, "key_signature": 0.5, "key_exact": 0.5, "ends_on_tonic": 0.5}}
     assert by_mode(ev.sets[1])["dorian"]["ends_on_tonic"] == 0.0 and "major" not in by_mode(ev.sets[1])
+    # a D major phrase asked as E dorian: the finder's D major has the signature, not the tonic and mode
+    assert (by_mode(ev.sets[1])["dorian"]["key_signature"], by_mode(ev.sets[1])["dorian"]["key_exact"]) == (1.0, 0.0)
     rows = by_mode_table(ev).splitlines()
     assert rows[0] == "| asked mode | major | dorian |"
-    assert rows[2].startswith("| major | 0.50 / 0.50 (2) | - |") and rows[3].startswith("| dorian | - | ")
+    assert rows[2].startswith("| major | 0.50 / 0.50 / 0.50 (2) | - |") and rows[3].startswith("| dorian | - | ")

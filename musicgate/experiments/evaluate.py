@@ -317,8 +317,10 @@ def markdown_table(ev: Evaluation, *, ci: bool = True) -> str:
     return "\n".join([head, rule, *rows])
 
 
-BY_MODE = ("key_exact", "ends_on_tonic")
-"""The measures that need the asked tonic, reported per mode of the asked key (:func:`by_mode`)."""
+BY_MODE = ("key_signature", "key_exact", "ends_on_tonic")
+"""The measures that read the asked key, reported per mode of the asked key (:func:`by_mode`). For a
+modal key the whole-piece key finder (24 major and minor keys) can match the signature (A dorian read as
+G major or E minor) or the tonic and mode (read as A minor), never both, so the two are shown side by side."""
 
 
 def by_mode(tunes: TuneSet) -> dict[str, dict]:
@@ -340,7 +342,8 @@ def by_mode(tunes: TuneSet) -> dict[str, dict]:
 
 
 def by_mode_table(ev: Evaluation) -> str:
-    """The report's second table: same tonic and mode / ends on the tonic, per mode of the asked key."""
+    """The report's second table: same signature / same tonic and mode / ends on the tonic, per mode of
+    the asked key."""
     cols = ([ev.reference] if ev.reference else []) + ev.sets
     found = [by_mode(c) for c in cols]
     modes = list(dict.fromkeys(k for f in found for k in f))
@@ -387,7 +390,7 @@ def report_markdown(ev: Evaluation, *, command: str = "") -> str:
         lines += ["```", command, "```", ""]
     lines += [markdown_table(ev), ""]
     labels = {m.name: m.label for m in METRICS}
-    lines += [f"By the mode of the asked key: {labels[BY_MODE[0]]} / {labels[BY_MODE[1]]} (tunes):", "",
+    lines += [f"By the mode of the asked key: {' / '.join(labels[m] for m in BY_MODE)} (tunes):", "",
               by_mode_table(ev), ""]
     if ref is not None:
         src = ref.source
