@@ -446,5 +446,9 @@ def test_plain_words_follow_the_numbers():
     assert "it knows the key at the first notes, then its memory of it fades" in " ".join(plain_keepers(cells))
     cells[1].in_signature = np.full(8, 0.99)  # the longest memory also stays in key best: nothing to explain
     assert "no contradiction" not in " ".join(plain_keepers(cells))
+    assert "as if it were in C" not in " ".join(plain_keepers(cells))
+    cells[1].tonic_frame = cells[2].tonic_frame = True   # models in the tonic frame keep the mode, not the tonic
+    assert ("The GRU and LSTM read every tune as if it were in C (the tonic is handed to the network at every note), "
+            "so to them these keys differ only in their mode") in " ".join(plain_keepers(cells))
     for words in (plain_in_key(cells), plain_keepers(cells)):
         assert not any(w in " ".join(words) for w in ("NLL", "nats", "interval", "half-life"))

@@ -373,7 +373,8 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
             label, cell = meta["name"], net.cell
             info = models_index_entry(meta)
             nums = CellNumbers(label=label, cell=cell, params=info.get("params") or _count(net),
-                               nll_per_note=info.get("valid_nll_per_note"))
+                               nll_per_note=info.get("valid_nll_per_note"),
+                               tonic_frame=bool(getattr(net, "has_tonic_frame", False)))
             traced: dict = {}
             shown = None
             for k, key in enumerate(key_list):

@@ -44,6 +44,8 @@ class CellNumbers:
     half_lives : (H,) memory half-life per unit in token steps (empty for an RNN).
     saturation : gate name -> share of steps below 0.1 or above 0.9.
     keepers : the key-keeper read-out (:class:`~musicgate.analysis.keykeeper.KeyKeepers`), or None.
+    tonic_frame : the model reads every tune as if its tonic were C (:mod:`musicgate.nn.tonic`), so the
+        keys it is asked for differ to it only in their mode.
     """
 
     label: str
@@ -55,6 +57,7 @@ class CellNumbers:
     half_lives: np.ndarray = field(default_factory=lambda: np.zeros(0))
     saturation: dict = field(default_factory=dict)
     keepers: object = None
+    tonic_frame: bool = False
 
     @property
     def name(self) -> str:
@@ -344,6 +347,13 @@ def plain_keepers(cells: list[CellNumbers]) -> list[str]:
                     "is soon gone")
             out.append(f"No unit of the {cell_label(c.cell)} tells the key much better than guessing ({when}); "
                        "it stays near the key only by following the notes it just played.")
+    framed = [c for c in kept if c.tonic_frame]
+    if framed:
+        out.append(f"The {_join([cell_label(c.cell) for c in framed])} "
+                   f"{'reads' if len(framed) == 1 else 'read'} every tune as if it were in C (the tonic is handed to "
+                   "the network at every note), so to "
+                   f"{'it' if len(framed) == 1 else 'them'} these keys differ only in their mode (major, minor, "
+                   "mixolydian...): what these units keep is the mode.")
     gated = [c for c in cells if c.median_half_life is not None]
     if gated and stats:
         longest = max(gated, key=lambda c: c.median_half_life)
