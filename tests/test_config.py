@@ -31,6 +31,23 @@ def test_shipped_configs_load(path):
     assert cfg.model.cell in ("rnn", "lstm", "gru")
 
 
+def test_every_training_config_in_the_repo_loads_and_names_a_start_it_can_reach():
+    """Each configs/folk-*.yaml (the shipped phases and the studies) parses, and a run it starts from is
+    a shipped model name or a run folder that an earlier config of the repo writes."""
+    paths = sorted(CONFIGS.glob("folk-*.yaml"))
+    assert len(paths) > 30
+    written = {f"runs/{p.stem}" for p in paths}
+    for path in paths:
+        cfg = load_config(path)
+        start = cfg.model.start_from
+        assert start is None or start in written or start in ("folk-rnn", "folk-lstm", "folk-gru"), (path.name, start)
+        if start in written:   # a run may add inputs to the model it starts from, never drop them
+            before = load_config(CONFIGS / f"{start.removeprefix('runs/')}.yaml").model
+            for flag in ("tonic_relative", "key_input", "lookback_runs", "lookback_position", "lookback_copy"):
+                assert getattr(cfg.model, flag) or not getattr(before, flag), (path.name, flag)
+            assert set(before.lookback) <= set(cfg.model.lookback) and cfg.model.form_inputs >= before.form_inputs, path.name
+
+
 def test_yaml_sets_only_what_it_names(tmp_path):
     cfg = load_config(_write(tmp_path, "model: {cell: gru, hidden: 64}\ntrain: {lr: 0.01}\n"))
     assert (cfg.model.cell, cfg.model.hidden, cfg.train.lr) == ("gru", 64, 0.01)
