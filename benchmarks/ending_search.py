@@ -67,7 +67,8 @@ def search_model(name: str, *, num: int, endings: int, seed: int) -> dict:
             ids = np.asarray(ids, np.int64)
             start = final_bar_start(ids, tok.barline_ids)
             others = sample(net, tok, keys=[key] * endings, length=64, min_length=1, primer_ids=ids[:start],
-                            bars=[plan] * endings, seed=seed, min_p=run.settings["min_p"])
+                            bars=[plan] * endings, seed=seed, min_p=run.settings["min_p"],
+                            max_run=run.settings["max_run"])
             candidates = [ids] + [np.asarray(c, np.int64) for c in others if c[-1] == tok.eos_id]
             best = candidates[int(np.argmax(log_likelihood(net, tok, candidates, plan, start)))]
             for what, seq in (("sampled", ids), ("searched", best)):

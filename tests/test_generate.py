@@ -211,7 +211,7 @@ def test_cli_default_model_writes_a_file(shipped, tmp_path, monkeypatch, capsys)
     assert len(read_midi(files[0])) >= n  # the MIDI file plays the repeats
     assert record["length_mode"] == "model ends" and record["meter_grammar"] is True
     assert record["temperature"] == gen.DEFAULT_TEMPERATURE == 1.0 and record["model"] == gen.DEFAULT_MODEL == "folk-lstm"
-    assert record["min_p"] == gen.DEFAULT_MIN_P == 0.05
+    assert record["min_p"] == gen.DEFAULT_MIN_P == 0.05 and record["max_run"] == gen.DEFAULT_MAX_RUN == 6
     assert (record["min_length"], record["max_length"]) == (32, gen.DEFAULT_LENGTH)
     assert record["ended_by_model"] == [n < gen.DEFAULT_LENGTH] and record["cut"] == [n == gen.DEFAULT_LENGTH]
     assert f"wrote generated/{files[0].name}" in out and "key-pushing flags: none" in out
@@ -222,12 +222,13 @@ def test_cli_options(ckpts, tmp_path, capsys):
     primer = d_major_primer(tmp_path / "p.mid")
     args = ["generate", "--model", str(ckpts["event"]), "--key", "Bb", "--length", "9", "--num", "2",
             "--temperature", "0.7", "--top-k", "30", "--top-p", "0.95", "--primer", str(primer), "--seed", "8",
-            "-o", str(tmp_path / "o"), "--key-mask", "--no-repeat-ngram", "3"]
+            "-o", str(tmp_path / "o"), "--key-mask", "--no-repeat-ngram", "3", "--max-run", "0"]
     assert main(args) == 0
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert names == ["event_Bb-major_8.json", "event_Bb-major_8_0.mid", "event_Bb-major_8_1.mid"]
     record = json.loads((tmp_path / "o" / "event_Bb-major_8.json").read_text())
     assert record["key_pushing_flags"] == ["key_mask"] and record["no_repeat_ngram"] == 3
+    assert record["max_run"] is None  # 0: no limit
     assert record["primer"] == str(primer) and record["temperature"] == 0.7 and record["notes"] == [20, 20]
     text = capsys.readouterr().out
     assert "in Bb major (given), seed 8; 0 of 2 ended by the model; meter grammar n/a; " \
@@ -243,6 +244,7 @@ def test_cli_options(ckpts, tmp_path, capsys):
     (["--exact-length", "8"], "exact-length fixes the number of notes; leave out length"),
     (["--exact-length", "11", "--length", "-", "--primer", "PRIMER"], "the primer has 11 notes"),
     (["--temperature", "-1"], "argument --temperature: must be a number > 0"),
+    (["--max-run", "-2"], "argument --max-run: must be a whole number >= 0, got -2"),
     (["--top-p", "0"], "argument --top-p: must be in (0, 1]"),
     (["--top-p", "2"], "argument --top-p: must be in (0, 1]"),
     (["--min-p", "1.5"], "min-p must be in [0, 1)"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import itertools
 import json
 import math
 import shutil
@@ -670,6 +671,31 @@ def test_a_tune_decodes_in_python_with_its_bars(page, site):
         trace = trace_gates(model, ids[None].astype(np.int64), plan=plan)  # the plan the page used
         want = per_note(trace.update_gate[-1, 0], tok.note_index(ids), how="mean")[:, tune["units"]]
         assert np.abs(np.array(tune["noteKeep"]) - want).max() <= 1e-4
+
+
+def test_max_run_caps_one_pitch_in_a_row_as_python_does(page, site):
+    from musicgate.generation.api import DEFAULT_MAX_RUN
+
+    name = _real(site)
+    tok = site["models"][name][1]
+    assert page.evaluate("() => MusicgateLive.DEFAULT_MAX_RUN") == DEFAULT_MAX_RUN
+    runs = page.evaluate("""(name) => [null, 1, 2, undefined].map(maxRun => [0, 1, 2, 3, 4, 5].map(seed => {
+        const t = MusicgateLive.generate({model: name, key: 'D major', temperature: 1.5, minP: 0, seed, maxNotes: 48,
+                                          maxRun}); return [t.maxRun, t.ids]; }))""", name)
+    longest = []
+    for group in runs:
+        got = []
+        for limit, ids in group:
+            p = tok.pitch_of[np.array(ids)[tok.note_starts()[np.array(ids)]]]
+            got.append(max(len(list(g)) for _, g in itertools.groupby(p.tolist())))
+        longest.append((group[0][0], max(got)))
+    (free, most), one, two, default = longest
+    assert free is None and most >= 2  # without a cap the little model repeats pitches
+    assert one == (1, 1) and two[0] == 2 and two[1] <= 2 and default[0] == DEFAULT_MAX_RUN
+    errors = page.evaluate("""(name) => [0, 2.5, -1, '3'].map(maxRun => { try {
+        MusicgateLive.generate({model: name, key: 'D major', temperature: 1, maxRun}); return null; }
+        catch (e) { return e.message; } })""", name)
+    assert all(e and e.startswith("maxRun must be a whole number >= 1") for e in errors), errors
 
 
 def test_the_api_refuses_bad_settings_and_the_controls_cannot_make_them(page, site):

@@ -72,9 +72,10 @@ def primer_ids(tok) -> np.ndarray:
        batch=st.integers(1, 3), temperature=st.floats(0.01, 20.0), top_k=st.none() | st.integers(1, 400),
        top_p=st.none() | st.floats(0.001, 1.0), key_mask=st.booleans(),
        ngram=st.none() | st.integers(1, 3), extreme=st.booleans(), primed=st.booleans(),
-       meter=st.booleans(), exact=st.booleans(), min_p=st.none() | st.floats(0.0, 0.999))
+       meter=st.booleans(), exact=st.booleans(), min_p=st.none() | st.floats(0.0, 0.999),
+       max_run=st.none() | st.integers(1, 3))
 def test_random_logits_always_decode(kind, seed, length, batch, temperature, top_k, top_p, key_mask, ngram,
-                                     extreme, primed, meter, exact, min_p):
+                                     extreme, primed, meter, exact, min_p, max_run):
     tok = TOKENIZERS[kind]
     model = RandomLogits(len(tok), seed, extreme)
     keys = [MAJOR_MINOR_KEYS[(seed + i) % 24] for i in range(batch)]
@@ -83,7 +84,7 @@ def test_random_logits_always_decode(kind, seed, length, batch, temperature, top
     low = length if exact else min(length, 3)
     seqs = sample(model, tok, keys=keys, length=length, min_length=None if exact else low, exact=exact,
                   meter=meter, temperature=temperature, top_k=top_k, top_p=top_p, key_mask=key_mask,
-                  no_repeat_ngram=ngram, primer_ids=primer, seed=seed, min_p=min_p)
+                  no_repeat_ngram=ngram, primer_ids=primer, seed=seed, min_p=min_p, max_run=max_run)
     grammar, strict = tok.grammar(), grammar_for(tok, meter if kind == "melody" else None)
     primer_notes = 5 if primed else 0
     assert len(seqs) == batch
@@ -111,6 +112,9 @@ def test_random_logits_always_decode(kind, seed, length, batch, temperature, top
     ({"min_p": -0.1}, "min-p must be in [0, 1)"),
     ({"min_p": "a lot"}, "min-p must be a number"),
     ({"no_repeat_ngram": 0}, "no-repeat-ngram"),
+    ({"max_run": 0}, "max-run must be a whole number of notes >= 1"),
+    ({"max_run": 2.5}, "max-run must be a whole number"),
+    ({"max_run": True}, "max-run must be a whole number"),
     ({"min_length": 0}, "min-length must be a positive"),
     ({"min_length": 5}, "min-length 5 is greater than the maximum length 4"),
     ({"meter": True, "tok": "event"}, "meter grammar needs a melody-vocabulary model"),
@@ -218,6 +222,37 @@ def test_no_repeat_ngram_forbids_repeated_pitch_ngrams(kind):
             p = new_notes(tok, ids).tolist()
             grams = [tuple(p[i:i + n]) for i in range(len(p) - n + 1)]
             assert len(grams) == len(set(grams)) and len(p) == 40
+
+
+def longest_runs(pitches) -> int:
+    p = np.asarray(pitches)
+    change = np.flatnonzero(np.diff(p) != 0)
+    return int(np.diff(np.concatenate([[-1], change, [len(p) - 1]])).max())
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 6])
+def test_max_run_caps_notes_of_one_pitch_in_a_row_and_nothing_else(limit):
+    tok = TOKENIZERS["melody"]
+    c4 = int(np.flatnonzero(tok.note_starts() & (tok.pitch_of == 60))[0])
+    model = RandomLogits(len(tok), 5, favour=c4)  # plays middle C whenever it may
+    (plain,) = sample(model, tok, keys=[Key(0)], length=40, exact=True, seed=0)
+    assert longest_runs(new_notes(tok, plain)) == 40  # the loop the cap is for
+    for ids in sample(model, tok, keys=[Key(0)] * 3, length=40, exact=True, max_run=limit, seed=limit):
+        p = new_notes(tok, ids)
+        assert len(p) == 40 and longest_runs(p) == limit
+        # the cap moves only the note after a full run: C comes back at once (the model's favourite)
+        starts = np.flatnonzero(np.r_[True, np.diff(p) != 0])
+        assert (p[starts[::2]] == 60).all() and (np.diff(starts)[::2] == limit).all()
+
+
+def test_max_run_counts_the_primers_last_notes():
+    tok = TOKENIZERS["melody"]
+    d = int(np.flatnonzero(tok.note_starts() & (tok.pitch_of == 62))[0])
+    primer = tok.encode(Notes.from_arrays([60, 62, 62, 62], [0, 1, 2, 3], [1, 1, 1, 1], key="D major", meter=(4, 4)))
+    model = RandomLogits(len(tok), 1, favour=d)
+    (ids,) = sample(model, tok, keys=[None], length=6, exact=True, primer_ids=primer, max_run=4, seed=0)
+    p = new_notes(tok, ids).tolist()
+    assert p[:5] == [60, 62, 62, 62, 62] and p[5] != 62  # three D's in the primer, one more, then another pitch
 
 
 @pytest.mark.parametrize("kind, favoured", [("melody", "BAR"), ("melody", "REST"), ("melody", "EOS"),

@@ -5,8 +5,9 @@ import sys
 import time
 from pathlib import Path
 
-from musicgate.cli.common import command, device, output_alias, out_dir, positive_float, positive_int, probability, seed
-from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MIN_P, DEFAULT_MODEL, DEFAULT_TEMPERATURE  # light: torch loads only when a model is used
+from musicgate.cli.common import (command, device, int_at_least, output_alias, out_dir, positive_float,
+                                   positive_int, probability, seed)
+from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MAX_RUN, DEFAULT_MIN_P, DEFAULT_MODEL, DEFAULT_TEMPERATURE  # light: torch loads only when a model is used
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH
 
 
@@ -65,6 +66,9 @@ def register(sub) -> None:
                    "recorded in the JSON so key-retention measurements can leave it out)")
     p.add_argument("--no-repeat-ngram", type=positive_int, metavar="N",
                    help="never repeat a sequence of N pitches within a piece (default: off)")
+    p.add_argument("--max-run", type=int_at_least(0), default=DEFAULT_MAX_RUN, metavar="N",
+                   help=f"at most N notes of one pitch in a row, a guard against a loop on one note; 0: no "
+                   f"limit (default {DEFAULT_MAX_RUN})")
     p.add_argument("--device", type=device, default="cpu", help="cpu (default), cuda, cuda:N or mps")
     p.set_defaults(func=generate_command)
 
@@ -82,7 +86,8 @@ def generate_command(args) -> int:
                        exact_length=args.exact_length, meter=not args.free_meter, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, primer=args.primer, seed=args.seed,
                        key_mask=args.key_mask, no_repeat_ngram=args.no_repeat_ngram, device=args.device,
-                       progress=not quiet and sys.stderr.isatty(), min_p=args.min_p, bars=args.bars)
+                       progress=not quiet and sys.stderr.isatty(), min_p=args.min_p, bars=args.bars,
+                       max_run=args.max_run or None)
     paths = write_outputs(run.notes, args.output, model_name=run.model_name, key=run.key, seed=run.seed,
                           wav=args.wav, musicxml=args.musicxml, settings=run.settings)
     for path in paths:

@@ -42,6 +42,10 @@ DEFAULT_LENGTH = 256
 #: for 6-11 notes and kept to 11 semitones); studies of the model as it is use 1.0 alone
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_MIN_P = 0.05
+DEFAULT_MAX_RUN = 6
+"""Most notes of one pitch in a row in a generated piece (``max_run``): real folk tunes go past it in 5 of
+200 (the longest runs: 2-5 notes in 187, 7-8 in 4, 15 in one); sampled ones looped on one pitch for up to
+29 notes (``benchmarks/results/max-run``)."""
 DEFAULT_BARS = 16
 """Planned bar lines of a piece from a model with form inputs when none is given and the checkpoint does
 not record its corpus's bar counts (the median of the folk corpus); the model reads the bars so far and
@@ -171,11 +175,12 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                  primer: "str | os.PathLike | Notes | None" = None, seed: int | None = None,
                  key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
                  batch_size: int = 256, progress: bool = False,
-                 min_p: float | None = DEFAULT_MIN_P, bars: int | None = None) -> Generation:
+                 min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
+                 max_run: int | None = DEFAULT_MAX_RUN) -> Generation:
     """Like :func:`generate`, but also returns the resolved key, seed and settings."""
     most, least = _length_plan(length, min_length, exact_length)
     check_sampling_args(length=most, temperature=temperature, top_k=top_k, top_p=top_p,
-                        no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_p=min_p)
+                        no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_p=min_p, max_run=max_run)
     num = _check_int("num", num, 1)
     target = None if key is None else parse_key(key)
     seed = secrets.randbelow(2**31) if seed is None else _check_int("seed", seed, 0)
@@ -215,7 +220,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
                  exact=exact, meter=use_meter, temperature=temperature, top_k=top_k,
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
-                 seed=seed, batch_size=batch_size, progress=progress, min_p=min_p, bars=plan)
+                 seed=seed, batch_size=batch_size, progress=progress, min_p=min_p, bars=plan, max_run=max_run)
     notes = [tokenizer.decode(x) for x in ids]
     new = [int(starts[x].sum()) - primed for x in ids]
     cut = [not exact and n >= most for n in new]
@@ -233,7 +238,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "temperature": float(temperature),
         "top_k": None if top_k is None else int(top_k), "top_p": None if top_p is None else float(top_p),
         "min_p": float(min_p) if min_p else None,
-        "no_repeat_ngram": None if no_repeat_ngram is None else int(no_repeat_ngram), "key_mask": bool(key_mask),
+        "no_repeat_ngram": None if no_repeat_ngram is None else int(no_repeat_ngram),
+        "max_run": int(max_run) if max_run else None, "key_mask": bool(key_mask),
         "key_pushing_flags": ["key_mask"] if key_mask else [],
         "notes": [n for n in [rare_mode_note(run_key.mode, (meta.get("dataset") or {}).get("modes"), name)] if n],
         **info,
@@ -298,6 +304,7 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
              primer: "str | os.PathLike | Notes | None" = None, seed: int | None = None,
              key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
              min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
+             max_run: int | None = DEFAULT_MAX_RUN,
              batch_size: int = 256, progress: bool = False) -> list[Notes]:
     """Generate ``num`` pieces in ``key`` that end where the model ends them; the API of ``musicgate generate``.
 
@@ -320,10 +327,11 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
     meter : bool
         Melody models: bar lines only at full bars and no note across a bar line (default True;
         it masks by position and duration only, never by pitch).
-    temperature, top_k, top_p, min_p, no_repeat_ngram, key_mask :
-        Sampling settings (see :func:`musicgate.generation.sample.sample`; defaults temperature 1 and
-        min-p 0.05, ``min_p=None`` samples the whole distribution); ``key_mask`` pushes notes into the
-        key signature and is off by default.
+    temperature, top_k, top_p, min_p, no_repeat_ngram, max_run, key_mask :
+        Sampling settings (see :func:`musicgate.generation.sample.sample`; defaults temperature 1,
+        min-p 0.05 and at most :data:`DEFAULT_MAX_RUN` notes of one pitch in a row; ``min_p=None``
+        samples the whole distribution, ``max_run=None`` lets a pitch repeat without limit);
+        ``key_mask`` pushes notes into the key signature and is off by default.
     primer : path or Notes, optional
         Music to continue (MIDI, or anything music21 reads); included at the start of each piece.
     seed : int, optional
@@ -349,7 +357,7 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
                         exact_length=exact_length, meter=meter, temperature=temperature, top_k=top_k,
                         top_p=top_p, primer=primer, seed=seed, key_mask=key_mask,
                         no_repeat_ngram=no_repeat_ngram, device=device, batch_size=batch_size,
-                        progress=progress, min_p=min_p, bars=bars).notes
+                        progress=progress, min_p=min_p, bars=bars, max_run=max_run).notes
 
 
 def output_stem(model_name: str, key: "Key | str", seed: int, index: int) -> str:

@@ -20,7 +20,9 @@ Every position's candidates are, in order of precedence:
 3. a token budget (``MAX_TOKENS_PER_NOTE`` per note): a model that stops playing notes (endless
    BAR, REST, SHIFT or VEL tokens) is then limited to note tokens, so every call ends;
 4. the optional pushes, each off by default: ``key_mask`` (only pitches of the sequence's key
-   signature may start a note) and ``no_repeat_ngram`` (no pitch n-gram occurs twice).
+   signature may start a note), ``no_repeat_ngram`` (no pitch n-gram occurs twice) and ``max_run``
+   (at most that many notes of one pitch in a row, rests and ties between them not breaking the
+   run: a guard against a sampled loop on one note; it bans no key, pitch or phrase repetition).
    Where 3 or 4 would leave no candidate, they are dropped for that step.
 
 Then ``temperature``, ``top_k``, ``top_p`` and ``min_p`` shape the distribution (``min_p``: min-p
@@ -53,7 +55,7 @@ _BIG = 1e30
 def check_sampling_args(*, length: int, temperature: float = 1.0, top_k: int | None = None,
                         top_p: float | None = None, no_repeat_ngram: int | None = None,
                         batch_size: int = 256, min_length: int | None = None,
-                        min_p: float | None = None) -> None:
+                        min_p: float | None = None, max_run: int | None = None) -> None:
     """Raise :class:`ConfigError` (one line naming the value) for a bad sampling setting."""
     def is_int(v) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
@@ -92,6 +94,9 @@ def check_sampling_args(*, length: int, temperature: float = 1.0, top_k: int | N
                               f"as likely as the likeliest), got {min_p!r}")
     if no_repeat_ngram is not None and (not is_int(no_repeat_ngram) or no_repeat_ngram < 1):
         raise ConfigError(f"no-repeat-ngram must be a whole number of notes >= 1, got {no_repeat_ngram!r}")
+    if max_run is not None and (not is_int(max_run) or max_run < 1):
+        raise ConfigError(f"max-run must be a whole number of notes >= 1 (the most notes of one pitch in a row; "
+                          f"left out: no limit), got {max_run!r}")
     if not is_int(batch_size) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
 
@@ -241,7 +246,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
            top_k: int | None = None, top_p: float | None = None, no_repeat_ngram: int | None = None,
            key_mask: bool = False, primer_ids=None, seed: int | None = None, batch_size: int = 256,
            device=None, progress: bool = False, n_threads: int | None = None,
-           min_p: float | None = None, bars=None) -> list[np.ndarray]:
+           min_p: float | None = None, bars=None, max_run: int | None = None) -> list[np.ndarray]:
     """Sample one token sequence per entry of ``keys``, batched.
 
     Parameters
@@ -272,6 +277,9 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
         EOS is always kept where the grammar allows it.
     no_repeat_ngram : int >= 1, optional
         Forbid a note whose pitch would repeat an n-gram of pitches already in the sequence.
+    max_run : int >= 1, optional
+        At most this many notes of one pitch in a row (the primer's count; rests and ties do not
+        break a run); None: no limit.
     key_mask : bool
         Only pitches of each sequence's key signature may start a note (a push toward the key;
         off by default, so measured key retention is the model's own).
@@ -299,7 +307,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
 
     check_sampling_args(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                         no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_length=min_length,
-                        min_p=min_p)
+                        min_p=min_p, max_run=max_run)
     grammar = grammar_for(tokenizer, meter)
     if exact:
         min_length = length
@@ -348,7 +356,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                                      top_p=None if top_p is None else float(top_p),
                                      min_p=float(min_p or 0.0),
                                      no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
-                                     gen=gen, device=device, bar=bar,
+                                     gen=gen, device=device, bar=bar, max_run=max_run,
                                      bars=None if bars is None else plans[start:start + batch_size])
     finally:
         torch.set_num_threads(threads)
@@ -376,7 +384,8 @@ def threads_for(batch: int, device) -> int:
 
 def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int, min_length: int,
                   temperature: float, top_k, top_p, no_repeat_ngram, key_mask: bool, gen, device,
-                  bar, min_p: float = 0.0, bars: np.ndarray | None = None) -> list[np.ndarray]:
+                  bar, min_p: float = 0.0, bars: np.ndarray | None = None,
+                  max_run: int | None = None) -> list[np.ndarray]:
     import torch
 
     voc = _Vocab.of(tok)
@@ -406,6 +415,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         for i, h in enumerate(history):
             for j in range(len(h) - n1):
                 seen[i].setdefault(tuple(h[j:j + n1]), set()).add(h[j + n1])
+    runs = _Runs(tok, voc, prefix, max_run) if max_run else None
     while len(active):
         mask = grammar.allowed(gstate)
         have = notes[active]
@@ -421,6 +431,8 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
             _restrict(mask, key_ok[active], open_rows)
         if history is not None:
             _ban_ngrams(mask, voc, active, open_rows, history, seen, no_repeat_ngram)
+        if runs is not None:
+            runs.ban(mask, active, open_rows)
         allowed = torch.from_numpy(mask).to(device)
         x = _filter_logits(_clean(logits, allowed), temperature=temperature, top_k=top_k, top_p=top_p,
                            min_p=min_p, min_p_exempt=voc.form_ids)
@@ -435,6 +447,8 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         notes[active[is_note]] += 1
         if bar is not None and is_note.any():
             bar.update(int(is_note.sum()))
+        if runs is not None:
+            runs.advance(active[is_note], tok.pitch_of[tokens[is_note]])
         if history is not None:
             for r in np.flatnonzero(is_note):
                 _remember(history, seen, int(active[r]), int(tok.pitch_of[tokens[r]]), no_repeat_ngram)
@@ -452,6 +466,33 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         logits, state = model.step(chosen, state)
     body = np.stack(columns, axis=1) if columns else np.zeros((b, 0), np.int32)
     return [np.concatenate([prefix[i], body[i, :ends[i]]]).astype(np.int32) for i in range(b)]
+
+
+class _Runs:
+    """Each row's current run of one pitch (its pitch and length), to cap it at ``limit`` notes."""
+
+    def __init__(self, tok, voc: _Vocab, prefix: np.ndarray, limit: int):
+        self.limit, self.voc = int(limit), voc
+        self.pitch = np.full(len(prefix), -1, np.int64)
+        self.length = np.zeros(len(prefix), np.int64)
+        for i, row in enumerate(prefix):
+            for p in tok.pitch_of[row[voc.starts[row]]]:
+                self.advance(np.array([i]), np.array([p]))
+
+    def advance(self, rows: np.ndarray, pitches: np.ndarray) -> None:
+        same = self.pitch[rows] == pitches
+        self.length[rows] = np.where(same, self.length[rows] + 1, 1)
+        self.pitch[rows] = pitches
+
+    def ban(self, mask: np.ndarray, active: np.ndarray, open_rows: np.ndarray) -> None:
+        """Forbid the run's pitch on the open rows whose run is at the limit (unless nothing is left)."""
+        full = open_rows[self.length[active[open_rows]] >= self.limit]
+        if not len(full):
+            return
+        ids = self.voc.token_of_pitch[self.pitch[active[full]]]
+        extra = np.ones((len(mask), mask.shape[1]), bool)
+        extra[full[ids >= 0], ids[ids >= 0]] = False
+        _restrict(mask, extra, full)
 
 
 def _ban_ngrams(mask, voc: _Vocab, active, open_rows, history, seen, n: int) -> None:

@@ -12,6 +12,7 @@
   const live = root.MusicgateLive = root.MusicgateLive || {};
   const FORM = {REPEAT_START: "|:", REPEAT_END: ":|", ENDING_1: "|1", ENDING_2: "|2", PART_END: "||"};
   const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.05;  // as musicgate generate
+  const DEFAULT_MAX_RUN = 6;  // musicgate.generation.api.DEFAULT_MAX_RUN: most notes of one pitch in a row
   const DEFAULT_BARS = 16;  // musicgate.generation.api.DEFAULT_BARS: the plan of a model with form inputs
   const MIN_DRAWN_BARS = 8;  // musicgate.generation.api.MIN_DRAWN_BARS: the shortest plan drawn from the corpus
   const CORPUS = "corpus";  // bars: draw the plan from the model's barLines (its training tunes' bar-line counts)
@@ -258,6 +259,9 @@
     if (typeof o.minP !== "number" || !Number.isFinite(o.minP) || !(o.minP >= 0 && o.minP < 1)) {
       throw new Error(`minP must be a number in [0, 1) (0 samples every token), got ${o.minP}`);
     }
+    if (o.maxRun !== null && !(Number.isInteger(o.maxRun) && o.maxRun >= 1)) {
+      throw new Error(`maxRun must be a whole number >= 1 (the most notes of one pitch in a row) or null (no limit), got ${o.maxRun}`);
+    }
     for (const name of ["maxNotes", "minNotes"]) {
       if (o[name] !== undefined && !(Number.isInteger(o[name]) && o[name] >= 1)) {
         throw new Error(`${name} must be a whole number >= 1, got ${o[name]}`);
@@ -309,7 +313,8 @@
    * musicgate generate: tokens less than minP times as likely as the likeliest are left out, EOS and
    * bar lines never), seed, maxNotes, minNotes, bars (a model with form inputs: the planned bar lines, a
    * whole number >= 1 or "corpus", drawn from the model's barLines with the seed; default "corpus" for a
-   * model with barLines, else 16, as musicgate generate; other models ignore it: see barPlan)}.
+   * model with barLines, else 16, as musicgate generate; other models ignore it: see barPlan), maxRun (most
+   * notes of one pitch in a row, rests and ties not breaking a run; default 6 as musicgate generate, null: no limit)}.
    * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars (the decoded bar
    * lines), plannedBars (the plan the model read; null for a model without form inputs), planSource
    * ("corpus", "given", "default" or null), barLines (the bar-line tokens written, as the plan counts
@@ -319,6 +324,7 @@
     const V = model.vocab || (model.vocab = new Vocab(model.tokenizer));
     const o = Object.assign({temperature: 1, seed: 0, maxNotes: 64}, opts);
     if (o.minP === undefined) o.minP = DEFAULT_MIN_P;  // also when given as undefined (the panel's generate)
+    if (o.maxRun === undefined) o.maxRun = DEFAULT_MAX_RUN;
     const keyId = checkOptions(V, o);
     const {plannedBars, planSource} = barPlan(model, o.bars, o.seed);
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
@@ -330,7 +336,8 @@
     const gs = grammar.start(ids);
     let state = model.initState(plannedBars), out = null;
     for (const t of ids) { out = model.step(t, state); state = out.state; keep.push(units.map(u => out.keep[u])); }
-    let notes = 0, steps = 0;
+    let notes = 0, steps = 0, runPitch = -1, run = 0;
+    for (const t of ids) if (V.pitchOf[t] >= 0) { run = V.pitchOf[t] === runPitch ? run + 1 : 1; runPitch = V.pitchOf[t]; }
     const budget = MAX_TOKENS_PER_NOTE * length + 64;
     for (;;) {
       const mask = grammar.allowed(gs);
@@ -344,18 +351,22 @@
         const only = mask.map((m, t) => (m && !(V.isBar(t) || t === V.rest || t === V.tie)) ? 1 : 0);
         if (only.some(x => x)) mask.set(only);
       }
+      if (o.maxRun !== null && notes < length && run >= o.maxRun) {  // a run at its limit: another pitch, if any
+        const other = mask.map((m, t) => (m && V.pitchOf[t] !== runPitch) ? 1 : 0);
+        if (other.some(x => x)) mask.set(other);
+      }
       const t = draw(out.logits, mask, o.temperature, rand, o.minP, u => u === V.eos || V.isBar(u));
       grammar.advance(gs, t);
       ids.push(t);
       steps += 1;
-      if (V.pitchOf[t] >= 0) notes += 1;
+      if (V.pitchOf[t] >= 0) { notes += 1; run = V.pitchOf[t] === runPitch ? run + 1 : 1; runPitch = V.pitchOf[t]; }
       if (t === V.eos) break;
       out = model.step(t, state); state = out.state;
       keep.push(units.map(u => out.keep[u]));
     }
     const noteKeep = perNote(V, ids, keep, model.cell === "rnn" ? "last" : "mean");
     return Object.assign(decode(V, ids), {ids, keep, noteKeep, units, cell: model.cell, model: model.name,
-                                          temperature: o.temperature, minP: o.minP, seed: o.seed, plannedBars, planSource,
+                                          temperature: o.temperature, minP: o.minP, maxRun: o.maxRun, seed: o.seed, plannedBars, planSource,
                                           barLines: ids.filter(t => V.isBar(t)).length});
   }
 
@@ -382,6 +393,7 @@
   }
 
   live.DEFAULT_BARS = DEFAULT_BARS;
+  live.DEFAULT_MAX_RUN = DEFAULT_MAX_RUN;
   live.MIN_DRAWN_BARS = MIN_DRAWN_BARS;
   live.CORPUS = CORPUS;
   live.barPlan = barPlan;

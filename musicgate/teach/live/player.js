@@ -11,7 +11,7 @@
  * has the training tunes' bar-line counts, the menu starts on "as in the corpus": each seed draws its
  * plan from them, as musicgate generate does without --bars.
  *
- * Public API (window.MusicgateLive): generate({model, key, temperature, minP, seed, maxNotes, bars}) -> tune
+ * Public API (window.MusicgateLive): generate({model, key, temperature, minP, maxRun, seed, maxNotes, bars}) -> tune
  * (bars: a whole number or "corpus"; throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
  * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
  * what is playing now; summary(tune) -> the tune's info line; modeNote(model, key) -> the line for a mode the model
@@ -50,7 +50,7 @@
     if (!model) {
       throw new Error(`unknown model ${JSON.stringify(o.model)}: give one of ${Object.keys(ui.models).join(", ") || "(none loaded)"}`);
     }
-    return live.sampleTune(model, {key: o.key, temperature: o.temperature, minP: o.minP,
+    return live.sampleTune(model, {key: o.key, temperature: o.temperature, minP: o.minP, maxRun: o.maxRun,
                                    seed: o.seed === undefined ? 0 : o.seed,
                                    maxNotes: o.maxNotes === undefined ? 64 : o.maxNotes, minNotes: o.minNotes,
                                    bars: o.bars});
