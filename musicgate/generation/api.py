@@ -44,8 +44,9 @@ DEFAULT_TEMPERATURE = 1.0
 DEFAULT_MIN_P = 0.05
 DEFAULT_MAX_RUN = 6
 """Most notes of one pitch in a row in a generated piece (``max_run``): real folk tunes go past it in 5 of
-200 (the longest runs: 2-5 notes in 187, 7-8 in 4, 15 in one); sampled ones looped on one pitch for up to
-29 notes (``benchmarks/results/max-run``)."""
+200 (their longest runs: 1-6 notes in 195, 7-8 in 4, 15 in one); the shipped models with the copy head
+sampled 7-10 of 96 tunes with 8 or more, up to 29 (README, "The copy head";
+``benchmarks/results/tonic-copy/max-run-off``)."""
 DEFAULT_BARS = 16
 """Planned bar lines of a piece from a model with form inputs when none is given and the checkpoint does
 not record its corpus's bar counts (the median of the folk corpus); the model reads the bars so far and
