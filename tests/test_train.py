@@ -423,6 +423,53 @@ def test_noisy_inputs_move_only_note_starts_by_one_or_two_semitones():
     assert moved.any() and starts[e.numpy()[moved]].all() and starts[f[moved]].all()
 
 
+def test_self_fed_inputs_put_the_models_own_pitches_in_place_of_real_ones():
+    from musicgate.data.dataset import self_fed_inputs
+    from musicgate.tokens.tokenizer import MelodyTokenizer
+
+    tok = MelodyTokenizer(pitch_range=(60, 84))
+    starts = tok.note_starts()
+    x = torch.as_tensor(np.random.default_rng(0).integers(0, len(tok), (32, 300)))
+    logits = torch.as_tensor(np.random.default_rng(1).normal(0, 1, (32, 300, len(tok))), dtype=torch.float32)
+    assert self_fed_inputs(x, logits, tok, 0.0, 1) is x
+    y = self_fed_inputs(x, logits, tok, 0.3, [3, 7, 0, 1])
+    xn, yn = x.numpy(), y.numpy()
+    changed = yn != xn
+    assert starts[xn[changed]].all() and starts[yn[changed]].all() and not changed[:, 0].any()
+    share = changed.sum() / starts[xn[:, 1:]].sum()
+    assert 0.25 < share < 0.3          # a draw can pick the pitch that was there
+    assert torch.equal(self_fed_inputs(x, logits, tok, 0.3, [3, 7, 0, 1]), y)   # a resumed run draws the same
+    # the pitch comes from the prediction one position earlier: a model sure of E4 everywhere writes E4
+    e4 = int(tok.token_of_pitch()[64])
+    sure = torch.full((32, 300, len(tok)), -30.0)
+    sure[..., e4] = 30.0
+    z = self_fed_inputs(x, sure, tok, 0.5, 5).numpy()
+    assert (z[z != xn] == e4).all() and (z != xn).sum() > 0.4 * starts[xn[:, 1:]].sum()
+    # and it follows the logits' shape: half the mass on each of two pitches gives both, about equally
+    g4 = int(tok.token_of_pitch()[67])
+    two = torch.full((32, 300, len(tok)), -30.0)
+    two[..., [e4, g4]] = 0.0
+    w = self_fed_inputs(x, two, tok, 0.9, 6).numpy()
+    hit = starts[xn] & (w != xn)
+    counts = np.bincount(w[hit], minlength=len(tok))
+    assert set(np.flatnonzero(counts)) == {e4, g4} and abs(counts[e4] - counts[g4]) < 0.1 * hit.sum()
+
+
+def test_self_feed_trains_on_the_models_pitches_and_resumes_exactly(dataset, medley_data, tmp_path):
+    over = ("train.steps=6", "train.eval_every=3", "train.log_every=1", *MEDLEY)
+    plain = train(tiny_config(medley_data, *over), run_dir=tmp_path / "plain", quiet=True)
+    fed_cfg = tiny_config(medley_data, *over, "train.self_feed=0.5")
+    fed = train(fed_cfg, run_dir=tmp_path / "fed", quiet=True)
+    assert fed.losses[0] != plain.losses[0]             # same weights and batch at step 1, other inputs
+    assert fed.val_loss is not None and math.isfinite(fed.val_loss)
+    part = train(fed_cfg, run_dir=tmp_path / "cut", quiet=True, stop_after=2)
+    rest = train(fed_cfg, run_dir=tmp_path / "cut", quiet=True, resume=True)
+    np.testing.assert_allclose(part.losses + rest.losses, fed.losses, rtol=0, atol=1e-6)
+    for bad in ("train.self_feed=1.0", "train.self_feed=-0.1"):
+        with pytest.raises(ConfigError, match="self_feed"):
+            tiny_config(dataset, bad)
+
+
 def test_input_noise_trains_on_moved_pitches_and_validates_on_clean_ones(dataset, medley_data, tmp_path):
     over = ("train.steps=6", "train.eval_every=3", "train.log_every=1", *MEDLEY)
     plain = train(tiny_config(medley_data, *over), run_dir=tmp_path / "plain", quiet=True)

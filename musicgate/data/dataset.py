@@ -305,3 +305,45 @@ def noisy_inputs(inputs: torch.Tensor, tokenizer, p: float, seed: "int | list[in
     if not ok.any():
         return inputs
     return torch.from_numpy(np.where(ok, new, x)).to(inputs.device)
+
+
+def self_fed_inputs(inputs: torch.Tensor, logits: torch.Tensor, tokenizer, p: float,
+                    seed: "int | list[int]") -> torch.Tensor:
+    """``inputs`` with a share ``p`` of its note-start tokens replaced by the model's own choice there:
+    ``train.self_feed``, parallel scheduled sampling (Duckworth et al. 2019), on training inputs only.
+
+    ``logits[:, t]`` is the model's prediction of ``inputs[:, t + 1]`` from the real tokens before it
+    (a teacher-forced pass of the same batch); where a note starts at ``t + 1`` and is drawn, it is
+    replaced by a note-start token sampled from those logits restricted to the note starts (the
+    model's own next pitch, given that a note comes). The targets stay the real music, so the model
+    learns to go on in the key from the notes it would have written itself, the mistakes it makes when
+    it samples (drifting to the relative key, a stray accidental), which random moves (``noisy_inputs``)
+    do not imitate. Draws depend only on ``seed`` and the logits.
+
+    Parameters
+    ----------
+    inputs : LongTensor (B, T) of token ids.
+    logits : (B, T, V) predictions of the next token at each position.
+    tokenizer : the vocabulary (:meth:`~musicgate.tokens.tokenizer.Tokenizer.note_starts`).
+    p : share of note-start tokens (after the first position) to replace, in [0, 1).
+    seed : seeds the draws (the loop passes ``[train.seed, step, rank, 1]``).
+    """
+    if p <= 0:
+        return inputs
+    starts = np.asarray(tokenizer.note_starts(), bool)
+    x = inputs.cpu().numpy()
+    rng = np.random.default_rng(seed)
+    hit = starts[x] & (rng.random(x.shape) < p)
+    hit[:, 0] = False                                  # nothing predicts the first token
+    rows, cols = np.nonzero(hit)
+    if not len(rows):
+        return inputs
+    columns = torch.as_tensor(np.flatnonzero(starts), device=logits.device)
+    chosen = logits.detach()[torch.as_tensor(rows, device=logits.device),
+                             torch.as_tensor(cols - 1, device=logits.device)].float().index_select(1, columns)
+    cdf = torch.softmax(chosen, dim=-1).cumsum(-1).cpu().numpy()
+    u = rng.random(len(rows))[:, None] * cdf[:, -1:]
+    pick = np.minimum((cdf < u).sum(axis=1), cdf.shape[1] - 1)
+    out = x.copy()
+    out[rows, cols] = np.flatnonzero(starts)[pick]
+    return torch.from_numpy(out).to(inputs.device)

@@ -180,6 +180,10 @@ class TrainConfig:
     input_noise : share of the input pitch tokens moved by 1 or 2 semitones in training (the
         targets stay the real music; validation is clean): the model learns to continue through a
         wrong note, as it must when it reads its own samples (default 0: off).
+    self_feed : share of the input pitch tokens replaced by a pitch the model itself samples there
+        from a teacher-forced pass of the same batch (parallel scheduled sampling; the targets stay
+        the real music; validation is clean): the model reads its own kind of mistakes, not random
+        ones (default 0: off; costs one more forward pass a step).
     """
 
     steps: int = setting(10_000, ge=1)
@@ -206,6 +210,7 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     final_bar_weight: float = setting(1.0, ge=1)
     input_noise: float = setting(0.0, ge=0, lt=1)
+    self_feed: float = setting(0.0, ge=0, lt=1)
 
     def __post_init__(self) -> None:
         check_fields(self, "train")

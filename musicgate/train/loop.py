@@ -44,7 +44,7 @@ from musicgate.nn.checkpoint import (check_resumable, load_checkpoint, make_chec
                          set_rng_state)
 from musicgate.train.config import ModelConfig, RunConfig, config_from_dict, save_config
 from musicgate.errors import CheckpointError, ConfigError, DataError, RunFailure
-from musicgate.data.dataset import WindowSampler, load_data, noisy_inputs
+from musicgate.data.dataset import WindowSampler, load_data, noisy_inputs, self_fed_inputs
 from musicgate.music.keys import MODES
 from musicgate.nn.models import RecurrentLM, State, hidden_for_params
 from musicgate.train.util import Distributed, LossPlotter, MetricsLog, pick_device
@@ -440,16 +440,8 @@ class _Trainer:
                   final_bar_weight: float = 1.0) -> tuple[torch.Tensor, State | None]:
         """Summed cross-entropy of one batch from ``state`` (None: zeros), and the state after it
         (the targets of each whole tune's last bar counted ``final_bar_weight`` times)."""
-        x = batch.inputs.to(self.device, non_blocking=True)
         y = batch.targets.to(self.device, non_blocking=True)
-        # Whole tunes are padded at the end and start from zeros, so the outputs at real tokens are the
-        # same without packing; packing (needed only for a state to carry on) runs CPU RNNs step by step.
-        lengths = batch.lengths if self.carry else None
-        kw = {}
-        if self.tune_bars is not None:  # whole tunes: each row's bar lines are its plan (cropped ones too)
-            kw["plan"] = torch.as_tensor(self.tune_bars[batch.tunes], device=self.device)
-        with self.autocast:
-            logits, state = net(x, state, lengths=lengths, **kw)
+        logits, state = self._forward(net, batch, state)
         if final_bar_weight == 1.0:
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
                                    ignore_index=self.data.tokenizer.pad_id, reduction="sum")
@@ -459,17 +451,34 @@ class _Trainer:
         weight = 1.0 + (final_bar_weight - 1.0) * final_bar_mask(y, self.data.tokenizer).float()
         return (each * weight).sum(), state
 
+    def _forward(self, net, batch, state: State | None) -> tuple[torch.Tensor, State | None]:
+        """The logits of one batch from ``state`` (None: zeros), and the state after it."""
+        x = batch.inputs.to(self.device, non_blocking=True)
+        # Whole tunes are padded at the end and start from zeros, so the outputs at real tokens are the
+        # same without packing; packing (needed only for a state to carry on) runs CPU RNNs step by step.
+        lengths = batch.lengths if self.carry else None
+        kw = {}
+        if self.tune_bars is not None:  # whole tunes: each row's bar lines are its plan (cropped ones too)
+            kw["plan"] = torch.as_tensor(self.tune_bars[batch.tunes], device=self.device)
+        with self.autocast:
+            return net(x, state, lengths=lengths, **kw)
+
     def _initial_state(self, batch, carried: State | None) -> State | None:
         """The state a batch starts from: the carried one where its rows continue a stream."""
         return carried if self.carry and batch.continues else None
 
     def _train_step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         tc = self.config.train
+        start = self._initial_state(batch, self.state)
+        if tc.self_feed > 0:  # the model's own pitches in place of some real ones (one pass without gradients)
+            with torch.no_grad():
+                guess, _ = self._forward(self.model, batch, start)
+            batch = dataclasses.replace(batch, inputs=self_fed_inputs(batch.inputs, guess, self.data.tokenizer,
+                                                                      tc.self_feed, [tc.seed, self.step, self.dist.rank, 1]))
         if tc.input_noise > 0:
             batch = dataclasses.replace(batch, inputs=noisy_inputs(batch.inputs, self.data.tokenizer,
                                                                    tc.input_noise, [tc.seed, self.step, self.dist.rank]))
-        loss_sum, state = self._loss_sum(self.net, batch, self._initial_state(batch, self.state),
-                                         final_bar_weight=self.final_bar_weight)
+        loss_sum, state = self._loss_sum(self.net, batch, start, final_bar_weight=self.final_bar_weight)
         if self.carry:
             self.state = _detach(state)
         self.opt.zero_grad(set_to_none=True)
