@@ -9,6 +9,8 @@
 #                  configs/retention-noise.yaml -> retention-noise/; benchmarks/state_key.py -> state-key.md;
 #                  GRU and LSTM with noise 0.2 (800 and 1,600 steps) -> retention-noise20{,-1600}-{gru,lstm}/,
 #                  and benchmarks/key_confusion.py on the 1,600-step runs -> key-confusion.md
+#   retention-self the medley runs' second phase reading their own pitches (configs/folk-*-medley-self.yaml,
+#                  trained if absent) beside the noisy-input runs: configs/retention-self.yaml -> retention-self/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -40,7 +42,7 @@ MG=${MG:-.venv/bin/musicgate}
 QUICK=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 if (( QUICK )); then OUT=${OUT:-generated/results-quick}; else OUT=${OUT:-benchmarks/results}; fi
-ONLY=${ONLY:-"retention retention-long retention-noise probe memory polyphonic speech musicality"}
+ONLY=${ONLY:-"retention retention-long retention-noise retention-self probe memory polyphonic speech musicality"}
 mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -130,6 +132,22 @@ if want retention-noise; then
     mkdir -p "$OUT/retention-noise"
     for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
         cp "$TMP"/retn/retention-*/"$f" "$OUT/retention-noise/"
+    done
+fi
+
+if want retention-self; then
+    stamp retention-self
+    if (( QUICK )); then  # the pipeline on the shipped GRU, short
+        "$MG" -q experiment retention --config configs/retention-self.yaml --threads 1 --set output="$TMP/rets" \
+            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
+            --set positions=[64,128] --set n_boot=100 >/dev/null
+    else
+        train_runs medley medley-noise medley-self   # both second phases start from phase 1
+        "$MG" -q experiment retention --config configs/retention-self.yaml --threads 1 --set output="$TMP/rets" >/dev/null
+    fi
+    mkdir -p "$OUT/retention-self"
+    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
+        cp "$TMP"/rets/retention-*/"$f" "$OUT/retention-self/"
     done
 fi
 

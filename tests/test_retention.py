@@ -257,6 +257,21 @@ def test_min_p_reaches_the_sampler_and_the_report(tiny_setup):
         retention_config({}, ["min_p=1"])
 
 
+def test_medley_sets_reach_the_sampler_and_the_report(tiny_setup):
+    from musicgate.experiments.config import retention_config
+    from musicgate.experiments.retention_run import run_retention
+
+    tmp_path, config = tiny_setup
+    config = {**config, "models": {"gru": config["models"]["gru"]}, "length": 80}
+    out = Path(run_retention({**config, "output": str(tmp_path / "sets"), "medley": True}))
+    assert "played as sets: a tune may end and the next follows in the same state" in (out / "report.md").read_text()
+    assert json.loads((out / "models.json").read_text())["models"][0]["length_mode"] == "medley"
+    with np.load(out / "raw.npz") as raw:
+        assert np.all(raw["gru_lengths"] == 80)   # every set has all its notes, whatever its tunes
+    with pytest.raises(ConfigError, match="medley"):
+        retention_config({}, ["medley=sometimes"])
+
+
 def test_cli_retention_and_bad_override(tiny_setup, capsys):
     import yaml
 

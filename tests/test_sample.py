@@ -255,6 +255,34 @@ def test_max_run_counts_the_primers_last_notes():
     assert p[:5] == [60, 62, 62, 62, 62] and p[5] != 62  # three D's in the primer, one more, then another pitch
 
 
+@pytest.mark.parametrize("meter", [True, False])
+def test_medley_sampling_plays_tunes_back_to_back_until_the_notes_are_there(meter):
+    from musicgate.generation.sample import medley_notes
+
+    tok = TOKENIZERS["melody"]
+    model = RandomLogits(len(tok), 3, favour=tok.eos_id)  # ends a tune whenever it may
+    seqs = sample(model, tok, keys=[parse_key("G major"), parse_key("E minor")], length=50, min_length=8,
+                  exact=True, meter=meter, medley=True, seed=1)
+    strict = grammar_for(tok, meter)
+    for ids, key in zip(seqs, ("G major", "E minor")):
+        assert ids[-1] == tok.eos_id
+        header, body = ids[:3], ids[3:-1]
+        cuts = np.flatnonzero(body == tok.eos_id)
+        tunes = np.split(body, cuts)
+        tunes = [tunes[0]] + [t[1:] for t in tunes[1:]]
+        assert len(tunes) >= 5                                           # 50 notes in tunes of 8 or more
+        counts = [int(tok.note_starts()[t].sum()) for t in tunes]
+        assert sum(counts) == 50 and min(counts[:-1]) >= 8                # EOS only once a tune has 8 notes
+        for t in tunes:                                                    # each tune is a tune of its own
+            assert strict.is_valid(np.concatenate([header, t, [tok.eos_id]]))
+        notes = medley_notes(tok, ids)
+        assert len(notes) == 50 and notes.key == parse_key(key)
+        assert notes.pitch.tolist() == tok.pitch_of[body[tok.note_starts()[body]]].tolist()
+        assert (np.diff(notes.onset) >= 0).all()                           # one tune after another
+    plain = sample(model, tok, keys=[parse_key("G major")], length=50, min_length=8, meter=meter, seed=1)[0]
+    assert (plain == tok.eos_id).sum() == 1 and 8 <= int(tok.note_starts()[plain].sum()) < 20  # without: one tune
+
+
 @pytest.mark.parametrize("kind, favoured", [("melody", "BAR"), ("melody", "REST"), ("melody", "EOS"),
                                             ("event", "SHIFT_1"), ("event", "VEL_3"), ("event", "EOS")])
 def test_length_is_reached_even_when_the_model_refuses_notes(kind, favoured):

@@ -38,6 +38,9 @@ class RetentionConfig:
     min_p : min-p sampling (None: off, the model as it is; 0.05: what ``musicgate generate`` uses).
         It drops each step's tokens less than ``min_p`` times as likely as the likeliest; it never
         looks at the key, so what is kept is still the model's own.
+    medley : play sets, as models trained on medley streams learned to: a tune may end (EOS, once it
+        has 32 notes) and the next starts in the same state, until ``length`` notes in all (False:
+        one tune of ``length`` notes, EOS held back until then).
     primer_notes : 0 (start from ``BOS KEY METER``) or the first so many notes of a held-out tune
         of the same mode, transposed to each key.
     windows : window lengths (notes) of the windowed key estimates.
@@ -60,6 +63,7 @@ class RetentionConfig:
     length: int = setting(1024, ge=1)
     temperature: float = setting(1.0, gt=0)
     min_p: float | None = setting(None, ge=0, lt=1)
+    medley: bool = False
     primer_notes: int = setting(0, ge=0)
     windows: list[int] = setting(factory=lambda: [16, 32], ge=1)
     profile: str = DEFAULT_PROFILE

@@ -221,6 +221,7 @@ def write_report(outdir: Path, config: RetentionConfig, runs: list[CellRun], cei
              f"{len(config.key_list())} keys x {config.n_per_key} sequences x {config.length} notes per model, "
              f"{'min-p' if config.min_p else 'plain'} sampling (temperature {config.temperature:g}"
              f"{f', min-p {config.min_p:g}' if config.min_p else ''}, no key mask"
+             f"{', played as sets: a tune may end and the next follows in the same state' if config.medley else ''}"
              f"{f', primer of {config.primer_notes} notes' if config.primer_notes else ''}); key profile "
              f"`{config.profile}`, duration-weighted; 95% bootstrap intervals over sequences ({config.n_boot} "
              "resamples). A value at note *p* is measured on the window of notes ending at *p*.", ""]

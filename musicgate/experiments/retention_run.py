@@ -112,7 +112,7 @@ def primers(dataset: str, split: str, n_notes: int, keys: list[Key], tokenizer) 
 def _sample_cell(label: str, ckpt: Path, config: RetentionConfig, keys: list[Key], *, quiet: bool) -> CellRun:
     from musicgate.nn.hub import load_model
     from musicgate.nn.models import count_params
-    from musicgate.generation.sample import sample
+    from musicgate.generation.sample import medley_notes, sample
 
     model, tok, meta = load_model(ckpt, device=config.device)
     if tok.kind != "melody":
@@ -129,18 +129,19 @@ def _sample_cell(label: str, ckpt: Path, config: RetentionConfig, keys: list[Key
         for i, key in enumerate(keys):
             ids += sample(model, tok, keys=[key] * config.n_per_key, length=config.length, exact=True,
                           temperature=config.temperature, min_p=config.min_p, primer_ids=table[key],
+                          medley=config.medley,
                           seed=config.seed + i,
                           batch_size=config.batch_size, progress=progress)
         n_primer = {k: int((tok.pitch_of[v] >= 0).sum()) for k, v in table.items()}
     else:
         ids = sample(model, tok, keys=targets, length=config.length, exact=True, temperature=config.temperature,
-                     min_p=config.min_p,
+                     min_p=config.min_p, medley=config.medley,
                      seed=config.seed, batch_size=config.batch_size, progress=progress)
         n_primer = {k: 0 for k in keys}
     seconds = time.perf_counter() - start
     notes = []
     for seq, key in zip(ids, targets):
-        n = tok.decode(seq)
+        n = medley_notes(tok, seq) if config.medley else tok.decode(seq)
         notes.append(n.select(np.arange(len(n)) >= n_primer[key]))
     measured = measure(notes, targets, windows=config.windows, profile=config.profile, length=config.length,
                        drift_window=config.drift_window, drift_patience=config.drift_patience)
@@ -148,7 +149,7 @@ def _sample_cell(label: str, ckpt: Path, config: RetentionConfig, keys: list[Key
             "cell": model.cell, "params": count_params(model), "model_args": meta["model_args"],
             "step": meta["step"], "best_val_loss": meta["best_val_loss"],
             "dataset": meta["dataset"], "sample_seconds": round(seconds, 2),
-            "length_mode": "exact", "meter_grammar": True}  # sample's defaults for melody models
+            "length_mode": "medley" if config.medley else "exact", "meter_grammar": True}  # sample's defaults for melody models
     return CellRun(label, info, measured, ids, seconds)
 
 

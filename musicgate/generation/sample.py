@@ -17,6 +17,11 @@ Every position's candidates are, in order of precedence:
    soon as the grammar allows it; in the event vocabulary sounding notes get a SHIFT (sampled)
    and their NOTE_OFFs, then EOS. ``exact=True`` sets the minimum to the maximum: every sequence
    has exactly ``length`` new notes (for studies);
+   With ``medley=True`` (models trained on medley streams, ``data.mode: medley``) EOS ends a *tune*, not
+   the sequence, as in the training streams: the model may end a tune once it has ``min_length``
+   notes, reads the EOS and starts the next tune in the same state (the grammar restarts after the
+   sequence's header); the note counts run across tunes, and the sequence ends at ``length`` notes
+   (:func:`medley_notes` decodes such a stream);
 3. a token budget (``MAX_TOKENS_PER_NOTE`` per note): a model that stops playing notes (endless
    BAR, REST, SHIFT or VEL tokens) is then limited to note tokens, so every call ends;
 4. the optional pushes, each off by default: ``key_mask`` (only pitches of the sequence's key
@@ -246,7 +251,8 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
            top_k: int | None = None, top_p: float | None = None, no_repeat_ngram: int | None = None,
            key_mask: bool = False, primer_ids=None, seed: int | None = None, batch_size: int = 256,
            device=None, progress: bool = False, n_threads: int | None = None,
-           min_p: float | None = None, bars=None, max_run: int | None = None) -> list[np.ndarray]:
+           min_p: float | None = None, bars=None, max_run: int | None = None,
+           medley: bool = False) -> list[np.ndarray]:
     """Sample one token sequence per entry of ``keys``, batched.
 
     Parameters
@@ -280,6 +286,9 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
     max_run : int >= 1, optional
         At most this many notes of one pitch in a row (the primer's count; rests and ties do not
         break a run); None: no limit.
+    medley : bool
+        EOS ends a tune and the next follows in the same sequence (``min_length`` notes a tune at
+        least), until exactly ``length`` notes in all: how models trained on medley streams play a set.
     key_mask : bool
         Only pitches of each sequence's key signature may start a note (a push toward the key;
         off by default, so measured key retention is the model's own).
@@ -309,7 +318,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                         no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_length=min_length,
                         min_p=min_p, max_run=max_run)
     grammar = grammar_for(tokenizer, meter)
-    if exact:
+    if exact and not medley:
         min_length = length
     elif min_length is None:
         min_length = min(DEFAULT_MIN_LENGTH, int(length))
@@ -356,7 +365,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                                      top_p=None if top_p is None else float(top_p),
                                      min_p=float(min_p or 0.0),
                                      no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
-                                     gen=gen, device=device, bar=bar, max_run=max_run,
+                                     gen=gen, device=device, bar=bar, max_run=max_run, medley=medley,
                                      bars=None if bars is None else plans[start:start + batch_size])
     finally:
         torch.set_num_threads(threads)
@@ -385,7 +394,7 @@ def threads_for(batch: int, device) -> int:
 def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int, min_length: int,
                   temperature: float, top_k, top_p, no_repeat_ngram, key_mask: bool, gen, device,
                   bar, min_p: float = 0.0, bars: np.ndarray | None = None,
-                  max_run: int | None = None) -> list[np.ndarray]:
+                  max_run: int | None = None, medley: bool = False) -> list[np.ndarray]:
     import torch
 
     voc = _Vocab.of(tok)
@@ -396,6 +405,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         plan = np.full(b, -1, np.int64) if bars is None else np.asarray(bars, np.int64)
     logits, state = _run_prefix(model, prefix, device, plan)
     notes = np.zeros(b, np.int64)
+    tune_notes = np.zeros(b, np.int64)  # notes of the current tune (medley: counted from its start)
     steps = 0
     budget = MAX_TOKENS_PER_NOTE * length + 64
     active = np.arange(b)  # original row of each live row
@@ -421,7 +431,10 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         have = notes[active]
         done_notes = have >= length
         open_rows = np.flatnonzero(~done_notes)
-        mask[have < min_length, tok.eos_id] = False
+        if medley:  # a tune may end once it has min_length notes; the set, once it has them all
+            mask[(tune_notes[active] < min_length) & ~done_notes, tok.eos_id] = False
+        else:
+            mask[have < min_length, tok.eos_id] = False
         closing = np.flatnonzero(done_notes)
         if len(closing):
             tok.close(grammar, gstate, mask, closing)
@@ -445,6 +458,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         steps += 1
         is_note = voc.starts[tokens]
         notes[active[is_note]] += 1
+        tune_notes[active[is_note]] += 1
         if bar is not None and is_note.any():
             bar.update(int(is_note.sum()))
         if runs is not None:
@@ -453,6 +467,13 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
             for r in np.flatnonzero(is_note):
                 _remember(history, seen, int(active[r]), int(tok.pitch_of[tokens[r]]), no_repeat_ngram)
         finished = tokens == tok.eos_id
+        if medley and finished.any():  # a tune ends; the set goes on until its notes are there
+            between = np.flatnonzero(finished & (notes[active] < length))
+            if len(between):
+                head = np.concatenate([prefix, *[c[:, None] for c in columns[:max(3 - prefix.shape[1], 0)]]], axis=1)
+                _restart(grammar, gstate, between, head[active[between], :3])  # BOS KEY METER (sampled or primed)
+                tune_notes[active[between]] = 0
+                finished[between] = False
         if finished.any():
             ends[active[finished]] = steps
             keep = np.flatnonzero(~finished)
@@ -466,6 +487,41 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         logits, state = model.step(chosen, state)
     body = np.stack(columns, axis=1) if columns else np.zeros((b, 0), np.int32)
     return [np.concatenate([prefix[i], body[i, :ends[i]]]).astype(np.int32) for i in range(b)]
+
+
+def _restart(grammar, gstate, rows: np.ndarray, headers: np.ndarray) -> None:
+    """Put ``rows`` of a grammar state back where a tune starts (after ``headers``, BOS KEY METER)."""
+    fresh = grammar.start(len(rows), headers)
+    for f in dataclasses.fields(gstate):
+        value = getattr(gstate, f.name)
+        if isinstance(value, np.ndarray):
+            value[rows] = getattr(fresh, f.name)
+
+
+def medley_notes(tokenizer, ids) -> "Notes":
+    """The notes of a sequence sampled with ``medley=True``: its tunes (split at EOS, each read with
+    the sequence's ``BOS KEY METER`` header) one after another, each starting where the last ended."""
+    from musicgate.music.notes import Notes
+
+    ids = np.asarray(ids, np.int64)
+    header, body = ids[:3], ids[3:]
+    cuts = np.flatnonzero(body == tokenizer.eos_id)
+    parts, start = [], 0
+    for end in [*cuts, len(body)]:
+        if end > start:
+            parts.append(tokenizer.decode(np.concatenate([header, body[start:end], [tokenizer.eos_id]])))
+        start = end + 1
+    first = tokenizer.decode(np.concatenate([header, [tokenizer.eos_id]]))
+    pitch, onset, duration, t = [], [], [], 0.0
+    for n in parts:
+        if len(n):
+            pitch.append(n.pitch)
+            onset.append(n.onset + t)
+            duration.append(n.duration)
+            t += float((n.onset + n.duration).max())
+    cat = (lambda xs: np.concatenate(xs)) if pitch else (lambda xs: np.zeros(0))
+    meter = first.meters[0][1:] if first.meters else None
+    return Notes.from_arrays(cat(pitch).astype(np.int64), cat(onset), cat(duration), key=first.key, meter=meter)
 
 
 class _Runs:
