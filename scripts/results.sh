@@ -10,7 +10,8 @@
 #                  GRU and LSTM with noise 0.2 (800 and 1,600 steps) -> retention-noise20{,-1600}-{gru,lstm}/,
 #                  and benchmarks/key_confusion.py on the 1,600-step runs -> key-confusion.md
 #   retention-self the medley runs' second phase reading their own pitches (configs/folk-*-medley-self.yaml,
-#                  trained if absent) beside the noisy-input runs: configs/retention-self.yaml -> retention-self/
+#                  trained if absent) beside the noisy-input runs: configs/retention-self.yaml -> retention-self/;
+#                  the noisy-input runs played as sets (configs/retention-sets.yaml) -> retention-sets/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -20,7 +21,7 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 6 h 35 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 7 h 10 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
@@ -29,7 +30,8 @@
 # files): retention ~3 min; retention-long ~4 min and ~18 min with min-p (+ ~35 min to train the three 800-step medley runs,
 # one after another); retention-noise ~8 min, the state probe ~15 min and the four noise-0.2 runs'
 # retention ~20 min (+ ~60 min to train the six 800-step second-phase runs and ~75 min the four
-# noise-0.2 runs); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# noise-0.2 runs); retention-self ~12 min, retention-sets ~12 min and its two runs at temperature 0.9
+# ~8 min (+ ~30 min to train the three self-feed runs); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min); polyphonic ~33 min;
@@ -141,13 +143,31 @@ if want retention-self; then
         "$MG" -q experiment retention --config configs/retention-self.yaml --threads 1 --set output="$TMP/rets" \
             --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
             --set positions=[64,128] --set n_boot=100 >/dev/null
+        "$MG" -q experiment retention --config configs/retention-sets.yaml --threads 1 --set output="$TMP/retsets" \
+            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
+            --set positions=[64,128] --set n_boot=100 >/dev/null
     else
         train_runs medley medley-noise medley-self   # both second phases start from phase 1
+        for cell in gru lstm; do   # the retention-noise step's noise-0.2 runs of 1,600 steps, if absent
+            run="runs/folk-$cell-medley-noise20-1600"
+            [ -f "$run/last.pt" ] || "$MG" -q train "configs/folk-$cell-medley-noise.yaml" --set train.input_noise=0.2 \
+                --set train.steps=1600 -o "$run"
+        done
         "$MG" -q experiment retention --config configs/retention-self.yaml --threads 1 --set output="$TMP/rets" >/dev/null
+        "$MG" -q experiment retention --config configs/retention-sets.yaml --threads 1 --set output="$TMP/retsets" >/dev/null
+        for cell in gru lstm; do   # the same sets at temperature 0.9 (the README's sentence)
+            "$MG" -q experiment retention --config configs/retention-sets.yaml --threads 1 --set output="$TMP/rett-$cell" \
+                --set "models={\"$cell-noise20-1600-t09\": \"runs/folk-$cell-medley-noise20-1600\"}" --set temperature=0.9 >/dev/null
+            mkdir -p "$OUT/retention-sets-t09-$cell"
+            for f in config.yaml models.json report.md retention-w32.png summary.json; do
+                cp "$TMP"/rett-$cell/retention-*/"$f" "$OUT/retention-sets-t09-$cell/"
+            done
+        done
     fi
-    mkdir -p "$OUT/retention-self"
+    mkdir -p "$OUT/retention-self" "$OUT/retention-sets"
     for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
         cp "$TMP"/rets/retention-*/"$f" "$OUT/retention-self/"
+        cp "$TMP"/retsets/retention-*/"$f" "$OUT/retention-sets/"
     done
 fi
 
