@@ -12,6 +12,9 @@
 #   retention-self the medley runs' second phase reading their own pitches (configs/folk-*-medley-self.yaml,
 #                  trained if absent) beside the noisy-input runs: configs/retention-self.yaml -> retention-self/;
 #                  the noisy-input runs played as sets (configs/retention-sets.yaml) -> retention-sets/
+#   retention-scratch the five cells (rnn, lstm, gru, mingru, minlstm) trained from scratch on medleys at 200k
+#                  parameters for 1,000 steps (trained if absent), played as sets: configs/retention-scratch.yaml
+#                  -> retention-scratch/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -21,7 +24,7 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 7 h 10 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 7 h 20 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
@@ -31,7 +34,8 @@
 # one after another); retention-noise ~8 min, the state probe ~15 min and the four noise-0.2 runs'
 # retention ~20 min (+ ~60 min to train the six 800-step second-phase runs and ~75 min the four
 # noise-0.2 runs); retention-self ~12 min, retention-sets ~12 min and its two runs at temperature 0.9
-# ~8 min (+ ~30 min to train the three self-feed runs); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# ~8 min (+ ~30 min to train the three self-feed runs); retention-scratch ~12 min (+ ~45 min to train the
+# five runs, one after another); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min); polyphonic ~33 min;
@@ -44,7 +48,7 @@ MG=${MG:-.venv/bin/musicgate}
 QUICK=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 if (( QUICK )); then OUT=${OUT:-generated/results-quick}; else OUT=${OUT:-benchmarks/results}; fi
-ONLY=${ONLY:-"retention retention-long retention-noise retention-self probe memory polyphonic speech musicality"}
+ONLY=${ONLY:-"retention retention-long retention-noise retention-self retention-scratch probe memory polyphonic speech musicality"}
 mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -168,6 +172,27 @@ if want retention-self; then
     for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
         cp "$TMP"/rets/retention-*/"$f" "$OUT/retention-self/"
         cp "$TMP"/retsets/retention-*/"$f" "$OUT/retention-sets/"
+    done
+fi
+
+if want retention-scratch; then
+    stamp retention-scratch
+    if (( QUICK )); then  # the pipeline on the shipped GRU, short
+        "$MG" -q experiment retention --config configs/retention-scratch.yaml --threads 1 --set output="$TMP/retx" \
+            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
+            --set positions=[64,128] --set n_boot=100 >/dev/null
+    else
+        for cell in rnn lstm gru mingru minlstm; do   # the five cells from scratch on medleys, 200k parameters
+            run="runs/folk-$cell-long200k"
+            if [ ! -f "$run/last.pt" ]; then
+                "$MG" -q train "configs/folk-$cell-long.yaml" --set model.params=200000 --set train.steps=1000 -o "$run"
+            else "$MG" -q train --resume "$run"; fi
+        done
+        "$MG" -q experiment retention --config configs/retention-scratch.yaml --threads 1 --set output="$TMP/retx" >/dev/null
+    fi
+    mkdir -p "$OUT/retention-scratch"
+    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
+        cp "$TMP"/retx/retention-*/"$f" "$OUT/retention-scratch/"
     done
 fi
 
