@@ -69,6 +69,18 @@ train_runs() {  # train_runs PHASE...: runs/folk-CELL-PHASE from configs/folk-CE
     done
 }
 stamp() { echo "== $1 ($(date -u +%H:%M:%S))" >&2; }
+quick_retention() {  # quick_retention CONFIG DIR: the pipeline of a retention config on the shipped GRU, short
+    "$MG" -q experiment retention --config "$1" --threads 1 --set output="$2" \
+        --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
+        --set positions=[64,128] --set n_boot=100 >/dev/null
+}
+keep_report() {  # keep_report RUNDIR DEST [FILE...]: a retention run's report, curves and configs (the ~7 MB of raw samples stay out)
+    local run=$1 dest=$2
+    shift 2
+    (( $# )) || set -- config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json
+    mkdir -p "$dest"
+    for f in "$@"; do cp "$run"/retention-*/"$f" "$dest/"; done
+}
 
 if want retention; then
     stamp retention
@@ -78,40 +90,27 @@ if want retention; then
     else
         "$MG" -q experiment retention --config configs/retention.yaml --threads 1 --set output="$TMP/ret" >/dev/null
     fi
-    mkdir -p "$OUT/retention"
-    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
-        cp "$TMP"/ret/retention-*/"$f" "$OUT/retention/"   # the raw samples (~7 MB) stay out of the repo
-    done
+    keep_report "$TMP/ret" "$OUT/retention"
 fi
 
 if want retention-long; then
     stamp retention-long
     if (( QUICK )); then  # the shipped models only, short
-        "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retl" \
-            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
-            --set positions=[64,128] --set n_boot=100 >/dev/null
+        quick_retention configs/retention-long.yaml "$TMP/retl"
     else
         train_runs medley
         "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retl" >/dev/null
         "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retm" \
             --set min_p=0.05 >/dev/null
-        mkdir -p "$OUT/retention-long-minp"
-        for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
-            cp "$TMP"/retm/retention-*/"$f" "$OUT/retention-long-minp/"
-        done
+        keep_report "$TMP/retm" "$OUT/retention-long-minp"
     fi
-    mkdir -p "$OUT/retention-long"
-    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
-        cp "$TMP"/retl/retention-*/"$f" "$OUT/retention-long/"
-    done
+    keep_report "$TMP/retl" "$OUT/retention-long"
 fi
 
 if want retention-noise; then
     stamp retention-noise
     if (( QUICK )); then  # the pipeline on the shipped GRU, short
-        "$MG" -q experiment retention --config configs/retention-noise.yaml --threads 1 --set output="$TMP/retn" \
-            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
-            --set positions=[64,128] --set n_boot=100 >/dev/null
+        quick_retention configs/retention-noise.yaml "$TMP/retn"
     else
         train_runs medley medley2 medley-noise   # phase 2 starts from phase 1
         "$MG" -q experiment retention --config configs/retention-noise.yaml --threads 1 --set output="$TMP/retn" >/dev/null
@@ -125,31 +124,22 @@ if want retention-noise; then
                 else "$MG" -q train --resume "$run"; fi
                 "$MG" -q experiment retention --config configs/retention-noise.yaml --threads 1 \
                     --set output="$TMP/ret-$name-$cell" --set "models={\"$cell-$name\": \"$run\"}" >/dev/null
-                mkdir -p "$OUT/retention-$name-$cell"
-                for f in config.yaml models.json report.md retention-w32.png summary.json; do
-                    cp "$TMP"/ret-$name-$cell/retention-*/"$f" "$OUT/retention-$name-$cell/"
-                done
+                keep_report "$TMP/ret-$name-$cell" "$OUT/retention-$name-$cell" config.yaml models.json report.md \
+                    retention-w32.png summary.json
             done
         done
         # where the windows go when their key is not the asked one (the 1,600-step runs)
         "$PY" benchmarks/key_confusion.py "$TMP"/ret-noise20-1600-gru/retention-* "$TMP"/ret-noise20-1600-lstm/retention-* \
             -o "$OUT/key-confusion.md" >/dev/null
     fi
-    mkdir -p "$OUT/retention-noise"
-    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
-        cp "$TMP"/retn/retention-*/"$f" "$OUT/retention-noise/"
-    done
+    keep_report "$TMP/retn" "$OUT/retention-noise"
 fi
 
 if want retention-self; then
     stamp retention-self
     if (( QUICK )); then  # the pipeline on the shipped GRU, short
-        "$MG" -q experiment retention --config configs/retention-self.yaml --threads 1 --set output="$TMP/rets" \
-            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
-            --set positions=[64,128] --set n_boot=100 >/dev/null
-        "$MG" -q experiment retention --config configs/retention-sets.yaml --threads 1 --set output="$TMP/retsets" \
-            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
-            --set positions=[64,128] --set n_boot=100 >/dev/null
+        quick_retention configs/retention-self.yaml "$TMP/rets"
+        quick_retention configs/retention-sets.yaml "$TMP/retsets"
     else
         train_runs medley medley-noise medley-self   # both second phases start from phase 1
         for cell in gru lstm; do   # the retention-noise step's noise-0.2 runs of 1,600 steps, if absent
@@ -162,25 +152,18 @@ if want retention-self; then
         for cell in gru lstm; do   # the same sets at temperature 0.9 (the README's sentence)
             "$MG" -q experiment retention --config configs/retention-sets.yaml --threads 1 --set output="$TMP/rett-$cell" \
                 --set "models={\"$cell-noise20-1600-t09\": \"runs/folk-$cell-medley-noise20-1600\"}" --set temperature=0.9 >/dev/null
-            mkdir -p "$OUT/retention-sets-t09-$cell"
-            for f in config.yaml models.json report.md retention-w32.png summary.json; do
-                cp "$TMP"/rett-$cell/retention-*/"$f" "$OUT/retention-sets-t09-$cell/"
-            done
+            keep_report "$TMP/rett-$cell" "$OUT/retention-sets-t09-$cell" config.yaml models.json report.md \
+                retention-w32.png summary.json
         done
     fi
-    mkdir -p "$OUT/retention-self" "$OUT/retention-sets"
-    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
-        cp "$TMP"/rets/retention-*/"$f" "$OUT/retention-self/"
-        cp "$TMP"/retsets/retention-*/"$f" "$OUT/retention-sets/"
-    done
+    keep_report "$TMP/rets" "$OUT/retention-self"
+    keep_report "$TMP/retsets" "$OUT/retention-sets"
 fi
 
 if want retention-scratch; then
     stamp retention-scratch
     if (( QUICK )); then  # the pipeline on the shipped GRU, short
-        "$MG" -q experiment retention --config configs/retention-scratch.yaml --threads 1 --set output="$TMP/retx" \
-            --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
-            --set positions=[64,128] --set n_boot=100 >/dev/null
+        quick_retention configs/retention-scratch.yaml "$TMP/retx"
     else
         for cell in rnn lstm gru mingru minlstm; do   # the five cells from scratch on medleys, 200k parameters
             run="runs/folk-$cell-long200k"
@@ -190,10 +173,7 @@ if want retention-scratch; then
         done
         "$MG" -q experiment retention --config configs/retention-scratch.yaml --threads 1 --set output="$TMP/retx" >/dev/null
     fi
-    mkdir -p "$OUT/retention-scratch"
-    for f in config.yaml drift.png models.json report.md retention-w16.png retention-w32.png summary.json; do
-        cp "$TMP"/retx/retention-*/"$f" "$OUT/retention-scratch/"
-    done
+    keep_report "$TMP/retx" "$OUT/retention-scratch"
 fi
 
 if want probe; then
