@@ -69,10 +69,14 @@ train_runs() {  # train_runs PHASE...: runs/folk-CELL-PHASE from configs/folk-CE
     done
 }
 stamp() { echo "== $1 ($(date -u +%H:%M:%S))" >&2; }
+run_retention() {  # run_retention CONFIG DIR [--set K=V ...]: one retention run, on one thread, into DIR
+    local config=$1 dir=$2
+    shift 2
+    "$MG" -q experiment retention --config "$config" --threads 1 --set output="$dir" "$@" >/dev/null
+}
 quick_retention() {  # quick_retention CONFIG DIR: the pipeline of a retention config on the shipped GRU, short
-    "$MG" -q experiment retention --config "$1" --threads 1 --set output="$2" \
-        --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
-        --set positions=[64,128] --set n_boot=100 >/dev/null
+    run_retention "$1" "$2" --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
+        --set positions=[64,128] --set n_boot=100
 }
 keep_report() {  # keep_report RUNDIR DEST [FILE...]: a retention run's report, curves and configs (the ~7 MB of raw samples stay out)
     local run=$1 dest=$2
@@ -85,10 +89,10 @@ keep_report() {  # keep_report RUNDIR DEST [FILE...]: a retention run's report, 
 if want retention; then
     stamp retention
     if (( QUICK )); then
-        "$MG" -q experiment retention --config configs/retention.yaml --threads 1 --set output="$TMP/ret" --set n_per_key=1 --set length=128 \
-            --set ceiling_tunes=40 --set positions=[64,128] --set n_boot=100 >/dev/null
+        run_retention configs/retention.yaml "$TMP/ret" --set n_per_key=1 --set length=128 \
+            --set ceiling_tunes=40 --set positions=[64,128] --set n_boot=100
     else
-        "$MG" -q experiment retention --config configs/retention.yaml --threads 1 --set output="$TMP/ret" >/dev/null
+        run_retention configs/retention.yaml "$TMP/ret"
     fi
     keep_report "$TMP/ret" "$OUT/retention"
 fi
@@ -99,9 +103,9 @@ if want retention-long; then
         quick_retention configs/retention-long.yaml "$TMP/retl"
     else
         train_runs medley
-        "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retl" >/dev/null
-        "$MG" -q experiment retention --config configs/retention-long.yaml --threads 1 --set output="$TMP/retm" \
-            --set min_p=0.05 >/dev/null
+        run_retention configs/retention-long.yaml "$TMP/retl"
+        run_retention configs/retention-long.yaml "$TMP/retm" \
+            --set min_p=0.05
         keep_report "$TMP/retm" "$OUT/retention-long-minp"
     fi
     keep_report "$TMP/retl" "$OUT/retention-long"
@@ -113,7 +117,7 @@ if want retention-noise; then
         quick_retention configs/retention-noise.yaml "$TMP/retn"
     else
         train_runs medley medley2 medley-noise   # phase 2 starts from phase 1
-        "$MG" -q experiment retention --config configs/retention-noise.yaml --threads 1 --set output="$TMP/retn" >/dev/null
+        run_retention configs/retention-noise.yaml "$TMP/retn"
         "$PY" benchmarks/state_key.py -o "$OUT/state-key.md" >/dev/null
         for cell in gru lstm; do  # twice the noise, then twice the steps too (the README's two sentences)
             for variant in noise20:800 noise20-1600:1600; do
@@ -122,8 +126,8 @@ if want retention-noise; then
                     "$MG" -q train "configs/folk-$cell-medley-noise.yaml" --set train.input_noise=0.2 \
                         --set train.steps="$steps" -o "$run"
                 else "$MG" -q train --resume "$run"; fi
-                "$MG" -q experiment retention --config configs/retention-noise.yaml --threads 1 \
-                    --set output="$TMP/ret-$name-$cell" --set "models={\"$cell-$name\": \"$run\"}" >/dev/null
+                run_retention configs/retention-noise.yaml "$TMP/ret-$name-$cell" \
+                    --set "models={\"$cell-$name\": \"$run\"}"
                 keep_report "$TMP/ret-$name-$cell" "$OUT/retention-$name-$cell" config.yaml models.json report.md \
                     retention-w32.png summary.json
             done
@@ -147,11 +151,11 @@ if want retention-self; then
             [ -f "$run/last.pt" ] || "$MG" -q train "configs/folk-$cell-medley-noise.yaml" --set train.input_noise=0.2 \
                 --set train.steps=1600 -o "$run"
         done
-        "$MG" -q experiment retention --config configs/retention-self.yaml --threads 1 --set output="$TMP/rets" >/dev/null
-        "$MG" -q experiment retention --config configs/retention-sets.yaml --threads 1 --set output="$TMP/retsets" >/dev/null
+        run_retention configs/retention-self.yaml "$TMP/rets"
+        run_retention configs/retention-sets.yaml "$TMP/retsets"
         for cell in gru lstm; do   # the same sets at temperature 0.9 (the README's sentence)
-            "$MG" -q experiment retention --config configs/retention-sets.yaml --threads 1 --set output="$TMP/rett-$cell" \
-                --set "models={\"$cell-noise20-1600-t09\": \"runs/folk-$cell-medley-noise20-1600\"}" --set temperature=0.9 >/dev/null
+            run_retention configs/retention-sets.yaml "$TMP/rett-$cell" \
+                --set "models={\"$cell-noise20-1600-t09\": \"runs/folk-$cell-medley-noise20-1600\"}" --set temperature=0.9
             keep_report "$TMP/rett-$cell" "$OUT/retention-sets-t09-$cell" config.yaml models.json report.md \
                 retention-w32.png summary.json
         done
@@ -171,7 +175,7 @@ if want retention-scratch; then
                 "$MG" -q train "configs/folk-$cell-long.yaml" --set model.params=200000 --set train.steps=1000 -o "$run"
             else "$MG" -q train --resume "$run"; fi
         done
-        "$MG" -q experiment retention --config configs/retention-scratch.yaml --threads 1 --set output="$TMP/retx" >/dev/null
+        run_retention configs/retention-scratch.yaml "$TMP/retx"
     fi
     keep_report "$TMP/retx" "$OUT/retention-scratch"
 fi
