@@ -455,13 +455,44 @@ def test_self_fed_inputs_put_the_models_own_pitches_in_place_of_real_ones():
     assert set(np.flatnonzero(counts)) == {e4, g4} and abs(counts[e4] - counts[g4]) < 0.1 * hit.sum()
 
 
-@pytest.mark.parametrize("option", ["input_noise", "self_feed"])
+def test_drifted_inputs_move_one_phrase_a_row_by_steps_of_its_scale():
+    from musicgate.data.dataset import drifted_inputs
+    from musicgate.tokens.tokenizer import MelodyTokenizer
+
+    tok = MelodyTokenizer(pitch_range=(48, 96))
+    token_of, starts = tok.token_of_pitch(), tok.note_starts()
+    d_major = [62, 64, 66, 67, 69, 71, 73]
+    rng = np.random.default_rng(0)
+    pitches = rng.choice([p + o for p in d_major for o in (0, 12)], size=(64, 120))
+    ids = token_of[pitches]
+    ids[:, ::3] = tok.bar_id                                        # other tokens between the notes stay
+    x = torch.as_tensor(ids)
+    assert drifted_inputs(x, tok, 0.0, 1) is x
+    y = drifted_inputs(x, tok, 1.0, [3, 7, 0, 2]).numpy()
+    assert torch.equal(drifted_inputs(x, tok, 1.0, [3, 7, 0, 2]), torch.as_tensor(y))   # a resumed run draws the same
+    scale = {p % 12 for p in d_major}
+    for row_x, row_y in zip(ids, y):
+        moved = np.flatnonzero(row_x != row_y)
+        assert len(moved) and starts[row_x[moved]].all() and starts[row_y[moved]].all()
+        assert {int(tok.pitch_of[t]) % 12 for t in row_y[moved]} <= scale    # the scale's notes, other degrees
+        notes = np.flatnonzero(starts[row_x])
+        inside = np.flatnonzero(np.isin(notes, moved))
+        assert inside[-1] - inside[0] + 1 <= 48 and notes[0] not in moved        # one phrase, never the first note
+        degree = {pc: i for i, pc in enumerate(sorted(scale))}
+        steps = {(degree[int(tok.pitch_of[b]) % 12] - degree[int(tok.pitch_of[a]) % 12]) % 7
+                 for a, b in zip(row_x[moved], row_y[moved])}
+        assert len(steps) == 1 and steps <= {2, 5}                             # one shift a row: 2 or 5 steps (mod 7)
+    half = drifted_inputs(x, tok, 0.5, 9).numpy()
+    assert 16 <= (half != ids).any(axis=1).sum() <= 48                          # about half the rows
+
+
+@pytest.mark.parametrize("option", ["input_noise", "self_feed", "drift_noise"])
 def test_corrupted_inputs_train_validate_on_clean_ones_and_resume_exactly(option, dataset, medley_data, tmp_path):
     """train.input_noise (random moves) and train.self_feed (the model's own pitches) change what the
     model reads in training only; validation reads the real music, and a cut run resumes exactly."""
     over = ("train.steps=6", "train.eval_every=3", "train.log_every=1", *MEDLEY)
     plain = train(tiny_config(medley_data, *over), run_dir=tmp_path / "plain", quiet=True)
-    noisy_cfg = tiny_config(medley_data, *over, f"train.{option}=0.5")
+    noisy_cfg = tiny_config(medley_data, *over, f"train.{option}={1.0 if option == 'drift_noise' else 0.5}")
     noisy = train(noisy_cfg, run_dir=tmp_path / "noisy", quiet=True)
     assert noisy.losses[0] != plain.losses[0]           # same weights and batch at step 1, other inputs
     clean = [_Trainer(c, tmp_path / name, Distributed(), torch.device("cpu"), resume=False, quiet=True).evaluate()
@@ -470,6 +501,6 @@ def test_corrupted_inputs_train_validate_on_clean_ones_and_resume_exactly(option
     part = train(noisy_cfg, run_dir=tmp_path / "cut", quiet=True, stop_after=2)
     rest = train(noisy_cfg, run_dir=tmp_path / "cut", quiet=True, resume=True)
     np.testing.assert_allclose(part.losses + rest.losses, noisy.losses, rtol=0, atol=1e-6)
-    for bad in (f"train.{option}=1.0", f"train.{option}=-0.1"):
+    for bad in (f"train.{option}=1.5" if option == "drift_noise" else f"train.{option}=1.0", f"train.{option}=-0.1"):
         with pytest.raises(ConfigError, match=option):
             tiny_config(dataset, bad)

@@ -347,3 +347,46 @@ def self_fed_inputs(inputs: torch.Tensor, logits: torch.Tensor, tokenizer, p: fl
     out = x.copy()
     out[rows, cols] = np.flatnonzero(starts)[pick]
     return torch.from_numpy(out).to(inputs.device)
+
+
+def drifted_inputs(inputs: torch.Tensor, tokenizer, p: float, seed: "int | list[int]", *,
+                   span: tuple[int, int] = (16, 48)) -> torch.Tensor:
+    """``inputs`` where, in a share ``p`` of the rows, one phrase of ``span`` consecutive notes (at least
+    half the row's notes in a shorter row) is moved by 2 or 5 steps of the row's scale, up or down:
+    ``train.drift_noise``, on training inputs only.
+
+    A sampled set leaves its key mostly for the relative key, whose notes are the same: the melody's
+    centre moves, not its scale (README, "Where the windows go"). A phrase moved by scale steps does
+    that to real music; the targets stay real, so the model learns to come back home after such a
+    phrase instead of following it. The scale is the row's 7 most frequent pitch classes (rows with
+    fewer are left as they are); notes outside it in the phrase stay put, as do notes that would leave
+    the vocabulary's range. Draws depend only on ``seed``.
+    """
+    if p <= 0:
+        return inputs
+    starts = np.asarray(tokenizer.note_starts(), bool)
+    token_of = tokenizer.token_of_pitch()
+    pitch_of = np.asarray(tokenizer.pitch_of, np.int64)
+    x = inputs.cpu().numpy()
+    out = x.copy()
+    rng = np.random.default_rng(seed)
+    for r in np.flatnonzero(rng.random(len(x)) < p):
+        cols = np.flatnonzero(starts[x[r]])
+        pitches = pitch_of[x[r, cols]]
+        counts = np.bincount(pitches % 12, minlength=12)
+        if (counts > 0).sum() < 7 or len(cols) < 3:
+            continue
+        scale = np.sort(np.argsort(-counts, kind="stable")[:7])
+        low = min(span[0], len(cols) // 2)  # a short window moves half its notes at least
+        n = int(rng.integers(low, min(span[1], len(cols) - 1) + 1))
+        first = int(rng.integers(1, len(cols) - n + 1))
+        steps = int(rng.choice([-5, -2, 2, 5]))
+        for c, pitch in zip(cols[first:first + n], pitches[first:first + n]):
+            where = np.flatnonzero(scale == pitch % 12)
+            if not len(where):
+                continue
+            degree = int(where[0]) + steps
+            moved = pitch - pitch % 12 + scale[degree % 7] + 12 * (degree // 7)
+            if 0 <= moved <= 127 and token_of[moved] >= 0:
+                out[r, c] = token_of[moved]
+    return torch.from_numpy(out).to(inputs.device)

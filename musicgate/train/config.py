@@ -184,6 +184,10 @@ class TrainConfig:
         from a teacher-forced pass of the same batch (parallel scheduled sampling; the targets stay
         the real music; validation is clean): the model reads its own kind of mistakes, not random
         ones (default 0: off; costs one more forward pass a step).
+    drift_noise : share of the training rows in which one phrase of 16-48 notes is moved by 2 or 5
+        steps of the row's scale (the targets stay real; validation is clean): the melody's centre
+        moves as it does when a sampled set drifts to the relative key, and the model learns to come
+        back (default 0: off).
     """
 
     steps: int = setting(10_000, ge=1)
@@ -211,6 +215,7 @@ class TrainConfig:
     final_bar_weight: float = setting(1.0, ge=1)
     input_noise: float = setting(0.0, ge=0, lt=1)
     self_feed: float = setting(0.0, ge=0, lt=1)
+    drift_noise: float = setting(0.0, ge=0, le=1)
 
     def __post_init__(self) -> None:
         check_fields(self, "train")

@@ -44,7 +44,7 @@ from musicgate.nn.checkpoint import (check_resumable, load_checkpoint, make_chec
                          set_rng_state)
 from musicgate.train.config import ModelConfig, RunConfig, config_from_dict, save_config
 from musicgate.errors import CheckpointError, ConfigError, DataError, RunFailure
-from musicgate.data.dataset import WindowSampler, load_data, noisy_inputs, self_fed_inputs
+from musicgate.data.dataset import WindowSampler, drifted_inputs, load_data, noisy_inputs, self_fed_inputs
 from musicgate.music.keys import MODES
 from musicgate.nn.models import RecurrentLM, State, hidden_for_params
 from musicgate.train.util import Distributed, LossPlotter, MetricsLog, pick_device
@@ -475,6 +475,9 @@ class _Trainer:
                 guess, _ = self._forward(self.model, batch, start)
             batch = dataclasses.replace(batch, inputs=self_fed_inputs(batch.inputs, guess, self.data.tokenizer,
                                                                       tc.self_feed, [tc.seed, self.step, self.dist.rank, 1]))
+        if tc.drift_noise > 0:
+            batch = dataclasses.replace(batch, inputs=drifted_inputs(batch.inputs, self.data.tokenizer, tc.drift_noise,
+                                                                     [tc.seed, self.step, self.dist.rank, 2]))
         if tc.input_noise > 0:
             batch = dataclasses.replace(batch, inputs=noisy_inputs(batch.inputs, self.data.tokenizer,
                                                                    tc.input_noise, [tc.seed, self.step, self.dist.rank]))
