@@ -11,7 +11,9 @@
 #                  and benchmarks/key_confusion.py on the 1,600-step runs -> key-confusion.md
 #   retention-self the medley runs' second phase reading their own pitches (configs/folk-*-medley-self.yaml,
 #                  trained if absent) beside the noisy-input runs: configs/retention-self.yaml -> retention-self/;
-#                  the noisy-input runs played as sets (configs/retention-sets.yaml) -> retention-sets/
+#                  the noisy-input runs played as sets (configs/retention-sets.yaml) -> retention-sets/, and the
+#                  same with drifting phrases (configs/folk-*-medley-drift.yaml, configs/retention-drift.yaml)
+#                  -> retention-drift/
 #   retention-scratch the five cells (rnn, lstm, gru, mingru, minlstm) trained from scratch on medleys at 200k
 #                  parameters for 1,000 steps (trained if absent), played as sets: configs/retention-scratch.yaml
 #                  -> retention-scratch/
@@ -34,8 +36,8 @@
 # one after another); retention-noise ~8 min, the state probe ~15 min and the four noise-0.2 runs'
 # retention ~20 min (+ ~60 min to train the six 800-step second-phase runs and ~75 min the four
 # noise-0.2 runs); retention-self ~12 min, retention-sets ~12 min and its two runs at temperature 0.9
-# ~8 min (+ ~30 min to train the three self-feed runs); retention-scratch ~12 min (+ ~45 min to train the
-# five runs, one after another); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# ~8 min, retention-drift ~5 min (+ ~30 min to train the three self-feed runs and ~25 the two drift
+# runs); retention-scratch ~12 min (+ ~45 min to train the five runs, one after another); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min); polyphonic ~33 min;
@@ -144,6 +146,7 @@ if want retention-self; then
     if (( QUICK )); then  # the pipeline on the shipped GRU, short
         quick_retention configs/retention-self.yaml "$TMP/rets"
         quick_retention configs/retention-sets.yaml "$TMP/retsets"
+        quick_retention configs/retention-drift.yaml "$TMP/retd"
     else
         train_runs medley medley-noise medley-self   # both second phases start from phase 1
         for cell in gru lstm; do   # the retention-noise step's noise-0.2 runs of 1,600 steps, if absent
@@ -153,6 +156,11 @@ if want retention-self; then
         done
         run_retention configs/retention-self.yaml "$TMP/rets"
         run_retention configs/retention-sets.yaml "$TMP/retsets"
+        for cell in gru lstm; do   # the same recipe with drifting phrases
+            run="runs/folk-$cell-medley-drift"
+            [ -f "$run/last.pt" ] || "$MG" -q train "configs/folk-$cell-medley-drift.yaml" -o "$run"
+        done
+        run_retention configs/retention-drift.yaml "$TMP/retd"
         for cell in gru lstm; do   # the same sets at temperature 0.9 (the README's sentence)
             run_retention configs/retention-sets.yaml "$TMP/rett-$cell" \
                 --set "models={\"$cell-noise20-1600-t09\": \"runs/folk-$cell-medley-noise20-1600\"}" --set temperature=0.9
@@ -162,6 +170,7 @@ if want retention-self; then
     fi
     keep_report "$TMP/rets" "$OUT/retention-self"
     keep_report "$TMP/retsets" "$OUT/retention-sets"
+    keep_report "$TMP/retd" "$OUT/retention-drift"
 fi
 
 if want retention-scratch; then
