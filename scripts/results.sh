@@ -161,6 +161,14 @@ if want retention-self; then
             [ -f "$run/last.pt" ] || "$MG" -q train "configs/folk-$cell-medley-drift.yaml" -o "$run"
         done
         run_retention configs/retention-drift.yaml "$TMP/retd"
+        for cell in gru lstm; do   # 800 more steps with twice the noise (the README's sentence)
+            run="runs/folk-$cell-medley-drift2"
+            [ -f "$run/last.pt" ] || "$MG" -q train "configs/folk-$cell-medley-drift.yaml" \
+                --set model.start_from="runs/folk-$cell-medley-drift" --set train.input_noise=0.2 -o "$run"
+            run_retention configs/retention-drift.yaml "$TMP/retd2-$cell" --set "models={\"$cell-drift2\": \"$run\"}"
+            keep_report "$TMP/retd2-$cell" "$OUT/retention-drift2-$cell" config.yaml models.json report.md \
+                retention-w32.png summary.json
+        done
         for cell in gru lstm; do   # the same sets at temperature 0.9 (the README's sentence)
             run_retention configs/retention-sets.yaml "$TMP/rett-$cell" \
                 --set "models={\"$cell-noise20-1600-t09\": \"runs/folk-$cell-medley-noise20-1600\"}" --set temperature=0.9
