@@ -55,6 +55,12 @@ mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 want() { [[ " $ONLY " == *" $1 "* ]]; }
+train_run() {  # train_run RUN CONFIG [--set K=V ...]: train RUN from CONFIG if absent, else resume it
+    local run=$1 config=$2
+    shift 2
+    if [ ! -f "$run/last.pt" ]; then "$MG" -q train "$config" "$@" -o "$run"
+    else "$MG" -q train --resume "$run"; fi  # a finished run says so and stops
+}
 train_runs() {  # train_runs PHASE...: runs/folk-CELL-PHASE from configs/folk-CELL-PHASE.yaml, trained if absent
     for phase in "$@"; do
         for cell in rnn lstm gru; do
@@ -65,8 +71,7 @@ train_runs() {  # train_runs PHASE...: runs/folk-CELL-PHASE from configs/folk-CE
                      "train the shipped models' phases first: bash scripts/train_shipped.sh" >&2
                 exit 2
             fi
-            if [ ! -f "$run/last.pt" ]; then "$MG" -q train "configs/folk-$cell-$phase.yaml" -o "$run"
-            else "$MG" -q train --resume "$run"; fi  # a finished run says so and stops
+            train_run "$run" "configs/folk-$cell-$phase.yaml"
         done
     done
 }
@@ -124,10 +129,7 @@ if want retention-noise; then
         for cell in gru lstm; do  # twice the noise, then twice the steps too (the README's two sentences)
             for variant in noise20:800 noise20-1600:1600; do
                 name=${variant%%:*} steps=${variant##*:} run="runs/folk-$cell-medley-$name"
-                if [ ! -f "$run/last.pt" ]; then
-                    "$MG" -q train "configs/folk-$cell-medley-noise.yaml" --set train.input_noise=0.2 \
-                        --set train.steps="$steps" -o "$run"
-                else "$MG" -q train --resume "$run"; fi
+                train_run "$run" "configs/folk-$cell-medley-noise.yaml" --set train.input_noise=0.2 --set train.steps="$steps"
                 run_retention configs/retention-noise.yaml "$TMP/ret-$name-$cell" \
                     --set "models={\"$cell-$name\": \"$run\"}"
                 keep_report "$TMP/ret-$name-$cell" "$OUT/retention-$name-$cell" config.yaml models.json report.md \
@@ -150,21 +152,19 @@ if want retention-self; then
     else
         train_runs medley medley-noise medley-self   # both second phases start from phase 1
         for cell in gru lstm; do   # the retention-noise step's noise-0.2 runs of 1,600 steps, if absent
-            run="runs/folk-$cell-medley-noise20-1600"
-            [ -f "$run/last.pt" ] || "$MG" -q train "configs/folk-$cell-medley-noise.yaml" --set train.input_noise=0.2 \
-                --set train.steps=1600 -o "$run"
+            train_run "runs/folk-$cell-medley-noise20-1600" "configs/folk-$cell-medley-noise.yaml" \
+                --set train.input_noise=0.2 --set train.steps=1600
         done
         run_retention configs/retention-self.yaml "$TMP/rets"
         run_retention configs/retention-sets.yaml "$TMP/retsets"
         for cell in gru lstm; do   # the same recipe with drifting phrases
-            run="runs/folk-$cell-medley-drift"
-            [ -f "$run/last.pt" ] || "$MG" -q train "configs/folk-$cell-medley-drift.yaml" -o "$run"
+            train_run "runs/folk-$cell-medley-drift" "configs/folk-$cell-medley-drift.yaml"
         done
         run_retention configs/retention-drift.yaml "$TMP/retd"
         for cell in gru lstm; do   # 800 more steps with twice the noise (the README's sentence)
             run="runs/folk-$cell-medley-drift2"
-            [ -f "$run/last.pt" ] || "$MG" -q train "configs/folk-$cell-medley-drift.yaml" \
-                --set model.start_from="runs/folk-$cell-medley-drift" --set train.input_noise=0.2 -o "$run"
+            train_run "$run" "configs/folk-$cell-medley-drift.yaml" \
+                --set model.start_from="runs/folk-$cell-medley-drift" --set train.input_noise=0.2
             run_retention configs/retention-drift.yaml "$TMP/retd2-$cell" --set "models={\"$cell-drift2\": \"$run\"}"
             keep_report "$TMP/retd2-$cell" "$OUT/retention-drift2-$cell" config.yaml models.json report.md \
                 retention-w32.png summary.json
@@ -187,10 +187,8 @@ if want retention-scratch; then
         quick_retention configs/retention-scratch.yaml "$TMP/retx"
     else
         for cell in rnn lstm gru mingru minlstm; do   # the five cells from scratch on medleys, 200k parameters
-            run="runs/folk-$cell-long200k"
-            if [ ! -f "$run/last.pt" ]; then
-                "$MG" -q train "configs/folk-$cell-long.yaml" --set model.params=200000 --set train.steps=1000 -o "$run"
-            else "$MG" -q train --resume "$run"; fi
+            train_run "runs/folk-$cell-long200k" "configs/folk-$cell-long.yaml" --set model.params=200000 \
+                --set train.steps=1000
         done
         run_retention configs/retention-scratch.yaml "$TMP/retx"
     fi
