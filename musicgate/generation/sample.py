@@ -426,6 +426,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
             for j in range(len(h) - n1):
                 seen[i].setdefault(tuple(h[j:j + n1]), set()).add(h[j + n1])
     runs = _Runs(tok, voc, prefix, max_run) if max_run else None
+    headers = None  # medley: each row's BOS KEY METER (primed or sampled), where its next tune restarts
     while len(active):
         mask = grammar.allowed(gstate)
         have = notes[active]
@@ -470,8 +471,10 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         if medley and finished.any():  # a tune ends; the set goes on until its notes are there
             between = np.flatnonzero(finished & (notes[active] < length))
             if len(between):
-                head = np.concatenate([prefix, *[c[:, None] for c in columns[:max(3 - prefix.shape[1], 0)]]], axis=1)
-                _restart(grammar, gstate, between, head[active[between], :3])  # BOS KEY METER (sampled or primed)
+                if headers is None:  # fixed once METER is there, which comes before any EOS
+                    sampled = [c[:, None] for c in columns[:max(3 - prefix.shape[1], 0)]]
+                    headers = np.concatenate([prefix, *sampled], axis=1)[:, :3]
+                _restart(grammar, gstate, between, headers[active[between]])
                 tune_notes[active[between]] = 0
                 finished[between] = False
         if finished.any():
@@ -504,24 +507,16 @@ def medley_notes(tokenizer, ids) -> "Notes":
     from musicgate.music.notes import Notes
 
     ids = np.asarray(ids, np.int64)
-    header, body = ids[:3], ids[3:]
-    cuts = np.flatnonzero(body == tokenizer.eos_id)
-    parts, start = [], 0
-    for end in [*cuts, len(body)]:
-        if end > start:
-            parts.append(tokenizer.decode(np.concatenate([header, body[start:end], [tokenizer.eos_id]])))
-        start = end + 1
-    first = tokenizer.decode(np.concatenate([header, [tokenizer.eos_id]]))
-    pitch, onset, duration, t = [], [], [], 0.0
-    for n in parts:
-        if len(n):
-            pitch.append(n.pitch)
-            onset.append(n.onset + t)
-            duration.append(n.duration)
-            t += float((n.onset + n.duration).max())
-    cat = (lambda xs: np.concatenate(xs)) if pitch else (lambda xs: np.zeros(0))
-    meter = first.meters[0][1:] if first.meters else None
-    return Notes.from_arrays(cat(pitch).astype(np.int64), cat(onset), cat(duration), key=first.key, meter=meter)
+    header, body, eos = ids[:3], ids[3:], tokenizer.eos_id
+    tunes = [t[t != eos] for t in np.split(body, np.flatnonzero(body == eos))]
+    parts = [tokenizer.decode(np.concatenate([header, t, [eos]])) for t in tunes]  # at least one, maybe empty
+    ends = [float((n.onset + n.duration).max()) if len(n) else 0.0 for n in parts]
+    starts = np.cumsum([0.0, *ends[:-1]])
+    first = parts[0]
+    return Notes.from_arrays(np.concatenate([n.pitch for n in parts]).astype(np.int64),
+                             np.concatenate([n.onset + t for n, t in zip(parts, starts)]),
+                             np.concatenate([n.duration for n in parts]), key=first.key,
+                             meter=first.meters[0][1:] if first.meters else None)
 
 
 class _Runs:

@@ -470,17 +470,18 @@ class _Trainer:
     def _train_step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         tc = self.config.train
         start = self._initial_state(batch, self.state)
+        # what the model reads may differ from the real music (the targets never do); validation reads it clean
+        x, tok, seed = batch.inputs, self.data.tokenizer, [tc.seed, self.step, self.dist.rank]
         if tc.self_feed > 0:  # the model's own pitches in place of some real ones (one pass without gradients)
             with torch.no_grad():
                 guess, _ = self._forward(self.model, batch, start)
-            batch = dataclasses.replace(batch, inputs=self_fed_inputs(batch.inputs, guess, self.data.tokenizer,
-                                                                      tc.self_feed, [tc.seed, self.step, self.dist.rank, 1]))
+            x = self_fed_inputs(x, guess, tok, tc.self_feed, seed + [1])
         if tc.drift_noise > 0:
-            batch = dataclasses.replace(batch, inputs=drifted_inputs(batch.inputs, self.data.tokenizer, tc.drift_noise,
-                                                                     [tc.seed, self.step, self.dist.rank, 2]))
+            x = drifted_inputs(x, tok, tc.drift_noise, seed + [2])
         if tc.input_noise > 0:
-            batch = dataclasses.replace(batch, inputs=noisy_inputs(batch.inputs, self.data.tokenizer,
-                                                                   tc.input_noise, [tc.seed, self.step, self.dist.rank]))
+            x = noisy_inputs(x, tok, tc.input_noise, seed)
+        if x is not batch.inputs:
+            batch = dataclasses.replace(batch, inputs=x)
         loss_sum, state = self._loss_sum(self.net, batch, start, final_bar_weight=self.final_bar_weight)
         if self.carry:
             self.state = _detach(state)
