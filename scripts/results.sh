@@ -16,7 +16,9 @@
 #                  -> retention-drift/
 #   retention-scratch the five cells (rnn, lstm, gru, mingru, minlstm) trained from scratch on medleys at 200k
 #                  parameters for 1,000 steps (trained if absent), played as sets: configs/retention-scratch.yaml
-#                  -> retention-scratch/
+#                  -> retention-scratch/; three cells (rnn, lstm, gru) at the shipped size (~800k) with noisy and
+#                  drifting inputs from the first step (configs/folk-*-long-noise.yaml, trained if absent):
+#                  configs/retention-scratch800.yaml -> retention-scratch800/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -37,7 +39,8 @@
 # retention ~20 min (+ ~60 min to train the six 800-step second-phase runs and ~75 min the four
 # noise-0.2 runs); retention-self ~12 min, retention-sets ~12 min and its two runs at temperature 0.9
 # ~8 min, retention-drift ~5 min (+ ~30 min to train the three self-feed runs and ~25 the two drift
-# runs); retention-scratch ~12 min (+ ~45 min to train the five runs, one after another); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# runs); retention-scratch ~12 min (+ ~45 min to train the five runs, one after another) and ~13 min more for the
+# 800k runs (+ ~2 h 45 min to train the three, one after another: GRU ~73, LSTM ~56, RNN ~41 min); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min); polyphonic ~33 min;
@@ -193,6 +196,20 @@ if want retention-scratch; then
         run_retention configs/retention-scratch.yaml "$TMP/retx"
     fi
     keep_report "$TMP/retx" "$OUT/retention-scratch"
+    if (( QUICK )); then
+        quick_retention configs/retention-scratch800.yaml "$TMP/retx8"
+    else
+        for cell in rnn lstm gru; do   # the shipped size from scratch, noisy and drifting inputs
+            train_run "runs/folk-$cell-long-noise" "configs/folk-$cell-long-noise.yaml"
+        done
+        run_retention configs/retention-scratch800.yaml "$TMP/retx8"
+        # the GRU at temperature 0.9 (the README's sentence)
+        run_retention configs/retention-scratch800.yaml "$TMP/retx8t" --set 'models={"gru": "runs/folk-gru-long-noise"}' \
+            --set temperature=0.9
+        keep_report "$TMP/retx8t" "$OUT/retention-scratch800-t09-gru" config.yaml models.json report.md \
+            retention-w32.png summary.json
+    fi
+    keep_report "$TMP/retx8" "$OUT/retention-scratch800"
 fi
 
 if want probe; then
