@@ -176,8 +176,8 @@ def test_nan_loss_stops_names_the_step_and_keeps_the_last_good_checkpoint(datase
     real = _Trainer._loss_sum
 
     def poisoned(self, net, batch, state=None, **kw):
-        loss, state = real(self, net, batch, state, **kw)
-        return (loss * float("nan") if net.training and self.step == 7 else loss), state  # step 8 is bad
+        loss, state, logits = real(self, net, batch, state, **kw)
+        return (loss * float("nan") if net.training and self.step == 7 else loss), state, logits  # step 8 is bad
 
     monkeypatch.setattr(_Trainer, "_loss_sum", poisoned)
     with pytest.raises(RunFailure, match=r"at step 8\b.*last\.pt \(step 5\) is kept"):
@@ -503,4 +503,56 @@ def test_corrupted_inputs_train_validate_on_clean_ones_and_resume_exactly(option
     np.testing.assert_allclose(part.losses + rest.losses, noisy.losses, rtol=0, atol=1e-6)
     for bad in (f"train.{option}=1.5" if option == "drift_noise" else f"train.{option}=1.0", f"train.{option}=-0.1"):
         with pytest.raises(ConfigError, match=option):
+            tiny_config(dataset, bad)
+
+
+def test_key_loss_sum_is_the_cross_entropy_of_the_stream_key_over_the_key_logits():
+    from musicgate.music.keys import MODES
+    from musicgate.train.loop import key_loss_sum
+
+    n, base = 12 * len(MODES), 5
+    logits = torch.zeros(2, 3, base + n + 4)
+    keys = np.array([base + 7, base + n - 1])
+    assert key_loss_sum(logits, keys, base).item() == pytest.approx(6 * math.log(n))      # uniform: log n a token
+    logits[0, :, base + 7] = logits[1, :, base + n - 1] = 30.0
+    logits[:, :, :base] = logits[:, :, base + n:] = 1e4                                    # other tokens do not count
+    assert key_loss_sum(logits, keys, base).item() < 1e-9
+    logits[1, 2, base + n - 1] = 0.0                                                      # one position unsure
+    assert key_loss_sum(logits, keys, base).item() == pytest.approx(math.log(n), rel=1e-6)
+    for bad in (None, np.array([base + 7]), np.array([base - 1, base]), np.array([base, base + n])):
+        with pytest.raises(DataError, match="key_loss"):
+            key_loss_sum(logits, bad, base)
+
+
+def test_key_loss_teaches_the_output_layer_to_name_the_key_and_logs_the_plain_loss(dataset, medley_data, tmp_path):
+    """train.key_loss: the logged and validation losses stay the likelihood (equal at step 1 and
+    at the initial weights), the KEY logits learn the stream's key, and a cut run resumes exactly."""
+    from musicgate.train.loop import key_loss_sum
+
+    over = ("train.steps=24", "train.eval_every=12", "train.log_every=1", *MEDLEY)
+    runs = {}
+    for name, weight in (("plain", 0.0), ("keyed", 1.0)):
+        cfg = tiny_config(medley_data, *over, f"train.key_loss={weight}")
+        runs[name] = (cfg, train(cfg, run_dir=tmp_path / name, quiet=True))
+    plain, keyed = runs["plain"][1], runs["keyed"][1]
+    assert keyed.losses[0] == plain.losses[0] and keyed.losses[1:] != plain.losses[1:]
+
+    def key_nats(name: str) -> float:      # mean key loss on held-out streams, read with the state carried
+        t = _Trainer(runs[name][0], tmp_path / name, Distributed(), torch.device("cpu"), resume=True, quiet=True)
+        t.model.eval()
+        total, count, state = 0.0, 0, None
+        with torch.no_grad():
+            for batch in t.val_batches:
+                logits, state = t._forward(t.model, batch, t._initial_state(batch, state))
+                total += key_loss_sum(logits, batch.keys, int(t.data.tokenizer.key_base)).item()
+                count += batch.targets.numel()
+        return total / count
+    assert key_nats("keyed") < key_nats("plain") - 0.5
+
+    cfg = runs["keyed"][0]
+    part = train(cfg, run_dir=tmp_path / "cut", quiet=True, stop_after=10)
+    rest = train(cfg, run_dir=tmp_path / "cut", quiet=True, resume=True)
+    np.testing.assert_allclose(part.losses + rest.losses, keyed.losses, rtol=0, atol=1e-6)
+    for bad in ("train.key_loss=-1", "train.key_loss=0.5"):      # negative; a window dataset has no stream key
+        with pytest.raises(ConfigError, match="key_loss"):
             tiny_config(dataset, bad)

@@ -60,6 +60,8 @@ class Batch:
     tunes : (B,) tune index of each row (medley: its stream's first tune).
     continues : the rows continue the rows of the previous step's batch (medley mode, after a
         stream's first window): carry the recurrent state over; False: start from zeros.
+    keys : (B,) KEY token id of each row's stream (medley mode: the one key of every window of the
+        stream, read or not), or None.
     """
 
     inputs: torch.Tensor
@@ -69,6 +71,7 @@ class Batch:
     shifts: np.ndarray
     tunes: np.ndarray
     continues: bool = False
+    keys: np.ndarray | None = None
 
 
 class WindowSampler:
@@ -202,7 +205,7 @@ class WindowSampler:
         inputs = np.ascontiguousarray(seq[:, j * W:(j + 1) * W])
         targets = np.ascontiguousarray(seq[:, j * W + 1:(j + 1) * W + 1])
         return Batch(torch.from_numpy(inputs), torch.from_numpy(targets), None, self.batch_size * W,
-                     shifts.copy(), first.copy(), continues=j > 0)
+                     shifts.copy(), first.copy(), continues=j > 0, keys=seq[:, 1].copy())
 
     # -- tune mode -----------------------------------------------------------------------------
     def _epoch_perm(self, epoch: int) -> np.ndarray:

@@ -188,6 +188,12 @@ class TrainConfig:
         steps of the row's scale (the targets stay real; validation is clean): the melody's centre
         moves as it does when a sampled set drifts to the relative key, and the model learns to come
         back (default 0: off).
+    key_loss : weight of an auxiliary loss that asks the model to name its stream's key at every
+        token (medleys only): the cross-entropy of the stream's KEY token under a softmax over the
+        output layer's KEY logits alone. It adds no weights (the KEY tokens never follow the header,
+        so their logits are free to say the key) and trains the state to keep tonic and mode, not
+        only the signature, through thousands of notes (default 0: off). The logged and validation
+        losses stay the plain likelihood.
     """
 
     steps: int = setting(10_000, ge=1)
@@ -216,6 +222,7 @@ class TrainConfig:
     input_noise: float = setting(0.0, ge=0, lt=1)
     self_feed: float = setting(0.0, ge=0, lt=1)
     drift_noise: float = setting(0.0, ge=0, le=1)
+    key_loss: float = setting(0.0, ge=0)
 
     def __post_init__(self) -> None:
         check_fields(self, "train")
@@ -233,6 +240,9 @@ class RunConfig:
         if self.train.carry_state and self.data.mode != "medley":
             raise ConfigError(f"train.carry_state needs data.mode=medley (streams read window by window), "
                               f"but data.mode is {self.data.mode!r}; set data.mode=medley or train.carry_state=false")
+        if self.train.key_loss > 0 and self.data.mode != "medley":
+            raise ConfigError(f"train.key_loss needs data.mode=medley (one key for a whole stream), but data.mode "
+                              f"is {self.data.mode!r}; set data.mode=medley or train.key_loss=0")
 
     def to_dict(self) -> dict:
         """Plain nested dict (YAML/JSON-safe)."""

@@ -210,6 +210,26 @@ def resolve_model_args(model: ModelConfig, vocab_size: int, tokenizer=None) -> d
     return args
 
 
+def key_loss_sum(logits: torch.Tensor, keys, key_base: int) -> torch.Tensor:
+    """The summed cross-entropy, over every position of every row, of the row's key under a softmax
+    over the KEY-token logits alone (``train.key_loss``).
+
+    Parameters
+    ----------
+    logits : (B, T, vocab) output logits.
+    keys : (B,) KEY token id of each row (one of the ``12 * len(MODES)`` named keys).
+    key_base : id of the first KEY token.
+    """
+    n = 12 * len(MODES)
+    ids = np.asarray([] if keys is None else keys, np.int64)
+    if ids.shape != tuple(logits.shape[:1]) or ((ids < key_base) | (ids >= key_base + n)).any():
+        raise DataError(f"train.key_loss needs the KEY token (ids {key_base}-{key_base + n - 1}) of each row's "
+                        f"stream, got {ids.tolist()[:8]}; train it on medley streams (data.mode=medley)")
+    keys = torch.as_tensor(ids - key_base, device=logits.device)
+    read = logits[..., key_base:key_base + n].float()
+    return F.cross_entropy(read.reshape(-1, n), keys.repeat_interleave(read.shape[1]), reduction="sum")
+
+
 def tonic_spec(tokenizer) -> list[int]:
     """``[key_base, modes, first PITCH id, pitches]`` of the tonic frame for a melody vocabulary."""
     if tokenizer is None or getattr(tokenizer, "kind", None) != "melody":
@@ -436,20 +456,20 @@ class _Trainer:
         return whole if isinstance(self.state, tuple) else whole[0]
 
     # -- one step ------------------------------------------------------------------------------
-    def _loss_sum(self, net, batch, state: State | None = None,
-                  final_bar_weight: float = 1.0) -> tuple[torch.Tensor, State | None]:
-        """Summed cross-entropy of one batch from ``state`` (None: zeros), and the state after it
-        (the targets of each whole tune's last bar counted ``final_bar_weight`` times)."""
+    def _loss_sum(self, net, batch, state: State | None = None, final_bar_weight: float = 1.0,
+                  ) -> tuple[torch.Tensor, State | None, torch.Tensor]:
+        """Summed cross-entropy of one batch from ``state`` (None: zeros), the state after it and the
+        logits (the targets of each whole tune's last bar counted ``final_bar_weight`` times)."""
         y = batch.targets.to(self.device, non_blocking=True)
         logits, state = self._forward(net, batch, state)
         if final_bar_weight == 1.0:
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
                                    ignore_index=self.data.tokenizer.pad_id, reduction="sum")
-            return loss, state
+            return loss, state, logits
         each = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
                                ignore_index=self.data.tokenizer.pad_id, reduction="none").reshape(y.shape)
         weight = 1.0 + (final_bar_weight - 1.0) * final_bar_mask(y, self.data.tokenizer).float()
-        return (each * weight).sum(), state
+        return (each * weight).sum(), state, logits
 
     def _forward(self, net, batch, state: State | None) -> tuple[torch.Tensor, State | None]:
         """The logits of one batch from ``state`` (None: zeros), and the state after it."""
@@ -482,11 +502,14 @@ class _Trainer:
             x = noisy_inputs(x, tok, tc.input_noise, seed)
         if x is not batch.inputs:
             batch = dataclasses.replace(batch, inputs=x)
-        loss_sum, state = self._loss_sum(self.net, batch, start, final_bar_weight=self.final_bar_weight)
+        loss_sum, state, logits = self._loss_sum(self.net, batch, start, final_bar_weight=self.final_bar_weight)
         if self.carry:
             self.state = _detach(state)
+        objective = loss_sum
+        if tc.key_loss > 0:
+            objective = loss_sum + tc.key_loss * key_loss_sum(logits, batch.keys, int(tok.key_base))
         self.opt.zero_grad(set_to_none=True)
-        (loss_sum * (self.dist.world / max(batch.n_targets, 1))).backward()
+        (objective * (self.dist.world / max(batch.n_targets, 1))).backward()
         clip = self.config.train.grad_clip
         if clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
@@ -506,7 +529,7 @@ class _Trainer:
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         count, state = 0, None
         for batch in self.val_batches:
-            loss, state = self._loss_sum(self.model, batch, self._initial_state(batch, state))
+            loss, state, _ = self._loss_sum(self.model, batch, self._initial_state(batch, state))
             total += loss.double()
             count += batch.n_targets
         self.model.train()
