@@ -305,5 +305,12 @@ def test_curves_of_one_cell_differ_by_dash_not_only_by_colour():
     from musicgate.viz.plots import cell_colour, line_styles
 
     styles = line_styles(["rnn", "gru", "gru-medley", "lstm", "lstm-medley", "gru-long"])
-    assert [c for c, _ in styles] == [cell_colour(x) for x in ("rnn", "gru", "gru", "lstm", "lstm", "gru")]
+    colours = [c for c, _ in styles]
+    assert colours[:2] == [cell_colour("rnn"), cell_colour("gru")] and colours[3] == cell_colour("lstm")
     assert [s for _, s in styles] == ["-", "-", "--", "-", "--", ":"]
+
+    def luminance(c: str) -> int:
+        return sum(int(c[j:j + 2], 16) for j in (1, 3, 5))
+    assert luminance(colours[1]) > luminance(colours[2]) > luminance(colours[5]) > 0   # gru, then darker shades
+    assert luminance(colours[3]) > luminance(colours[4])
+    assert len(set(colours)) == 6

@@ -25,15 +25,23 @@ LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def line_styles(labels: Sequence[str]) -> list[tuple[str, str]]:
-    """(colour, line style) per label: a cell's colour, and another dash pattern each time a colour
-    comes again (``gru`` and ``gru-medley`` differ by more than hue)."""
+    """(colour, line style) per label: a cell's colour, and a darker shade of it with another dash
+    pattern each time a colour comes again (``gru`` and ``gru-medley`` stay apart in a noisy panel,
+    where dashes alone blur)."""
     seen: dict[str, int] = {}
     out = []
     for i, label in enumerate(labels):
         colour = cell_colour(label, i)
-        out.append((colour, LINE_STYLES[seen.get(colour, 0) % len(LINE_STYLES)]))
-        seen[colour] = seen.get(colour, 0) + 1
+        k = seen.get(colour, 0)
+        out.append((_darker(colour, min(0.3 * k, 0.6)), LINE_STYLES[k % len(LINE_STYLES)]))
+        seen[colour] = k + 1
     return out
+
+
+def _darker(colour: str, amount: float) -> str:
+    """``#rrggbb`` mixed with black by ``amount`` (0: unchanged)."""
+    rgb = [int(colour[j:j + 2], 16) for j in (1, 3, 5)]
+    return "#" + "".join(f"{round(c * (1 - amount)):02x}" for c in rgb)
 
 
 def cell_colour(label: str, fallback_index: int = 0) -> str:
