@@ -18,7 +18,11 @@
 #                  parameters for 1,000 steps (trained if absent), played as sets: configs/retention-scratch.yaml
 #                  -> retention-scratch/; three cells (rnn, lstm, gru) at the shipped size (~800k) with noisy and
 #                  drifting inputs from the first step (configs/folk-*-long-noise.yaml, trained if absent):
-#                  configs/retention-scratch800.yaml -> retention-scratch800/
+#                  configs/retention-scratch800.yaml -> retention-scratch800/; their second cycle of 1,600
+#                  steps, the GRU without and every cell with the auxiliary key loss (configs/folk-*-long-noise-
+#                  {more,keyloss}.yaml, trained if absent): configs/retention-keyloss.yaml -> retention-keyloss/,
+#                  benchmarks/key_confusion.py on it -> key-confusion-keyloss.md, benchmarks/state_key.py on
+#                  the GRUs and the LSTM before and after -> state-key-keyloss.md
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -28,7 +32,7 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 7 h 35 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 7 h 55 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
@@ -40,7 +44,9 @@
 # noise-0.2 runs); retention-self ~12 min, retention-sets ~12 min and its two runs at temperature 0.9
 # ~8 min, retention-drift ~5 min (+ ~30 min to train the three self-feed runs and ~25 the two drift
 # runs); retention-scratch ~12 min (+ ~45 min to train the five runs, one after another) and ~13 min more for the
-# 800k runs (+ ~2 h 45 min to train the three, one after another: GRU ~73, LSTM ~56, RNN ~41 min); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# 800k runs (+ ~2 h 45 min to train the three, one after another: GRU ~73, LSTM ~56, RNN ~41 min),
+# ~14 min for their key-loss retention and ~7 min for its state probe (+ ~3 h 10 min to train the four
+# second cycles, GRU ~50 and ~50, LSTM ~40, RNN ~50 min, measured two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min); polyphonic ~33 min;
@@ -210,6 +216,22 @@ if want retention-scratch; then
             retention-w32.png summary.json
     fi
     keep_report "$TMP/retx8" "$OUT/retention-scratch800"
+    if (( QUICK )); then
+        quick_retention configs/retention-keyloss.yaml "$TMP/retk"
+    else
+        # a second cycle of the 800k runs: the GRU without and with the key loss, the LSTM and RNN with it
+        for run in gru-long-noise-more gru-long-noise-keyloss lstm-long-noise-keyloss rnn-long-noise-keyloss; do
+            train_run "runs/folk-$run" "configs/folk-$run.yaml"
+        done
+        run_retention configs/retention-keyloss.yaml "$TMP/retk"
+    fi
+    keep_report "$TMP/retk" "$OUT/retention-keyloss"
+    "$PY" benchmarks/key_confusion.py "$TMP"/retk/retention-* -o "$OUT/key-confusion-keyloss.md" >/dev/null
+    if (( ! QUICK )); then  # the state probe on the GRU without and with the key loss, the LSTM before and with it
+        "$PY" benchmarks/state_key.py --model runs/folk-gru-long-noise-more --model runs/folk-gru-long-noise-keyloss \
+            --model runs/folk-lstm-long-noise --model runs/folk-lstm-long-noise-keyloss \
+            -o "$OUT/state-key-keyloss.md" >/dev/null
+    fi
 fi
 
 if want probe; then
