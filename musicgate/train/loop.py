@@ -456,8 +456,8 @@ class _Trainer:
         return whole if isinstance(self.state, tuple) else whole[0]
 
     # -- one step ------------------------------------------------------------------------------
-    def _loss_sum(self, net, batch, state: State | None = None, final_bar_weight: float = 1.0,
-                  ) -> tuple[torch.Tensor, State | None, torch.Tensor]:
+    def _loss_sum(self, net, batch, state: State | None = None,
+                  final_bar_weight: float = 1.0) -> tuple[torch.Tensor, State | None, torch.Tensor]:
         """Summed cross-entropy of one batch from ``state`` (None: zeros), the state after it and the
         logits (the targets of each whole tune's last bar counted ``final_bar_weight`` times)."""
         y = batch.targets.to(self.device, non_blocking=True)
