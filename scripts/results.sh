@@ -22,17 +22,20 @@
 #                  steps, the GRU without and every cell with the auxiliary key loss (configs/folk-*-long-noise-
 #                  {more,keyloss}.yaml, trained if absent): configs/retention-keyloss.yaml -> retention-keyloss/,
 #                  benchmarks/key_confusion.py on it -> key-confusion-keyloss.md, benchmarks/state_key.py on
-#                  the GRUs and the LSTM before and after -> state-key-keyloss.md
+#                  the GRUs and the LSTMs -> state-key-keyloss.md; the GRU and LSTM with the key loss weighted
+#                  1.0 (configs/folk-*-long-noise-keyloss1.yaml): configs/retention-keyloss1.yaml ->
+#                  retention-keyloss1/, key-confusion-keyloss1.md
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
-#                                                              memory-bai-lstm-inits.*, memory-inits.*
+#                                                              memory-bai-lstm-inits.*, memory-inits.*,
+#                                                              memory-solve-*.*, memory-copy-T100-chrono.*
 #   polyphonic     musicgate bench polyphonic (JSB, Nottingham) -> polyphonic-{jsb,nottingham}.json
 #   speech         python benchmarks/speech_accuracy.py     -> speech-accuracy.md
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 7 h 55 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 8 h 35 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
@@ -45,11 +48,12 @@
 # ~8 min, retention-drift ~5 min (+ ~30 min to train the three self-feed runs and ~25 the two drift
 # runs); retention-scratch ~12 min (+ ~45 min to train the five runs, one after another) and ~13 min more for the
 # 800k runs (+ ~2 h 45 min to train the three, one after another: GRU ~73, LSTM ~56, RNN ~41 min),
-# ~14 min for their key-loss retention and ~7 min for its state probe (+ ~3 h 10 min to train the four
-# second cycles, GRU ~50 and ~50, LSTM ~40, RNN ~50 min, measured two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# ~14 min for their key-loss retention, ~8 min for the weight-1.0 pair's and ~10 min for the state probe (+
+# ~3 h 10 min to train the four second cycles, GRU ~50 and ~50, LSTM ~40, RNN ~50 min, measured two at once,
+# and ~47 min the weight-1.0 GRU and LSTM, two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
-# solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min); polyphonic ~33 min;
+# solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
 # speech ~22 min; musicality ~2 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -227,9 +231,21 @@ if want retention-scratch; then
     fi
     keep_report "$TMP/retk" "$OUT/retention-keyloss"
     "$PY" benchmarks/key_confusion.py "$TMP"/retk/retention-* -o "$OUT/key-confusion-keyloss.md" >/dev/null
+    if (( QUICK )); then
+        quick_retention configs/retention-keyloss1.yaml "$TMP/retk1"
+    else
+        # the same cycle with the key loss weighted 1.0, the GRU and the LSTM
+        for run in gru-long-noise-keyloss1 lstm-long-noise-keyloss1; do
+            train_run "runs/folk-$run" "configs/folk-$run.yaml"
+        done
+        run_retention configs/retention-keyloss1.yaml "$TMP/retk1"
+    fi
+    keep_report "$TMP/retk1" "$OUT/retention-keyloss1"
+    "$PY" benchmarks/key_confusion.py "$TMP"/retk1/retention-* -o "$OUT/key-confusion-keyloss1.md" >/dev/null
     if (( ! QUICK )); then  # the state probe on the GRU without and with the key loss, the LSTM before and with it
         "$PY" benchmarks/state_key.py --model runs/folk-gru-long-noise-more --model runs/folk-gru-long-noise-keyloss \
-            --model runs/folk-lstm-long-noise --model runs/folk-lstm-long-noise-keyloss \
+            --model runs/folk-gru-long-noise-keyloss1 --model runs/folk-lstm-long-noise \
+            --model runs/folk-lstm-long-noise-keyloss --model runs/folk-lstm-long-noise-keyloss1 \
             -o "$OUT/state-key-keyloss.md" >/dev/null
     fi
 fi
@@ -277,6 +293,12 @@ if want memory; then
     solve T1000-chrono --T 1000 --cell lstm:chrono --steps 3000
     solve T1000-lstm --T 1000 --cell lstm --steps 2300
     solve T1000-gru --T 1000 --cell gru --steps 2300
+    # copy memory: the chrono LSTM at T = 100, longer and at four times Bai's learning rate
+    if (( QUICK )); then STEPS="--steps 3 --T 10"; else STEPS="--steps 5000 --T 100"; fi
+    # shellcheck disable=SC2086
+    "$MG" -q bench memory --preset bai --task copy --cell lstm:chrono --seeds 3 --until-solved --lr 0.002 $STEPS \
+        --plot "$OUT/memory-copy-T100-chrono.png" --curves "$OUT/memory-copy-T100-chrono-curves.png" \
+        -o "$OUT/memory-copy-T100-chrono.json" >/dev/null
 fi
 
 if want polyphonic; then
