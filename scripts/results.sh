@@ -242,7 +242,7 @@ if want retention-scratch; then
     fi
     keep_report "$TMP/retk1" "$OUT/retention-keyloss1"
     "$PY" benchmarks/key_confusion.py "$TMP"/retk1/retention-* -o "$OUT/key-confusion-keyloss1.md" >/dev/null
-    if (( ! QUICK )); then  # the state probe on the GRU without and with the key loss, the LSTM before and with it
+    if (( ! QUICK )); then  # the state probe on the GRU without and with the key loss (0.25, 1.0), the LSTM before and with it
         "$PY" benchmarks/state_key.py --model runs/folk-gru-long-noise-more --model runs/folk-gru-long-noise-keyloss \
             --model runs/folk-gru-long-noise-keyloss1 --model runs/folk-lstm-long-noise \
             --model runs/folk-lstm-long-noise-keyloss --model runs/folk-lstm-long-noise-keyloss1 \
