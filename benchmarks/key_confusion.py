@@ -1,6 +1,6 @@
 """Where does the music go when its windowed key is not the asked one? From a retention run's raw.npz.
 
-    python benchmarks/key_confusion.py RUN_DIR [RUN_DIR ...] [--window 32] [-o benchmarks/results/key-confusion.md]
+    python benchmarks/key_confusion.py RUN_DIR [RUN_DIR ...] [--window 32] [--by-mode] [-o benchmarks/results/key-confusion.md]
 
 ``musicgate experiment retention`` writes ``raw.npz`` with the key of every window of each sequence
 (and of the real tunes, the ceiling). Each window's key is put in one class against the sequence's
@@ -8,7 +8,8 @@ asked key: the same key; the relative key (same signature, other mode); the domi
 subdominant (same mode); the parallel key (same tonic); another key one accidental away; further.
 Rows: the real tunes (all windows), then each model at the windows starting near notes 0, 1,024 and
 4,096 (64 windows each). A model that keeps the scale but loses its centre moves windows into
-"relative" while its notes stay in the signature.
+"relative" while its notes stay in the signature. ``--by-mode`` splits every row by the asked key's
+mode (major, minor): a model can hold its major keys and lose its minor ones.
 """
 from __future__ import annotations
 
@@ -55,9 +56,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="retention run folders (with raw.npz)")
     parser.add_argument("--window", type=int, default=32, help="window length in notes (as the run measured)")
+    parser.add_argument("--by-mode", action="store_true", help="one row per asked mode (major, minor)")
     parser.add_argument("-o", "--output", type=Path, help="also write the table here")
     args = parser.parse_args()
     from musicgate.analysis.retention import target_indices
+    from musicgate.music.keys import MAJOR_MINOR_KEYS
 
     rows, real_done = [], False
     for run in args.runs:
@@ -71,17 +74,24 @@ def main() -> None:
             if keys is None:
                 sys.exit(f"key_confusion.py: {path} has no windows of {args.window} notes")
             targets = target_indices([str(t) for t in raw[f"{label}_targets"]])
+            groups = [("", np.ones(len(targets), bool))]
+            if args.by_mode:
+                minor = np.array([MAJOR_MINOR_KEYS[int(t)].mode == "minor" for t in targets])
+                groups = [(", major keys", ~minor), (", minor keys", minor)]
             if label == "real":
                 if not real_done:
-                    rows.insert(0, ("real tunes (ceiling)", "all windows", *shares(keys, targets)))
+                    rows[:0] = [("real tunes (ceiling)" + name, "all windows", *shares(keys[m], targets[m]))
+                                for name, m in groups]
                     real_done = True
                 continue
-            for place, (a, b) in PLACES.items():
-                if keys.shape[1] > a:
-                    rows.append((label, place, *shares(keys[:, a:b], targets)))
+            for name, m in groups:
+                for place, (a, b) in PLACES.items():
+                    if keys.shape[1] > a:
+                        rows.append((label + name, place, *shares(keys[m, a:b], targets[m])))
     lines = [f"Windowed keys ({args.window} notes) against the asked key, share of windows per class "
              f"(`python benchmarks/key_confusion.py RUN ...` on the retention runs "
-             f"{', '.join(f'`{r.name}`' for r in args.runs)}).", "",
+             f"{', '.join(f'`{r.name}`' for r in args.runs)}"
+             f"{'; every row split by the asked mode, `--by-mode`' if args.by_mode else ''}).", "",
              "| sequences | windows | " + " | ".join(CLASSES) + " | windows counted |",
              "|---|---|" + "---:|" * (len(CLASSES) + 1)]
     for label, place, share, n in rows:

@@ -127,6 +127,30 @@ def test_keys_modes_and_transposition(data):
         assert shift == 0 and tok.key_of(row) == tok.key_of(data.tune(t))
 
 
+def test_mode_weights_draw_modes_by_their_tokens_or_equally(data):
+    tok = data.tokenizer
+    major = minor = 0
+    for t in data.splits["train"]:
+        body = len(data.tune(t)) - HEADER
+        mode = tok.key_of(data.tune(t)).mode
+        major += body * (mode == "major")
+        minor += body * (mode == "minor")
+    assert minor < 0.8 * major                                           # the corpus is not balanced
+    share = {}
+    for weights in ("tokens", "equal"):
+        s = medley(data, batch_size=50, medley_tokens=32, medley_mode_weights=weights)
+        modes = [tok.key_of(row).mode for i in range(40) for row in s.batch(i).inputs.numpy()]
+        share[weights] = modes.count("minor") / len(modes)               # 2,000 streams
+    assert abs(share["tokens"] - minor / (major + minor)) < 0.04
+    assert abs(share["equal"] - 0.5) < 0.04
+    assert medley(data, medley_mode_weights="equal").state_dict()["medley_mode_weights"] == "equal"
+    assert "medley_mode_weights" not in medley(data).state_dict()        # runs from before the option resume
+    with pytest.raises(ConfigError, match="data.medley_mode_weights 'even' is not one of tokens, equal"):
+        medley(data, medley_mode_weights="even")
+    with pytest.raises(ConfigError, match="medley_mode_weights"):
+        config_from_dict({"data": {"mode": "medley", "medley_mode_weights": "even"}})
+
+
 def test_tunes_that_leave_the_pitch_range_are_moved_an_octave_or_left_out(tmp_path):
     tok = open_dataset(make_dataset(tmp_path / "ref", n_tunes=4)).tokenizer
     lo, hi = tok.pitch_range                                            # 48, 84

@@ -231,6 +231,7 @@ def test_run_retention_writes_a_reproducible_report(tiny_setup):
     for label in ("rnn", "lstm", "gru", "real tunes"):
         assert f"| {label}" in report
     assert "agreement @40" in report and "median drift" in report and "vanilla RNN" in report
+    assert "| lstm (lstm) | minor | 2 |" in report and "| real tunes, weighted as asked | 50% major, 50% minor |" in report
     models = json.loads((out / "models.json").read_text())["models"]
     for m in models:
         assert m["sha256"] == hashlib.sha256(Path(m["path"]).read_bytes()).hexdigest()
@@ -305,3 +306,34 @@ def test_models_from_a_training_config_are_trained_first(tiny_setup):
     (info,) = json.loads((out / "models.json").read_text())["models"]
     assert info["cell"] == "gru" and info["step"] == 4
     assert Path(info["path"]).parent == out / "models" / "gru"
+
+
+def test_the_by_mode_table_reads_each_asked_mode_alone_and_weights_the_real_tunes_as_asked():
+    from types import SimpleNamespace
+
+    from musicgate.analysis.retention import Measured
+    from musicgate.experiments.config import retention_config
+    from musicgate.experiments.retention_report import CellRun, by_mode
+    from musicgate.music.keys import parse_key
+
+    config = retention_config({"models": {"m": "m.pt"}, "length": 40, "windows": [16], "positions": [16, 40],
+                               "drift_window": 16, "n_boot": 50})
+
+    def measured(targets: list[str], exact: np.ndarray) -> Measured:
+        return Measured(np.zeros((len(targets), 40)), np.zeros((len(targets), 40)), np.full(len(targets), 40),
+                        [parse_key(t) for t in targets], np.zeros((len(targets), 40)),
+                        agreement={16: SimpleNamespace(exact=exact)})
+
+    # the model: its two major sequences in the key at every window, its two minor ones never
+    model = measured(["C major", "G major", "A minor", "E minor"], np.repeat([[1.0], [1.0], [0.0], [0.0]], 25, axis=1))
+    # real tunes: 3 major (all windows in the key), 1 dorian (a minor third: counted as minor; half its windows)
+    real = measured(["D major", "G major", "A major", "E dorian"],
+                    np.r_[np.ones((3, 25)), np.tile([[1.0, 0.0]], (1, 13))[:, :25]])
+    lines, out = by_mode([CellRun("m", {"cell": "lstm"}, model, [], 0.0)], real, config)
+    assert out["cells"]["m"]["major"]["40"][0] == 1.0 and out["cells"]["m"]["minor"]["40"][0] == 0.0
+    assert out["real"]["major"][0] == 1.0 and out["real"]["minor"][0] == pytest.approx(13 / 25)
+    assert out["real_weighted"]["value"] == pytest.approx(0.5 * 1.0 + 0.5 * 13 / 25)   # asked half and half
+    table = [line for line in lines if line.startswith("| ")]
+    assert table[0] == "| sequences | mode | sequences counted | agreement @16 | agreement @40 |"
+    assert "| m (lstm) | minor | 2 | 0.000 [0.000, 0.000] | 0.000 [0.000, 0.000] |" in table
+    assert table[-1].startswith("| real tunes, weighted as asked | 50% major, 50% minor | - | 0.760 |")

@@ -90,6 +90,8 @@ class WindowSampler:
     medley_tokens : medley mode: tokens the model reads per stream (rounded up to whole windows).
     medley_modes : medley mode: the modes to build streams of (``"major,minor"``, ``"all"``, or a
         sequence of names).
+    medley_mode_weights : medley mode: ``"tokens"`` (each mode as often as its tokens in the split)
+        or ``"equal"`` (each mode equally often).
 
     Raises
     ------
@@ -99,7 +101,8 @@ class WindowSampler:
 
     def __init__(self, data, split: str = "train", *, window: int = 256, batch_size: int = 32,
                  mode: str = "window", transpose: bool = True, seed: int = 0, rank: int = 0,
-                 world_size: int = 1, medley_tokens: int = 4096, medley_modes="major,minor") -> None:
+                 world_size: int = 1, medley_tokens: int = 4096, medley_modes="major,minor",
+                 medley_mode_weights: str = "tokens") -> None:
         if mode not in ("window", "tune", "medley"):
             raise ConfigError(f"data.mode {mode!r} is not one of window, tune, medley")
         if window < HEADER + 1:
@@ -128,6 +131,7 @@ class WindowSampler:
         self.cum = np.cumsum(self.lengths)
         self._perm_cache: tuple[int, np.ndarray] | None = None
         self.medley_modes = parse_modes(medley_modes)
+        self.medley_mode_weights = medley_mode_weights
         self.stream_windows = max(1, -(-int(medley_tokens) // self.window))
         self._medley: MedleyStreams | None = None
         self._stream_cache: tuple | None = None
@@ -136,7 +140,7 @@ class WindowSampler:
                 raise ConfigError(f"data.medley_tokens must be a positive integer, got {medley_tokens}")
             self._medley = MedleyStreams(data, tunes, length=self.stream_windows * self.window + 1,
                                          modes=self.medley_modes, transpose=transpose, seed=seed, split=split,
-                                         header=HEADER)
+                                         header=HEADER, mode_weights=medley_mode_weights)
 
     def __len__(self) -> int:
         """Batches in one pass over the split in tune mode (ceil); windows: tokens / window."""
@@ -150,6 +154,8 @@ class WindowSampler:
                  "batch_size": self.batch_size, "transpose": self.transpose}
         if self.mode == "medley":
             state.update(stream_windows=self.stream_windows, medley_modes=",".join(self.medley_modes))
+            if self.medley_mode_weights != "tokens":  # absent in runs from before the option
+                state["medley_mode_weights"] = self.medley_mode_weights
         return state
 
     def _rng(self, step: int, stream: int) -> np.random.Generator:

@@ -18,7 +18,9 @@ each process of a distributed run builds only its own rows.
 
 Each row:
 
-1. draws its mode with probability proportional to the mode's tokens in the split;
+1. draws its mode with probability proportional to the mode's tokens in the split
+   (``mode_weights="tokens"``, the corpus's mix) or with equal probability (``"equal"``: a corpus
+   where one mode is rare still gives it as many streams as the others);
 2. draws its key's tonic uniformly from the 12 (``transpose=True``), or takes the first tune's;
 3. plays the mode's tunes in a random order, without repeating one, each moved by the shift of
    -6..+5 semitones (or the other octave when that leaves the vocabulary's pitch range) that puts
@@ -36,6 +38,8 @@ from musicgate.errors import ConfigError, DataError
 from musicgate.music.keys import MODES
 
 _STREAM_MEDLEY = 2
+MODE_WEIGHTS = ("tokens", "equal")
+"""How a stream draws its mode: in proportion to the mode's tokens, or each mode equally often."""
 _NO_PITCH = 1 << 20
 
 
@@ -65,15 +69,20 @@ class MedleyStreams:
     seed : data-order seed.
     split : the split's name (for messages).
     header : tokens in every tune's header (BOS KEY METER).
+    mode_weights : ``"tokens"`` (each mode as often as its tokens in the split) or ``"equal"``.
 
     Raises
     ------
+    ConfigError
+        An unknown ``mode_weights``.
     DataError
         A mode has too few tunes in the split to fill one stream without repeating a tune.
     """
 
     def __init__(self, data, tunes: np.ndarray, *, length: int, modes=("major", "minor"), transpose: bool = True,
-                 seed: int = 0, split: str = "train", header: int = 3) -> None:
+                 seed: int = 0, split: str = "train", header: int = 3, mode_weights: str = "tokens") -> None:
+        if mode_weights not in MODE_WEIGHTS:
+            raise ConfigError(f"data.medley_mode_weights {mode_weights!r} is not one of {', '.join(MODE_WEIGHTS)}")
         tok = data.tokenizer
         self.length, self.header, self.transpose, self.seed = int(length), int(header), bool(transpose), int(seed)
         self.modes = parse_modes(modes)
@@ -107,7 +116,7 @@ class MedleyStreams:
                                 f"a {self.length:,}-token medley needs {need:,} without repeating a tune: drop {m} "
                                 f"from data.medley_modes (now {','.join(self.modes)}) or lower data.medley_tokens")
             self.pools.append((MODES.index(m), pool))
-            weights.append(size)
+            weights.append(size if mode_weights == "tokens" else 1)
         self.mode_p = np.asarray(weights, np.float64) / sum(weights)
 
     def build(self, generation: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

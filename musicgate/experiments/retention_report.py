@@ -93,6 +93,63 @@ def _overlap(a, b) -> bool:
     return a[1] <= b[2] and b[1] <= a[2]
 
 
+def by_mode(runs: list[CellRun], ceiling: Measured | None, config: RetentionConfig) -> tuple[list[str], dict]:
+    """Windows in the asked key split by the asked key's third (major, minor), as report lines and a dict.
+
+    The pooled ceiling comes in the corpus's mix of modes (on folk about seven major tunes to one
+    minor), the models in the mix they were asked; this table compares like with like, and its last
+    row weights the real tunes' two modes as the models' keys were asked.
+    """
+    from musicgate.music.keys import to_major_minor
+
+    w = config.drift_window if config.drift_window in config.windows else config.windows[-1]
+    ps = [p for p in _positions(config) if p >= w]
+    modes = ("major", "minor")
+
+    def third(m: Measured) -> np.ndarray:
+        return np.array([to_major_minor(k).mode for k in m.targets])
+
+    lines = [f"### Windows of {w} notes in the asked key, by the asked mode", "",
+             "A modal key counts as the major or minor key with its third. The real tunes' pooled ceiling "
+             "above comes in the corpus's mix of modes; here each mode is read alone, and the last row "
+             "weights the real tunes' modes as the models' keys were asked.", "",
+             "| sequences | mode | sequences counted | " + " | ".join(f"agreement @{p}" for p in ps) + " |",
+             "|---|---|---:|" + "---:|" * len(ps)]
+    out: dict = {"window": w, "cells": {}, "real": {}}
+    asked = third(runs[0].measured) if runs else np.array([])
+    for i, r in enumerate(runs):
+        mode_of = third(r.measured)
+        for mode in modes:
+            rows = mode_of == mode
+            if not rows.any():
+                continue
+            x = r.measured.agreement[w].exact[rows]
+            mean, lo, hi = bootstrap_mean_ci(x, n_boot=config.n_boot, level=config.level, seed=config.seed + 31 * i)
+            c = (np.arange(w, w + x.shape[1]), mean, lo, hi)
+            vals = {p: _at(c, p) for p in ps}
+            out["cells"].setdefault(r.label, {})[mode] = {str(p): v for p, v in vals.items()}
+            lines.append(f"| {r.label} ({r.info['cell']}) | {mode} | {int(rows.sum())} | "
+                         + " | ".join(_fmt(vals[p]) for p in ps) + " |")
+    if ceiling is not None:
+        mode_of = third(ceiling)
+        for mode in modes:
+            rows = mode_of == mode
+            if not rows.any():
+                continue
+            v = pooled_ci(ceiling.agreement[w].exact[rows], n_boot=config.n_boot, level=config.level,
+                          seed=config.seed + 7)
+            out["real"][mode] = v
+            lines.append(f"| real tunes (all windows) | {mode} | {int(rows.sum())} | " + " | ".join([_fmt(v)] * len(ps))
+                         + " |")
+        share = {m: float((asked == m).mean()) for m in modes} if len(asked) else {}
+        if share and all(m in out["real"] or share[m] == 0 for m in modes):
+            weighted = sum(share[m] * out["real"][m][0] for m in modes if share[m])
+            out["real_weighted"] = {"value": weighted, "asked_share": share}
+            lines.append(f"| real tunes, weighted as asked | {', '.join(f'{share[m]:.0%} {m}' for m in modes)} | - | "
+                         + " | ".join([f"{weighted:.3f}"] * len(ps)) + " |")
+    return lines + [""], out
+
+
 def findings(runs: list[CellRun], cv: dict, ceil: dict, medians: dict, config: RetentionConfig) -> list[str]:
     """Sentences that say what was measured, decided by the intervals."""
     w = max(config.windows)
@@ -267,6 +324,8 @@ def write_report(outdir: Path, config: RetentionConfig, runs: list[CellRun], cei
                 row.append(_fmt_median(ceiling_median, config.length) + " (censored at tune end)")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    mode_lines, summary["by_mode"] = by_mode(runs, ceiling, config)
+    lines += mode_lines
     lines += ["## What was measured", ""] + [f"- {t}" for t in findings(runs, cv, ceil, medians, config)] + [""]
     lines += probe_section(config.probe_results)
     lines += ["## Files", ""] + [f"![{p}]({p})" for p in pngs] + [

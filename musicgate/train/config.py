@@ -55,6 +55,10 @@ class DataConfig:
     medley_modes : medley mode: the modes to build streams of, comma-separated (``major,minor``),
         or ``all``; each needs enough tunes in the train and valid splits to fill one stream
         without repeating a tune.
+    medley_mode_weights : medley mode, training streams: ``tokens`` draws each mode as often as its
+        tokens in the split (the corpus's mix), ``equal`` each mode equally often (a rare mode gets as
+        many streams as the others). Validation streams always use ``tokens``, so validation losses
+        compare across runs.
     """
 
     dataset: str = "folk"
@@ -64,6 +68,7 @@ class DataConfig:
     transpose: bool = True
     medley_tokens: int = setting(4096, ge=1)
     medley_modes: str = "major,minor"
+    medley_mode_weights: Literal["tokens", "equal"] = "tokens"
 
     def __post_init__(self) -> None:
         from musicgate.data.medley import parse_modes

@@ -393,7 +393,7 @@ class _Trainer:
         kw = dict(window=dc.window, mode=dc.mode, rank=dist.rank, world_size=dist.world,
                   medley_tokens=dc.medley_tokens if tc.carry_state else dc.window, medley_modes=dc.medley_modes)
         self.sampler = WindowSampler(self.data, "train", batch_size=tc.batch_size, transpose=dc.transpose,
-                                     seed=tc.seed, **kw)
+                                     seed=tc.seed, medley_mode_weights=dc.medley_mode_weights, **kw)
         self.val_batches = self._validation_batches(kw)
         if dist.rank == 0:
             run_dir.mkdir(parents=True, exist_ok=True)
