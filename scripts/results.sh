@@ -24,7 +24,10 @@
 #                  benchmarks/key_confusion.py on it -> key-confusion-keyloss.md, benchmarks/state_key.py on
 #                  the GRUs and the LSTMs -> state-key-keyloss.md; the GRU and LSTM with the key loss weighted
 #                  1.0 (configs/folk-*-long-noise-keyloss1.yaml): configs/retention-keyloss1.yaml ->
-#                  retention-keyloss1/, key-confusion-keyloss1.md
+#                  retention-keyloss1/, key-confusion-keyloss1{,-modes}.md; four LSTMs with it at 1.0 from
+#                  scratch, the modes of the training streams as in the corpus or equally often, and their
+#                  second cycles (configs/folk-lstm-long-keyloss{,-equal,2,2-equal}.yaml):
+#                  configs/retention-lstm-keyloss.yaml -> retention-lstm-keyloss/, key-confusion-lstm-keyloss.md (by mode)
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -35,7 +38,7 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 8 h 35 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 8 h 40 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
@@ -50,7 +53,8 @@
 # 800k runs (+ ~2 h 45 min to train the three, one after another: GRU ~73, LSTM ~56, RNN ~41 min),
 # ~14 min for their key-loss retention, ~8 min for the weight-1.0 pair's and ~10 min for the state probe (+
 # ~3 h 10 min to train the four second cycles, GRU ~50 and ~50, LSTM ~40, RNN ~50 min, measured two at once,
-# and ~47 min the weight-1.0 GRU and LSTM, two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# and ~47 min the weight-1.0 GRU and LSTM, two at once), ~6 min for the four LSTMs from scratch (3 min on two
+# threads; + ~27 min to train each from scratch and ~17 min each second cycle, measured two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
@@ -242,12 +246,27 @@ if want retention-scratch; then
     fi
     keep_report "$TMP/retk1" "$OUT/retention-keyloss1"
     "$PY" benchmarks/key_confusion.py "$TMP"/retk1/retention-* -o "$OUT/key-confusion-keyloss1.md" >/dev/null
+    "$PY" benchmarks/key_confusion.py "$TMP"/retk1/retention-* --by-mode -o "$OUT/key-confusion-keyloss1-modes.md" \
+        >/dev/null
     if (( ! QUICK )); then  # the state probe on the GRU without and with the key loss (0.25, 1.0), the LSTM before and with it
         "$PY" benchmarks/state_key.py --model runs/folk-gru-long-noise-more --model runs/folk-gru-long-noise-keyloss \
             --model runs/folk-gru-long-noise-keyloss1 --model runs/folk-lstm-long-noise \
             --model runs/folk-lstm-long-noise-keyloss --model runs/folk-lstm-long-noise-keyloss1 \
             -o "$OUT/state-key-keyloss.md" >/dev/null
     fi
+    if (( QUICK )); then
+        quick_retention configs/retention-lstm-keyloss.yaml "$TMP/retlk"
+    else
+        # LSTMs with the key loss at 1.0 from scratch, modes as in the corpus or equally often, and their
+        # second cycles
+        for run in lstm-long-keyloss lstm-long-keyloss-equal lstm-long-keyloss2 lstm-long-keyloss2-equal; do
+            train_run "runs/folk-$run" "configs/folk-$run.yaml"
+        done
+        run_retention configs/retention-lstm-keyloss.yaml "$TMP/retlk"
+    fi
+    keep_report "$TMP/retlk" "$OUT/retention-lstm-keyloss"
+    "$PY" benchmarks/key_confusion.py "$TMP"/retlk/retention-* --by-mode -o "$OUT/key-confusion-lstm-keyloss.md" \
+        >/dev/null
 fi
 
 if want probe; then

@@ -137,7 +137,7 @@ def test_long_retention_tables_equal_their_reports():
     for folder, models in (("retention-long", 6), ("retention-long-minp", 6), ("retention-noise", 6),
                            ("retention-self", 6), ("retention-sets", 5), ("retention-drift", 2),
                            ("retention-scratch", 5), ("retention-scratch800", 3), ("retention-keyloss", 4),
-                           ("retention-keyloss1", 2)):
+                           ("retention-keyloss1", 2), ("retention-lstm-keyloss", 4)):
         report = (RESULTS / folder / "report.md").read_text()
         expected += _tables(report[report.index("### Windows of 32 notes"):], header)[:1]
         assert len(expected[-1]) == models + 3, folder  # header, rule, the models, the ceiling
@@ -161,7 +161,16 @@ def test_ending_search_table_equals_its_results_file():
 def test_key_confusion_table_equals_its_results_file():
     header = "sequences | windows | same | relative"
     expected = [table for name, rows in (("key-confusion.md", 9), ("key-confusion-keyloss.md", 15),
-                                         ("key-confusion-keyloss1.md", 9))
+                                         ("key-confusion-keyloss1.md", 9), ("key-confusion-keyloss1-modes.md", 16))
                 for table in _tables((RESULTS / name).read_text(), header) if len(table) == rows]
-    assert len(expected) == 3   # header, rule, real tunes, then 2 (4, 2) models x 3 places
+    # header, rule, real tunes (by mode: one row per mode), then 2 (4, 2, 2 x 2 modes) models x 3 places
+    assert len(expected) == 4
+    assert _tables(README_TEXT(), header) == expected
+
+
+def test_retention_by_mode_table_equals_its_report():
+    header = "sequences | mode | sequences counted"
+    report = (RESULTS / "retention-lstm-keyloss" / "report.md").read_text()
+    expected = _tables(report[report.index("### Windows of 32 notes in the asked key, by the asked mode"):], header)[:1]
+    assert len(expected[0]) == 2 + 4 * 2 + 3   # header, rule, 4 models x 2 modes, real tunes per mode, weighted
     assert _tables(README_TEXT(), header) == expected
