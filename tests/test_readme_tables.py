@@ -137,7 +137,8 @@ def test_long_retention_tables_equal_their_reports():
     for folder, models in (("retention-long", 6), ("retention-long-minp", 6), ("retention-noise", 6),
                            ("retention-self", 6), ("retention-sets", 5), ("retention-drift", 2),
                            ("retention-scratch", 5), ("retention-scratch800", 3), ("retention-keyloss", 4),
-                           ("retention-keyloss1", 2), ("retention-lstm-keyloss", 4)):
+                           ("retention-keyloss1", 2), ("retention-lstm-keyloss", 4),
+                           ("retention-cells-equal", 3)):
         report = (RESULTS / folder / "report.md").read_text()
         expected += _tables(report[report.index("### Windows of 32 notes"):], header)[:1]
         assert len(expected[-1]) == models + 3, folder  # header, rule, the models, the ceiling
