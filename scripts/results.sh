@@ -105,6 +105,17 @@ quick_retention() {  # quick_retention CONFIG DIR: the pipeline of a retention c
     run_retention "$1" "$2" --set 'models={"gru": "folk-gru"}' --set n_per_key=1 --set length=128 --set ceiling_tunes=40 \
         --set positions=[64,128] --set n_boot=100
 }
+retention_study() {  # retention_study CONFIG DIR DEST RUN...: train runs/folk-RUN from configs/folk-RUN.yaml where
+    local config=$1 dir=$2 dest=$3 run  # absent, the retention config into DIR, its report kept in DEST (quick: pipeline only)
+    shift 3
+    if (( QUICK )); then
+        quick_retention "$config" "$dir"
+    else
+        for run in "$@"; do train_run "runs/folk-$run" "configs/folk-$run.yaml"; done
+        run_retention "$config" "$dir"
+    fi
+    keep_report "$dir" "$dest"
+}
 keep_report() {  # keep_report RUNDIR DEST [FILE...]: a retention run's report, curves and configs (the ~7 MB of raw samples stay out)
     local run=$1 dest=$2
     shift 2
@@ -227,27 +238,13 @@ if want retention-scratch; then
             retention-w32.png summary.json
     fi
     keep_report "$TMP/retx8" "$OUT/retention-scratch800"
-    if (( QUICK )); then
-        quick_retention configs/retention-keyloss.yaml "$TMP/retk"
-    else
-        # a second cycle of the 800k runs: the GRU without and with the key loss, the LSTM and RNN with it
-        for run in gru-long-noise-more gru-long-noise-keyloss lstm-long-noise-keyloss rnn-long-noise-keyloss; do
-            train_run "runs/folk-$run" "configs/folk-$run.yaml"
-        done
-        run_retention configs/retention-keyloss.yaml "$TMP/retk"
-    fi
-    keep_report "$TMP/retk" "$OUT/retention-keyloss"
+    # a second cycle of the 800k runs: the GRU without and with the key loss, the LSTM and RNN with it
+    retention_study configs/retention-keyloss.yaml "$TMP/retk" "$OUT/retention-keyloss" \
+        gru-long-noise-more gru-long-noise-keyloss lstm-long-noise-keyloss rnn-long-noise-keyloss
     "$PY" benchmarks/key_confusion.py "$TMP"/retk/retention-* -o "$OUT/key-confusion-keyloss.md" >/dev/null
-    if (( QUICK )); then
-        quick_retention configs/retention-keyloss1.yaml "$TMP/retk1"
-    else
-        # the same cycle with the key loss weighted 1.0, the GRU and the LSTM
-        for run in gru-long-noise-keyloss1 lstm-long-noise-keyloss1; do
-            train_run "runs/folk-$run" "configs/folk-$run.yaml"
-        done
-        run_retention configs/retention-keyloss1.yaml "$TMP/retk1"
-    fi
-    keep_report "$TMP/retk1" "$OUT/retention-keyloss1"
+    # the same cycle with the key loss weighted 1.0, the GRU and the LSTM
+    retention_study configs/retention-keyloss1.yaml "$TMP/retk1" "$OUT/retention-keyloss1" \
+        gru-long-noise-keyloss1 lstm-long-noise-keyloss1
     "$PY" benchmarks/key_confusion.py "$TMP"/retk1/retention-* -o "$OUT/key-confusion-keyloss1.md" >/dev/null
     "$PY" benchmarks/key_confusion.py "$TMP"/retk1/retention-* --by-mode -o "$OUT/key-confusion-keyloss1-modes.md" \
         >/dev/null
@@ -257,28 +254,14 @@ if want retention-scratch; then
             --model runs/folk-lstm-long-noise-keyloss --model runs/folk-lstm-long-noise-keyloss1 \
             -o "$OUT/state-key-keyloss.md" >/dev/null
     fi
-    if (( QUICK )); then
-        quick_retention configs/retention-lstm-keyloss.yaml "$TMP/retlk"
-    else
-        # LSTMs with the key loss at 1.0 from scratch, modes as in the corpus or equally often, and their
-        # second cycles
-        for run in lstm-long-keyloss lstm-long-keyloss-equal lstm-long-keyloss2 lstm-long-keyloss2-equal; do
-            train_run "runs/folk-$run" "configs/folk-$run.yaml"
-        done
-        run_retention configs/retention-lstm-keyloss.yaml "$TMP/retlk"
-    fi
-    keep_report "$TMP/retlk" "$OUT/retention-lstm-keyloss"
+    # LSTMs with the key loss at 1.0 from scratch, modes as in the corpus or equally often, and their second cycles
+    retention_study configs/retention-lstm-keyloss.yaml "$TMP/retlk" "$OUT/retention-lstm-keyloss" \
+        lstm-long-keyloss lstm-long-keyloss-equal lstm-long-keyloss2 lstm-long-keyloss2-equal
     "$PY" benchmarks/key_confusion.py "$TMP"/retlk/retention-* --by-mode -o "$OUT/key-confusion-lstm-keyloss.md" \
         >/dev/null
-    if (( QUICK )); then
-        quick_retention configs/retention-cells-equal.yaml "$TMP/retce"
-    else  # the GRU and the vanilla RNN trained as the equal-mode LSTM (which the step above trained)
-        for run in gru-long-keyloss-equal rnn-long-keyloss-equal; do
-            train_run "runs/folk-$run" "configs/folk-$run.yaml"
-        done
-        run_retention configs/retention-cells-equal.yaml "$TMP/retce"
-    fi
-    keep_report "$TMP/retce" "$OUT/retention-cells-equal"
+    # the GRU and the vanilla RNN trained as the equal-mode LSTM (which the step above trained)
+    retention_study configs/retention-cells-equal.yaml "$TMP/retce" "$OUT/retention-cells-equal" \
+        gru-long-keyloss-equal rnn-long-keyloss-equal
 fi
 
 if want probe; then
