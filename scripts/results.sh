@@ -29,7 +29,9 @@
 #                  second cycles (configs/folk-lstm-long-keyloss{,-equal,2,2-equal}.yaml):
 #                  configs/retention-lstm-keyloss.yaml -> retention-lstm-keyloss/, key-confusion-lstm-keyloss.md (by mode); the GRU
 #                  and the RNN trained as the equal-mode LSTM (configs/folk-{gru,rnn}-long-keyloss-equal.yaml):
-#                  configs/retention-cells-equal.yaml -> retention-cells-equal/
+#                  configs/retention-cells-equal.yaml -> retention-cells-equal/; seeds 1 and 2 of the three
+#                  (--set train.seed=N): configs/retention-cells-equal-seeds.yaml -> retention-cells-equal-seeds/,
+#                  benchmarks/retention_seeds.py on both -> retention-cells-equal-seeds.{md,png}
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -40,7 +42,7 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 8 h 45 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 8 h 50 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
@@ -57,7 +59,8 @@
 # ~3 h 10 min to train the four second cycles, GRU ~50 and ~50, LSTM ~40, RNN ~50 min, measured two at once,
 # and ~47 min the weight-1.0 GRU and LSTM, two at once), ~6 min for the four LSTMs from scratch (3 min on two
 # threads; + ~27 min to train each from scratch and ~17 min each second cycle, measured two at once) and ~4
-# min for the three cells trained the same way (+ ~37 min each to train the GRU and the RNN, two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# min for the three cells trained the same way (+ ~37 min each to train the GRU and the RNN, two at once) and ~6 min
+# for their seeds 1 and 2 (+ ~20-26 min each to train the six, two at once on a quiet CPU); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
@@ -262,6 +265,24 @@ if want retention-scratch; then
     # the GRU and the vanilla RNN trained as the equal-mode LSTM (which the step above trained)
     retention_study configs/retention-cells-equal.yaml "$TMP/retce" "$OUT/retention-cells-equal" \
         gru-long-keyloss-equal rnn-long-keyloss-equal
+    # seeds 1 and 2 of the three (the same configs, --set train.seed=N), pooled with seed 0 over the training runs
+    if (( QUICK )); then
+        quick_retention configs/retention-cells-equal-seeds.yaml "$TMP/retces"
+        keep_report "$TMP/retces" "$OUT/retention-cells-equal-seeds"
+        "$PY" benchmarks/retention_seeds.py "$OUT/retention-cells-equal-seeds" \
+            -o "$OUT/retention-cells-equal-seeds.md" >/dev/null   # one quick run: the same model twice would be refused
+    else
+        for cell in rnn lstm gru; do
+            for seed in 1 2; do
+                train_run "runs/folk-$cell-long-keyloss-equal-s$seed" "configs/folk-$cell-long-keyloss-equal.yaml" \
+                    --set train.seed=$seed
+            done
+        done
+        run_retention configs/retention-cells-equal-seeds.yaml "$TMP/retces"
+        keep_report "$TMP/retces" "$OUT/retention-cells-equal-seeds"
+        "$PY" benchmarks/retention_seeds.py "$OUT/retention-cells-equal" "$OUT/retention-cells-equal-seeds" \
+            -o "$OUT/retention-cells-equal-seeds.md" --png "$OUT/retention-cells-equal-seeds.png" >/dev/null
+    fi
 fi
 
 if want probe; then

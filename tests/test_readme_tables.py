@@ -175,3 +175,12 @@ def test_retention_by_mode_table_equals_its_report():
     expected = _tables(report[report.index("### Windows of 32 notes in the asked key, by the asked mode"):], header)[:1]
     assert len(expected[0]) == 2 + 4 * 2 + 3   # header, rule, 4 models x 2 modes, real tunes per mode, weighted
     assert _tables(README_TEXT(), header) == expected
+
+
+def test_retention_seed_tables_equal_their_results_file():
+    results = (RESULTS / "retention-cells-equal-seeds.md").read_text()
+    for header, rows in (("cell | runs | measure", 2 + 3 * 2 + 2), ("model | cell | @64", 2 + 3 * 3)):
+        expected = _tables(results, header)
+        # header, rule, then 3 cells x 2 measures and the real tunes' 2 (pooled), or 3 cells x 3 runs (each run)
+        assert len(expected) == 1 and len(expected[0]) == rows, header
+        assert _tables(README_TEXT(), header) == expected, header
