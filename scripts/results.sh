@@ -32,6 +32,8 @@
 #                  configs/retention-cells-equal.yaml -> retention-cells-equal/; seeds 1 and 2 of the three
 #                  (--set train.seed=N): configs/retention-cells-equal-seeds.yaml -> retention-cells-equal-seeds/,
 #                  benchmarks/retention_seeds.py on both -> retention-cells-equal-seeds.{md,png}
+#                  the minGRU and the minLSTM trained the same way for 1,300 steps (configs/folk-{mingru,minlstm}-
+#                  long-keyloss-equal.yaml): configs/retention-mincells-equal.yaml -> retention-mincells-equal/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -42,7 +44,7 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 8 h 50 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 8 h 55 min on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
@@ -60,7 +62,8 @@
 # and ~47 min the weight-1.0 GRU and LSTM, two at once), ~6 min for the four LSTMs from scratch (3 min on two
 # threads; + ~27 min to train each from scratch and ~17 min each second cycle, measured two at once) and ~4
 # min for the three cells trained the same way (+ ~37 min each to train the GRU and the RNN, two at once) and ~6 min
-# for their seeds 1 and 2 (+ ~20-26 min each to train the six, two at once on a quiet CPU); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# for their seeds 1 and 2 (+ ~20-26 min each to train the six, two at once on a quiet CPU), ~4 min for the minGRU
+# and the minLSTM (+ ~26-28 min each to train them, two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
@@ -265,6 +268,9 @@ if want retention-scratch; then
     # the GRU and the vanilla RNN trained as the equal-mode LSTM (which the step above trained)
     retention_study configs/retention-cells-equal.yaml "$TMP/retce" "$OUT/retention-cells-equal" \
         gru-long-keyloss-equal rnn-long-keyloss-equal
+    # the minGRU and the minLSTM trained the same way for half the steps
+    retention_study configs/retention-mincells-equal.yaml "$TMP/retme" "$OUT/retention-mincells-equal" \
+        mingru-long-keyloss-equal minlstm-long-keyloss-equal
     # seeds 1 and 2 of the three (the same configs, --set train.seed=N), pooled with seed 0 over the training runs
     if (( QUICK )); then
         quick_retention configs/retention-cells-equal-seeds.yaml "$TMP/retces"
