@@ -33,7 +33,9 @@
 #                  (--set train.seed=N): configs/retention-cells-equal-seeds.yaml -> retention-cells-equal-seeds/,
 #                  benchmarks/retention_seeds.py on both -> retention-cells-equal-seeds.{md,png}
 #                  the minGRU and the minLSTM trained the same way for 1,300 steps (configs/folk-{mingru,minlstm}-
-#                  long-keyloss-equal.yaml): configs/retention-mincells-equal.yaml -> retention-mincells-equal/
+#                  long-keyloss-equal.yaml): configs/retention-mincells-equal.yaml -> retention-mincells-equal/, and
+#                  their seed 1: configs/retention-mincells-equal-seeds.yaml -> retention-mincells-equal-seeds/,
+#                  benchmarks/retention_seeds.py on both -> retention-mincells-equal-seeds.md
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -44,7 +46,7 @@
 #   musicality     scripts/musicality.sh                    -> musicality/
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
-#   bash scripts/results.sh            # everything: about 8 h 55 min on this 2-core CPU, shared
+#   bash scripts/results.sh            # everything: about 9 h on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
 #                                      # (checks the pipeline in about 10 minutes; numbers meaningless)
 #   ONLY="probe memory" bash scripts/results.sh   # some steps only
@@ -62,8 +64,8 @@
 # and ~47 min the weight-1.0 GRU and LSTM, two at once), ~6 min for the four LSTMs from scratch (3 min on two
 # threads; + ~27 min to train each from scratch and ~17 min each second cycle, measured two at once) and ~4
 # min for the three cells trained the same way (+ ~37 min each to train the GRU and the RNN, two at once) and ~6 min
-# for their seeds 1 and 2 (+ ~20-26 min each to train the six, two at once on a quiet CPU), ~4 min for the minGRU
-# and the minLSTM (+ ~26-28 min each to train them, two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# for their seeds 1 and 2 (+ ~20-26 min each to train the six, two at once on a quiet CPU), ~8 min for the minGRU
+# and the minLSTM, two runs each (+ ~24-28 min each to train the four, two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
@@ -271,6 +273,17 @@ if want retention-scratch; then
     # the minGRU and the minLSTM trained the same way for half the steps
     retention_study configs/retention-mincells-equal.yaml "$TMP/retme" "$OUT/retention-mincells-equal" \
         mingru-long-keyloss-equal minlstm-long-keyloss-equal
+    if (( QUICK )); then
+        quick_retention configs/retention-mincells-equal-seeds.yaml "$TMP/retmes"
+    else  # and their seed 1, pooled with seed 0
+        for cell in mingru minlstm; do
+            train_run "runs/folk-$cell-long-keyloss-equal-s1" "configs/folk-$cell-long-keyloss-equal.yaml" --set train.seed=1
+        done
+        run_retention configs/retention-mincells-equal-seeds.yaml "$TMP/retmes"
+    fi
+    keep_report "$TMP/retmes" "$OUT/retention-mincells-equal-seeds"
+    (( QUICK )) || "$PY" benchmarks/retention_seeds.py "$OUT/retention-mincells-equal" "$OUT/retention-mincells-equal-seeds" \
+        -o "$OUT/retention-mincells-equal-seeds.md" >/dev/null
     # seeds 1 and 2 of the three (the same configs, --set train.seed=N), pooled with seed 0 over the training runs
     if (( QUICK )); then
         quick_retention configs/retention-cells-equal-seeds.yaml "$TMP/retces"
