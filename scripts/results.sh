@@ -35,7 +35,7 @@
 #                  the minGRU and the minLSTM trained the same way for 1,300 steps (configs/folk-{mingru,minlstm}-
 #                  long-keyloss-equal.yaml): configs/retention-mincells-equal.yaml -> retention-mincells-equal/, and
 #                  their seed 1: configs/retention-mincells-equal-seeds.yaml -> retention-mincells-equal-seeds/,
-#                  benchmarks/retention_seeds.py on both -> retention-mincells-equal-seeds.md
+#                  benchmarks/retention_seeds.py on both -> retention-mincells-equal-seeds.{md,png}
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -123,6 +123,26 @@ retention_study() {  # retention_study CONFIG DIR DEST RUN...: train runs/folk-R
         run_retention "$config" "$dir"
     fi
     keep_report "$dir" "$dest"
+}
+seed_study() {  # seed_study NAME "SEED..." CELL...: train runs/folk-CELL-long-keyloss-equal-sSEED where absent,
+    local name=$1 seeds=$2 cell seed  # configs/NAME-seeds.yaml into NAME-seeds/, pooled with NAME/ by retention_seeds.py
+    shift 2
+    if (( QUICK )); then
+        quick_retention "configs/$name-seeds.yaml" "$TMP/$name-seeds"
+        set --   # one quick run alone: pooled with NAME/ it would hold the same model twice, which is refused
+    else
+        for cell in "$@"; do
+            for seed in $seeds; do
+                train_run "runs/folk-$cell-long-keyloss-equal-s$seed" "configs/folk-$cell-long-keyloss-equal.yaml" \
+                    --set train.seed="$seed"
+            done
+        done
+        run_retention "configs/$name-seeds.yaml" "$TMP/$name-seeds"
+        set -- "$OUT/$name"
+    fi
+    keep_report "$TMP/$name-seeds" "$OUT/$name-seeds"
+    "$PY" benchmarks/retention_seeds.py "$@" "$OUT/$name-seeds" -o "$OUT/$name-seeds.md" --png "$OUT/$name-seeds.png" \
+        >/dev/null
 }
 keep_report() {  # keep_report RUNDIR DEST [FILE...]: a retention run's report, curves and configs (the ~7 MB of raw samples stay out)
     local run=$1 dest=$2
@@ -273,35 +293,9 @@ if want retention-scratch; then
     # the minGRU and the minLSTM trained the same way for half the steps
     retention_study configs/retention-mincells-equal.yaml "$TMP/retme" "$OUT/retention-mincells-equal" \
         mingru-long-keyloss-equal minlstm-long-keyloss-equal
-    if (( QUICK )); then
-        quick_retention configs/retention-mincells-equal-seeds.yaml "$TMP/retmes"
-    else  # and their seed 1, pooled with seed 0
-        for cell in mingru minlstm; do
-            train_run "runs/folk-$cell-long-keyloss-equal-s1" "configs/folk-$cell-long-keyloss-equal.yaml" --set train.seed=1
-        done
-        run_retention configs/retention-mincells-equal-seeds.yaml "$TMP/retmes"
-    fi
-    keep_report "$TMP/retmes" "$OUT/retention-mincells-equal-seeds"
-    (( QUICK )) || "$PY" benchmarks/retention_seeds.py "$OUT/retention-mincells-equal" "$OUT/retention-mincells-equal-seeds" \
-        -o "$OUT/retention-mincells-equal-seeds.md" >/dev/null
+    seed_study retention-mincells-equal "1" mingru minlstm              # and their seed 1, pooled with seed 0
     # seeds 1 and 2 of the three (the same configs, --set train.seed=N), pooled with seed 0 over the training runs
-    if (( QUICK )); then
-        quick_retention configs/retention-cells-equal-seeds.yaml "$TMP/retces"
-        keep_report "$TMP/retces" "$OUT/retention-cells-equal-seeds"
-        "$PY" benchmarks/retention_seeds.py "$OUT/retention-cells-equal-seeds" \
-            -o "$OUT/retention-cells-equal-seeds.md" >/dev/null   # one quick run: the same model twice would be refused
-    else
-        for cell in rnn lstm gru; do
-            for seed in 1 2; do
-                train_run "runs/folk-$cell-long-keyloss-equal-s$seed" "configs/folk-$cell-long-keyloss-equal.yaml" \
-                    --set train.seed=$seed
-            done
-        done
-        run_retention configs/retention-cells-equal-seeds.yaml "$TMP/retces"
-        keep_report "$TMP/retces" "$OUT/retention-cells-equal-seeds"
-        "$PY" benchmarks/retention_seeds.py "$OUT/retention-cells-equal" "$OUT/retention-cells-equal-seeds" \
-            -o "$OUT/retention-cells-equal-seeds.md" --png "$OUT/retention-cells-equal-seeds.png" >/dev/null
-    fi
+    seed_study retention-cells-equal "1 2" rnn lstm gru
 fi
 
 if want probe; then
