@@ -186,3 +186,21 @@ def test_retention_seed_tables_equal_their_results_files():
     runs = _tables(cells, "model | cell | @64") + _tables(mincells, "model | cell | @64")
     assert [len(t) for t in runs] == [2 + 3 * 3, 2 + 2 * 2]           # header, rule, each run (3 cells x 3, 2 x 2)
     assert _tables(README_TEXT(), "model | cell | @64") == runs
+
+
+def test_copy_weight_table_equals_its_results_file():
+    report = json.loads((RESULTS / "copy-weight" / "evaluate.json").read_text())
+    (table,) = _tables(README_TEXT(), "96 tunes, copy weight")
+    sets, ref = report["sets"], report["reference"]
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header == ["96 tunes, copy weight", *(s["name"].removeprefix("folk-").replace("-w", " ") for s in sets),
+                      "real tunes"]
+    metric = {"8-note chunks seen earlier": "repeated_chunks", "4-bar segments seen earlier": "repeated_segments",
+              "whole-piece tonic and mode": "key_exact", "32-note windows in the key": "window_key",
+              "whole-piece signature": "key_signature", "ends on the tonic": "ends_on_tonic",
+              "pitch range, semitones": "pitch_range", "pitch classes used": "pitch_classes"}
+    for row in table[2:]:
+        label, *cells = [c.strip() for c in row.strip("|").split("|")]
+        fmt = "{:.1f}" if metric[label] in ("pitch_range", "pitch_classes") else "{:.2f}"
+        assert cells == [fmt.format(t["summary"][metric[label]]["mean"]) for t in (*sets, ref)], label
+    assert len(table) == 2 + len(metric)
