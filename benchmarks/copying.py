@@ -57,7 +57,9 @@ def main() -> None:
     data, tunes = held_out_tunes(args)
     names = args.model or ["folk-lstm", "folk-gru"]
     head = " | ".join(f"run {lo}-{hi}" if hi < 10**9 else f"run {lo}+" for lo, hi in RUNS)
-    lines = [f"Teacher-forced on {len(tunes)} test tunes of `{args.data}` (`python benchmarks/copying.py`). "
+    command = " ".join(["python benchmarks/copying.py", *(f"--model {n}" for n in args.model or []),
+                        *([f"--tunes {args.tunes}"] if args.tunes != parser.get_default("tunes") else [])])
+    lines = [f"Teacher-forced on {len(tunes)} test tunes of `{args.data}` (`{command}`). "
              "Per distance k (bars) and run (tokens copied in a row just before the pitch): the share of "
              "real pitches that copy again / the model's mean probability on the copy (pitches).", "",
              f"| model | k | {head} |", "|---|---:|" + "---:|" * len(RUNS)]
