@@ -168,6 +168,28 @@ def test_repeated_segments_aligned_on_bars():
     assert math.isnan(mu.repeated_segments(tune(a, meter=None)))
 
 
+def _bars(*bars: list[int], pickup: int | None = None, meter=(4, 4)) -> Notes:
+    """A tune of 4/4 bars of four quarter notes each (pitches per bar), after an optional one-beat pickup."""
+    pitch = ([pickup] if pickup is not None else []) + [p for bar in bars for p in bar]
+    start = 3 if pickup is not None else 0
+    return tune(pitch, onset=list(range(start, start + len(pitch))), meter=meter)
+
+
+def test_passage_loop_counts_one_passage_played_again_and_again():
+    a, b, c, d = [62, 64, 66, 67], [69, 67, 66, 64], [62, 66, 69, 74], [74, 72, 71, 69]
+    assert mu.passage_loop(_bars(a, b, c, d)) == 1                 # nothing comes straight back
+    assert mu.passage_loop(_bars(a, a, b, c)) == 2                 # one bar twice
+    assert mu.passage_loop(_bars(a, b, a, b, a, b, c)) == 3        # a two-bar phrase three times in a row
+    assert mu.passage_loop(_bars(*[a, b, c, d] * 7)) == 7          # stuck: a four-bar phrase seven times
+    assert mu.passage_loop(_bars(a, b, c, a, b, c, d)) == 2        # a three-bar phrase twice
+    assert mu.passage_loop(_bars(a, b, c, a, b, c, d), longest=2) == 1   # ... longer than two bars
+    assert mu.passage_loop(_bars(a, b, a, b, c, pickup=57)) == 2   # the pickup is left out, the bars still line up
+    assert mu.passage_loop(_bars(a, b, c, [62, 62, 62, 62], [62, 62, 62, 62])) == 2
+    rests = tune([62, 64], onset=[0, 20], duration=[1, 1])         # bars 1-4 hold no onset: not a loop
+    assert mu.passage_loop(rests) == 1
+    assert math.isnan(mu.passage_loop(tune(a, meter=None))) and math.isnan(mu.passage_loop(EMPTY))
+
+
 # -- everything at once ------------------------------------------------------------------------
 def test_measure_batch_equals_measure_one_by_one():
     pieces = [NINE, D_TUNE, tune([62, 66, 69, 74, 69, 66, 64, 62] * 5), EMPTY]
@@ -216,4 +238,6 @@ def test_a_tune_played_twice_repeats_its_chunks_and_bars(events):
         assert mu.repeated_chunks(notes) >= (n - 7) / (2 * n - 7)  # every chunk of the second playing
     segments = mu.repeated_segments(notes)
     assert segments >= 0.5 - 1e-9 or (first_len / bar) % 4 != 0 or math.isnan(segments)
+    if first_len / bar <= 4:  # a passage of at most four bars, played twice in a row
+        assert mu.passage_loop(notes) >= 2
     assert mu.in_signature(notes, parse_key("C")) == mu.in_signature(tune(pitch[:n]), "C")

@@ -65,6 +65,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("off_grid", "onsets off the sixteenth and triplet grids", True, 3),
     Metric("repeated_chunks", "8-note chunks (pitch + duration) seen earlier in the tune", True),
     Metric("repeated_segments", "4-bar segments seen earlier in the tune", True),
+    Metric("passage_loop", "most times a 1-4 bar passage comes in a row", False, 1),
     Metric("ends_on_tonic", "ends on the tonic", True, binary=True),
     Metric("pitch_range", "pitch range, semitones", False, 1),
     Metric("leap_over_octave", "tunes with a leap over an octave", True, binary=True),
@@ -283,11 +284,16 @@ def length_bars(notes: Notes) -> float:
 def _seen_before(rows: np.ndarray) -> np.ndarray:
     """(n,) bool: True where row i equals some row j < i."""
     rows = np.ascontiguousarray(rows)
-    seen: set[bytes] = set()
-    out = np.zeros(len(rows), bool)
-    for i, row in enumerate(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel().tolist()):
-        out[i] = row in seen
-        seen.add(row)
+    return _seen_before_items(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel().tolist())
+
+
+def _seen_before_items(items: Sequence) -> np.ndarray:
+    """(n,) bool: True where item i equals some item j < i (items hashable)."""
+    seen: set = set()
+    out = np.zeros(len(items), bool)
+    for i, item in enumerate(items):
+        out[i] = item in seen
+        seen.add(item)
     return out
 
 
@@ -303,8 +309,30 @@ def repeated_chunks(notes: Notes, size: int = 8) -> float:
     return float(_seen_before(np.hstack([pitch[idx], dur[idx]])).mean())
 
 
+def _bar_contents(notes: Notes) -> list[tuple] | None:
+    """Per bar from the first one that starts at or after the first note (a pickup is left out) to
+    the last one that begins before the tune ends: its notes (onset in the bar, pitch, duration);
+    None without notes or a time signature."""
+    if len(notes) == 0:
+        return None
+    lines = bar_lines(notes)
+    if lines is None or len(lines) < 2:
+        return None
+    f = int(np.searchsorted(lines, notes.onset.min() - EPS, "left"))
+    on, end = notes.onset, notes.end
+    out = []
+    for b in range(f, len(lines) - 1):
+        if lines[b] >= end - EPS:
+            break
+        sel = (on >= lines[b] - EPS) & (on < lines[b + 1] - EPS)
+        out.append((tuple(np.rint((on[sel] - lines[b]) * _TICKS).astype(np.int64).tolist()),
+                    tuple(notes.pitch[sel].tolist()),
+                    tuple(np.rint(notes.duration[sel] * _TICKS).astype(np.int64).tolist())))
+    return out
+
+
 def repeated_segments(notes: Notes, bars: int = 4) -> float:
-    """Share of the ``bars``-bar segments whose notes (onset within the segment, pitch, duration)
+    """Share of the ``bars``-bar segments whose notes (onset within the bar, pitch, duration)
     equal those of an earlier segment.
 
     Segments are aligned on the bar grid: bars ``f .. f + bars - 1``, ``f + bars ..`` where ``f`` is
@@ -312,32 +340,37 @@ def repeated_segments(notes: Notes, bars: int = 4) -> float:
     when its last bar has begun before the tune ends, and when it holds a note. NaN without notes,
     without a time signature, or without a segment.
     """
-    if len(notes) == 0:
+    contents = _bar_contents(notes)
+    if contents is None:
         return NAN
-    lines = bar_lines(notes)
-    if lines is None or len(lines) < 2:
-        return NAN
-    f = int(np.searchsorted(lines, notes.onset.min() - EPS, "left"))
-    end = notes.end
-    on = notes.onset
-    keys: list[tuple] = []
-    s = f
-    while s + bars < len(lines) and lines[s + bars - 1] < end - EPS:
-        lo, hi = lines[s], lines[s + bars]
-        sel = (on >= lo - EPS) & (on < hi - EPS)
-        if sel.any():
-            keys.append((tuple(np.rint((on[sel] - lo) * _TICKS).astype(np.int64).tolist()),
-                         tuple(notes.pitch[sel].tolist()),
-                         tuple(np.rint(notes.duration[sel] * _TICKS).astype(np.int64).tolist())))
-        s += bars
+    keys = [tuple(contents[s:s + bars]) for s in range(0, len(contents) - bars + 1, bars)
+            if any(b[1] for b in contents[s:s + bars])]
     if not keys:
         return NAN
-    seen: set = set()
-    hits = 0
-    for k in keys:
-        hits += k in seen
-        seen.add(k)
-    return hits / len(keys)
+    return float(_seen_before_items(keys).mean())
+
+
+def passage_loop(notes: Notes, longest: int = 4) -> float:
+    """The most times one passage of 1 to ``longest`` whole bars is played in a row (1: no passage
+    comes straight back; a part of four bars played twice by its repeat signs is 2). Passages start
+    on any bar line from the first full bar; a passage of bars without a note onset never counts.
+    NaN without notes, without a time signature, or without a full bar. A tune stuck in a loop, a
+    phrase again and again, scores high where the shares of repeated chunks and segments cannot
+    tell a loop from a form."""
+    bars = _bar_contents(notes)
+    if not bars:
+        return NAN
+    best = 1
+    for p in range(1, longest + 1):
+        for s in range(len(bars) - 2 * p + 1):
+            block = bars[s:s + p]
+            if not any(b[1] for b in block):
+                continue
+            k = 1
+            while bars[s + k * p:s + (k + 1) * p] == block:
+                k += 1
+            best = max(best, k)
+    return float(best)
 
 
 # -- everything ----------------------------------------------------------------------------------
@@ -372,6 +405,7 @@ def measure_batch(pieces: Sequence[Notes], keys: Sequence["Key | str"], *, windo
             "off_grid": off_grid_onsets(notes),
             "repeated_chunks": repeated_chunks(notes),
             "repeated_segments": repeated_segments(notes),
+            "passage_loop": passage_loop(notes),
             "ends_on_tonic": ends_on_tonic(notes, key),
             "pitch_range": pitch_range(notes),
             "leap_over_octave": NAN if math.isnan(leap) else _bool(leap > 12),

@@ -254,15 +254,19 @@ class Lookback(nn.Module):
             x = x + self.pos(pos.clamp(0, self.span))                           # span: past the memory
         return x
 
+    def copy_biases(self, h: torch.Tensor, runs: torch.Tensor) -> torch.Tensor:
+        """(B, T, K) the copy head's bias for each distance, before it is put on the token that distance names."""
+        offsets = torch.arange(len(self.bars), device=runs.device) * RUN_CLASSES
+        run = self.copy_run(self.copy_bucket[runs.clamp(max=len(RUN_BUCKETS) - 1)] + offsets)[..., 0]
+        return self.copy_state(h) + COPY_SCALE * run
+
     def copy_bias(self, h: torch.Tensor, look: torch.Tensor, runs: torch.Tensor) -> torch.Tensor:
         """(B, T, V) what the copy head adds to the logits: for each distance k, a bias read from the
         last layer's output ``h`` (B, T, hidden) and the class of the run, on the token the lookback
         of distance k names (nothing where it names none); where several distances name one token,
         the largest of their biases (a sum would grow without bound in a loop, where every distance
         names the same token with a long run)."""
-        offsets = torch.arange(len(self.bars), device=look.device) * RUN_CLASSES
-        run = self.copy_run(self.copy_bucket[runs.clamp(max=len(RUN_BUCKETS) - 1)] + offsets)[..., 0]
-        b = self.copy_state(h) + COPY_SCALE * run
+        b = self.copy_biases(h, runs)
         bias = h.new_zeros((*look.shape[:2], self.vocab_size + 1))
         return bias.scatter_reduce_(-1, look, b, reduce="amax", include_self=False)[..., :self.vocab_size]
 
