@@ -206,3 +206,25 @@ def test_copy_weight_table_equals_its_results_file():
         fmt = "{:.1f}" if metric[label] in ("pitch_range", "pitch_classes") else "{:.2f}"
         assert cells == [fmt.format(t["summary"][metric[label]]["mean"]) for t in (*sets, ref)], label
     assert len(table) == 2 + len(metric)
+
+
+def test_target_table_equals_its_three_results_files():
+    sets = {}
+    for folder, names in (("musicality", ("folk-lstm", "folk-gru")),
+                          ("tonic-copy", ("runs-folk-lstm-tonic-copy", "runs-folk-gru-tonic-copy")),
+                          ("copy-weight", ("folk-lstm-w1", "folk-gru-w1"))):
+        report = json.loads((RESULTS / folder / "evaluate.json").read_text())
+        for cell, name in zip(("lstm", "gru"), names):
+            sets.setdefault(cell, []).append(next(s for s in report["sets"] if s["name"] == name)["summary"])
+    metric = {"whole-piece key, same signature": ("key_signature", 2), "same tonic and mode": ("key_exact", 2),
+              "notes inside the signature": ("in_signature", 3), "bars filled exactly": ("bars_filled", 2),
+              "8-note chunks seen earlier": ("repeated_chunks", 2), "ends on the tonic": ("ends_on_tonic", 2),
+              "leaps over an octave": ("leap_over_octave", 2), "pitch range within 6 of 14.6": ("pitch_range", 1)}
+    (table,) = _tables(README_TEXT(), "target | folk-lstm, 48 / 96 / 288 tunes")
+    assert len(table) == 2 + len(metric)
+    for row in table[2:]:
+        label, *cells = [c.strip() for c in row.strip("|").split("|")]
+        name, digits = next(v for k, v in metric.items() if label.startswith(k))
+        for cell, text in zip(("lstm", "gru"), cells):
+            quoted = text.split(",")[0].split(" / ")
+            assert quoted == [f"{s[name]['mean']:.{digits}f}" for s in sets[cell]], (label, cell)
