@@ -35,7 +35,9 @@
 #                  the minGRU and the minLSTM trained the same way for 1,300 steps (configs/folk-{mingru,minlstm}-
 #                  long-keyloss-equal.yaml): configs/retention-mincells-equal.yaml -> retention-mincells-equal/, and
 #                  their seed 1: configs/retention-mincells-equal-seeds.yaml -> retention-mincells-equal-seeds/,
-#                  benchmarks/retention_seeds.py on both -> retention-mincells-equal-seeds.{md,png}
+#                  benchmarks/retention_seeds.py on both -> retention-mincells-equal-seeds.{md,png}; the two
+#                  for the full 2,600 steps (configs/folk-{mingru,minlstm}-long-keyloss-equal-full.yaml):
+#                  configs/retention-mincells-full.yaml -> retention-mincells-full/
 #   probe          musicgate experiment probe (3 seeds)     -> probe/report.md, results.json, probe.png
 #   probe, why     python benchmarks/probe_why.py           -> probe/why.md, why.json
 #   memory tasks   musicgate bench memory --preset bai      -> memory-bai.{json,md,png},
@@ -66,7 +68,8 @@
 # threads; + ~27 min to train each from scratch and ~17 min each second cycle, measured two at once) and ~4
 # min for the three cells trained the same way (+ ~37 min each to train the GRU and the RNN, two at once) and ~6 min
 # for their seeds 1 and 2 (+ ~20-26 min each to train the six, two at once on a quiet CPU), ~8 min for the minGRU
-# and the minLSTM, two runs each (+ ~24-28 min each to train the four, two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
+# and the minLSTM, two runs each (+ ~24-28 min each to train the four, two at once) and ~5 min for the two
+# for the full steps (+ ~70 min each, two at once); probe (5 cell/init rows x T=10,30,100,300,1000 x 3 seeds) ~14 min; probe_why
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
@@ -295,6 +298,9 @@ if want retention-scratch; then
     retention_study configs/retention-mincells-equal.yaml "$TMP/retme" "$OUT/retention-mincells-equal" \
         mingru-long-keyloss-equal minlstm-long-keyloss-equal
     seed_study retention-mincells-equal "1" mingru minlstm              # and their seed 1, pooled with seed 0
+    # and the two for the full 2,600 steps of the three (configs/folk-{mingru,minlstm}-long-keyloss-equal-full.yaml)
+    retention_study configs/retention-mincells-full.yaml "$TMP/retmf" "$OUT/retention-mincells-full" \
+        mingru-long-keyloss-equal-full minlstm-long-keyloss-equal-full
     # seeds 1 and 2 of the three (the same configs, --set train.seed=N), pooled with seed 0 over the training runs
     seed_study retention-cells-equal "1 2" rnn lstm gru
 fi

@@ -138,7 +138,8 @@ def test_long_retention_tables_equal_their_reports():
                            ("retention-self", 6), ("retention-sets", 5), ("retention-drift", 2),
                            ("retention-scratch", 5), ("retention-scratch800", 3), ("retention-keyloss", 4),
                            ("retention-keyloss1", 2), ("retention-lstm-keyloss", 4),
-                           ("retention-cells-equal", 3), ("retention-mincells-equal", 2)):
+                           ("retention-cells-equal", 3), ("retention-mincells-equal", 2),
+                           ("retention-mincells-full", 2)):
         report = (RESULTS / folder / "report.md").read_text()
         expected += _tables(report[report.index("### Windows of 32 notes"):], header)[:1]
         assert len(expected[-1]) == models + 3, folder  # header, rule, the models, the ceiling
