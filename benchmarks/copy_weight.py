@@ -105,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{model} at copy weight {w:g} from a run of {run}: {len(args.seeds) * len(KEYS) * args.num} tunes "
                   f"in {folder}", file=sys.stderr)
     ev = evaluate(sets, reference="folk")
-    command = "python benchmarks/copy_weight.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    written = write_report(ev, args.out, command=command.strip())
-    written["loops"] = atomic_write_text(Path(args.out) / "loops.md", loops_table(ev, command.strip()))
+    given = shlex.join(argv if argv is not None else sys.argv[1:])
+    command = f"python benchmarks/copy_weight.py {given}".strip()
+    written = write_report(ev, args.out, command=command)
+    written["loops"] = atomic_write_text(Path(args.out) / "loops.md", loops_table(ev, command))
     print(f"wrote {', '.join(p.name for p in written.values())} in {args.out}")
     return 0
 
