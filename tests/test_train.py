@@ -351,6 +351,32 @@ def test_a_run_can_start_from_a_trained_model(dataset, tmp_path):
         config_from_dict({"model": {"cell": "lstm", "init": "forget1", "start_from": "folk-lstm"}})
 
 
+def test_train_only_moves_the_named_weights_and_nothing_else(dataset, tmp_path):
+    """train.only trains the weights whose names start with a prefix (the copy head of a trained model)
+    and leaves every other weight exactly as it started; a resumed run keeps them frozen; a prefix
+    that names no weight, or an empty one, is one ConfigError naming the weights there are."""
+    import dataclasses
+
+    from musicgate.train.config import config_from_dict
+
+    cfg = tiny_config(dataset)
+    train(cfg, run_dir=tmp_path / "first", quiet=True)
+    first = load_checkpoint(tmp_path / "first" / "last.pt").model_state
+    tuned = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, start_from=str(tmp_path / "first" / "last.pt")),
+                                train=dataclasses.replace(cfg.train, steps=4, only=["head."], checkpoint_every=2))
+    train(tuned, run_dir=tmp_path / "tuned", quiet=True)
+    after = load_checkpoint(tmp_path / "tuned" / "last.pt").model_state
+    moved = {name for name in first if not torch.equal(first[name], after[name])}
+    assert moved == {"head.weight", "head.bias"}
+    resumed = _Trainer(tuned, tmp_path / "tuned", *_single_process(), resume=True, quiet=True)
+    assert {n for n, p in resumed.model.named_parameters() if p.requires_grad} == {"head.weight", "head.bias"}
+    with pytest.raises(ConfigError, match=r"train.only 'look.copy' names none of this model's weights; they start with .*head.weight"):
+        _Trainer(dataclasses.replace(tuned, train=dataclasses.replace(tuned.train, only=["look.copy"])),
+                 tmp_path / "other", *_single_process(), resume=False, quiet=True)
+    with pytest.raises(ConfigError, match="weight-name prefixes"):
+        config_from_dict({"train": {"only": [""]}})
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_padded_tunes_need_no_packing(cell):
     """Whole tunes are padded at the end and start from zeros: the loss at the real tokens is the

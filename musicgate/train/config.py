@@ -199,6 +199,9 @@ class TrainConfig:
         so their logits are free to say the key) and trains the state to keep tonic and mode, not
         only the signature, through thousands of notes (default 0: off). The logged and validation
         losses stay the plain likelihood.
+    only : train only the weights whose names start with one of these (``look.copy``: the copy
+        head of a model started from trained weights); the rest stay as they are (default: all).
+        ``musicgate train`` lists the names when one matches nothing.
     """
 
     steps: int = setting(10_000, ge=1)
@@ -228,9 +231,13 @@ class TrainConfig:
     self_feed: float = setting(0.0, ge=0, lt=1)
     drift_noise: float = setting(0.0, ge=0, le=1)
     key_loss: float = setting(0.0, ge=0)
+    only: list[str] = setting(factory=list)
 
     def __post_init__(self) -> None:
         check_fields(self, "train")
+        if any(not isinstance(name, str) or not name.strip() for name in self.only):
+            raise ConfigError(f"train.only must be a list of weight-name prefixes (e.g. [look.copy]), "
+                              f"got {self.only!r}")
 
 
 @dataclass

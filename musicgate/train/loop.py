@@ -257,10 +257,26 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def freeze_except(model: torch.nn.Module, only: list[str]) -> None:
+    """Train only the weights whose names start with one of ``only`` (empty: all); a prefix that
+    names no weight is a ConfigError listing the weights' top-level groups."""
+    if not only:
+        return
+    names = [name for name, _ in model.named_parameters()]
+    for prefix in only:
+        if not any(name.startswith(prefix) for name in names):
+            groups = sorted({".".join(name.split(".")[:2]) for name in names})
+            raise ConfigError(f"train.only {prefix!r} names none of this model's weights; they start with "
+                              f"{', '.join(groups)}")
+    for name, p in model.named_parameters():
+        p.requires_grad_(any(name.startswith(prefix) for prefix in only))
+
+
 def _make_optimizer(model: torch.nn.Module, tc) -> torch.optim.Optimizer:
     cls = torch.optim.AdamW if tc.optimizer == "adamw" else torch.optim.Adam
     kwargs = {"weight_decay": tc.weight_decay} if tc.optimizer == "adamw" or tc.weight_decay else {}
-    return cls(model.parameters(), lr=tc.lr, betas=(tc.beta1, tc.beta2), **kwargs)
+    params = [p for p in model.parameters() if p.requires_grad]
+    return cls(params, lr=tc.lr, betas=(tc.beta1, tc.beta2), **kwargs)
 
 
 def _make_scheduler(opt: torch.optim.Optimizer, tc):
@@ -374,6 +390,7 @@ class _Trainer:
         if ckpt is not None:
             check_resumable(ckpt, model_args=model.model_args, tokenizer=tok, fingerprint=self.data.fingerprint)
             model.load_state_dict(ckpt.model_state)
+        freeze_except(model, tc.only)
         self.model = model.to(device)
         self.opt = _make_optimizer(self.model, tc)
         self.sched = _make_scheduler(self.opt, tc)
