@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import shlex
 import shutil
 import sys
@@ -31,11 +32,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicgate.analysis.musicality import METRIC_NAMES
 from musicgate.experiments.evaluate import evaluate, write_report
 from musicgate.files import atomic_write_text
 from musicgate.generation.api import generate_run, write_outputs
 from musicgate.nn.lookback import Lookback
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loops import loops_table  # noqa: E402
 
 KEYS = ("D major", "G major", "A minor", "E minor", "A dorian", "D mixolydian")
 """The keys of ``scripts/musicality.sh``."""
@@ -56,20 +59,6 @@ def copy_weight(weight: float, *, from_run: int = 0):
         yield
     finally:
         Lookback.copy_biases = original
-
-
-def loops_table(ev, command: str) -> str:
-    """Markdown: per set, how many times one 1-4 bar passage comes in a row (mean, the share of tunes
-    where it comes 4 or more times, the most), the real tunes first."""
-    col = METRIC_NAMES.index("passage_loop")
-    lines = [f"Loops of one passage (`{command}`): per tune, the most times a passage of 1-4 whole bars is "
-             "played in a row (as played: repeat signs unrolled).", "",
-             "| set | tunes | mean | tunes with a passage 4+ times in a row | most |", "|---|---:|---:|---:|---:|"]
-    for s in [ev.reference, *ev.sets]:
-        v = s.values[:, col]
-        v = v[~np.isnan(v)]
-        lines.append(f"| {s.name} | {len(v)} | {v.mean():.2f} | {np.mean(v >= 4):.3f} | {v.max():.0f} |")
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     given = shlex.join(argv if argv is not None else sys.argv[1:])
     command = f"python benchmarks/copy_weight.py {given}".strip()
     written = write_report(ev, args.out, command=command)
-    written["loops"] = atomic_write_text(Path(args.out) / "loops.md", loops_table(ev, command))
+    report = json.loads(Path(written["json"]).read_text())
+    written["loops"] = atomic_write_text(Path(args.out) / "loops.md", loops_table(report, command))
     print(f"wrote {', '.join(p.name for p in written.values())} in {args.out}")
     return 0
 
