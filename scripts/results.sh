@@ -47,6 +47,8 @@
 #   speech         python benchmarks/speech_accuracy.py     -> speech-accuracy.md
 #   musicality     scripts/musicality.sh                    -> musicality/
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
+#                  scripts/copy_calibration.sh              -> copy-calibrated/ (phase 7's copy head trained on clean
+#                                                              or self-fed inputs; needs runs/folk-{lstm,gru}-tonic-copy)
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
 #   bash scripts/results.sh            # everything: about 9 h on this 2-core CPU, shared
@@ -73,7 +75,7 @@
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
-# speech ~22 min; musicality ~2 min and the copy weight ~5 min.
+# speech ~22 min; musicality ~2 min, the copy weight ~5 min and the copy calibration ~10 min (with its training).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -374,10 +376,11 @@ fi
 if want musicality; then
     stamp musicality
     if (( QUICK )); then
-        echo "musicality: no quick mode (scripts/musicality.sh and copy_weight.py take about 7 minutes); skipped" >&2
+        echo "musicality: no quick mode (scripts/musicality.sh, copy_weight.py and copy_calibration.sh take about 17 minutes); skipped" >&2
     else
         MG="$MG" OUT="$OUT/musicality" bash scripts/musicality.sh
         "$PY" benchmarks/copy_weight.py -o "$OUT/copy-weight"
+        MG="$MG" PY="$PY" OUT="$OUT/copy-calibrated" bash scripts/copy_calibration.sh
     fi
 fi
 

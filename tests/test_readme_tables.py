@@ -209,11 +209,55 @@ def test_copy_weight_table_equals_its_results_file():
     assert len(table) == 2 + len(metric)
 
 
+def test_copy_calibration_table_equals_its_results_file():
+    report = json.loads((RESULTS / "copy-calibrated" / "evaluate.json").read_text())
+    (table,) = _tables(README_TEXT(), "288 tunes | LSTM phase 7")
+    names = {s["name"]: s for s in report["sets"]}
+    columns = {"LSTM phase 7": "folk-lstm-tonic-copy", "LSTM clean": "folk-lstm-copy-calibrate",
+               "LSTM phase 8": "folk-lstm-tonic-copy-self", "GRU phase 7": "folk-gru-tonic-copy",
+               "GRU clean": "folk-gru-copy-calibrate", "GRU phase 8": "folk-gru-tonic-copy-self"}
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header == ["288 tunes", *columns, "real tunes"]
+    sets = [names[columns[h]] for h in header[1:-1]]
+    assert all(s["tunes"] == 288 for s in sets)
+    metric = {"8-note chunks seen earlier": "repeated_chunks", "4-bar segments seen earlier": "repeated_segments",
+              "most times a 1-4 bar passage comes in a row": "passage_loop",
+              "whole-piece tonic and mode": "key_exact", "32-note windows in the key": "window_key",
+              "whole-piece signature": "key_signature", "notes inside the signature": "in_signature",
+              "ends on the tonic": "ends_on_tonic", "pitch range, semitones": "pitch_range"}
+    digits = {"in_signature": 3, "pitch_range": 1}
+    for row in table[2:]:
+        label, *cells = [c.strip() for c in row.strip("|").split("|")]
+        d = digits.get(metric[label], 2)
+        assert cells == [f"{t['summary'][metric[label]]['mean']:.{d}f}" for t in (*sets, report["reference"])], label
+    assert len(table) == 2 + len(metric)
+
+
+def test_phase_8_table_equals_its_results_file():
+    report = json.loads((RESULTS / "tonic-copy-self" / "evaluate.json").read_text())
+    sets = {s["name"]: s["summary"] for s in report["sets"]}
+    (table,) = _tables(README_TEXT(), "96 tunes | RNN 7 -> 8")
+    metric = {"ends on the tonic": "ends_on_tonic", "whole-piece tonic and mode": "key_exact",
+              "32-note windows in the key": "window_key", "whole-piece signature": "key_signature",
+              "notes inside the signature": "in_signature", "8-note chunks seen earlier": "repeated_chunks",
+              "4-bar segments seen earlier": "repeated_segments",
+              "most times a 1-4 bar passage comes in a row": "passage_loop"}
+    assert len(table) == 2 + len(metric)
+    for row in table[2:]:
+        label, *cells = [c.strip() for c in row.strip("|").split("|")]
+        m = metric[label]
+        d = 3 if m == "in_signature" else 2
+        quoted = [f"{sets[f'runs-folk-{c}-tonic-copy'][m]['mean']:.{d}f} -> "
+                  f"{sets[f'runs-folk-{c}-tonic-copy-self'][m]['mean']:.{d}f}" for c in ("rnn", "lstm", "gru")]
+        assert cells == [*quoted, f"{report['reference']['summary'][m]['mean']:.{d}f}"], label
+        assert all(s_["tunes"] == 96 for s_ in report["sets"])
+
+
 def test_target_table_equals_its_three_results_files():
     sets = {}
     for folder, names in (("musicality", ("folk-lstm", "folk-gru")),
-                          ("tonic-copy", ("runs-folk-lstm-tonic-copy", "runs-folk-gru-tonic-copy")),
-                          ("copy-weight", ("folk-lstm-w1", "folk-gru-w1"))):
+                          ("tonic-copy-self", ("runs-folk-lstm-tonic-copy-self", "runs-folk-gru-tonic-copy-self")),
+                          ("copy-calibrated", ("folk-lstm-tonic-copy-self", "folk-gru-tonic-copy-self"))):
         report = json.loads((RESULTS / folder / "evaluate.json").read_text())
         for cell, name in zip(("lstm", "gru"), names):
             sets.setdefault(cell, []).append(next(s for s in report["sets"] if s["name"] == name)["summary"])
