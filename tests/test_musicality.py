@@ -241,3 +241,38 @@ def test_a_tune_played_twice_repeats_its_chunks_and_bars(events):
     if first_len / bar <= 4:  # a passage of at most four bars, played twice in a row
         assert mu.passage_loop(notes) >= 2
     assert mu.in_signature(notes, parse_key("C")) == mu.in_signature(tune(pitch[:n]), "C")
+
+
+@pytest.mark.parametrize("name", ["lstm", "runs-folk-lstm-tonic-copy-calibrate-with-a-long-name"])
+def test_the_report_picture_leaves_room_for_every_set_name(name, tmp_path, monkeypatch):
+    """The set names left of the panels are inside the picture, however long (none cut at its left edge)."""
+    import musicgate.viz.musicality as vm
+
+    kept = {}
+    monkeypatch.setattr(vm, "save_figure", lambda fig, path: kept.setdefault("fig", fig) and path)
+    k = len(mu.METRICS)
+    summary = vm.SetSummary(name, 288, np.full(k, 0.5), np.full(k, 0.4), np.full(k, 0.6))
+    vm.plot_musicality([summary, vm.SetSummary("gru", 48, np.full(k, 0.5), np.full(k, 0.4), np.full(k, 0.6))],
+                       tmp_path / "e.png")
+    fig = kept["fig"]
+    renderer = fig.canvas.get_renderer()
+    labels = [t for ax in fig.axes for t in ax.get_yticklabels() if t.get_text()]
+    assert any(name in t.get_text() for t in labels)
+    assert min(t.get_window_extent(renderer).x0 for t in labels) >= 0
+    left = fig.subplotpars.left
+    assert left == 0.1 if name == "lstm" else 0.1 < left < 0.45   # short names keep the usual margin
+
+
+def test_the_report_picture_title_fits_however_many_sets(tmp_path, monkeypatch):
+    import musicgate.viz.musicality as vm
+
+    kept = {}
+    monkeypatch.setattr(vm, "save_figure", lambda fig, path: kept.setdefault("fig", fig) and path)
+    k = len(mu.METRICS)
+    sets = [vm.SetSummary(f"folk-lstm-w1.{i}-run8", 288, np.full(k, 0.5), np.full(k, 0.4), np.full(k, 0.6))
+            for i in range(12)]
+    vm.plot_musicality(sets, tmp_path / "e.png")
+    fig = kept["fig"]
+    title = fig._suptitle
+    assert title.get_text().startswith("Musicality: folk-lstm-w1.0-run8, ") and title.get_text().endswith(", ...")
+    assert title.get_window_extent(fig.canvas.get_renderer()).x1 <= fig.get_figwidth() * fig.dpi

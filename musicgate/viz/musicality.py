@@ -102,6 +102,9 @@ def plot_musicality(sets: Sequence[SetSummary], path: "str | os.PathLike", *,
     for j in range(n, rows * columns):
         axes[j // columns][j % columns].set_visible(False)
     names = ", ".join(s.name for s in sets)
+    room = int(fig.get_figwidth() * 72 / (11 * 0.62)) - len("Musicality: ")   # characters of 11-point text
+    if len(names) > room:
+        names = names[:room - 1].rsplit(", ", 1)[0] + ", ..."
     fig.suptitle(title or f"Musicality: {names}", fontsize=11, x=0.01, y=1 - 0.08 / fig.get_figheight(),
                  ha="left", va="top")
     note = "dots: means over tunes; bars: bootstrap 95% intervals"
@@ -109,6 +112,13 @@ def plot_musicality(sets: Sequence[SetSummary], path: "str | os.PathLike", *,
         note += (f"; dashed line: mean of the {reference.tunes} real tunes; light band: the middle 80% "
                  "of the real tunes")
     fig.text(0.01, 1 - 0.34 / fig.get_figheight(), note, fontsize=8, color="#555555", va="top")
-    fig.subplots_adjust(left=0.1, right=0.985, top=1 - 0.85 / fig.get_figheight(), bottom=0.3 / fig.get_figheight(),
-                        hspace=0.62 / (0.24 * n_rows + 0.1), wspace=0.1)
+    fig.subplots_adjust(left=_left_margin(fig, axes[0][0]), right=0.985, top=1 - 0.85 / fig.get_figheight(),
+                        bottom=0.3 / fig.get_figheight(), hspace=0.62 / (0.24 * n_rows + 0.1), wspace=0.1)
     return save_figure(fig, path)
+
+
+def _left_margin(fig, ax) -> float:
+    """The share of the figure's width left of the panels: room for the widest set name (at least 0.1)."""
+    renderer = fig.canvas.get_renderer()
+    widest = max((t.get_window_extent(renderer).width for t in ax.get_yticklabels()), default=0.0)
+    return min(max(0.1, (widest + 12 + 4) / (fig.get_figwidth() * fig.dpi)), 0.45)  # label, tick pad, a margin
