@@ -5,6 +5,7 @@
 #   bash scripts/musicality.sh            # about 2 minutes on a 2-core CPU
 #   ARGS="--temperature 1.0" OUT=benchmarks/results/musicality-t1 bash scripts/musicality.sh   # other settings
 #   MODELS="runs/folk-gru folk-gru" NUM=16 SEED=2 OUT=... bash scripts/musicality.sh   # other models, more tunes
+#   NUM=16 SEEDS="1 2 3" OUT=... bash scripts/musicality.sh   # 288 tunes per model, three seeds in one set
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MG=${MG:-.venv/bin/musicgate}
@@ -12,15 +13,17 @@ OUT=${OUT:-benchmarks/results/musicality}
 GEN=${GEN:-generated/musicality}
 read -r -a MODELS <<< "${MODELS:-folk-rnn folk-lstm folk-gru}"
 NUM=${NUM:-8}
-SEED=${SEED:-1}
+read -r -a SEEDS <<< "${SEEDS:-${SEED:-1}}"   # several seeds: one set per model holds all their tunes
 read -r -a ARGS <<< "${ARGS:-}"   # extra generate options, the same for every model   # the tunes (not committed); the report goes to $OUT
 rm -rf "$GEN"
 "$MG" -q data prepare folk
 sets=()
 for model in "${MODELS[@]}"; do
     set_dir="$GEN/${model//\//-}"   # runs/folk-gru -> runs-folk-gru
-    for key in "D major" "G major" "A minor" "E minor" "A dorian" "D mixolydian"; do
-        "$MG" -q generate --model "$model" --key "$key" --num "$NUM" --seed "$SEED" -o "$set_dir" "${ARGS[@]}" >/dev/null
+    for seed in "${SEEDS[@]}"; do
+        for key in "D major" "G major" "A minor" "E minor" "A dorian" "D mixolydian"; do
+            "$MG" -q generate --model "$model" --key "$key" --num "$NUM" --seed "$seed" -o "$set_dir" "${ARGS[@]}" >/dev/null
+        done
     done
     sets+=("$set_dir")
 done

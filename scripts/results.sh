@@ -49,6 +49,8 @@
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
 #                  scripts/copy_calibration.sh              -> copy-calibrated/ (phase 7's copy head trained on clean
 #                                                              or self-fed inputs; needs runs/folk-{lstm,gru}-tonic-copy)
+#                  phase 8 with the cadence counted 32 times (configs/folk-{lstm,gru}-tonic-copy-cadence32.yaml,
+#                  trained if absent), 288 tunes each beside phase 8 -> cadence32-frame/ (and endings.md)
 # Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
 #
 #   bash scripts/results.sh            # everything: about 9 h on this 2-core CPU, shared
@@ -75,7 +77,7 @@
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
-# speech ~22 min; musicality ~2 min, the copy weight ~5 min and the copy calibration ~10 min (with its training).
+# speech ~22 min; musicality ~2 min, the copy weight ~5 min and the copy calibration ~10 min (with its training) and the cadence in the frame ~8 min (+ ~15 min to train the two, two at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -381,6 +383,14 @@ if want musicality; then
         MG="$MG" OUT="$OUT/musicality" bash scripts/musicality.sh
         "$PY" benchmarks/copy_weight.py -o "$OUT/copy-weight"
         MG="$MG" PY="$PY" OUT="$OUT/copy-calibrated" bash scripts/copy_calibration.sh
+        for cell in lstm gru; do   # phase 8 with the cadence counted 32 times (needs runs/folk-CELL-tonic-copy-self)
+            train_run "runs/folk-$cell-tonic-copy-cadence32" "configs/folk-$cell-tonic-copy-cadence32.yaml"
+        done
+        cad=(runs/folk-lstm-tonic-copy-self runs/folk-lstm-tonic-copy-cadence32 runs/folk-gru-tonic-copy-self
+             runs/folk-gru-tonic-copy-cadence32)
+        MG="$MG" MODELS="${cad[*]}" NUM=16 SEEDS="1 2 3" OUT="$OUT/cadence32-frame" GEN=generated/cadence32-frame \
+            bash scripts/musicality.sh
+        "$PY" benchmarks/endings.py "${cad[@]/#/--model=}" --tunes 300 -o "$OUT/cadence32-frame/endings.md"
     fi
 fi
 

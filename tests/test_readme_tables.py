@@ -253,6 +253,26 @@ def test_phase_8_table_equals_its_results_file():
         assert all(s_["tunes"] == 96 for s_ in report["sets"])
 
 
+def test_cadence_in_the_frame_table_equals_its_results_file():
+    report = json.loads((RESULTS / "cadence32-frame" / "evaluate.json").read_text())
+    sets = {s["name"]: s for s in report["sets"]}
+    (table,) = _tables(README_TEXT(), "288 tunes | LSTM phase 8 | LSTM cadence x32")
+    columns = ["runs-folk-lstm-tonic-copy-self", "runs-folk-lstm-tonic-copy-cadence32",
+               "runs-folk-gru-tonic-copy-self", "runs-folk-gru-tonic-copy-cadence32"]
+    assert all(sets[c]["tunes"] == 288 for c in columns)
+    metric = {"ends on the tonic": "ends_on_tonic", "whole-piece tonic and mode": "key_exact",
+              "32-note windows in the key": "window_key", "whole-piece signature": "key_signature",
+              "notes inside the signature": "in_signature", "8-note chunks seen earlier": "repeated_chunks",
+              "4-bar segments seen earlier": "repeated_segments",
+              "most times a 1-4 bar passage comes in a row": "passage_loop"}
+    assert len(table) == 2 + len(metric)
+    for row in table[2:]:
+        label, *cells = [c.strip() for c in row.strip("|").split("|")]
+        m = metric[label]
+        d = 3 if m == "in_signature" else 2
+        assert cells == [f"{t['summary'][m]['mean']:.{d}f}" for t in (*(sets[c] for c in columns), report["reference"])], label
+
+
 def test_target_table_equals_its_three_results_files():
     sets = {}
     for folder, names in (("musicality", ("folk-lstm", "folk-gru")),
