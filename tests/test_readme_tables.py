@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -233,10 +235,13 @@ def test_copy_calibration_table_equals_its_results_file():
     assert len(table) == 2 + len(metric)
 
 
-def test_phase_8_table_equals_its_results_file():
-    report = json.loads((RESULTS / "tonic-copy-self" / "evaluate.json").read_text())
+@pytest.mark.parametrize("folder, before, after, header", [
+    ("tonic-copy-self", "tonic-copy", "tonic-copy-self", "96 tunes | RNN 7 -> 8"),
+    ("tonic-copy-cadence32", "tonic-copy-self", "tonic-copy-cadence32", "96 tunes | RNN 8 -> 9")])
+def test_phase_tables_equal_their_results_files(folder, before, after, header):
+    report = json.loads((RESULTS / folder / "evaluate.json").read_text())
     sets = {s["name"]: s["summary"] for s in report["sets"]}
-    (table,) = _tables(README_TEXT(), "96 tunes | RNN 7 -> 8")
+    (table,) = _tables(README_TEXT(), header)
     metric = {"ends on the tonic": "ends_on_tonic", "whole-piece tonic and mode": "key_exact",
               "32-note windows in the key": "window_key", "whole-piece signature": "key_signature",
               "notes inside the signature": "in_signature", "8-note chunks seen earlier": "repeated_chunks",
@@ -247,8 +252,8 @@ def test_phase_8_table_equals_its_results_file():
         label, *cells = [c.strip() for c in row.strip("|").split("|")]
         m = metric[label]
         d = 3 if m == "in_signature" else 2
-        quoted = [f"{sets[f'runs-folk-{c}-tonic-copy'][m]['mean']:.{d}f} -> "
-                  f"{sets[f'runs-folk-{c}-tonic-copy-self'][m]['mean']:.{d}f}" for c in ("rnn", "lstm", "gru")]
+        quoted = [f"{sets[f'runs-folk-{c}-{before}'][m]['mean']:.{d}f} -> "
+                  f"{sets[f'runs-folk-{c}-{after}'][m]['mean']:.{d}f}" for c in ("rnn", "lstm", "gru")]
         assert cells == [*quoted, f"{report['reference']['summary'][m]['mean']:.{d}f}"], label
         assert all(s_["tunes"] == 96 for s_ in report["sets"])
 
@@ -276,8 +281,8 @@ def test_cadence_in_the_frame_table_equals_its_results_file():
 def test_target_table_equals_its_three_results_files():
     sets = {}
     for folder, names in (("musicality", ("folk-lstm", "folk-gru")),
-                          ("tonic-copy-self", ("runs-folk-lstm-tonic-copy-self", "runs-folk-gru-tonic-copy-self")),
-                          ("copy-calibrated", ("folk-lstm-tonic-copy-self", "folk-gru-tonic-copy-self"))):
+                          ("tonic-copy-cadence32", ("runs-folk-lstm-tonic-copy-cadence32", "runs-folk-gru-tonic-copy-cadence32")),
+                          ("cadence32-frame", ("runs-folk-lstm-tonic-copy-cadence32", "runs-folk-gru-tonic-copy-cadence32"))):
         report = json.loads((RESULTS / folder / "evaluate.json").read_text())
         for cell, name in zip(("lstm", "gru"), names):
             sets.setdefault(cell, []).append(next(s for s in report["sets"] if s["name"] == name)["summary"])
