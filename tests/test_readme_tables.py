@@ -191,6 +191,28 @@ def test_retention_seed_tables_equal_their_results_files():
     assert _tables(README_TEXT(), "model | cell | @64") == runs
 
 
+ROW_METRICS = {"8-note chunks seen earlier": "repeated_chunks", "4-bar segments seen earlier": "repeated_segments",
+               "most times a 1-4 bar passage comes in a row": "passage_loop",
+               "whole-piece tonic and mode": "key_exact", "32-note windows in the key": "window_key",
+               "whole-piece signature": "key_signature", "notes inside the signature": "in_signature",
+               "ends on the tonic": "ends_on_tonic", "pitch range, semitones": "pitch_range",
+               "pitch classes used": "pitch_classes"}
+"""The musicality rows of the README's comparison tables: row label -> metric of the evaluate report."""
+DIGITS = {"in_signature": 3, "pitch_range": 1, "pitch_classes": 1}
+
+
+def _mean(summary: dict, metric: str) -> str:
+    """A metric's mean as the README quotes it."""
+    return f"{summary[metric]['mean']:.{DIGITS.get(metric, 2)}f}"
+
+
+def _rows(table: list[str]):
+    """(label, metric, cells) of each body row of a comparison table."""
+    for row in table[2:]:
+        label, *cells = [c.strip() for c in row.strip("|").split("|")]
+        yield label, ROW_METRICS[label], cells
+
+
 def test_copy_weight_table_equals_its_results_file():
     report = json.loads((RESULTS / "copy-weight" / "evaluate.json").read_text())
     (table,) = _tables(README_TEXT(), "288 tunes, copy weight")
@@ -199,16 +221,9 @@ def test_copy_weight_table_equals_its_results_file():
     header = [c.strip() for c in table[0].strip("|").split("|")]
     assert header == ["288 tunes, copy weight", *(s["name"].removeprefix("folk-").replace("-w", " ") for s in sets),
                       "real tunes"]
-    metric = {"8-note chunks seen earlier": "repeated_chunks", "4-bar segments seen earlier": "repeated_segments",
-              "most times a 1-4 bar passage comes in a row": "passage_loop",
-              "whole-piece tonic and mode": "key_exact", "32-note windows in the key": "window_key",
-              "whole-piece signature": "key_signature", "ends on the tonic": "ends_on_tonic",
-              "pitch range, semitones": "pitch_range", "pitch classes used": "pitch_classes"}
-    for row in table[2:]:
-        label, *cells = [c.strip() for c in row.strip("|").split("|")]
-        fmt = "{:.1f}" if metric[label] in ("pitch_range", "pitch_classes") else "{:.2f}"
-        assert cells == [fmt.format(t["summary"][metric[label]]["mean"]) for t in (*sets, ref)], label
-    assert len(table) == 2 + len(metric)
+    for label, m, cells in _rows(table):
+        assert cells == [_mean(t["summary"], m) for t in (*sets, ref)], label
+    assert len(table) == 2 + 9
 
 
 def test_copy_calibration_table_equals_its_results_file():
@@ -222,17 +237,9 @@ def test_copy_calibration_table_equals_its_results_file():
     assert header == ["288 tunes", *columns, "real tunes"]
     sets = [names[columns[h]] for h in header[1:-1]]
     assert all(s["tunes"] == 288 for s in sets)
-    metric = {"8-note chunks seen earlier": "repeated_chunks", "4-bar segments seen earlier": "repeated_segments",
-              "most times a 1-4 bar passage comes in a row": "passage_loop",
-              "whole-piece tonic and mode": "key_exact", "32-note windows in the key": "window_key",
-              "whole-piece signature": "key_signature", "notes inside the signature": "in_signature",
-              "ends on the tonic": "ends_on_tonic", "pitch range, semitones": "pitch_range"}
-    digits = {"in_signature": 3, "pitch_range": 1}
-    for row in table[2:]:
-        label, *cells = [c.strip() for c in row.strip("|").split("|")]
-        d = digits.get(metric[label], 2)
-        assert cells == [f"{t['summary'][metric[label]]['mean']:.{d}f}" for t in (*sets, report["reference"])], label
-    assert len(table) == 2 + len(metric)
+    for label, m, cells in _rows(table):
+        assert cells == [_mean(t["summary"], m) for t in (*sets, report["reference"])], label
+    assert len(table) == 2 + 9
 
 
 @pytest.mark.parametrize("folder, before, after, header", [
@@ -242,20 +249,11 @@ def test_phase_tables_equal_their_results_files(folder, before, after, header):
     report = json.loads((RESULTS / folder / "evaluate.json").read_text())
     sets = {s["name"]: s["summary"] for s in report["sets"]}
     (table,) = _tables(README_TEXT(), header)
-    metric = {"ends on the tonic": "ends_on_tonic", "whole-piece tonic and mode": "key_exact",
-              "32-note windows in the key": "window_key", "whole-piece signature": "key_signature",
-              "notes inside the signature": "in_signature", "8-note chunks seen earlier": "repeated_chunks",
-              "4-bar segments seen earlier": "repeated_segments",
-              "most times a 1-4 bar passage comes in a row": "passage_loop"}
-    assert len(table) == 2 + len(metric)
-    for row in table[2:]:
-        label, *cells = [c.strip() for c in row.strip("|").split("|")]
-        m = metric[label]
-        d = 3 if m == "in_signature" else 2
-        quoted = [f"{sets[f'runs-folk-{c}-{before}'][m]['mean']:.{d}f} -> "
-                  f"{sets[f'runs-folk-{c}-{after}'][m]['mean']:.{d}f}" for c in ("rnn", "lstm", "gru")]
-        assert cells == [*quoted, f"{report['reference']['summary'][m]['mean']:.{d}f}"], label
-        assert all(s_["tunes"] == 96 for s_ in report["sets"])
+    assert len(table) == 2 + 8 and all(s["tunes"] == 96 for s in report["sets"])
+    for label, m, cells in _rows(table):
+        quoted = [f"{_mean(sets[f'runs-folk-{c}-{before}'], m)} -> {_mean(sets[f'runs-folk-{c}-{after}'], m)}"
+                  for c in ("rnn", "lstm", "gru")]
+        assert cells == [*quoted, _mean(report["reference"]["summary"], m)], label
 
 
 def test_cadence_in_the_frame_table_equals_its_results_file():
@@ -265,17 +263,9 @@ def test_cadence_in_the_frame_table_equals_its_results_file():
     columns = ["runs-folk-lstm-tonic-copy-self", "runs-folk-lstm-tonic-copy-cadence32",
                "runs-folk-gru-tonic-copy-self", "runs-folk-gru-tonic-copy-cadence32"]
     assert all(sets[c]["tunes"] == 288 for c in columns)
-    metric = {"ends on the tonic": "ends_on_tonic", "whole-piece tonic and mode": "key_exact",
-              "32-note windows in the key": "window_key", "whole-piece signature": "key_signature",
-              "notes inside the signature": "in_signature", "8-note chunks seen earlier": "repeated_chunks",
-              "4-bar segments seen earlier": "repeated_segments",
-              "most times a 1-4 bar passage comes in a row": "passage_loop"}
-    assert len(table) == 2 + len(metric)
-    for row in table[2:]:
-        label, *cells = [c.strip() for c in row.strip("|").split("|")]
-        m = metric[label]
-        d = 3 if m == "in_signature" else 2
-        assert cells == [f"{t['summary'][m]['mean']:.{d}f}" for t in (*(sets[c] for c in columns), report["reference"])], label
+    assert len(table) == 2 + 8
+    for label, m, cells in _rows(table):
+        assert cells == [_mean(t["summary"], m) for t in (*(sets[c] for c in columns), report["reference"])], label
 
 
 def test_target_table_equals_its_three_results_files():
