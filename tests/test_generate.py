@@ -231,7 +231,7 @@ def test_cli_options(ckpts, tmp_path, capsys):
     assert record["max_run"] is None  # 0: no limit
     assert record["primer"] == str(primer) and record["temperature"] == 0.7 and record["notes"] == [20, 20]
     text = capsys.readouterr().out
-    assert "in Bb major (given), seed 8; 0 of 2 ended by the model; meter grammar n/a; " \
+    assert "in Bb major (given) in 6/8 (the primer's), seed 8; 0 of 2 ended by the model; meter grammar n/a; " \
         "key-pushing flags: key_mask" in text
 
 

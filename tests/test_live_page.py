@@ -1010,3 +1010,70 @@ def test_the_instrument_notes_sound_at_their_pitches(site):
         assert 0.3 < np.abs(audio).max() <= 0.95 and len(audio) >= live.SOUND_SECONDS * rate
         f0 = librosa.yin(audio[int(0.1 * rate):int(0.6 * rate)], fmin=50, fmax=2500, sr=rate, frame_length=2048)
         assert abs(librosa.hz_to_midi(np.median(f0)) - int(pitch)) < 0.3, pitch
+
+
+# -- the time signature ----------------------------------------------------------------------------
+def test_a_meter_asked_on_the_page_fixes_the_header_and_the_bars(page, site):
+    name = _real(site)
+    tok = site["models"][name][1]
+    tunes = page.evaluate("""(name) => ['6/8', '9/8', '3/4', undefined].map(meter => { const t = MusicgateLive.generate(
+        {model: name, key: 'G major', temperature: 1, seed: 2, maxNotes: 48, meter});
+        return {ids: t.ids, meter: t.meter, meterSource: t.meterSource}; })""", name)
+    for asked, tune in zip(["6/8", "9/8", "3/4"], tunes):
+        ids = np.array(tune["ids"])
+        assert ids[2] == tok.meter_id(tuple(int(x) for x in asked.split("/")))
+        assert tune["meter"] == asked and tune["meterSource"] == "given"
+        notes = tok.decode(ids)
+        assert notes.meter == tuple(int(x) for x in asked.split("/"))
+        assert tok.bar_fill(ids)[0] == tok.bar_fill(ids)[1]  # every whole bar of the asked meter filled exactly
+    assert tunes[3]["meterSource"] == "model"
+    errors = page.evaluate("""(name) => ['11/8', 'jig', 7].map(meter => { try {
+        MusicgateLive.generate({model: name, key: 'D major', temperature: 1, meter}); return null; }
+        catch (e) { return e.message; } })""", name)
+    assert all(e and e.startswith("unknown time signature") and "give one of 2/2" in e for e in errors), errors
+
+
+def test_the_meter_share_and_note_equal_pythons(page, site):
+    from musicgate.generation.api import RARE_METER, meter_share, rare_meter_note
+
+    name = _real(site)
+    model, tok = site["models"][name]
+    for key, meter in (("E minor", "12/8"), ("D major", "6/8"), ("A dorian", "9/8"), ("G major", "5/4")):
+        got = page.evaluate("""([name, key, meter]) => { const m = MusicgateLive.loadModels([name]).models[name];
+            return [MusicgateLive.meterShare(m, key, meter), MusicgateLive.meterNote(m, key, meter)]; }""",
+                            [name, key, meter])
+        want = meter_share(model, tok, parse_key(key), tuple(int(x) for x in meter.split("/")))
+        assert got[0] == pytest.approx(want, abs=1e-6)
+        line = rare_meter_note(model, tok, parse_key(key), tuple(int(x) for x in meter.split("/")), name)
+        assert got[1] == (line or "")
+    assert page.evaluate("() => MusicgateLive.RARE_METER") == RARE_METER
+
+
+def test_the_panel_asks_for_the_meter_and_says_when_it_is_rare(browser, site):
+    from musicgate.generation.api import rare_meter_note
+
+    name = _real(site)
+    model, tok = site["models"][name]
+    p = browser.open(site["page"])
+    try:
+        p.select_option("#live-model", name)
+        p.select_option("#live-key", "E minor")
+        labels = p.evaluate("() => [...document.getElementById('live-meter').options].map(o => [o.value, o.text])")
+        seen = {}
+        for meter in ("12/8", "6/8", ""):
+            p.select_option("#live-meter", meter)
+            p.click("#live-generate")
+            p.wait_for_timeout(300)
+            asked = p.evaluate("""() => MusicgateLive.panelOptions(document.getElementById('live-model').value, 'E minor',
+                1, Number(document.getElementById('live-seed').value), document.getElementById('live-bars').value,
+                document.getElementById('live-meter').value)""")
+            seen[meter] = (p.inner_text("#live-caption"), p.evaluate("(o) => MusicgateLive.generate(o).meter", asked))
+        errors = list(p.errors)
+    finally:
+        p.close()
+    assert labels[0] == ["", "as the model draws"] and ["6/8", "6/8 (jig)"] in labels and ["9/8", "9/8 (slip jig)"] in labels
+    line = rare_meter_note(model, tok, parse_key("E minor"), (12, 8), name)
+    assert line and seen["12/8"][0].startswith(f"Note: {line}. ") and seen["12/8"][1] == "12/8"
+    assert not seen["6/8"][0].startswith("Note:") and seen["6/8"][1] == "6/8"
+    assert not seen[""][0].startswith("Note:")
+    assert errors == []

@@ -42,6 +42,10 @@ def register(sub) -> None:
                    "primer's included; the model knows how many are left and shapes the ending (default: "
                    "drawn per piece from the bar counts of the model's training tunes; 16 where the model "
                    "does not record them)")
+    p.add_argument("--time-signature", metavar="M/N|DANCE",
+                   help="the meter of every piece: 6/8, 3/4, C, C| ... or a dance: reel, hornpipe (4/4), jig "
+                   "(6/8), slip jig (9/8), slide (12/8), polka (2/4), waltz (3/4) (default: the primer's, else "
+                   "drawn by the model per piece)")
     p.add_argument("--free-meter", action="store_true",
                    help="melody models: drop the meter grammar (bar lines anywhere, notes across bar "
                    "lines), as the model was sampled before; recorded in the JSON")
@@ -87,7 +91,7 @@ def generate_command(args) -> int:
                        top_k=args.top_k, top_p=args.top_p, primer=args.primer, seed=args.seed,
                        key_mask=args.key_mask, no_repeat_ngram=args.no_repeat_ngram, device=args.device,
                        progress=not quiet and sys.stderr.isatty(), min_p=args.min_p, bars=args.bars,
-                       max_run=args.max_run or None)
+                       max_run=args.max_run or None, time_signature=args.time_signature)
     paths = write_outputs(run.notes, args.output, model_name=run.model_name, key=run.key, seed=run.seed,
                           wav=args.wav, musicxml=args.musicxml, settings=run.settings)
     for path in paths:
@@ -105,8 +109,10 @@ def generate_command(args) -> int:
             what = f"{lo}" if lo == hi else f"{lo}-{hi}"
             ending += f" ({what} bars planned, {s['plan_source']})"
     meter = "on" if s["meter_grammar"] else ("off (--free-meter)" if s["vocab"] == "melody" else "n/a")
+    sigs = sorted({m or "none" for m in s["meters"]}, key=lambda m: (m == "none", m))
+    what = f"in {s['time_signature']} (given)" if s["time_signature"] else f"in {', '.join(sigs)} ({s['meter_source']})"
     print(f"{len(run.notes)} piece(s) of {counts} notes from {run.model_name} in {run.key.name} "
-          f"({s['key_source']}), seed {run.seed}; {ending}; meter grammar {meter}; "
+          f"({s['key_source']}) {what}, seed {run.seed}; {ending}; meter grammar {meter}; "
           f"key-pushing flags: {flags}; {time.perf_counter() - start:.1f} s")
     for note in s["notes"]:
         print(f"note: {note}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import numpy as np
 
 from musicgate.errors import ConfigError, MidiError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
+from musicgate.music.meters import meter_name, parse_meter
 from musicgate.music.notes import Notes
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH, check_sampling_args
 from musicgate.files import safe_name
@@ -77,8 +78,10 @@ class Generation:
     key : the key of the run. seed : the sampler's seed. model_name : for file names.
     settings : JSON-ready record of every setting (written beside the files), with per piece
         ``new_notes``, ``ended_by_model`` (the model chose to end it) and ``cut`` (it reached the
-        maximum and was closed there); ``notes``: lines for the user (a key asked in a mode the model
-        rarely saw, :func:`rare_mode_note`).
+        maximum and was closed there), ``meters`` (each piece's time signature as its METER token
+        names it, None for ``METER_unknown``) and ``meter_source``; ``notes``: lines for the user (a key
+        asked in a mode the model rarely saw, :func:`rare_mode_note`; a meter it rarely starts a tune in,
+        :func:`rare_meter_note`).
     """
 
     notes: list[Notes]
@@ -177,9 +180,11 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                  key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
                  batch_size: int = 256, progress: bool = False,
                  min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
-                 max_run: int | None = DEFAULT_MAX_RUN) -> Generation:
+                 max_run: int | None = DEFAULT_MAX_RUN,
+                 time_signature: "str | tuple[int, int] | None" = None) -> Generation:
     """Like :func:`generate`, but also returns the resolved key, seed and settings."""
     most, least = _length_plan(length, min_length, exact_length)
+    asked_meter = None if time_signature is None else parse_meter(time_signature)
     check_sampling_args(length=most, temperature=temperature, top_k=top_k, top_p=top_p,
                         no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_p=min_p, max_run=max_run)
     num = _check_int("num", num, 1)
@@ -205,6 +210,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     else:
         run_key = MAJOR_MINOR_KEYS[int(np.random.default_rng(seed).integers(len(MAJOR_MINOR_KEYS)))]
         source = "drawn with the seed"
+    if asked_meter is not None:
+        primer_ids = _header_with_meter(tokenizer, run_key, asked_meter, primer_ids)
     from musicgate.generation.sample import sample
 
     starts = tokenizer.note_starts()
@@ -223,6 +230,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
                  seed=seed, batch_size=batch_size, progress=progress, min_p=min_p, bars=plan, max_run=max_run)
     notes = [tokenizer.decode(x) for x in ids]
+    if use_meter:  # the grammar kept an unknown meter's bars as 4/4: say so in the files
+        notes = [n if n.meters else replace(n, meters=((0.0, 4, 4),)) for n in notes]
     new = [int(starts[x].sum()) - primed for x in ids]
     cut = [not exact and n >= most for n in new]
     floor = least if least is not None else min(DEFAULT_MIN_LENGTH, most)
@@ -235,6 +244,9 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "exact_length": int(exact_length) if exact else None,
         "new_notes": new, "ended_by_model": [not exact and not c for c in cut], "cut": cut,
         "meter_grammar": use_meter, "meter_unknown_as": "4/4" if use_meter else None,
+        "time_signature": meter_name(asked_meter),
+        "meter_source": "given" if asked_meter else ("the primer's" if primer_notes is not None else "the model's"),
+        "meters": [meter_name(tokenizer.meter_of(x)) for x in ids],
         "planned_bars": None if plan is None else [int(b) for b in plan], "plan_source": plan_source,
         "temperature": float(temperature),
         "top_k": None if top_k is None else int(top_k), "top_p": None if top_p is None else float(top_p),
@@ -242,10 +254,62 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "no_repeat_ngram": None if no_repeat_ngram is None else int(no_repeat_ngram),
         "max_run": int(max_run) if max_run else None, "key_mask": bool(key_mask),
         "key_pushing_flags": ["key_mask"] if key_mask else [],
-        "notes": [n for n in [rare_mode_note(run_key.mode, (meta.get("dataset") or {}).get("modes"), name)] if n],
+        "notes": [n for n in [rare_mode_note(run_key.mode, (meta.get("dataset") or {}).get("modes"), name),
+                              rare_meter_note(net, tokenizer, run_key, asked_meter, name, device)
+                              if asked_meter and primer_notes is None else None] if n],
         **info,
     }
     return Generation(notes=notes, ids=ids, key=run_key, seed=seed, model_name=name, settings=settings)
+
+
+def _header_with_meter(tokenizer, key: Key, meter: tuple[int, int], primer_ids) -> np.ndarray:
+    """The sequence start that fixes the METER token: ``BOS KEY METER`` (no primer), or the primer's ids
+    when its meter is the asked one (a primer keeps its bars, so another meter is a ConfigError)."""
+    from musicgate.tokens.tokenizer import METERS
+
+    wanted = tokenizer.meter_id(meter)
+    if wanted == tokenizer.meter_unknown_id:
+        raise ConfigError(f"time signature {meter_name(meter)} is not in this model's vocabulary; give one of "
+                          f"{', '.join(METERS)}")
+    if primer_ids is None:
+        return np.array([tokenizer.bos_id, tokenizer.key_id(key), wanted], np.int64)
+    if int(primer_ids[2]) != wanted:
+        have = tokenizer.meter_of(primer_ids[:3])
+        raise ConfigError(f"the primer is in {meter_name(have) or 'no known time signature'} and keeps its bars; "
+                          f"leave out the time signature or give a primer in {meter_name(meter)}")
+    return primer_ids
+
+
+RARE_METER = 0.01
+"""A time signature the model gives less than this probability at a tune's start, in the asked key, is
+rare for it: generation says so (the shipped models give 12/8, 5/4, 7/8 almost none)."""
+
+
+def meter_share(net, tokenizer, key: Key, meter: tuple[int, int], device: str = "cpu") -> float:
+    """The share of its tunes in ``key`` that the model starts in ``meter``: its probability of that METER
+    token after ``BOS KEY`` (no bar plan), among the METER tokens (the only ones the grammar allows there)."""
+    import torch
+
+    from musicgate.generation.sample import _run_prefix
+
+    prefix = np.array([[tokenizer.bos_id, tokenizer.key_id(key)]], np.int64)
+    plan = np.full(1, -1, np.int64) if getattr(net, "has_form_inputs", False) else None
+    with torch.inference_mode():
+        logits, _ = _run_prefix(net, prefix, torch.device(device), plan)
+        meters = torch.arange(tokenizer.meter_base, tokenizer.meter_unknown_id + 1, device=logits.device)
+        share = torch.softmax(logits[0].float()[meters], -1)
+        return float(share[tokenizer.meter_id(meter) - tokenizer.meter_base])
+
+
+def rare_meter_note(net, tokenizer, key: Key, meter: tuple[int, int], model_name: str,
+                    device: str = "cpu") -> str | None:
+    """A line for the user when the model starts under :data:`RARE_METER` of its tunes in ``key`` in
+    ``meter`` (:func:`meter_share`), else None. The live page shows the same line (``meterNote``)."""
+    p = meter_share(net, tokenizer, key, meter, device)
+    if p >= RARE_METER:
+        return None
+    return (f"{model_name} starts {p:.1%} of its tunes in {key.name} in {meter_name(meter)}: it saw few tunes in "
+            f"this meter, so its bars will be full but its rhythms may not sound like {meter_name(meter)}")
 
 
 def rare_mode_note(mode: str, modes: dict | None, model_name: str) -> str | None:
@@ -306,7 +370,8 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
              key_mask: bool = False, no_repeat_ngram: int | None = None, device: str = "cpu",
              min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
              max_run: int | None = DEFAULT_MAX_RUN,
-             batch_size: int = 256, progress: bool = False) -> list[Notes]:
+             batch_size: int = 256, progress: bool = False,
+             time_signature: "str | tuple[int, int] | None" = None) -> list[Notes]:
     """Generate ``num`` pieces in ``key`` that end where the model ends them; the API of ``musicgate generate``.
 
     Parameters
@@ -343,22 +408,29 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
         bar-line counts of the model's training tunes (recorded in the shipped checkpoints), so the
         pieces have the corpus's mix of lengths and forms; :data:`DEFAULT_BARS` for a checkpoint
         without them.
+    time_signature : str or (int, int), optional
+        The meter of every piece: ``"6/8"``, ``(3, 4)``, ``"C|"`` or a dance (``"jig"``, ``"reel"``,
+        ``"slip jig"``: :data:`musicgate.music.meters.DANCES`); it fixes the METER token the model would
+        otherwise draw per piece. A primer keeps its own meter (another one is a ConfigError); a meter the
+        model rarely starts a tune with gets a line in ``settings["notes"]``.
 
     Returns
     -------
     list of Notes
-        Each with the run's key as its key signature.
+        Each with the run's key as its key signature and its time signature (4/4 where the model
+        drew ``METER_unknown``: the meter grammar keeps such a piece in 4/4 bars).
 
     Raises
     ------
     ConfigError, KeyNameError, MidiError, CheckpointError, TokenizerError
-        Bad settings, key name, primer or model, before any sampling.
+        Bad settings, key name, time signature, primer or model, before any sampling.
     """
     return generate_run(model, key=key, length=length, num=num, min_length=min_length,
                         exact_length=exact_length, meter=meter, temperature=temperature, top_k=top_k,
                         top_p=top_p, primer=primer, seed=seed, key_mask=key_mask,
                         no_repeat_ngram=no_repeat_ngram, device=device, batch_size=batch_size,
-                        progress=progress, min_p=min_p, bars=bars, max_run=max_run).notes
+                        progress=progress, min_p=min_p, bars=bars, max_run=max_run,
+                        time_signature=time_signature).notes
 
 
 def output_stem(model_name: str, key: "Key | str", seed: int, index: int) -> str:

@@ -199,6 +199,11 @@ class Tokenizer:
         k = _first(np.asarray(ids), self.key_base, self.key_unknown_id)
         return None if k is None else self._keys[k - self.key_base]
 
+    def meter_of(self, ids) -> tuple[int, int] | None:
+        """The time signature named by the first known METER token of ``ids``, or None."""
+        m = _first(np.asarray(ids), self.meter_base, self.meter_unknown_id)
+        return None if m is None else self._meters[m - self.meter_base][1:]
+
     def meter_id(self, meter: tuple[int, int] | None) -> int:
         """The METER token id for (numerator, denominator); unknown when not in :data:`METERS`."""
         name = f"{meter[0]}/{meter[1]}" if meter else None

@@ -14,6 +14,7 @@
   const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.05;  // as musicgate generate
   const DEFAULT_MAX_RUN = 6;  // musicgate.generation.api.DEFAULT_MAX_RUN: most notes of one pitch in a row
   const DEFAULT_BARS = 16;  // musicgate.generation.api.DEFAULT_BARS: the plan of a model with form inputs
+  const RARE_METER = 0.01;  // musicgate.generation.api.RARE_METER: a meter the model starts fewer of its tunes in
   const MIN_DRAWN_BARS = 8;  // musicgate.generation.api.MIN_DRAWN_BARS: the shortest plan drawn from the corpus
   const CORPUS = "corpus";  // bars: draw the plan from the model's barLines (its training tunes' bar-line counts)
   const PLAN_STREAM = 0x6261;  // the plan's own random stream (seed ^ this): the token draws stay as they were
@@ -56,6 +57,8 @@
         const [num, den] = m === this.meterUnknown ? [4, 4] : name.split("/").map(Number);
         this.barOf[m] = Math.max(Math.round(num * 4 / den * this.grid), 1);
       }
+      this.meters = [];  // {id, name: "6/8"}: the time signatures a tune may be asked in
+      for (let m = this.meterBase; m < this.meterUnknown; m++) this.meters.push({id: m, name: words[m].slice(6)});
       this.keys = [];  // {id, name: "D major"}
       for (let k = this.keyBase; k < this.keyUnknown; k++) {
         const [, tonic, mode] = words[k].split("_");
@@ -71,6 +74,14 @@
       const k = this.keys.find(x => x.name === name || this.words[x.id] === name);
       if (!k) throw new Error(`unknown key ${JSON.stringify(name)}: give one of ${this.keys.map(x => x.name).join(", ")}`);
       return k.id;
+    }
+    /** The METER token id for a time signature ("6/8", "METER_6/8"); throws for one the vocabulary lacks. */
+    meterId(name) {
+      const m = this.meters.find(x => x.name === name || this.words[x.id] === name);
+      if (!m) {
+        throw new Error(`unknown time signature ${JSON.stringify(name)}: give one of ${this.meters.map(x => x.name).join(", ")}`);
+      }
+      return m.id;
     }
     /** Grid steps in a bar of the meter of the first known METER token (4/4 without one). */
     headerBar(ids) {
@@ -332,7 +343,8 @@
     const grammar = model.grammar || (model.grammar = new Grammar(V, true));
     const rand = mulberry32(o.seed);
     const units = model.units.length ? model.units : Array.from({length: Math.min(6, model.hidden)}, (_, i) => i);
-    const ids = [V.bos, keyId], keep = [];
+    const meterId = o.meter === undefined || o.meter === null || o.meter === "" ? null : V.meterId(o.meter);
+    const ids = meterId === null ? [V.bos, keyId] : [V.bos, keyId, meterId], keep = [];
     const gs = grammar.start(ids);
     let state = model.initState(plannedBars), out = null;
     for (const t of ids) { out = model.step(t, state); state = out.state; keep.push(units.map(u => out.keep[u])); }
@@ -367,7 +379,30 @@
     const noteKeep = perNote(V, ids, keep, model.cell === "rnn" ? "last" : "mean");
     return Object.assign(decode(V, ids), {ids, keep, noteKeep, units, cell: model.cell, model: model.name,
                                           temperature: o.temperature, minP: o.minP, maxRun: o.maxRun, seed: o.seed, plannedBars, planSource,
+                                          meterSource: meterId === null ? "model" : "given",
                                           barLines: ids.filter(t => V.isBar(t)).length});
+  }
+
+  /** The share of `model`'s tunes in `key` that it starts in `meter` ("6/8"): its probability of that METER
+   * token after BOS KEY, without a plan, among the METER tokens (as musicgate.generation.api.rare_meter_note). */
+  function meterShare(model, key, meter) {
+    const V = model.vocab || (model.vocab = new Vocab(model.tokenizer));
+    const logits = model.logitsOf([V.bos, V.keyId(key)], -1)[1];
+    const wanted = V.meterId(meter);
+    let best = -Infinity, sum = 0;
+    for (let m = V.meterBase; m <= V.meterUnknown; m++) best = Math.max(best, logits[m]);
+    for (let m = V.meterBase; m <= V.meterUnknown; m++) sum += Math.exp(logits[m] - best);
+    return Math.exp(logits[wanted] - best) / sum;
+  }
+
+  /** The line musicgate generate prints when `model` starts under RARE_METER of its tunes in `key` in
+   * `meter`, or "" (also for no meter asked). */
+  function meterNote(model, key, meter) {
+    if (meter === undefined || meter === null || meter === "") return "";
+    const p = meterShare(model, key, meter);
+    if (p >= RARE_METER) return "";
+    return `${model.name} starts ${(100 * p).toFixed(1)}% of its tunes in ${key} in ${meter}: it saw few tunes in ` +
+           `this meter, so its bars will be full but its rhythms may not sound like ${meter}`;
   }
 
   /** One token from softmax((logits - max) / T) over the allowed tokens whose probability is at least
@@ -406,4 +441,7 @@
   live.noteIndex = noteIndex;
   live.perNote = perNote;
   live.sampleTune = sampleTune;
+  live.meterShare = meterShare;
+  live.meterNote = meterNote;
+  live.RARE_METER = RARE_METER;
 })(typeof window !== "undefined" ? window : globalThis);

@@ -11,12 +11,14 @@
  * has the training tunes' bar-line counts, the menu starts on "as in the corpus": each seed draws its
  * plan from them, as musicgate generate does without --bars.
  *
- * Public API (window.MusicgateLive): generate({model, key, temperature, minP, maxRun, seed, maxNotes, bars}) -> tune
- * (bars: a whole number or "corpus"; throws a clear Error for an unknown model or key, or a temperature <= 0); play(tune) -> the
+ * Public API (window.MusicgateLive): generate({model, key, temperature, minP, maxRun, seed, maxNotes, bars, meter}) -> tune
+ * (bars: a whole number or "corpus"; meter: a time signature such as "6/8", left out: the model draws one; throws a
+ * clear Error for an unknown model, key or time signature, or a temperature <= 0); play(tune) -> the
  * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
  * what is playing now; summary(tune) -> the tune's info line; modeNote(model, key) -> the line for a mode the model
  * rarely saw ("" otherwise); maxNotesFor(model, bars) -> the panel's cut;
- * panelOptions(model name, key, temperature, seed, bars menu value) -> what the panel asks generate for.
+ * panelOptions(model name, key, temperature, seed, bars menu value, meter menu value) -> what the panel asks
+ * generate for; meterNote(model, key, meter) -> the line for a meter the model rarely starts a tune in ("" otherwise).
  */
 (function (root) {
   "use strict";
@@ -24,6 +26,10 @@
   const SECONDS_PER_BEAT = 0.5;  // 120 quarter notes a minute, as the gallery's recordings
   const MAX_NOTES = live.MAX_NOTES = 128;  // the panel's tunes end where the model ends them, or are cut here
   const BAR_CHOICES = live.BAR_CHOICES = [8, 12, 16, 24, 32];  // the Bars menu (models with form inputs)
+  const AS_THE_MODEL = "as the model draws";  // the Meter menu's default: the model picks the METER token
+  // the Meter menu: the folk corpus's time signatures, with the dances written in them (musicgate.music.meters.DANCES)
+  const METER_CHOICES = live.METER_CHOICES = [["2/4", "polka"], ["3/4", "waltz"], ["4/4", "reel, hornpipe"],
+    ["2/2", ""], ["6/8", "jig"], ["9/8", "slip jig"], ["12/8", "slide"], ["3/8", ""], ["3/2", ""], ["6/4", ""]];
   const AS_IN_CORPUS = "as in the corpus";  // the Bars menu's first entry, for models with barLines
   const NOTES_PER_BAR = 8;  // a long plan raises the cut to this many notes a bar, so 32 bars are not cut short
   const IN_KEY = "#0072b2", OUT_KEY = "#e69f00", BAR = "#999";  // Okabe-Ito: colour-blind safe
@@ -53,7 +59,7 @@
     return live.sampleTune(model, {key: o.key, temperature: o.temperature, minP: o.minP, maxRun: o.maxRun,
                                    seed: o.seed === undefined ? 0 : o.seed,
                                    maxNotes: o.maxNotes === undefined ? 64 : o.maxNotes, minNotes: o.minNotes,
-                                   bars: o.bars});
+                                   bars: o.bars, meter: o.meter});
   }
 
   /** The panel's cut for a tune of `model` planned to `bars` bar lines: MAX_NOTES, more for a long plan. */
@@ -62,12 +68,13 @@
   }
 
   /** generate's options for the panel's settings; `menu` is the Bars menu's value ("corpus" or a number). */
-  function panelOptions(name, key, temperature, seed, menu) {
+  function panelOptions(name, key, temperature, seed, menu, meter) {
     const m = ui.models[name];
     if (!m) throw new Error(`unknown model ${JSON.stringify(name)}: give one of ${Object.keys(ui.models).join(", ")}`);
     const bars = !m.form ? undefined : (menu === live.CORPUS ? menu : Number(menu));
     // the cut follows the plan drawn for this seed, so a drawn plan gives the tune a given one does
-    return {model: name, key, temperature, seed, bars, maxNotes: maxNotesFor(m, live.barPlan(m, bars, seed).plannedBars)};
+    return {model: name, key, temperature, seed, bars, meter: meter || undefined,
+            maxNotes: maxNotesFor(m, live.barPlan(m, bars, seed).plannedBars)};
   }
 
   /** The line generate prints when `model` rarely saw the mode of `key` ("A dorian"), or "". */
@@ -330,6 +337,10 @@
     key.id = "live-key";
     const bars = document.createElement("select");
     bars.id = "live-bars";
+    const meter = document.createElement("select");
+    meter.id = "live-meter";
+    meter.add(new Option(AS_THE_MODEL, ""));
+    for (const [name, dances] of METER_CHOICES) meter.add(new Option(dances ? `${name} (${dances})` : name, name));
     const temp = document.createElement("input");
     Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});  // musicgate generate's default (with min-p 0.05)
     const tempOut = document.createElement("output");
@@ -375,12 +386,15 @@
     const buttons = document.createElement("span");  // the three buttons wrap to a new line together
     buttons.className = "live-buttons";
     buttons.append(go, next, again);
-    form.append(control("Model", model), control("Key", key), barsControl, control("Temperature", temp), tempOut,
+    const meterControl = control("Meter", meter);
+    meterControl.title = "The time signature of the tune (as the model draws: it picks one, as its training tunes do)";
+    form.append(control("Model", model), control("Key", key), meterControl, barsControl, control("Temperature", temp), tempOut,
                 control("Seed", seed), buttons);
     const help = document.createElement("p");
     help.className = "live-info";
     help.textContent = "Temperature: below 1 the model plays it safe, above 1 it takes more chances. " +
-      "The same model, key, temperature and seed always give the same tune." +
+      "The same model, key, meter, temperature and seed always give the same tune. Meter: the time signature " +
+      `(${AS_THE_MODEL}: it picks one per tune, as its training tunes come).` +
       (names.some(n => ui.models[n].form) ? " Bars: how many bar lines the model is told the tune will have" +
         (names.some(n => ui.models[n].barLines) ? ` (${AS_IN_CORPUS}: drawn for each seed from how many its ` +
           "training tunes have, so tunes come in the corpus's mix of lengths and forms)." : ".") : "");
@@ -394,7 +408,7 @@
     const messages = document.createElement("div");
     messages.id = "live-messages";
     panel.appendChild(messages);
-    const ask = s => panelOptions(model.value, key.value, Number(temp.value), s, bars.value);
+    const ask = s => panelOptions(model.value, key.value, Number(temp.value), s, bars.value, meter.value);
     const run = async () => {
       const s = Math.max(0, Math.floor(Number(seed.value) || 0));
       seed.value = String(s);
@@ -406,8 +420,9 @@
       ui.tune = tune;
       again.disabled = false;
       draw(tune, tune.end);
-      const note = modeNote(ui.models[model.value], tune.key);
-      caption.textContent = (note ? `Note: ${note}. ` : "") + (tune.cell === "rnn"
+      const notes = [modeNote(ui.models[model.value], tune.key),
+                     live.meterNote(ui.models[model.value], tune.key, meter.value)].filter(Boolean);
+      caption.textContent = notes.map(n => `Note: ${n}. `).join("") + (tune.cell === "rnn"
         ? "The RNN has no gate: each note rewrites its state (dark = +1, light = -1). A unit that keeps one colour " +
           "holds something, such as the key, through the tune; one that flickers follows the notes."
         : `Dark: the unit keeps its memory through that note (${GATE_TEXT[tune.cell][0]} near 1); light: it erases ` +
