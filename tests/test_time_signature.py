@@ -77,15 +77,20 @@ def test_every_piece_is_in_the_asked_meter(ckpts, asked, tmp_path):  # noqa: F81
     assert read_midi(paths[0]).meter == want
 
 
-def test_without_a_meter_the_model_draws_one_per_piece(ckpts):  # noqa: F811
+def test_without_a_meter_the_model_draws_a_known_one_per_piece(ckpts):  # noqa: F811
     run = gen.generate_run(str(ckpts["melody"]), key="D", num=64, seed=6, length=16)
     drawn = run.settings["meters"]
     assert run.settings["time_signature"] is None and run.settings["meter_source"] == "the model's"
-    assert len(set(drawn)) > 3  # an untrained model spreads its draws over the meters
-    # a METER_unknown draw is played as 4/4 by the grammar, and the files say so
-    assert None in drawn
-    assert all(n.meter == ((4, 4) if m is None else parse_meter(m)) for n, m in zip(run.notes, drawn))
+    assert run.settings["known_meter"] is True
+    assert len(set(drawn)) > 3 and None not in drawn  # an untrained model spreads its draws over the known meters
+    assert [n.meter for n in run.notes] == [parse_meter(m) for m in drawn]
+    # an exact-length study takes the model's METER as it is: METER_unknown too, played (and written) as 4/4
+    study = gen.generate_run(str(ckpts["melody"]), key="D", num=64, seed=6, exact_length=16)
+    assert study.settings["known_meter"] is False and None in study.settings["meters"]
+    assert all(n.meter == ((4, 4) if m is None else parse_meter(m))
+               for n, m in zip(study.notes, study.settings["meters"]))
     free = gen.generate_run(str(ckpts["melody"]), key="D", num=64, seed=6, length=16, meter=False)
+    assert free.settings["known_meter"] is False and None in free.settings["meters"]
     assert all(n.meter is None for n, m in zip(free.notes, free.settings["meters"]) if m is None)
 
 

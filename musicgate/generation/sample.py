@@ -252,7 +252,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
            key_mask: bool = False, primer_ids=None, seed: int | None = None, batch_size: int = 256,
            device=None, progress: bool = False, n_threads: int | None = None,
            min_p: float | None = None, bars=None, max_run: int | None = None,
-           medley: bool = False) -> list[np.ndarray]:
+           medley: bool = False, known_meter: bool = False) -> list[np.ndarray]:
     """Sample one token sequence per entry of ``keys``, batched.
 
     Parameters
@@ -289,6 +289,9 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
     medley : bool
         EOS ends a tune and the next follows in the same sequence (``min_length`` notes a tune at
         least), until exactly ``length`` notes in all: how models trained on medley streams play a set.
+    known_meter : bool
+        Never draw ``METER_unknown`` for a sequence's header: the model's METER distribution over the
+        known time signatures (default False: as the model is, for studies).
     key_mask : bool
         Only pitches of each sequence's key signature may start a note (a push toward the key;
         off by default, so measured key retention is the model's own).
@@ -366,6 +369,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                                      min_p=float(min_p or 0.0),
                                      no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
                                      gen=gen, device=device, bar=bar, max_run=max_run, medley=medley,
+                                     known_meter=known_meter,
                                      bars=None if bars is None else plans[start:start + batch_size])
     finally:
         torch.set_num_threads(threads)
@@ -394,7 +398,7 @@ def threads_for(batch: int, device) -> int:
 def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int, min_length: int,
                   temperature: float, top_k, top_p, no_repeat_ngram, key_mask: bool, gen, device,
                   bar, min_p: float = 0.0, bars: np.ndarray | None = None,
-                  max_run: int | None = None, medley: bool = False) -> list[np.ndarray]:
+                  max_run: int | None = None, medley: bool = False, known_meter: bool = False) -> list[np.ndarray]:
     import torch
 
     voc = _Vocab.of(tok)
@@ -429,6 +433,9 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
     headers = None  # medley: each row's BOS KEY METER (primed or sampled), where its next tune restarts
     while len(active):
         mask = grammar.allowed(gstate)
+        if known_meter and steps == 0:  # the header's METER (a primer or an asked meter has one already)
+            header = mask[:, tok.meter_base:tok.meter_unknown_id].any(axis=1)
+            mask[header, tok.meter_unknown_id] = False
         have = notes[active]
         done_notes = have >= length
         open_rows = np.flatnonzero(~done_notes)

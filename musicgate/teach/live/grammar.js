@@ -353,6 +353,7 @@
     const budget = MAX_TOKENS_PER_NOTE * length + 64;
     for (;;) {
       const mask = grammar.allowed(gs);
+      if (steps === 0 && meterId === null) mask[V.meterUnknown] = 0;  // a known meter, as musicgate generate draws
       if (notes < minNotes) mask[V.eos] = 0;
       if (notes >= length) {  // closing: no new note (DUR, bar lines, REST, TIE, EOS), EOS once allowed
         for (let t = 0; t < V.size; t++) {
