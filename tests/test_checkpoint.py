@@ -39,6 +39,8 @@ def test_checkpoint_describes_itself(run):
     prepared = load_prepared(data)   # the modes of the training tunes' KEY tokens, counted by hand
     modes = [prepared.tokenizer.key_of(prepared.tune(int(i))[:3]).mode for i in prepared.splits["train"]]
     assert raw["dataset"]["modes"] == {m: modes.count(m) for m in set(modes)} and set(modes) == {"major", "minor"}
+    medians = [np.median(prepared.tokenizer.decode(prepared.tune(int(i))).pitch) for i in prepared.splits["train"]]
+    assert raw["dataset"]["register"] == pytest.approx(dict(zip(("lo", "median", "hi"), np.quantile(medians, [.05, .5, .95]))))
     assert raw["best_val_loss"] is not None and np.isfinite(raw["best_val_loss"])
     trainer = raw["trainer"]
     assert {"optimizer", "scheduler", "rng", "loader"} <= set(trainer)
@@ -151,7 +153,7 @@ def test_rng_state_round_trip():
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
 
 
-def test_export_adds_the_mode_counts_to_a_checkpoint_without_them(run, tmp_path):
+def test_export_adds_the_mode_counts_and_register_to_a_checkpoint_without_them(run, tmp_path):
     import json
 
     from musicgate.data.corpora import load_prepared
@@ -160,6 +162,7 @@ def test_export_adds_the_mode_counts_to_a_checkpoint_without_them(run, tmp_path)
     run_dir, data = run
     raw = torch.load(run_dir / "best.pt", weights_only=True)
     counts = raw["dataset"].pop("modes")          # as a checkpoint from before they were recorded
+    register = raw["dataset"].pop("register")
     old = tmp_path / "old-run"
     old.mkdir()
     save_checkpoint(raw, old / "best.pt")
@@ -167,3 +170,4 @@ def test_export_adds_the_mode_counts_to_a_checkpoint_without_them(run, tmp_path)
     assert entry["dataset"]["modes"] == counts
     assert json.loads((tmp_path / "models" / "models.json").read_text())["m"]["dataset"]["modes"] == counts
     assert load_model(tmp_path / "models" / "m.pt")[2]["dataset"]["modes"] == counts
+    assert entry["dataset"]["register"] == register and load_model(tmp_path / "models" / "m.pt")[2]["dataset"]["register"] == register

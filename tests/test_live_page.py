@@ -562,6 +562,16 @@ def test_bad_tonic_headers_are_refused_clearly(page):
                for b in broken), broken
 
 
+def test_bad_registers_are_refused_clearly(page):
+    broken = page.evaluate("""(name) => {
+        const good = JSON.parse(window.MUSICGATE_MODELS[name]), out = [];
+        for (const register of [-1, 128, "70", [70], Infinity]) {
+            const p = JSON.parse(JSON.stringify(good)); p.register = register;
+            try { new MusicgateLive.Model(p, 'model-x.js'); out.push(null); } catch (e) { out.push(e.message); } }
+        return out; }""", TONIC)
+    assert all(b and b.startswith("model-x.js: its register should be a MIDI pitch (0-127)") for b in broken), broken
+
+
 def test_bad_copy_headers_are_refused_clearly(page):
     broken = page.evaluate("""(name) => {
         const good = JSON.parse(window.MUSICGATE_MODELS[name]), out = [];
@@ -646,19 +656,24 @@ def test_a_seed_gives_the_same_tune(page, site):
 
 
 def test_a_tune_decodes_in_python_with_its_bars(page, site):
+    from musicgate.generation.api import octave_shift
     from musicgate.generation.sample import grammar_for
     from musicgate.nn.models import trace_gates
     from musicgate.viz.gates import per_note
 
     name = _real(site)
     model, tok = site["models"][name]
-    for key, seed in (("D major", 0), ("G mixolydian", 1), ("E minor", 2)):
+    shifts = []
+    for key, seed in (("D major", 0), ("G mixolydian", 1), ("E minor", 2), ("G major", 3), ("A minor", 4)):
         tune = page.evaluate("""([name, key, seed]) => { const t = MusicgateLive.generate(
             {model: name, key, temperature: 1, seed, maxNotes: 48}); return {ids: t.ids, notes: t.notes, bars: t.bars,
-            key: t.key, noteKeep: t.noteKeep, units: t.units, plannedBars: t.plannedBars}; }""", [name, key, seed])
+            key: t.key, noteKeep: t.noteKeep, units: t.units, plannedBars: t.plannedBars, octaveShift: t.octaveShift}; }""",
+            [name, key, seed])
         ids = np.array(tune["ids"])
         assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
-        notes = tok.decode(ids)
+        written = tok.decode(ids)  # moved into the training tunes' register by octaves, as generate moves it
+        assert tune["octaveShift"] == octave_shift(written, REGISTER, tok.pitch_range)
+        notes = written.transpose(tune["octaveShift"])
         assert 32 <= len(notes) <= 48 and tok.key_of(ids) == parse_key(key)
         assert notes.bars and [round(b, 6) for b, _ in notes.bars] == [round(b["beat"], 6) for b in tune["bars"]]
         assert [k for _, k in notes.bars] == [b["kind"] for b in tune["bars"]]
@@ -671,6 +686,28 @@ def test_a_tune_decodes_in_python_with_its_bars(page, site):
         trace = trace_gates(model, ids[None].astype(np.int64), plan=plan)  # the plan the page used
         want = per_note(trace.update_gate[-1, 0], tok.note_index(ids), how="mean")[:, tune["units"]]
         assert np.abs(np.array(tune["noteKeep"]) - want).max() <= 1e-4
+        shifts.append(tune["octaveShift"])
+    assert any(shifts)  # the shipped model writes some tunes an octave away from the folk register
+
+
+REGISTER = 70.0  # the folk corpus's: the median of its training tunes' median pitches
+
+
+def test_the_octave_shift_equals_pythons(page, site):
+    from musicgate.generation.api import octave_shift
+    from musicgate.music.notes import Notes
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for _ in range(200):
+        n = int(rng.integers(1, 30))
+        pitch = (int(rng.integers(30, 95)) + rng.integers(-7, 8, size=n)).clip(21, 108).tolist()
+        cases.append([pitch, float(rng.choice([60, 69.5, 70, 75])), [int(rng.integers(21, 40)), int(rng.integers(90, 109))]])
+    got = page.evaluate("(cases) => cases.map(([p, r, range]) => MusicgateLive.octaveShift(p, r, range))", cases)
+    want = [octave_shift(Notes.from_arrays(p, np.arange(len(p)), [1.0] * len(p)), r, tuple(rng_)) for p, r, rng_ in cases]
+    assert got == want and len(set(want)) >= 3
+    name = _real(site)
+    assert page.evaluate("(name) => MusicgateLive.loadModels([name]).models[name].register", name) == REGISTER
 
 
 def test_max_run_caps_one_pitch_in_a_row_as_python_does(page, site):
@@ -771,7 +808,7 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
     assert state["audio"] == "running" and state["messages"] == []
     assert max(levels) > 0.01, levels  # the instrument is sounding
     schedule = state["schedule"]
-    played = site["models"][name][1].decode(tune["ids"]).played()  # as the gallery's recordings play it
+    played = site["models"][name][1].decode(tune["ids"]).played().transpose(tune["octaveShift"])  # as recorded
     assert ":|" in [b["kind"] for b in tune["bars"]] and len(played) > len(tune["notes"]) >= 32
     assert len(schedule) == len(played)
     for s, pitch, onset, duration in zip(schedule, played.pitch, played.onset, played.duration):
@@ -944,6 +981,13 @@ def test_a_mode_the_model_rarely_saw_gets_generates_note_in_the_payload():
     unseen = live.model_payload(model, tok, name="m", modes={"major": 9, "minor": 1})["modeNotes"]
     assert set(unseen) == {"dorian", "phrygian", "lydian", "mixolydian", "locrian"}   # none seen: all rare
     assert unseen["dorian"].startswith("m saw 0 dorian tunes among 10 in training")
+
+
+def test_the_exporter_writes_the_register_only_when_the_checkpoint_has_one():
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    model = tiny_model("gru", tok, 0)
+    assert live.model_payload(model, tok, name="m", register={"median": 69.5, "lo": 62, "hi": 77})["register"] == 69.5
+    assert "register" not in live.model_payload(model, tok, name="m")
 
 
 def test_the_panel_says_when_the_model_rarely_saw_the_mode(browser, site):

@@ -48,7 +48,15 @@ def test_pitch_classes_range_and_leaps():
     ninth = tune([60, 62, 76, 74])
     assert mu.largest_leap(ninth) == 14 and mu.leap_over_octave(ninth) == 1.0
     one = tune([60])
-    assert mu.largest_leap(one) == 0 and mu.pitch_range(one) == 0
+    assert mu.largest_leap(one) == 0 and mu.pitch_range(one) == 0 and mu.median_pitch(one) == 60.0
+
+
+def test_the_register_is_the_median_pitch_of_the_notes():
+    assert mu.median_pitch(tune([60, 72, 48, 62])) == 61.0   # even count: between 60 and 62
+    assert mu.median_pitch(tune([55, 79, 81])) == 79.0        # one low note does not pull it down
+    long_low = tune([48, 72, 74], duration=[8.0, 0.5, 0.5])
+    assert mu.median_pitch(long_low) == 72.0                  # each note once, however long
+    assert math.isnan(mu.median_pitch(tune([])))
 
 
 def test_longest_run_counts_notes_on_one_pitch_in_a_row():
@@ -221,7 +229,8 @@ def test_metrics_are_the_same_after_transposing_tune_and_key(events, tonic, mode
     for name in mu.METRIC_NAMES:
         if name.startswith("key_") or name == "window_key":
             continue  # a near tie in the key estimate may fall either way after rotation
-        assert a[name] == b[name] or (math.isnan(a[name]) and math.isnan(b[name])), name
+        want = a[name] + shift if name == "median_pitch" else a[name]  # the register moves with the tune
+        assert want == b[name] or (math.isnan(a[name]) and math.isnan(b[name])), name
 
 
 @settings(max_examples=40, deadline=None)

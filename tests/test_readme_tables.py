@@ -162,6 +162,12 @@ def test_ending_search_table_equals_its_results_file():
     assert len(expected) == 1 and _tables(README_TEXT(), header) == expected
 
 
+def test_register_table_equals_its_results_file():
+    header = "tunes | n | outside the band"
+    expected = _tables((RESULTS / "register.md").read_text(), header)
+    assert len(expected) == 1 and len(expected[0]) == 9 and _tables(README_TEXT(), header) == expected
+
+
 def test_key_confusion_table_equals_its_results_file():
     header = "sequences | windows | same | relative"
     expected = [table for name, rows in (("key-confusion.md", 9), ("key-confusion-keyloss.md", 15),

@@ -68,6 +68,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("passage_loop", "most times a 1-4 bar passage comes in a row", False, 1),
     Metric("ends_on_tonic", "ends on the tonic", True, binary=True),
     Metric("pitch_range", "pitch range, semitones", False, 1),
+    Metric("median_pitch", "register: median pitch, MIDI (69 = A4)", False, 1),
     Metric("leap_over_octave", "tunes with a leap over an octave", True, binary=True),
     Metric("largest_leap", "largest leap, semitones", False, 1),
     Metric("longest_run", "longest run of one repeated pitch, notes", False, 1),
@@ -161,6 +162,12 @@ def pitch_classes_used(notes: Notes) -> float:
 def pitch_range(notes: Notes) -> float:
     """Highest minus lowest pitch, in semitones; NaN without notes."""
     return float(int(notes.pitch.max()) - int(notes.pitch.min())) if len(notes) else NAN
+
+
+def median_pitch(notes: Notes) -> float:
+    """The tune's register: the median of its notes' MIDI pitches (69 = A4; each note once, however
+    long); NaN without notes."""
+    return float(np.median(notes.pitch)) if len(notes) else NAN
 
 
 def largest_leap(notes: Notes) -> float:
@@ -408,6 +415,7 @@ def measure_batch(pieces: Sequence[Notes], keys: Sequence["Key | str"], *, windo
             "passage_loop": passage_loop(notes),
             "ends_on_tonic": ends_on_tonic(notes, key),
             "pitch_range": pitch_range(notes),
+            "median_pitch": median_pitch(notes),
             "leap_over_octave": NAN if math.isnan(leap) else _bool(leap > 12),
             "largest_leap": leap,
             "longest_run": longest_run(notes),

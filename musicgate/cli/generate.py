@@ -46,6 +46,9 @@ def register(sub) -> None:
                    help="the meter of every piece: 6/8, 3/4, C, C| ... or a dance: reel, hornpipe (4/4), jig "
                    "(6/8), slip jig (9/8), slide (12/8), polka (2/4), waltz (3/4) (default: the primer's, else "
                    "drawn by the model per piece)")
+    p.add_argument("--keep-octave", action="store_true",
+                   help="leave each piece in the octave the model wrote it in (default: moved by whole octaves "
+                   "so its median pitch is nearest the training tunes'; recorded in the JSON)")
     p.add_argument("--free-meter", action="store_true",
                    help="melody models: drop the meter grammar (bar lines anywhere, notes across bar "
                    "lines), as the model was sampled before; recorded in the JSON")
@@ -91,7 +94,8 @@ def generate_command(args) -> int:
                        top_k=args.top_k, top_p=args.top_p, primer=args.primer, seed=args.seed,
                        key_mask=args.key_mask, no_repeat_ngram=args.no_repeat_ngram, device=args.device,
                        progress=not quiet and sys.stderr.isatty(), min_p=args.min_p, bars=args.bars,
-                       max_run=args.max_run or None, time_signature=args.time_signature)
+                       max_run=args.max_run or None, time_signature=args.time_signature,
+                       keep_octave=args.keep_octave)
     paths = write_outputs(run.notes, args.output, model_name=run.model_name, key=run.key, seed=run.seed,
                           wav=args.wav, musicxml=args.musicxml, settings=run.settings)
     for path in paths:
@@ -114,6 +118,12 @@ def generate_command(args) -> int:
     print(f"{len(run.notes)} piece(s) of {counts} notes from {run.model_name} in {run.key.name} "
           f"({s['key_source']}) {what}, seed {run.seed}; {ending}; meter grammar {meter}; "
           f"key-pushing flags: {flags}; {time.perf_counter() - start:.1f} s")
+    moved = [(i, k) for i, k in enumerate(s["octave_shift"] or []) if k]
+    if moved:
+        what = ", ".join(f"{i} ({'up' if k > 0 else 'down'} {abs(k) // 12} octave{'s' if abs(k) > 12 else ''})"
+                         for i, k in moved)
+        print(f"octave: piece(s) {what} moved into the training tunes' register (median pitch "
+              f"{s['register']:g}); --keep-octave leaves them where the model wrote them")
     for note in s["notes"]:
         print(f"note: {note}")
     cut = [i for i, c in enumerate(s["cut"]) if c]

@@ -181,7 +181,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                  batch_size: int = 256, progress: bool = False,
                  min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
                  max_run: int | None = DEFAULT_MAX_RUN,
-                 time_signature: "str | tuple[int, int] | None" = None) -> Generation:
+                 time_signature: "str | tuple[int, int] | None" = None, keep_octave: bool = False) -> Generation:
     """Like :func:`generate`, but also returns the resolved key, seed and settings."""
     most, least = _length_plan(length, min_length, exact_length)
     asked_meter = None if time_signature is None else parse_meter(time_signature)
@@ -233,6 +233,11 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     notes = [tokenizer.decode(x) for x in ids]
     if use_meter:  # the grammar kept an unknown meter's bars as 4/4: say so in the files
         notes = [n if n.meters else replace(n, meters=((0.0, 4, 4),)) for n in notes]
+    register = (meta.get("dataset") or {}).get("register") if tokenizer.kind == "melody" else None
+    shifts: list[int] | None = None
+    if not keep_octave and primer_notes is None and register:
+        shifts = [octave_shift(n, float(register["median"]), tokenizer.pitch_range) for n in notes]
+        notes = [n.transpose(s) if s else n for n, s in zip(notes, shifts)]
     new = [int(starts[x].sum()) - primed for x in ids]
     cut = [not exact and n >= most for n in new]
     floor = least if least is not None else min(DEFAULT_MIN_LENGTH, most)
@@ -247,6 +252,9 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         # a tune a musician asked for is in a known meter; exact-length studies take the model's METER as it is
         "meter_grammar": use_meter, "known_meter": use_meter and not exact,
         "meter_unknown_as": "4/4" if use_meter else None,
+        # each piece moved by whole octaves so its median pitch is nearest the training tunes' (None: left as written)
+        "register": float(register["median"]) if register else None, "octave_shift": shifts,
+        "keep_octave": bool(keep_octave),
         "time_signature": meter_name(asked_meter),
         "meter_source": "given" if asked_meter else ("the primer's" if primer_notes is not None else "the model's"),
         "meters": [meter_name(tokenizer.meter_of(x)) for x in ids],
@@ -263,6 +271,22 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         **info,
     }
     return Generation(notes=notes, ids=ids, key=run_key, seed=seed, model_name=name, settings=settings)
+
+
+def octave_shift(notes: Notes, register: float, pitch_range: tuple[int, int] = (0, 127)) -> int:
+    """Semitones (a multiple of 12) that bring the median pitch of ``notes`` nearest ``register`` while
+    every pitch stays inside ``pitch_range``; 0 for no notes.
+
+    The shipped models read and write pitches relative to the tonic (:mod:`musicgate.nn.tonic`), so they do
+    not know a tune's absolute register: as written, 40-44% of their tunes lay outside the 5-95% band of
+    the folk tunes' registers (G major an octave low, D major an octave high; README, "The register").
+    Moving a whole tune by octaves keeps its pitch classes, intervals, key and form.
+    """
+    if len(notes) == 0:
+        return 0
+    lo, hi = int(notes.pitch.min()), int(notes.pitch.max())
+    steps = sorted(range(-4, 5), key=lambda k: (abs(float(np.median(notes.pitch)) + 12 * k - register), abs(k)))
+    return next((12 * k for k in steps if pitch_range[0] <= lo + 12 * k and hi + 12 * k <= pitch_range[1]), 0)
 
 
 def _header_with_meter(tokenizer, key: Key, meter: tuple[int, int], primer_ids) -> np.ndarray:
@@ -374,7 +398,7 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
              min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
              max_run: int | None = DEFAULT_MAX_RUN,
              batch_size: int = 256, progress: bool = False,
-             time_signature: "str | tuple[int, int] | None" = None) -> list[Notes]:
+             time_signature: "str | tuple[int, int] | None" = None, keep_octave: bool = False) -> list[Notes]:
     """Generate ``num`` pieces in ``key`` that end where the model ends them; the API of ``musicgate generate``.
 
     Parameters
@@ -419,6 +443,11 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
         ``"slip jig"``: :data:`musicgate.music.meters.DANCES`); it fixes the METER token the model would
         otherwise draw per piece. A primer keeps its own meter (another one is a ConfigError); a meter the
         model rarely starts a tune with gets a line in ``settings["notes"]``.
+    keep_octave : bool
+        Leave each piece in the octave the model wrote it in. Default False: a melody model whose
+        checkpoint records its training tunes' register (the shipped ones do) has each piece moved by
+        whole octaves so its median pitch is nearest that register (:func:`octave_shift`; a primer run is
+        left as it is). ``settings["octave_shift"]`` records each piece's move.
 
     Returns
     -------
@@ -436,7 +465,7 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
                         top_p=top_p, primer=primer, seed=seed, key_mask=key_mask,
                         no_repeat_ngram=no_repeat_ngram, device=device, batch_size=batch_size,
                         progress=progress, min_p=min_p, bars=bars, max_run=max_run,
-                        time_signature=time_signature).notes
+                        time_signature=time_signature, keep_octave=keep_octave).notes
 
 
 def output_stem(model_name: str, key: "Key | str", seed: int, index: int) -> str:

@@ -9,8 +9,10 @@ A checkpoint is one ``torch.save`` file holding a plain dict (loadable with ``we
 ``model``                 the model's ``state_dict``
 ``tokenizer``             tokenizer config and vocabulary (``load_tokenizer`` rebuilds it)
 ``dataset``               dataset name and fingerprint; ``modes``: how many training tunes
-                          have a key of each mode; for a model with form inputs also
-                          ``bar_lines``: how many training tunes have each number of bar lines
+                          have a key of each mode; ``register``: the median (and 5%/95%
+                          quantiles) of the training tunes' median pitches; for a model with
+                          form inputs also ``bar_lines``: how many training tunes have each
+                          number of bar lines
 ``step``                  optimizer steps taken
 ``best_val_loss``         best validation loss so far (None before the first evaluation)
 ``trainer``               optimizer, scheduler, early-stopping and RNG states (python, numpy,
@@ -118,7 +120,9 @@ def make_checkpoint(*, model: RecurrentLM, config: dict, tokenizer: Tokenizer, d
                     **({"bar_lines": {str(k): int(v) for k, v in dataset["bar_lines"].items()}}
                        if dataset.get("bar_lines") else {}),
                     **({"modes": {str(k): int(v) for k, v in dataset["modes"].items()}}
-                       if dataset.get("modes") else {})},
+                       if dataset.get("modes") else {}),
+                    **({"register": {str(k): float(v) for k, v in dataset["register"].items()}}
+                       if dataset.get("register") else {})},
         "step": int(step), "best_val_loss": None if best_val_loss is None else float(best_val_loss),
         "trainer": trainer or {}, "torch_version": str(torch.__version__),
     }

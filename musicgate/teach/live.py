@@ -93,7 +93,8 @@ def _bar_line_counts(bar_lines, name: str) -> dict[str, int]:
     return {str(k): v for k, v in sorted(counts.items()) if v > 0}
 
 
-def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None, modes: dict | None = None) -> dict:
+def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None, modes: dict | None = None,
+                  register: dict | None = None) -> dict:
     """The header and weights of a :class:`~musicgate.nn.models.RecurrentLM` as the page reads them.
 
     ``bar_lines`` is the checkpoint's ``dataset.bar_lines`` (how many training tunes have each number of
@@ -112,6 +113,8 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
         left out); without them (or without form inputs) the payload has none.
         Given ``modes`` (the checkpoint's training tunes per key mode), a model with rare modes has
         ``modeNotes`` ({mode: the line ``generate`` prints, :func:`~musicgate.generation.api.rare_mode_note`}).
+        Given ``register`` (the checkpoint's ``dataset.register``), ``register`` is its median pitch: the
+        page moves each tune by octaves toward it, as ``generate`` does (:func:`~musicgate.generation.api.octave_shift`).
         A model with lookback inputs (:mod:`musicgate.nn.lookback`) also has ``lookback`` (``bars``,
         the distances k; ``clock``, the vocabulary's clock tables; ``span``; ``runs``, ``position``
         and ``copy``, with ``copy_scale`` for the copy head) and the tensors ``look.table.weight``
@@ -161,6 +164,8 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
     from musicgate.generation.api import rare_mode_note
     from musicgate.music.keys import MODES
 
+    if register:
+        payload["register"] = float(register["median"])
     notes = {m: rare_mode_note(m, modes, name) for m in MODES}
     if any(notes.values()):
         payload["modeNotes"] = {m: n for m, n in notes.items() if n}
@@ -178,14 +183,15 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
 
 def export_model(model, tokenizer, path: "str | os.PathLike", *, name: str, label: str | None = None,
                  units: Sequence[int] | None = None, bar_lines: dict | None = None,
-                 modes: dict | None = None) -> Path:
+                 modes: dict | None = None, register: dict | None = None) -> Path:
     """Write ``path`` (``model-NAME.js``): a script that registers the model in ``MUSICGATE_MODELS``.
 
     ``label`` is shown in the page's model menu; ``units`` are the last-layer units the gate view
     draws (default: :func:`key_units`); ``bar_lines``: the checkpoint's bar-line counts
-    (:func:`model_payload`); ``modes``: its training tunes per key mode (:func:`model_payload`).
+    (:func:`model_payload`); ``modes``: its training tunes per key mode; ``register``: its training tunes'
+    register (both :func:`model_payload`).
     """
-    payload = model_payload(model, tokenizer, name=name, bar_lines=bar_lines, modes=modes)
+    payload = model_payload(model, tokenizer, name=name, bar_lines=bar_lines, modes=modes, register=register)
     payload["label"] = label or name
     payload["units"] = [int(u) for u in (key_units(model, tokenizer) if units is None else units)]
     text = ("window.MUSICGATE_MODELS = window.MUSICGATE_MODELS || {};\n"
@@ -347,7 +353,8 @@ def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program:
             continue
         export_model(model, tok, folder / f"model-{name}.js", name=name, label=name,
                      units=(units or {}).get(name), bar_lines=(meta.get("dataset") or {}).get("bar_lines"),
-                     modes=(meta.get("dataset") or {}).get("modes"))
+                     modes=(meta.get("dataset") or {}).get("modes"),
+                     register=(meta.get("dataset") or {}).get("register"))
         written.append((name, f"model-{name}.js"))
     if not written:
         shutil.rmtree(folder, ignore_errors=True)

@@ -154,14 +154,37 @@ def key_mode_counts(data, tokenizer, split: str = "train") -> dict[str, int]:
 
 
 def corpus_counts(data, model, tokenizer) -> dict[str, dict]:
-    """What a checkpoint records of its training tunes for generation: ``modes`` (:func:`key_mode_counts`)
-    and, for a model with form inputs, ``bar_lines`` (:func:`bar_line_counts`); {} without a train split."""
+    """What a checkpoint records of its training tunes for generation: ``modes`` (:func:`key_mode_counts`),
+    ``register`` (:func:`register_of`) and, for a model with form inputs, ``bar_lines``
+    (:func:`bar_line_counts`); {} without a train split."""
     if "train" not in data.splits:
         return {}
     out = {"modes": key_mode_counts(data, tokenizer)}
+    register = register_of(data, tokenizer)
+    if register:
+        out["register"] = register
     if model.has_form_inputs:
         out["bar_lines"] = bar_line_counts(data, model.form.barline_ids)
     return out
+
+
+def register_of(data, tokenizer, split: str = "train") -> dict[str, float]:
+    """The register of a prepared dataset's ``split``: the median over tunes of each tune's median pitch
+    (MIDI, each note once), with the 5% and 95% quantiles as ``lo`` and ``hi`` (``{"median": 70.0, "lo":
+    63.0, "hi": 76.0}`` for the folk corpus); {} when no tune has notes. What a checkpoint records so that
+    generation can place each piece in its training tunes' octave (:func:`musicgate.generation.api.generate_run`)."""
+    tokens, offsets = np.asarray(data.tokens), np.asarray(data.offsets, np.int64)
+    pitch_of = np.asarray(tokenizer.pitch_of)
+    medians = []
+    for i in np.asarray(data.splits[split], np.int64):
+        p = pitch_of[tokens[offsets[i]:offsets[i + 1]]]
+        p = p[p >= 0]
+        if len(p):
+            medians.append(float(np.median(p)))
+    if not medians:
+        return {}
+    lo, mid, hi = np.quantile(medians, [0.05, 0.5, 0.95])
+    return {"median": float(mid), "lo": float(lo), "hi": float(hi)}
 
 
 def bar_line_counts(data, barline_ids, split: str = "train") -> dict[str, int]:

@@ -38,6 +38,7 @@
       const words = tok.vocab, v = words.length, id = {};
       words.forEach((w, i) => { id[w] = i; });
       this.words = words; this.size = v; this.grid = tok.grid; this.form = !!tok.form; this.id = id;
+      this.pitchRange = tok.pitch_range || [0, 127];
       this.pad = id.PAD; this.bos = id.BOS; this.eos = id.EOS; this.bar = id.BAR; this.rest = id.REST;
       this.tie = "TIE" in id ? id.TIE : -1;
       this.keyBase = words.findIndex(w => w.startsWith("KEY_")); this.keyUnknown = id.KEY_unknown;
@@ -378,10 +379,26 @@
       keep.push(units.map(u => out.keep[u]));
     }
     const noteKeep = perNote(V, ids, keep, model.cell === "rnn" ? "last" : "mean");
-    return Object.assign(decode(V, ids), {ids, keep, noteKeep, units, cell: model.cell, model: model.name,
+    const tune = decode(V, ids);
+    const shift = model.register === null || model.register === undefined ? 0
+      : octaveShift(tune.notes.map(n => n.pitch), model.register, V.pitchRange);
+    for (const n of tune.notes) n.pitch += shift;
+    return Object.assign(tune, {ids, keep, noteKeep, units, cell: model.cell, model: model.name, octaveShift: shift,
                                           temperature: o.temperature, minP: o.minP, maxRun: o.maxRun, seed: o.seed, plannedBars, planSource,
                                           meterSource: meterId === null ? "model" : "given",
                                           barLines: ids.filter(t => V.isBar(t)).length});
+  }
+
+  /** Semitones (a multiple of 12) that bring the median of `pitches` nearest `register` with every pitch
+   * inside `range` ([lo, hi]); 0 for none (musicgate.generation.api.octave_shift). */
+  function octaveShift(pitches, register, range) {
+    if (!pitches.length) return 0;
+    const s = pitches.slice().sort((a, b) => a - b), n = s.length;
+    const median = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    const ks = [-4, -3, -2, -1, 0, 1, 2, 3, 4].sort((a, b) =>
+      Math.abs(median + 12 * a - register) - Math.abs(median + 12 * b - register) || Math.abs(a) - Math.abs(b));
+    const k = ks.find(k => range[0] <= s[0] + 12 * k && s[n - 1] + 12 * k <= range[1]);
+    return k === undefined ? 0 : 12 * k;
   }
 
   /** The share of `model`'s tunes in `key` that it starts in `meter` ("6/8"): its probability of that METER
@@ -443,6 +460,7 @@
   live.perNote = perNote;
   live.sampleTune = sampleTune;
   live.meterShare = meterShare;
+  live.octaveShift = octaveShift;
   live.meterNote = meterNote;
   live.RARE_METER = RARE_METER;
 })(typeof window !== "undefined" ? window : globalThis);

@@ -160,6 +160,13 @@
         }
         this.modeNotes = Object.assign({}, n);
       }
+      this.register = null;  // the training tunes' median pitch: tunes are moved by octaves toward it
+      if (p.register !== undefined && p.register !== null) {
+        if (typeof p.register !== "number" || !Number.isFinite(p.register) || p.register < 0 || p.register > 127) {
+          throw new Error(`${where}: its register should be a MIDI pitch (0-127), got ${JSON.stringify(p.register)}`);
+        }
+        this.register = p.register;
+      }
       this.look = null;
       if (p.lookback !== undefined && p.lookback !== null) this.look = this._lookback(p.lookback, where, need);
       this.frame = null;
