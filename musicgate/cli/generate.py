@@ -14,7 +14,7 @@ from musicgate.generation.sample import DEFAULT_MIN_LENGTH
 def register(sub) -> None:
     p = command(
         sub, "generate", "generate MIDI files in a key with a shipped model or a checkpoint",
-        'musicgate generate --model folk-gru --key "A dorian" --num 4 --wav --musicxml',
+        'musicgate generate --model folk-gru --key "A dorian" --num 4 --wav --musicxml --abc',
         "musicgate generate --model runs/folk-lstm --primer tune.mid --key Em --length 256 -o out/",
         description="Samples K pieces from a recurrent language model and writes them as "
         "{model}_{key}_{seed}_{i}.mid,\nwith a {model}_{key}_{seed}.json record of the settings. "
@@ -68,6 +68,8 @@ def register(sub) -> None:
     output_alias(p, "--output-dir", type=out_dir)
     p.add_argument("--wav", action="store_true", help="also render each piece to WAV")
     p.add_argument("--musicxml", action="store_true", help="also write MusicXML sheet music")
+    p.add_argument("--abc", action="store_true",
+                   help="also write ABC notation: the tune as written, with its repeats and endings")
     p.add_argument("--key-mask", action="store_true",
                    help="only notes of the key signature (a push toward the key; off by default, "
                    "recorded in the JSON so key-retention measurements can leave it out)")
@@ -97,7 +99,7 @@ def generate_command(args) -> int:
                        max_run=args.max_run or None, time_signature=args.time_signature,
                        keep_octave=args.keep_octave)
     paths = write_outputs(run.notes, args.output, model_name=run.model_name, key=run.key, seed=run.seed,
-                          wav=args.wav, musicxml=args.musicxml, settings=run.settings)
+                          wav=args.wav, musicxml=args.musicxml, abc=args.abc, settings=run.settings)
     for path in paths:
         print(f"wrote {path}")
     s = run.settings

@@ -19,12 +19,13 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=info)
 
-    p = command(sub, "convert", "music (MIDI, MusicXML, ABC, corpus:NAME) -> MIDI or MusicXML",
+    p = command(sub, "convert", "music (MIDI, MusicXML, ABC, corpus:NAME) -> MIDI, MusicXML or ABC",
                 "musicgate convert corpus:bach/bwv66.6 chorale.musicxml",
                 "musicgate convert tune.abc tune.mid",
-                description="The output type follows the file name: .mid/.midi or .musicxml/.xml/.mxl.")
+                "musicgate convert generated/folk-gru_D-major_7_0.mid tune.abc",
+                description="The output type follows the file name: .mid/.midi, .musicxml/.xml/.mxl or .abc (one line of melody).")
     p.add_argument("source", help="a file, or corpus:NAME for music21's corpus (corpus:bach/bwv66.6)")
-    p.add_argument("output", type=out_file, help="a .mid or .musicxml file to write")
+    p.add_argument("output", type=out_file, help="a .mid, .musicxml or .abc file to write")
     p.set_defaults(func=convert)
 
     p = command(sub, "tokenize", "MIDI file -> token ids (JSON)",
@@ -55,11 +56,15 @@ def convert(args) -> int:
     from musicgate.music.score import write_musicxml
 
     suffix = args.output.suffix.lower()
-    if suffix not in (".mid", ".midi", ".musicxml", ".xml", ".mxl"):
-        raise MidiError(f"{args.output}: unknown output type {suffix!r}; use .mid or .musicxml")
+    if suffix not in (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".abc"):
+        raise MidiError(f"{args.output}: unknown output type {suffix!r}; use .mid, .musicxml or .abc")
     notes = load_notes(args.source)
     if suffix in (".mid", ".midi"):
         write_midi(notes, args.output)
+    elif suffix == ".abc":
+        from musicgate.music.abcwrite import write_abc
+
+        write_abc(notes, args.output, titles=[Path(str(args.source)).stem])
     else:
         write_musicxml(notes, args.output)
     print(f"{args.source}: {len(notes)} notes -> {args.output}")

@@ -482,9 +482,9 @@ def check_audio() -> None:
 
 
 def write_outputs(notes_list: list[Notes], outdir: "str | os.PathLike", *, model_name: str, key: "Key | str",
-                  seed: int, wav: bool = False, musicxml: bool = False,
+                  seed: int, wav: bool = False, musicxml: bool = False, abc: bool = False,
                   settings: dict | None = None) -> list[Path]:
-    """Write each piece as ``{model}_{key}_{seed}_{i}.mid`` (i from 0), plus WAV / MusicXML, and a
+    """Write each piece as ``{model}_{key}_{seed}_{i}.mid`` (i from 0), plus WAV / MusicXML / ABC, and a
     ``{model}_{key}_{seed}.json`` sidecar recording the settings.
 
     The files are made in a hidden staging folder inside ``outdir`` and moved into place only when
@@ -529,6 +529,12 @@ def write_outputs(notes_list: list[Notes], outdir: "str | os.PathLike", *, model
 
                 write_musicxml(notes, staging / f"{stem}.musicxml")
                 names.append(f"{stem}.musicxml")
+            if abc:
+                from musicgate.music.abcwrite import write_abc
+
+                write_abc(notes, staging / f"{stem}.abc", titles=[f"{model_name} in {key.name}, seed {seed}, no. {i + 1}"],
+                          comment=f"musicgate {_version() or ''}".strip())
+                names.append(f"{stem}.abc")
         sidecar = f"{safe_name(model_name)}_{key_slug(key)}_{seed}.json"
         record = {**(settings or {}), "model": (settings or {}).get("model", model_name), "key": key.name,
                   "seed": seed, "files": list(names),
