@@ -47,6 +47,9 @@
 #   speech         python benchmarks/speech_accuracy.py     -> speech-accuracy.md
 #   musicality     scripts/musicality.sh                    -> musicality/
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
+#                  python benchmarks/ending_search.py       -> cadence/ending-search.md (the likeliest final bar)
+#                  python benchmarks/register.py            -> register.md (where the tunes sit)
+#                  python benchmarks/dances.py              -> dances.md (dances asked for by name)
 #                  scripts/copy_calibration.sh              -> copy-calibrated/ (phase 7's copy head trained on clean
 #                                                              or self-fed inputs; needs runs/folk-{lstm,gru}-tonic-copy)
 #                  phase 8 with the cadence counted 32 times (configs/folk-{lstm,gru}-tonic-copy-cadence32.yaml,
@@ -378,10 +381,14 @@ fi
 if want musicality; then
     stamp musicality
     if (( QUICK )); then
-        echo "musicality: no quick mode (scripts/musicality.sh, copy_weight.py and copy_calibration.sh take about 17 minutes); skipped" >&2
+        echo "musicality: no quick mode (scripts/musicality.sh, copy_weight.py, copy_calibration.sh, the ending search, register.py and dances.py take about 20 minutes); skipped" >&2
     else
         MG="$MG" OUT="$OUT/musicality" bash scripts/musicality.sh
         "$PY" benchmarks/copy_weight.py -o "$OUT/copy-weight"
+        mkdir -p "$OUT/cadence"
+        "$PY" benchmarks/ending_search.py --num 16 --endings 16 --seed 2 -o "$OUT/cadence/ending-search.md"
+        "$PY" benchmarks/register.py -o "$OUT/register.md"
+        "$PY" benchmarks/dances.py -o "$OUT/dances.md"
         MG="$MG" PY="$PY" OUT="$OUT/copy-calibrated" bash scripts/copy_calibration.sh
         for cell in lstm gru; do   # phase 8 with the cadence counted 32 times (needs runs/folk-CELL-tonic-copy-self)
             train_run "runs/folk-$cell-tonic-copy-cadence32" "configs/folk-$cell-tonic-copy-cadence32.yaml"

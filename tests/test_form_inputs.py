@@ -131,6 +131,21 @@ def test_a_model_with_form_inputs_starts_from_one_without(tmp_path):
         _start_from(other, tok, str(path))
 
 
+def test_a_dance_asked_by_name_gets_that_dance_s_plans_a_meter_the_training_tunes(tmp_path):
+    from musicgate.music.meters import DANCE_PLANS
+
+    path, _, _ = _checkpoint(tmp_path / "form.pt", form=True, bar_lines={"8": 3, "12": 1})
+    by_name = gen.generate_run(str(path), key="D", num=200, seed=3, length=8, time_signature="jig")
+    by_meter = gen.generate_run(str(path), key="D", num=200, seed=3, length=8, time_signature="6/8")
+    assert by_name.settings["plan_source"] == "drawn from the folk corpus's jigs" and by_name.settings["dance"] == "jig"
+    plans = np.array(by_name.settings["planned_bars"])
+    assert set(plans) <= set(DANCE_PLANS["jig"]) and 0.25 < (plans == 19).mean() < 0.55  # 197 of 467 jigs
+    assert by_meter.settings["dance"] is None and set(by_meter.settings["planned_bars"]) == {8, 12}
+    told = gen.generate_run(str(path), key="D", num=2, seed=3, length=8, time_signature="Jig", bars=12)
+    assert told.settings["planned_bars"] == [12, 12] and told.settings["plan_source"] == "--bars"
+    assert told.settings["dance"] == "jig"
+
+
 def test_plans_are_drawn_from_the_training_tunes_bar_counts(tmp_path, capsys):
     path, _, _ = _checkpoint(tmp_path / "form.pt", form=True, bar_lines={"8": 3, "18": 1, "30": 0})
     run = gen.generate_run(str(path), key="D", num=400, seed=5, length=8)

@@ -1,6 +1,9 @@
 """Asking ``generate`` for a time signature: names, the header it fixes, the record and bad input."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import importlib
 import json
 
@@ -11,7 +14,7 @@ from musicgate.nn.hub import load_model
 from musicgate.tokens.grammar import barline_ids
 from musicgate.cli import main
 from musicgate.errors import ConfigError
-from musicgate.music.meters import DANCES, meter_name, parse_meter
+from musicgate.music.meters import DANCE_PLANS, DANCES, meter_name, parse_meter
 from musicgate.music.midi import read_midi
 from musicgate.tokens.tokenizer import METERS
 from tests.test_generate import ckpts, d_major_primer  # noqa: F401  (fixture)
@@ -42,7 +45,7 @@ def test_every_vocabulary_meter_reads_back_by_its_name(name, form):
 
 
 @pytest.mark.parametrize("text, meter", [("jig", (6, 8)), ("Slip-Jig", (9, 8)), ("slip_jig", (9, 8)),
-                                         ("REEL", (4, 4)), ("polka", (2, 4)), ("waltz", (3, 4)),
+                                         ("REEL", (2, 2)), ("Highland Fling", (2, 2)), ("strathspey", (4, 4)), ("polka", (2, 4)), ("waltz", (3, 4)),
                                          ("slide", (12, 8)), ("C", (4, 4)), ("c|", (2, 2)), ("11/8", (11, 8))])
 def test_dances_and_abc_symbols(text, meter):
     assert parse_meter(text) == meter
@@ -58,6 +61,23 @@ def test_bad_names_say_what_is_understood(bad, phrase):
 
 def test_every_dance_is_in_the_vocabulary():
     assert all(meter_name(m) in METERS for m in DANCES.values())
+
+
+def test_each_dance_is_written_as_the_folk_corpus_writes_it():
+    """A dance name asks for the meter the corpus's tunes of that dance are written in (their R: and M:
+    fields), which is the meter under which the models learned it: reels and hornpipes in C| (2/2)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from dances import corpus_dances, plans
+
+    meters, tunes = corpus_dances()
+    found = {dance: parse_meter(counts.most_common(1)[0][0]) for dance, counts in meters.items()
+             if sum(counts.values()) >= 20}
+    assert {"reel", "hornpipe", "jig", "slip jig", "strathspey"} <= set(found)
+    for dance, meter in found.items():  # hornpipes: 248 in 2/4 (Ryan's), 207 in C|, and 2/4 is mostly Essen songs
+        assert DANCES[dance] == meter or (dance == "hornpipe" and meter == (2, 4)), (dance, meters[dance])
+    # and a dance asked by name draws its bar plans from the corpus's tunes of that dance
+    assert plans(tunes) == DANCE_PLANS
+
 
 
 # -- generation ------------------------------------------------------------------------------------

@@ -43,9 +43,10 @@ def register(sub) -> None:
                    "drawn per piece from the bar counts of the model's training tunes; 16 where the model "
                    "does not record them)")
     p.add_argument("--time-signature", metavar="M/N|DANCE",
-                   help="the meter of every piece: 6/8, 3/4, C, C| ... or a dance: reel, hornpipe (4/4), jig "
-                   "(6/8), slip jig (9/8), slide (12/8), polka (2/4), waltz (3/4) (default: the primer's, else "
-                   "drawn by the model per piece)")
+                   help="the meter of every piece: 6/8, 3/4, C, C| ... or a dance, in its meter as the corpus writes it "
+                   "and with bar plans drawn from the corpus's tunes of that dance: reel, hornpipe (C|, 2/2), "
+                   "strathspey (C), jig (6/8), slip jig (9/8), slide (12/8), polka (2/4), waltz (3/4) "
+                   "(default: the primer's, else drawn by the model per piece)")
     p.add_argument("--keep-octave", action="store_true",
                    help="leave each piece in the octave the model wrote it in (default: moved by whole octaves "
                    "so its median pitch is nearest the training tunes'; recorded in the JSON)")

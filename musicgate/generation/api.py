@@ -27,7 +27,7 @@ import numpy as np
 
 from musicgate.errors import ConfigError, MidiError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
-from musicgate.music.meters import meter_name, parse_meter
+from musicgate.music.meters import DANCE_PLANS, dance_name, meter_name, parse_meter
 from musicgate.music.notes import Notes
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH, check_sampling_args
 from musicgate.files import safe_name
@@ -223,8 +223,13 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                               f"primer included; give an exact-length above {primed}")
         most = least = most - primed
     use_meter = bool(meter) and tokenizer.has_meter
+    dance = dance_name(time_signature)
+    if dance in DANCE_PLANS:  # a dance asked for by name gets that dance's lengths and forms
+        counts, drawn_from = DANCE_PLANS[dance], f"the folk corpus's {dance}s"
+    else:
+        counts, drawn_from = (meta.get("dataset") or {}).get("bar_lines"), "the training tunes"
     plan, plan_source = _bar_plan(net, bars, exact, primer_ids, tokenizer, num=num, seed=seed,
-                                  counts=(meta.get("dataset") or {}).get("bar_lines"))
+                                  counts=counts, drawn_from=drawn_from)
     ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
                  exact=exact, meter=use_meter, temperature=temperature, top_k=top_k,
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
@@ -255,7 +260,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         # each piece moved by whole octaves so its median pitch is nearest the training tunes' (None: left as written)
         "register": float(register["median"]) if register else None, "octave_shift": shifts,
         "keep_octave": bool(keep_octave),
-        "time_signature": meter_name(asked_meter),
+        "time_signature": meter_name(asked_meter), "dance": dance,
         "meter_source": "given" if asked_meter else ("the primer's" if primer_notes is not None else "the model's"),
         "meters": [meter_name(tokenizer.meter_of(x)) for x in ids],
         "planned_bars": None if plan is None else [int(b) for b in plan], "plan_source": plan_source,
@@ -355,7 +360,7 @@ def rare_mode_note(mode: str, modes: dict | None, model_name: str) -> str | None
 
 
 def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: int,
-              counts: dict | None = None) -> tuple[np.ndarray | None, str | None]:
+              counts: dict | None = None, drawn_from: str = "the training tunes") -> tuple[np.ndarray | None, str | None]:
     """(planned bar lines per piece, where they came from) of a run.
 
     ``bars`` when given ("--bars"); else, for a model whose checkpoint records its training tunes'
@@ -386,7 +391,7 @@ def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: 
         weights = np.where((values > have) & (values >= MIN_DRAWN_BARS), weights, 0.0)  # past the primer's
         if weights.sum() > 0:
             rng = np.random.default_rng([int(seed), 0x6261])  # its own stream: the sampling's seed stays as it was
-            return rng.choice(values, size=num, p=weights / weights.sum()), "drawn from the training tunes"
+            return rng.choice(values, size=num, p=weights / weights.sum()), f"drawn from {drawn_from}"
     return np.full(num, max(DEFAULT_BARS, have + 1), np.int64), "default"
 
 
@@ -440,8 +445,10 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
         without them.
     time_signature : str or (int, int), optional
         The meter of every piece: ``"6/8"``, ``(3, 4)``, ``"C|"`` or a dance (``"jig"``, ``"reel"``,
-        ``"slip jig"``: :data:`musicgate.music.meters.DANCES`); it fixes the METER token the model would
-        otherwise draw per piece. A primer keeps its own meter (another one is a ConfigError); a meter the
+        ``"slip jig"``: :data:`musicgate.music.meters.DANCES`, each in the meter the corpus writes it in); it
+        fixes the METER token the model would otherwise draw per piece. A dance asked for by name also has
+        each piece's bar plan (unless ``bars`` is given) drawn from that dance's tunes in the folk corpus
+        (:data:`musicgate.music.meters.DANCE_PLANS`). A primer keeps its own meter (another one is a ConfigError); a meter the
         model rarely starts a tune with gets a line in ``settings["notes"]``.
     keep_octave : bool
         Leave each piece in the octave the model wrote it in. Default False: a melody model whose

@@ -28,8 +28,8 @@
   const BAR_CHOICES = live.BAR_CHOICES = [8, 12, 16, 24, 32];  // the Bars menu (models with form inputs)
   const AS_THE_MODEL = "as the model draws";  // the Meter menu's default: the model picks the METER token
   // the Meter menu: the folk corpus's time signatures, with the dances written in them (musicgate.music.meters.DANCES)
-  const METER_CHOICES = live.METER_CHOICES = [["2/4", "polka"], ["3/4", "waltz"], ["4/4", "reel, hornpipe"],
-    ["2/2", ""], ["6/8", "jig"], ["9/8", "slip jig"], ["12/8", "slide"], ["3/8", ""], ["3/2", ""], ["6/4", ""]];
+  const METER_CHOICES = live.METER_CHOICES = [["2/4", "polka"], ["3/4", "waltz"], ["4/4", "strathspey"],
+    ["2/2", "reel, hornpipe"], ["6/8", "jig"], ["9/8", "slip jig"], ["12/8", "slide"], ["3/8", ""], ["3/2", ""], ["6/4", ""]];
   const AS_IN_CORPUS = "as in the corpus";  // the Bars menu's first entry, for models with barLines
   const NOTES_PER_BAR = 8;  // a long plan raises the cut to this many notes a bar, so 32 bars are not cut short
   const IN_KEY = "#0072b2", OUT_KEY = "#e69f00", BAR = "#999";  // Okabe-Ito: colour-blind safe
