@@ -116,7 +116,14 @@ def test_every_referenced_file_exists_and_nothing_is_fetched(gallery):
     for ref in local:
         assert (gallery.parent / unquote(ref)).is_file(), ref
     suffixes = {Path(r).suffix for r in local}
-    assert {".wav", ".mid", ".musicxml", ".png"} <= suffixes
+    assert {".wav", ".mid", ".musicxml", ".abc", ".png"} <= suffixes
+    for ref in (r for r in local if r.endswith(".abc")):  # each tune's ABC reads back to its MIDI's notes
+        from musicgate.music.abc import read_abc
+        from musicgate.music.midi import read_midi
+
+        written = read_abc((gallery.parent / unquote(ref)).read_text()).notes.played()
+        played = read_midi(gallery.parent / unquote(ref).replace(".abc", ".mid"))
+        assert written.pitch.tolist() == played.pitch.tolist(), ref
     # one player, one roll and one gate view per model and key, one key-keeper picture per model
     tunes = [r for r in refs if r.endswith(".wav") and not r.startswith("media/speech_")]
     assert len(tunes) == 2 * 3 * len(KEYS)  # <audio src> + the WAV link

@@ -195,7 +195,7 @@ def _measure(notes_list, key: Key, window: int) -> tuple[list[float], list[float
 
 
 def _write_sample(notes, stem: str, media: Path, key: Key, title: str, errors: list) -> tuple[dict, float]:
-    """MIDI, WAV, MusicXML and the roll picture of one sample; returns files and audio seconds."""
+    """MIDI, WAV, MusicXML, ABC and the roll picture of one sample; returns files and audio seconds."""
     from musicgate.music.audio import render, write_wav
     from musicgate.music.midi import write_midi
     from musicgate.music.score import write_musicxml
@@ -208,6 +208,12 @@ def _write_sample(notes, stem: str, media: Path, key: Key, title: str, errors: l
     except MidiError as exc:  # music21 refuses some notation: the page says so, the rest goes on
         errors.append(f"MusicXML not written: {exc}")
         warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
+    try:
+        from musicgate.music.abcwrite import write_abc
+
+        files["abc"] = write_abc(notes, media / f"{stem}.abc", titles=[title]).name
+    except MidiError as exc:  # several voices at once: ABC is written for one line of melody
+        errors.append(f"ABC not written: {exc}")
     files["roll"] = roll_and_key_curve(notes, key, media / f"{stem}_roll.png", title=title).name
     return files, len(audio) / AUDIO_RATE
 

@@ -111,6 +111,8 @@ def _card(entry, media: str) -> str:
     links = [f'<a href="{_href(m("midi"))}">MIDI</a>']
     if "musicxml" in f:
         links.append(f'<a href="{_href(m("musicxml"))}">sheet music (MusicXML)</a>')
+    if "abc" in f:
+        links.append(f'<a href="{_href(m("abc"))}">ABC</a>')
     links.append(f'<a href="{_href(m("wav"))}">WAV</a>')
     warn = "".join(f'<p class="warn">{_e(x)}</p>' for x in entry.errors)
     out = int(round((1 - entry.shown_in_signature) * entry.notes)) if math.isfinite(entry.shown_in_signature) else None
