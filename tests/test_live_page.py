@@ -940,8 +940,11 @@ def test_the_exporter_writes_form_inputs_only_for_models_that_have_them():
     # the weights the two models share are written as before: the form tables come after them
     assert payload["tensors"][:len(plain["tensors"])] == plain["tensors"]
     assert data[:len(np.frombuffer(base64.b64decode(plain["data"]), "<f4"))].tobytes() == base64.b64decode(plain["data"])
-    assert {k: v for k, v in payload.items() if k not in ("form", "tensors", "data", "name")} == \
-        {k: v for k, v in plain.items() if k not in ("tensors", "data", "name")}
+    assert {k: v for k, v in payload.items() if k not in ("form", "tensors", "data", "name", "dances")} == \
+        {k: v for k, v in plain.items() if k not in ("tensors", "data", "name", "dances")}
+    # both name the dances in their meters; the model with form inputs also has the corpus's plans of each
+    assert {d: v["meter"] for d, v in payload["dances"].items()} == {d: v["meter"] for d, v in plain["dances"].items()}
+    assert all("plan" not in v for v in plain["dances"].values()) and "plan" in payload["dances"]["jig"]
 
 
 def test_the_exporter_writes_bar_line_counts_only_for_models_with_form_inputs(tmp_path, monkeypatch):
@@ -1083,6 +1086,32 @@ def test_a_meter_asked_on_the_page_fixes_the_header_and_the_bars(page, site):
     assert all(e and e.startswith("unknown time signature") and "give one of 2/2" in e for e in errors), errors
 
 
+def test_a_dance_asked_on_the_page_has_its_meter_and_the_corpus_s_plans_of_that_dance(page, site):
+    from musicgate.music.meters import DANCE_PLANS, DANCES, meter_name
+
+    tok = site["models"][CORPUS][1]
+    got = page.evaluate("""(name) => [...Array(40).keys()].map(seed => { const t = MusicgateLive.generate(
+        {model: name, key: 'D major', temperature: 1, seed, maxNotes: 16, bars: 'corpus', dance: 'jig'});
+        return {meter: t.meter, id: t.ids[2], plan: t.plannedBars, source: t.planSource, line: MusicgateLive.summary(t)}; })""",
+                        CORPUS)
+    assert {g["meter"] for g in got} == {"6/8"} and {g["id"] for g in got} == {tok.meter_id((6, 8))}
+    assert {g["source"] for g in got} == {"jig"} and {g["plan"] for g in got} <= set(DANCE_PLANS["jig"])
+    assert len({g["plan"] for g in got}) >= 3 and "a jig in 6/8" in got[0]["line"]
+    assert "drawn from the corpus's jigs" in got[0]["line"]
+    by_meter = page.evaluate("""(name) => MusicgateLive.generate({model: name, key: 'D major', temperature: 1, seed: 1,
+        maxNotes: 16, bars: 'corpus', meter: '6/8'}).planSource""", CORPUS)
+    assert by_meter == "corpus"  # a meter alone: plans from the model's training tunes
+    dances = page.evaluate("(name) => MusicgateLive.loadModels([name]).models[name].dances", CORPUS)
+    assert {d: v["meter"] for d, v in dances.items()} == {d: meter_name(m) for d, m in DANCES.items()}
+    plain = page.evaluate("""(name) => { const t = MusicgateLive.generate({model: name, key: 'D major', temperature: 1,
+        seed: 1, maxNotes: 16, dance: 'polka'}); return [t.meter, t.plannedBars]; }""", "tiny-gru")
+    assert plain == ["2/4", None]  # a model without form inputs: the dance's meter, no plan
+    errors = page.evaluate("""(name) => [{dance: 'jog'}, {dance: 'jig', meter: '3/4'}].map(o => { try {
+        MusicgateLive.generate(Object.assign({model: name, key: 'D major', temperature: 1}, o)); return null; }
+        catch (e) { return e.message; } })""", CORPUS)
+    assert errors[0].startswith('unknown dance "jog": give one of reel') and "a jig is in 6/8, not 3/4" in errors[1]
+
+
 def test_the_meter_share_and_note_equal_pythons(page, site):
     from musicgate.generation.api import RARE_METER, meter_share, rare_meter_note
 
@@ -1121,7 +1150,8 @@ def test_the_panel_asks_for_the_meter_and_says_when_it_is_rare(browser, site):
         errors = list(p.errors)
     finally:
         p.close()
-    assert labels[0] == ["", "as the model draws"] and ["6/8", "6/8 (jig)"] in labels and ["9/8", "9/8 (slip jig)"] in labels
+    assert labels[0] == ["", "as the model draws"] and ["6/8", "6/8"] in labels and ["9/8", "9/8"] in labels
+    assert ["dance:jig", "jig (6/8)"] in labels and ["dance:reel", "reel (2/2)"] in labels
     line = rare_meter_note(model, tok, parse_key("E minor"), (12, 8), name)
     assert line and seen["12/8"][0].startswith(f"Note: {line}. ") and seen["12/8"][1] == "12/8"
     assert not seen["6/8"][0].startswith("Note:") and seen["6/8"][1] == "6/8"

@@ -27,7 +27,7 @@ import numpy as np
 
 from musicgate.errors import ConfigError, MidiError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
-from musicgate.music.meters import DANCE_PLANS, dance_name, meter_name, parse_meter
+from musicgate.music.meters import dance_name, dance_plan, meter_name, parse_meter
 from musicgate.music.notes import Notes
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH, check_sampling_args
 from musicgate.files import safe_name
@@ -224,8 +224,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         most = least = most - primed
     use_meter = bool(meter) and tokenizer.has_meter
     dance = dance_name(time_signature)
-    if dance in DANCE_PLANS:  # a dance asked for by name gets that dance's lengths and forms
-        counts, drawn_from = DANCE_PLANS[dance], f"the folk corpus's {dance}s"
+    if dance_plan(dance):  # a dance asked for by name gets that dance's lengths and forms
+        counts, drawn_from = dance_plan(dance), f"the folk corpus's {dance}s"
     else:
         counts, drawn_from = (meta.get("dataset") or {}).get("bar_lines"), "the training tunes"
     plan, plan_source = _bar_plan(net, bars, exact, primer_ids, tokenizer, num=num, seed=seed,

@@ -209,6 +209,7 @@ def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "",
         t = on + du
     events += _split(t, end, None, cuts)
 
+    title, comment = " ".join(str(title).split()), " ".join(str(comment).split())  # one header line each
     header = [f"X:{int(number)}"] + ([f"T:{title}"] if title else []) + ([f"N:{comment}"] if comment else [])
     header += [f"M:{meter[0]}/{meter[1]}" if meter else "M:none", f"L:{unit / 4}",
                f"Q:1/4={round(float(notes.tempos[0][1]))}", f"K:{abc_key(key)}"]

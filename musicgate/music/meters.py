@@ -69,6 +69,11 @@ def parse_meter(value: "str | tuple[int, int]") -> tuple[int, int]:
     return int(num), int(den)
 
 
+def dance_plan(dance: str | None) -> dict[int, int] | None:
+    """The bar-line counts a dance's plans are drawn from (a double jig's are the jigs'), or None."""
+    return DANCE_PLANS.get("jig" if dance == "double jig" else dance or "")
+
+
 def dance_name(value: "str | tuple[int, int] | None") -> str | None:
     """The dance a time signature was asked for by (``"Slip-Jig"`` -> ``"slip jig"``), or None."""
     if value is None or isinstance(value, tuple):

@@ -13,8 +13,8 @@ new tune" section. The folder holds
   browser between them;
 - the page's JavaScript, copied from the package (``musicgate/teach/live/*.js``): the
   embedding + RNN/LSTM/GRU step as PyTorch computes it (``model.js``), the sampler's grammar, length
-  control and decoding (``grammar.js``), and the panel, piano roll, WebAudio player and gate view
-  (``player.js``).
+  control and decoding (``grammar.js``), the tune's ABC notation as :func:`musicgate.music.abcwrite.to_abc`
+  writes it (``abc.js``), and the panel, piano roll, WebAudio player and gate view (``player.js``).
 
 Everything loads as ``<script>`` files, because Chromium blocks ``fetch()`` of local files from
 ``file://`` pages. The page shows a message, never a blank panel, when the folder or a file is
@@ -38,7 +38,7 @@ from musicgate.files import atomic_write_text
 
 LIVE = "live"
 """The page folder's subfolder for the live generator's files."""
-SCRIPTS = ("model.js", "grammar.js", "player.js")
+SCRIPTS = ("model.js", "grammar.js", "abc.js", "player.js")
 """The page's JavaScript, in load order (package data in ``musicgate/teach/live/``)."""
 CELLS = ("rnn", "lstm", "gru")
 """Cells the JavaScript step computes (PyTorch's nn.RNN (tanh), nn.LSTM, nn.GRU)."""
@@ -115,6 +115,9 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
         ``modeNotes`` ({mode: the line ``generate`` prints, :func:`~musicgate.generation.api.rare_mode_note`}).
         Given ``register`` (the checkpoint's ``dataset.register``), ``register`` is its median pitch: the
         page moves each tune by octaves toward it, as ``generate`` does (:func:`~musicgate.generation.api.octave_shift`).
+        ``dances`` ({"jig": {"meter": "6/8", "plan": [[bar lines, tunes], ...]}, ...}) are the dances of
+        :data:`~musicgate.music.meters.DANCES` in the model's meters; a model with form inputs has each
+        :data:`~musicgate.music.meters.dance_plan` as its ``plan``, drawn from when a dance is asked for.
         A model with lookback inputs (:mod:`musicgate.nn.lookback`) also has ``lookback`` (``bars``,
         the distances k; ``clock``, the vocabulary's clock tables; ``span``; ``runs``, ``position``
         and ``copy``, with ``copy_scale`` for the copy head) and the tensors ``look.table.weight``
@@ -166,6 +169,12 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
 
     if register:
         payload["register"] = float(register["median"])
+    from musicgate.music.meters import DANCES, dance_plan, meter_name
+
+    have = {w[len("METER_"):] for w in tokenizer.vocab if w.startswith("METER_")}
+    plan = lambda d: sorted([int(k), int(v)] for k, v in dance_plan(d).items())  # noqa: E731
+    payload["dances"] = {d: {"meter": meter_name(m), **({"plan": plan(d)} if dance_plan(d) and form is not None else {})}
+                         for d, m in DANCES.items() if meter_name(m) in have}
     notes = {m: rare_mode_note(m, modes, name) for m in MODES}
     if any(notes.values()):
         payload["modeNotes"] = {m: n for m, n in notes.items() if n}

@@ -295,13 +295,16 @@
    * The bar plan of a tune of `model` asked for `bars` with `seed`, as musicgate generate makes it:
    * {plannedBars, planSource}. A whole number is taken as given ("given"); "corpus" draws one from
    * the model's barLines (the training tunes' bar-line counts) with its own stream of the seed
-   * ("corpus"); left out, "corpus" for a model with barLines, else DEFAULT_BARS ("default").
+   * ("corpus"); left out, "corpus" for a model with barLines, else DEFAULT_BARS ("default"). Given a
+   * `dance` ("jig") whose plan the model's file has (model.dances), "corpus" draws from that dance's
+   * tunes in the folk corpus instead (planSource: the dance), as musicgate generate --time-signature jig.
    * {plannedBars: null, planSource: null} for a model without form inputs, which plans nothing.
    */
-  function barPlan(model, bars, seed) {
+  function barPlan(model, bars, seed, dance) {
     checkBars(bars);
     if (!model.form) return {plannedBars: null, planSource: null};
-    const counts = model.barLines;
+    const plan = dance && model.dances && model.dances[dance] && model.dances[dance].plan;
+    const counts = plan || model.barLines;
     if (bars === undefined) {
       if (!counts) return {plannedBars: DEFAULT_BARS, planSource: "default"};
       bars = CORPUS;
@@ -316,8 +319,9 @@
     const total = usable.reduce((a, [, v]) => a + v, 0), u = mulberry32(seed ^ PLAN_STREAM)() * total;
     if (!(total > 0)) return {plannedBars: DEFAULT_BARS, planSource: "default"};  // as Python
     let sum = 0;
-    for (const [k, v] of usable) { sum += v; if (u < sum) return {plannedBars: k, planSource: CORPUS}; }
-    return {plannedBars: counts[counts.length - 1][0], planSource: CORPUS};
+    const source = plan ? dance : CORPUS;
+    for (const [k, v] of usable) { sum += v; if (u < sum) return {plannedBars: k, planSource: source}; }
+    return {plannedBars: counts[counts.length - 1][0], planSource: source};
   }
 
   /**
@@ -326,7 +330,8 @@
    * bar lines never), seed, maxNotes, minNotes, bars (a model with form inputs: the planned bar lines, a
    * whole number >= 1 or "corpus", drawn from the model's barLines with the seed; default "corpus" for a
    * model with barLines, else 16, as musicgate generate; other models ignore it: see barPlan), maxRun (most
-   * notes of one pitch in a row, rests and ties not breaking a run; default 6 as musicgate generate, null: no limit)}.
+   * notes of one pitch in a row, rests and ties not breaking a run; default 6 as musicgate generate, null: no limit),
+   * meter ("6/8"; left out: the model draws one), dance ("jig": its meter, and its plans for "corpus")}.
    * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars (the decoded bar
    * lines), plannedBars (the plan the model read; null for a model without form inputs), planSource
    * ("corpus", "given", "default" or null), barLines (the bar-line tokens written, as the plan counts
@@ -338,7 +343,15 @@
     if (o.minP === undefined) o.minP = DEFAULT_MIN_P;  // also when given as undefined (the panel's generate)
     if (o.maxRun === undefined) o.maxRun = DEFAULT_MAX_RUN;
     const keyId = checkOptions(V, o);
-    const {plannedBars, planSource} = barPlan(model, o.bars, o.seed);
+    if (o.dance !== undefined && o.dance !== null && o.dance !== "") {  // a dance: its meter (and its plans)
+      const d = (model.dances || {})[o.dance];
+      if (!d) throw new Error(`unknown dance ${JSON.stringify(o.dance)}: give one of ${Object.keys(model.dances || {}).join(", ")}`);
+      if (o.meter !== undefined && o.meter !== null && o.meter !== "" && o.meter !== d.meter) {
+        throw new Error(`a ${o.dance} is in ${d.meter}, not ${o.meter}: give the dance or the meter`);
+      }
+      o.meter = d.meter;
+    }
+    const {plannedBars, planSource} = barPlan(model, o.bars, o.seed, o.dance);
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
     if (minNotes > length) throw new Error(`minNotes ${minNotes} is greater than maxNotes ${length}`);
     const grammar = model.grammar || (model.grammar = new Grammar(V, true));
@@ -385,7 +398,7 @@
     for (const n of tune.notes) n.pitch += shift;
     return Object.assign(tune, {ids, keep, noteKeep, units, cell: model.cell, model: model.name, octaveShift: shift,
                                           temperature: o.temperature, minP: o.minP, maxRun: o.maxRun, seed: o.seed, plannedBars, planSource,
-                                          meterSource: meterId === null ? "model" : "given",
+                                          meterSource: meterId === null ? "model" : "given", dance: o.dance || null,
                                           barLines: ids.filter(t => V.isBar(t)).length});
   }
 

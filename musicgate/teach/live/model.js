@@ -18,7 +18,9 @@
  * included, c = min(count, P-1) and l = min(max(plan - count, 0), P-1); without a plan (-1) c = l = P.
  * The state carries {count, total: plan or -1} as its `form` property. Such a model may also have
  * `barLines` ({"17": training tunes with 17 bar lines, ...}), from which grammar.js draws the plans;
- * the model keeps them as `barLines`, [[bar lines, tunes], ...] in increasing order, or null.
+ * the model keeps them as `barLines`, [[bar lines, tunes], ...] in increasing order, or null. `dances`
+ * ({jig: {meter: "6/8", plan: [[bar lines, tunes], ...]}}) name the dances in the model's meters, and for
+ * a model with form inputs the corpus's bar-line counts of each (musicgate.music.meters.DANCE_PLANS).
  *
  * Lookback inputs (musicgate.nn.lookback; header `lookback: {bars [k_1..k_K], clock {dur_ids,
  * dur_steps, pending_ids, line_ids, pad_id}, span S}` and tensors look.table.weight [K*(V+1), 32],
@@ -166,6 +168,17 @@
           throw new Error(`${where}: its register should be a MIDI pitch (0-127), got ${JSON.stringify(p.register)}`);
         }
         this.register = p.register;
+      }
+      this.dances = {};  // dance -> {meter: "6/8", plan: [[bar lines, tunes], ...] (form models)}: DANCES, DANCE_PLANS
+      if (p.dances !== undefined && p.dances !== null) {
+        const d = p.dances, ok = typeof d === "object" && !Array.isArray(d) && Object.values(d).every(v =>
+          v && typeof v.meter === "string" && (v.plan === undefined || (this.form && Array.isArray(v.plan) && v.plan.length &&
+            v.plan.every(x => Array.isArray(x) && x.length === 2 && Number.isInteger(x[0]) && x[0] >= 1 && Number.isInteger(x[1]) && x[1] > 0))));
+        if (!ok) {
+          throw new Error(`${where}: its dances should be {dance: {meter: "6/8", plan: [[bar lines, tunes], ...] on a model ` +
+                          `with form inputs}}, got ${JSON.stringify(d).slice(0, 200)}`);
+        }
+        this.dances = d;
       }
       this.look = null;
       if (p.lookback !== undefined && p.lookback !== null) this.look = this._lookback(p.lookback, where, need);

@@ -5,15 +5,17 @@
  * instrument notes of live/sounds.js (pitch-shifted with playbackRate from the nearest rendered
  * note), and draws, note by note as it plays, the memory of a few units of the model's last layer:
  * the LSTM's forget gate, the GRU's update gate (1 = keep the old memory), the RNN's hidden state.
+ * Under the caption, "ABC notation" opens the drawn tune's ABC (abc.js, as musicgate generate --abc writes it).
  *
  * A model with form inputs also gets a "Bars" menu: the bar lines the tune is planned to have, which
  * the model reads as the bars so far and the bars left (as musicgate generate --bars). When its file
  * has the training tunes' bar-line counts, the menu starts on "as in the corpus": each seed draws its
  * plan from them, as musicgate generate does without --bars.
  *
- * Public API (window.MusicgateLive): generate({model, key, temperature, minP, maxRun, seed, maxNotes, bars, meter}) -> tune
- * (bars: a whole number or "corpus"; meter: a time signature such as "6/8", left out: the model draws one; throws a
- * clear Error for an unknown model, key or time signature, or a temperature <= 0); play(tune) -> the
+ * Public API (window.MusicgateLive): generate({model, key, temperature, minP, maxRun, seed, maxNotes, bars, meter, dance}) -> tune
+ * (bars: a whole number or "corpus"; meter: a time signature such as "6/8", left out: the model draws one; dance:
+ * "jig", its meter and, for "corpus", bar plans from the corpus's jigs; throws a clear Error for an unknown model,
+ * key, time signature or dance, or a temperature <= 0); play(tune) -> the
  * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
  * what is playing now; summary(tune) -> the tune's info line; modeNote(model, key) -> the line for a mode the model
  * rarely saw ("" otherwise); maxNotesFor(model, bars) -> the panel's cut;
@@ -27,9 +29,11 @@
   const MAX_NOTES = live.MAX_NOTES = 128;  // the panel's tunes end where the model ends them, or are cut here
   const BAR_CHOICES = live.BAR_CHOICES = [8, 12, 16, 24, 32];  // the Bars menu (models with form inputs)
   const AS_THE_MODEL = "as the model draws";  // the Meter menu's default: the model picks the METER token
-  // the Meter menu: the folk corpus's time signatures, with the dances written in them (musicgate.music.meters.DANCES)
-  const METER_CHOICES = live.METER_CHOICES = [["2/4", "polka"], ["3/4", "waltz"], ["4/4", "strathspey"],
-    ["2/2", "reel, hornpipe"], ["6/8", "jig"], ["9/8", "slip jig"], ["12/8", "slide"], ["3/8", ""], ["3/2", ""], ["6/4", ""]];
+  // the Meter menu: dances (in the meter the corpus writes them in, with bar plans drawn from its tunes of that
+  // dance: musicgate.music.meters.DANCES and DANCE_PLANS, from the model's file), then the corpus's time signatures
+  const DANCE_CHOICES = live.DANCE_CHOICES = ["reel", "hornpipe", "jig", "slip jig", "strathspey", "polka", "waltz", "slide"];
+  const METER_CHOICES = live.METER_CHOICES = ["2/4", "3/4", "4/4", "2/2", "6/8", "9/8", "12/8", "3/8", "3/2", "6/4"];
+  const DANCE = "dance:";  // the Meter menu's value for a dance: "dance:jig"
   const AS_IN_CORPUS = "as in the corpus";  // the Bars menu's first entry, for models with barLines
   const NOTES_PER_BAR = 8;  // a long plan raises the cut to this many notes a bar, so 32 bars are not cut short
   const IN_KEY = "#0072b2", OUT_KEY = "#e69f00", BAR = "#999";  // Okabe-Ito: colour-blind safe
@@ -59,7 +63,7 @@
     return live.sampleTune(model, {key: o.key, temperature: o.temperature, minP: o.minP, maxRun: o.maxRun,
                                    seed: o.seed === undefined ? 0 : o.seed,
                                    maxNotes: o.maxNotes === undefined ? 64 : o.maxNotes, minNotes: o.minNotes,
-                                   bars: o.bars, meter: o.meter});
+                                   bars: o.bars, meter: o.meter, dance: o.dance});
   }
 
   /** The panel's cut for a tune of `model` planned to `bars` bar lines: MAX_NOTES, more for a long plan. */
@@ -67,14 +71,16 @@
     return model && model.form && Number.isInteger(bars) ? Math.max(MAX_NOTES, NOTES_PER_BAR * bars) : MAX_NOTES;
   }
 
-  /** generate's options for the panel's settings; `menu` is the Bars menu's value ("corpus" or a number). */
+  /** generate's options for the panel's settings; `menu` is the Bars menu's value ("corpus" or a number),
+   * `meter` the Meter menu's ("6/8", "dance:jig" or "" for the model's draw). */
   function panelOptions(name, key, temperature, seed, menu, meter) {
     const m = ui.models[name];
     if (!m) throw new Error(`unknown model ${JSON.stringify(name)}: give one of ${Object.keys(ui.models).join(", ")}`);
     const bars = !m.form ? undefined : (menu === live.CORPUS ? menu : Number(menu));
+    const dance = String(meter || "").startsWith(DANCE) ? meter.slice(DANCE.length) : undefined;
     // the cut follows the plan drawn for this seed, so a drawn plan gives the tune a given one does
-    return {model: name, key, temperature, seed, bars, meter: meter || undefined,
-            maxNotes: maxNotesFor(m, live.barPlan(m, bars, seed).plannedBars)};
+    return {model: name, key, temperature, seed, bars, meter: dance ? undefined : (meter || undefined), dance,
+            maxNotes: maxNotesFor(m, live.barPlan(m, bars, seed, dance).plannedBars)};
   }
 
   /** The line generate prints when `model` rarely saw the mode of `key` ("A dorian"), or "". */
@@ -85,10 +91,11 @@
 
   /** One line about a tune: model, notes, key, meter, the bar plan (models with form inputs), settings. */
   function summary(tune) {
-    const from = tune.planSource === "corpus" ? " (drawn from the corpus)" : "";
+    const from = tune.planSource === "corpus" ? " (drawn from the corpus)"
+      : tune.dance && tune.planSource === tune.dance ? ` (drawn from the corpus's ${tune.dance}s)` : "";
     const plan = tune.plannedBars === null || tune.plannedBars === undefined ? ""
       : `, ${tune.plannedBars} bars planned${from}, ${tune.barLines} bar lines written`;
-    return `${tune.model}: ${tune.notes.length} notes in ${tune.key}, ${tune.meter || "4/4"}${plan} ` +
+    return `${tune.model}: ${tune.notes.length} notes in ${tune.key}, ${tune.dance ? `a ${tune.dance} in ` : ""}${tune.meter || "4/4"}${plan} ` +
            `(temperature ${tune.temperature}, seed ${tune.seed})`;
   }
 
@@ -340,7 +347,12 @@
     const meter = document.createElement("select");
     meter.id = "live-meter";
     meter.add(new Option(AS_THE_MODEL, ""));
-    for (const [name, dances] of METER_CHOICES) meter.add(new Option(dances ? `${name} (${dances})` : name, name));
+    const danceGroup = document.createElement("optgroup"), meterGroup = document.createElement("optgroup");
+    danceGroup.label = "dances"; meterGroup.label = "time signatures";
+    const anyDances = Object.assign({}, ...names.map(n => ui.models[n].dances || {}));
+    for (const d of DANCE_CHOICES.filter(d => anyDances[d])) danceGroup.appendChild(new Option(`${d} (${anyDances[d].meter})`, DANCE + d));
+    for (const name of METER_CHOICES) meterGroup.appendChild(new Option(name, name));
+    meter.append(danceGroup, meterGroup);
     const temp = document.createElement("input");
     Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});  // musicgate generate's default (with min-p 0.05)
     const tempOut = document.createElement("output");
@@ -387,13 +399,14 @@
     buttons.className = "live-buttons";
     buttons.append(go, next, again);
     const meterControl = control("Meter", meter);
-    meterControl.title = "The time signature of the tune (as the model draws: it picks one, as its training tunes do)";
+    meterControl.title = "A dance, or the time signature of the tune (as the model draws: it picks one, as its training tunes do)";
     form.append(control("Model", model), control("Key", key), meterControl, barsControl, control("Temperature", temp), tempOut,
                 control("Seed", seed), buttons);
     const help = document.createElement("p");
     help.className = "live-info";
     help.textContent = "Temperature: below 1 the model plays it safe, above 1 it takes more chances. " +
-      "The same model, key, meter, temperature and seed always give the same tune. Meter: the time signature " +
+      "The same model, key, meter, temperature and seed always give the same tune. Meter: a dance (in the time " +
+      "signature the corpus writes it in, and as long as its tunes of that dance are) or a time signature " +
       `(${AS_THE_MODEL}: it picks one per tune, as its training tunes come).` +
       (names.some(n => ui.models[n].form) ? " Bars: how many bar lines the model is told the tune will have" +
         (names.some(n => ui.models[n].barLines) ? ` (${AS_IN_CORPUS}: drawn for each seed from how many its ` +
@@ -404,7 +417,18 @@
     caption.className = "live-info";
     caption.id = "live-caption";
     caption.textContent = "Press Generate. Blue notes are in the key signature, orange ones outside it.";
-    panel.append(form, help, roll, gates, caption);
+    const abc = document.createElement("details"), abcSummary = document.createElement("summary");
+    const abcText = document.createElement("pre");
+    abc.id = "live-abc"; abcText.id = "live-abc-text";
+    abcSummary.textContent = "ABC notation";
+    abc.append(abcSummary, abcText);
+    abc.hidden = !live.toAbc;  // live/abc.js missing: no box
+    const showAbc = t => {  // the drawn tune as musicgate generate --abc writes it
+      if (!live.toAbc) return;
+      try { abcText.textContent = live.toAbc(t, {title: `${t.model} in ${t.key}, seed ${t.seed}`}); }
+      catch (err) { abcText.textContent = ""; say(err.message); }
+    };
+    panel.append(form, help, roll, gates, caption, abc);
     const messages = document.createElement("div");
     messages.id = "live-messages";
     panel.appendChild(messages);
@@ -420,8 +444,9 @@
       ui.tune = tune;
       again.disabled = false;
       draw(tune, tune.end);
+      showAbc(tune);
       const notes = [modeNote(ui.models[model.value], tune.key),
-                     live.meterNote(ui.models[model.value], tune.key, meter.value)].filter(Boolean);
+                     live.meterNote(ui.models[model.value], tune.key, tune.meterSource === "given" ? tune.meter : "")].filter(Boolean);
       caption.textContent = notes.map(n => `Note: ${n}. `).join("") + (tune.cell === "rnn"
         ? "The RNN has no gate: each note rewrites its state (dark = +1, light = -1). A unit that keeps one colour " +
           "holds something, such as the key, through the tune; one that flickers follows the notes."
@@ -436,6 +461,7 @@
       ui.tune = first;
       again.disabled = false;
       draw(first, first.end);
+      showAbc(first);
       caption.textContent = "A first tune, made when the page opened. Press Generate (or Play again) to hear one.";
     } catch (err) { say(err.message); }
     next.addEventListener("click", () => { seed.value = String(Math.max(0, Math.floor(Number(seed.value) || 0)) + 1); run(); });
