@@ -211,3 +211,16 @@ def test_convert_writes_abc_and_refuses_chords_of_several_lengths_with_exit_2(tm
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "two.abc" in err[0] and "MusicXML" in err[0]
     assert not (tmp_path / "two.abc").exists()
+
+
+def test_generate_abc_from_a_model_of_several_voices_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
+    from musicgate.cli import main
+    from tests.test_generate import tiny_checkpoint
+
+    tiny_checkpoint(tmp_path / "event.pt", "event")  # the event vocabulary: chords and overlapping notes
+    out = tmp_path / "out"
+    assert main(["-q", "generate", "--model", str(tmp_path / "event.pt"), "--key", "D", "--num", "2", "--seed", "1",
+                 "--length", "64", "--abc", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{out / 'event_D-major_1_0.abc'}: ABC is written here as one line of melody" in err[0]
+    assert ".musicgate-generate" not in err[0] and not out.exists()

@@ -287,8 +287,9 @@ def _note_text(pitches: list[int] | None, units: Fraction, sig: dict[str, int], 
 
 
 def write_abc(notes_list: "Notes | list[Notes]", path: "str | os.PathLike", *, titles: list[str] | None = None,
-              comment: str = "") -> Path:
-    """Write one or more tunes (X:1, X:2 ...) to an ABC file atomically. Returns the path.
+              comment: str = "", name: str | None = None) -> Path:
+    """Write one or more tunes (X:1, X:2 ...) to an ABC file atomically (``name``: what error messages
+    call it, default the path). Returns the path.
 
     Raises
     ------
@@ -299,7 +300,7 @@ def write_abc(notes_list: "Notes | list[Notes]", path: "str | os.PathLike", *, t
 
     tunes = [notes_list] if isinstance(notes_list, Notes) else list(notes_list)
     titles = titles or [""] * len(tunes)
-    text = "\n".join(to_abc(n, title=t, number=i + 1, comment=comment, name=str(path))
+    text = "\n".join(to_abc(n, title=t, number=i + 1, comment=comment, name=name or str(path))
                      for i, (n, t) in enumerate(zip(tunes, titles)))
     try:
         return atomic_write_text(path, text)
