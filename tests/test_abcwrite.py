@@ -224,3 +224,12 @@ def test_generate_abc_from_a_model_of_several_voices_is_one_line_exit_2_and_writ
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{out / 'event_D-major_1_0.abc'}: ABC is written here as one line of melody" in err[0]
     assert ".musicgate-generate" not in err[0] and not out.exists()
+
+
+def test_a_triplet_is_counted_from_its_bar_line_after_a_short_bar():
+    # 2/4: a bar, a short bar of 1.5 beats (a part's end), then a triplet of quavers on the next bar line
+    notes = melody([(74, 0.0, 2.0), (76, 2.0, 1.5), (72, 3.5, 1 / 3), (74, 3.5 + 1 / 3, 1 / 3), (76, 3.5 + 2 / 3, 1 / 3),
+                    (78, 4.5, 1.0)], meter=(2, 4), bars=[(2.0, "|"), (3.5, "||"), (5.5, "||")])
+    text = to_abc(notes)
+    assert body(text) == "d8| e6||\n(3=c2d2e2 f4|]"  # D major: C natural
+    assert same_music(read_abc(text).notes, notes)

@@ -137,6 +137,9 @@ HAND = [
     # endings, then a part end and a repeat start at one bar line, in 9/8 (G major)
     melody([(67, 0.0, 4.5), (69, 4.5, 4.5), (71, 9.0, 4.5), (72, 13.5, 4.5)], meter=(9, 8), key=Key(7, "major"),
            bars=[(4.5, "|1"), (9.0, ":|"), (9.0, "|2"), (13.5, "||"), (13.5, "|:"), (18.0, ":|")]),
+    # a triplet on the bar line after a short bar (counted from its bar line, not from beat 0)
+    melody([(74, 0.0, 2.0), (76, 2.0, 1.5), (72, 3.5, 1 / 3), (74, 3.5 + 1 / 3, 1 / 3), (76, 3.5 + 2 / 3, 1 / 3),
+            (78, 4.5, 1.0)], meter=(2, 4), bars=[(2.0, "|"), (3.5, "||"), (5.5, "||")]),
 ]
 SPELLING = [(Key(10, "major"), [70, 75, 66, 71]), (Key(9, "dorian"), [66, 67, 68, 65]), (Key(11, "major"), [75, 70, 76, 77]),
             (Key(6, "major"), [77, 70, 71, 72]), (Key(3, "minor"), [62, 71, 69, 68]), (Key(11, "locrian"), [60, 61, 72, 73]),

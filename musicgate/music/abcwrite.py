@@ -237,7 +237,7 @@ def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "",
                 sig, sharps = _signature(new_key), new_key.signature >= 0
         if (onset - bar_start) % beam == 0 or length >= 1:
             out.append(" ")
-        if _triplet(events, i, lines, changes):
+        if _triplet(events, i, lines, changes, bar_start):
             out.append("(3" + "".join(_note_text(e[2], e[1] * Fraction(3, 2) / unit, sig, sharps, held, False)
                                       for e in events[i:i + 3]))
             i += 3
@@ -252,8 +252,9 @@ def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "",
     return "\n".join(header + [line for line in body if line]) + "\n"
 
 
-def _triplet(events: list[tuple], i: int, lines: dict, changes: dict) -> bool:
-    """Whether events i..i+2 are a triplet of equal notes (each 2/3 of a power-of-two length) on its beat."""
+def _triplet(events: list[tuple], i: int, lines: dict, changes: dict, bar_start: Fraction) -> bool:
+    """Whether events i..i+2 are a triplet of equal notes (each 2/3 of a power-of-two length) on its beat
+    (a multiple of its span from the start of the bar)."""
     if i + 3 > len(events):
         return False
     three = events[i:i + 3]
@@ -263,7 +264,7 @@ def _triplet(events: list[tuple], i: int, lines: dict, changes: dict) -> bool:
         return False
     if (plain.numerator & (plain.numerator - 1)) or (plain.denominator & (plain.denominator - 1)):
         return False
-    if three[0][0] % (2 * plain) != 0 or any(e[3] for e in three):
+    if (three[0][0] - bar_start) % (2 * plain) != 0 or any(e[3] for e in three):
         return False
     return not any(e[0] in lines or e[0] in changes for e in three[1:])
 

@@ -178,14 +178,15 @@
 
   const isPowerOfTwo = x => x > 0 && (x & (x - 1)) === 0;
 
-  /** Whether events i..i+2 are a triplet of equal notes (each 2/3 of a power-of-two length) on its beat. */
-  function isTriplet(events, i, lines) {
+  /** Whether events i..i+2 are a triplet of equal notes (each 2/3 of a power-of-two length) on its beat
+   * (a multiple of its span from the start of the bar). */
+  function isTriplet(events, i, lines, barStart) {
     if (i + 3 > events.length) return false;
     const three = events.slice(i, i + 3), d = three[0][1];
     if (three.some(e => e[1] !== d)) return false;
     const g = gcd(d, 8), num = d / g, den = 8 / g;  // the plain length, d * 3/2 steps, is d/8 beats
     if ((num !== 1 && den !== 1) || !isPowerOfTwo(num) || !isPowerOfTwo(den)) return false;
-    if (three[0][0] % (3 * d) !== 0 || three.some(e => e[3])) return false;  // on a multiple of twice the plain length
+    if ((three[0][0] - barStart) % (3 * d) !== 0 || three.some(e => e[3])) return false;  // twice the plain length
     return !three.slice(1).some(e => lines.has(e[0]));
   }
 
@@ -256,7 +257,7 @@
         } else out.push(text);
       }
       if ((onset - barStart) % beam === 0 || length >= GRID) out.push(" ");
-      if (isTriplet(events, i, lines)) {
+      if (isTriplet(events, i, lines, barStart)) {
         out.push("(3" + events.slice(i, i + 3).map(e => noteText(e[2], 3 * e[1], 2 * unit, sig, sharps, held, false)).join(""));
         i += 3;
         continue;
