@@ -2,6 +2,8 @@
 corpus and on generated tunes, and what bad input gets."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -233,3 +235,15 @@ def test_a_triplet_is_counted_from_its_bar_line_after_a_short_bar():
     text = to_abc(notes)
     assert body(text) == "d8| e6||\n(3=c2d2e2 f4|]"  # D major: C natural
     assert same_music(read_abc(text).notes, notes)
+
+
+def test_the_readme_s_jig_is_what_its_command_writes(tmp_path):
+    from musicgate.cli import main
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("```abc\n", 1)[1].split("```", 1)[0]
+    command = 'musicgate generate --model folk-lstm --key "D major"\n--time-signature jig --seed 1 --abc'
+    assert command in readme
+    assert main(["-q", "generate", "--model", "folk-lstm", "--key", "D major", "--time-signature", "jig", "--seed", "1",
+                 "--abc", "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "folk-lstm_D-major_1_0.abc").read_text() == block

@@ -216,7 +216,7 @@ def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "",
     out = [_bar_text(lines[b]) for b in sorted(lines) if b <= start]
     sig, sharps, held = _signature(key), key.signature >= 0, {}
     after = [b for b in sorted(lines) if b > start]
-    beam, bars_on_line, i = _beam(meter), 0, 0
+    beam, bars_on_line, i, last = _beam(meter), 0, 0, start  # last: the onset of the last note or rest written
     bar_start = after[0] - bar if bar is not None and after else start   # a pickup's bar starts before it
     while i < len(events):
         onset, length, pitches, tied = events[i]
@@ -235,15 +235,16 @@ def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "",
             out.append(text)
             if new_key is not None:
                 sig, sharps = _signature(new_key), new_key.signature >= 0
-        if (onset - bar_start) % beam == 0 or length >= 1:
+        group = (onset - bar_start) // beam  # a new beam group, or a note a beat long or more: a space
+        if last < bar_start or (last - bar_start) // beam != group or length >= 1:
             out.append(" ")
         if _triplet(events, i, lines, changes, bar_start):
             out.append("(3" + "".join(_note_text(e[2], e[1] * Fraction(3, 2) / unit, sig, sharps, held, False)
                                       for e in events[i:i + 3]))
-            i += 3
+            last, i = events[i + 2][0], i + 3
             continue
         out.append(_note_text(pitches, length / unit, sig, sharps, held, tied))
-        i += 1
+        last, i = onset, i + 1
     if end in lines and end > start:
         out.append(_bar_text(lines[end]) if lines[end] != ["||"] else "|]")
     elif events:

@@ -243,7 +243,7 @@
     const out = places.filter(b => b <= start).map(b => barText(lines.get(b)));
     const sig = signatureMap(key), sharps = signatureOf(key) >= 0;
     const after = places.filter(b => b > start), beam = beamOf(meter);
-    let held = new Map(), barsOnLine = 0, i = 0;
+    let held = new Map(), barsOnLine = 0, i = 0, last = start;  // last: the onset of the last note or rest written
     let barStart = after.length ? after[0] - bar : start;  // a pickup's bar starts before it
     while (i < events.length) {
       const [onset, length, pitches, tied] = events[i];
@@ -256,13 +256,16 @@
           barsOnLine = 0;
         } else out.push(text);
       }
-      if ((onset - barStart) % beam === 0 || length >= GRID) out.push(" ");
+      const group = Math.floor((onset - barStart) / beam);  // a new beam group, or a note a beat long or more: a space
+      if (last < barStart || Math.floor((last - barStart) / beam) !== group || length >= GRID) out.push(" ");
       if (isTriplet(events, i, lines, barStart)) {
         out.push("(3" + events.slice(i, i + 3).map(e => noteText(e[2], 3 * e[1], 2 * unit, sig, sharps, held, false)).join(""));
+        last = events[i + 2][0];
         i += 3;
         continue;
       }
       out.push(noteText(pitches, length, unit, sig, sharps, held, tied));
+      last = onset;
       i += 1;
     }
     if (lines.has(end) && end > start) {
