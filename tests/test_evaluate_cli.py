@@ -150,7 +150,7 @@ def test_folk_reference_not_prepared(generated, tmp_path, capsys):
 def test_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     code, out, err = run(capsys, tmp_path / "empty", "--no-reference")
-    assert code == 2 and err.count("\n") == 1 and "no .mid or .midi files" in err
+    assert code == 2 and err.count("\n") == 1 and "no .mid, .midi or .abc files" in err
 
 
 def test_drum_only_file(tmp_path, capsys):
@@ -225,3 +225,41 @@ def test_by_mode_splits_the_key_measures_by_the_asked_mode(tmp_path):
     rows = by_mode_table(ev).splitlines()
     assert rows[0] == "| asked mode | major | dorian |"
     assert rows[2].startswith("| major | 0.50 / 0.50 / 0.50 (2) | - |") and rows[3].startswith("| dorian | - | ")
+
+
+# -- ABC -------------------------------------------------------------------------------------------
+def test_abc_files_are_measured_as_their_midi_files_are(tmp_path, capsys):
+    """generate --abc writes each tune twice; measured from the ABC alone (as played) it is the MIDI's tune."""
+    from musicgate.generation.api import generate_run
+    from musicgate.music.abcwrite import write_abc
+
+    out = tmp_path / "gen"
+    run_ = generate_run("folk-lstm", key="A dorian", num=4, seed=3, time_signature="jig")
+    write_outputs(run_.notes, out, model_name="folk-lstm", key=run_.key, seed=3, abc=True, settings=run_.settings)
+    abc_only = tmp_path / "abc"
+    abc_only.mkdir()
+    for f in out.glob("*.abc"):
+        shutil.copy(f, abc_only / f.name)
+    shutil.copy(next(out.glob("*.json")), abc_only)  # the record: the asked key
+    both = [run(capsys, folder, "--no-reference", "--no-plot", "-o", tmp_path / f"r-{folder.name}")
+            for folder in (out, abc_only)]
+    assert all(code == 0 for code, _, _ in both), both
+    midi, abc = (json.loads((tmp_path / f"r-{f}" / "evaluate.json").read_text())["sets"][0] for f in ("gen", "abc"))
+    assert len(midi["per_tune"]) == len(abc["per_tune"]) == 4  # a folder with both: its MIDI files only
+    for a, b in zip(midi["per_tune"], abc["per_tune"]):
+        assert {k: v for k, v in a.items() if k != "name"} == {k: v for k, v in b.items() if k != "name"}
+    # an ABC file of several tunes (X:1, X:2 ...) is one piece each, keyed by its K: field
+    book = tmp_path / "book.abc"
+    write_abc([reel(D_PHRASE, key="D major"), reel(G_PHRASE, key="G major")], book)
+    code, text, err = run(capsys, book, "--no-reference", "--no-plot", "-o", tmp_path / "r-book")
+    assert code == 0, err
+    pieces = json.loads((tmp_path / "r-book" / "evaluate.json").read_text())["sets"][0]["per_tune"]
+    assert [p["name"] for p in pieces] == ["book.abc#1", "book.abc#2"]
+    assert [p["key_exact"] for p in pieces] == [1.0, 1.0]
+
+
+def test_an_abc_tune_without_a_key_is_one_line(tmp_path, capsys):
+    path = tmp_path / "tunes.abc"
+    path.write_text("X:1\nM:4/4\nL:1/8\nK:D\nDFAd|\n\nX:2\nM:4/4\nL:1/8\nCDEF|\n")  # the second has no K:
+    code, out, err = run(capsys, path, "--no-reference")
+    assert code == 2 and err.count("\n") == 1 and "tunes.abc#2: no key to measure against" in err

@@ -14,17 +14,19 @@ def register(sub) -> None:
         sub, "evaluate", "musicality report: generated tunes beside held-out real tunes",
         "musicgate evaluate generated/",
         "musicgate evaluate out/rnn out/lstm out/gru --reference folk --reference-tunes 100",
-        description="Measures MIDI files against the key each was asked in (whole-piece and windowed key, "
+        "musicgate evaluate tunebook.abc --no-reference",
+        description="Measures MIDI or ABC files (one tune per X:) against the key each was asked in (whole-piece and windowed key, "
         "notes in\nthe key signature, range, leaps, bars filled, grid, repetition, ending, length), beside "
         "real tunes\nmeasured in the same run. Means with bootstrap 95% intervals; writes evaluate.md, "
         "evaluate.json\nand evaluate.png. Each folder given is one column of the table.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="DIR|FILE",
-                   help="folders of 'musicgate generate' output (one column each) or MIDI files (one column)")
+                   help="folders of 'musicgate generate' output (one column each; a folder's ABC files are read when "
+                   "it has no MIDI file) or MIDI and ABC files (one column)")
     p.add_argument("--key", help="the asked key of every tune (default: the JSON record 'generate' writes "
-                   "beside the MIDI files, else the file's key signature)")
+                   "beside its files, else the file's key signature or K: field)")
     p.add_argument("--reference", default="folk", metavar="folk|DIR",
                    help="real tunes: a prepared corpus's test split (default folk; 'musicgate data prepare folk' "
-                   "first), or a folder of MIDI files with keys")
+                   "first), or a folder of MIDI or ABC files with keys")
     p.add_argument("--reference-tunes", type=nonneg_int, default=200, metavar="N",
                    help="real tunes drawn from the test split (default 200; 0: all)")
     p.add_argument("--no-reference", action="store_true", help="measure the inputs alone")

@@ -1,8 +1,8 @@
 """The musicality report: generated tunes measured beside held-out real tunes, in one run.
 
-:func:`load_pieces` reads MIDI files (a folder of ``musicgate generate`` output, or files) with the
-key each was asked in: ``--key``, else the JSON record ``generate`` writes beside the MIDI files,
-else the MIDI file's key signature. :func:`load_reference` reads the real tunes: the test split of a
+:func:`load_pieces` reads MIDI or ABC files (a folder of ``musicgate generate`` output, or files; an
+ABC file holds one tune per ``X:``) with the key each was asked in: ``--key``, else the JSON record
+``generate`` writes beside its files, else the file's key signature (``K:`` in ABC). :func:`load_reference` reads the real tunes: the test split of a
 prepared corpus (``folk``: held out from training) or a folder of MIDI files with keys.
 :func:`evaluate` measures every tune with :mod:`musicgate.analysis.musicality` (the same code for
 both sides), and summarises each set by its means with percentile bootstrap 95% intervals
@@ -104,22 +104,60 @@ def sidecar_keys(folder: Path) -> dict[str, Key]:
 
 
 def _input_files(path: Path) -> list[Path]:
+    """The file ``path``, or a folder's MIDI files (sorted, in subfolders too), or its ABC files when it has
+    no MIDI file (``generate --abc`` writes both; the MIDI files are then the ones read)."""
     from musicgate.analysis.analyze import midi_files
 
     if path.is_dir():
-        return midi_files(path)
+        abc = sorted(p for p in path.rglob("*.abc") if p.is_file())
+        if abc and not any(p.suffix.lower() in (".mid", ".midi") for p in path.rglob("*")):
+            return abc
+        if not abc:
+            try:
+                return midi_files(path)
+            except DataError:
+                raise DataError(f"{path}: no .mid, .midi or .abc files in this folder") from None
     return midi_files(path)
 
 
-def read_piece(path: Path, key: Key | None, sidecar: dict[str, Key], *, name: str | None = None) -> Piece:
-    """Read one MIDI file as a :class:`Piece` (its melody and its asked key).
+def _key_of(path: Path, name: str, notes: Notes, key: Key | None, sidecar: dict[str, Key], written: str) -> tuple[Key, str]:
+    """The asked key of a piece and where it came from: ``--key``, the JSON record, the file's own key."""
+    if key is not None:
+        return key, "--key"
+    if path.name in sidecar:
+        return sidecar[path.name], "json"
+    if notes.key is not None:
+        return notes.key, written
+    raise DataError(f"{name}: no key to measure against; give --key, keep the JSON that "
+                    "'musicgate generate' writes beside its files, or write a key signature")
+
+
+def read_pieces(path: Path, key: Key | None, sidecar: dict[str, Key], *, name: str | None = None) -> list[Piece]:
+    """The pieces of one file, each with its melody and asked key: a MIDI file is one piece, an ABC file
+    one per tune (``X:``), read as played (repeats and endings unrolled, as a MIDI file holds a tune).
 
     Raises
     ------
     DataError
-        The file has no notes, only drum notes, or no key (no ``key``, no JSON record, no key
-        signature).
+        A piece has no notes, only drum notes, or no key (no ``key``, no JSON record, no key signature
+        or ``K:`` field).
+    MidiError
+        The file (or one of its tunes) cannot be read.
     """
+    name = name or path.name
+    if path.suffix.lower() == ".abc":
+        from musicgate.music.abc import read_abc, split_tunes
+
+        text = path.read_text(encoding="latin-1")
+        tunes = split_tunes(text) or [text]
+        pieces = []
+        for i, tune in enumerate(tunes):
+            label = name if len(tunes) == 1 else f"{name}#{i + 1}"
+            notes = read_abc(tune, name=label).notes
+            if len(notes) == 0:
+                raise DataError(f"{label}: no notes; evaluate measures tunes, remove the empty tune")
+            pieces.append(Piece(label, melody(notes.played()), *_key_of(path, label, notes, key, sidecar, "abc K: field")))
+        return pieces
     from musicgate.music.midi import read_midi
 
     notes = read_midi(path, drums=True)
@@ -128,16 +166,7 @@ def read_piece(path: Path, key: Key | None, sidecar: dict[str, Key], *, name: st
     pitched = notes.without_drums()
     if len(pitched) == 0:
         raise DataError(f"{path}: only drum notes; evaluate measures melodies, leave drum-only files out")
-    if key is not None:
-        source = "--key"
-    elif path.name in sidecar:
-        key, source = sidecar[path.name], "json"
-    elif notes.key is not None:
-        key, source = notes.key, "midi key signature"
-    else:
-        raise DataError(f"{path}: no key to measure against; give --key, keep the JSON that "
-                        "'musicgate generate' writes beside the MIDI files, or write a key signature")
-    return Piece(name or path.name, melody(pitched), key, source)
+    return [Piece(name, melody(pitched), *_key_of(path, str(path), notes, key, sidecar, "midi key signature"))]
 
 
 def load_pieces(inputs: Sequence["str | os.PathLike"], *, key: "Key | str | None" = None) -> list[TuneSet]:
@@ -169,7 +198,7 @@ def load_pieces(inputs: Sequence["str | os.PathLike"], *, key: "Key | str | None
         path = Path(item)
         if path.is_dir():
             files = _input_files(path)
-            pieces = [read_piece(f, asked, sidecar(f.parent), name=str(f.relative_to(path))) for f in files]
+            pieces = [p for f in files for p in read_pieces(f, asked, sidecar(f.parent), name=str(f.relative_to(path)))]
             name = path.resolve().name or str(path)
             while name in names:
                 name += "'"
@@ -177,7 +206,7 @@ def load_pieces(inputs: Sequence["str | os.PathLike"], *, key: "Key | str | None
             sets.append(TuneSet(name, pieces, {"path": str(path)}))
         else:
             f = _input_files(path)[0]
-            loose.append(read_piece(f, asked, sidecar(f.parent)))
+            loose += read_pieces(f, asked, sidecar(f.parent))
     if loose:
         sets.append(TuneSet("files", loose, {"files": [str(Path(i)) for i in inputs if not Path(i).is_dir()]}))
     return sets
