@@ -157,7 +157,7 @@ def test_cli_time_signature_is_recorded_and_printed(ckpts, tmp_path, capsys):  #
     text = capsys.readouterr().out
     record = json.loads((out / "melody_G-major_3.json").read_text())
     assert record["time_signature"] == "9/8" and record["meters"] == ["9/8", "9/8"]
-    assert "in G major (given) in 9/8 (given)" in text
+    assert "in G major (given) as slip jigs in 9/8 (given)" in text and record["dance"] == "slip jig"
     assert read_midi(out / "melody_G-major_3_0.mid").meter == (9, 8)
 
 

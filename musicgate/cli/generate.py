@@ -118,6 +118,8 @@ def generate_command(args) -> int:
     meter = "on" if s["meter_grammar"] else ("off (--free-meter)" if s["vocab"] == "melody" else "n/a")
     sigs = sorted({m or "none" for m in s["meters"]}, key=lambda m: (m == "none", m))
     what = f"in {s['time_signature']} (given)" if s["time_signature"] else f"in {', '.join(sigs)} ({s['meter_source']})"
+    if s.get("dance"):
+        what = f"as {s['dance']}s {what}"
     print(f"{len(run.notes)} piece(s) of {counts} notes from {run.model_name} in {run.key.name} "
           f"({s['key_source']}) {what}, seed {run.seed}; {ending}; meter grammar {meter}; "
           f"key-pushing flags: {flags}; {time.perf_counter() - start:.1f} s")

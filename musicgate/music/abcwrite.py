@@ -120,9 +120,9 @@ def _bar_lines(notes: Notes, bar: Fraction | None, end: Fraction, start: Fractio
     if bar is None:
         return {}
     first = bar if 0 < start < bar else Fraction(0)
-    count = max(-((first - end) // bar), 0 if first else 1)  # whole bars after the first line, the last one
-    lines = {first + i * bar: ["|"] for i in range(count + 1) if first + i * bar > start}  # filled with rests
-    lines[first + count * bar] = ["||"]
+    count = max(-((first - end) // bar), 0 if first else 1)  # ceil((end - first) / bar): bars after the first line
+    lines = {first + i * bar: ["|"] for i in range(count + 1) if first + i * bar > start}
+    lines[first + count * bar] = ["||"]  # the end of the last bar (rests fill what the notes leave of it)
     return lines
 
 
