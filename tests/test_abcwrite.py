@@ -128,8 +128,8 @@ def written_tunes(draw) -> Notes:
     bars = [(t0 / 12, k) for t0 in lines for k in draw(kinds).split()]
     if draw(st.booleans()):
         bars.insert(0, ((bar - pickup) / 12 if pickup else 0.0, "|:"))
-    if draw(st.booleans()):
-        bars = [b for b in bars if b[0] != end / 12]  # the tune ends without a bar line
+    if len(lines) >= 2 and draw(st.booleans()):  # the tune ends without a bar line (one still stands inside it:
+        bars = [b for b in bars if b[0] != end / 12]  # a tune of one short bar and no line would read as a pickup)
     notes = [(p, t0 / 12, s / 12) for p, t0, s in events if p is not None]
     for i in range(len(notes) - 1):  # some notes tied over the next onset, as one longer note
         (p, o, d), (_, o2, d2) = notes[i], notes[i + 1]
