@@ -38,8 +38,8 @@ def test_a_jig_with_a_pickup_repeats_and_endings_is_written_as_a_fiddler_writes_
     notes = melody([(69, 2.5, 0.5), (74, 3.0, 1.0), (78, 4.0, 0.5), (81, 4.5, 1.0), (78, 5.5, 0.5),
                     (76, 6.0, 1.5), (76, 7.5, 1.0), (69, 8.5, 0.5), (76, 9.0, 1.5), (74, 10.5, 1.0)],
                    bars=[(2.5, "|:"), (3.0, "|"), (6.0, "|1"), (9.0, ":|"), (9.0, "|2"), (11.5, "||")])
-    text = to_abc(notes, title="Test Jig", comment="made\nby hand")  # a header field stays on its line
-    assert text.splitlines()[:7] == ["X:1", "T:Test Jig", "N:made by hand", "M:6/8", "L:1/8", "Q:1/4=120", "K:D"]
+    text = to_abc(notes, title="Test Jig", comment="made\nby hand", rhythm="jig")  # a field stays on its line
+    assert text.splitlines()[:8] == ["X:1", "T:Test Jig", "R:jig", "N:made by hand", "M:6/8", "L:1/8", "Q:1/4=120", "K:D"]
     assert body(text) == "|:A| d2f a2f|1 e3 e2A:|2 e3 d2|]"
     back = read_abc(text).notes
     assert same_music(back, notes) and back.bars == notes.bars

@@ -91,7 +91,8 @@ def test_the_page_writes_its_sampled_tunes_as_python_writes_them(page, site):
         const t = MusicgateLive.generate(Object.assign({}, o, {meter: o.meter || undefined, bars: o.bars || undefined}));
         const title = `${t.model} in ${t.key}, seed ${t.seed}`;
         return {ids: t.ids, key: t.key, meter: t.meter, octaveShift: t.octaveShift, model: t.model, title,
-                abc: MusicgateLive.toAbc(t), titled: MusicgateLive.toAbc(t, {title, comment: 'made on the page'})}; })""",
+                abc: MusicgateLive.toAbc(t),
+                titled: MusicgateLive.toAbc(t, {title, comment: 'made on the page', rhythm: 'slip jig'})}; })""",
                         asks)
     texts = []
     for ask, tune in zip(asks, got):
@@ -101,7 +102,8 @@ def test_the_page_writes_its_sampled_tunes_as_python_writes_them(page, site):
         assert notes.key == parse_key(ask["key"]) and notes.key.name == tune["key"] == ask["key"]
         assert f"{notes.meter[0]}/{notes.meter[1]}" == tune["meter"] and (ask["meter"] is None or tune["meter"] == ask["meter"])
         assert tune["abc"] == to_abc(notes), (ask, tune["abc"], to_abc(notes))
-        assert tune["titled"] == to_abc(notes, title=tune["title"], comment="made on the page")
+        assert tune["titled"] == to_abc(notes, title=tune["title"], comment="made on the page", rhythm="slip jig")
+        assert "\nR:slip jig\nN:made on the page\n" in tune["titled"]
         texts.append(tune["abc"])
     assert any(t["octaveShift"] for t in got)  # some tunes were moved by octaves, as generate moves them
     headers = {line for t in texts for line in t.splitlines() if line[:2] in ("K:", "M:", "L:")}
@@ -208,6 +210,10 @@ def test_the_panel_shows_the_drawn_tunes_abc(browser, site):
             p.click("#live-generate")
             p.wait_for_timeout(300)
             shown[seed] = (p.text_content("#live-abc-text"), p.evaluate(tune_of))
+        p.select_option("#live-meter", "dance:jig")  # a dance: the tune's ABC names its rhythm
+        p.click("#live-generate")
+        p.wait_for_timeout(300)
+        jig = (p.text_content("#live-abc-text"), p.evaluate(tune_of))
         p.click("#live-abc summary")
         opened = p.is_visible("#live-abc-text")
         errors = list(p.errors)
@@ -221,6 +227,9 @@ def test_the_panel_shows_the_drawn_tunes_abc(browser, site):
         assert text == to_abc(as_generate_writes(tok, tune["ids"], tune["octaveShift"], meta), title=tune["title"])
         assert "\nK:Ador\n" in text
     assert shown["5"][0] != shown["6"][0] != first
+    assert "\nR:jig\n" in jig[0] and "\nM:6/8\n" in jig[0]
+    assert jig[0] == to_abc(as_generate_writes(tok, jig[1]["ids"], jig[1]["octaveShift"], meta), title=jig[1]["title"],
+                            rhythm="jig")
 
 
 def test_the_gallery_loads_abc_js_before_the_panel():

@@ -540,7 +540,8 @@ def write_outputs(notes_list: list[Notes], outdir: "str | os.PathLike", *, model
                 from musicgate.music.abcwrite import write_abc
 
                 write_abc(notes, staging / f"{stem}.abc", titles=[f"{model_name} in {key.name}, seed {seed}, no. {i + 1}"],
-                          comment=f"musicgate {_version() or ''}".strip(), name=str(outdir / f"{stem}.abc"))
+                          comment=f"musicgate {_version() or ''}".strip(), name=str(outdir / f"{stem}.abc"),
+                          rhythm=(settings or {}).get("dance") or "")
                 names.append(f"{stem}.abc")
         sidecar = f"{safe_name(model_name)}_{key_slug(key)}_{seed}.json"
         record = {**(settings or {}), "model": (settings or {}).get("model", model_name), "key": key.name,

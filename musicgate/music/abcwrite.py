@@ -161,7 +161,8 @@ def _beam(meter: tuple[int, int] | None) -> Fraction:
     return Fraction(2) if (n, d) in ((4, 4), (2, 2)) else Fraction(1)
 
 
-def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "", name: str = "") -> str:
+def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "", name: str = "",
+           rhythm: str = "") -> str:
     """One tune in ABC notation (see the module notes): the header, then up to four bars, or what is
     left of a part, per line.
 
@@ -177,6 +178,8 @@ def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "",
         An ``N:`` note (left out when empty), e.g. how the tune was made.
     name : str
         What error messages call the music (default: the title, else "notes").
+    rhythm : str
+        The ``R:`` field, the tune's dance (``jig``; left out when empty).
 
     Raises
     ------
@@ -209,8 +212,9 @@ def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "",
         t = on + du
     events += _split(t, end, None, cuts)
 
-    title, comment = " ".join(str(title).split()), " ".join(str(comment).split())  # one header line each
-    header = [f"X:{int(number)}"] + ([f"T:{title}"] if title else []) + ([f"N:{comment}"] if comment else [])
+    title, comment, rhythm = (" ".join(str(s).split()) for s in (title, comment, rhythm))  # one header line each
+    header = ([f"X:{int(number)}"] + ([f"T:{title}"] if title else []) + ([f"R:{rhythm}"] if rhythm else [])
+              + ([f"N:{comment}"] if comment else []))
     header += [f"M:{meter[0]}/{meter[1]}" if meter else "M:none", f"L:{unit / 4}",
                f"Q:1/4={round(float(notes.tempos[0][1]))}", f"K:{abc_key(key)}"]
     out = [_bar_text(lines[b]) for b in sorted(lines) if b <= start]
@@ -289,7 +293,7 @@ def _note_text(pitches: list[int] | None, units: Fraction, sig: dict[str, int], 
 
 
 def write_abc(notes_list: "Notes | list[Notes]", path: "str | os.PathLike", *, titles: list[str] | None = None,
-              comment: str = "", name: str | None = None) -> Path:
+              comment: str = "", name: str | None = None, rhythm: str = "") -> Path:
     """Write one or more tunes (X:1, X:2 ...) to an ABC file atomically (``name``: what error messages
     call it, default the path). Returns the path.
 
@@ -302,7 +306,7 @@ def write_abc(notes_list: "Notes | list[Notes]", path: "str | os.PathLike", *, t
 
     tunes = [notes_list] if isinstance(notes_list, Notes) else list(notes_list)
     titles = titles or [""] * len(tunes)
-    text = "\n".join(to_abc(n, title=t, number=i + 1, comment=comment, name=name or str(path))
+    text = "\n".join(to_abc(n, title=t, number=i + 1, comment=comment, name=name or str(path), rhythm=rhythm)
                      for i, (n, t) in enumerate(zip(tunes, titles)))
     try:
         return atomic_write_text(path, text)

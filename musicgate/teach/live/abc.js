@@ -210,12 +210,12 @@
 
   /**
    * The ABC of a tune the page generated (or any {notes: [{pitch, onset, duration}], bars: [{beat, kind}],
-   * key: "A dorian", meter: "6/8"}), as Python's to_abc writes the same Notes: opts {title, comment, number}
+   * key: "A dorian", meter: "6/8"}), as Python's to_abc writes the same Notes: opts {title, comment, number, rhythm}
    * (the T:, N: and X: fields; T: and N: left out when empty). Throws where notes overlap other than as a chord.
    */
   function toAbc(tune, opts) {
     const line = s => s ? String(s).split(/\s+/).filter(Boolean).join(" ") : "";  // one header line each
-    const o = opts || {}, title = line(o.title), comment = line(o.comment);
+    const o = opts || {}, title = line(o.title), comment = line(o.comment), rhythm = line(o.rhythm);
     const number = o.number === undefined ? 1 : Math.trunc(Number(o.number));
     const groups = groupsOf(tune.notes || [], o.name || title || "notes");
     const meter = (tune.meter || "4/4").split("/").map(Number);
@@ -238,7 +238,7 @@
     }
     events = events.concat(split(t, end, null, cuts));
 
-    const header = [`X:${number}`].concat(title ? [`T:${title}`] : [], comment ? [`N:${comment}`] : [],
+    const header = [`X:${number}`].concat(title ? [`T:${title}`] : [], rhythm ? [`R:${rhythm}`] : [], comment ? [`N:${comment}`] : [],
       [`M:${meter[0]}/${meter[1]}`, `L:1/${unit === 3 ? 16 : 8}`, `Q:1/4=${TEMPO}`, `K:${abcKey(key)}`]);
     const out = places.filter(b => b <= start).map(b => barText(lines.get(b)));
     const sig = signatureMap(key), sharps = signatureOf(key) >= 0;

@@ -425,7 +425,7 @@
     abc.hidden = !live.toAbc;  // live/abc.js missing: no box
     const showAbc = t => {  // the drawn tune as musicgate generate --abc writes it
       if (!live.toAbc) return;
-      try { abcText.textContent = live.toAbc(t, {title: `${t.model} in ${t.key}, seed ${t.seed}`}); }
+      try { abcText.textContent = live.toAbc(t, {title: `${t.model} in ${t.key}, seed ${t.seed}`, rhythm: t.dance || ""}); }
       catch (err) { abcText.textContent = ""; say(err.message); }
     };
     panel.append(form, help, roll, gates, caption, abc);
