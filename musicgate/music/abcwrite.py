@@ -150,6 +150,16 @@ def _split(a: Fraction, c: Fraction, pitches: list[int] | None, cuts: list[Fract
     return [(x, y - x, pitches, pitches is not None and y < c) for x, y in zip(points, points[1:])]
 
 
+def _events(groups: list, start: Fraction, end: Fraction, cuts: list[Fraction]) -> list[tuple]:
+    """The notes, chords and rests from ``start`` to ``end``, cut at bar lines and key or meter changes:
+    (onset, length, pitches or None, tied on) each."""
+    events, t = [], start
+    for on, du, ps in groups:
+        events += _split(t, on, None, cuts) + _split(on, on + du, ps, cuts)
+        t = on + du
+    return events + _split(t, end, None, cuts)
+
+
 def _beam(meter: tuple[int, int] | None) -> Fraction:
     """Beats per beamed group: a dotted quarter in 6/8, 9/8, 12/8 (and 3/8 bars), a half note in 4/4
     and 2/2, else a beat."""
@@ -206,17 +216,12 @@ def to_abc(notes: Notes, *, title: str = "", number: int = 1, comment: str = "",
         if b > 0:
             changes.setdefault(b, []).append((f"\nK:{abc_key(k)}\n", k))
     cuts = sorted({b for b in lines if start < b < end} | {b for b in changes if start < b < end})
-    events, t = [], start
-    for on, du, ps in groups:
-        events += _split(t, on, None, cuts) + _split(on, on + du, ps, cuts)
-        t = on + du
-    events += _split(t, end, None, cuts)
-
-    title, comment, rhythm = (" ".join(str(s).split()) for s in (title, comment, rhythm))  # one header line each
-    header = ([f"X:{int(number)}"] + ([f"T:{title}"] if title else []) + ([f"R:{rhythm}"] if rhythm else [])
-              + ([f"N:{comment}"] if comment else []))
-    header += [f"M:{meter[0]}/{meter[1]}" if meter else "M:none", f"L:{unit / 4}",
-               f"Q:1/4={round(float(notes.tempos[0][1]))}", f"K:{abc_key(key)}"]
+    events = _events(groups, start, end, cuts)
+    fields = {"X": str(int(number)), "T": title, "R": rhythm, "N": comment,
+              "M": f"{meter[0]}/{meter[1]}" if meter else "none", "L": str(unit / 4),
+              "Q": f"1/4={round(float(notes.tempos[0][1]))}", "K": abc_key(key)}
+    fields = {f: " ".join(str(v).split()) for f, v in fields.items()}  # one line each
+    header = [f"{f}:{v}" for f, v in fields.items() if v]  # no empty T:, R: or N:
     out = [_bar_text(lines[b]) for b in sorted(lines) if b <= start]
     sig, sharps, held = _signature(key), key.signature >= 0, {}
     after = [b for b in sorted(lines) if b > start]
