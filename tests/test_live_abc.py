@@ -210,6 +210,8 @@ def test_the_panel_shows_the_drawn_tunes_abc(browser, site):
             p.click("#live-generate")
             p.wait_for_timeout(300)
             shown[seed] = (p.text_content("#live-abc-text"), p.evaluate(tune_of))
+        saved = p.evaluate("""() => { const a = document.getElementById('live-abc-save');
+            return [decodeURIComponent(a.href.slice(a.href.indexOf(',') + 1)), a.download]; }""")
         p.select_option("#live-meter", "dance:jig")  # a dance: the tune's ABC names its rhythm
         p.click("#live-generate")
         p.wait_for_timeout(300)
@@ -227,6 +229,7 @@ def test_the_panel_shows_the_drawn_tunes_abc(browser, site):
         assert text == to_abc(as_generate_writes(tok, tune["ids"], tune["octaveShift"], meta), title=tune["title"])
         assert "\nK:Ador\n" in text
     assert shown["5"][0] != shown["6"][0] != first
+    assert saved == [shown["6"][0], f"{FORM}_A-dorian_6.abc"]  # "Save as .abc": the text shown, named as generate names it
     assert "\nR:jig\n" in jig[0] and "\nM:6/8\n" in jig[0]
     assert jig[0] == to_abc(as_generate_writes(tok, jig[1]["ids"], jig[1]["octaveShift"], meta), title=jig[1]["title"],
                             rhythm="jig")

@@ -421,12 +421,17 @@
     const abcText = document.createElement("pre");
     abc.id = "live-abc"; abcText.id = "live-abc-text";
     abcSummary.textContent = "ABC notation";
-    abc.append(abcSummary, abcText);
+    const save = document.createElement("a");  // the same text as a file (a data: address works from file://)
+    Object.assign(save, {id: "live-abc-save", textContent: "Save as .abc"});
+    abc.append(abcSummary, save, abcText);
     abc.hidden = !live.toAbc;  // live/abc.js missing: no box
     const showAbc = t => {  // the drawn tune as musicgate generate --abc writes it
       if (!live.toAbc) return;
-      try { abcText.textContent = live.toAbc(t, {title: `${t.model} in ${t.key}, seed ${t.seed}`, rhythm: t.dance || ""}); }
-      catch (err) { abcText.textContent = ""; say(err.message); }
+      try {
+        abcText.textContent = live.toAbc(t, {title: `${t.model} in ${t.key}, seed ${t.seed}`, rhythm: t.dance || ""});
+        save.href = "data:text/vnd.abc;charset=utf-8," + encodeURIComponent(abcText.textContent);
+        save.download = `${t.model}_${t.key.replace(/ /g, "-")}_${t.seed}.abc`;  // as generate names its files
+      } catch (err) { abcText.textContent = ""; save.removeAttribute("href"); say(err.message); }
     };
     panel.append(form, help, roll, gates, caption, abc);
     const messages = document.createElement("div");
