@@ -106,18 +106,15 @@ def sidecar_keys(folder: Path) -> dict[str, Key]:
 def _input_files(path: Path) -> list[Path]:
     """The file ``path``, or a folder's MIDI files (sorted, in subfolders too), or its ABC files when it has
     no MIDI file (``generate --abc`` writes both; the MIDI files are then the ones read)."""
-    from musicgate.analysis.analyze import midi_files
+    from musicgate.analysis.analyze import MIDI_SUFFIXES, midi_files
 
-    if path.is_dir():
-        abc = sorted(p for p in path.rglob("*.abc") if p.is_file())
-        if abc and not any(p.suffix.lower() in (".mid", ".midi") for p in path.rglob("*")):
-            return abc
-        if not abc:
-            try:
-                return midi_files(path)
-            except DataError:
-                raise DataError(f"{path}: no .mid, .midi or .abc files in this folder") from None
-    return midi_files(path)
+    if not path.is_dir():
+        return midi_files(path)
+    found = sorted(p for p in path.rglob("*") if p.suffix.lower() in (*MIDI_SUFFIXES, ".abc") and p.is_file())
+    midi = [p for p in found if p.suffix.lower() != ".abc"]
+    if not found:
+        raise DataError(f"{path}: no .mid, .midi or .abc files in this folder")
+    return midi or found
 
 
 def _key_of(path: Path, name: str, notes: Notes, key: Key | None, sidecar: dict[str, Key], written: str) -> tuple[Key, str]:

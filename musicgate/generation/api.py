@@ -224,9 +224,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         most = least = most - primed
     use_meter = bool(meter) and tokenizer.has_meter
     dance = dance_name(time_signature)
-    if dance_plan(dance):  # a dance asked for by name gets that dance's lengths and forms
-        counts, drawn_from = dance_plan(dance), f"the folk corpus's {dance}s"
-    else:
+    counts, drawn_from = dance_plan(dance), f"the folk corpus's {dance}s"  # a dance by name: its lengths and forms
+    if not counts:
         counts, drawn_from = (meta.get("dataset") or {}).get("bar_lines"), "the training tunes"
     plan, plan_source = _bar_plan(net, bars, exact, primer_ids, tokenizer, num=num, seed=seed,
                                   counts=counts, drawn_from=drawn_from)

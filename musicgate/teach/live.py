@@ -171,10 +171,9 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
         payload["register"] = float(register["median"])
     from musicgate.music.meters import DANCES, dance_plan, meter_name
 
-    have = {w[len("METER_"):] for w in tokenizer.vocab if w.startswith("METER_")}
     plan = lambda d: sorted([int(k), int(v)] for k, v in dance_plan(d).items())  # noqa: E731
     payload["dances"] = {d: {"meter": meter_name(m), **({"plan": plan(d)} if dance_plan(d) and form is not None else {})}
-                         for d, m in DANCES.items() if meter_name(m) in have}
+                         for d, m in DANCES.items() if tokenizer.meter_id(m) != tokenizer.meter_unknown_id}
     notes = {m: rare_mode_note(m, modes, name) for m in MODES}
     if any(notes.values()):
         payload["modeNotes"] = {m: n for m, n in notes.items() if n}
