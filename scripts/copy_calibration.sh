@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The copy head calibrated (README, "The copy head calibrated"), for the LSTM and the GRU:
+# The copy head calibrated (docs/shipped-models.md, "The copy head calibrated"), for the LSTM and the GRU:
 #   phase 7       runs/folk-CELL-tonic-copy (bash scripts/train_shipped.sh trains it; shipped until phase 8)
 #   clean         its copy head alone trained 300 steps on clean inputs (configs/folk-CELL-copy-calibrate.yaml)
 #   phase 8       its copy head alone trained 300 steps reading a tenth of its own sampled pitches

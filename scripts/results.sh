@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rerun every table the README quotes from benchmarks/results/, one after another on one CPU thread:
+# Rerun every table the README and its docs pages quote from benchmarks/results/, one after another on one CPU thread:
 #   retention      experiment retention --config configs/retention.yaml -> retention/
 #   retention-long the medley fine-tunes (configs/folk-*-medley.yaml, trained if absent) and
 #                  experiment retention --config configs/retention-long.yaml -> retention-long/,
@@ -54,7 +54,7 @@
 #                                                              or self-fed inputs; needs runs/folk-{lstm,gru}-tonic-copy)
 #                  phase 8 with the cadence counted 32 times (configs/folk-{lstm,gru}-tonic-copy-cadence32.yaml,
 #                  trained if absent), 288 tunes each beside phase 8 -> cadence32-frame/ (and endings.md)
-# Then `pytest tests/test_readme_tables.py` says which README tables no longer match.
+# Then `pytest tests/test_readme_tables.py` says which tables of the README and docs/ pages no longer match.
 #
 #   bash scripts/results.sh            # everything: about 9 h on this 2-core CPU, shared
 #   bash scripts/results.sh --quick    # every step with a tiny budget, into generated/results-quick/
@@ -404,5 +404,5 @@ fi
 stamp done
 if (( ! QUICK )); then
     "$PY" -m pytest -q -p no:cacheprovider tests/test_readme_tables.py || {
-        echo "some README tables differ from the fresh results: update README.md from $OUT" >&2; exit 1; }
+        echo "some README tables differ from the fresh results: update README.md and docs/ from $OUT" >&2; exit 1; }
 fi

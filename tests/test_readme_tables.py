@@ -1,5 +1,5 @@
-"""The README's result tables are the results files' tables: a fresh run that changes a number
-changes the file, and this test then fails until the README says the same."""
+"""The result tables of the README and of docs/ are the results files' tables: a fresh run that changes
+a number changes the file, and this test then fails until the documents say the same."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+DOCS = ["README.md", "docs/long-memory.md", "docs/shipped-models.md"]
+"""The documents whose tables quote results files: the README and the studies it links to."""
+
+
 def README_TEXT() -> str:  # noqa: N802 - read per test, so a test names the file it compares
-    return (ROOT / "README.md").read_text()
+    """The README and the docs pages it links to for the studies, in one text: each table stands in
+    exactly one of them, and a test finds it wherever it is."""
+    return "\n\n".join((ROOT / name).read_text() for name in DOCS)
 
 
 def _table_rows(text: str, first_cell: str) -> list[str]:

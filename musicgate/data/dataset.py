@@ -365,7 +365,7 @@ def drifted_inputs(inputs: torch.Tensor, tokenizer, p: float, seed: "int | list[
     ``train.drift_noise``, on training inputs only.
 
     A sampled set leaves its key mostly for the relative key, whose notes are the same: the melody's
-    centre moves, not its scale (README, "Where the windows go"). A phrase moved by scale steps does
+    centre moves, not its scale (docs/long-memory.md, "Where the windows go"). A phrase moved by scale steps does
     that to real music; the targets stay real, so the model learns to come back home after such a
     phrase instead of following it. The scale is the row's 7 most frequent pitch classes (rows with
     fewer are left as they are); notes outside it in the phrase stay put, as do notes that would leave

@@ -39,14 +39,15 @@ DEFAULT_LENGTH = 256
 """Most new notes per generated piece when no length is given (the model usually ends it sooner)."""
 #: the default sampling: the model's own distribution (temperature 1) with min-p 0.05 (tokens less than a
 #: twentieth as likely as the likeliest are left out), measured against min-p 0.2, 0.1 and none and
-#: temperature 0.8 on the shipped models (README, "How they sound": at 0.2 the tunes stuck on one pitch
-#: for 6-11 notes and kept to 11 semitones); studies of the model as it is use 1.0 alone
+#: temperature 0.8 on the shipped models (docs/shipped-models.md, "Phase by phase, measured": at 0.2
+#: the tunes stuck on one pitch for 6-11 notes and kept to 11 semitones); studies of the model as it
+#: is use 1.0 alone
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_MIN_P = 0.05
 DEFAULT_MAX_RUN = 6
 """Most notes of one pitch in a row in a generated piece (``max_run``): real folk tunes go past it in 5 of
 200 (their longest runs: 1-6 notes in 195, 7-8 in 4, 15 in one); the shipped models with the copy head
-sampled 7-10 of 96 tunes with 8 or more, up to 29 (README, "The copy head";
+sampled 7-10 of 96 tunes with 8 or more, up to 29 (docs/shipped-models.md, "The copy head";
 ``benchmarks/results/tonic-copy/max-run-off``)."""
 DEFAULT_BARS = 16
 """Planned bar lines of a piece from a model with form inputs when none is given and the checkpoint does
