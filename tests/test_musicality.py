@@ -198,6 +198,20 @@ def test_passage_loop_counts_one_passage_played_again_and_again():
     assert math.isnan(mu.passage_loop(tune(a, meter=None))) and math.isnan(mu.passage_loop(EMPTY))
 
 
+def test_one_pitch_bars_counts_the_bars_that_mark_time_on_one_pitch():
+    a, b = [62, 64, 66, 67], [69, 69, 69, 69]                      # a scale; A A A A
+    assert mu.one_pitch_bars(_bars(a, a, a, a)) == 0.0
+    assert mu.one_pitch_bars(_bars(a, b, a, b)) == 0.5
+    assert mu.one_pitch_bars(_bars(b, b, b, a)) == 0.75
+    assert mu.one_pitch_bars(_bars(a, b, pickup=69)) == 0.5         # the pickup is left out
+    held = tune([62, 64, 66, 67, 74, 66], onset=[0, 1, 2, 3, 4, 8], duration=[1, 1, 1, 1, 4, 4])
+    assert mu.one_pitch_bars(held) == 0.0    # bars of one held note are not counted: nothing repeats there
+    octave = tune([62, 74, 62, 74])
+    assert mu.one_pitch_bars(octave) == 0.0  # one pitch class in two octaves moves
+    assert math.isnan(mu.one_pitch_bars(tune([62, 64], onset=[0, 4], duration=[4, 4])))   # no bar of 2+ notes
+    assert math.isnan(mu.one_pitch_bars(tune(a, meter=None))) and math.isnan(mu.one_pitch_bars(EMPTY))
+
+
 # -- everything at once ------------------------------------------------------------------------
 def test_measure_batch_equals_measure_one_by_one():
     pieces = [NINE, D_TUNE, tune([62, 66, 69, 74, 69, 66, 64, 62] * 5), EMPTY]

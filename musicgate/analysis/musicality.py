@@ -72,6 +72,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("leap_over_octave", "tunes with a leap over an octave", True, binary=True),
     Metric("largest_leap", "largest leap, semitones", False, 1),
     Metric("longest_run", "longest run of one repeated pitch, notes", False, 1),
+    Metric("one_pitch_bars", "bars that repeat one pitch (of bars with 2+ notes)", True),
     Metric("pitch_classes", "pitch classes used", False, 1),
     Metric("notes", "length, notes", False, 0),
     Metric("bars", "length, bars", False, 1),
@@ -380,6 +381,18 @@ def passage_loop(notes: Notes, longest: int = 4) -> float:
     return float(best)
 
 
+def one_pitch_bars(notes: Notes) -> float:
+    """Share of the bars holding two or more note onsets whose notes are all one pitch (``A A A A``):
+    a static bar, which a listener hears where a tune marks time. Bars as :func:`repeated_segments`
+    reads them (a pickup is left out); NaN without notes, without a time signature, or without a bar
+    of two notes."""
+    bars = _bar_contents(notes)
+    if bars is None:
+        return NAN
+    busy = [len(set(pitches)) == 1 for _, pitches, _ in bars if len(pitches) >= 2]
+    return float(np.mean(busy)) if busy else NAN
+
+
 # -- everything ----------------------------------------------------------------------------------
 def measure(notes: Notes, key: "Key | str", *, window: int = 32, profile: str = DEFAULT_PROFILE) -> dict[str, float]:
     """Every metric of :data:`METRICS` for one melody against the asked ``key``.
@@ -419,6 +432,7 @@ def measure_batch(pieces: Sequence[Notes], keys: Sequence["Key | str"], *, windo
             "leap_over_octave": NAN if math.isnan(leap) else _bool(leap > 12),
             "largest_leap": leap,
             "longest_run": longest_run(notes),
+            "one_pitch_bars": one_pitch_bars(notes),
             "pitch_classes": pitch_classes_used(notes),
             "notes": float(len(notes)),
             "bars": length_bars(notes),
