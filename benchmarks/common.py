@@ -74,6 +74,13 @@ def teacher_forced_args(parser, *, tunes: int, default_models: str) -> None:
     parser.add_argument("-o", "--output", type=Path, help="also write the table here")
 
 
+def teacher_forced_command(script: str, args, parser) -> str:
+    """The command line that reruns a teacher-forced script as it was run (``--model`` and ``--tunes``
+    where given), for its results table."""
+    return " ".join([f"python benchmarks/{script}", *(f"--model {n}" for n in args.model or []),
+                     *([f"--tunes {args.tunes}"] if args.tunes != parser.get_default("tunes") else [])])
+
+
 def held_out_tunes(args):
     """(the prepared corpus, the test tunes drawn as ``--tunes`` asks), with torch on one thread."""
     import numpy as np

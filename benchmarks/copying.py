@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit_table, held_out_tunes, teacher_forced_args  # noqa: E402
+from common import emit_table, held_out_tunes, teacher_forced_args, teacher_forced_command  # noqa: E402
 
 RUNS = ((0, 0), (1, 3), (4, 7), (8, 15), (16, 10**9))
 """Run classes (tokens copied in a row just before the pitch)."""
@@ -57,8 +57,7 @@ def main() -> None:
     data, tunes = held_out_tunes(args)
     names = args.model or ["folk-lstm", "folk-gru"]
     head = " | ".join(f"run {lo}-{hi}" if hi < 10**9 else f"run {lo}+" for lo, hi in RUNS)
-    command = " ".join(["python benchmarks/copying.py", *(f"--model {n}" for n in args.model or []),
-                        *([f"--tunes {args.tunes}"] if args.tunes != parser.get_default("tunes") else [])])
+    command = teacher_forced_command("copying.py", args, parser)
     lines = [f"Teacher-forced on {len(tunes)} test tunes of `{args.data}` (`{command}`). "
              "Per distance k (bars) and run (tokens copied in a row just before the pitch): the share of "
              "real pitches that copy again / the model's mean probability on the copy (pitches).", "",

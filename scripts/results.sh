@@ -47,6 +47,8 @@
 #   speech         python benchmarks/speech_accuracy.py     -> speech-accuracy.md
 #   musicality     scripts/musicality.sh                    -> musicality/
 #                  scripts/musicality.sh, 288 tunes each    -> musicality-288/ (the set to read)
+#                  the same with other sampling settings    -> musicality-288-{maxrun4,t11,minp0}/
+#                  python benchmarks/repeats.py             -> repeats.md (repeating the last pitch, teacher-forced)
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
 #                  python benchmarks/ending_search.py       -> cadence/ending-search.md (the likeliest final bar)
 #                  python benchmarks/register.py            -> register.md (where the tunes sit)
@@ -81,7 +83,7 @@
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
-# speech ~22 min; musicality ~2 min (~4 for 288 tunes each), the copy weight ~5 min and the copy calibration ~10 min (with its training) and the cadence in the frame ~8 min (+ ~15 min to train the two, two at once).
+# speech ~22 min; musicality ~2 min (~4 for 288 tunes each, ~6 for the other sampling settings, ~1 for repeats.py), the copy weight ~5 min and the copy calibration ~10 min (with its training) and the cadence in the frame ~8 min (+ ~15 min to train the two, two at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -387,6 +389,12 @@ if want musicality; then
         MG="$MG" OUT="$OUT/musicality" bash scripts/musicality.sh
         MG="$MG" MODELS="folk-rnn folk-lstm folk-gru" NUM=16 SEEDS="1 2 3" OUT="$OUT/musicality-288" \
             GEN=generated/musicality-288 bash scripts/musicality.sh
+        for variant in "maxrun4 --max-run 4" "t11 --temperature 1.1" "minp0 --min-p 0"; do   # other sampling
+            read -r name opts <<< "$variant"
+            MG="$MG" ARGS="$opts" MODELS="folk-lstm folk-gru" NUM=16 SEEDS="1 2 3" OUT="$OUT/musicality-288-$name" \
+                GEN="generated/musicality-288-$name" bash scripts/musicality.sh
+        done
+        "$PY" benchmarks/repeats.py -o "$OUT/repeats.md"
         "$PY" benchmarks/copy_weight.py -o "$OUT/copy-weight"
         mkdir -p "$OUT/cadence"
         "$PY" benchmarks/ending_search.py --num 16 --endings 16 --seed 2 -o "$OUT/cadence/ending-search.md"
