@@ -132,14 +132,16 @@ def main(argv: list[str] | None = None) -> int:
             meter = meter_name(parse_meter(asked))
             label = f"--time-signature {esc(asked)}" + (f" ({meter})" if asked in DANCES else "")
             for name, loaded in models.items():
-                tunes = [n for key in KEYS for n in generate_run(loaded, key=key, num=args.num, seed=args.seed,
-                                                                   time_signature=asked).notes]
+                tunes = [n for i, key in enumerate(KEYS)   # each key its own seed, as scripts/musicality.sh
+                         for n in generate_run(loaded, key=key, num=args.num, seed=args.seed * len(KEYS) + i,
+                                               time_signature=asked).notes]
                 rows.append([f"{name}, {label}", meter, *measures(tunes)])
     text = ("How the folk corpus writes its dances (the `R:` field of O'Neill's and Ryan's tunes, and their `M:`) "
             "and what `--time-signature DANCE` gives now:\n\n"
             + table(["dance", "tunes", "written in", "--time-signature DANCE"], written)
             + f"\n\nThe gated shipped models asked for each dance in each meter ({args.num} tunes per key in "
-            f"{', '.join(KEYS)}, seed {args.seed}, default settings), measured as written beside the corpus's "
+            f"{', '.join(KEYS)}, seed {args.seed} (key number k drawn with generate's seed {len(KEYS)} x {args.seed} + k), "
+            "default settings), measured as written beside the corpus's "
             "real tunes of that dance. Asked by its name, a dance's bar plans are drawn from the corpus's tunes "
             "of that dance; asked by a meter, from all the training tunes (`python benchmarks/dances.py`):\n\n"
             + table(["tunes", "meter", "n", "running notes (1/8 of a bar; 1/6 in 6/8)", "notes followed by a rest",

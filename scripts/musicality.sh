@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The musicality table of the README: 8 tunes per key in six keys (majors, minors, modes) from each
 # shipped model, default sampling settings, no key mask, then `musicgate evaluate` beside 200
-# held-out real tunes of the folk corpus. Writes benchmarks/results/musicality/.
+# held-out real tunes of the folk corpus. Writes benchmarks/results/musicality/. Seed S draws key number K
+# (0-5, in the order below) with generate's seed 6*S + K, so no two keys share a tune or a random draw.
 #   bash scripts/musicality.sh            # about 2 minutes on a 2-core CPU
 #   ARGS="--temperature 1.0" OUT=benchmarks/results/musicality-t1 bash scripts/musicality.sh   # other settings
 #   MODELS="runs/folk-gru folk-gru" NUM=16 SEED=2 OUT=... bash scripts/musicality.sh   # other models, more tunes
@@ -21,8 +22,13 @@ sets=()
 for model in "${MODELS[@]}"; do
     set_dir="$GEN/${model//\//-}"   # runs/folk-gru -> runs-folk-gru
     for seed in "${SEEDS[@]}"; do
+        place=0
         for key in "D major" "G major" "A minor" "E minor" "A dorian" "D mixolydian"; do
-            "$MG" -q generate --model "$model" --key "$key" --num "$NUM" --seed "$seed" -o "$set_dir" "${ARGS[@]}" >/dev/null
+            # each key its own seed: the shipped models compute in the tonic's frame, so one seed gives the
+            # same tune, transposed, in D major and G major (and the same draws in every key)
+            "$MG" -q generate --model "$model" --key "$key" --num "$NUM" --seed "$((seed * 6 + place))" -o "$set_dir" \
+                "${ARGS[@]}" >/dev/null
+            place=$((place + 1))
         done
     done
     sets+=("$set_dir")

@@ -47,6 +47,8 @@
 #   speech         python benchmarks/speech_accuracy.py     -> speech-accuracy.md
 #   musicality     scripts/musicality.sh                    -> musicality/
 #                  scripts/musicality.sh, 288 tunes each    -> musicality-288/ (the set to read)
+#                  scripts/musicality.sh, 96 tunes each     -> musicality-96/
+#                  phase 9 + self-feed 0.3 (trained here)   -> selffeed3/
 #                  the same with other sampling settings    -> musicality-288-{maxrun4,t11,minp0}/
 #                  python benchmarks/repeats.py             -> repeats.md (repeating the last pitch, teacher-forced)
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
@@ -389,12 +391,20 @@ if want musicality; then
         MG="$MG" OUT="$OUT/musicality" bash scripts/musicality.sh
         MG="$MG" MODELS="folk-rnn folk-lstm folk-gru" NUM=16 SEEDS="1 2 3" OUT="$OUT/musicality-288" \
             GEN=generated/musicality-288 bash scripts/musicality.sh
+        MG="$MG" MODELS="folk-lstm folk-gru" NUM=16 SEED=2 OUT="$OUT/musicality-96" GEN=generated/musicality-96 \
+            bash scripts/musicality.sh
         for variant in "maxrun4 --max-run 4" "t11 --temperature 1.1" "minp0 --min-p 0"; do   # other sampling
             read -r name opts <<< "$variant"
             MG="$MG" ARGS="$opts" MODELS="folk-lstm folk-gru" NUM=16 SEEDS="1 2 3" OUT="$OUT/musicality-288-$name" \
                 GEN="generated/musicality-288-$name" bash scripts/musicality.sh
         done
         "$PY" benchmarks/repeats.py -o "$OUT/repeats.md"
+        for cell in lstm gru; do   # phase 9's recipe from the shipped model, three tenths of the inputs self-fed
+            train_run "runs/folk-$cell-selffeed3" "configs/folk-$cell-tonic-copy-cadence32.yaml" \
+                --set "model.start_from=folk-$cell" --set train.self_feed=0.3
+        done
+        MG="$MG" MODELS="runs/folk-lstm-selffeed3/last.pt runs/folk-gru-selffeed3/last.pt" NUM=16 SEEDS="1 2 3" \
+            OUT="$OUT/selffeed3" GEN=generated/selffeed3 bash scripts/musicality.sh
         "$PY" benchmarks/copy_weight.py -o "$OUT/copy-weight"
         mkdir -p "$OUT/cadence"
         "$PY" benchmarks/ending_search.py --num 16 --endings 16 --seed 2 -o "$OUT/cadence/ending-search.md"

@@ -33,8 +33,8 @@ from musicgate.generation.sample import DEFAULT_MIN_LENGTH, check_sampling_args
 from musicgate.files import safe_name
 from musicgate.nn.hub import load_model
 
-DEFAULT_MODEL = "folk-lstm"  # the shipped model whose tunes keep the asked key and end on it most like real
-# tunes (96 tunes per model: README, "How they sound")
+DEFAULT_MODEL = "folk-lstm"  # the shipped model whose tunes mark time on one pitch least (the GRU keeps the
+# asked tonic a little more often; 288 tunes each: README, "Shipped models" and "How they sound")
 DEFAULT_LENGTH = 256
 """Most new notes per generated piece when no length is given (the model usually ends it sooner)."""
 #: the default sampling: the model's own distribution (temperature 1) with min-p 0.05 (tokens less than a

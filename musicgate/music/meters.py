@@ -19,9 +19,9 @@ DANCES: dict[str, tuple[int, int]] = {
 O'Neill's and Ryan's write reels, hornpipes, clogs and flings in cut time (``M:C|``, 2/2; 442 reels,
 2 in 4/4), strathspeys in ``M:C`` (4/4), jigs in 6/8, slip jigs in 9/8 (``python
 benchmarks/dances.py``). thesession.org writes reels in 4/4, but asked for 4/4 the models write the
-corpus's 4/4 tunes, nine in ten of them Essen songs: 0.40-0.42 of their notes running quavers, rests
-between phrases, repeat signs in 0.29 of tunes; in 2/2 they write reels (0.72-0.73 running quavers,
-nearly no rests, repeat signs in 0.85-0.90)."""
+corpus's 4/4 tunes, nine in ten of them Essen songs: 0.34-0.38 of their notes running quavers, rests
+between phrases, repeat signs in 0.12-0.35 of tunes; in 2/2 they write reels (0.67-0.75 running quavers,
+nearly no rests, repeat signs in 0.88-0.96)."""
 _SYMBOLS = {"c": (4, 4), "c|": (2, 2)}  # ABC's common time and cut time
 
 DANCE_PLANS: dict[str, dict[int, int]] = {
