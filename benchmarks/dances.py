@@ -140,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             "and what `--time-signature DANCE` gives now:\n\n"
             + table(["dance", "tunes", "written in", "--time-signature DANCE"], written)
             + f"\n\nThe gated shipped models asked for each dance in each meter ({args.num} tunes per key in "
-            f"{', '.join(KEYS)}, seed {args.seed} (key number k drawn with generate's seed {len(KEYS)} x {args.seed} + k), "
-            "default settings), measured as written beside the corpus's "
+            f"{', '.join(KEYS)}, seed {args.seed} (key number k drawn with generate's seed "
+            f"{len(KEYS)} x {args.seed} + k), default settings), measured as written beside the corpus's "
             "real tunes of that dance. Asked by its name, a dance's bar plans are drawn from the corpus's tunes "
             "of that dance; asked by a meter, from all the training tunes (`python benchmarks/dances.py`):\n\n"
             + table(["tunes", "meter", "n", "running notes (1/8 of a bar; 1/6 in 6/8)", "notes followed by a rest",
