@@ -81,6 +81,17 @@ def teacher_forced_command(script: str, args, parser) -> str:
                      *([f"--tunes {args.tunes}"] if args.tunes != parser.get_default("tunes") else [])])
 
 
+def teacher_forced_setup(doc: str, *, tunes: int, default_models: str):
+    """(parser, args, the prepared corpus, the held-out tunes) of a teacher-forced script: its options
+    (:func:`teacher_forced_args`, described by the first line of ``doc``) parsed and the tunes drawn."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    teacher_forced_args(parser, tunes=tunes, default_models=default_models)
+    args = parser.parse_args()
+    return (parser, args, *held_out_tunes(args))
+
+
 def held_out_tunes(args):
     """(the prepared corpus, the test tunes drawn as ``--tunes`` asks), with torch on one thread."""
     import numpy as np

@@ -13,7 +13,6 @@ one token after another. Raw softmax at temperature 1, the tune's own bar count 
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit_table, held_out_tunes, teacher_forced_args, teacher_forced_command  # noqa: E402
+from common import emit_table, teacher_forced_command, teacher_forced_setup  # noqa: E402
 
 RUNS = ((0, 0), (1, 3), (4, 7), (8, 15), (16, 10**9))
 """Run classes (tokens copied in a row just before the pitch)."""
@@ -49,12 +48,9 @@ def copy_rows(model, tok, ids: np.ndarray) -> list[tuple[int, int, bool, float]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    teacher_forced_args(parser, tunes=300, default_models="folk-lstm, folk-gru")
-    args = parser.parse_args()
+    parser, args, data, tunes = teacher_forced_setup(__doc__, tunes=300, default_models="folk-lstm, folk-gru")
     from musicgate.nn.hub import load_model
 
-    data, tunes = held_out_tunes(args)
     names = args.model or ["folk-lstm", "folk-gru"]
     head = " | ".join(f"run {lo}-{hi}" if hi < 10**9 else f"run {lo}+" for lo, hi in RUNS)
     command = teacher_forced_command("copying.py", args, parser)

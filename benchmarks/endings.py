@@ -13,7 +13,6 @@ grammar is not applied: real tunes whose bars do not fill the meter would put it
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit_table, held_out_tunes, teacher_forced_args  # noqa: E402
+from common import emit_table, teacher_forced_setup  # noqa: E402
 
 
 PLACES = ("last note", "first note of the last bar", "first note")
@@ -61,13 +60,10 @@ def _tonic_shares(tok, ids: np.ndarray, probs: np.ndarray, lines: np.ndarray) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    teacher_forced_args(parser, tunes=0, default_models="the three shipped")
-    args = parser.parse_args()
+    parser, args, data, tunes = teacher_forced_setup(__doc__, tunes=0, default_models="the three shipped")
     from musicgate.nn.hub import load_model
     from musicgate.tokens.grammar import barline_ids
 
-    data, tunes = held_out_tunes(args)
     lines = [f"Teacher-forced on {len(tunes)} test tunes of `{args.data}` "
              "(`python benchmarks/endings.py`); medians, means in parentheses.", "",
              "| model | tunes | p(end) at the real end | chance of ending earlier | "

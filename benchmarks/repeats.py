@@ -13,7 +13,6 @@ the tune's own bar count as the plan.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit_table, held_out_tunes, teacher_forced_args, teacher_forced_command  # noqa: E402
+from common import emit_table, teacher_forced_command, teacher_forced_setup  # noqa: E402
 
 RUNS = (1, 2, 3, 4)
 """Run classes: notes of the last pitch in a row just before (the last one is 4 or more)."""
@@ -47,12 +46,9 @@ def repeat_rows(model, tok, ids: np.ndarray) -> list[tuple[int, bool, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    teacher_forced_args(parser, tunes=300, default_models="folk-rnn, folk-lstm, folk-gru")
-    args = parser.parse_args()
+    parser, args, data, tunes = teacher_forced_setup(__doc__, tunes=300, default_models="folk-rnn, folk-lstm, folk-gru")
     from musicgate.nn.hub import load_model
 
-    data, tunes = held_out_tunes(args)
     names = args.model or ["folk-rnn", "folk-lstm", "folk-gru"]
     command = teacher_forced_command("repeats.py", args, parser)
     head = " | ".join(f"after {r}{'+' if r == RUNS[-1] else ''}" for r in RUNS)
