@@ -10,6 +10,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CACHE = Path(os.environ.get("MUSICGATE_BENCH_CACHE", Path.home() / ".cache" / "musicgate-bench"))
 
+MUSICALITY_KEYS = ("D major", "G major", "A minor", "E minor", "A dorian", "D mixolydian")
+"""The six keys of ``scripts/musicality.sh``, in its order."""
+
+
+def key_seed(seed: int, place: int, keys: int = len(MUSICALITY_KEYS)) -> int:
+    """Generate's seed for key number ``place`` of ``keys`` in a set drawn with ``seed`` (as
+    ``scripts/musicality.sh``: ``keys * seed + place``). The shipped models compute in the tonic's
+    frame, so one seed for every key gives the same tunes transposed; this gives each key its own."""
+    return keys * seed + place
+
 
 def best_time(fn, repeat: int = 3) -> float:
     """Best wall time of ``repeat`` calls, in seconds."""
