@@ -33,8 +33,9 @@ def random_tune(rng: np.random.Generator, *, n_notes: int, low: int = 55, high: 
 
 def make_dataset(path: Path, *, n_tunes: int = 40, seed: int = 0, min_notes: int = 8,
                  max_notes: int = 60, pitch_range: tuple[int, int] = (48, 84),
-                 vocab: str = "melody") -> Path:
-    """Write ``n_tunes`` random melodies (80/10/10 split) as a prepared dataset at ``path``."""
+                 vocab: str = "melody", dances: "list[str | None] | None" = None) -> Path:
+    """Write ``n_tunes`` random melodies (80/10/10 split) as a prepared dataset at ``path``; ``dances``
+    (cycled) are recorded as the tunes' dances in the manifest, as ``data prepare`` records them."""
     rng = np.random.default_rng(seed)
     tok = make_tokenizer(vocab, pitch_range=pitch_range, **({"max_beats": 4} if vocab == "melody" else {}))
     tunes = [tok.encode(random_tune(rng, n_notes=int(rng.integers(min_notes, max_notes + 1))))
@@ -42,7 +43,12 @@ def make_dataset(path: Path, *, n_tunes: int = 40, seed: int = 0, min_notes: int
     order = rng.permutation(n_tunes)
     n_valid = max(1, n_tunes // 10)
     splits = {"train": order[2 * n_valid:], "valid": order[:n_valid], "test": order[n_valid:2 * n_valid]}
-    return write_dataset(path, tunes, tok, splits, name=path.name)
+    manifest = None
+    if dances is not None:
+        manifest = {"tunes": [{"key": None, "notes": len(tok.decode(t)),
+                               **({"dance": dances[i % len(dances)]} if dances[i % len(dances)] else {})}
+                              for i, t in enumerate(tunes)]}
+    return write_dataset(path, tunes, tok, splits, name=path.name, manifest=manifest)
 
 
 REPO = Path(__file__).resolve().parents[1]

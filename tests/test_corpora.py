@@ -145,3 +145,30 @@ def test_an_unforeseen_reader_error_rejects_the_tune_and_the_run_goes_on(monkeyp
     item = abc_tunes(_music21_corpus_dir() / "essenFolksong" / "altdeu10.abc", "essen")[0]
     r = parse_item((item, MELODY.config, True))
     assert r.ids is None and r.reject == "cannot read it (ValueError: a bug in a reader)"
+
+
+@pytest.mark.parametrize("field, song, want", [("Reel", False, "reel"), ("Double Jig", False, "jig"),
+                                               ("SlipJig", False, "slip jig"), ("slip-jig", False, "slip jig"),
+                                               ("waltz", False, None), ("", False, None),
+                                               ("Romanze, Ballade", True, "song")])
+def test_dance_names_from_the_rhythm_field(field, song, want):
+    from musicgate.music.meters import dance_of
+
+    assert dance_of(field, song=song) == want
+
+
+def test_each_tune_s_dance_is_recorded_and_counted(tmp_path):
+    from musicgate.data.corpus import Item, corpus_for
+    from musicgate.data.prepared import open_dataset
+    from synthetic_data import make_dataset
+
+    tune = "X:1\nT:Test\nR:double jig\nM:6/8\nK:D\nDFA dfa|\n"
+    assert corpus_for("oneills").dance(Item("t#X:1", "abc", "oneills", text=tune)) == "jig"
+    assert corpus_for("ryans").dance(Item("t#X:2", "abc", "ryans", text=tune.replace("R:double jig\n", ""))) is None
+    assert corpus_for("essen").dance(Item("t#X:3", "abc", "essen", text=tune)) == "song"   # R: names song genres there
+    assert corpus_for("folk").dance(Item("x.mid", "midi", "folk")) is None
+    r = parse_tune("ryansMammoth", "42dHighlandRegimentStrathspey.abc", 0, "ryans")   # R:strathspey
+    assert r.reject is None and r.dance == "strathspey"
+    assert parse_tune("oneills1850", "0001-0050.abc", 0, "oneills").dance is None       # no R: field
+    data = open_dataset(make_dataset(tmp_path / "d", n_tunes=6, dances=["reel", None, "song", "polka"]))
+    assert summary(data)["dances"] == {"reel": 2, "song": 1, "polka": 1}   # what `data info` prints

@@ -53,6 +53,8 @@ def _info(args) -> int:
     print(f"{s['name']} ({s['corpus']}, {s['vocab']} vocabulary): {s['tunes']} tunes, {s['tokens']:,} tokens")
     print("splits: " + ", ".join(f"{k} {v}" for k, v in s["splits"].items()))
     print("modes: " + ", ".join(f"{k} {v}" for k, v in s["modes"].items()))
+    if s["dances"]:
+        print("dances: " + ", ".join(f"{k} {v}" for k, v in s["dances"].items()))
     print("keys: " + ", ".join(f"{k} {v}" for k, v in list(s["keys"].items())[:12])
           + (" ..." if len(s["keys"]) > 12 else ""))
     print("notes per tune: " + ", ".join(f"{k} {v}" for k, v in s["notes_per_tune"].items()))

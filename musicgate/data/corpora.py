@@ -30,7 +30,8 @@ from musicgate.errors import DataError, MusicgateError
 from musicgate.music.notes import Notes
 from musicgate.tokens.tokenizer import Tokenizer, load_tokenizer, make_tokenizer
 
-CACHE_VERSION = 3  # 2: ABC read by musicgate.music.abc (music21's tokens, no Score); 3: pickups, bar lines, form
+CACHE_VERSION = 4  # 2: ABC read by musicgate.music.abc (music21's tokens, no Score); 3: pickups, bar lines, form;
+# 4: each tune's dance (Corpus.dance) in the manifest
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 """Train, validation and test shares of the tunes (split by tune, from the seed)."""
 
@@ -50,6 +51,7 @@ class Parsed:
     reject: str | None = None
     bar_fill: tuple[int, int] = (0, 0)  # (bars filled exactly, bars counted), melody tokens only
     form: list[str] = field(default_factory=list)  # 'repeats', 'endings', 'no bar lines' and unbalanced-form phrases
+    dance: str | None = None  # the kind of tune (Corpus.dance): reel, jig, song...
 
 
 PreparedData = TokenData
@@ -119,6 +121,7 @@ def parse_item(args: tuple[Item, dict, bool]) -> Parsed:
             out.reject = "no notes"
             return out
         key, out.label = corpus.label(item, notes, stream)
+        out.dance = corpus.dance(item)
         from dataclasses import replace
 
         tok = load_tokenizer(tok_config)
@@ -224,7 +227,7 @@ def _write_cache(dest: Path, results: list[Parsed], tok: Tokenizer, fp: str, cor
     rejects = [{"source": r.source, "reason": r.reject} for r in results if r.reject is not None]
     tunes = [{"source": r.source, "title": r.title, "key": r.key, "label": r.label, "notes": r.notes,
               "tokens": int(len(r.ids)), **({"bar_fill": list(r.bar_fill)} if r.bar_fill[1] else {}),
-              **({"form": r.form} if r.form else {})} for r in kept]
+              **({"form": r.form} if r.form else {}), **({"dance": r.dance} if r.dance else {})} for r in kept]
     manifest = {"corpus": corpus, "sources": fp, "seed": seed, "vocab": tok.kind, "built_seconds": round(secs, 1),
                 "counts": {"items": len(results), "tunes": len(kept), "rejected": len(rejects)},
                 "tunes": tunes, "rejects": rejects}
@@ -272,6 +275,7 @@ def summary(data: PreparedData) -> dict:
         "splits": {k: int(len(v)) for k, v in data.splits.items()},
         "keys": dict(Counter(t["key"] or "unknown" for t in tunes).most_common()),
         "modes": dict(Counter((t["key"] or "unknown unknown").split()[-1] for t in tunes).most_common()),
+        "dances": dict(Counter(t["dance"] for t in tunes if t.get("dance")).most_common()),
         "notes_per_tune": pct(lengths), "tokens_per_tune": pct(tokens),
         "rejected": len(data.manifest.get("rejects", [])), "rejects_by_reason": dict(reasons.most_common()),
         "bar_fill": {"full": int(fill[0]), "bars": int(fill[1]),

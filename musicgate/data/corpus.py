@@ -113,6 +113,16 @@ class Corpus:
         found, missing = _KEY_SOURCES.get(item.kind, ("as read", "no key"))
         return key, found if key else missing
 
+    def dance(self, item: Item) -> str | None:
+        """The kind of tune (:data:`musicgate.music.meters.DANCE_LABELS`) an item is, recorded in the
+        manifest: an ABC tune's ``R:`` field (``reel``, ``jig``...); None where it names none."""
+        if item.kind != "abc":
+            return None
+        from musicgate.music.meters import dance_of
+
+        field = re.search(r"^R:\s*(.*?)\s*$", item.text, re.M)
+        return dance_of(field[1]) if field else None
+
 
 CORPORA: dict[str, type[Corpus]] = {}
 """Registered corpus classes by name, in the order they were registered."""
@@ -253,6 +263,10 @@ class Essen(_Music21Folk):
     name, folder = "essen", "essenFolksong"
     description = "Essen folksong collection (Schaffrath; ABC by Seymour Schlien), ABC; mode from the thirds"
     licence = "non-commercial distribution and use, by permission (music21 corpus/essenFolksong/license.txt)"
+
+    def dance(self, item: Item) -> str | None:
+        """Every tune of the collection is a song (its ``R:`` fields name song genres)."""
+        return "song"
 
     def label(self, item: Item, notes: Notes, stream: Any = None) -> tuple[Key | None, str]:
         key = notes.key

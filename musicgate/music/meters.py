@@ -42,6 +42,28 @@ jig's length and form (16 bars in two repeated parts, 17-19 bar lines with the p
 Essen songs in 6/8 that make up half of the corpus's 6/8 tunes."""
 
 
+DANCE_LABELS: tuple[str, ...] = ("reel", "hornpipe", "jig", "slip jig", "strathspey", "clog", "air", "song")
+"""The kinds of tune ``data prepare`` records for each folk tune (its manifest's ``dance``; ``data info``
+counts them): the dances of O'Neill's and Ryan's ``R:`` fields with 30 tunes or more (reel 714, jig 514
+with the double jigs, hornpipe 462, slip jig 94, strathspey 49, clog 37, air 33), and ``song`` for every
+tune of the Essen collection (its ``R:`` fields name song genres)."""
+_RHYTHMS = {"double jig": "jig", "slipjig": "slip jig"}
+
+
+def dance_of(rhythm: str, *, song: bool = False) -> str | None:
+    """The :data:`DANCE_LABELS` name of an ABC ``R:`` field (``"Double Jig"`` -> ``"jig"``), ``"song"`` for
+    a song collection's tune (``song``), None for anything else.
+
+    >>> dance_of("SlipJig"), dance_of("waltz"), dance_of("Ballade", song=True)
+    ('slip jig', None, 'song')
+    """
+    if song:
+        return "song"
+    text = _words(rhythm)
+    text = _RHYTHMS.get(text, text)
+    return text if text in DANCE_LABELS else None
+
+
 def _words(value) -> str:
     """A name as :data:`DANCES` keys it: lower case, words split by one space (``"Slip_Jig"`` -> ``"slip jig"``)."""
     return re.sub(r"[\s_-]+", " ", str(value).strip().lower())
