@@ -38,10 +38,8 @@ from musicgate.generation.api import generate_run, write_outputs
 from musicgate.nn.lookback import Lookback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import MUSICALITY_KEYS as KEYS, key_seed  # noqa: E402
 from loops import loops_table  # noqa: E402
-
-KEYS = ("D major", "G major", "A minor", "E minor", "A dorian", "D mixolydian")
-"""The keys of ``scripts/musicality.sh``."""
 
 
 @contextlib.contextmanager
@@ -86,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(folder, ignore_errors=True)  # a set is one run's tunes, never a mix
             with copy_weight(w, from_run=run):
                 for seed in args.seeds:
-                    for key in KEYS:
-                        g = generate_run(model, key=key, num=args.num, seed=seed)
+                    for place, key in enumerate(KEYS):   # each key its own seed, as scripts/musicality.sh
+                        g = generate_run(model, key=key, num=args.num, seed=key_seed(seed, place))
                         write_outputs(g.notes, folder, model_name=g.model_name, key=g.key, seed=g.seed,
                                       settings={**g.settings, "copy_weight": w, "copy_weight_from_run": run})
             sets.append(str(folder))

@@ -7,8 +7,9 @@ Essen songs name genres there) beside its ``M:``. This counts the time signature
 written in, then samples the gated shipped models with each candidate meter (``--num`` tunes per key
 in D major, G major, E minor and A dorian, default settings) and measures the tunes as written beside
 the corpus's real tunes of that dance: the share of running notes (an eighth of a bar in C|, 4/4 and
-2/4, a sixth in 6/8: the even notes a reel or a jig runs in), the share of notes followed by a rest,
-the notes per tune, the share of tunes with repeat signs or endings (an AABB form), and the share that
+2/4, a sixth in 6/8: the even notes a reel or a jig runs in), the share of notes in dotted pairs (a
+hornpipe's rhythm) and of tunes with a fifth of their notes in them, the share of notes followed by a
+rest, the notes per tune, the share of tunes with repeat signs or endings (an AABB form), and the share that
 play one passage of 1-4 bars 4 or more times in a row, as played (a loop).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit_table, table  # noqa: E402
+from common import emit_table, key_seed, table  # noqa: E402
 
 KEYS = ("D major", "G major", "E minor", "A dorian")
 MODELS = ("folk-lstm", "folk-gru")
@@ -88,21 +89,32 @@ def running(meter: tuple[int, int]) -> float:
     return bar / num if den == 8 and num % 3 == 0 else bar / 8
 
 
+def dotted(n) -> float:
+    """Share of a tune's notes in dotted pairs: a note one and a half running notes long, then one half
+    of one (``A>B`` in C| at L:1/8: a dotted quaver and a semiquaver), the hornpipe's rhythm."""
+    r, d = running(n.meter), n.duration
+    pairs = np.isclose(d[:-1], 1.5 * r) & np.isclose(d[1:], 0.5 * r)
+    return 2 * float(pairs.sum()) / len(d)
+
+
 def measures(tunes: list) -> list:
-    """[tunes, running notes, notes followed by a rest, notes per tune (median), tunes with repeat signs,
-    tunes that play one passage of 1-4 bars 4 or more times in a row (as played)]."""
+    """[tunes, running notes, notes in dotted pairs, tunes with 20% of their notes or more in them, notes
+    followed by a rest, notes per tune (median), tunes with repeat signs, tunes that play one passage of
+    1-4 bars 4 or more times in a row (as played)]."""
     from musicgate.analysis.musicality import passage_loop
 
-    quavers, rests, lengths, form, loops = [], [], [], [], []
+    quavers, dots, rests, lengths, form, loops = [], [], [], [], [], []
     for n in tunes:
         if len(n) < 2 or n.meter is None:
             continue
         loops.append(passage_loop(n.played()) >= 4)
+        dots.append(dotted(n))
         quavers.append(np.mean(np.isclose(n.duration, running(n.meter))))
         rests.append(np.mean(n.onset[1:] - (n.onset[:-1] + n.duration[:-1]) > 1e-6))
         lengths.append(len(n))
         form.append(bool(n.form_marks))
-    return [f"{len(lengths):,}", f"{np.mean(quavers):.2f}", f"{np.mean(rests):.3f}", f"{np.median(lengths):.0f}",
+    return [f"{len(lengths):,}", f"{np.mean(quavers):.2f}", f"{np.mean(dots):.2f}",
+            f"{np.mean(np.array(dots) >= 0.2):.2f}", f"{np.mean(rests):.3f}", f"{np.median(lengths):.0f}",
             f"{np.mean(form):.2f}", f"{np.mean(loops):.3f}"]
 
 
@@ -110,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num", type=int, default=12, help="tunes per key, meter and model (default 12)")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), help="shipped names or checkpoints")
     parser.add_argument("-o", "--output", type=Path, default=None)
     parser.add_argument("--plans", action="store_true",
                         help="print musicgate.music.meters.DANCE_PLANS as the corpus gives it, and stop")
@@ -125,15 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     written = [[d, f"{sum(meters[d].values()):,}", esc(", ".join(f"{m}: {c}" for m, c in meters[d].most_common(4))),
                 f"{DANCES[d][0]}/{DANCES[d][1]}"] for d in CANDIDATES]
     rows = []
-    models = {m: load_model(m) for m in MODELS}
+    models = {m: load_model(m) for m in args.models}
     for dance, candidates in CANDIDATES.items():
         rows.append([f"real {dance}s (O'Neill's, Ryan's)", "-", *measures(real[dance])])
+        own = [n for n in real[dance] if n.meter == DANCES[dance]]   # those written in the meter it is asked in
+        rows.append([f"real {dance}s written in {esc(meter_name(DANCES[dance]))}", meter_name(DANCES[dance]), *measures(own)])
         for asked in candidates:
             meter = meter_name(parse_meter(asked))
             label = f"--time-signature {esc(asked)}" + (f" ({meter})" if asked in DANCES else "")
             for name, loaded in models.items():
                 tunes = [n for i, key in enumerate(KEYS)   # each key its own seed, as scripts/musicality.sh
-                         for n in generate_run(loaded, key=key, num=args.num, seed=args.seed * len(KEYS) + i,
+                         for n in generate_run(loaded, key=key, num=args.num, seed=key_seed(args.seed, i, len(KEYS)),
                                                time_signature=asked).notes]
                 rows.append([f"{name}, {label}", meter, *measures(tunes)])
     text = ("How the folk corpus writes its dances (the `R:` field of O'Neill's and Ryan's tunes, and their `M:`) "
@@ -144,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(KEYS)} x {args.seed} + k), default settings), measured as written beside the corpus's "
             "real tunes of that dance. Asked by its name, a dance's bar plans are drawn from the corpus's tunes "
             "of that dance; asked by a meter, from all the training tunes (`python benchmarks/dances.py`):\n\n"
-            + table(["tunes", "meter", "n", "running notes (1/8 of a bar; 1/6 in 6/8)", "notes followed by a rest",
+            + table(["tunes", "meter", "n", "running notes (1/8 of a bar; 1/6 in 6/8)", "notes in dotted pairs",
+                     "dotted tunes (20%+ of notes)", "notes followed by a rest",
                      "notes per tune, median", "tunes with repeat signs", "tunes looping a passage 4+ times"],
                     rows))
     emit_table(text, args.output)

@@ -3,7 +3,8 @@
     python benchmarks/ending_search.py [--model NAME ...] [--num 16] [--endings 16] [--seed 2] [-o FILE]
 
 For each model, ``--num`` tunes per key are generated as ``musicgate generate`` makes them (default
-settings, bar plans drawn from the corpus) in the six keys of the musicality table. Then each tune's
+settings, bar plans drawn from the corpus) in the six keys of the musicality table, each key
+its own seed (:func:`common.key_seed`). Then each tune's
 final bar is sampled again ``--endings`` times from its start (the same plan and settings, the tune
 so far as the primer), and the ending the model finds likeliest replaces it: the largest sum of
 log-probabilities, at temperature 1, of the final bar's tokens and the end (the tune's own ending
@@ -25,9 +26,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit_table  # noqa: E402
+from common import MUSICALITY_KEYS as KEYS, emit_table, key_seed  # noqa: E402
 
-KEYS = ("D major", "G major", "A minor", "E minor", "A dorian", "D mixolydian")
 DEGREES = ("1", "b2", "2", "b3", "3", "4", "#4", "5", "b6", "6", "b7", "7")
 
 
@@ -60,14 +60,14 @@ def search_model(name: str, *, num: int, endings: int, seed: int) -> dict:
     net, tok, _ = loaded
     found = {"sampled": [], "searched": []}
     degrees = {"sampled": Counter(), "searched": Counter()}
-    for key_name in KEYS:
+    for place, key_name in enumerate(KEYS):
         key = parse_key(key_name)
-        run = generate_run(loaded, key=key, num=num, seed=seed)
+        run = generate_run(loaded, key=key, num=num, seed=key_seed(seed, place))  # each key its own seed
         for ids, plan in zip(run.ids, run.settings["planned_bars"]):
             ids = np.asarray(ids, np.int64)
             start = final_bar_start(ids, tok.barline_ids)
             others = sample(net, tok, keys=[key] * endings, length=64, min_length=1, primer_ids=ids[:start],
-                            bars=[plan] * endings, seed=seed, min_p=run.settings["min_p"],
+                            bars=[plan] * endings, seed=key_seed(seed, place), min_p=run.settings["min_p"],
                             max_run=run.settings["max_run"])
             candidates = [ids] + [np.asarray(c, np.int64) for c in others if c[-1] == tok.eos_id]
             best = candidates[int(np.argmax(log_likelihood(net, tok, candidates, plan, start)))]

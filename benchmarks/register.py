@@ -6,7 +6,8 @@ The shipped models read and write pitch relative to the tonic, so they do not kn
 absolute register (:mod:`musicgate.nn.tonic`); ``generate`` moves each tune by whole octaves so its
 median pitch is nearest the training tunes' (:func:`musicgate.generation.api.octave_shift`). This
 samples the README's musicality sets (``--num`` tunes per key in the six keys of
-``scripts/musicality.sh``, default settings) with ``keep_octave`` on and off, same seed, and reads
+``scripts/musicality.sh``, each key its own seed, default settings) with ``keep_octave`` on and off,
+same seeds, and reads
 each tune's register (its median pitch) against the real tunes of the test split: the share of tunes
 outside the band that holds the middle 90% of the training tunes' registers, and the mean distance
 from their median, in all and per key.
@@ -20,9 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit_table, table  # noqa: E402
+from common import MUSICALITY_KEYS as KEYS, emit_table, key_seed, table  # noqa: E402
 
-KEYS = ("D major", "G major", "A minor", "E minor", "A dorian", "D mixolydian")
 MODELS = ("folk-rnn", "folk-lstm", "folk-gru")
 
 
@@ -51,13 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_model(model)
         for keep in (True, False):
             by_key = {}
-            for key in KEYS:
-                run = generate_run(loaded, key=key, num=args.num, seed=args.seed, keep_octave=keep)
+            for place, key in enumerate(KEYS):   # each key its own seed, as scripts/musicality.sh
+                run = generate_run(loaded, key=key, num=args.num, seed=key_seed(args.seed, place), keep_octave=keep)
                 by_key[key] = np.array([np.median(n.pitch) for n in run.notes])
             rows.append(_row(f"{model}, {'as written' if keep else 'placed'}", np.concatenate(list(by_key.values())),
                              band, by_key))
     text = (f"Register (each tune's median pitch, MIDI; 69 = A4) of the shipped models' tunes, {args.num} per key "
-            f"in six keys, seed {args.seed}, default settings: as the model wrote them (`keep_octave`) and as "
+            f"in six keys, seed {args.seed} (key number k drawn with generate's seed 6 x {args.seed} + k), "
+            f"default settings: as the model wrote them (`keep_octave`) and as "
             f"`generate` places them, beside the real tunes of the test split. The band is the middle 90% of "
             f"the training tunes' registers ({band['lo']:g}-{band['hi']:g}, median {band['median']:g}) "
             "(`python benchmarks/register.py`).\n\n"

@@ -72,8 +72,9 @@ def summary(report: dict, command: str) -> str:
         return f"{v:.3f}" if name == "in_signature" else f"{v:.2f}"
 
     def overlaps(s: dict) -> int:
-        return sum(1 for m in metrics if m["name"] in s and m["name"] in ref and s[m["name"]]["mean"] == s[m["name"]]["mean"]
-                   and s[m["name"]]["lo"] <= ref[m["name"]]["hi"] and ref[m["name"]]["lo"] <= s[m["name"]]["hi"])
+        names = [m["name"] for m in metrics if m["name"] in s and m["name"] in ref]
+        return sum(1 for n in names if s[n]["mean"] == s[n]["mean"]     # NaN: no such measure for the set
+                   and s[n]["lo"] <= ref[n]["hi"] and ref[n]["lo"] <= s[n]["hi"])
 
     rows = [["real tunes", report["reference"]["tunes"], *(cell(ref, n) for n in SHOWN), "-"]]
     for s in report["sets"]:
@@ -81,7 +82,8 @@ def summary(report: dict, command: str) -> str:
                      f"{overlaps(s['summary'])} of {len(metrics)}"])
     return (f"Sampling settings (`{command}`): set = model-tTEMPERATURE-pMIN_P-rMAX_RUN (p0: no min-p, r0: no "
             "limit on a run of one pitch). Bars on one pitch: of bars with 2+ notes; longest run: of one pitch, notes; "
-            "tonic and mode, signature: the whole-piece key against the asked one. Means over the set; the last column counts the report's measures "
+            "tonic and mode, signature: the whole-piece key against the asked one. Means over the set; the last "
+            "column counts the report's measures "
             "whose 95% interval overlaps the real tunes' (full report: evaluate.md).\n\n"
             + table(["set", "tunes", *SHOWN.values(), "measures that read as real"], rows) + "\n")
 

@@ -51,6 +51,7 @@
 #                  phase 9 + self-feed 0.3 (trained here)   -> selffeed3/
 #                  the same with other sampling settings    -> musicality-288-{maxrun4,t11,minp0}/
 #                  python benchmarks/repeats.py             -> repeats.md (repeating the last pitch, teacher-forced)
+#                  python benchmarks/sampling.py            -> sampling/ (18 sampling settings on other seeds)
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
 #                  python benchmarks/ending_search.py       -> cadence/ending-search.md (the likeliest final bar)
 #                  python benchmarks/register.py            -> register.md (where the tunes sit)
@@ -85,7 +86,7 @@
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
-# speech ~22 min; musicality ~2 min (~4 for 288 tunes each, ~6 for the other sampling settings, ~1 for repeats.py), the copy weight ~5 min and the copy calibration ~10 min (with its training) and the cadence in the frame ~8 min (+ ~15 min to train the two, two at once).
+# speech ~22 min; musicality ~2 min (~4 for 288 tunes each, ~6 for the other sampling settings, ~1 for repeats.py, ~6 for sampling.py), the copy weight ~5 min and the copy calibration ~10 min (with its training) and the cadence in the frame ~8 min (+ ~15 min to train the two, two at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -399,6 +400,7 @@ if want musicality; then
                 GEN="generated/musicality-288-$name" bash scripts/musicality.sh
         done
         "$PY" benchmarks/repeats.py -o "$OUT/repeats.md"
+        "$PY" benchmarks/sampling.py -o "$OUT/sampling"   # 18 sampling settings on seeds 4-6, two processes
         for cell in lstm gru; do   # phase 9's recipe from the shipped model, three tenths of the inputs self-fed
             train_run "runs/folk-$cell-selffeed3" "configs/folk-$cell-tonic-copy-cadence32.yaml" \
                 --set "model.start_from=folk-$cell" --set train.self_feed=0.3
