@@ -52,6 +52,7 @@
 #                  the same with other sampling settings    -> musicality-288-{maxrun4,t11,minp0}/
 #                  python benchmarks/repeats.py             -> repeats.md (repeating the last pitch, teacher-forced)
 #                  python benchmarks/sampling.py            -> sampling/ (18 sampling settings on other seeds)
+#                  python benchmarks/static_bars.py         -> static-bars.md (where the 288-tune sets mark time)
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
 #                  python benchmarks/ending_search.py       -> cadence/ending-search.md (the likeliest final bar)
 #                  python benchmarks/register.py            -> register.md (where the tunes sit)
@@ -400,6 +401,8 @@ if want musicality; then
                 GEN="generated/musicality-288-$name" bash scripts/musicality.sh
         done
         "$PY" benchmarks/repeats.py -o "$OUT/repeats.md"
+        "$PY" benchmarks/static_bars.py generated/musicality-288/folk-rnn generated/musicality-288/folk-lstm \
+            generated/musicality-288/folk-gru -o "$OUT/static-bars.md"   # the 288-tune sets drawn above
         "$PY" benchmarks/sampling.py -o "$OUT/sampling"   # 18 sampling settings on seeds 4-6, two processes
         for cell in lstm gru; do   # phase 9's recipe from the shipped model, three tenths of the inputs self-fed
             train_run "runs/folk-$cell-selffeed3" "configs/folk-$cell-tonic-copy-cadence32.yaml" \
