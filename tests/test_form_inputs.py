@@ -207,6 +207,11 @@ def test_the_final_bar_mask_marks_the_last_bar_of_whole_tunes():
     assert mask[0] == [0] * 8 + [1, 1, 1, 0]
     assert mask[1] == [0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]
     assert mask[2] == [0] * 12
+    two = [[p, d, bar, p, d, p, d, tok.bar_id, tok.eos_id, tok.pad_id]]     # a last bar of two notes, closed by |
+    assert final_bar_mask(torch.tensor(two), tok).int().tolist()[0] == [0, 0, 0, 1, 1, 1, 1, 1, 1, 0]
+    assert final_bar_mask(torch.tensor(two), tok, "note").int().tolist()[0] == [0] * 5 + [1, 1, 1, 1, 0]
+    assert final_bar_mask(torch.tensor(rows), tok, "note").int().tolist() == [  # one-note last bars: the same
+        [0] * 8 + [1, 1, 1, 0], [0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0], [0] * 12]
 
 
 def test_a_mode_the_model_rarely_saw_is_said_once(tmp_path, capsys):

@@ -182,6 +182,9 @@ class TrainConfig:
     final_bar_weight : whole tunes: the training loss counts each token of a tune's last bar (and its
         end) this many times (default 1: plain likelihood); validation stays unweighted. A cadence is
         one bar in sixteen, and this asks the model to learn it as well as the rest.
+    final_weight_on : what ``final_bar_weight`` counts: ``bar`` (every token of the last bar and the end)
+        or ``note`` (the last note's tokens, the closing bar line and the end: where a tune lands, not
+        how it gets there).
     input_noise : share of the input pitch tokens moved by 1 or 2 semitones in training (the
         targets stay the real music; validation is clean): the model learns to continue through a
         wrong note, as it must when it reads its own samples (default 0: off).
@@ -227,6 +230,7 @@ class TrainConfig:
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     final_bar_weight: float = setting(1.0, ge=1)
+    final_weight_on: Literal["bar", "note"] = "bar"
     input_noise: float = setting(0.0, ge=0, lt=1)
     self_feed: float = setting(0.0, ge=0, lt=1)
     drift_noise: float = setting(0.0, ge=0, le=1)

@@ -118,9 +118,10 @@ _ADDABLE = {"form_inputs": ("form.",), "barline_ids": (), "form_dropout": (),
 start at zero, so step 0 computes what the trained model did)."""
 
 
-def final_bar_mask(targets: torch.Tensor, tokenizer) -> torch.Tensor:
+def final_bar_mask(targets: torch.Tensor, tokenizer, scope: str = "bar") -> torch.Tensor:
     """(B, T) bool: the targets of each row's last bar (after the last bar line that has notes after
-    it), EOS included; False in rows without EOS (cropped tunes) and for a vocabulary without bars."""
+    it; ``scope="note"``: from its last note on), EOS included; False in rows without EOS (cropped
+    tunes) and for a vocabulary without bars."""
     lines = getattr(tokenizer, "barline_ids", None)
     if lines is None:
         return torch.zeros_like(targets, dtype=torch.bool)
@@ -128,7 +129,10 @@ def final_bar_mask(targets: torch.Tensor, tokenizer) -> torch.Tensor:
     starts = torch.as_tensor(tokenizer.note_starts(), device=targets.device)[targets]
     notes_after = starts.flip(1).cumsum(1).flip(1) - starts.long()  # notes strictly after each position
     pos = torch.arange(targets.shape[1], device=targets.device).expand_as(targets)
-    last = torch.where(is_bar & (notes_after > 0), pos, torch.full_like(pos, -1)).max(1).values
+    if scope == "note":   # from the last note start on: pos >= it, i.e. pos > it - 1
+        last = torch.where(starts.bool(), pos, torch.full_like(pos, 0)).max(1).values - 1
+    else:
+        last = torch.where(is_bar & (notes_after > 0), pos, torch.full_like(pos, -1)).max(1).values
     ended = (targets == tokenizer.eos_id).any(1)
     return (pos > last[:, None]) & ended[:, None] & (targets != tokenizer.pad_id)
 
@@ -508,7 +512,8 @@ class _Trainer:
             return loss, state, logits
         each = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
                                ignore_index=self.data.tokenizer.pad_id, reduction="none").reshape(y.shape)
-        weight = 1.0 + (final_bar_weight - 1.0) * final_bar_mask(y, self.data.tokenizer).float()
+        mask = final_bar_mask(y, self.data.tokenizer, self.config.train.final_weight_on)
+        weight = 1.0 + (final_bar_weight - 1.0) * mask.float()
         return (each * weight).sum(), state, logits
 
     def _forward(self, net, batch, state: State | None) -> tuple[torch.Tensor, State | None]:
