@@ -53,6 +53,7 @@
 #                  python benchmarks/repeats.py             -> repeats.md (repeating the last pitch, teacher-forced)
 #                  python benchmarks/sampling.py            -> sampling/ (18 sampling settings on other seeds)
 #                  python benchmarks/static_bars.py         -> static-bars.md (where the 288-tune sets mark time)
+#                  phase 9 + the weight on the last note only (trained here) -> note32/ (and its static-bars.md)
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
 #                  python benchmarks/ending_search.py       -> cadence/ending-search.md (the likeliest final bar)
 #                  python benchmarks/register.py            -> register.md (where the tunes sit)
@@ -410,6 +411,13 @@ if want musicality; then
         done
         MG="$MG" MODELS="runs/folk-lstm-selffeed3/last.pt runs/folk-gru-selffeed3/last.pt" NUM=16 SEEDS="1 2 3" \
             OUT="$OUT/selffeed3" GEN=generated/selffeed3 bash scripts/musicality.sh
+        for cell in lstm gru; do   # phase 9's weight of 32 on the last note and the end only, from the shipped model
+            train_run "runs/folk-$cell-note32" "configs/folk-$cell-note32.yaml"
+        done
+        MG="$MG" MODELS="runs/folk-lstm-note32/last.pt runs/folk-gru-note32/last.pt" NUM=16 SEEDS="1 2 3" \
+            OUT="$OUT/note32" GEN=generated/note32 bash scripts/musicality.sh
+        "$PY" benchmarks/static_bars.py generated/musicality-288/folk-lstm generated/note32/runs-folk-lstm-note32-last.pt \
+            generated/musicality-288/folk-gru generated/note32/runs-folk-gru-note32-last.pt -o "$OUT/note32/static-bars.md"
         "$PY" benchmarks/copy_weight.py -o "$OUT/copy-weight"
         mkdir -p "$OUT/cadence"
         "$PY" benchmarks/ending_search.py --num 16 --endings 16 --seed 2 -o "$OUT/cadence/ending-search.md"
