@@ -39,7 +39,23 @@ def end_probabilities(model, tok, ids: np.ndarray, lines: np.ndarray, plan: str 
     p_eos = probs[:, tok.eos_id]
     at_line = np.isin(ids[1:-1], lines)
     points = np.flatnonzero(at_line[1:] | at_line[:-1]) + 1  # next token a bar line, or last one was
-    return np.append(p_eos[points], p_eos[-1]), _tonic_shares(tok, ids, probs, lines)
+    return np.append(p_eos[points], p_eos[-1]), _tonic_shares(tok, ids, probs, lines), _last_length(tok, ids, probs)
+
+
+def _last_length(tok, ids: np.ndarray, probs: np.ndarray) -> tuple | None:
+    """(the last note's length in grid steps, the model's expected length there, p(that length), p(that
+    length or longer)) from the DUR probabilities after the last note's PITCH; None where it has none."""
+    notes = np.flatnonzero(tok.pitch_of[ids] >= 0)
+    if not len(notes) or notes[-1] + 1 >= len(ids):
+        return None
+    j = notes[-1] + 1
+    durs = np.array([i for i, w in enumerate(tok.vocab) if w.startswith("DUR_")])
+    if ids[j] not in durs:
+        return None
+    steps = np.array([int(tok.vocab[i].split("_")[1]) for i in durs])
+    q = probs[j - 1, durs] / probs[j - 1, durs].sum()
+    real = steps[np.flatnonzero(durs == ids[j])[0]]
+    return real, float(q @ steps), float(q[steps == real].sum()), float(q[steps >= real].sum())
 
 
 def _tonic_shares(tok, ids: np.ndarray, probs: np.ndarray, lines: np.ndarray) -> dict:
@@ -75,19 +91,22 @@ def main() -> None:
         if getattr(model, "has_form_inputs", False):
             runs[-1] = (f"{name}, no plan", model, tok, None)
             runs.append((f"{name}, planned (the tune's bar lines)", model, tok, "tune"))
-    tonic_rows = []
+    tonic_rows, length_rows = [], []
     for name, model, tok, plan in runs:
         bar_lines = barline_ids(tok)
         marks = np.setdiff1d(bar_lines, [tok.bar_id])
         at_end, earlier, marked = [], [], []
         shares = {place: [] for place in PLACES}
+        lengths = []
         for i in tunes:
             ids = data.tune(int(i))
             if ids[-1] != tok.eos_id:
                 continue
-            p, tonic = end_probabilities(model, tok, ids, bar_lines, plan)
+            p, tonic, length = end_probabilities(model, tok, ids, bar_lines, plan)
             for place, pair in tonic.items():
                 shares[place].append(pair)
+            if length is not None:
+                lengths.append(length)
             at_end.append(p[-1])
             earlier.append(1 - np.prod(1 - p[:-1]))
             marked.append(bool(np.isin(ids, marks).any()))
@@ -99,9 +118,16 @@ def main() -> None:
         pairs = [np.asarray(shares[place], float).reshape(-1, 2) for place in PLACES]
         tonic_rows.append(f"| {name} | " + " | ".join(f"{a[:, 0].mean():.2f} / {a[:, 1].mean():.2f} ({len(a)})"
                                                         for a in pairs) + " |")
+        ln = np.asarray(lengths, float).reshape(-1, 4)
+        length_rows.append(f"| {name} | {len(ln)} | {ln[:, 0].mean():.1f} | {ln[:, 1].mean():.1f} | {ln[:, 2].mean():.2f} | "
+                           f"{ln[:, 3].mean():.2f} |")
     lines += ["", "Does the model end on the tonic? The share of its pitch probability on the tonic of the tune's "
               "key, mean over tunes / the share of real notes there that are the tonic (tunes):", "",
-              "| model | " + " | ".join(PLACES) + " |", "|---|" + "---:|" * len(PLACES), *tonic_rows]
+              "| model | " + " | ".join(PLACES) + " |", "|---|" + "---:|" * len(PLACES), *tonic_rows,
+              "", "Does it hold the last note as real tunes do? The last note's length (grid steps, 12 to a quarter "
+              "note, as the vocabulary counts them) and the model's DUR probabilities there, means over tunes:", "",
+              "| model | tunes | real length | the model's expected length | p(the real length) | "
+              "p(the real length or longer) |", "|---|---:|---:|---:|---:|---:|", *length_rows]
     text = "\n".join(lines) + "\n"
     emit_table(text, args.output)
 
