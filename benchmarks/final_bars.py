@@ -1,0 +1,93 @@
+"""How the models make their final bar: one long tonic, or the tonic said twice, and was it the model's choice?
+
+    python benchmarks/final_bars.py [--models folk-lstm folk-gru] [--num 16] [--seeds 1 2 3] [-o FILE]
+
+Samples the musicality sets (the six keys of ``scripts/musicality.sh``, each its own seed, default
+settings: the same tunes as ``musicality-288``), then reads each tune's final bar (the notes after the
+last bar line that has notes after it) and, teacher-forced on the tune's own tokens with its plan, the
+model's probability that the final bar's first note fills the bar (a DUR at least as long as the
+final bar's notes together). If a tune that ends on the tonic said two or more times had a long
+note there at good odds, the split was the sampler's bad luck; if not, the model chose it.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import MUSICALITY_KEYS, emit_table, key_seed, table  # noqa: E402
+
+
+def final_bar(tok, ids: np.ndarray) -> np.ndarray:
+    """Positions of the notes of a tune's final bar (after its last bar line with notes after it)."""
+    notes = np.flatnonzero(tok.pitch_of[ids] >= 0)
+    lines = np.flatnonzero(np.isin(ids, tok.barline_ids))
+    lines = lines[lines < notes[-1]] if len(notes) else lines
+    return notes[notes > lines[-1]] if len(lines) else notes
+
+
+def measure(name: str, num: int, seeds: list[int]) -> list:
+    """[model, tunes, final bar one note, tonic two or more times, p(fills) where one note, where the tonic
+    twice or more, where other]."""
+    import torch
+
+    from musicgate.generation.api import generate_run, load_model
+    from musicgate.music.keys import parse_key
+
+    loaded = load_model(name)
+    net, tok, _ = loaded
+    durs = np.array([i for i, w in enumerate(tok.vocab) if w.startswith("DUR_")])
+    steps = np.array([int(tok.vocab[i].split("_")[1]) for i in durs])
+    fills: dict[str, list] = {"one": [], "tonic": [], "other": []}
+    n = 0
+    for seed in seeds:
+        for place, key in enumerate(MUSICALITY_KEYS):
+            run = generate_run(loaded, key=key, num=num, seed=key_seed(seed, place))
+            tonic = parse_key(key).tonic
+            for ids, plan in zip(run.ids, run.settings["planned_bars"]):
+                ids = np.asarray(ids, np.int64)
+                fin = final_bar(tok, ids)
+                if ids[-1] != tok.eos_id or not len(fin) or ids[fin[0] + 1] not in durs:
+                    continue
+                n += 1
+                with torch.no_grad():
+                    logits, _ = net(torch.as_tensor(ids[None, :-1]), plan=torch.tensor([plan]))
+                p = torch.softmax(logits[0, fin[0]].double(), -1).numpy()[durs]   # the first note's DUR
+                length = sum(int(steps[durs == ids[i + 1]][0]) for i in fin if ids[i + 1] in durs)
+                pitches = tok.pitch_of[ids[fin]]
+                kind = ("one" if len(fin) == 1 else
+                        "tonic" if len(set(pitches)) == 1 and (pitches[0] - tonic) % 12 == 0 else "other")
+                fills[kind].append(float(p[steps >= length].sum() / p.sum()))
+    share = lambda k: len(fills[k]) / n  # noqa: E731
+    med = lambda k: f"{np.median(fills[k]):.2f} ({len(fills[k])})" if fills[k] else "n/a"  # noqa: E731
+    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", med("one"), med("tonic"), med("other")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=["folk-lstm", "folk-gru"])
+    ap.add_argument("--num", type=int, default=16, help="tunes per key, model and seed")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("-o", "--output", type=Path)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    rows = [measure(m, args.num, args.seeds) for m in args.models]
+    given = shlex.join(argv if argv is not None else sys.argv[1:])
+    text = (f"Final bars of the musicality sets ({args.num} tunes per key in the six keys, seeds "
+            f"{', '.join(map(str, args.seeds))}, each key its own seed, default settings), and teacher-forced on "
+            f"the tune's own tokens the model's probability that the final bar's first note fills the bar, "
+            f"median (tunes) (`python benchmarks/final_bars.py {given}`):\n\n"
+            + table(["model", "tunes", "final bar one note", "final bar the tonic 2+ times",
+                     "p(fills) where one note", "p(fills) where the tonic 2+ times", "p(fills) where other"], rows))
+    emit_table(text, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
