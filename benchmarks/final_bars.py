@@ -6,7 +6,9 @@ Samples the musicality sets (the six keys of ``scripts/musicality.sh``, each its
 settings: the same tunes as ``musicality-288``), then reads each tune's final bar (the notes after the
 last bar line that has notes after it) and, teacher-forced on the tune's own tokens with its plan, the
 model's probability that the final bar's first note fills the bar (a DUR at least as long as the
-final bar's notes together). If a tune that ends on the tonic said two or more times had a long
+final bar's notes together); and the share of tunes whose last part (after its last repeat start or
+part end) has two bar lines or fewer, a part opened and closed at once. The real tunes of the test
+split, as written, beside them (their shares only). If a tune that ends on the tonic said two or more times had a long
 note there at good odds, the split was the sampler's bad luck; if not, the model chose it.
 """
 from __future__ import annotations
@@ -30,9 +32,41 @@ def final_bar(tok, ids: np.ndarray) -> np.ndarray:
     return notes[notes > lines[-1]] if len(lines) else notes
 
 
+def stub_part(tok, ids: np.ndarray) -> bool:
+    """True when the tune's last part (after its last REPEAT_START or PART_END, with notes after it) has
+    two bar lines or fewer: a part opened and closed at once."""
+    marks = np.flatnonzero(np.isin(ids, [tok.ids["REPEAT_START"], tok.ids["PART_END"]]))
+    notes = np.flatnonzero(tok.pitch_of[ids] >= 0)
+    if not len(marks) or not len(notes) or marks[-1] > notes[-1]:
+        return False
+    return int(np.isin(ids[marks[-1] + 1:], tok.barline_ids).sum()) <= 2
+
+
+def _kind(tok, ids: np.ndarray, fin: np.ndarray, tonic: int) -> str:
+    pitches = tok.pitch_of[ids[fin]]
+    return ("one" if len(fin) == 1 else
+            "tonic" if len(set(pitches)) == 1 and (pitches[0] - tonic) % 12 == 0 else "other")
+
+
+def real_row(data: str = "datasets/folk") -> list:
+    """The real tunes of the test split: the shares of the table (no model probabilities)."""
+    from musicgate.data.prepared import open_dataset
+
+    d = open_dataset(data)
+    tok, kinds, stubs = d.tokenizer, [], []
+    for i in d.splits["test"]:
+        ids = np.asarray(d.tune(int(i)), np.int64)
+        fin, key = final_bar(tok, ids), tok.key_of(ids)
+        if len(fin) and key is not None:
+            kinds.append(_kind(tok, ids, fin, key.tonic))
+            stubs.append(stub_part(tok, ids))
+    return ["real tunes (test split)", len(kinds), f"{kinds.count('one') / len(kinds):.2f}",
+            f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", "-", "-", "-"]
+
+
 def measure(name: str, num: int, seeds: list[int]) -> list:
-    """[model, tunes, final bar one note, tonic two or more times, p(fills) where one note, where the tonic
-    twice or more, where other]."""
+    """[model, tunes, final bar one note, tonic two or more times, last part of two bar lines or fewer,
+    p(fills) where one note, where the tonic twice or more, where other]."""
     import torch
 
     from musicgate.generation.api import generate_run, load_model
@@ -43,7 +77,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     durs = np.array([i for i, w in enumerate(tok.vocab) if w.startswith("DUR_")])
     steps = np.array([int(tok.vocab[i].split("_")[1]) for i in durs])
     fills: dict[str, list] = {"one": [], "tonic": [], "other": []}
-    n = 0
+    n = stubs = 0
     for seed in seeds:
         for place, key in enumerate(MUSICALITY_KEYS):
             run = generate_run(loaded, key=key, num=num, seed=key_seed(seed, place))
@@ -54,17 +88,16 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
                 if ids[-1] != tok.eos_id or not len(fin) or ids[fin[0] + 1] not in durs:
                     continue
                 n += 1
+                stubs += stub_part(tok, ids)
                 with torch.no_grad():
                     logits, _ = net(torch.as_tensor(ids[None, :-1]), plan=torch.tensor([plan]))
                 p = torch.softmax(logits[0, fin[0]].double(), -1).numpy()[durs]   # the first note's DUR
                 length = sum(int(steps[durs == ids[i + 1]][0]) for i in fin if ids[i + 1] in durs)
-                pitches = tok.pitch_of[ids[fin]]
-                kind = ("one" if len(fin) == 1 else
-                        "tonic" if len(set(pitches)) == 1 and (pitches[0] - tonic) % 12 == 0 else "other")
-                fills[kind].append(float(p[steps >= length].sum() / p.sum()))
+                fills[_kind(tok, ids, fin, tonic)].append(float(p[steps >= length].sum() / p.sum()))
     share = lambda k: len(fills[k]) / n  # noqa: E731
     med = lambda k: f"{np.median(fills[k]):.2f} ({len(fills[k])})" if fills[k] else "n/a"  # noqa: E731
-    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", med("one"), med("tonic"), med("other")]
+    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}", med("one"), med("tonic"),
+            med("other")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,13 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    rows = [measure(m, args.num, args.seeds) for m in args.models]
+    rows = [real_row(), *(measure(m, args.num, args.seeds) for m in args.models)]
     given = shlex.join(argv if argv is not None else sys.argv[1:])
     text = (f"Final bars of the musicality sets ({args.num} tunes per key in the six keys, seeds "
             f"{', '.join(map(str, args.seeds))}, each key its own seed, default settings), and teacher-forced on "
             f"the tune's own tokens the model's probability that the final bar's first note fills the bar, "
             f"median (tunes) (`python benchmarks/final_bars.py {given}`):\n\n"
             + table(["model", "tunes", "final bar one note", "final bar the tonic 2+ times",
+                     "last part of 2 bar lines or fewer",
                      "p(fills) where one note", "p(fills) where the tonic 2+ times", "p(fills) where other"], rows))
     emit_table(text, args.output)
     return 0
