@@ -8,7 +8,10 @@ last bar line that has notes after it) and, teacher-forced on the tune's own tok
 model's probability that the final bar's first note fills the bar (a DUR at least as long as the
 final bar's notes together); and the share of tunes whose last part (after its last repeat start or
 part end) has two bar lines or fewer, a part opened and closed at once. The real tunes of the test
-split, as written, beside them (their shares only). If a tune that ends on the tonic said two or more times had a long
+split, as written, beside them (their shares only). And the meter grammar's part (``generate``'s, which
+lets a tune end at a bar line, at a full bar, or where its last bar complements its pickup): the share
+of tunes in which the model put 0.5 or more on EOS where the grammar forbade it (for real tunes: tunes
+that end where it forbids), and how the final bar came out in those tunes and in the others. If a tune that ends on the tonic said two or more times had a long
 note there at good odds, the split was the sampler's bad luck; if not, the model chose it.
 """
 from __future__ import annotations
@@ -42,6 +45,22 @@ def stub_part(tok, ids: np.ndarray) -> bool:
     return int(np.isin(ids[marks[-1] + 1:], tok.barline_ids).sum()) <= 2
 
 
+def refused_ends(tok, ids: np.ndarray, p_eos: np.ndarray | None = None, at: float = 0.5) -> bool:
+    """True when the meter grammar (``generate``'s) refused an end the tune wanted: with ``p_eos`` (the
+    model's p(EOS) before each token, teacher-forced), a place where it put ``at`` or more on EOS and the
+    grammar forbade it; without (a real tune), its own EOS where the grammar forbids it."""
+    grammar = tok.sampling_grammar(True)
+    state = grammar.start(1, ids[None, :3])
+    for t in range(3, len(ids)):
+        allowed = grammar.allowed(state)[0]
+        if not allowed[tok.eos_id] and (ids[t] == tok.eos_id if p_eos is None else p_eos[t - 1] >= at):
+            return True
+        if not allowed[ids[t]]:   # a real tune that breaks the grammar before its end: not counted
+            return False
+        grammar.advance(state, [ids[t]])
+    return False
+
+
 def _kind(tok, ids: np.ndarray, fin: np.ndarray, tonic: int) -> str:
     pitches = tok.pitch_of[ids[fin]]
     return ("one" if len(fin) == 1 else
@@ -53,15 +72,17 @@ def real_row(data: str = "datasets/folk") -> list:
     from musicgate.data.prepared import open_dataset
 
     d = open_dataset(data)
-    tok, kinds, stubs = d.tokenizer, [], []
+    tok, kinds, stubs, refused = d.tokenizer, [], [], []
     for i in d.splits["test"]:
         ids = np.asarray(d.tune(int(i)), np.int64)
         fin, key = final_bar(tok, ids), tok.key_of(ids)
         if len(fin) and key is not None:
             kinds.append(_kind(tok, ids, fin, key.tonic))
             stubs.append(stub_part(tok, ids))
+            refused.append(refused_ends(tok, ids))
     return ["real tunes (test split)", len(kinds), f"{kinds.count('one') / len(kinds):.2f}",
-            f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", "-", "-", "-"]
+            f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", f"{np.mean(refused):.2f}", "-",
+            "-", "-", "-"]
 
 
 def measure(name: str, num: int, seeds: list[int]) -> list:
@@ -78,6 +99,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     steps = np.array([int(tok.vocab[i].split("_")[1]) for i in durs])
     fills: dict[str, list] = {"one": [], "tonic": [], "other": []}
     n = stubs = 0
+    by_refusal: dict[bool, list] = {True: [], False: []}   # the final bar's kind, by whether an end was refused
     for seed in seeds:
         for place, key in enumerate(MUSICALITY_KEYS):
             run = generate_run(loaded, key=key, num=num, seed=key_seed(seed, place))
@@ -91,12 +113,16 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
                 stubs += stub_part(tok, ids)
                 with torch.no_grad():
                     logits, _ = net(torch.as_tensor(ids[None, :-1]), plan=torch.tensor([plan]))
-                p = torch.softmax(logits[0, fin[0]].double(), -1).numpy()[durs]   # the first note's DUR
+                probs = torch.softmax(logits[0].double(), -1).numpy()
+                by_refusal[refused_ends(tok, ids, probs[:, tok.eos_id])].append(_kind(tok, ids, fin, tonic))
+                p = probs[fin[0], durs]   # the first note's DUR
                 length = sum(int(steps[durs == ids[i + 1]][0]) for i in fin if ids[i + 1] in durs)
                 fills[_kind(tok, ids, fin, tonic)].append(float(p[steps >= length].sum() / p.sum()))
     share = lambda k: len(fills[k]) / n  # noqa: E731
     med = lambda k: f"{np.median(fills[k]):.2f} ({len(fills[k])})" if fills[k] else "n/a"  # noqa: E731
-    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}", med("one"), med("tonic"),
+    tonic_in = lambda r: f"{by_refusal[r].count('tonic') / max(len(by_refusal[r]), 1):.2f}"  # noqa: E731
+    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}",
+            f"{len(by_refusal[True]) / n:.2f}", f"{tonic_in(True)} / {tonic_in(False)}", med("one"), med("tonic"),
             med("other")]
 
 
@@ -117,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             f"the tune's own tokens the model's probability that the final bar's first note fills the bar, "
             f"median (tunes) (`python benchmarks/final_bars.py {given}`):\n\n"
             + table(["model", "tunes", "final bar one note", "final bar the tonic 2+ times",
-                     "last part of 2 bar lines or fewer",
+                     "last part of 2 bar lines or fewer", "an end refused by the meter grammar",
+                     "final bar the tonic 2+ times, where an end was refused / elsewhere",
                      "p(fills) where one note", "p(fills) where the tonic 2+ times", "p(fills) where other"], rows))
     emit_table(text, args.output)
     return 0
