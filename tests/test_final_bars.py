@@ -1,0 +1,65 @@
+"""benchmarks/final_bars.py and free_end.py: a tune's final bar, its last part, an end the meter grammar refuses."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from musicgate.tokens.tokenizer import make_tokenizer
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+TOK = make_tokenizer("melody", pitch_range=(48, 84))
+
+
+def _script(name: str):
+    sys.path.insert(0, str(BENCH))   # the scripts import benchmarks/common.py
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ids(*words: str) -> np.ndarray:
+    return np.array([TOK.ids[w] for w in ("BOS", "KEY_D_major", "METER_2/4", *words)], np.int64)
+
+
+BAR = ["PITCH_62", "DUR_12", "PITCH_64", "DUR_12"]           # one full bar of 2/4 (12 steps a quarter)
+HALF = ["PITCH_62", "DUR_12"]                               # half of one
+
+
+def test_the_final_bar_and_a_stub_last_part():
+    fb = _script("final_bars")
+    tune = _ids(*BAR, "BAR", *BAR, "BAR", "PITCH_62", "DUR_12", "PITCH_62", "DUR_12", "BAR", "EOS")
+    assert fb.final_bar(TOK, tune).tolist() == [13, 15]   # the notes after the last bar line with notes after it
+    assert not fb.stub_part(TOK, tune)                     # no part marks at all
+    parts = _ids(*BAR, "BAR", *BAR, "PART_END", *BAR, "BAR", *BAR, "BAR", *BAR, "REPEAT_END", "EOS")
+    assert not fb.stub_part(TOK, parts)                    # a last part of three bar lines
+    stub = _ids(*BAR, "BAR", *BAR, "BAR", *BAR, "PART_END", "REPEAT_START", *BAR, "BAR", "EOS")
+    assert fb.stub_part(TOK, stub)                         # opened, one bar, closed
+    closed = _ids(*BAR, "BAR", *BAR, "BAR", "PART_END", "EOS")
+    assert not fb.stub_part(TOK, closed)                   # a mark after the last note closes the tune
+
+
+def test_a_refused_end_and_the_free_end_what_if():
+    fb, fe = _script("final_bars"), _script("free_end")
+    short = _ids(*BAR, "BAR", *BAR, "BAR", *HALF, "EOS")   # ends on half a bar, no pickup: the grammar refuses
+    full = _ids(*BAR, "BAR", *BAR, "BAR", *BAR, "BAR", "EOS")
+    assert fb.refused_ends(TOK, short) and not fb.refused_ends(TOK, full)
+    p_eos = np.zeros(len(full))
+    p_eos[14] = 0.9   # p(EOS) for the token after index 14, the DUR that ends half of the third bar
+    assert fb.refused_ends(TOK, full, p_eos) and not fb.refused_ends(TOK, full, p_eos, at=0.95)
+    grammar = TOK.sampling_grammar(True)
+
+    def eos_allowed_after(ids) -> bool:
+        state = grammar.start(1, ids[None, :])
+        return bool(grammar.allowed(state)[0, TOK.eos_id])
+
+    mid = short[:-1]                                        # after the half bar's note
+    assert not eos_allowed_after(mid)
+    with fe.free_end():
+        assert eos_allowed_after(mid)                       # once a bar line has come, after any whole note
+        assert not eos_allowed_after(_ids(*HALF))           # not before the first bar line (a pickup)
+        assert not eos_allowed_after(mid[:-1])              # not between a PITCH and its DUR
+    assert not eos_allowed_after(mid)                       # the grammar as it was after the block
