@@ -1,6 +1,7 @@
 """Helpers shared by the benchmarks: where the data is, timing, tables, the machine."""
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
@@ -19,6 +20,26 @@ def key_seed(seed: int, place: int, keys: int = len(MUSICALITY_KEYS)) -> int:
     ``scripts/musicality.sh``: ``keys * seed + place``). The shipped models compute in the tonic's
     frame, so one seed for every key gives the same tunes transposed; this gives each key its own."""
     return keys * seed + place
+
+
+def dur_tokens(tok):
+    """(DUR token ids, their lengths in grid steps) of a melody tokenizer: DUR_1 .. DUR_max, in a row."""
+    import numpy as np
+
+    steps = np.arange(1, tok.max_steps + 1)
+    return tok.dur_base + steps - 1, steps
+
+
+@contextlib.contextmanager
+def patched(owner, name: str, wrap):
+    """Within the block, ``owner.name`` is ``wrap(original)``; restored afterwards, on errors too (the
+    what-if scripts' way to change one method of the library, never an option of it)."""
+    original = getattr(owner, name)
+    setattr(owner, name, wrap(original))
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
 
 
 def best_time(fn, repeat: int = 3) -> float:

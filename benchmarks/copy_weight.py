@@ -22,7 +22,6 @@ repetition. About five minutes on one thread.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shlex
 import shutil
@@ -38,25 +37,20 @@ from musicgate.generation.api import generate_run, write_outputs
 from musicgate.nn.lookback import Lookback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MUSICALITY_KEYS as KEYS, key_seed  # noqa: E402
+from common import MUSICALITY_KEYS as KEYS, key_seed, patched  # noqa: E402
 from loops import loops_table  # noqa: E402
 
 
-@contextlib.contextmanager
 def copy_weight(weight: float, *, from_run: int = 0):
     """Within the block, every copy head's bias is multiplied by ``weight`` where the tune has copied
     at least ``from_run`` tokens in a row from that distance (0: everywhere)."""
-    original = Lookback.copy_biases
+    def wrap(original):
+        def scaled(self, h, runs):
+            b = original(self, h, runs)
+            return torch.where(runs >= from_run, weight * b, b)
+        return scaled
 
-    def scaled(self, h, runs):
-        b = original(self, h, runs)
-        return torch.where(runs >= from_run, weight * b, b)
-
-    Lookback.copy_biases = scaled
-    try:
-        yield
-    finally:
-        Lookback.copy_biases = original
+    return patched(Lookback, "copy_biases", wrap)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit_table, teacher_forced_setup  # noqa: E402
+from common import dur_tokens, emit_table, teacher_forced_setup  # noqa: E402
 
 
 PLACES = ("last note", "first note of the last bar", "first note")
@@ -46,15 +46,12 @@ def _last_length(tok, ids: np.ndarray, probs: np.ndarray) -> tuple | None:
     """(the last note's length in grid steps, the model's expected length there, p(that length), p(that
     length or longer)) from the DUR probabilities after the last note's PITCH; None where it has none."""
     notes = np.flatnonzero(tok.pitch_of[ids] >= 0)
-    if not len(notes) or notes[-1] + 1 >= len(ids):
+    durs, steps = dur_tokens(tok)
+    if not len(notes) or notes[-1] + 1 >= len(ids) or ids[notes[-1] + 1] not in durs:
         return None
     j = notes[-1] + 1
-    durs = np.array([i for i, w in enumerate(tok.vocab) if w.startswith("DUR_")])
-    if ids[j] not in durs:
-        return None
-    steps = np.array([int(tok.vocab[i].split("_")[1]) for i in durs])
     q = probs[j - 1, durs] / probs[j - 1, durs].sum()
-    real = steps[np.flatnonzero(durs == ids[j])[0]]
+    real = steps[ids[j] - durs[0]]
     return real, float(q @ steps), float(q[steps == real].sum()), float(q[steps >= real].sum())
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MUSICALITY_KEYS, emit_table, key_seed, table  # noqa: E402
+from common import MUSICALITY_KEYS, dur_tokens, emit_table, key_seed, table  # noqa: E402
 
 
 def final_bar(tok, ids: np.ndarray) -> np.ndarray:
@@ -45,11 +45,11 @@ def stub_part(tok, ids: np.ndarray) -> bool:
     return int(np.isin(ids[marks[-1] + 1:], tok.barline_ids).sum()) <= 2
 
 
-def refused_ends(tok, ids: np.ndarray, p_eos: np.ndarray | None = None, at: float = 0.5) -> bool:
-    """True when the meter grammar (``generate``'s) refused an end the tune wanted: with ``p_eos`` (the
-    model's p(EOS) before each token, teacher-forced), a place where it put ``at`` or more on EOS and the
-    grammar forbade it; without (a real tune), its own EOS where the grammar forbids it."""
-    grammar = tok.sampling_grammar(True)
+def refused_ends(grammar, ids: np.ndarray, p_eos: np.ndarray | None = None, at: float = 0.5) -> bool:
+    """True when the meter grammar (``generate``'s: ``tok.sampling_grammar(True)``) refused an end the tune
+    wanted: with ``p_eos`` (the model's p(EOS) before each token, teacher-forced), a place where it put
+    ``at`` or more on EOS and the grammar forbade it; without (a real tune), its own EOS where it forbids it."""
+    tok = grammar.tok
     state = grammar.start(1, ids[None, :3])
     for t in range(3, len(ids)):
         allowed = grammar.allowed(state)[0]
@@ -73,13 +73,14 @@ def real_row(data: str = "datasets/folk") -> list:
 
     d = open_dataset(data)
     tok, kinds, stubs, refused = d.tokenizer, [], [], []
+    grammar = tok.sampling_grammar(True)
     for i in d.splits["test"]:
         ids = np.asarray(d.tune(int(i)), np.int64)
         fin, key = final_bar(tok, ids), tok.key_of(ids)
         if len(fin) and key is not None:
             kinds.append(_kind(tok, ids, fin, key.tonic))
             stubs.append(stub_part(tok, ids))
-            refused.append(refused_ends(tok, ids))
+            refused.append(refused_ends(grammar, ids))
     return ["real tunes (test split)", len(kinds), f"{kinds.count('one') / len(kinds):.2f}",
             f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", f"{np.mean(refused):.2f}", "-",
             "-", "-", "-"]
@@ -95,8 +96,8 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
 
     loaded = load_model(name)
     net, tok, _ = loaded
-    durs = np.array([i for i, w in enumerate(tok.vocab) if w.startswith("DUR_")])
-    steps = np.array([int(tok.vocab[i].split("_")[1]) for i in durs])
+    durs, steps = dur_tokens(tok)
+    grammar = tok.sampling_grammar(True)
     fills: dict[str, list] = {"one": [], "tonic": [], "other": []}
     n = stubs = 0
     by_refusal: dict[bool, list] = {True: [], False: []}   # the final bar's kind, by whether an end was refused
@@ -114,9 +115,9 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
                 with torch.no_grad():
                     logits, _ = net(torch.as_tensor(ids[None, :-1]), plan=torch.tensor([plan]))
                 probs = torch.softmax(logits[0].double(), -1).numpy()
-                by_refusal[refused_ends(tok, ids, probs[:, tok.eos_id])].append(_kind(tok, ids, fin, tonic))
+                by_refusal[refused_ends(grammar, ids, probs[:, tok.eos_id])].append(_kind(tok, ids, fin, tonic))
                 p = probs[fin[0], durs]   # the first note's DUR
-                length = sum(int(steps[durs == ids[i + 1]][0]) for i in fin if ids[i + 1] in durs)
+                length = sum(int(steps[ids[i + 1] - durs[0]]) for i in fin if ids[i + 1] in durs)
                 fills[_kind(tok, ids, fin, tonic)].append(float(p[steps >= length].sum() / p.sum()))
     share = lambda k: len(fills[k]) / n  # noqa: E731
     med = lambda k: f"{np.median(fills[k]):.2f} ({len(fills[k])})" if fills[k] else "n/a"  # noqa: E731

@@ -15,7 +15,6 @@ About 3 minutes on one thread.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shlex
 import shutil
 import sys
@@ -24,29 +23,24 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MUSICALITY_KEYS, key_seed  # noqa: E402
+from common import MUSICALITY_KEYS, key_seed, patched  # noqa: E402
 
 
-@contextlib.contextmanager
 def free_end():
     """Within the block, the melody grammar also allows EOS right after a note's DUR anywhere in a bar,
     once a bar line has come."""
     from musicgate.tokens.grammar import MelodyGrammar
 
-    original = MelodyGrammar.allowed
+    def wrap(original):
+        def allowed(self, state):
+            mask = original(self, state)
+            if self.meter:
+                after_note = np.isin(state.last, self.dur_cols)
+                mask[:, self.tok.eos_id] |= state.seen & (state.pos > 0) & after_note
+            return mask
+        return allowed
 
-    def allowed(self, state):
-        mask = original(self, state)
-        if self.meter:
-            after_note = np.isin(state.last, self.dur_cols)
-            mask[:, self.tok.eos_id] |= state.seen & (state.pos > 0) & after_note
-        return mask
-
-    MelodyGrammar.allowed = allowed
-    try:
-        yield
-    finally:
-        MelodyGrammar.allowed = original
+    return patched(MelodyGrammar, "allowed", wrap)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,11 +46,11 @@ def test_a_refused_end_and_the_free_end_what_if():
     fb, fe = _script("final_bars"), _script("free_end")
     short = _ids(*BAR, "BAR", *BAR, "BAR", *HALF, "EOS")   # ends on half a bar, no pickup: the grammar refuses
     full = _ids(*BAR, "BAR", *BAR, "BAR", *BAR, "BAR", "EOS")
-    assert fb.refused_ends(TOK, short) and not fb.refused_ends(TOK, full)
+    grammar = TOK.sampling_grammar(True)
+    assert fb.refused_ends(grammar, short) and not fb.refused_ends(grammar, full)
     p_eos = np.zeros(len(full))
     p_eos[14] = 0.9   # p(EOS) for the token after index 14, the DUR that ends half of the third bar
-    assert fb.refused_ends(TOK, full, p_eos) and not fb.refused_ends(TOK, full, p_eos, at=0.95)
-    grammar = TOK.sampling_grammar(True)
+    assert fb.refused_ends(grammar, full, p_eos) and not fb.refused_ends(grammar, full, p_eos, at=0.95)
 
     def eos_allowed_after(ids) -> bool:
         state = grammar.start(1, ids[None, :])
