@@ -9,7 +9,8 @@ model's probability that the final bar's first note fills the bar (a DUR at leas
 final bar's notes together); and the share of tunes whose last part (after its last repeat start or
 part end) has two bar lines or fewer, a part opened and closed at once. The real tunes of the test
 split, as written, beside them (their shares only). And the meter grammar's part (``generate``'s, which
-lets a tune end at a bar line, at a full bar, or where its last bar complements its pickup): the share
+lets a tune end at a bar line and, once a bar line has come, after any note; until 2026-12-03 only at a
+bar line, a full bar, or where its last bar completed its pickup, which this column found): the share
 of tunes in which the model put 0.5 or more on EOS where the grammar forbade it (for real tunes: tunes
 that end where it forbids), and how the final bar came out in those tunes and in the others. If a tune that ends on the tonic said two or more times had a long
 note there at good odds, the split was the sampler's bad luck; if not, the model chose it.

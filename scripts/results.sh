@@ -54,7 +54,6 @@
 #                  python benchmarks/sampling.py            -> sampling/ (18 sampling settings on other seeds)
 #                  python benchmarks/static_bars.py         -> static-bars.md (where the 288-tune sets mark time)
 #                  python benchmarks/final_bars.py          -> final-bars.md (their final bars, teacher-forced)
-#                  python benchmarks/free_end.py            -> free-end/ (what if a tune may end after any note)
 #                  phase 9 + the weight on the last note only (trained here) -> note32/ (and its static-bars.md)
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
 #                  python benchmarks/ending_search.py       -> cadence/ending-search.md (the likeliest final bar)
@@ -407,7 +406,6 @@ if want musicality; then
         "$PY" benchmarks/static_bars.py generated/musicality-288/folk-rnn generated/musicality-288/folk-lstm \
             generated/musicality-288/folk-gru -o "$OUT/static-bars.md"   # the 288-tune sets drawn above
         "$PY" benchmarks/final_bars.py -o "$OUT/final-bars.md"   # how those sets' final bars were made
-        "$PY" benchmarks/free_end.py -o "$OUT/free-end"   # the same draws with the end allowed after any note
         "$PY" benchmarks/sampling.py -o "$OUT/sampling"   # 18 sampling settings on seeds 4-6, two processes
         for cell in lstm gru; do   # phase 9's recipe from the shipped model, three tenths of the inputs self-fed
             train_run "runs/folk-$cell-selffeed3" "configs/folk-$cell-tonic-copy-cadence32.yaml" \

@@ -1,4 +1,4 @@
-"""benchmarks/final_bars.py and free_end.py: a tune's final bar, its last part, an end the meter grammar refuses."""
+"""benchmarks/final_bars.py: a tune's final bar, its last part, an end the meter grammar refuses."""
 from __future__ import annotations
 
 import importlib.util
@@ -42,24 +42,16 @@ def test_the_final_bar_and_a_stub_last_part():
     assert not fb.stub_part(TOK, closed)                   # a mark after the last note closes the tune
 
 
-def test_a_refused_end_and_the_free_end_what_if():
-    fb, fe = _script("final_bars"), _script("free_end")
-    short = _ids(*BAR, "BAR", *BAR, "BAR", *HALF, "EOS")   # ends on half a bar, no pickup: the grammar refuses
+def test_an_end_the_meter_grammar_refuses():
+    fb = _script("final_bars")
+    short = _ids(*BAR, "BAR", *BAR, "BAR", *HALF, "EOS")   # ends on half a bar: a short last bar, allowed
     full = _ids(*BAR, "BAR", *BAR, "BAR", *BAR, "BAR", "EOS")
+    fragment = _ids(*HALF, "EOS")                           # ends inside its pickup, before any bar line
     grammar = TOK.sampling_grammar(True)
-    assert fb.refused_ends(grammar, short) and not fb.refused_ends(grammar, full)
+    assert not fb.refused_ends(grammar, short) and not fb.refused_ends(grammar, full)
+    assert fb.refused_ends(grammar, fragment)
     p_eos = np.zeros(len(full))
-    p_eos[14] = 0.9   # p(EOS) for the token after index 14, the DUR that ends half of the third bar
+    p_eos[14] = 0.9   # p(EOS) for the token after index 14, the DUR that ends half of the third bar: allowed
+    assert not fb.refused_ends(grammar, full, p_eos)
+    p_eos[4] = 0.9    # after the first note's DUR, before the first bar line: refused
     assert fb.refused_ends(grammar, full, p_eos) and not fb.refused_ends(grammar, full, p_eos, at=0.95)
-
-    def eos_allowed_after(ids) -> bool:
-        state = grammar.start(1, ids[None, :])
-        return bool(grammar.allowed(state)[0, TOK.eos_id])
-
-    mid = short[:-1]                                        # after the half bar's note
-    assert not eos_allowed_after(mid)
-    with fe.free_end():
-        assert eos_allowed_after(mid)                       # once a bar line has come, after any whole note
-        assert not eos_allowed_after(_ids(*HALF))           # not before the first bar line (a pickup)
-        assert not eos_allowed_after(mid[:-1])              # not between a PITCH and its DUR
-    assert not eos_allowed_after(mid)                       # the grammar as it was after the block

@@ -227,3 +227,46 @@ def test_a_mode_the_model_rarely_saw_is_said_once(tmp_path, capsys):
     assert gen.generate_run(str(unknown), key="A dorian", num=1, seed=1, length=8).settings["notes"] == []
     assert main(["generate", "--model", str(path), "--key", "Ador", "--seed", "3", "-o", str(tmp_path / "o")]) == 0
     assert capsys.readouterr().out.count("note: m saw 5 dorian tunes") == 1
+
+
+class _EagerToEnd(torch.nn.Module):
+    """Random logits that want EOS and bar lines, with form inputs (the plan is read and ignored)."""
+
+    has_form_inputs = True
+
+    def __init__(self, tok, seed: int) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+        self.tok, self.rng = tok, np.random.default_rng(seed)
+
+    def _logits(self, n: int) -> torch.Tensor:
+        x = self.rng.normal(0.0, 1.0, (n, len(self.tok)))
+        x[:, self.tok.eos_id] += 50.0
+        x[:, self.tok.barline_ids] += 5.0
+        x[:, [self.tok.ids[f"DUR_{d}"] for d in (1, 2, 3)]] += 8.0   # short notes: many per bar
+        return torch.tensor(x, dtype=torch.float32)
+
+    def forward(self, ids, state=None, plan=None):
+        b, t = ids.shape
+        return self._logits(b * t).reshape(b, t, -1), torch.zeros(1, b, 1)
+
+    def step(self, token, state):
+        return self._logits(token.shape[0]), state
+
+
+def test_a_short_plan_lets_a_tune_end_in_its_last_planned_bar_before_the_default_minimum():
+    from musicgate.generation.sample import DEFAULT_MIN_LENGTH, sample
+    from musicgate.music.keys import Key
+
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    count = lambda ids, which: int(np.isin(ids, which).sum())  # noqa: E731
+    notes = np.flatnonzero(tok.pitch_of >= 0)
+    planned = sample(_EagerToEnd(tok, 0), tok, keys=[Key(2)] * 6, length=200, bars=3, seed=1)
+    for ids in planned:   # the third planned bar line's bar is the last: the end comes at its first chance
+        assert ids[-1] == tok.eos_id and count(ids, tok.barline_ids) == 2
+        assert count(ids, notes) < DEFAULT_MIN_LENGTH
+    floor = sample(_EagerToEnd(tok, 0), tok, keys=[Key(2)] * 6, length=200, bars=3, min_length=DEFAULT_MIN_LENGTH,
+                   seed=1)   # a minimum the user gives holds
+    unplanned = sample(_EagerToEnd(tok, 0), tok, keys=[Key(2)] * 6, length=200, seed=1)
+    for ids in floor + unplanned:
+        assert count(ids, notes) == DEFAULT_MIN_LENGTH   # eager to end: at the minimum exactly

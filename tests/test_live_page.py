@@ -674,7 +674,9 @@ def test_a_tune_decodes_in_python_with_its_bars(page, site):
         written = tok.decode(ids)  # moved into the training tunes' register by octaves, as generate moves it
         assert tune["octaveShift"] == octave_shift(written, REGISTER, tok.pitch_range)
         notes = written.transpose(tune["octaveShift"])
-        assert 32 <= len(notes) <= 48 and tok.key_of(ids) == parse_key(key)
+        assert len(notes) <= 48 and tok.key_of(ids) == parse_key(key)
+        lines = int(np.isin(ids, tok.barline_ids).sum())   # under 32 notes only in the last planned bar
+        assert len(notes) >= 32 or (tune["plannedBars"] is not None and lines >= tune["plannedBars"] - 1)
         assert notes.bars and [round(b, 6) for b, _ in notes.bars] == [round(b["beat"], 6) for b in tune["bars"]]
         assert [k for _, k in notes.bars] == [b["kind"] for b in tune["bars"]]
         assert notes.pitch.tolist() == [n["pitch"] for n in tune["notes"]]

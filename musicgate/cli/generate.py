@@ -33,7 +33,7 @@ def register(sub) -> None:
                    "window); a piece that reaches it is cut there, and the output says so")
     p.add_argument("--min-length", type=positive_int, metavar="N",
                    help=f"new notes before the model may end a piece (default {DEFAULT_MIN_LENGTH}, "
-                   "at most --length)")
+                   "at most --length, or fewer once a piece is in its last planned bar)")
     p.add_argument("--exact-length", type=positive_int, metavar="N",
                    help="exactly N notes per piece, the primer's included, for studies (instead of "
                    "--length and --min-length; a cut piece gets rests to the end of its bar)")

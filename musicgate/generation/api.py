@@ -252,6 +252,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "seed": seed, "length": most, "num": num,
         # min_length / max_length count new notes (after the primer); exact_length the whole piece
         "length_mode": "exact" if exact else "model ends", "min_length": floor, "max_length": most,
+        # the default floor lifts once a piece is in its last planned bar (a short plan is not run past)
+        "may_end_in_last_planned_bar": least is None and not exact and plan is not None,
         "exact_length": int(exact_length) if exact else None,
         "new_notes": new, "ended_by_model": [not exact and not c for c in cut], "cut": cut,
         # a tune a musician asked for is in a known meter; exact-length studies take the model's METER as it is
@@ -418,7 +420,8 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
         there (``Generation.cut``).
     num : int >= 1
     min_length : int >= 1, optional
-        New notes before the model may end a piece (default ``DEFAULT_MIN_LENGTH``, 32, at most ``length``).
+        New notes before the model may end a piece (default ``DEFAULT_MIN_LENGTH``, 32, at most ``length``;
+        with a bar plan the default also lets a piece end once it is in its last planned bar).
     exact_length : int >= 1, optional
         Exactly this many notes per piece, the primer's included, for studies (instead of
         ``length`` and ``min_length``).

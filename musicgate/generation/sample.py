@@ -8,13 +8,15 @@ Every position's candidates are, in order of precedence:
 
 1. the vocabulary's grammar (:func:`grammar_for`): always applied, so every sequence decodes. For
    melody models it is meter-true by default (``meter``; see :mod:`musicgate.tokens.grammar`):
-   bar lines only where the bar is full, no note or rest across a bar line, EOS only at a bar line;
+   bar lines only where the bar is full, no note or rest across a bar line, EOS at a bar line or,
+   once a bar line has come, after any note (a short last bar, as ABC writes one);
 2. length control, also always applied. Lengths count *new notes* (PITCH tokens in the melody
    vocabulary, NOTE_ON in the event vocabulary; rests do not count). EOS is masked until a
    sequence has ``min_length`` notes; from there the model may end it (where the grammar allows
-   EOS). At ``length`` notes (the maximum) it is closed: no new note may start; the melody's last
-   DUR is sampled, then rests fill the bar when the meter grammar asks for it, and EOS comes as
-   soon as the grammar allows it; in the event vocabulary sounding notes get a SHIFT (sampled)
+   EOS); with a bar plan and the default minimum, also once it is in its last planned bar. At
+   ``length`` notes (the maximum) it is closed: no new note may start; the melody's last DUR is
+   sampled, then EOS comes as soon as the grammar allows it (rests fill the bar only before the
+   first bar line); in the event vocabulary sounding notes get a SHIFT (sampled)
    and their NOTE_OFFs, then EOS. ``exact=True`` sets the minimum to the maximum: every sequence
    has exactly ``length`` new notes (for studies);
    With ``medley=True`` (models trained on medley streams, ``data.mode: medley``) EOS ends a *tune*, not
@@ -267,7 +269,9 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
         Most new notes per sequence (the primer's notes are not counted); a sequence that reaches
         it is closed (cut) there.
     min_length : int, optional
-        New notes before the model may end a sequence (default ``min(DEFAULT_MIN_LENGTH, length)``).
+        New notes before the model may end a sequence (default ``min(DEFAULT_MIN_LENGTH, length)``;
+        with a bar plan, the default floor also lifts once a piece is in its last planned bar, so a
+        short plan is not run past: a tune of 8 bars in 6/8 may have fewer than 32 notes).
     exact : bool
         Exactly ``length`` new notes per sequence (``min_length`` is then ``length``).
     meter : bool, optional
@@ -321,6 +325,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                         no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_length=min_length,
                         min_p=min_p, max_run=max_run)
     grammar = grammar_for(tokenizer, meter)
+    floor_by_plan = min_length is None and not exact and not medley and bars is not None
     if exact and not medley:
         min_length = length
     elif min_length is None:
@@ -369,7 +374,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                                      min_p=float(min_p or 0.0),
                                      no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
                                      gen=gen, device=device, bar=bar, max_run=max_run, medley=medley,
-                                     known_meter=known_meter,
+                                     known_meter=known_meter, floor_by_plan=floor_by_plan,
                                      bars=None if bars is None else plans[start:start + batch_size])
     finally:
         torch.set_num_threads(threads)
@@ -398,7 +403,8 @@ def threads_for(batch: int, device) -> int:
 def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int, min_length: int,
                   temperature: float, top_k, top_p, no_repeat_ngram, key_mask: bool, gen, device,
                   bar, min_p: float = 0.0, bars: np.ndarray | None = None,
-                  max_run: int | None = None, medley: bool = False, known_meter: bool = False) -> list[np.ndarray]:
+                  max_run: int | None = None, medley: bool = False, known_meter: bool = False,
+                  floor_by_plan: bool = False) -> list[np.ndarray]:
     import torch
 
     voc = _Vocab.of(tok)
@@ -410,6 +416,11 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
     logits, state = _run_prefix(model, prefix, device, plan)
     notes = np.zeros(b, np.int64)
     tune_notes = np.zeros(b, np.int64)  # notes of the current tune (medley: counted from its start)
+    lines = None  # with a plan and the default floor: bar lines so far (the primer's too), per row
+    if floor_by_plan and plan is not None:
+        line_ids = np.asarray(voc.form_ids[1:], np.int64)
+        lines = np.isin(prefix, line_ids).sum(axis=1)
+        last_bar = plan - 1  # a piece is in its last planned bar from this many bar lines
     steps = 0
     budget = MAX_TOKENS_PER_NOTE * length + 64
     active = np.arange(b)  # original row of each live row
@@ -442,7 +453,10 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         if medley:  # a tune may end once it has min_length notes; the set, once it has them all
             mask[(tune_notes[active] < min_length) & ~done_notes, tok.eos_id] = False
         else:
-            mask[have < min_length, tok.eos_id] = False
+            short = have < min_length
+            if lines is not None:  # a piece in its last planned bar may end (the plan is the length)
+                short &= lines[active] < last_bar[active]
+            mask[short, tok.eos_id] = False
         closing = np.flatnonzero(done_notes)
         if len(closing):
             tok.close(grammar, gstate, mask, closing)
@@ -466,6 +480,8 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         steps += 1
         is_note = voc.starts[tokens]
         notes[active[is_note]] += 1
+        if lines is not None:
+            lines[active] += np.isin(tokens, line_ids)
         tune_notes[active[is_note]] += 1
         if bar is not None and is_note.any():
             bar.update(int(is_note.sum()))

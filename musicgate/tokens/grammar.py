@@ -18,8 +18,10 @@ tokenizer encodes such tunes with):
 * a part may end on a short bar: a repeat/ending/part-end token (not BAR) may close a bar early, and
   the next bar then holds exactly the rest (the next part's pickup), as
   :func:`musicgate.tokens.bars.bar_fill` counts the two as one bar;
-* EOS only at a bar line: right after a bar-line token, at a full bar, or where the last bar
-  complements the pickup.
+* EOS at a bar line (right after a bar-line token, or at a full bar) and, once a bar line has come,
+  right after any note's or rest's DUR: the last bar may be short, as a third of real folk tunes end
+  (ABC writes the last bar as long as the music is, ``d4|]`` in 3/4). Before the first bar line a
+  tune ends only at the start (an empty tune).
 
 Both strengths allow ``TIE`` (``tok.tie_id``, the form vocabulary) only where a PITCH may stand and
 the last PITCH/REST/TIE was a note, so it always continues a note.
@@ -179,9 +181,8 @@ class MelodyGrammar(_Grammar):
         whole = state.limit == bar
         short = seen & whole & (pos > 0) & ~full  # a repeat/ending/part-end mark may close the bar early
         mask[:, self.bar_cols] &= (~seen | full)[:, None] | self.follow[last] | (short[:, None] & self.is_mark)
-        at_line = full | self.is_bar[last] | (~seen & (pos == 0)) | \
-            (seen & whole & (state.pickup > 0) & (room == state.pickup))
-        mask[:, self.tok.eos_id] &= at_line
+        may_end = full | self.is_bar[last] | (~seen & (pos == 0)) | (seen & (self.dur_steps[last] > 0))
+        mask[:, self.tok.eos_id] &= may_end
         dead = ~mask.any(axis=1)  # only after a primer that ended inside a note: take its DUR as written
         if dead.any():
             mask[dead] = self.table[last[dead]]

@@ -1,7 +1,8 @@
 /* musicgate live page: the melody vocabulary, its grammar, the sampler and the decoder, in JavaScript.
  *
  * A port of musicgate.tokens.grammar.MelodyGrammar (structural and meter-true), of how
- * musicgate.generation.sample applies it (length control: EOS masked until minNotes notes; at
+ * musicgate.generation.sample applies it (length control: EOS masked until minNotes notes, or by default
+ * until the tune is in its last planned bar; at
  * maxNotes MelodyTokenizer.close: no new note, then EOS as soon as the grammar allows it; the token
  * budget, after which MelodyTokenizer.fillers are masked), of musicgate.music.notes.form_spans, and of
  * MelodyTokenizer.decode (musicgate.tokens.tokenizer: bar lines, TIE joins, the pickup). Every
@@ -134,9 +135,8 @@
         const follow = lastIsBar && t !== s.last && this.isMark[j];
         if (!(!s.seen || full || follow || (short && this.isMark[j]))) mask[t] = 0;
       });
-      const atLine = full || lastIsBar || (!s.seen && s.pos === 0) ||
-        (s.seen && whole && s.pickup > 0 && room === s.pickup);
-      if (!atLine) mask[V.eos] = 0;
+      const mayEnd = full || lastIsBar || (!s.seen && s.pos === 0) || (s.seen && V.durSteps[s.last] > 0);
+      if (!mayEnd) mask[V.eos] = 0;
       if (!mask.some(x => x)) return Uint8Array.from(this.table[s.last]);
       return mask;
     }
@@ -353,6 +353,8 @@
     }
     const {plannedBars, planSource} = barPlan(model, o.bars, o.seed, o.dance);
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
+    // the default floor lifts once a tune is in its last planned bar (a short plan is not run past), as Python's
+    const lastBar = o.minNotes === undefined && plannedBars !== null ? plannedBars - 1 : Infinity;
     if (minNotes > length) throw new Error(`minNotes ${minNotes} is greater than maxNotes ${length}`);
     const grammar = model.grammar || (model.grammar = new Grammar(V, true));
     const rand = mulberry32(o.seed);
@@ -362,13 +364,13 @@
     const gs = grammar.start(ids);
     let state = model.initState(plannedBars), out = null;
     for (const t of ids) { out = model.step(t, state); state = out.state; keep.push(units.map(u => out.keep[u])); }
-    let notes = 0, steps = 0, runPitch = -1, run = 0;
+    let notes = 0, steps = 0, runPitch = -1, run = 0, lines = 0;
     for (const t of ids) if (V.pitchOf[t] >= 0) { run = V.pitchOf[t] === runPitch ? run + 1 : 1; runPitch = V.pitchOf[t]; }
     const budget = MAX_TOKENS_PER_NOTE * length + 64;
     for (;;) {
       const mask = grammar.allowed(gs);
       if (steps === 0 && meterId === null) mask[V.meterUnknown] = 0;  // a known meter, as musicgate generate draws
-      if (notes < minNotes) mask[V.eos] = 0;
+      if (notes < minNotes && lines < lastBar) mask[V.eos] = 0;
       if (notes >= length) {  // closing: no new note (DUR, bar lines, REST, TIE, EOS), EOS once allowed
         for (let t = 0; t < V.size; t++) {
           if (!(V.durSteps[t] > 0 || V.isBar(t) || t === V.rest || t === V.tie || t === V.eos)) mask[t] = 0;
@@ -387,6 +389,7 @@
       ids.push(t);
       steps += 1;
       if (V.pitchOf[t] >= 0) { notes += 1; run = V.pitchOf[t] === runPitch ? run + 1 : 1; runPitch = V.pitchOf[t]; }
+      if (V.isBar(t)) lines += 1;
       if (t === V.eos) break;
       out = model.step(t, state); state = out.state;
       keep.push(units.map(u => out.keep[u]));
