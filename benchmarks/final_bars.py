@@ -7,7 +7,9 @@ settings: the same tunes as ``musicality-288``), then reads each tune's final ba
 last bar line that has notes after it) and, teacher-forced on the tune's own tokens with its plan, the
 model's probability that the final bar's first note fills the bar (a DUR at least as long as the
 final bar's notes together); and the share of tunes whose last part (after its last repeat start or
-part end) has two bar lines or fewer, a part opened and closed at once. The real tunes of the test
+part end) has two bar lines or fewer, a part opened and closed at once; and of the tunes in two or
+more parts (``part_bars``), the share whose last part has fewer than 0.6 times the bars of the first, a
+part cut short by the end (AABB tunes have parts of equal length). The real tunes of the test
 split, as written, beside them (their shares only). And the meter grammar's part (``generate``'s, which
 lets a tune end at a bar line and, once a bar line has come, after any note; until 2026-12-03 only at a
 bar line, a full bar, or where its last bar completed its pickup, which this column found): the share
@@ -46,6 +48,38 @@ def stub_part(tok, ids: np.ndarray) -> bool:
     return int(np.isin(ids[marks[-1] + 1:], tok.barline_ids).sum()) <= 2
 
 
+def part_bars(tok, ids: np.ndarray) -> list[int]:
+    """Bars in each part of a tune, as written: a part ends at a bar line that holds a repeat end or a part
+    end (several bar-line tokens at one place are one bar line) unless a second ending starts there, and
+    the last part at the tune's end. Bar lines before the first note (a tune that opens with ``|:``) are
+    not counted; a tune that ends after its last bar line's notes counts that last bar."""
+    ends = {tok.ids["REPEAT_END"], tok.ids["PART_END"]}
+    lines, second = set(int(i) for i in tok.barline_ids), tok.ids["ENDING_2"]
+    parts, bars, notes, place = [], 0, False, set()
+    for t in [*np.asarray(ids).tolist(), -1]:
+        if t in lines:
+            place.add(t)
+            continue
+        if place and notes:   # the bar line that stood before this token
+            bars += 1
+            if place & ends and second not in place:
+                parts.append(bars)
+                bars, notes = 0, False
+        place = set()
+        if t >= 0 and tok.pitch_of[t] >= 0:
+            notes = True
+    if notes:
+        parts.append(bars + 1)
+    return parts
+
+
+def short_last_part(tok, ids: np.ndarray, under: float = 0.6) -> bool | None:
+    """For a tune of two or more parts, True when its last part has fewer than ``under`` times the bars of
+    its first (a part cut short by the end); None for a tune of one part."""
+    parts = part_bars(tok, ids)
+    return None if len(parts) < 2 else parts[-1] < under * parts[0]
+
+
 def refused_ends(grammar, ids: np.ndarray, p_eos: np.ndarray | None = None, at: float = 0.5) -> bool:
     """True when the meter grammar (``generate``'s: ``tok.sampling_grammar(True)``) refused an end the tune
     wanted: with ``p_eos`` (the model's p(EOS) before each token, teacher-forced), a place where it put
@@ -73,7 +107,7 @@ def real_row(data: str = "datasets/folk") -> list:
     from musicgate.data.prepared import open_dataset
 
     d = open_dataset(data)
-    tok, kinds, stubs, refused = d.tokenizer, [], [], []
+    tok, kinds, stubs, refused, short = d.tokenizer, [], [], [], []
     grammar = tok.sampling_grammar(True)
     for i in d.splits["test"]:
         ids = np.asarray(d.tune(int(i)), np.int64)
@@ -82,9 +116,16 @@ def real_row(data: str = "datasets/folk") -> list:
             kinds.append(_kind(tok, ids, fin, key.tonic))
             stubs.append(stub_part(tok, ids))
             refused.append(refused_ends(grammar, ids))
+            short.append(short_last_part(tok, ids))
     return ["real tunes (test split)", len(kinds), f"{kinds.count('one') / len(kinds):.2f}",
-            f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", f"{np.mean(refused):.2f}", "-",
-            "-", "-", "-"]
+            f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", _parts(short),
+            f"{np.mean(refused):.2f}", "-", "-", "-", "-"]
+
+
+def _parts(short: list) -> str:
+    """'share of tunes in 2+ parts: share of those whose last part is short'."""
+    many = [s for s in short if s is not None]
+    return f"{len(many) / len(short):.2f}: {np.mean(many):.2f}" if many else f"{0:.2f}: n/a"
 
 
 def measure(name: str, num: int, seeds: list[int]) -> list:
@@ -101,6 +142,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     grammar = tok.sampling_grammar(True)
     fills: dict[str, list] = {"one": [], "tonic": [], "other": []}
     n = stubs = 0
+    short = []
     by_refusal: dict[bool, list] = {True: [], False: []}   # the final bar's kind, by whether an end was refused
     for seed in seeds:
         for place, key in enumerate(MUSICALITY_KEYS):
@@ -113,6 +155,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
                     continue
                 n += 1
                 stubs += stub_part(tok, ids)
+                short.append(short_last_part(tok, ids))
                 with torch.no_grad():
                     logits, _ = net(torch.as_tensor(ids[None, :-1]), plan=torch.tensor([plan]))
                 probs = torch.softmax(logits[0].double(), -1).numpy()
@@ -123,7 +166,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     share = lambda k: len(fills[k]) / n  # noqa: E731
     med = lambda k: f"{np.median(fills[k]):.2f} ({len(fills[k])})" if fills[k] else "n/a"  # noqa: E731
     tonic_in = lambda r: f"{by_refusal[r].count('tonic') / max(len(by_refusal[r]), 1):.2f}"  # noqa: E731
-    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}",
+    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}", _parts(short),
             f"{len(by_refusal[True]) / n:.2f}", f"{tonic_in(True)} / {tonic_in(False)}", med("one"), med("tonic"),
             med("other")]
 
@@ -145,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
             f"the tune's own tokens the model's probability that the final bar's first note fills the bar, "
             f"median (tunes) (`python benchmarks/final_bars.py {given}`):\n\n"
             + table(["model", "tunes", "final bar one note", "final bar the tonic 2+ times",
-                     "last part of 2 bar lines or fewer", "an end refused by the meter grammar",
+                     "last part of 2 bar lines or fewer",
+                     "tunes in 2+ parts: of those, the last part under 0.6 of the first's bars",
+                     "an end refused by the meter grammar",
                      "final bar the tonic 2+ times, where an end was refused / elsewhere",
                      "p(fills) where one note", "p(fills) where the tonic 2+ times", "p(fills) where other"], rows))
     emit_table(text, args.output)

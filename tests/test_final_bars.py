@@ -55,3 +55,16 @@ def test_an_end_the_meter_grammar_refuses():
     assert not fb.refused_ends(grammar, full, p_eos)
     p_eos[4] = 0.9    # after the first note's DUR, before the first bar line: refused
     assert fb.refused_ends(grammar, full, p_eos) and not fb.refused_ends(grammar, full, p_eos, at=0.95)
+
+
+def test_parts_and_a_last_part_cut_short():
+    fb = _script("final_bars")
+    # |: A A :| |: B B :|  with a one-bar first and second ending in the B part
+    aabb = _ids("REPEAT_START", *BAR, "BAR", *BAR, "REPEAT_END", "REPEAT_START", *BAR, "ENDING_1", *BAR,
+                "REPEAT_END", "ENDING_2", *BAR, "PART_END", "EOS")
+    assert fb.part_bars(TOK, aabb) == [2, 3]     # the endings stay in their part; an opening |: counts nothing
+    cut = _ids(*BAR, "BAR", *BAR, "BAR", *BAR, "BAR", *BAR, "PART_END", *BAR, "EOS")
+    assert fb.part_bars(TOK, cut) == [4, 1]      # the last bar without a closing bar line counts
+    assert fb.short_last_part(TOK, cut) and not fb.short_last_part(TOK, aabb)
+    assert fb.short_last_part(TOK, _ids(*BAR, "BAR", *BAR, "BAR", "EOS")) is None   # one part
+    assert fb.part_bars(TOK, _ids(*HALF, "BAR", *BAR, "REPEAT_END", *BAR, "PART_END", "EOS")) == [2, 1]   # a pickup bar counts
