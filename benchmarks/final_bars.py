@@ -9,7 +9,8 @@ model's probability that the final bar's first note fills the bar (a DUR at leas
 final bar's notes together); and the share of tunes whose last part (after its last repeat start or
 part end) has two bar lines or fewer, a part opened and closed at once; and of the tunes in two or
 more parts (``part_bars``), the share whose last part has fewer than 0.6 times the bars of the first, a
-part cut short by the end (AABB tunes have parts of equal length). The real tunes of the test
+part cut short by the end (AABB tunes have parts of equal length), and the share that end with a
+repeat start still open. The real tunes of the test
 split, as written, beside them (their shares only). And the meter grammar's part (``generate``'s, which
 lets a tune end at a bar line and, once a bar line has come, after any note; until 2026-12-03 only at a
 bar line, a full bar, or where its last bar completed its pickup, which this column found): the share
@@ -73,6 +74,16 @@ def part_bars(tok, ids: np.ndarray) -> list[int]:
     return parts
 
 
+def open_repeat(tok, ids: np.ndarray) -> bool:
+    """True when a repeat start is still open at the tune's end (a ``|:`` with no ``:|`` after it): the
+    notation leaves the reader asking where the repeat goes back from (played, it is played once)."""
+    start, end = tok.ids["REPEAT_START"], tok.ids["REPEAT_END"]
+    is_open = False
+    for t in np.asarray(ids).tolist():
+        is_open = True if t == start else False if t == end else is_open
+    return is_open
+
+
 def short_last_part(tok, ids: np.ndarray, under: float = 0.6) -> bool | None:
     """For a tune of two or more parts, True when its last part has fewer than ``under`` times the bars of
     its first (a part cut short by the end); None for a tune of one part."""
@@ -107,7 +118,7 @@ def real_row(data: str = "datasets/folk") -> list:
     from musicgate.data.prepared import open_dataset
 
     d = open_dataset(data)
-    tok, kinds, stubs, refused, short = d.tokenizer, [], [], [], []
+    tok, kinds, stubs, refused, short, opened = d.tokenizer, [], [], [], [], []
     grammar = tok.sampling_grammar(True)
     for i in d.splits["test"]:
         ids = np.asarray(d.tune(int(i)), np.int64)
@@ -117,8 +128,9 @@ def real_row(data: str = "datasets/folk") -> list:
             stubs.append(stub_part(tok, ids))
             refused.append(refused_ends(grammar, ids))
             short.append(short_last_part(tok, ids))
+            opened.append(open_repeat(tok, ids))
     return ["real tunes (test split)", len(kinds), f"{kinds.count('one') / len(kinds):.2f}",
-            f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", _parts(short),
+            f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", _parts(short), f"{np.mean(opened):.3f}",
             f"{np.mean(refused):.2f}", "-", "-", "-", "-"]
 
 
@@ -142,7 +154,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     grammar = tok.sampling_grammar(True)
     fills: dict[str, list] = {"one": [], "tonic": [], "other": []}
     n = stubs = 0
-    short = []
+    short, opened = [], []
     by_refusal: dict[bool, list] = {True: [], False: []}   # the final bar's kind, by whether an end was refused
     for seed in seeds:
         for place, key in enumerate(MUSICALITY_KEYS):
@@ -156,6 +168,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
                 n += 1
                 stubs += stub_part(tok, ids)
                 short.append(short_last_part(tok, ids))
+                opened.append(open_repeat(tok, ids))
                 with torch.no_grad():
                     logits, _ = net(torch.as_tensor(ids[None, :-1]), plan=torch.tensor([plan]))
                 probs = torch.softmax(logits[0].double(), -1).numpy()
@@ -166,7 +179,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     share = lambda k: len(fills[k]) / n  # noqa: E731
     med = lambda k: f"{np.median(fills[k]):.2f} ({len(fills[k])})" if fills[k] else "n/a"  # noqa: E731
     tonic_in = lambda r: f"{by_refusal[r].count('tonic') / max(len(by_refusal[r]), 1):.2f}"  # noqa: E731
-    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}", _parts(short),
+    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}", _parts(short), f"{np.mean(opened):.3f}",
             f"{len(by_refusal[True]) / n:.2f}", f"{tonic_in(True)} / {tonic_in(False)}", med("one"), med("tonic"),
             med("other")]
 
@@ -190,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             + table(["model", "tunes", "final bar one note", "final bar the tonic 2+ times",
                      "last part of 2 bar lines or fewer",
                      "tunes in 2+ parts: of those, the last part under 0.6 of the first's bars",
+                     "a repeat start left open at the end",
                      "an end refused by the meter grammar",
                      "final bar the tonic 2+ times, where an end was refused / elsewhere",
                      "p(fills) where one note", "p(fills) where the tonic 2+ times", "p(fills) where other"], rows))

@@ -68,3 +68,10 @@ def test_parts_and_a_last_part_cut_short():
     assert fb.short_last_part(TOK, cut) and not fb.short_last_part(TOK, aabb)
     assert fb.short_last_part(TOK, _ids(*BAR, "BAR", *BAR, "BAR", "EOS")) is None   # one part
     assert fb.part_bars(TOK, _ids(*HALF, "BAR", *BAR, "REPEAT_END", *BAR, "PART_END", "EOS")) == [2, 1]   # a pickup bar counts
+
+
+def test_a_repeat_left_open():
+    fb = _script("final_bars")
+    assert fb.open_repeat(TOK, _ids(*BAR, "BAR", "REPEAT_START", *BAR, "BAR", *BAR, "PART_END", "EOS"))
+    assert not fb.open_repeat(TOK, _ids("REPEAT_START", *BAR, "REPEAT_END", "REPEAT_START", *BAR, "REPEAT_END", "EOS"))
+    assert not fb.open_repeat(TOK, _ids(*BAR, "REPEAT_END", *BAR, "BAR", "EOS"))   # a repeat back to the start
