@@ -12,8 +12,9 @@ more parts (``part_bars``), the share whose last part has fewer than 0.6 times t
 part cut short by the end (AABB tunes have parts of equal length), and the share that end with a
 repeat start still open. The real tunes of the test
 split, as written, beside them (their shares only). And the meter grammar's part (``generate``'s, which
-lets a tune end at a bar line and, once a bar line has come, after any note; until 2026-12-03 only at a
-bar line, a full bar, or where its last bar completed its pickup, which this column found): the share
+lets a tune end at a bar line and, once a bar line has come, after any note, but not while a repeat is
+open; until 2026-12-03 only at a bar line, a full bar, or where its last bar completed its pickup, which
+this column found): the share
 of tunes in which the model put 0.5 or more on EOS where the grammar forbade it (for real tunes: tunes
 that end where it forbids), and how the final bar came out in those tunes and in the others. If a tune that ends on the tonic said two or more times had a long
 note there at good odds, the split was the sampler's bad luck; if not, the model chose it.
@@ -75,13 +76,14 @@ def part_bars(tok, ids: np.ndarray) -> list[int]:
 
 
 def open_repeat(tok, ids: np.ndarray) -> bool:
-    """True when a repeat start is still open at the tune's end (a ``|:`` with no ``:|`` after it): the
-    notation leaves the reader asking where the repeat goes back from (played, it is played once)."""
+    """True when a repeat is still open at the tune's end (a ``|:`` with notes after it and no ``:|``): the
+    notation leaves the reader asking where the repeat goes back from (played, it is played once). A
+    ``|:`` with no note after it (O'Neill's ``|:|`` at a tune's end) opens nothing."""
     start, end = tok.ids["REPEAT_START"], tok.ids["REPEAT_END"]
-    is_open = False
+    state = 0   # 1: after |:, 2: a note has followed it
     for t in np.asarray(ids).tolist():
-        is_open = True if t == start else False if t == end else is_open
-    return is_open
+        state = 1 if t == start else 0 if t == end else 2 if state == 1 and tok.pitch_of[t] >= 0 else state
+    return state == 2
 
 
 def short_last_part(tok, ids: np.ndarray, under: float = 0.6) -> bool | None:

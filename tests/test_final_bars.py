@@ -75,3 +75,4 @@ def test_a_repeat_left_open():
     assert fb.open_repeat(TOK, _ids(*BAR, "BAR", "REPEAT_START", *BAR, "BAR", *BAR, "PART_END", "EOS"))
     assert not fb.open_repeat(TOK, _ids("REPEAT_START", *BAR, "REPEAT_END", "REPEAT_START", *BAR, "REPEAT_END", "EOS"))
     assert not fb.open_repeat(TOK, _ids(*BAR, "REPEAT_END", *BAR, "BAR", "EOS"))   # a repeat back to the start
+    assert not fb.open_repeat(TOK, _ids(*BAR, "BAR", *BAR, "REPEAT_START", "EOS"))  # O'Neill's |:| at the end

@@ -278,6 +278,7 @@ def test_random_walks_never_dead_end_and_stay_meter_true(name, seed, end_bias, b
             s = s[:s.index(tok.eos_id) + 1]
             assert g.is_valid(s)
             check_meter_true(g, s)
+            assert not tok.form or not _open_at_end(tok, s)
         else:
             assert g.is_valid(s)
             inner, pickup, _ = bars_of(g, s)
@@ -388,3 +389,46 @@ def test_the_meter_grammar_needs_a_melody_model():
     with pytest.raises(ConfigError, match="needs a melody-vocabulary model"):
         grammar_for(make_tokenizer("event"), True)
     assert not hasattr(grammar_for(make_tokenizer("event")), "meter")
+
+
+def _open_at_end(tok, ids) -> bool:
+    """A |: with a note after it and no :| after that."""
+    state = 0
+    for t in ids:
+        state = 1 if t == tok.ids["REPEAT_START"] else 0 if t == tok.ids["REPEAT_END"] else \
+            2 if state == 1 and tok.pitch_of[t] >= 0 else state
+    return state == 2
+
+
+def test_no_end_while_a_repeat_is_open():
+    tok = TOKS["form"]
+    g = MelodyGrammar(tok, meter=True)
+    p, d12, d24 = tok.ids["PITCH_62"], tok.ids["DUR_12"], tok.ids["DUR_24"]
+    start = header(tok, (2, 4)) + [tok.bar_id, p, d24, tok.ids["REPEAT_START"]]
+    _, mask = walk(g, start)
+    assert mask[tok.eos_id]                                    # |: and nothing after it yet (O'Neill's |:|)
+    _, mask = walk(g, start + [p, d12])
+    assert not mask[tok.eos_id] and mask[tok.ids["REPEAT_END"]]   # open: the :| may close the bar early
+    _, mask = walk(g, start + [p, d24])
+    assert not mask[tok.eos_id] and mask[tok.ids["REPEAT_END"]]
+    _, mask = walk(g, start + [p, d24, tok.ids["REPEAT_END"]])
+    assert mask[tok.eos_id]
+    _, free = walk(tok.grammar(), start + [p, d24])           # the structural grammar reads any tune
+    assert free[tok.eos_id]
+
+
+def test_a_tune_cut_at_the_maximum_closes_its_open_repeat():
+    tok = TOKS["form"]
+    model = RandomLogits(len(tok), 5, favour={tok.eos_id: -1e4, tok.ids["REPEAT_START"]: 6.0,
+                                              tok.ids["REPEAT_END"]: -4.0, tok.rest_id: 4.0})
+    seqs = sample(model, tok, keys=[Key(i) for i in range(8)], length=30, seed=3)
+    opened = 0
+    for ids in seqs:
+        assert ids[-1] == tok.eos_id and int((tok.pitch_of[ids] >= 0).sum()) == 30
+        assert not _open_at_end(tok, ids)
+        last_note = int(np.flatnonzero(tok.pitch_of[ids] >= 0)[-1])
+        tail = ids[last_note + 1:]   # rests fill the bar only where a :| may not yet close it; then :| and the end
+        lines = np.flatnonzero(np.isin(tail, barline_ids(tok)))
+        assert len(lines) <= 1 and (not len(lines) or tail[lines[0]] == tok.ids["REPEAT_END"] == tail[-2])
+        opened += _open_at_end(tok, ids[:last_note + 1])
+    assert opened >= 4   # the rule had repeats to close

@@ -16,7 +16,7 @@ Every position's candidates are, in order of precedence:
    EOS); with a bar plan and the default minimum, also once it is in its last planned bar. At
    ``length`` notes (the maximum) it is closed: no new note may start; the melody's last DUR is
    sampled, then EOS comes as soon as the grammar allows it (rests fill the bar only before the
-   first bar line); in the event vocabulary sounding notes get a SHIFT (sampled)
+   first bar line, or before an open repeat's ``:|``, which comes first); in the event vocabulary sounding notes get a SHIFT (sampled)
    and their NOTE_OFFs, then EOS. ``exact=True`` sets the minimum to the maximum: every sequence
    has exactly ``length`` new notes (for studies);
    With ``medley=True`` (models trained on medley streams, ``data.mode: medley``) EOS ends a *tune*, not

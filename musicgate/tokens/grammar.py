@@ -21,7 +21,9 @@ tokenizer encodes such tunes with):
 * EOS at a bar line (right after a bar-line token, or at a full bar) and, once a bar line has come,
   right after any note's or rest's DUR: the last bar may be short, as a third of real folk tunes end
   (ABC writes the last bar as long as the music is, ``d4|]`` in 3/4). Before the first bar line a
-  tune ends only at the start (an empty tune).
+  tune ends only at the start (an empty tune). With form tokens, never while a repeat is open (a
+  ``|:`` with notes after it and no ``:|`` yet; O'Neill's ``|:|`` at a tune's end has none): a
+  repeat/ending/part-end mark may close a bar early, so a tune may always write the ``:|`` and end.
 
 Both strengths allow ``TIE`` (``tok.tie_id``, the form vocabulary) only where a PITCH may stand and
 the last PITCH/REST/TIE was a note, so it always continues a note.
@@ -54,6 +56,8 @@ class GrammarState:
     seen: np.ndarray | None = None  # (B,) melody: a bar line has come (the pickup is over)
     pickup: np.ndarray | None = None  # (B,) melody: steps before the first bar line, 0 for a full bar
     tied: np.ndarray | None = None  # (B,) melody: the last PITCH/REST/TIE was a note (a TIE may follow)
+    open: np.ndarray | None = None  # (B,) melody: 1 after a repeat start, 2 once a note follows it, 0 after
+    # a repeat end (the end waits while it is 2)
 
 
 class _Grammar:
@@ -161,11 +165,13 @@ class MelodyGrammar(_Grammar):
         self.is_mark = self.bar_cols != tok.bar_id  # (k,) repeat/ending/part-end tokens
         self.follow[self.bar_cols] = (self.bar_cols[None, :] != self.bar_cols[:, None]) & self.is_mark[None, :]
         self._dur_len = self.dur_steps[self.dur_cols][None, :]
+        self.repeat = (tok.ids.get("REPEAT_START", -1), tok.ids.get("REPEAT_END", -1))  # -1: no form tokens
 
     def _empty(self, batch: int) -> GrammarState:
         zeros = np.zeros(batch, np.int64)
         return GrammarState(last=np.full(batch, -1, np.int64), pos=zeros, bar=zeros.copy(), limit=zeros.copy(),
-                            seen=np.zeros(batch, bool), pickup=zeros.copy(), tied=np.zeros(batch, bool))
+                            seen=np.zeros(batch, bool), pickup=zeros.copy(), tied=np.zeros(batch, bool),
+                            open=zeros.copy())
 
     def allowed(self, state: GrammarState) -> np.ndarray:
         mask = self.table[state.last]  # fancy indexing: a copy
@@ -182,7 +188,7 @@ class MelodyGrammar(_Grammar):
         short = seen & whole & (pos > 0) & ~full  # a repeat/ending/part-end mark may close the bar early
         mask[:, self.bar_cols] &= (~seen | full)[:, None] | self.follow[last] | (short[:, None] & self.is_mark)
         may_end = full | self.is_bar[last] | (~seen & (pos == 0)) | (seen & (self.dur_steps[last] > 0))
-        mask[:, self.tok.eos_id] &= may_end
+        mask[:, self.tok.eos_id] &= may_end & (state.open < 2)
         dead = ~mask.any(axis=1)  # only after a primer that ended inside a note: take its DUR as written
         if dead.any():
             mask[dead] = self.table[last[dead]]
@@ -195,6 +201,9 @@ class MelodyGrammar(_Grammar):
             state.tied = np.where(self.is_head[tokens], self.is_note[tokens], state.tied)
         if not self.meter:
             return
+        start, end = self.repeat
+        state.open = np.where(tokens == start, 1, np.where(tokens == end, 0, state.open))
+        state.open = np.where((state.open == 1) & self.is_note[tokens], 2, state.open)
         meter = self.is_meter[tokens]
         if meter.any():
             state.bar = np.where(meter, self.bar_of[tokens], state.bar)

@@ -555,7 +555,8 @@ class MelodyTokenizer(Tokenizer):
         return out
 
     def close(self, grammar, state, mask: np.ndarray, rows: np.ndarray) -> None:
-        """No new PITCH: a DUR, a filler or EOS, and EOS alone as soon as the grammar allows it."""
+        """No new PITCH: a DUR, a filler or EOS, and EOS alone as soon as the grammar allows it; where a
+        repeat is open and its ``:|`` may stand, that alone (the end comes after it)."""
         closing = self.fillers()
         closing[self.dur_base:] = True
         closing[self.eos_id] = True
@@ -563,6 +564,11 @@ class MelodyTokenizer(Tokenizer):
         end = m[:, self.eos_id].copy()
         m[end] = False
         m[end, self.eos_id] = True
+        repeat_end = self.ids.get("REPEAT_END")
+        if repeat_end is not None and getattr(state, "open", None) is not None:
+            shut = ~end & m[:, repeat_end] & (state.open[rows] == 2)
+            m[shut] = False
+            m[shut, repeat_end] = True
         mask[rows] = m
 
 

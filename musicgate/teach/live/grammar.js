@@ -3,7 +3,8 @@
  * A port of musicgate.tokens.grammar.MelodyGrammar (structural and meter-true), of how
  * musicgate.generation.sample applies it (length control: EOS masked until minNotes notes, or by default
  * until the tune is in its last planned bar; at
- * maxNotes MelodyTokenizer.close: no new note, then EOS as soon as the grammar allows it; the token
+ * maxNotes MelodyTokenizer.close: no new note, then EOS as soon as the grammar allows it (an open repeat's
+ * :| first); the token
  * budget, after which MelodyTokenizer.fillers are masked), of musicgate.music.notes.form_spans, and of
  * MelodyTokenizer.decode (musicgate.tokens.tokenizer: bar lines, TIE joins, the pickup). Every
  * tune it samples follows the grammar, so it decodes in Python as in here.
@@ -110,11 +111,14 @@
       set([...meters, ...this.barCols, ...durs], [...heads, ...this.barCols, V.eos]);
       set(heads, durs);
       this.durs = durs; this.heads = heads;
+      this.repeatStart = "REPEAT_START" in V.id ? V.id.REPEAT_START : -1;
+      this.repeatEnd = "REPEAT_END" in V.id ? V.id.REPEAT_END : -1;
     }
 
     /** State after `prefix` (ids starting with BOS). */
     start(prefix) {
-      const s = {last: -1, pos: 0, bar: 0, limit: 0, seen: false, pickup: 0, tied: false};
+      // open: 1 after a repeat start, 2 once a note follows it (no end then), 0 after a repeat end
+      const s = {last: -1, pos: 0, bar: 0, limit: 0, seen: false, pickup: 0, tied: false, open: 0};
       for (const t of prefix) this.advance(s, t);
       return s;
     }
@@ -136,7 +140,7 @@
         if (!(!s.seen || full || follow || (short && this.isMark[j]))) mask[t] = 0;
       });
       const mayEnd = full || lastIsBar || (!s.seen && s.pos === 0) || (s.seen && V.durSteps[s.last] > 0);
-      if (!mayEnd) mask[V.eos] = 0;
+      if (!mayEnd || s.open === 2) mask[V.eos] = 0;
       if (!mask.some(x => x)) return Uint8Array.from(this.table[s.last]);
       return mask;
     }
@@ -146,6 +150,9 @@
       s.last = t;
       if (V.tie >= 0 && V.isHead(t)) s.tied = V.isNote(t);
       if (!this.meter) return;
+      if (t === this.repeatStart) s.open = 1;
+      else if (t === this.repeatEnd) s.open = 0;
+      else if (s.open === 1 && V.isNote(t)) s.open = 2;
       if (V.barOf[t] > 0) { s.bar = V.barOf[t]; s.limit = s.bar; }
       s.pos += V.durSteps[t];
       if (V.isBar(t)) {
@@ -376,6 +383,7 @@
           if (!(V.durSteps[t] > 0 || V.isBar(t) || t === V.rest || t === V.tie || t === V.eos)) mask[t] = 0;
         }
         if (mask[V.eos]) { mask.fill(0); mask[V.eos] = 1; }
+        else if (gs.open === 2 && grammar.repeatEnd >= 0 && mask[grammar.repeatEnd]) { mask.fill(0); mask[grammar.repeatEnd] = 1; }
       } else if (steps >= budget) {  // a model that stopped playing notes: note tokens only, if any
         const only = mask.map((m, t) => (m && !(V.isBar(t) || t === V.rest || t === V.tie)) ? 1 : 0);
         if (only.some(x => x)) mask.set(only);
