@@ -76,3 +76,13 @@ def test_a_repeat_left_open():
     assert not fb.open_repeat(TOK, _ids("REPEAT_START", *BAR, "REPEAT_END", "REPEAT_START", *BAR, "REPEAT_END", "EOS"))
     assert not fb.open_repeat(TOK, _ids(*BAR, "REPEAT_END", *BAR, "BAR", "EOS"))   # a repeat back to the start
     assert not fb.open_repeat(TOK, _ids(*BAR, "BAR", *BAR, "REPEAT_START", "EOS"))  # O'Neill's |:| at the end
+
+
+def test_endings_not_as_abc_writes_them():
+    fb = _script("final_bars")
+    good = _ids("REPEAT_START", *BAR, "ENDING_1", *BAR, "REPEAT_END", "ENDING_2", *BAR, "PART_END", "EOS")
+    assert not fb.ending_flaw(TOK, good)
+    assert fb.ending_flaw(TOK, _ids(*BAR, "ENDING_1", *BAR, "REPEAT_END", *BAR, "EOS"))          # |1, no |2
+    assert fb.ending_flaw(TOK, _ids(*BAR, "REPEAT_END", "ENDING_2", *BAR, "EOS"))                # |2, no |1
+    assert fb.ending_flaw(TOK, _ids(*BAR, "ENDING_1", *BAR, "BAR", "ENDING_2", *BAR, "EOS"))     # |2 not after :|
+    assert fb.ending_flaw(TOK, _ids(*BAR, "PART_END", "REPEAT_END", *BAR, "EOS"))                # || :|

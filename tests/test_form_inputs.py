@@ -243,7 +243,7 @@ class _EagerToEnd(torch.nn.Module):
         x = self.rng.normal(0.0, 1.0, (n, len(self.tok)))
         x[:, self.tok.eos_id] += 50.0
         x[:, self.tok.barline_ids] += 5.0
-        x[:, self.tok.ids["REPEAT_START"]] -= 50.0   # no repeat left open, which would hold the end back
+        x[:, [self.tok.ids["REPEAT_START"], self.tok.ids["ENDING_1"]]] -= 50.0   # no open repeat or ending to hold the end back
         x[:, [self.tok.ids[f"DUR_{d}"] for d in (1, 2, 3)]] += 8.0   # short notes: many per bar
         return torch.tensor(x, dtype=torch.float32)
 

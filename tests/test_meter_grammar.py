@@ -202,10 +202,13 @@ def test_form_tokens_stand_where_bar_lines_stand():
     _, mask = walk(g, ids)
     assert not mask[tok.bar_id] and mask[re]  # mid-bar: only a mark may close a (short) bar
     _, mask = walk(g, ids + [p, d])
-    assert mask[np.asarray(tok.barline_ids)].all()
-    _, mask = walk(g, ids + [p, d, re])  # ":|2" and ":|:" are two tokens at one bar line
-    assert mask[e2] and mask[rs] and not mask[re] and not mask[tok.bar_id] and mask[tok.eos_id]
-    assert g.is_valid(ids + [p, d, re, e2, p, d, p, d, p, d, tok.ids["PART_END"], tok.eos_id])
+    assert mask[np.asarray(tok.barline_ids)].sum() == len(tok.barline_ids) - 1 and not mask[e2]  # |2: after |1 ... :|
+    _, mask = walk(g, ids + [p, d, re])  # ":|:" is two tokens at one bar line
+    assert not mask[e2] and mask[rs] and not mask[re] and not mask[tok.bar_id] and mask[tok.eos_id]
+    e1 = tok.ids["ENDING_1"]
+    _, mask = walk(g, ids + [p, d, e1, p, d, p, d, p, d, re])  # ":|2": the second ending, at once
+    assert np.flatnonzero(mask).tolist() == [e2]
+    assert g.is_valid(ids + [p, d, e1, p, d, p, d, p, d, re, e2, p, d, p, d, p, d, tok.ids["PART_END"], tok.eos_id])
     _, mask = walk(g, ids + [p, d, tok.bar_id])
     assert not mask[tok.bar_id] and mask[re]  # no empty bar; a mark may follow a plain bar line
 
@@ -279,6 +282,12 @@ def test_random_walks_never_dead_end_and_stay_meter_true(name, seed, end_bias, b
             assert g.is_valid(s)
             check_meter_true(g, s)
             assert not tok.form or not _open_at_end(tok, s)
+            if tok.form:   # every |1 closed by :| and followed by |2 at once; |2 nowhere else
+                words_ = [tok.vocab[t] for t in s]
+                for i, w in enumerate(words_):
+                    if w == "ENDING_2":
+                        assert words_[i - 1] == "REPEAT_END" and "ENDING_1" in words_[:i]
+                assert words_.count("ENDING_1") == words_.count("ENDING_2")
         else:
             assert g.is_valid(s)
             inner, pickup, _ = bars_of(g, s)
@@ -400,6 +409,24 @@ def _open_at_end(tok, ids) -> bool:
     return state == 2
 
 
+def test_first_and_second_endings_as_abc_writes_them():
+    tok = TOKS["form"]
+    g = MelodyGrammar(tok, meter=True)
+    p, d24 = tok.ids["PITCH_62"], tok.ids["DUR_24"]
+    e1, e2, rs, re, pe = (tok.ids[t] for t in ("ENDING_1", "ENDING_2", "REPEAT_START", "REPEAT_END", "PART_END"))
+    start = header(tok, (2, 4)) + [tok.bar_id, p, d24, rs, p, d24, e1, p, d24]
+    _, mask = walk(g, start)        # inside the first ending: a bar line or its :|, no end, no ||, no |:, no |1
+    assert mask[tok.bar_id] and mask[re] and not (mask[tok.eos_id] or mask[pe] or mask[rs] or mask[e1] or mask[e2])
+    _, mask = walk(g, start + [re])
+    assert np.flatnonzero(mask).tolist() == [e2]
+    _, mask = walk(g, start + [re, e2, p, d24])
+    assert mask[tok.eos_id] and mask[e1] and not mask[e2]   # the endings are done
+    _, mask = walk(g, header(tok, (2, 4)) + [tok.bar_id, p, d24, pe])
+    assert mask[rs] and not mask[re]                       # "|| |:" yes, "|| :|" no
+    _, free = walk(tok.grammar(), start)                    # the structural grammar reads any tune
+    assert free[tok.eos_id] and free[e2]
+
+
 def test_no_end_while_a_repeat_is_open():
     tok = TOKS["form"]
     g = MelodyGrammar(tok, meter=True)
@@ -429,6 +456,7 @@ def test_a_tune_cut_at_the_maximum_closes_its_open_repeat():
         last_note = int(np.flatnonzero(tok.pitch_of[ids] >= 0)[-1])
         tail = ids[last_note + 1:]   # rests fill the bar only where a :| may not yet close it; then :| and the end
         lines = np.flatnonzero(np.isin(tail, barline_ids(tok)))
-        assert len(lines) <= 1 and (not len(lines) or tail[lines[0]] == tok.ids["REPEAT_END"] == tail[-2])
+        marks = [tok.vocab[t] for t in tail[lines]]   # :| (and the second ending, after a first), then the end
+        assert marks in ([], ["REPEAT_END"], ["REPEAT_END", "ENDING_2"]) and (not marks or lines[-1] == len(tail) - 2)
         opened += _open_at_end(tok, ids[:last_note + 1])
     assert opened >= 4   # the rule had repeats to close

@@ -270,7 +270,7 @@ def test_medley_sampling_plays_tunes_back_to_back_until_the_notes_are_there(mete
         cuts = np.flatnonzero(body == tok.eos_id)
         tunes = np.split(body, cuts)
         tunes = [tunes[0]] + [t[1:] for t in tunes[1:]]
-        assert len(tunes) >= 5                                           # 50 notes in tunes of 8 or more
+        assert len(tunes) >= 3       # 50 notes in tunes of 8 or more (an open repeat or ending holds an end back)
         counts = [int(tok.note_starts()[t].sum()) for t in tunes]
         assert sum(counts) == 50 and min(counts[:-1]) >= 8                # EOS only once a tune has 8 notes
         for t in tunes:                                                    # each tune is a tune of its own

@@ -23,7 +23,11 @@ tokenizer encodes such tunes with):
   (ABC writes the last bar as long as the music is, ``d4|]`` in 3/4). Before the first bar line a
   tune ends only at the start (an empty tune). With form tokens, never while a repeat is open (a
   ``|:`` with notes after it and no ``:|`` yet; O'Neill's ``|:|`` at a tune's end has none): a
-  repeat/ending/part-end mark may close a bar early, so a tune may always write the ``:|`` and end.
+  repeat/ending/part-end mark may close a bar early, so a tune may always write the ``:|`` and end;
+* with form tokens, endings as ABC writes them: a first ending (``|1``) only outside another, closed
+  by a ``:|`` (bar lines may come inside it, but no part end, repeat start or end of the tune), and
+  that ``:|`` followed at once by the second ending (``|2``), which comes nowhere else; and no ``:|``
+  right after a part end (``|| :|``) at one bar line.
 
 Both strengths allow ``TIE`` (``tok.tie_id``, the form vocabulary) only where a PITCH may stand and
 the last PITCH/REST/TIE was a note, so it always continues a note.
@@ -58,6 +62,8 @@ class GrammarState:
     tied: np.ndarray | None = None  # (B,) melody: the last PITCH/REST/TIE was a note (a TIE may follow)
     open: np.ndarray | None = None  # (B,) melody: 1 after a repeat start, 2 once a note follows it, 0 after
     # a repeat end (the end waits while it is 2)
+    ending: np.ndarray | None = None  # (B,) melody: 1 inside a first ending, 2 right after the :| that closes
+    # it (the second ending comes next), 0 otherwise
 
 
 class _Grammar:
@@ -166,12 +172,15 @@ class MelodyGrammar(_Grammar):
         self.follow[self.bar_cols] = (self.bar_cols[None, :] != self.bar_cols[:, None]) & self.is_mark[None, :]
         self._dur_len = self.dur_steps[self.dur_cols][None, :]
         self.repeat = (tok.ids.get("REPEAT_START", -1), tok.ids.get("REPEAT_END", -1))  # -1: no form tokens
+        self.endings = (tok.ids.get("ENDING_1", -1), tok.ids.get("ENDING_2", -1), tok.ids.get("PART_END", -1))
+        if self.endings[2] >= 0:   # no :| right after || at one bar line (|| :| reads as nothing)
+            self.follow[self.endings[2], np.flatnonzero(self.bar_cols == self.repeat[1])] = False
 
     def _empty(self, batch: int) -> GrammarState:
         zeros = np.zeros(batch, np.int64)
         return GrammarState(last=np.full(batch, -1, np.int64), pos=zeros, bar=zeros.copy(), limit=zeros.copy(),
                             seen=np.zeros(batch, bool), pickup=zeros.copy(), tied=np.zeros(batch, bool),
-                            open=zeros.copy())
+                            open=zeros.copy(), ending=zeros.copy())
 
     def allowed(self, state: GrammarState) -> np.ndarray:
         mask = self.table[state.last]  # fancy indexing: a copy
@@ -188,7 +197,15 @@ class MelodyGrammar(_Grammar):
         short = seen & whole & (pos > 0) & ~full  # a repeat/ending/part-end mark may close the bar early
         mask[:, self.bar_cols] &= (~seen | full)[:, None] | self.follow[last] | (short[:, None] & self.is_mark)
         may_end = full | self.is_bar[last] | (~seen & (pos == 0)) | (seen & (self.dur_steps[last] > 0))
-        mask[:, self.tok.eos_id] &= may_end & (state.open < 2)
+        mask[:, self.tok.eos_id] &= may_end & (state.open < 2) & (state.ending == 0)
+        first, second, part_end = self.endings
+        if first >= 0:
+            inside, closed = state.ending == 1, state.ending == 2
+            mask[inside | closed, first] = False
+            mask[inside, part_end] = False
+            mask[inside, self.repeat[0]] = False
+            mask[~closed, second] = False
+            mask[closed] &= np.arange(mask.shape[1]) == second   # the second ending, at once
         dead = ~mask.any(axis=1)  # only after a primer that ended inside a note: take its DUR as written
         if dead.any():
             mask[dead] = self.table[last[dead]]
@@ -204,6 +221,9 @@ class MelodyGrammar(_Grammar):
         start, end = self.repeat
         state.open = np.where(tokens == start, 1, np.where(tokens == end, 0, state.open))
         state.open = np.where((state.open == 1) & self.is_note[tokens], 2, state.open)
+        first, second, _ = self.endings
+        state.ending = np.where(tokens == first, 1, np.where(tokens == second, 0, np.where(
+            (tokens == end) & (state.ending == 1), 2, state.ending)))
         meter = self.is_meter[tokens]
         if meter.any():
             state.bar = np.where(meter, self.bar_of[tokens], state.bar)

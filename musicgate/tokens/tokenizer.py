@@ -556,7 +556,8 @@ class MelodyTokenizer(Tokenizer):
 
     def close(self, grammar, state, mask: np.ndarray, rows: np.ndarray) -> None:
         """No new PITCH: a DUR, a filler or EOS, and EOS alone as soon as the grammar allows it; where a
-        repeat is open and its ``:|`` may stand, that alone (the end comes after it)."""
+        repeat or a first ending is open and its ``:|`` may stand, that alone (the end comes after it, or
+        after the second ending the grammar then asks for)."""
         closing = self.fillers()
         closing[self.dur_base:] = True
         closing[self.eos_id] = True
@@ -566,7 +567,8 @@ class MelodyTokenizer(Tokenizer):
         m[end, self.eos_id] = True
         repeat_end = self.ids.get("REPEAT_END")
         if repeat_end is not None and getattr(state, "open", None) is not None:
-            shut = ~end & m[:, repeat_end] & (state.open[rows] == 2)
+            # an open repeat or a first ending: its :| as soon as it may stand (the second ending follows)
+            shut = ~end & m[:, repeat_end] & ((state.open[rows] == 2) | (state.ending[rows] == 1))
             m[shut] = False
             m[shut, repeat_end] = True
         mask[rows] = m

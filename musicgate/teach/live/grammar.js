@@ -113,12 +113,16 @@
       this.durs = durs; this.heads = heads;
       this.repeatStart = "REPEAT_START" in V.id ? V.id.REPEAT_START : -1;
       this.repeatEnd = "REPEAT_END" in V.id ? V.id.REPEAT_END : -1;
+      this.ending1 = "ENDING_1" in V.id ? V.id.ENDING_1 : -1;
+      this.ending2 = "ENDING_2" in V.id ? V.id.ENDING_2 : -1;
+      this.partEnd = "PART_END" in V.id ? V.id.PART_END : -1;
     }
 
     /** State after `prefix` (ids starting with BOS). */
     start(prefix) {
       // open: 1 after a repeat start, 2 once a note follows it (no end then), 0 after a repeat end
-      const s = {last: -1, pos: 0, bar: 0, limit: 0, seen: false, pickup: 0, tied: false, open: 0};
+      // ending: 1 inside a first ending, 2 right after the :| that closes it (the second ending next)
+      const s = {last: -1, pos: 0, bar: 0, limit: 0, seen: false, pickup: 0, tied: false, open: 0, ending: 0};
       for (const t of prefix) this.advance(s, t);
       return s;
     }
@@ -136,11 +140,17 @@
       const short = s.seen && whole && s.pos > 0 && !full;
       const lastIsBar = V.isBar(s.last);
       this.barCols.forEach((t, j) => {
-        const follow = lastIsBar && t !== s.last && this.isMark[j];
+        const follow = lastIsBar && t !== s.last && this.isMark[j] && !(s.last === this.partEnd && t === this.repeatEnd);
         if (!(!s.seen || full || follow || (short && this.isMark[j]))) mask[t] = 0;
       });
       const mayEnd = full || lastIsBar || (!s.seen && s.pos === 0) || (s.seen && V.durSteps[s.last] > 0);
-      if (!mayEnd || s.open === 2) mask[V.eos] = 0;
+      if (!mayEnd || s.open === 2 || s.ending !== 0) mask[V.eos] = 0;
+      if (this.ending1 >= 0) {  // endings as ABC writes them: |1 ... :|2, the second at once
+        if (s.ending !== 0) mask[this.ending1] = 0;
+        if (s.ending === 1) { mask[this.partEnd] = 0; mask[this.repeatStart] = 0; }
+        if (s.ending !== 2) mask[this.ending2] = 0;
+        else for (let t = 0; t < V.size; t++) if (t !== this.ending2) mask[t] = 0;
+      }
       if (!mask.some(x => x)) return Uint8Array.from(this.table[s.last]);
       return mask;
     }
@@ -153,6 +163,9 @@
       if (t === this.repeatStart) s.open = 1;
       else if (t === this.repeatEnd) s.open = 0;
       else if (s.open === 1 && V.isNote(t)) s.open = 2;
+      if (t === this.ending1) s.ending = 1;
+      else if (t === this.ending2) s.ending = 0;
+      else if (t === this.repeatEnd && s.ending === 1) s.ending = 2;
       if (V.barOf[t] > 0) { s.bar = V.barOf[t]; s.limit = s.bar; }
       s.pos += V.durSteps[t];
       if (V.isBar(t)) {
@@ -383,7 +396,9 @@
           if (!(V.durSteps[t] > 0 || V.isBar(t) || t === V.rest || t === V.tie || t === V.eos)) mask[t] = 0;
         }
         if (mask[V.eos]) { mask.fill(0); mask[V.eos] = 1; }
-        else if (gs.open === 2 && grammar.repeatEnd >= 0 && mask[grammar.repeatEnd]) { mask.fill(0); mask[grammar.repeatEnd] = 1; }
+        else if ((gs.open === 2 || gs.ending === 1) && grammar.repeatEnd >= 0 && mask[grammar.repeatEnd]) {
+          mask.fill(0); mask[grammar.repeatEnd] = 1;
+        }
       } else if (steps >= budget) {  // a model that stopped playing notes: note tokens only, if any
         const only = mask.map((m, t) => (m && !(V.isBar(t) || t === V.rest || t === V.tie)) ? 1 : 0);
         if (only.some(x => x)) mask.set(only);
