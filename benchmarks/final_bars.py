@@ -10,7 +10,7 @@ final bar's notes together); and the share of tunes whose last part (after its l
 part end) has two bar lines or fewer, a part opened and closed at once; and of the tunes in two or
 more parts (``part_bars``), the share whose last part has fewer than 0.6 times the bars of the first, a
 part cut short by the end (AABB tunes have parts of equal length), and the share that end with a
-repeat start still open, or with endings not as ABC writes them (``ending_flaw``). The real tunes of the test
+repeat start still open, or with endings not as ABC writes them (``ending_flaw``), or with a ``|:`` after the last note. The real tunes of the test
 split, as written, beside them (their shares only). And the meter grammar's part (``generate``'s, which
 lets a tune end at a bar line and, once a bar line has come, after any note, but not while a repeat is
 open; until 2026-12-03 only at a bar line, a full bar, or where its last bar completed its pickup, which
@@ -106,6 +106,15 @@ def ending_flaw(tok, ids: np.ndarray) -> bool:
     return pending
 
 
+def trailing_repeat_start(tok, ids: np.ndarray) -> bool:
+    """True when a tune's last bar-line token before its end is a ``|:`` with no note after it (O'Neill's
+    ``|:|`` after a tune's last note reads so): a repeat sign that opens nothing, left at the end."""
+    ids = np.asarray(ids)
+    notes = np.flatnonzero(tok.pitch_of[ids] >= 0)
+    after = ids[notes[-1] + 1:] if len(notes) else ids
+    return bool((after == tok.ids["REPEAT_START"]).any())
+
+
 def short_last_part(tok, ids: np.ndarray, under: float = 0.6) -> bool | None:
     """For a tune of two or more parts, True when its last part has fewer than ``under`` times the bars of
     its first (a part cut short by the end); None for a tune of one part."""
@@ -140,7 +149,7 @@ def real_row(data: str = "datasets/folk") -> list:
     from musicgate.data.prepared import open_dataset
 
     d = open_dataset(data)
-    tok, kinds, stubs, refused, short, opened, flawed = d.tokenizer, [], [], [], [], [], []
+    tok, kinds, stubs, refused, short, opened, flawed, trailing = d.tokenizer, [], [], [], [], [], [], []
     grammar = tok.sampling_grammar(True)
     for i in d.splits["test"]:
         ids = np.asarray(d.tune(int(i)), np.int64)
@@ -152,9 +161,10 @@ def real_row(data: str = "datasets/folk") -> list:
             short.append(short_last_part(tok, ids))
             opened.append(open_repeat(tok, ids))
             flawed.append(ending_flaw(tok, ids))
+            trailing.append(trailing_repeat_start(tok, ids))
     return ["real tunes (test split)", len(kinds), f"{kinds.count('one') / len(kinds):.2f}",
             f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", _parts(short), f"{np.mean(opened):.3f}",
-            f"{np.mean(flawed):.3f}", f"{np.mean(refused):.2f}", "-", "-", "-", "-"]
+            f"{np.mean(flawed):.3f}", f"{np.mean(trailing):.3f}", f"{np.mean(refused):.2f}", "-", "-", "-", "-"]
 
 
 def _parts(short: list) -> str:
@@ -177,7 +187,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     grammar = tok.sampling_grammar(True)
     fills: dict[str, list] = {"one": [], "tonic": [], "other": []}
     n = stubs = 0
-    short, opened, flawed = [], [], []
+    short, opened, flawed, trailing = [], [], [], []
     by_refusal: dict[bool, list] = {True: [], False: []}   # the final bar's kind, by whether an end was refused
     for seed in seeds:
         for place, key in enumerate(MUSICALITY_KEYS):
@@ -193,6 +203,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
                 short.append(short_last_part(tok, ids))
                 opened.append(open_repeat(tok, ids))
                 flawed.append(ending_flaw(tok, ids))
+                trailing.append(trailing_repeat_start(tok, ids))
                 with torch.no_grad():
                     logits, _ = net(torch.as_tensor(ids[None, :-1]), plan=torch.tensor([plan]))
                 probs = torch.softmax(logits[0].double(), -1).numpy()
@@ -204,7 +215,7 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     med = lambda k: f"{np.median(fills[k]):.2f} ({len(fills[k])})" if fills[k] else "n/a"  # noqa: E731
     tonic_in = lambda r: f"{by_refusal[r].count('tonic') / max(len(by_refusal[r]), 1):.2f}"  # noqa: E731
     return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}", _parts(short), f"{np.mean(opened):.3f}",
-            f"{np.mean(flawed):.3f}", f"{len(by_refusal[True]) / n:.2f}", f"{tonic_in(True)} / {tonic_in(False)}", med("one"), med("tonic"),
+            f"{np.mean(flawed):.3f}", f"{np.mean(trailing):.3f}", f"{len(by_refusal[True]) / n:.2f}", f"{tonic_in(True)} / {tonic_in(False)}", med("one"), med("tonic"),
             med("other")]
 
 
@@ -228,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                      "last part of 2 bar lines or fewer",
                      "tunes in 2+ parts: of those, the last part under 0.6 of the first's bars",
                      "a repeat start left open at the end", "endings not as ABC writes them",
+                     "a |: after the last note",
                      "an end refused by the meter grammar",
                      "final bar the tonic 2+ times, where an end was refused / elsewhere",
                      "p(fills) where one note", "p(fills) where the tonic 2+ times", "p(fills) where other"], rows))

@@ -86,3 +86,9 @@ def test_endings_not_as_abc_writes_them():
     assert fb.ending_flaw(TOK, _ids(*BAR, "REPEAT_END", "ENDING_2", *BAR, "EOS"))                # |2, no |1
     assert fb.ending_flaw(TOK, _ids(*BAR, "ENDING_1", *BAR, "BAR", "ENDING_2", *BAR, "EOS"))     # |2 not after :|
     assert fb.ending_flaw(TOK, _ids(*BAR, "PART_END", "REPEAT_END", *BAR, "EOS"))                # || :|
+
+
+def test_a_repeat_start_after_the_last_note():
+    fb = _script("final_bars")
+    assert fb.trailing_repeat_start(TOK, _ids(*BAR, "BAR", *BAR, "PART_END", "REPEAT_START", "EOS"))
+    assert not fb.trailing_repeat_start(TOK, _ids("REPEAT_START", *BAR, "REPEAT_END", "EOS"))
