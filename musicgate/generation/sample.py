@@ -116,11 +116,14 @@ class _Vocab:
     non_note: np.ndarray      # (V,) bool: tokens a stalled sequence may not take under the budget
     token_of_pitch: np.ndarray  # (128,) int: note-start token of each MIDI pitch, -1 if none
     form_ids: list[int]       # EOS and the bar-line tokens: min-p leaves them the model's probability
+    is_line: np.ndarray       # (V,) bool: the bar-line tokens (BAR and the form marks), as a bar plan counts them
 
     @classmethod
     def of(cls, tok) -> "_Vocab":
         lines = [int(i) for i in getattr(tok, "barline_ids", ())]
-        return cls(tok.note_starts(), tok.fillers(), tok.token_of_pitch(), [int(tok.eos_id), *lines])
+        is_line = np.zeros(len(tok.vocab), bool)
+        is_line[lines] = True
+        return cls(tok.note_starts(), tok.fillers(), tok.token_of_pitch(), [int(tok.eos_id), *lines], is_line)
 
 
 def _restrict(mask: np.ndarray, extra: np.ndarray, rows: np.ndarray | None = None) -> None:
@@ -418,8 +421,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
     tune_notes = np.zeros(b, np.int64)  # notes of the current tune (medley: counted from its start)
     lines = None  # with a plan and the default floor: bar lines so far (the primer's too), per row
     if floor_by_plan and plan is not None:
-        line_ids = np.asarray(voc.form_ids[1:], np.int64)
-        lines = np.isin(prefix, line_ids).sum(axis=1)
+        lines = voc.is_line[prefix].sum(axis=1)
         last_bar = plan - 1  # a piece is in its last planned bar from this many bar lines
     steps = 0
     budget = MAX_TOKENS_PER_NOTE * length + 64
@@ -481,7 +483,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         is_note = voc.starts[tokens]
         notes[active[is_note]] += 1
         if lines is not None:
-            lines[active] += np.isin(tokens, line_ids)
+            lines[active] += voc.is_line[tokens]
         tune_notes[active[is_note]] += 1
         if bar is not None and is_note.any():
             bar.update(int(is_note.sum()))

@@ -173,6 +173,7 @@ class MelodyGrammar(_Grammar):
         self._dur_len = self.dur_steps[self.dur_cols][None, :]
         self.repeat = (tok.ids.get("REPEAT_START", -1), tok.ids.get("REPEAT_END", -1))  # -1: no form tokens
         self.endings = (tok.ids.get("ENDING_1", -1), tok.ids.get("ENDING_2", -1), tok.ids.get("PART_END", -1))
+        self._second_only = np.arange(v) == self.endings[1]   # right after a first ending's :|
         if self.endings[2] >= 0:   # no :| right after || at one bar line (|| :| reads as nothing)
             self.follow[self.endings[2], np.flatnonzero(self.bar_cols == self.repeat[1])] = False
 
@@ -205,7 +206,7 @@ class MelodyGrammar(_Grammar):
             mask[inside, part_end] = False
             mask[inside, self.repeat[0]] = False
             mask[~closed, second] = False
-            mask[closed] &= np.arange(mask.shape[1]) == second   # the second ending, at once
+            mask[closed] &= self._second_only   # the second ending, at once
         dead = ~mask.any(axis=1)  # only after a primer that ended inside a note: take its DUR as written
         if dead.any():
             mask[dead] = self.table[last[dead]]
