@@ -7,17 +7,17 @@ settings: the same tunes as ``musicality-288``), then reads each tune's final ba
 last bar line that has notes after it) and, teacher-forced on the tune's own tokens with its plan, the
 model's probability that the final bar's first note fills the bar (a DUR at least as long as the
 final bar's notes together); and the share of tunes whose last part (after its last repeat start or
-part end) has two bar lines or fewer, a part opened and closed at once; and of the tunes in two or
-more parts (``part_bars``), the share whose last part has fewer than 0.6 times the bars of the first, a
-part cut short by the end (AABB tunes have parts of equal length), and the share that end with a
-repeat start still open, or with endings not as ABC writes them (``ending_flaw``), or with a ``|:`` after the last note. The real tunes of the test
-split, as written, beside them (their shares only). And the meter grammar's part (``generate``'s, which
-lets a tune end at a bar line and, once a bar line has come, after any note, but not while a repeat is
-open; until 2026-12-03 only at a bar line, a full bar, or where its last bar completed its pickup, which
-this column found): the share
-of tunes in which the model put 0.5 or more on EOS where the grammar forbade it (for real tunes: tunes
-that end where it forbids), and how the final bar came out in those tunes and in the others. If a tune that ends on the tonic said two or more times had a long
-note there at good odds, the split was the sampler's bad luck; if not, the model chose it.
+part end) has two bar lines or fewer, a part opened and closed at once; of the tunes in two or more
+parts (``part_bars``), the share with a part after the first of fewer than 0.6 times the first's bars,
+a part cut short (AABB tunes have parts of equal length); the share with a ``:|`` closing a part of one
+or two bars (``short_repeat``); the share that end with a repeat start still open, or with endings not
+as ABC writes them (``ending_flaw``), or with a ``|:`` after the last note in the tokens (the decoder
+reads it as the final bar line), and (models) the share cut at the maximum length. The real tunes of
+the test split, as written, beside them (their shares only). And the meter grammar's part
+(``generate``'s, with its rules of style, see :mod:`musicgate.tokens.grammar`): the share of tunes in
+which the model put 0.5 or more on EOS where the grammar forbade it (for real tunes: tunes that end
+where it forbids), and how the final bar came out in those tunes and in the others. If a tune that ends
+on the tonic said two or more times had a long note there at good odds, the split was the sampler's bad luck; if not, the model chose it.
 """
 from __future__ import annotations
 
@@ -50,29 +50,43 @@ def stub_part(tok, ids: np.ndarray) -> bool:
     return int(np.isin(ids[marks[-1] + 1:], tok.barline_ids).sum()) <= 2
 
 
-def part_bars(tok, ids: np.ndarray) -> list[int]:
-    """Bars in each part of a tune, as written: a part ends at a bar line that holds a repeat end or a part
-    end (several bar-line tokens at one place are one bar line) unless a second ending starts there, and
-    the last part at the tune's end. Bar lines before the first note (a tune that opens with ``|:``) are
-    not counted; a tune that ends after its last bar line's notes counts that last bar."""
+def parts_of(tok, ids: np.ndarray) -> list[tuple[int, list]]:
+    """(bars, the bar-line tokens at its close, in order) of each part of a tune, as written: a part ends at a bar
+    line that holds a repeat end or a part end (several bar-line tokens at one place are one bar line)
+    unless a second ending starts there, and the last part at the tune's end (no tokens at its close).
+    Bar lines before the part's first note (a tune that opens with ``|:``) are not counted; a tune that
+    ends after its last bar line's notes counts that last bar."""
     ends = {tok.ids["REPEAT_END"], tok.ids["PART_END"]}
     lines, second = set(int(i) for i in tok.barline_ids), tok.ids["ENDING_2"]
-    parts, bars, notes, place = [], 0, False, set()
+    parts, bars, notes, place = [], 0, False, []
     for t in [*np.asarray(ids).tolist(), -1]:
         if t in lines:
-            place.add(t)
+            place.append(t)
             continue
         if place and notes:   # the bar line that stood before this token
             bars += 1
-            if place & ends and second not in place:
-                parts.append(bars)
+            if ends & set(place) and second not in place:
+                parts.append((bars, place))
                 bars, notes = 0, False
-        place = set()
+        place = []
         if t >= 0 and tok.pitch_of[t] >= 0:
             notes = True
     if notes:
-        parts.append(bars + 1)
+        parts.append((bars + 1, []))
     return parts
+
+
+def part_bars(tok, ids: np.ndarray) -> list[int]:
+    """Bars in each part of a tune, as written (:func:`parts_of`)."""
+    return [bars for bars, _ in parts_of(tok, ids)]
+
+
+def short_repeat(tok, ids: np.ndarray) -> bool:
+    """True when a ``:|`` closes a part of one or two bars (``|: d2 | c2 :|``; a first ending's ``:|`` is in
+    its part and does not close it; at a bar line with both, the first of ``:|`` and ``||`` closes it)."""
+    end, part_end = tok.ids["REPEAT_END"], tok.ids["PART_END"]
+    return any(bars <= 2 and next(t for t in marks if t in (end, part_end)) == end
+               for bars, marks in parts_of(tok, ids) if marks)
 
 
 def open_repeat(tok, ids: np.ndarray) -> bool:
@@ -115,11 +129,11 @@ def trailing_repeat_start(tok, ids: np.ndarray) -> bool:
     return bool((after == tok.ids["REPEAT_START"]).any())
 
 
-def short_last_part(tok, ids: np.ndarray, under: float = 0.6) -> bool | None:
-    """For a tune of two or more parts, True when its last part has fewer than ``under`` times the bars of
-    its first (a part cut short by the end); None for a tune of one part."""
+def short_part(tok, ids: np.ndarray, under: float = 0.6) -> bool | None:
+    """For a tune of two or more parts, True when a part after the first has fewer than ``under`` times the
+    bars of the first (a part cut short; AABB tunes have parts of equal length); None for one part."""
     parts = part_bars(tok, ids)
-    return None if len(parts) < 2 else parts[-1] < under * parts[0]
+    return None if len(parts) < 2 else any(p < under * parts[0] for p in parts[1:])
 
 
 def refused_ends(grammar, ids: np.ndarray, p_eos: np.ndarray | None = None, at: float = 0.5) -> bool:
@@ -149,7 +163,7 @@ def real_row(data: str = "datasets/folk") -> list:
     from musicgate.data.prepared import open_dataset
 
     d = open_dataset(data)
-    tok, kinds, stubs, refused, short, opened, flawed, trailing = d.tokenizer, [], [], [], [], [], [], []
+    tok, kinds, stubs, refused, short, opened, flawed, trailing, brief = d.tokenizer, [], [], [], [], [], [], [], []
     grammar = tok.sampling_grammar(True)
     for i in d.splits["test"]:
         ids = np.asarray(d.tune(int(i)), np.int64)
@@ -158,17 +172,19 @@ def real_row(data: str = "datasets/folk") -> list:
             kinds.append(_kind(tok, ids, fin, key.tonic))
             stubs.append(stub_part(tok, ids))
             refused.append(refused_ends(grammar, ids))
-            short.append(short_last_part(tok, ids))
+            short.append(short_part(tok, ids))
+            brief.append(short_repeat(tok, ids))
             opened.append(open_repeat(tok, ids))
             flawed.append(ending_flaw(tok, ids))
             trailing.append(trailing_repeat_start(tok, ids))
     return ["real tunes (test split)", len(kinds), f"{kinds.count('one') / len(kinds):.2f}",
-            f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", _parts(short), f"{np.mean(opened):.3f}",
-            f"{np.mean(flawed):.3f}", f"{np.mean(trailing):.3f}", f"{np.mean(refused):.2f}", "-", "-", "-", "-"]
+            f"{kinds.count('tonic') / len(kinds):.2f}", f"{np.mean(stubs):.3f}", _parts(short), f"{np.mean(brief):.3f}",
+            f"{np.mean(opened):.3f}", f"{np.mean(flawed):.3f}", f"{np.mean(trailing):.3f}", "-", f"{np.mean(refused):.2f}",
+            "-", "-", "-", "-"]
 
 
 def _parts(short: list) -> str:
-    """'share of tunes in 2+ parts: share of those whose last part is short'."""
+    """'share of tunes in 2+ parts: share of those with a part after the first cut short'."""
     many = [s for s in short if s is not None]
     return f"{len(many) / len(short):.2f}: {np.mean(many):.2f}" if many else f"{0:.2f}: n/a"
 
@@ -186,21 +202,23 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     durs, steps = dur_tokens(tok)
     grammar = tok.sampling_grammar(True)
     fills: dict[str, list] = {"one": [], "tonic": [], "other": []}
-    n = stubs = 0
-    short, opened, flawed, trailing = [], [], [], []
+    n = stubs = cut = 0
+    short, opened, flawed, trailing, brief = [], [], [], [], []
     by_refusal: dict[bool, list] = {True: [], False: []}   # the final bar's kind, by whether an end was refused
     for seed in seeds:
         for place, key in enumerate(MUSICALITY_KEYS):
             run = generate_run(loaded, key=key, num=num, seed=key_seed(seed, place))
             tonic = parse_key(key).tonic
-            for ids, plan in zip(run.ids, run.settings["planned_bars"]):
+            for ids, plan, was_cut in zip(run.ids, run.settings["planned_bars"], run.settings["cut"]):
                 ids = np.asarray(ids, np.int64)
                 fin = final_bar(tok, ids)
                 if ids[-1] != tok.eos_id or not len(fin) or ids[fin[0] + 1] not in durs:
                     continue
                 n += 1
                 stubs += stub_part(tok, ids)
-                short.append(short_last_part(tok, ids))
+                cut += was_cut
+                short.append(short_part(tok, ids))
+                brief.append(short_repeat(tok, ids))
                 opened.append(open_repeat(tok, ids))
                 flawed.append(ending_flaw(tok, ids))
                 trailing.append(trailing_repeat_start(tok, ids))
@@ -214,9 +232,10 @@ def measure(name: str, num: int, seeds: list[int]) -> list:
     share = lambda k: len(fills[k]) / n  # noqa: E731
     med = lambda k: f"{np.median(fills[k]):.2f} ({len(fills[k])})" if fills[k] else "n/a"  # noqa: E731
     tonic_in = lambda r: f"{by_refusal[r].count('tonic') / max(len(by_refusal[r]), 1):.2f}"  # noqa: E731
-    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}", _parts(short), f"{np.mean(opened):.3f}",
-            f"{np.mean(flawed):.3f}", f"{np.mean(trailing):.3f}", f"{len(by_refusal[True]) / n:.2f}", f"{tonic_in(True)} / {tonic_in(False)}", med("one"), med("tonic"),
-            med("other")]
+    return [name, n, f"{share('one'):.2f}", f"{share('tonic'):.2f}", f"{stubs / n:.3f}", _parts(short),
+            f"{np.mean(brief):.3f}", f"{np.mean(opened):.3f}", f"{np.mean(flawed):.3f}", f"{np.mean(trailing):.3f}",
+            f"{cut / n:.3f}", f"{len(by_refusal[True]) / n:.2f}", f"{tonic_in(True)} / {tonic_in(False)}", med("one"),
+            med("tonic"), med("other")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,9 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             f"median (tunes) (`python benchmarks/final_bars.py {given}`):\n\n"
             + table(["model", "tunes", "final bar one note", "final bar the tonic 2+ times",
                      "last part of 2 bar lines or fewer",
-                     "tunes in 2+ parts: of those, the last part under 0.6 of the first's bars",
+                     "tunes in 2+ parts: of those, a part after the first under 0.6 of the first's bars",
+                     "a :| closing a part of 1-2 bars",
                      "a repeat start left open at the end", "endings not as ABC writes them",
-                     "a |: after the last note",
+                     "a |: after the last note (decoded as the final bar line)", "cut at the maximum length",
                      "an end refused by the meter grammar",
                      "final bar the tonic 2+ times, where an end was refused / elsewhere",
                      "p(fills) where one note", "p(fills) where the tonic 2+ times", "p(fills) where other"], rows))

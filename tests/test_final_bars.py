@@ -65,8 +65,16 @@ def test_parts_and_a_last_part_cut_short():
     assert fb.part_bars(TOK, aabb) == [2, 3]     # the endings stay in their part; an opening |: counts nothing
     cut = _ids(*BAR, "BAR", *BAR, "BAR", *BAR, "BAR", *BAR, "PART_END", *BAR, "EOS")
     assert fb.part_bars(TOK, cut) == [4, 1]      # the last bar without a closing bar line counts
-    assert fb.short_last_part(TOK, cut) and not fb.short_last_part(TOK, aabb)
-    assert fb.short_last_part(TOK, _ids(*BAR, "BAR", *BAR, "BAR", "EOS")) is None   # one part
+    assert fb.short_part(TOK, cut) and not fb.short_part(TOK, aabb)
+    assert fb.short_part(TOK, _ids(*BAR, "BAR", *BAR, "BAR", "EOS")) is None   # one part
+    middle = _ids(*BAR, "BAR", *BAR, "BAR", *BAR, "PART_END", *BAR, "PART_END", *BAR, "BAR", *BAR, "BAR", *BAR, "EOS")
+    assert fb.part_bars(TOK, middle) == [3, 1, 3] and fb.short_part(TOK, middle)   # a short part in the middle
+    assert fb.short_repeat(TOK, aabb) and not fb.short_repeat(TOK, cut)   # aabb's A part has two bars
+    assert fb.short_repeat(TOK, _ids(*BAR, "BAR", *BAR, "BAR", *BAR, "PART_END", "REPEAT_START", *BAR, "BAR", *BAR,
+                                     "REPEAT_END", *BAR, "BAR", *BAR, "BAR", *BAR, "EOS"))   # |: two bars :|
+    first_ending = _ids("REPEAT_START", *BAR, "BAR", *BAR, "BAR", *BAR, "ENDING_1", *BAR, "REPEAT_END", "ENDING_2",
+                        *BAR, "PART_END", "EOS")
+    assert not fb.short_repeat(TOK, first_ending)   # a first ending's :| stays in its part
     assert fb.part_bars(TOK, _ids(*HALF, "BAR", *BAR, "REPEAT_END", *BAR, "PART_END", "EOS")) == [2, 1]   # a pickup bar counts
 
 

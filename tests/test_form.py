@@ -185,3 +185,17 @@ def test_a_midi_file_keeps_its_bar_grid_and_without_a_time_signature_gets_four_f
     none = read_midi(midi_bytes(Notes.from_arrays([60, 62], [0, 4.5], [1, 1])))
     assert none.meters == () and words(TOK.encode(none))[2:4] == ["METER_unknown", "BAR"]
     assert [b for b, _ in TOK.decode(TOK.encode(none)).bars] == [0.0, 4.0]  # 4/4, as MIDI says
+
+
+def test_oneills_repeat_sign_after_the_last_note_is_read_as_the_final_bar_line():
+    """O'Neill's ``|:|`` after a tune's last note (music21: ``|:`` then ``|``) opens nothing: read as ``||``.
+    A ``|:`` with notes after it stays a repeat start."""
+    text = tune("oneills1850", "0001-0050.abc", 4)
+    assert text.rstrip().endswith("G3-G2 |:|")
+    notes = read_abc(text).notes
+    end = float((notes.onset + notes.duration).max())
+    assert notes.bars[-1] == (end, "||") and all(k != "|:" or b < end for b, k in notes.bars)
+    w = words(TOK.encode(notes))
+    assert w[-2:] == ["PART_END", "EOS"]
+    made = read_abc("X:1\nM:2/4\nL:1/8\nK:D\n|: ab ag | fe dc :| |: d2 d2 | A4 |:|\n").notes
+    assert [k for _, k in made.bars] == ["|:", "|", ":|", "|:", "|", "||"]

@@ -243,7 +243,8 @@ class _EagerToEnd(torch.nn.Module):
         x = self.rng.normal(0.0, 1.0, (n, len(self.tok)))
         x[:, self.tok.eos_id] += 50.0
         x[:, self.tok.barline_ids] += 5.0
-        x[:, [self.tok.ids["REPEAT_START"], self.tok.ids["ENDING_1"]]] -= 50.0   # no open repeat or ending to hold the end back
+        # no open repeat, ending or short last part to hold the end back
+        x[:, [self.tok.ids[m] for m in ("REPEAT_START", "ENDING_1", "REPEAT_END", "PART_END")]] -= 50.0
         x[:, [self.tok.ids[f"DUR_{d}"] for d in (1, 2, 3)]] += 8.0   # short notes: many per bar
         return torch.tensor(x, dtype=torch.float32)
 
@@ -253,6 +254,9 @@ class _EagerToEnd(torch.nn.Module):
 
     def step(self, token, state):
         return self._logits(token.shape[0]), state
+
+    def replan(self, state, rows, totals):
+        return state
 
 
 def test_a_short_plan_lets_a_tune_end_in_its_last_planned_bar_before_the_default_minimum():
@@ -271,3 +275,73 @@ def test_a_short_plan_lets_a_tune_end_in_its_last_planned_bar_before_the_default
     unplanned = sample(_EagerToEnd(tok, 0), tok, keys=[Key(2)] * 6, length=200, seed=1)
     for ids in floor + unplanned:
         assert count(ids, notes) == DEFAULT_MIN_LENGTH   # eager to end: at the minimum exactly
+
+
+class _TwoParts(torch.nn.Module):
+    """A model with form inputs that writes whole-bar notes, closes its first part with ``:|`` at its fifth
+    bar line, then wants to end at once; it records the plans the sampler stretches."""
+
+    has_form_inputs = True
+
+    def __init__(self, tok) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+        self.tok, self.replans = tok, []
+        self.is_line = torch.zeros(len(tok))
+        self.is_line[tok.barline_ids] = 1.0
+
+    def _logits(self, lines: torch.Tensor) -> torch.Tensor:
+        tok = self.tok
+        x = torch.zeros(len(lines), len(tok))
+        x[:, tok.meter_id((4, 4))] = 100.0
+        x[:, tok.ids["PITCH_62"]] = x[:, tok.ids["DUR_48"]] = 50.0
+        x[:, tok.bar_id] = 20.0
+        x[lines == 4, tok.ids["REPEAT_END"]] = 30.0   # the fifth bar line closes the first part
+        x[lines >= 6, tok.eos_id] = 60.0               # in the next part, the end wherever the grammar lets it come
+        return x
+
+    def forward(self, ids, state=None, plan=None):
+        lines = self.is_line[ids].sum(1)
+        return self._logits(lines)[:, None].expand(-1, ids.shape[1], -1), lines.reshape(1, -1, 1)
+
+    def step(self, token, state):
+        lines = state + self.is_line[token].reshape(1, -1, 1)
+        return self._logits(lines[0, :, 0]), lines
+
+    def replan(self, state, rows, totals):
+        self.replans.append((rows.tolist(), totals.tolist()))
+        return state
+
+
+def test_a_first_part_past_half_the_plan_stretches_it_and_the_last_part_is_not_cut_short():
+    from musicgate.generation.sample import sample
+    from musicgate.music.keys import Key
+
+    tok = make_tokenizer("melody", pitch_range=(48, 84))
+    model = _TwoParts(tok)
+    seqs = sample(model, tok, keys=[Key(2)] * 3, length=100, bars=np.array([6, 20, 9]), min_length=1, seed=0)
+    # five bar lines at the :| : plans under ten (6 and 9) become ten, so the rest reads five bar lines left
+    assert model.replans == [([0, 2], [10, 10])]
+    for ids in seqs:
+        words = [tok.vocab[t] for t in ids]
+        second = words[words.index("REPEAT_END") + 1:]
+        # the end waited for the last part to have 0.6 of the first's five bars: two bar lines and its notes
+        assert words[-1] == "EOS" and second.count("BAR") == 2 and second[-2] == "BAR"
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_replan_sets_the_plan_of_the_rows_it_names(cell):
+    _, model = _pair(cell)
+    _randomise(model)
+    ids = torch.tensor([[0, 1, BAR, 4], [0, 1, BAR, 5]])
+    with torch.no_grad():
+        _, state = model(ids, plan=torch.tensor([2, 3]))
+        again = model.replan(state, torch.tensor([1]), torch.tensor([9]))
+        _, counters, *_ = model._split(again)
+        assert counters.tolist() == [[[1, 2], [1, 9]]] and model._split(state)[1].tolist() == [[[1, 2], [1, 3]]]
+        out, _ = model.step(torch.tensor([BAR, BAR]), again)
+        want, _ = model.step(torch.tensor([BAR, BAR]), state)
+        assert torch.equal(out[0], want[0]) and not torch.equal(out[1], want[1])   # row 1 reads 9 - 2 left
+    plain = RecurrentLM(vocab_size=9, cell=cell, hidden=8)
+    _, s = plain(ids)
+    assert plain.replan(s, torch.tensor([0]), torch.tensor([4])) is s   # no plan, nothing to set

@@ -203,6 +203,14 @@ def test_form_logits_equal_pytorch_with_and_without_a_plan(page, site):
         assert np.allclose(js["planned"][-1], js["none"])  # -1: no plan, as in Python
 
 
+def follows_grammar(tok, ids, max_notes: int) -> bool:
+    """generate's meter grammar; a tune cut at ``max_notes`` without its rules of style (it ends where it may)."""
+    from musicgate.generation.sample import grammar_for
+
+    ids = np.asarray(ids)
+    return grammar_for(tok).is_valid(ids, style=int((tok.pitch_of[ids] >= 0).sum()) < max_notes)
+
+
 def test_a_planned_tune_decodes_in_python(page, site):
     from musicgate.generation.sample import grammar_for
 
@@ -220,7 +228,7 @@ def test_a_planned_tune_decodes_in_python(page, site):
 
     for t in tunes:
         ids = np.array(t["ids"])
-        assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
+        assert ids[-1] == tok.eos_id and follows_grammar(tok, ids, 40)
         notes = tok.decode(ids)
         assert notes.pitch.tolist() == t["notes"] and tok.key_of(ids) == parse_key("E minor")
         assert t["barLines"] == int(np.isin(ids, tok.barline_ids).sum())
@@ -335,7 +343,7 @@ def test_a_drawn_plan_gives_the_tune_that_plan_gives(page, site):
         ids, planned, source = t["drawn"]
         assert planned in {int(k) for k in BAR_LINES} and source == "corpus"
         assert t["given"] == [ids, "given"] and t["same"] == ids  # the plan's own stream: the tokens are as given
-        assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(np.array(ids))
+        assert ids[-1] == tok.eos_id and follows_grammar(tok, ids, 40)
         assert f", {planned} bars planned (drawn from the corpus), " in t["summary"]
 
 
@@ -494,19 +502,20 @@ def test_a_lookback_tune_decodes_in_python(page, site):
     from musicgate.viz.gates import per_note
 
     model, tok = site["models"][LOOK]
-    tunes = page.evaluate("""(name) => [[16, 1], [8, 2], [undefined, 5]].map(([bars, seed]) => {
+    tunes = page.evaluate("""(name) => [[16, 1], [40, 2], [undefined, 5]].map(([bars, seed]) => {
         const t = MusicgateLive.generate({model: name, key: 'G major', temperature: 1, seed, maxNotes: 64, bars});
         return {ids: t.ids, notes: t.notes.map(n => n.pitch), plannedBars: t.plannedBars, noteKeep: t.noteKeep,
-                units: t.units, bars: t.bars.length}; })""", LOOK)
-    assert [t["plannedBars"] for t in tunes] == [16, 8, 16]
+                units: t.units, bars: t.bars.length, planRead: t.planRead}; })""", LOOK)
+    assert [t["plannedBars"] for t in tunes] == [16, 40, 16]
     for t in tunes:
         ids = np.array(t["ids"])
-        assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
+        assert ids[-1] == tok.eos_id and follows_grammar(tok, ids, 64)
         notes = tok.decode(ids)
         assert notes.pitch.tolist() == t["notes"] and tok.key_of(ids) == parse_key("G major")
         assert len(notes.bars) == t["bars"] > max(LOOK_BARS)
         assert (reference_lookback(ids, LOOK_BARS, tok.lookback_clock(), len(tok)) < len(tok)).any()
         # drawn from the logits PyTorch gives (the gate view's columns are its update gates)
+        assert t["planRead"] == t["plannedBars"]   # no first part past half the plan: one plan throughout
         trace = trace_gates(model, ids[None].astype(np.int64), plan=torch.tensor([t["plannedBars"]]))
         want = per_note(trace.update_gate[-1, 0], tok.note_index(ids), how="mean")[:, t["units"]]
         assert np.abs(np.array(t["noteKeep"]) - want).max() <= 1e-4
@@ -613,6 +622,15 @@ def _prefixes(site) -> list[tuple[str, list[int]]]:
             if rng.random() < 0.1:
                 out.append(("tiny-lstm", list(ids)))
         out.append(("tiny-lstm", ids[:-1]))
+    w = lambda *names: [tok.ids[n] for n in names]  # noqa: E731  # the parts and the rules of style
+    bar = w("PITCH_60", "DUR_48", "BAR")
+    head = [tok.bos_id, tok.key_id(Key(2)), tok.meter_id((4, 4))]
+    for b in range(1, 5):   # a first part of five bars, then a second of b bars: the end waits for three
+        out.append(("tiny-lstm", head + bar * 4 + w("PITCH_60", "DUR_48", "REPEAT_END") + bar * (b - 1)
+                    + w("PITCH_60", "DUR_24")))
+    out.append(("tiny-lstm", head + bar * 4 + w("PITCH_60", "DUR_48", "PART_END", "REPEAT_START")))   # no end after |:
+    for b in range(1, 4):   # a repeat of b bars: its :| from the third
+        out.append(("tiny-lstm", head + w("REPEAT_START") + bar * (b - 1) + w("PITCH_60", "DUR_48")))
     return out
 
 
@@ -670,7 +688,7 @@ def test_a_tune_decodes_in_python_with_its_bars(page, site):
             key: t.key, noteKeep: t.noteKeep, units: t.units, plannedBars: t.plannedBars, octaveShift: t.octaveShift}; }""",
             [name, key, seed])
         ids = np.array(tune["ids"])
-        assert ids[-1] == tok.eos_id and grammar_for(tok).is_valid(ids)
+        assert ids[-1] == tok.eos_id and follows_grammar(tok, ids, 48)
         written = tok.decode(ids)  # moved into the training tunes' register by octaves, as generate moves it
         assert tune["octaveShift"] == octave_shift(written, REGISTER, tok.pitch_range)
         notes = written.transpose(tune["octaveShift"])
@@ -1159,3 +1177,37 @@ def test_the_panel_asks_for_the_meter_and_says_when_it_is_rare(browser, site):
     assert not seen["6/8"][0].startswith("Note:") and seen["6/8"][1] == "6/8"
     assert not seen[""][0].startswith("Note:")
     assert errors == []
+
+
+def test_a_first_part_past_half_the_plan_stretches_it_as_python_does(page, site):
+    """A scripted model (the form model's step, its logits replaced): whole-bar notes, a :| at the fifth bar
+    line, then an eager end. The page stretches a plan of 6 to 10 when the first part closes (as
+    sample._stretch does), leaves a plan of 20, and holds the end until the second part has three bars."""
+    tok = site["models"][FORM][1]
+    got = page.evaluate("""([name, ids]) => [6, 20].map(bars => {
+        const m = MusicgateLive.loadModels([name]).models[name];
+        const step = m.step.bind(m), totals = [];
+        let lines = 0;
+        m.step = (t, state) => {
+            totals.push(state.form.total);
+            const out = step(t, state);
+            if (ids.bars.includes(t)) lines += 1;
+            const x = new Float32Array(out.logits.length).fill(-30);
+            x[ids.meter] = 100; x[ids.pitch] = 50; x[ids.dur] = 50; x[ids.bar] = 20;
+            if (lines === 4) x[ids.end] = 30;
+            if (lines >= 6) x[ids.eos] = 60;
+            return Object.assign({}, out, {logits: x});
+        };
+        const t = MusicgateLive.sampleTune(m, {key: 'D major', seed: 1, maxNotes: 100, minNotes: 1, bars, minP: 0, maxRun: null});
+        return {ids: t.ids, totals};
+    })""", [FORM, {"bars": [int(i) for i in tok.barline_ids], "meter": tok.meter_id((4, 4)),
+                   "pitch": tok.ids["PITCH_62"], "dur": tok.ids["DUR_48"], "bar": tok.bar_id,
+                   "end": tok.ids["REPEAT_END"], "eos": tok.eos_id}])
+    for plan, run in zip((6, 20), got):
+        words = [tok.vocab[t] for t in run["ids"]]
+        close = words.index("REPEAT_END")
+        second = words[close + 1:]
+        assert second == ["PITCH_62", "DUR_48", "BAR", "PITCH_62", "DUR_48", "BAR", "EOS"]
+        # the plan each token was read with (token i, step i): 6 before the :|, 10 from it (five bar lines, twice)
+        want = [plan] * close + [10 if plan == 6 else plan] * (len(run["totals"]) - close)
+        assert run["totals"] == want

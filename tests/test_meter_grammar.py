@@ -29,9 +29,9 @@ def header(tok, meter) -> list[int]:
     return [tok.bos_id, tok.key_id(Key(2)), tok.meter_id(meter)]
 
 
-def walk(g: MelodyGrammar, ids) -> object:
+def walk(g: MelodyGrammar, ids, style: bool = True) -> object:
     state = g.start(1, np.asarray([ids]))
-    return state, g.allowed(state)[0]
+    return state, g.allowed(state, style)[0]
 
 
 def bars_of(g: MelodyGrammar, ids) -> tuple[list[int], int | None, int]:
@@ -157,7 +157,7 @@ def test_a_part_may_end_on_a_short_bar_that_the_next_completes():
     tok = TOKS["form"]
     g = MelodyGrammar(tok, meter=True)
     p, d6, d18 = tok.ids["PITCH_66"], tok.ids["DUR_6"], tok.ids["DUR_18"]
-    ids = header(tok, (2, 4)) + [tok.bar_id, p, d6, p, d18, tok.bar_id, p, d18]
+    ids = header(tok, (2, 4)) + [tok.bar_id, p, tok.ids["DUR_24"], tok.bar_id, p, d6, p, d18, tok.bar_id, p, d18]
     _, mask = walk(g, ids)
     assert mask[tok.ids["PART_END"]] and mask[tok.ids["REPEAT_END"]] and not mask[tok.bar_id]
     state, mask = walk(g, ids + [tok.ids["PART_END"], p])
@@ -169,7 +169,7 @@ def test_a_part_may_end_on_a_short_bar_that_the_next_completes():
     _, mask = walk(g, ids + [tok.ids["PART_END"], p, tok.ids["DUR_3"]])
     assert not mask[np.asarray(tok.barline_ids)].any()  # the completing bar is not cut short again
     full = ids + [tok.ids["PART_END"], p, d6, tok.bar_id, p, tok.ids["DUR_24"], tok.bar_id, tok.eos_id]
-    assert g.is_valid(full) and tok.bar_fill(full) == (2, 2)  # the final bar is not counted
+    assert g.is_valid(full) and tok.bar_fill(full) == (3, 3)  # the final bar is not counted
 
 
 def test_real_folk_tunes_read_as_the_grammars_say():
@@ -199,17 +199,17 @@ def test_form_tokens_stand_where_bar_lines_stand():
     assert set(barline_ids(tok)) == set(tok.barline_ids) and not g.dur_steps[tok.barline_ids].any()
     rs, re, e2, p, d = (tok.ids[t] for t in ("REPEAT_START", "REPEAT_END", "ENDING_2", "PITCH_62", "DUR_12"))
     ids = header(tok, (3, 4)) + [rs, p, d, p, d]
-    _, mask = walk(g, ids)
+    _, mask = walk(g, ids, False)   # (repeats of one bar: the structure allows them, the rules of style not)
     assert not mask[tok.bar_id] and mask[re]  # mid-bar: only a mark may close a (short) bar
-    _, mask = walk(g, ids + [p, d])
+    _, mask = walk(g, ids + [p, d], False)
     assert mask[np.asarray(tok.barline_ids)].sum() == len(tok.barline_ids) - 1 and not mask[e2]  # |2: after |1 ... :|
-    _, mask = walk(g, ids + [p, d, re])  # ":|:" is two tokens at one bar line
+    _, mask = walk(g, ids + [p, d, re], False)  # ":|:" is two tokens at one bar line
     assert not mask[e2] and mask[rs] and not mask[re] and not mask[tok.bar_id] and mask[tok.eos_id]
     e1 = tok.ids["ENDING_1"]
-    _, mask = walk(g, ids + [p, d, e1, p, d, p, d, p, d, re])  # ":|2": the second ending, at once
+    _, mask = walk(g, ids + [p, d, e1, p, d, p, d, p, d, re], False)  # ":|2": the second ending, at once
     assert np.flatnonzero(mask).tolist() == [e2]
     assert g.is_valid(ids + [p, d, e1, p, d, p, d, p, d, re, e2, p, d, p, d, p, d, tok.ids["PART_END"], tok.eos_id])
-    _, mask = walk(g, ids + [p, d, tok.bar_id])
+    _, mask = walk(g, ids + [p, d, tok.bar_id], False)
     assert not mask[tok.bar_id] and mask[re]  # no empty bar; a mark may follow a plain bar line
 
 
@@ -282,6 +282,8 @@ def test_random_walks_never_dead_end_and_stay_meter_true(name, seed, end_bias, b
             assert g.is_valid(s)
             check_meter_true(g, s)
             assert not tok.form or not _open_at_end(tok, s)
+            assert not tok.form or not style_flaws(tok, s)
+            assert all(len(p) <= 2 or p[-1] == "ENDING_2" and len(p) == 3 for p in places_of(tok, s))
             if tok.form:   # every |1 closed by :| and followed by |2 at once; |2 nowhere else
                 words_ = [tok.vocab[t] for t in s]
                 for i, w in enumerate(words_):
@@ -351,9 +353,13 @@ def test_sampled_tunes_fill_their_bars_and_end_between_min_and_max(seed, length,
     g = grammar_for(tok)
     assert g.meter  # on by default for melody models
     for ids in sample(model, tok, keys=keys, length=length, min_length=min_length, top_k=top_k, seed=seed):
-        assert ids[-1] == tok.eos_id and g.is_valid(ids) and tok.grammar().is_valid(ids)
+        n = int((tok.pitch_of[ids] >= 0).sum())
+        # a tune cut at the maximum may break the rules of style (it ends as soon as it decodes)
+        assert ids[-1] == tok.eos_id and g.is_valid(ids, style=n < length) and tok.grammar().is_valid(ids)
         check_meter_true(g, ids)
-        assert min_length <= int((tok.pitch_of[ids] >= 0).sum()) <= length
+        assert min_length <= n <= length
+        if tok.form and n < length:
+            assert not style_flaws(tok, ids)
         if tok.form:  # TIEs join notes across bar lines; the decoder places the pickup before the first
             notes = tok.decode(ids)
             assert len(notes) == int((tok.pitch_of[ids] >= 0).sum())
@@ -400,6 +406,72 @@ def test_the_meter_grammar_needs_a_melody_model():
     assert not hasattr(grammar_for(make_tokenizer("event")), "meter")
 
 
+def places_of(tok, ids) -> list[list[str]]:
+    """The bar-line tokens standing at each bar line, in order."""
+    out, run = [], []
+    for t in list(ids) + [-1]:
+        if t >= 0 and t in set(barline_ids(tok).tolist()):
+            run.append(tok.vocab[t])
+        elif run:
+            out.append(run)
+            run = []
+    return out
+
+
+def test_two_bar_line_tokens_at_one_bar_line_and_music_in_a_first_ending():
+    tok = TOKS["form"]
+    g = MelodyGrammar(tok, meter=True)
+    p, d24 = tok.ids["PITCH_62"], tok.ids["DUR_24"]
+    e1, e2, rs, re, pe = (tok.ids[t] for t in ("ENDING_1", "ENDING_2", "REPEAT_START", "REPEAT_END", "PART_END"))
+    start = header(tok, (2, 4)) + [tok.bar_id, p, d24, tok.bar_id, p, d24, tok.bar_id, p, d24]
+    _, mask = walk(g, start + [re])
+    assert mask[rs] and mask[pe]                                   # :| |: and :| || may stand
+    _, mask = walk(g, start + [re, rs])
+    assert not mask[np.asarray(tok.barline_ids)].any() and mask[p]  # a third may not: music comes
+    _, mask = walk(g, start + [e1])
+    assert not mask[re] and mask[p]                                 # |1 :| would be an empty first ending
+    _, mask = walk(g, start + [tok.bar_id, e1, p, d24, re])
+    assert np.flatnonzero(mask).tolist() == [e2]                    # | |1 ... :| then |2, a second at its bar line
+    _, mask = walk(g, start + [e1, p, d24, tok.bar_id, re])
+    assert np.flatnonzero(mask).tolist() == [e2]                    # BAR :| |2: the third, as the :| asks
+
+
+def style_flaws(tok, ids) -> list[str]:
+    """The rules of style a finished tune breaks, read from its tokens as written (an oracle apart from
+    the grammar): parts end at a bar line holding ``:|`` or ``||`` unless a ``|2`` stands there too; a
+    part's bars are its bar lines after its first note, plus one for its last bar; a ``||`` may not stand
+    while a ``|:`` with notes after it waits for its ``:|``."""
+    w = [tok.vocab[t] for t in ids]
+    lines = [i for i, x in enumerate(w) if int(ids[i]) in set(barline_ids(tok).tolist())]
+    places = []   # (first index, last index) of each run of bar-line tokens
+    for i in lines:
+        if places and places[-1][1] == i - 1:
+            places[-1][1] = i
+        else:
+            places.append([i, i])
+    flaws, parts, bars, notes, start = [], [], 0, False, 0
+    if any(x == "PART_END" and _open_at_end(tok, ids[:j]) for j, x in enumerate(w)):
+        flaws.append("a || while a repeat is open")
+    for a, b in places:
+        notes = notes or any(x.startswith("PITCH") for x in w[start:a])
+        here = set(w[a:b + 1])
+        if notes:
+            bars += 1
+        ends = bool(here & {"REPEAT_END", "PART_END"}) and "ENDING_2" not in here
+        closing = next((x for x in w[a:b + 1] if x in ("REPEAT_END", "PART_END")), None)   # the first closes
+        if ends and closing == "REPEAT_END" and notes and bars <= 2:
+            flaws.append("a repeat of two bars or fewer")
+        if ends and notes:
+            parts.append(bars)
+            bars, notes = 0, False
+        start = b + 1
+    if any(x.startswith("PITCH") for x in w[start:]) or notes:
+        parts.append(bars + 1)
+    if any(p < 0.6 * parts[0] for p in parts[1:]):
+        flaws.append("a part after the first shorter than 0.6 of it")
+    return flaws
+
+
 def _open_at_end(tok, ids) -> bool:
     """A |: with a note after it and no :| after that."""
     state = 0
@@ -433,7 +505,8 @@ def test_no_end_while_a_repeat_is_open():
     p, d12, d24 = tok.ids["PITCH_62"], tok.ids["DUR_12"], tok.ids["DUR_24"]
     start = header(tok, (2, 4)) + [tok.bar_id, p, d24, tok.ids["REPEAT_START"]]
     _, mask = walk(g, start)
-    assert mask[tok.eos_id]                                    # |: and nothing after it yet (O'Neill's |:|)
+    assert mask[tok.eos_id]                                    # |: and nothing after it yet: it opens nothing
+    start += [p, d24, tok.bar_id, p, d24, tok.bar_id]   # a repeat of three bars may close (style)
     _, mask = walk(g, start + [p, d12])
     assert not mask[tok.eos_id] and mask[tok.ids["REPEAT_END"]]   # open: the :| may close the bar early
     _, mask = walk(g, start + [p, d24])

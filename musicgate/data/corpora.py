@@ -30,8 +30,8 @@ from musicgate.errors import DataError, MusicgateError
 from musicgate.music.notes import Notes
 from musicgate.tokens.tokenizer import Tokenizer, load_tokenizer, make_tokenizer
 
-CACHE_VERSION = 4  # 2: ABC read by musicgate.music.abc (music21's tokens, no Score); 3: pickups, bar lines, form;
-# 4: each tune's dance (Corpus.dance) in the manifest
+CACHE_VERSION = 5  # 2: ABC read by musicgate.music.abc (music21's tokens, no Score); 3: pickups, bar lines, form;
+# 4: each tune's dance (Corpus.dance) in the manifest; 5: a |: after a tune's last note read as its final bar line
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 """Train, validation and test shares of the tunes (split by tune, from the seed)."""
 

@@ -31,6 +31,7 @@ from musicgate.music.meters import dance_name, dance_plan, meter_name, parse_met
 from musicgate.music.notes import Notes
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH, check_sampling_args
 from musicgate.files import safe_name
+from musicgate.tokens.grammar import LAST_PART
 from musicgate.nn.hub import load_model
 
 DEFAULT_MODEL = "folk-lstm"  # the shipped model whose tunes mark time on one pitch least (the GRU keeps the
@@ -244,6 +245,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         shifts = [octave_shift(n, float(register["median"]), tokenizer.pitch_range) for n in notes]
         notes = [n.transpose(s) if s else n for n, s in zip(notes, shifts)]
     new = [int(starts[x].sum()) - primed for x in ids]
+    style = use_meter and bool(getattr(tokenizer, "form", False))
     cut = [not exact and n >= most for n in new]
     floor = least if least is not None else min(DEFAULT_MIN_LENGTH, most)
     settings = {
@@ -266,6 +268,11 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "meter_source": "given" if asked_meter else ("the primer's" if primer_notes is not None else "the model's"),
         "meters": [meter_name(tokenizer.meter_of(x)) for x in ids],
         "planned_bars": None if plan is None else [int(b) for b in plan], "plan_source": plan_source,
+        # the meter grammar's rules of style (form vocabulary): the end held until the last part has LAST_PART
+        # of the first's bars, no :| closing a repeat of one or two bars, no end right after a |:; a tune
+        # cut at max_length ends without them. A plan is stretched where the first part closes past half of it
+        "rules_of_style": style, "last_part_at_least": LAST_PART if style else None,
+        "plan_stretched_past_a_long_first_part": style and plan is not None,
         "temperature": float(temperature),
         "top_k": None if top_k is None else int(top_k), "top_p": None if top_p is None else float(top_p),
         "min_p": float(min_p) if min_p else None,

@@ -415,14 +415,15 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
     gstate = grammar.start(b, prefix)
     plan = None
     if getattr(model, "has_form_inputs", False):
-        plan = np.full(b, -1, np.int64) if bars is None else np.asarray(bars, np.int64)
+        plan = np.full(b, -1, np.int64) if bars is None else np.array(bars, np.int64)
     logits, state = _run_prefix(model, prefix, device, plan)
     notes = np.zeros(b, np.int64)
     tune_notes = np.zeros(b, np.int64)  # notes of the current tune (medley: counted from its start)
-    lines = None  # with a plan and the default floor: bar lines so far (the primer's too), per row
-    if floor_by_plan and plan is not None:
+    lines = last_bar = None  # with a plan: bar lines so far (the primer's too), per row
+    if plan is not None:
         lines = voc.is_line[prefix].sum(axis=1)
-        last_bar = plan - 1  # a piece is in its last planned bar from this many bar lines
+        last_bar = plan - 1 if floor_by_plan else None  # a piece is in its last planned bar from this many bar lines
+    stretch = plan is not None and getattr(gstate, "parts", None) is not None
     steps = 0
     budget = MAX_TOKENS_PER_NOTE * length + 64
     active = np.arange(b)  # original row of each live row
@@ -456,7 +457,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
             mask[(tune_notes[active] < min_length) & ~done_notes, tok.eos_id] = False
         else:
             short = have < min_length
-            if lines is not None:  # a piece in its last planned bar may end (the plan is the length)
+            if last_bar is not None:  # a piece in its last planned bar may end (the plan is the length)
                 short &= lines[active] < last_bar[active]
             mask[short, tok.eos_id] = False
         closing = np.flatnonzero(done_notes)
@@ -475,6 +476,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
                            min_p=min_p, min_p_exempt=voc.form_ids)
         chosen = _draw(x, gen)
         tokens = chosen.cpu().numpy()
+        parts_before = gstate.parts.copy() if stretch else None
         grammar.advance(gstate, tokens)
         column = np.full(b, -1, np.int64)
         column[active] = tokens
@@ -484,6 +486,10 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         notes[active[is_note]] += 1
         if lines is not None:
             lines[active] += voc.is_line[tokens]
+        if stretch:
+            state = _stretch(model, state, plan, lines, active, (gstate.parts > 0) & (parts_before == 0), device)
+            if last_bar is not None:
+                last_bar = plan - 1
         tune_notes[active[is_note]] += 1
         if bar is not None and is_note.any():
             bar.update(int(is_note.sum()))
@@ -515,6 +521,24 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         logits, state = model.step(chosen, state)
     body = np.stack(columns, axis=1) if columns else np.zeros((b, 0), np.int32)
     return [np.concatenate([prefix[i], body[i, :ends[i]]]).astype(np.int32) for i in range(b)]
+
+
+def _stretch(model, state, plan: np.ndarray, lines: np.ndarray, active: np.ndarray, closed: np.ndarray, device):
+    """Where a first part has just closed (``closed``, over the live rows) after more than half its row's
+    plan, stretch the plan (in place, and in the model's state) to twice the bar lines so far, so the rest
+    of the tune reads as many bar lines left as the first part had: the meter grammar holds the end back
+    until the last part has :data:`~musicgate.tokens.grammar.LAST_PART` of the first's bars, and a model
+    reading no bars left would have to write them past its plan."""
+    import torch
+
+    live = np.flatnonzero(closed)
+    rows = active[live]
+    grow = (plan[rows] >= 0) & (2 * lines[rows] > plan[rows])
+    if not grow.any():
+        return state
+    live, rows = live[grow], rows[grow]
+    plan[rows] = 2 * lines[rows]
+    return model.replan(state, torch.as_tensor(live, device=device), torch.as_tensor(plan[rows], device=device))
 
 
 def _restart(grammar, gstate, rows: np.ndarray, headers: np.ndarray) -> None:

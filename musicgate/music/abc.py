@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from musicgate.errors import MidiError
 from musicgate.music.keys import Key
-from musicgate.music.notes import Notes
+from musicgate.music.notes import Notes, final_repeat_closed
 
 _BAR_KIND = {"|:": "|:", ":|": ":|", "[1": "|1", "[2": "|2", "|1": "|1", "|2": "|2", "||": "||", "|]": "||",
              "[|": "||"}
@@ -150,7 +150,7 @@ def read_abc(text: str, *, name: str = "<abc>") -> AbcTune:
     keys = tuple((float(b), k) for b, k in first(meta["keys"]) if isinstance(k, Key))
     meters = tuple((float(b), n, d) for b, n, d in first(meta["meters"]))
     tempos = sorted({float(b): q for b, q in meta["tempos"]}.items()) or None
-    bars = _plain_bars_dropped(bars)
+    bars = final_repeat_closed(_plain_bars_dropped(bars), max(cols["onset"], default=None))
     shift = pickup_shift(bars, meters)
     at = lambda b: float(b + shift) if b > 0 else 0.0  # noqa: E731 (marks at the start stay at beat 0)
     notes = Notes.from_arrays(cols["pitch"], [float(x + shift) for x in cols["onset"]],

@@ -365,6 +365,15 @@ def form_spans(bars: Iterable[tuple[float, str]], end: float, begin: float = 0.0
     return [(a, c) for a, c in spans if c > a]
 
 
+def final_repeat_closed(bars: Iterable[tuple], last_onset: float | None) -> list[tuple]:
+    """``bars`` ((position, kind), any unit) with each ``|:`` that has no note at or after it (after
+    ``last_onset``; every one when there is no note) read as the final bar line ``||``: a repeat sign
+    that opens nothing, as O'Neill's ``|:|`` after a tune's last note is (music21 reads it as ``|:``
+    then ``|``). Order kept, repeats dropped."""
+    out = [(b, "||" if k == "|:" and (last_onset is None or b > last_onset) else k) for b, k in bars]
+    return list(dict.fromkeys(out))
+
+
 def form_problems(bars: Iterable[tuple[float, str]]) -> list[str]:
     """Unbalanced repeat signs and endings, as short phrases ('repeat end without start', ...);
     empty when the form is balanced. Such music is still read as written (see :meth:`Notes.played`)."""

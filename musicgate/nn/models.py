@@ -273,6 +273,17 @@ class RecurrentLM(nn.Module):
             logits = self.frame.outward(logits, rows)
         return logits, core_state
 
+    def replan(self, state: State, rows: torch.Tensor, totals: torch.Tensor) -> State:
+        """``state`` with the planned bar lines of ``rows`` set to ``totals`` (a model reading a plan; the
+        sampler stretches a plan whose first part ran long). Other states come back as they are."""
+        _, counters, *_ = self._split(state)
+        if counters is None:
+            return state
+        counters = counters.clone()
+        counters[0, rows, 1] = totals.to(counters.dtype)
+        i = self._base_arity
+        return (*state[:i], counters, *state[i + 1:])
+
     def step(self, token: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """One streaming step, O(1) per token: token (B,) -> logits (B, vocab_size), new state."""
         logits, state = self.forward(token.reshape(-1, 1), state)

@@ -25,6 +25,7 @@ from typing import Iterable
 import numpy as np
 
 from musicgate.errors import TokenizerError
+from musicgate.music.notes import final_repeat_closed
 
 FORM_TOKENS = {"|:": "REPEAT_START", ":|": "REPEAT_END", "|1": "ENDING_1", "|2": "ENDING_2", "||": "PART_END"}
 """Bar-line kinds (:data:`~musicgate.music.notes.BAR_KINDS`) and the token that stands for each; a plain
@@ -54,7 +55,8 @@ def place(written: list[tuple[int, str]] | None, header_bar: int, on: np.ndarray
     """(bar lines, shift): the lines the tokens carry, and the steps to move the notes (and lines) by
     so that a pickup ends one bar after 0. ``written`` None: a line every ``header_bar`` steps."""
     end = int(on[-1] + du[-1]) if len(on) else 0
-    written = normal_lines((p, k) for p, k in written or () if p >= 0)
+    last = int(on.max()) if len(on) else None   # a |: after the last note is the final bar line
+    written = normal_lines(final_repeat_closed(((p, k) for p, k in written or () if p >= 0), last))
     if written:
         lines = written
     else:

@@ -14,7 +14,10 @@ tokenizer encodes such tunes with):
   (a note that goes on is written as its DUR to the bar line, the bar line, then TIE and a DUR);
 * a bar-line token (``tok.barline_ids``: BAR and the repeat/ending tokens) only when the bar is
   full (before the first one: anywhere up to a full bar). Right after one, another bar-line token of
-  a different kind may follow (``:|`` then ``|:``), but never a second plain BAR (an empty bar);
+  a different kind may follow (``:|`` then ``|:``), but never a second plain BAR (an empty bar), and at
+  most two bar-line tokens stand at one bar line (``:| |:``, ``:| |2``, ``|| |:``, ``:| ||``: every real
+  bar line with several is a pair), a third only where it is the second ending that a ``:|`` asks for;
+  a first ending holds music before its ``:|``;
 * a part may end on a short bar: a repeat/ending/part-end token (not BAR) may close a bar early, and
   the next bar then holds exactly the rest (the next part's pickup), as
   :func:`musicgate.tokens.bars.bar_fill` counts the two as one bar;
@@ -27,7 +30,19 @@ tokenizer encodes such tunes with):
 * with form tokens, endings as ABC writes them: a first ending (``|1``) only outside another, closed
   by a ``:|`` (bar lines may come inside it, but no part end, repeat start or end of the tune), and
   that ``:|`` followed at once by the second ending (``|2``), which comes nowhere else; and no ``:|``
-  right after a part end (``|| :|``) at one bar line.
+  right after a part end (``|| :|``) at one bar line;
+* with form tokens, rules of style (``allowed(state, style=False)`` leaves them out: a tune cut at its
+  maximum length ends as soon as it decodes), which real folk tunes keep: a part after the first does not
+  close (``:|``, ``||``) or end the tune with fewer than :data:`LAST_PART` times the bars of the first (the
+  parts of a folk tune are even: 32 of the corpus's 2,917 tunes of two or more parts break it); a ``:|``
+  does not close a repeat of one or two bars (6 of its 3,617 repeats are so short); a first ending's
+  ``:|`` is free of both; and no ``||`` stands while a repeat is open (35 of its 11,472 tunes have one:
+  the open repeat holds the end back until its ``:|``, so a tune that closed its parts with ``||``
+  instead could not end). (A ``|:`` with no note after it may end a tune: it opens nothing, and the
+  decoder reads it as the final bar line, as the ABC reader reads O'Neill's ``|:|``.) Parts are counted
+  as ``part_bars`` in ``benchmarks/final_bars.py`` counts them: a part ends at a bar line with a ``:|``
+  (but not the one that closes a first ending) or a ``||``; its bars are its bar lines after its first
+  note, plus its last bar.
 
 Both strengths allow ``TIE`` (``tok.tie_id``, the form vocabulary) only where a PITCH may stand and
 the last PITCH/REST/TIE was a note, so it always continues a note.
@@ -64,6 +79,16 @@ class GrammarState:
     # a repeat end (the end waits while it is 2)
     ending: np.ndarray | None = None  # (B,) melody: 1 inside a first ending, 2 right after the :| that closes
     # it (the second ending comes next), 0 otherwise
+    part_bars: np.ndarray | None = None  # (B,) melody: bar lines of the current part after its first note
+    in_part: np.ndarray | None = None  # (B,) melody: a note has come in the current part
+    first_bars: np.ndarray | None = None  # (B,) melody: bars of the first part (once it is closed)
+    last_bars: np.ndarray | None = None  # (B,) melody: bars of the last closed part
+    parts: np.ndarray | None = None  # (B,) melody: parts closed so far
+    run: np.ndarray | None = None  # (B,) melody: bar-line tokens in a row (at one bar line)
+
+
+LAST_PART = 0.6
+"""A tune of two or more parts may end once its last part has at least this share of its first's bars."""
 
 
 class _Grammar:
@@ -90,22 +115,23 @@ class _Grammar:
     def _empty(self, batch: int) -> GrammarState:
         return GrammarState(last=np.full(batch, -1, np.int64))
 
-    def allowed(self, state: GrammarState) -> np.ndarray:
-        """(B, V) booleans: the tokens each sequence may take next."""
+    def allowed(self, state: GrammarState, style: bool = True) -> np.ndarray:
+        """(B, V) booleans: the tokens each sequence may take next (``style``: see :class:`MelodyGrammar`)."""
         return self.table[state.last].copy()
 
     def advance(self, state: GrammarState, tokens) -> None:
         """Record ``tokens`` ((B,) ids) as the next token of each sequence."""
         state.last = np.asarray(tokens, np.int64).copy()
 
-    def is_valid(self, ids) -> bool:
-        """True when the whole sequence (starting with BOS) follows the grammar."""
+    def is_valid(self, ids, style: bool = True) -> bool:
+        """True when the whole sequence (starting with BOS) follows the grammar (``style=False``: the meter
+        grammar without its rules of style, as a tune cut at its maximum length is written)."""
         ids = np.asarray(ids, np.int64)
         if len(ids) == 0 or ids[0] != self.tok.bos_id:
             return False
         state = self.start(1)
         for t in ids[1:]:
-            if not self.allowed(state)[0, t]:
+            if not self.allowed(state, style)[0, t]:
                 return False
             self.advance(state, [t])
         return True
@@ -181,9 +207,13 @@ class MelodyGrammar(_Grammar):
         zeros = np.zeros(batch, np.int64)
         return GrammarState(last=np.full(batch, -1, np.int64), pos=zeros, bar=zeros.copy(), limit=zeros.copy(),
                             seen=np.zeros(batch, bool), pickup=zeros.copy(), tied=np.zeros(batch, bool),
-                            open=zeros.copy(), ending=zeros.copy())
+                            open=zeros.copy(), ending=zeros.copy(), part_bars=zeros.copy(),
+                            in_part=np.zeros(batch, bool), first_bars=zeros.copy(), last_bars=zeros.copy(),
+                            parts=zeros.copy(), run=zeros.copy())
 
-    def allowed(self, state: GrammarState) -> np.ndarray:
+    def allowed(self, state: GrammarState, style: bool = True) -> np.ndarray:
+        """(B, V) booleans: the tokens each sequence may take next; ``style=False`` leaves out the rules of
+        style (see the module docstring), so a tune that must stop may end as soon as it decodes."""
         mask = self.table[state.last]  # fancy indexing: a copy
         if self.tie is not None:
             mask[:, self.tie] &= state.tied
@@ -197,29 +227,58 @@ class MelodyGrammar(_Grammar):
         whole = state.limit == bar
         short = seen & whole & (pos > 0) & ~full  # a repeat/ending/part-end mark may close the bar early
         mask[:, self.bar_cols] &= (~seen | full)[:, None] | self.follow[last] | (short[:, None] & self.is_mark)
+        mask[:, self.bar_cols] &= (state.run < 2)[:, None]   # two at one bar line at most (|2 comes below)
         may_end = full | self.is_bar[last] | (~seen & (pos == 0)) | (seen & (self.dur_steps[last] > 0))
         mask[:, self.tok.eos_id] &= may_end & (state.open < 2) & (state.ending == 0)
         first, second, part_end = self.endings
         if first >= 0:
             inside, closed = state.ending == 1, state.ending == 2
             mask[inside | closed, first] = False
+            mask[last == first, self.repeat[1]] = False   # a first ending holds music before its :|
             mask[inside, part_end] = False
             mask[inside, self.repeat[0]] = False
             mask[~closed, second] = False
             mask[closed] &= self._second_only   # the second ending, at once
+            mask[closed, second] = True
+        if style and self.repeat[0] >= 0:
+            self._style(state, mask)
         dead = ~mask.any(axis=1)  # only after a primer that ended inside a note: take its DUR as written
         if dead.any():
             mask[dead] = self.table[last[dead]]
         return mask
 
+    def _style(self, state: GrammarState, mask: np.ndarray) -> None:
+        """Take out of ``mask`` what the rules of style forbid: a part after the first closed or the tune
+        ended with fewer than LAST_PART of the first's bars, a ``:|`` closing a repeat of one or two bars, a
+        ``||`` while a repeat is open."""
+        in_part, first = state.in_part, state.first_bars
+        now = state.part_bars + in_part   # the current part's bars, were the tune to end here
+        last = np.where(in_part, now, state.last_bars)
+        short_end = (state.parts + in_part >= 2) & (last < LAST_PART * np.where(state.parts > 0, first, now))
+        mask[short_end, self.tok.eos_id] = False
+        here = state.part_bars + (in_part & ~self.is_bar[state.last])   # its bars, were a bar line to come now
+        short = in_part & (state.parts > 0) & (here < LAST_PART * first)   # a later part, short of the first
+        mask[short | (state.open == 2), self.endings[2]] = False   # and no || inside an open repeat
+        mask[(short | (in_part & (here <= 2))) & (state.ending != 1), self.repeat[1]] = False
+
     def advance(self, state: GrammarState, tokens) -> None:
         tokens = np.asarray(tokens, np.int64)
+        previous = state.last
         state.last = tokens.copy()
         if self.tie is not None:
             state.tied = np.where(self.is_head[tokens], self.is_note[tokens], state.tied)
         if not self.meter:
             return
         start, end = self.repeat
+        if start >= 0:   # parts: a new bar line counts once the part has a note; :| (not a first ending's) or || ends it
+            line, in_part = self.is_bar[tokens], state.in_part
+            state.part_bars = state.part_bars + (line & ~self.is_bar[np.maximum(previous, 0)] & in_part)
+            close = in_part & ((tokens == self.endings[2]) | ((tokens == end) & (state.ending != 1)))
+            state.first_bars = np.where(close & (state.parts == 0), state.part_bars, state.first_bars)
+            state.last_bars = np.where(close, state.part_bars, state.last_bars)
+            state.parts = state.parts + close
+            state.part_bars = np.where(close, 0, state.part_bars)
+            state.in_part = (in_part & ~close) | (self.tok.pitch_of[tokens] >= 0)
         state.open = np.where(tokens == start, 1, np.where(tokens == end, 0, state.open))
         state.open = np.where((state.open == 1) & self.is_note[tokens], 2, state.open)
         first, second, _ = self.endings
@@ -231,6 +290,7 @@ class MelodyGrammar(_Grammar):
             state.limit = np.where(meter, state.bar, state.limit)
         state.pos = state.pos + self.dur_steps[tokens]
         line = self.is_bar[tokens]
+        state.run = np.where(line, state.run + 1, 0)
         if line.any():
             pos, limit, bar = state.pos, state.limit, np.maximum(state.bar, 1)
             first = line & ~state.seen
@@ -283,7 +343,7 @@ class EventGrammar(_Grammar):
         rows = np.arange(len(a))
         return a.reshape(len(a), self.n_program, self.tok.n_pitch)[rows, state.program]
 
-    def allowed(self, state: GrammarState) -> np.ndarray:
+    def allowed(self, state: GrammarState, style: bool = True) -> np.ndarray:
         tok = self.tok
         mask = self.table[state.last].copy()
         sounding = self._voices(state, state.sounding)

@@ -34,7 +34,7 @@ import numpy as np
 from musicgate.errors import TokenizerError
 from musicgate.files import atomic_write_json
 from musicgate.music.keys import MODES, Key
-from musicgate.music.notes import DRUM_PROGRAM, Notes, canonical_order, skyline_index
+from musicgate.music.notes import DRUM_PROGRAM, Notes, canonical_order, final_repeat_closed, skyline_index
 from musicgate.tokens.bars import FORM_TOKENS, bar_fill, normal_lines, place, start_step
 
 METERS = ("2/2", "3/2", "4/2", "2/4", "3/4", "4/4", "5/4", "6/4", "7/4", "3/8", "5/8", "6/8", "7/8", "9/8", "12/8")
@@ -505,9 +505,10 @@ class MelodyTokenizer(Tokenizer):
         if self.form:
             meta = self._meta_from_ids(ids)
             notes, lines, _ = self._walk(ids)
-            lines = normal_lines(lines)
-            shift = self._pickup(lines, self._header_bar(meta))
             arr = np.array(notes, np.int64).reshape(-1, 3)
+            # a |: with no note after it (a model that learned O'Neill's |:|) reads as the final bar line
+            lines = normal_lines(final_repeat_closed(lines, int(arr[:, 1].max()) if len(arr) else None))
+            shift = self._pickup(lines, self._header_bar(meta))
             meta["bars"] = tuple(((p + shift) / self.grid, k) for p, k in lines)
             return self._notes(arr[:, 0], arr[:, 1] + shift, arr[:, 2],
                                np.full(len(arr), MELODY_VELOCITY, np.int16), meta)
@@ -555,13 +556,18 @@ class MelodyTokenizer(Tokenizer):
         return out
 
     def close(self, grammar, state, mask: np.ndarray, rows: np.ndarray) -> None:
-        """No new PITCH: a DUR, a filler or EOS, and EOS alone as soon as the grammar allows it; where a
+        """No new PITCH: a DUR, a filler or EOS, and EOS alone as soon as the grammar allows it (the meter
+        grammar without its rules of style: a tune cut at its maximum may end in a short part); where a
         repeat or a first ending is open and its ``:|`` may stand, that alone (the end comes after it, or
         after the second ending the grammar then asks for)."""
         closing = self.fillers()
         closing[self.dur_base:] = True
         closing[self.eos_id] = True
-        m = mask[rows] & closing
+        m = mask[rows]
+        if getattr(grammar, "meter", False):   # the rules of style give way: the tune ends as soon as it decodes
+            strict, loose = grammar.allowed(state), grammar.allowed(state, style=False)
+            m = m | (loose & ~strict)[rows]
+        m = m & closing
         end = m[:, self.eos_id].copy()
         m[end] = False
         m[end, self.eos_id] = True

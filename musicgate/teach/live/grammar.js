@@ -3,8 +3,8 @@
  * A port of musicgate.tokens.grammar.MelodyGrammar (structural and meter-true), of how
  * musicgate.generation.sample applies it (length control: EOS masked until minNotes notes, or by default
  * until the tune is in its last planned bar; at
- * maxNotes MelodyTokenizer.close: no new note, then EOS as soon as the grammar allows it (an open repeat's
- * :| first); the token
+ * maxNotes MelodyTokenizer.close: no new note, then EOS as soon as the grammar without its rules of style
+ * allows it (an open repeat's :| first); a plan stretched where a first part closes past half of it; the token
  * budget, after which MelodyTokenizer.fillers are masked), of musicgate.music.notes.form_spans, and of
  * MelodyTokenizer.decode (musicgate.tokens.tokenizer: bar lines, TIE joins, the pickup). Every
  * tune it samples follows the grammar, so it decodes in Python as in here.
@@ -20,6 +20,7 @@
   const MIN_DRAWN_BARS = 8;  // musicgate.generation.api.MIN_DRAWN_BARS: the shortest plan drawn from the corpus
   const CORPUS = "corpus";  // bars: draw the plan from the model's barLines (its training tunes' bar-line counts)
   const PLAN_STREAM = 0x6261;  // the plan's own random stream (seed ^ this): the token draws stay as they were
+  const LAST_PART = 0.6;  // musicgate.tokens.grammar.LAST_PART: a last part has at least this share of the first's bars
 
   /** mulberry32: a small seeded PRNG, uniform floats in [0, 1). */
   function mulberry32(seed) {
@@ -122,13 +123,16 @@
     start(prefix) {
       // open: 1 after a repeat start, 2 once a note follows it (no end then), 0 after a repeat end
       // ending: 1 inside a first ending, 2 right after the :| that closes it (the second ending next)
-      const s = {last: -1, pos: 0, bar: 0, limit: 0, seen: false, pickup: 0, tied: false, open: 0, ending: 0};
+      // partBars, inPart, firstBars, lastBars, parts: the parts as musicgate.tokens.grammar counts them
+      const s = {last: -1, pos: 0, bar: 0, limit: 0, seen: false, pickup: 0, tied: false, open: 0, ending: 0,
+                 partBars: 0, inPart: false, firstBars: 0, lastBars: 0, parts: 0, run: 0};  // run: bar-line tokens in a row
       for (const t of prefix) this.advance(s, t);
       return s;
     }
 
-    /** Uint8Array over the vocabulary: 1 where the token may come next. */
-    allowed(s) {
+    /** Uint8Array over the vocabulary: 1 where the token may come next; style false leaves out the rules of
+     * style (an end in a short last part or right after a |:, a :| closing a repeat of one or two bars). */
+    allowed(s, style = true) {
       const V = this.V;
       const mask = Uint8Array.from(this.table[s.last]);
       if (V.tie >= 0 && !s.tied) mask[V.tie] = 0;
@@ -141,15 +145,25 @@
       const lastIsBar = V.isBar(s.last);
       this.barCols.forEach((t, j) => {
         const follow = lastIsBar && t !== s.last && this.isMark[j] && !(s.last === this.partEnd && t === this.repeatEnd);
-        if (!(!s.seen || full || follow || (short && this.isMark[j]))) mask[t] = 0;
+        if (!(!s.seen || full || follow || (short && this.isMark[j])) || s.run >= 2) mask[t] = 0;  // two at a bar line at most
       });
       const mayEnd = full || lastIsBar || (!s.seen && s.pos === 0) || (s.seen && V.durSteps[s.last] > 0);
       if (!mayEnd || s.open === 2 || s.ending !== 0) mask[V.eos] = 0;
       if (this.ending1 >= 0) {  // endings as ABC writes them: |1 ... :|2, the second at once
         if (s.ending !== 0) mask[this.ending1] = 0;
+        if (s.last === this.ending1) mask[this.repeatEnd] = 0;  // a first ending holds music before its :|
         if (s.ending === 1) { mask[this.partEnd] = 0; mask[this.repeatStart] = 0; }
         if (s.ending !== 2) mask[this.ending2] = 0;
-        else for (let t = 0; t < V.size; t++) if (t !== this.ending2) mask[t] = 0;
+        else { for (let t = 0; t < V.size; t++) if (t !== this.ending2) mask[t] = 0; mask[this.ending2] = 1; }
+      }
+      if (style && this.repeatStart >= 0) {  // the rules of style (MelodyGrammar._style)
+        const inPart = s.inPart ? 1 : 0, now = s.partBars + inPart, last = s.inPart ? now : s.lastBars;
+        const shortEnd = s.parts + inPart >= 2 && last < LAST_PART * (s.parts > 0 ? s.firstBars : now);
+        if (shortEnd) mask[V.eos] = 0;
+        const here = s.partBars + (s.inPart && !lastIsBar ? 1 : 0);
+        const short = s.inPart && s.parts > 0 && here < LAST_PART * s.firstBars;
+        if (short || s.open === 2) mask[this.partEnd] = 0;  // and no || inside an open repeat
+        if ((short || (s.inPart && here <= 2)) && s.ending !== 1) mask[this.repeatEnd] = 0;
       }
       if (!mask.some(x => x)) return Uint8Array.from(this.table[s.last]);
       return mask;
@@ -157,9 +171,19 @@
 
     advance(s, t) {
       const V = this.V;
+      const previous = s.last;
       s.last = t;
       if (V.tie >= 0 && V.isHead(t)) s.tied = V.isNote(t);
       if (!this.meter) return;
+      if (this.repeatStart >= 0) {  // parts: a bar line counts once the part has a note; :| (not a first ending's) or || ends it
+        if (V.isBar(t) && !V.isBar(previous) && s.inPart) s.partBars += 1;
+        const close = s.inPart && (t === this.partEnd || (t === this.repeatEnd && s.ending !== 1));
+        if (close) {
+          if (s.parts === 0) s.firstBars = s.partBars;
+          s.lastBars = s.partBars; s.parts += 1; s.partBars = 0; s.inPart = false;
+        }
+        if (V.pitchOf[t] >= 0) s.inPart = true;
+      }
       if (t === this.repeatStart) s.open = 1;
       else if (t === this.repeatEnd) s.open = 0;
       else if (s.open === 1 && V.isNote(t)) s.open = 2;
@@ -167,6 +191,7 @@
       else if (t === this.ending2) s.ending = 0;
       else if (t === this.repeatEnd && s.ending === 1) s.ending = 2;
       if (V.barOf[t] > 0) { s.bar = V.barOf[t]; s.limit = s.bar; }
+      s.run = V.isBar(t) ? s.run + 1 : 0;
       s.pos += V.durSteps[t];
       if (V.isBar(t)) {
         const pos = s.pos, limit = s.limit, bar = Math.max(s.bar, 1);
@@ -178,12 +203,12 @@
       }
     }
 
-    /** True when `ids` (starting with BOS) follows the grammar. */
-    isValid(ids) {
+    /** True when `ids` (starting with BOS) follows the grammar (style false: without its rules of style). */
+    isValid(ids, style = true) {
       if (!ids.length || ids[0] !== this.V.bos) return false;
       const s = this.start([this.V.bos]);
       for (const t of ids.slice(1)) {
-        if (!this.allowed(s)[t]) return false;
+        if (!this.allowed(s, style)[t]) return false;
         this.advance(s, t);
       }
       return true;
@@ -355,7 +380,8 @@
    * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars (the decoded bar
    * lines), plannedBars (the plan the model read; null for a model without form inputs), planSource
    * ("corpus", "given", "default" or null), barLines (the bar-line tokens written, as the plan counts
-   * them), ...}. For one seed and plan the tune is the same whether the plan was given or drawn.
+   * them), planRead (the plan read at the end: plannedBars, or twice the bar lines where a first part
+   * closed past half of it), ...}. For one seed and plan the tune is the same whether the plan was given or drawn.
    */
   function sampleTune(model, opts) {
     const V = model.vocab || (model.vocab = new Vocab(model.tokenizer));
@@ -374,7 +400,7 @@
     const {plannedBars, planSource} = barPlan(model, o.bars, o.seed, o.dance);
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
     // the default floor lifts once a tune is in its last planned bar (a short plan is not run past), as Python's
-    const lastBar = o.minNotes === undefined && plannedBars !== null ? plannedBars - 1 : Infinity;
+    let lastBar = o.minNotes === undefined && plannedBars !== null ? plannedBars - 1 : Infinity;
     if (minNotes > length) throw new Error(`minNotes ${minNotes} is greater than maxNotes ${length}`);
     const grammar = model.grammar || (model.grammar = new Grammar(V, true));
     const rand = mulberry32(o.seed);
@@ -392,6 +418,8 @@
       if (steps === 0 && meterId === null) mask[V.meterUnknown] = 0;  // a known meter, as musicgate generate draws
       if (notes < minNotes && lines < lastBar) mask[V.eos] = 0;
       if (notes >= length) {  // closing: no new note (DUR, bar lines, REST, TIE, EOS), EOS once allowed
+        const strict = grammar.allowed(gs), loose = grammar.allowed(gs, false);  // the rules of style give way
+        for (let t = 0; t < V.size; t++) if (loose[t] && !strict[t]) mask[t] = 1;
         for (let t = 0; t < V.size; t++) {
           if (!(V.durSteps[t] > 0 || V.isBar(t) || t === V.rest || t === V.tie || t === V.eos)) mask[t] = 0;
         }
@@ -408,11 +436,17 @@
         if (other.some(x => x)) mask.set(other);
       }
       const t = draw(out.logits, mask, o.temperature, rand, o.minP, u => u === V.eos || V.isBar(u));
+      const partsBefore = gs.parts;
       grammar.advance(gs, t);
       ids.push(t);
       steps += 1;
       if (V.pitchOf[t] >= 0) { notes += 1; run = V.pitchOf[t] === runPitch ? run + 1 : 1; runPitch = V.pitchOf[t]; }
       if (V.isBar(t)) lines += 1;
+      if (partsBefore === 0 && gs.parts > 0 && state.form && state.form.total >= 0 && 2 * lines > state.form.total) {
+        // a first part past half the plan: the plan stretched to twice the bar lines so far (sample._stretch)
+        state.form = {count: state.form.count, total: 2 * lines};
+        if (lastBar !== Infinity) lastBar = 2 * lines - 1;
+      }
       if (t === V.eos) break;
       out = model.step(t, state); state = out.state;
       keep.push(units.map(u => out.keep[u]));
@@ -425,7 +459,7 @@
     return Object.assign(tune, {ids, keep, noteKeep, units, cell: model.cell, model: model.name, octaveShift: shift,
                                           temperature: o.temperature, minP: o.minP, maxRun: o.maxRun, seed: o.seed, plannedBars, planSource,
                                           meterSource: meterId === null ? "model" : "given", dance: o.dance || null,
-                                          barLines: ids.filter(t => V.isBar(t)).length});
+                                          barLines: ids.filter(t => V.isBar(t)).length, planRead: state.form ? state.form.total : null});
   }
 
   /** Semitones (a multiple of 12) that bring the median of `pitches` nearest `register` with every pitch
