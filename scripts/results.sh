@@ -49,7 +49,7 @@
 #                  scripts/musicality.sh, 288 tunes each    -> musicality-288/ (the set to read)
 #                  scripts/musicality.sh, 96 tunes each     -> musicality-96/
 #                  phase 9 + self-feed 0.3 (trained here)   -> selffeed3/
-#                  the same with other sampling settings    -> musicality-288-{maxrun4,t11,minp0}/
+#                  the same with other sampling settings    -> musicality-288-{maxrun4,t11,minp0,maxloop3,maxloop4}/
 #                  python benchmarks/repeats.py             -> repeats.md (repeating the last pitch, teacher-forced)
 #                  python benchmarks/sampling.py            -> sampling/ (18 sampling settings on other seeds)
 #                  python benchmarks/static_bars.py         -> static-bars.md (where the 288-tune sets mark time)
@@ -89,7 +89,7 @@
 # ~3 min; memory-bai (3 cells x 2 tasks x 3 seeds, 200 steps at T=600/1000) ~37 min;
 # memory-bai-lstm-inits ~6 min; memory-inits (1,500 steps at T=100) ~17 min; memory-solve (until
 # solved, or the budget: GRU at T=600 ~30 min, LSTM and RNN ~30 min, T=1,000 ~40 + ~50 + ~40 min), copy at T=100 ~30 min (3 x 5,000 steps; measured beside two training runs); polyphonic ~33 min;
-# speech ~22 min; musicality ~2 min (~4 for 288 tunes each, ~6 for the other sampling settings, ~1 for repeats.py, ~6 for sampling.py), the copy weight ~5 min and the copy calibration ~10 min (with its training) and the cadence in the frame ~8 min (+ ~15 min to train the two, two at once).
+# speech ~22 min; musicality ~2 min (~4 for 288 tunes each, ~10 for the other sampling settings, ~1 for repeats.py, ~6 for sampling.py), the copy weight ~5 min and the copy calibration ~10 min (with its training) and the cadence in the frame ~8 min (+ ~15 min to train the two, two at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -397,7 +397,8 @@ if want musicality; then
             GEN=generated/musicality-288 bash scripts/musicality.sh
         MG="$MG" MODELS="folk-lstm folk-gru" NUM=16 SEED=2 OUT="$OUT/musicality-96" GEN=generated/musicality-96 \
             bash scripts/musicality.sh
-        for variant in "maxrun4 --max-run 4" "t11 --temperature 1.1" "minp0 --min-p 0"; do   # other sampling
+        for variant in "maxrun4 --max-run 4" "t11 --temperature 1.1" "minp0 --min-p 0" "maxloop3 --max-loop 3" \
+                "maxloop4 --max-loop 4"; do   # other sampling
             read -r name opts <<< "$variant"
             MG="$MG" ARGS="$opts" MODELS="folk-lstm folk-gru" NUM=16 SEEDS="1 2 3" OUT="$OUT/musicality-288-$name" \
                 GEN="generated/musicality-288-$name" bash scripts/musicality.sh

@@ -371,3 +371,65 @@ def test_draws_follow_the_softmax_and_never_pick_a_forbidden_token():
     one = torch.full((2, 7), -math.inf)
     one[0, 6], one[1, 0] = 0.0, 5.0
     assert _draw(one, gen).tolist() == [6, 0]
+
+
+class _Looper(torch.nn.Module):
+    """A model that plays the two-bar passage D-E | F#-G (a bar of two half notes each, 4/4) forever."""
+
+    def __init__(self, tok) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+        self.tok = tok
+        self.pattern = [tok.ids[f"PITCH_{p}"] for p in (62, 64, 66, 67)]
+        self.is_pitch = torch.as_tensor(tok.pitch_of >= 0)
+
+    def _logits(self, notes: torch.Tensor) -> torch.Tensor:
+        tok = self.tok
+        x = torch.full((len(notes), len(tok)), -5.0)
+        x[:, tok.meter_id((4, 4))] = 50.0
+        x[:, tok.ids["DUR_24"]] = x[:, tok.bar_id] = 20.0
+        want = torch.as_tensor(self.pattern)[notes.long() % 4]
+        x[torch.arange(len(notes)), want] = 30.0
+        x[:, tok.ids["PITCH_69"]] = 10.0   # the model's second choice
+        return x
+
+    def forward(self, ids, state=None):
+        notes = self.is_pitch[ids].sum(1).float()
+        return self._logits(notes)[:, None].expand(-1, ids.shape[1], -1), notes.reshape(1, -1, 1)
+
+    def step(self, token, state):
+        notes = state + self.is_pitch[token].reshape(1, -1, 1).float()
+        return self._logits(notes[0, :, 0]), notes
+
+
+def _most_in_a_row(tok, ids) -> int:
+    """The most times a passage of 1-4 written bars (by pitches) comes in a row: an oracle apart from the sampler."""
+    bars, cur = [], []
+    for t in ids[3:]:
+        if t in set(tok.barline_ids.tolist()):
+            if cur:
+                bars.append(tuple(cur))
+            cur = []
+        elif tok.pitch_of[t] >= 0:
+            cur.append(int(t))
+    best = 1
+    for n in range(1, 5):
+        for start in range(len(bars)):
+            k = 1
+            while bars[start + k * n:start + (k + 1) * n] == bars[start:start + n] and start + (k + 1) * n <= len(bars):
+                k += 1
+            best = max(best, k)
+    return best
+
+
+def test_max_loop_stops_a_passage_coming_again_and_again():
+    tok = TOKENIZERS["melody"]
+    free = sample(_Looper(tok), tok, keys=[Key(2)] * 2, length=40, exact=True, seed=0)
+    assert all(_most_in_a_row(tok, ids) >= 8 for ids in free)   # the loop, left alone
+    for limit in (2, 3, 4):
+        capped = sample(_Looper(tok), tok, keys=[Key(2)] * 2, length=40, exact=True, seed=0, max_loop=limit)
+        for ids in capped:
+            assert _most_in_a_row(tok, ids) == limit   # it comes back, but never more than the limit
+            assert int((tok.pitch_of[ids] >= 0).sum()) == 40
+    with pytest.raises(ConfigError, match="max-loop must be a whole number of times >= 2"):
+        sample(_Looper(tok), tok, keys=[Key(2)], length=8, max_loop=1)

@@ -183,12 +183,14 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                  batch_size: int = 256, progress: bool = False,
                  min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
                  max_run: int | None = DEFAULT_MAX_RUN,
-                 time_signature: "str | tuple[int, int] | None" = None, keep_octave: bool = False) -> Generation:
+                 time_signature: "str | tuple[int, int] | None" = None, keep_octave: bool = False,
+                 max_loop: int | None = None) -> Generation:
     """Like :func:`generate`, but also returns the resolved key, seed and settings."""
     most, least = _length_plan(length, min_length, exact_length)
     asked_meter = None if time_signature is None else parse_meter(time_signature)
     check_sampling_args(length=most, temperature=temperature, top_k=top_k, top_p=top_p,
-                        no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_p=min_p, max_run=max_run)
+                        no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_p=min_p, max_run=max_run,
+                        max_loop=max_loop)
     num = _check_int("num", num, 1)
     target = None if key is None else parse_key(key)
     seed = secrets.randbelow(2**31) if seed is None else _check_int("seed", seed, 0)
@@ -235,6 +237,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                  exact=exact, meter=use_meter, temperature=temperature, top_k=top_k,
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
                  seed=seed, batch_size=batch_size, progress=progress, min_p=min_p, bars=plan, max_run=max_run,
+                 max_loop=max_loop,
                  known_meter=use_meter and not exact)
     notes = [tokenizer.decode(x) for x in ids]
     if use_meter:  # the grammar kept an unknown meter's bars as 4/4: say so in the files
@@ -277,7 +280,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "top_k": None if top_k is None else int(top_k), "top_p": None if top_p is None else float(top_p),
         "min_p": float(min_p) if min_p else None,
         "no_repeat_ngram": None if no_repeat_ngram is None else int(no_repeat_ngram),
-        "max_run": int(max_run) if max_run else None, "key_mask": bool(key_mask),
+        "max_run": int(max_run) if max_run else None, "max_loop": int(max_loop) if max_loop else None,
+        "key_mask": bool(key_mask),
         "key_pushing_flags": ["key_mask"] if key_mask else [],
         "notes": [n for n in [rare_mode_note(run_key.mode, (meta.get("dataset") or {}).get("modes"), name),
                               rare_meter_note(net, tokenizer, run_key, asked_meter, name, device)
@@ -412,7 +416,8 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
              min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
              max_run: int | None = DEFAULT_MAX_RUN,
              batch_size: int = 256, progress: bool = False,
-             time_signature: "str | tuple[int, int] | None" = None, keep_octave: bool = False) -> list[Notes]:
+             time_signature: "str | tuple[int, int] | None" = None, keep_octave: bool = False,
+             max_loop: int | None = None) -> list[Notes]:
     """Generate ``num`` pieces in ``key`` that end where the model ends them; the API of ``musicgate generate``.
 
     Parameters
@@ -438,10 +443,11 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
         a known time signature (never ``METER_unknown``: the folk corpus's 358 such tunes are Essen
         songs and ballads in free or changing meter, notes 2.8 times as long on average, and the models
         sampled them as lines of notes held across bars; exact-length studies keep the model's draw as it is).
-    temperature, top_k, top_p, min_p, no_repeat_ngram, max_run, key_mask :
+    temperature, top_k, top_p, min_p, no_repeat_ngram, max_run, max_loop, key_mask :
         Sampling settings (see :func:`musicgate.generation.sample.sample`; defaults temperature 1,
         min-p 0.05 and at most :data:`DEFAULT_MAX_RUN` notes of one pitch in a row; ``min_p=None``
-        samples the whole distribution, ``max_run=None`` lets a pitch repeat without limit);
+        samples the whole distribution, ``max_run=None`` lets a pitch repeat without limit;
+        ``max_loop=N`` lets a passage of 1-4 bars come at most N times in a row, off by default);
         ``key_mask`` pushes notes into the key signature and is off by default.
     primer : path or Notes, optional
         Music to continue (MIDI, or anything music21 reads); included at the start of each piece.
@@ -482,7 +488,7 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
                         top_p=top_p, primer=primer, seed=seed, key_mask=key_mask,
                         no_repeat_ngram=no_repeat_ngram, device=device, batch_size=batch_size,
                         progress=progress, min_p=min_p, bars=bars, max_run=max_run,
-                        time_signature=time_signature, keep_octave=keep_octave).notes
+                        time_signature=time_signature, keep_octave=keep_octave, max_loop=max_loop).notes
 
 
 def output_stem(model_name: str, key: "Key | str", seed: int, index: int) -> str:

@@ -27,7 +27,9 @@ Every position's candidates are, in order of precedence:
 3. a token budget (``MAX_TOKENS_PER_NOTE`` per note): a model that stops playing notes (endless
    BAR, REST, SHIFT or VEL tokens) is then limited to note tokens, so every call ends;
 4. the optional pushes, each off by default: ``key_mask`` (only pitches of the sequence's key
-   signature may start a note), ``no_repeat_ngram`` (no pitch n-gram occurs twice) and ``max_run``
+   signature may start a note), ``no_repeat_ngram`` (no pitch n-gram occurs twice), ``max_loop`` (a
+   passage of 1-4 written bars played that many times in a row, by their pitches, may not go on: the
+   bar that would begin its next playing may not start with the same pitch) and ``max_run``
    (at most that many notes of one pitch in a row, rests and ties between them not breaking the
    run: a guard against a sampled loop on one note; it bans no key, pitch or phrase repetition).
    Where 3 or 4 would leave no candidate, they are dropped for that step.
@@ -62,7 +64,8 @@ _BIG = 1e30
 def check_sampling_args(*, length: int, temperature: float = 1.0, top_k: int | None = None,
                         top_p: float | None = None, no_repeat_ngram: int | None = None,
                         batch_size: int = 256, min_length: int | None = None,
-                        min_p: float | None = None, max_run: int | None = None) -> None:
+                        min_p: float | None = None, max_run: int | None = None,
+                        max_loop: int | None = None) -> None:
     """Raise :class:`ConfigError` (one line naming the value) for a bad sampling setting."""
     def is_int(v) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
@@ -104,6 +107,9 @@ def check_sampling_args(*, length: int, temperature: float = 1.0, top_k: int | N
     if max_run is not None and (not is_int(max_run) or max_run < 1):
         raise ConfigError(f"max-run must be a whole number of notes >= 1 (the most notes of one pitch in a row; "
                           f"left out: no limit), got {max_run!r}")
+    if max_loop is not None and (not is_int(max_loop) or max_loop < 2):
+        raise ConfigError(f"max-loop must be a whole number of times >= 2 (the most times a passage of 1-4 bars "
+                          f"comes in a row; left out: no limit), got {max_loop!r}")
     if not is_int(batch_size) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
 
@@ -257,7 +263,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
            key_mask: bool = False, primer_ids=None, seed: int | None = None, batch_size: int = 256,
            device=None, progress: bool = False, n_threads: int | None = None,
            min_p: float | None = None, bars=None, max_run: int | None = None,
-           medley: bool = False, known_meter: bool = False) -> list[np.ndarray]:
+           medley: bool = False, known_meter: bool = False, max_loop: int | None = None) -> list[np.ndarray]:
     """Sample one token sequence per entry of ``keys``, batched.
 
     Parameters
@@ -293,6 +299,11 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
     max_run : int >= 1, optional
         At most this many notes of one pitch in a row (the primer's count; rests and ties do not
         break a run); None: no limit.
+    max_loop : int >= 2, optional
+        Melody vocabulary: a passage of 1-4 bars written this many times in a row (bars as their
+        pitches between bar lines, the primer's too) may not go on: the first pitch of the bar that
+        would begin its next playing is forbidden until that bar has a note (unless nothing else may
+        stand); None: no limit.
     medley : bool
         EOS ends a tune and the next follows in the same sequence (``min_length`` notes a tune at
         least), until exactly ``length`` notes in all: how models trained on medley streams play a set.
@@ -326,7 +337,10 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
 
     check_sampling_args(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                         no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_length=min_length,
-                        min_p=min_p, max_run=max_run)
+                        min_p=min_p, max_run=max_run, max_loop=max_loop)
+    if max_loop and tokenizer.kind != "melody":
+        raise ConfigError(f"max-loop counts bars, which the {tokenizer.kind} vocabulary has not; leave it out "
+                          "or use a melody-vocabulary model")
     grammar = grammar_for(tokenizer, meter)
     floor_by_plan = min_length is None and not exact and not medley and bars is not None
     if exact and not medley:
@@ -376,7 +390,8 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                                      top_p=None if top_p is None else float(top_p),
                                      min_p=float(min_p or 0.0),
                                      no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
-                                     gen=gen, device=device, bar=bar, max_run=max_run, medley=medley,
+                                     gen=gen, device=device, bar=bar, max_run=max_run, max_loop=max_loop,
+                                     medley=medley,
                                      known_meter=known_meter, floor_by_plan=floor_by_plan,
                                      bars=None if bars is None else plans[start:start + batch_size])
     finally:
@@ -406,7 +421,8 @@ def threads_for(batch: int, device) -> int:
 def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int, min_length: int,
                   temperature: float, top_k, top_p, no_repeat_ngram, key_mask: bool, gen, device,
                   bar, min_p: float = 0.0, bars: np.ndarray | None = None,
-                  max_run: int | None = None, medley: bool = False, known_meter: bool = False,
+                  max_run: int | None = None, max_loop: int | None = None, medley: bool = False,
+                  known_meter: bool = False,
                   floor_by_plan: bool = False) -> list[np.ndarray]:
     import torch
 
@@ -444,6 +460,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
             for j in range(len(h) - n1):
                 seen[i].setdefault(tuple(h[j:j + n1]), set()).add(h[j + n1])
     runs = _Runs(tok, voc, prefix, max_run) if max_run else None
+    loops = _Loops(tok, voc, prefix, max_loop) if max_loop else None
     headers = None  # medley: each row's BOS KEY METER (primed or sampled), where its next tune restarts
     while len(active):
         mask = grammar.allowed(gstate)
@@ -471,6 +488,8 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
             _ban_ngrams(mask, voc, active, open_rows, history, seen, no_repeat_ngram)
         if runs is not None:
             runs.ban(mask, active, open_rows)
+        if loops is not None:
+            loops.ban(mask, active, open_rows)
         allowed = torch.from_numpy(mask).to(device)
         x = _filter_logits(_clean(logits, allowed), temperature=temperature, top_k=top_k, top_p=top_p,
                            min_p=min_p, min_p_exempt=voc.form_ids)
@@ -495,6 +514,8 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
             bar.update(int(is_note.sum()))
         if runs is not None:
             runs.advance(active[is_note], tok.pitch_of[tokens[is_note]])
+        if loops is not None:
+            loops.advance(active, tokens)
         if history is not None:
             for r in np.flatnonzero(is_note):
                 _remember(history, seen, int(active[r]), int(tok.pitch_of[tokens[r]]), no_repeat_ngram)
@@ -593,6 +614,51 @@ class _Runs:
         extra = np.ones((len(mask), mask.shape[1]), bool)
         extra[full[ids >= 0], ids[ids >= 0]] = False
         _restrict(mask, extra, full)
+
+
+class _Loops:
+    """Each row's written bars (the pitches between bar lines: a passage played again with another rhythm
+    is the same passage to a listener), to stop a passage of 1-4 bars coming more than ``limit`` times in
+    a row: at the start of the bar that would begin its next playing, the passage's first pitch is
+    forbidden."""
+
+    LONGEST = 4
+
+    def __init__(self, tok, voc: _Vocab, prefix: np.ndarray, limit: int):
+        self.limit, self.voc, self.tok = int(limit), voc, tok
+        self.bars: list[list[tuple]] = [[] for _ in range(len(prefix))]
+        self.current: list[list[int]] = [[] for _ in range(len(prefix))]
+        for i, row in enumerate(prefix):
+            for t in row[3:]:   # after BOS KEY METER
+                self.advance(np.array([i]), np.array([t]))
+
+    def advance(self, rows: np.ndarray, tokens: np.ndarray) -> None:
+        for r, t in zip(rows.tolist(), tokens.tolist()):
+            if self.voc.is_line[t]:
+                if self.current[r]:
+                    self.bars[r].append(tuple(self.current[r]))
+                    self.current[r] = []
+            elif self.voc.starts[t]:
+                self.current[r].append(t)
+
+    def _next_head(self, row: int) -> int | None:
+        """The note that would begin the next playing of a passage written ``limit`` times in a row."""
+        bars, k = self.bars[row], self.limit
+        for n in range(1, self.LONGEST + 1):
+            if len(bars) >= k * n and all(bars[-i] == bars[-i - n] for i in range(1, n * (k - 1) + 1)):
+                return bars[-n][0] if bars[-n] else None
+        return None
+
+    def ban(self, mask: np.ndarray, active: np.ndarray, open_rows: np.ndarray) -> None:
+        for r in open_rows.tolist():
+            row = int(active[r])
+            if self.current[row] or not self.bars[row]:   # once per bar: until its first note
+                continue
+            head = self._next_head(row)
+            if head is not None:
+                extra = np.ones(mask.shape[1], bool)
+                extra[head] = False
+                _restrict(mask, extra, np.array([r]))
 
 
 def _ban_ngrams(mask, voc: _Vocab, active, open_rows, history, seen, n: int) -> None:
