@@ -49,7 +49,7 @@
 #                  scripts/musicality.sh, 288 tunes each    -> musicality-288/ (the set to read)
 #                  scripts/musicality.sh, 96 tunes each     -> musicality-96/
 #                  phase 9 + self-feed 0.3 (trained here)   -> selffeed3/
-#                  the same with other sampling settings    -> musicality-288-{maxrun4,t11,minp0,maxloop3,maxloop4}/
+#                  the same with other sampling settings    -> musicality-288-{maxrun4,t11,minp0,maxloop3,maxloop0}/
 #                  python benchmarks/repeats.py             -> repeats.md (repeating the last pitch, teacher-forced)
 #                  python benchmarks/sampling.py            -> sampling/ (18 sampling settings on other seeds)
 #                  python benchmarks/static_bars.py         -> static-bars.md (where the 288-tune sets mark time)
@@ -398,7 +398,7 @@ if want musicality; then
         MG="$MG" MODELS="folk-lstm folk-gru" NUM=16 SEED=2 OUT="$OUT/musicality-96" GEN=generated/musicality-96 \
             bash scripts/musicality.sh
         for variant in "maxrun4 --max-run 4" "t11 --temperature 1.1" "minp0 --min-p 0" "maxloop3 --max-loop 3" \
-                "maxloop4 --max-loop 4"; do   # other sampling
+                "maxloop0 --max-loop 0"; do   # other sampling
             read -r name opts <<< "$variant"
             MG="$MG" ARGS="$opts" MODELS="folk-lstm folk-gru" NUM=16 SEEDS="1 2 3" OUT="$OUT/musicality-288-$name" \
                 GEN="generated/musicality-288-$name" bash scripts/musicality.sh

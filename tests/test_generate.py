@@ -212,7 +212,8 @@ def test_cli_default_model_writes_a_file(shipped, tmp_path, monkeypatch, capsys)
     assert record["length_mode"] == "model ends" and record["meter_grammar"] is True
     assert record["temperature"] == gen.DEFAULT_TEMPERATURE == 1.0 and record["model"] == gen.DEFAULT_MODEL == "folk-lstm"
     assert record["min_p"] == gen.DEFAULT_MIN_P == 0.05 and record["max_run"] == gen.DEFAULT_MAX_RUN == 6
-    assert record["max_loop"] is None and record["rules_of_style"] is True and record["last_part_at_least"] == 0.6
+    assert record["max_loop"] == gen.DEFAULT_MAX_LOOP == 4 and record["rules_of_style"] is True
+    assert record["last_part_at_least"] == 0.6
     assert (record["min_length"], record["max_length"]) == (32, gen.DEFAULT_LENGTH)
     assert record["ended_by_model"] == [n < gen.DEFAULT_LENGTH] and record["cut"] == [n == gen.DEFAULT_LENGTH]
     assert f"wrote generated/{files[0].name}" in out and "key-pushing flags: none" in out
@@ -234,10 +235,6 @@ def test_cli_options(ckpts, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "in Bb major (given) in 6/8 (the primer's), seed 8; 0 of 2 ended by the model; meter grammar n/a; " \
         "key-pushing flags: key_mask" in text
-    assert main(args + ["--max-loop", "3", "-o", str(tmp_path / "o2")]) == 2   # an event model has no bars
-    err = capsys.readouterr().err
-    assert "max-loop counts bars, which the event vocabulary has not" in err and err.count("\n") == 1
-    assert not (tmp_path / "o2").exists()
 
 
 @pytest.mark.parametrize("extra, phrase", [
@@ -250,7 +247,8 @@ def test_cli_options(ckpts, tmp_path, capsys):
     (["--exact-length", "11", "--length", "-", "--primer", "PRIMER"], "the primer has 11 notes"),
     (["--temperature", "-1"], "argument --temperature: must be a number > 0"),
     (["--max-run", "-2"], "argument --max-run: must be a whole number >= 0, got -2"),
-    (["--max-loop", "1"], "argument --max-loop: must be a whole number >= 2, got 1"),
+    (["--max-loop", "1"], "max-loop must be a whole number of times >= 2"),
+    (["--max-loop", "-1"], "argument --max-loop: must be a whole number >= 0, got -1"),
     (["--top-p", "0"], "argument --top-p: must be in (0, 1]"),
     (["--top-p", "2"], "argument --top-p: must be in (0, 1]"),
     (["--min-p", "1.5"], "min-p must be in [0, 1)"),

@@ -1198,7 +1198,7 @@ def test_a_first_part_past_half_the_plan_stretches_it_as_python_does(page, site)
             if (lines >= 6) x[ids.eos] = 60;
             return Object.assign({}, out, {logits: x});
         };
-        const t = MusicgateLive.sampleTune(m, {key: 'D major', seed: 1, maxNotes: 100, minNotes: 1, bars, minP: 0, maxRun: null});
+        const t = MusicgateLive.sampleTune(m, {key: 'D major', seed: 1, maxNotes: 100, minNotes: 1, bars, minP: 0, maxRun: null, maxLoop: null});
         return {ids: t.ids, totals};
     })""", [FORM, {"bars": [int(i) for i in tok.barline_ids], "meter": tok.meter_id((4, 4)),
                    "pitch": tok.ids["PITCH_62"], "dur": tok.ids["DUR_48"], "bar": tok.bar_id,
@@ -1211,3 +1211,67 @@ def test_a_first_part_past_half_the_plan_stretches_it_as_python_does(page, site)
         # the plan each token was read with (token i, step i): 6 before the :|, 10 from it (five bar lines, twice)
         want = [plan] * close + [10 if plan == 6 else plan] * (len(run["totals"]) - close)
         assert run["totals"] == want
+
+
+def test_max_loop_stops_a_passage_as_python_does(page, site):
+    """A scripted model (the form model's step, its logits replaced) that plays D-E | F#-G forever: the page
+    and Python's sampler write the same tokens, the passage never more than maxLoop times in a row."""
+    from musicgate.generation.api import DEFAULT_MAX_LOOP
+    from musicgate.generation.sample import sample
+
+    tok = site["models"][FORM][1]
+    ids = {"meter": tok.meter_id((4, 4)), "dur": tok.ids["DUR_24"], "bar": tok.bar_id, "second": tok.ids["PITCH_69"],
+           "pattern": [tok.ids[f"PITCH_{p}"] for p in (62, 64, 66, 67)], "pitches": np.flatnonzero(tok.pitch_of >= 0).tolist()}
+    assert page.evaluate("() => MusicgateLive.DEFAULT_MAX_LOOP") == DEFAULT_MAX_LOOP
+    js = page.evaluate("""([name, ids]) => [undefined, 3, null].map(maxLoop => {
+        const m = MusicgateLive.loadModels([name]).models[name];
+        const step = m.step.bind(m), pitches = new Set(ids.pitches);
+        let notes = 0;
+        m.step = (t, state) => {
+            const out = step(t, state);
+            if (pitches.has(t)) notes += 1;
+            const x = new Float32Array(out.logits.length).fill(-5);
+            x[ids.meter] = 50; x[ids.dur] = 20; x[ids.bar] = 20; x[ids.second] = 10; x[ids.pattern[notes % 4]] = 30;
+            return Object.assign({}, out, {logits: x});
+        };
+        return MusicgateLive.sampleTune(m, {key: 'D major', seed: 0, maxNotes: 40, minNotes: 40, bars: 12, maxRun: null,
+                                             maxLoop}).ids; })""", [FORM, ids])
+
+    class Looper(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+            self.has_form_inputs, self.is_pitch = True, torch.as_tensor(tok.pitch_of >= 0)
+
+        def _logits(self, notes):
+            x = torch.full((len(notes), len(tok)), -5.0)
+            x[:, ids["meter"]] = 50.0
+            x[:, ids["dur"]] = x[:, ids["bar"]] = 20.0
+            x[:, ids["second"]] = 10.0
+            x[torch.arange(len(notes)), torch.as_tensor(ids["pattern"])[notes.long() % 4]] = 30.0
+            return x
+
+        def forward(self, x, state=None, plan=None):
+            notes = self.is_pitch[x].sum(1).float()
+            return self._logits(notes)[:, None].expand(-1, x.shape[1], -1), notes.reshape(1, -1, 1)
+
+        def step(self, token, state):
+            notes = state + self.is_pitch[token].reshape(1, -1, 1).float()
+            return self._logits(notes[0, :, 0]), notes
+
+        def replan(self, state, rows, totals):
+            return state
+
+    for limit, got in zip((DEFAULT_MAX_LOOP, 3, None), js):
+        (want,) = sample(Looper(), tok, keys=[Key(2)], length=40, exact=True, seed=0, bars=12, max_loop=limit)
+        assert got == want.tolist(), limit
+        bars = [b for b in " ".join(tok.vocab[t] for t in got if tok.pitch_of[t] >= 0 or t in tok.barline_ids)
+                .split("BAR") if b.strip()]
+        most = max(k for n in range(1, 5) for start in range(len(bars)) for k in range(1, 40)
+                   if all(bars[start + j * n:start + (j + 1) * n] == bars[start:start + n] and start + (j + 1) * n <= len(bars)
+                          for j in range(k)))
+        assert most == (limit or most) and (limit is not None or most >= 8), (limit, most)
+    errors = page.evaluate("""(name) => [1, 2.5, '3'].map(maxLoop => { try {
+        MusicgateLive.generate({model: name, key: 'D major', temperature: 1, maxLoop}); return null; }
+        catch (e) { return e.message; } })""", FORM)
+    assert all(e and e.startswith("maxLoop must be a whole number >= 2") for e in errors), errors

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from musicgate.cli.common import (command, device, int_at_least, output_alias, out_dir, positive_float,
                                    positive_int, probability, seed)
-from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MAX_RUN, DEFAULT_MIN_P, DEFAULT_MODEL, DEFAULT_TEMPERATURE  # light: torch loads only when a model is used
+from musicgate.generation.api import DEFAULT_LENGTH, DEFAULT_MAX_LOOP, DEFAULT_MAX_RUN, DEFAULT_MIN_P, DEFAULT_MODEL, DEFAULT_TEMPERATURE  # light: torch loads only when a model is used
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH
 
 
@@ -79,9 +79,9 @@ def register(sub) -> None:
     p.add_argument("--max-run", type=int_at_least(0), default=DEFAULT_MAX_RUN, metavar="N",
                    help=f"at most N notes of one pitch in a row, a guard against a loop on one note; 0: no "
                    f"limit (default {DEFAULT_MAX_RUN})")
-    p.add_argument("--max-loop", type=int_at_least(2), metavar="N",
-                   help="a passage of 1-4 bars at most N times in a row: the bar that would begin its next "
-                   "playing may not start with the same note (default: off; real folk tunes reach 4)")
+    p.add_argument("--max-loop", type=int_at_least(0), default=DEFAULT_MAX_LOOP, metavar="N",
+                   help="a passage of 1-4 bars at most N times in a row (melody models): the bar that would "
+                   f"begin its next playing may not start with the same pitch; 0: no limit (default {DEFAULT_MAX_LOOP})")
     p.add_argument("--device", type=device, default="cpu", help="cpu (default), cuda, cuda:N or mps")
     p.set_defaults(func=generate_command)
 
@@ -101,7 +101,7 @@ def generate_command(args) -> int:
                        key_mask=args.key_mask, no_repeat_ngram=args.no_repeat_ngram, device=args.device,
                        progress=not quiet and sys.stderr.isatty(), min_p=args.min_p, bars=args.bars,
                        max_run=args.max_run or None, time_signature=args.time_signature,
-                       keep_octave=args.keep_octave, max_loop=args.max_loop)
+                       keep_octave=args.keep_octave, max_loop=args.max_loop or None)
     paths = write_outputs(run.notes, args.output, model_name=run.model_name, key=run.key, seed=run.seed,
                           wav=args.wav, musicxml=args.musicxml, abc=args.abc, settings=run.settings)
     for path in paths:

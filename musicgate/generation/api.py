@@ -50,6 +50,10 @@ DEFAULT_MAX_RUN = 6
 200 (their longest runs: 1-6 notes in 195, 7-8 in 4, 15 in one); the shipped models with the copy head
 sampled 7-10 of 96 tunes with 8 or more, up to 29 (docs/shipped-models.md, "The copy head";
 ``benchmarks/results/tonic-copy/max-run-off``)."""
+DEFAULT_MAX_LOOP = 4
+"""Most times a passage of 1-4 written bars comes in a row in a generated piece (``max_loop``): real folk tunes
+write one more often in 2 of 1,147 (11 more than 3 times); the shipped models, left alone, looped a passage up
+to 16 times on long plans (README, "Generating"; ``benchmarks/results/musicality-288-maxloop4``)."""
 DEFAULT_BARS = 16
 """Planned bar lines of a piece from a model with form inputs when none is given and the checkpoint does
 not record its corpus's bar counts (the median of the folk corpus); the model reads the bars so far and
@@ -184,7 +188,7 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
                  min_p: float | None = DEFAULT_MIN_P, bars: int | None = None,
                  max_run: int | None = DEFAULT_MAX_RUN,
                  time_signature: "str | tuple[int, int] | None" = None, keep_octave: bool = False,
-                 max_loop: int | None = None) -> Generation:
+                 max_loop: int | None = DEFAULT_MAX_LOOP) -> Generation:
     """Like :func:`generate`, but also returns the resolved key, seed and settings."""
     most, least = _length_plan(length, min_length, exact_length)
     asked_meter = None if time_signature is None else parse_meter(time_signature)
@@ -280,7 +284,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "top_k": None if top_k is None else int(top_k), "top_p": None if top_p is None else float(top_p),
         "min_p": float(min_p) if min_p else None,
         "no_repeat_ngram": None if no_repeat_ngram is None else int(no_repeat_ngram),
-        "max_run": int(max_run) if max_run else None, "max_loop": int(max_loop) if max_loop else None,
+        "max_run": int(max_run) if max_run else None,
+        "max_loop": int(max_loop) if max_loop and tokenizer.kind == "melody" else None,   # bars to count
         "key_mask": bool(key_mask),
         "key_pushing_flags": ["key_mask"] if key_mask else [],
         "notes": [n for n in [rare_mode_note(run_key.mode, (meta.get("dataset") or {}).get("modes"), name),
@@ -417,7 +422,7 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
              max_run: int | None = DEFAULT_MAX_RUN,
              batch_size: int = 256, progress: bool = False,
              time_signature: "str | tuple[int, int] | None" = None, keep_octave: bool = False,
-             max_loop: int | None = None) -> list[Notes]:
+             max_loop: int | None = DEFAULT_MAX_LOOP) -> list[Notes]:
     """Generate ``num`` pieces in ``key`` that end where the model ends them; the API of ``musicgate generate``.
 
     Parameters
@@ -447,7 +452,8 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
         Sampling settings (see :func:`musicgate.generation.sample.sample`; defaults temperature 1,
         min-p 0.05 and at most :data:`DEFAULT_MAX_RUN` notes of one pitch in a row; ``min_p=None``
         samples the whole distribution, ``max_run=None`` lets a pitch repeat without limit;
-        ``max_loop=N`` lets a passage of 1-4 bars come at most N times in a row, off by default);
+        ``max_loop`` (default :data:`DEFAULT_MAX_LOOP`) lets a passage of 1-4 bars come at most that many
+        times in a row, ``max_loop=None`` without limit);
         ``key_mask`` pushes notes into the key signature and is off by default.
     primer : path or Notes, optional
         Music to continue (MIDI, or anything music21 reads); included at the start of each piece.

@@ -300,7 +300,8 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
         At most this many notes of one pitch in a row (the primer's count; rests and ties do not
         break a run); None: no limit.
     max_loop : int >= 2, optional
-        Melody vocabulary: a passage of 1-4 bars written this many times in a row (bars as their
+        Melody vocabulary (other vocabularies have no bars: ignored): a passage of 1-4 bars written
+        this many times in a row (bars as their
         pitches between bar lines, the primer's too) may not go on: the first pitch of the bar that
         would begin its next playing is forbidden until that bar has a note (unless nothing else may
         stand); None: no limit.
@@ -338,9 +339,6 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
     check_sampling_args(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                         no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_length=min_length,
                         min_p=min_p, max_run=max_run, max_loop=max_loop)
-    if max_loop and tokenizer.kind != "melody":
-        raise ConfigError(f"max-loop counts bars, which the {tokenizer.kind} vocabulary has not; leave it out "
-                          "or use a melody-vocabulary model")
     grammar = grammar_for(tokenizer, meter)
     floor_by_plan = min_length is None and not exact and not medley and bars is not None
     if exact and not medley:
@@ -460,7 +458,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
             for j in range(len(h) - n1):
                 seen[i].setdefault(tuple(h[j:j + n1]), set()).add(h[j + n1])
     runs = _Runs(tok, voc, prefix, max_run) if max_run else None
-    loops = _Loops(tok, voc, prefix, max_loop) if max_loop else None
+    loops = _Loops(tok, voc, prefix, max_loop) if max_loop and tok.kind == "melody" else None
     headers = None  # medley: each row's BOS KEY METER (primed or sampled), where its next tune restarts
     while len(active):
         mask = grammar.allowed(gstate)

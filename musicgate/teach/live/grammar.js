@@ -15,6 +15,7 @@
   const FORM = {REPEAT_START: "|:", REPEAT_END: ":|", ENDING_1: "|1", ENDING_2: "|2", PART_END: "||"};
   const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.05;  // as musicgate generate
   const DEFAULT_MAX_RUN = 6;  // musicgate.generation.api.DEFAULT_MAX_RUN: most notes of one pitch in a row
+  const DEFAULT_MAX_LOOP = 4;  // musicgate.generation.api.DEFAULT_MAX_LOOP: most times a 1-4 bar passage in a row
   const DEFAULT_BARS = 16;  // musicgate.generation.api.DEFAULT_BARS: the plan of a model with form inputs
   const RARE_METER = 0.01;  // musicgate.generation.api.RARE_METER: a meter the model starts fewer of its tunes in
   const MIN_DRAWN_BARS = 8;  // musicgate.generation.api.MIN_DRAWN_BARS: the shortest plan drawn from the corpus
@@ -319,6 +320,9 @@
     if (o.maxRun !== null && !(Number.isInteger(o.maxRun) && o.maxRun >= 1)) {
       throw new Error(`maxRun must be a whole number >= 1 (the most notes of one pitch in a row) or null (no limit), got ${o.maxRun}`);
     }
+    if (o.maxLoop !== null && !(Number.isInteger(o.maxLoop) && o.maxLoop >= 2)) {
+      throw new Error(`maxLoop must be a whole number >= 2 (the most times a passage of 1-4 bars comes in a row) or null (no limit), got ${o.maxLoop}`);
+    }
     for (const name of ["maxNotes", "minNotes"]) {
       if (o[name] !== undefined && !(Number.isInteger(o[name]) && o[name] >= 1)) {
         throw new Error(`${name} must be a whole number >= 1, got ${o[name]}`);
@@ -376,6 +380,8 @@
    * whole number >= 1 or "corpus", drawn from the model's barLines with the seed; default "corpus" for a
    * model with barLines, else 16, as musicgate generate; other models ignore it: see barPlan), maxRun (most
    * notes of one pitch in a row, rests and ties not breaking a run; default 6 as musicgate generate, null: no limit),
+   * maxLoop (most times a passage of 1-4 written bars, by its pitches, comes in a row: the bar that would begin
+   * its next playing may not start with its first pitch; default 4 as musicgate generate, null: no limit),
    * meter ("6/8"; left out: the model draws one), dance ("jig": its meter, and its plans for "corpus")}.
    * Returns {ids, keep (per token: the drawn units' keep values), units, notes, bars (the decoded bar
    * lines), plannedBars (the plan the model read; null for a model without form inputs), planSource
@@ -388,6 +394,7 @@
     const o = Object.assign({temperature: 1, seed: 0, maxNotes: 64}, opts);
     if (o.minP === undefined) o.minP = DEFAULT_MIN_P;  // also when given as undefined (the panel's generate)
     if (o.maxRun === undefined) o.maxRun = DEFAULT_MAX_RUN;
+    if (o.maxLoop === undefined) o.maxLoop = DEFAULT_MAX_LOOP;
     const keyId = checkOptions(V, o);
     if (o.dance !== undefined && o.dance !== null && o.dance !== "") {  // a dance: its meter (and its plans)
       const d = (model.dances || {})[o.dance];
@@ -410,7 +417,8 @@
     const gs = grammar.start(ids);
     let state = model.initState(plannedBars), out = null;
     for (const t of ids) { out = model.step(t, state); state = out.state; keep.push(units.map(u => out.keep[u])); }
-    let notes = 0, steps = 0, runPitch = -1, run = 0, lines = 0;
+    let notes = 0, steps = 0, runPitch = -1, run = 0, lines = 0, barNow = [];
+    const barsDone = [];  // the written bars so far, as their pitch tokens ("62,64"), for maxLoop
     for (const t of ids) if (V.pitchOf[t] >= 0) { run = V.pitchOf[t] === runPitch ? run + 1 : 1; runPitch = V.pitchOf[t]; }
     const budget = MAX_TOKENS_PER_NOTE * length + 64;
     for (;;) {
@@ -431,6 +439,11 @@
         const only = mask.map((m, t) => (m && !(V.isBar(t) || t === V.rest || t === V.tie)) ? 1 : 0);
         if (only.some(x => x)) mask.set(only);
       }
+      const loopHead = o.maxLoop !== null && notes < length && !barNow.length ? nextLoopHead(barsDone, o.maxLoop) : null;
+      if (loopHead !== null) {  // a passage played maxLoop times in a row: its next playing may not start (sample._Loops)
+        const other = mask.map((m, t) => (m && t !== loopHead) ? 1 : 0);
+        if (other.some(x => x)) mask.set(other);
+      }
       if (o.maxRun !== null && notes < length && run >= o.maxRun) {  // a run at its limit: another pitch, if any
         const other = mask.map((m, t) => (m && V.pitchOf[t] !== runPitch) ? 1 : 0);
         if (other.some(x => x)) mask.set(other);
@@ -442,6 +455,8 @@
       steps += 1;
       if (V.pitchOf[t] >= 0) { notes += 1; run = V.pitchOf[t] === runPitch ? run + 1 : 1; runPitch = V.pitchOf[t]; }
       if (V.isBar(t)) lines += 1;
+      if (V.isBar(t)) { if (barNow.length) { barsDone.push(barNow.join(",")); barNow = []; } }
+      else if (V.pitchOf[t] >= 0) barNow.push(t);
       if (partsBefore === 0 && gs.parts > 0 && state.form && state.form.total >= 0 && 2 * lines > state.form.total) {
         // a first part past half the plan: the plan stretched to twice the bar lines so far (sample._stretch)
         state.form = {count: state.form.count, total: 2 * lines};
@@ -457,9 +472,21 @@
       : octaveShift(tune.notes.map(n => n.pitch), model.register, V.pitchRange);
     for (const n of tune.notes) n.pitch += shift;
     return Object.assign(tune, {ids, keep, noteKeep, units, cell: model.cell, model: model.name, octaveShift: shift,
-                                          temperature: o.temperature, minP: o.minP, maxRun: o.maxRun, seed: o.seed, plannedBars, planSource,
+                                          temperature: o.temperature, minP: o.minP, maxRun: o.maxRun, maxLoop: o.maxLoop, seed: o.seed, plannedBars, planSource,
                                           meterSource: meterId === null ? "model" : "given", dance: o.dance || null,
                                           barLines: ids.filter(t => V.isBar(t)).length, planRead: state.form ? state.form.total : null});
+  }
+
+  /** The pitch token that would begin the next playing of a passage of 1-4 bars written `limit` times in a
+   * row at the end of `bars` (each a string of its pitch tokens), or null (musicgate.generation.sample._Loops). */
+  function nextLoopHead(bars, limit) {
+    for (let n = 1; n <= 4; n++) {
+      if (bars.length < limit * n) continue;
+      let same = true;
+      for (let i = 1; i <= n * (limit - 1) && same; i++) same = bars[bars.length - i] === bars[bars.length - i - n];
+      if (same) { const first = bars[bars.length - n]; return first ? Number(first.split(",")[0]) : null; }
+    }
+    return null;
   }
 
   /** Semitones (a multiple of 12) that bring the median of `pitches` nearest `register` with every pitch
@@ -520,6 +547,7 @@
 
   live.DEFAULT_BARS = DEFAULT_BARS;
   live.DEFAULT_MAX_RUN = DEFAULT_MAX_RUN;
+  live.DEFAULT_MAX_LOOP = DEFAULT_MAX_LOOP;
   live.MIN_DRAWN_BARS = MIN_DRAWN_BARS;
   live.CORPUS = CORPUS;
   live.barPlan = barPlan;

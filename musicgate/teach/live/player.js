@@ -12,7 +12,7 @@
  * has the training tunes' bar-line counts, the menu starts on "as in the corpus": each seed draws its
  * plan from them, as musicgate generate does without --bars.
  *
- * Public API (window.MusicgateLive): generate({model, key, temperature, minP, maxRun, seed, maxNotes, bars, meter, dance}) -> tune
+ * Public API (window.MusicgateLive): generate({model, key, temperature, minP, maxRun, maxLoop, seed, maxNotes, bars, meter, dance}) -> tune
  * (bars: a whole number or "corpus"; meter: a time signature such as "6/8", left out: the model draws one; dance:
  * "jig", its meter and, for "corpus", bar plans from the corpus's jigs; throws a clear Error for an unknown model,
  * key, time signature or dance, or a temperature <= 0); play(tune) -> the
@@ -60,7 +60,7 @@
     if (!model) {
       throw new Error(`unknown model ${JSON.stringify(o.model)}: give one of ${Object.keys(ui.models).join(", ") || "(none loaded)"}`);
     }
-    return live.sampleTune(model, {key: o.key, temperature: o.temperature, minP: o.minP, maxRun: o.maxRun,
+    return live.sampleTune(model, {key: o.key, temperature: o.temperature, minP: o.minP, maxRun: o.maxRun, maxLoop: o.maxLoop,
                                    seed: o.seed === undefined ? 0 : o.seed,
                                    maxNotes: o.maxNotes === undefined ? 64 : o.maxNotes, minNotes: o.minNotes,
                                    bars: o.bars, meter: o.meter, dance: o.dance});
