@@ -1275,3 +1275,18 @@ def test_max_loop_stops_a_passage_as_python_does(page, site):
         MusicgateLive.generate({model: name, key: 'D major', temperature: 1, maxLoop}); return null; }
         catch (e) { return e.message; } })""", FORM)
     assert all(e and e.startswith("maxLoop must be a whole number >= 2") for e in errors), errors
+
+
+def test_a_repeat_sign_after_the_last_note_decodes_as_python_decodes_it(page, site):
+    """A |: with no note after it (the models learned O'Neill's |:|) is the final bar line, in both decoders."""
+    tok = site["models"][FORM][1]
+    w = lambda *names: [tok.ids[n] for n in names]  # noqa: E731
+    head = [tok.bos_id, tok.key_id(Key(2)), tok.meter_id((2, 4))]
+    bar = w("PITCH_62", "DUR_24")
+    for tail in (w("PART_END", "REPEAT_START"), w("REPEAT_START"), w("REPEAT_END", "REPEAT_START")):
+        ids = head + w("REPEAT_START") + bar + w("BAR") + bar + tail + [tok.eos_id]
+        js = page.evaluate("""([name, ids]) => { const m = MusicgateLive.loadModels([name]).models[name];
+            return MusicgateLive.decode(new MusicgateLive.Vocab(m.tokenizer), ids).bars; }""", [FORM, ids])
+        want = tok.decode(np.array(ids)).bars
+        assert [(b["beat"], b["kind"]) for b in js] == [(float(b), k) for b, k in want]
+        assert want[0][1] == "|:" and want[-1][1] == "||" and "|:" not in [k for _, k in want[1:]]

@@ -623,7 +623,7 @@ class _Loops:
     LONGEST = 4
 
     def __init__(self, tok, voc: _Vocab, prefix: np.ndarray, limit: int):
-        self.limit, self.voc, self.tok = int(limit), voc, tok
+        self.limit, self.voc = int(limit), voc
         self.bars: list[list[tuple]] = [[] for _ in range(len(prefix))]
         self.current: list[list[int]] = [[] for _ in range(len(prefix))]
         for i, row in enumerate(prefix):
@@ -644,7 +644,7 @@ class _Loops:
         bars, k = self.bars[row], self.limit
         for n in range(1, self.LONGEST + 1):
             if len(bars) >= k * n and all(bars[-i] == bars[-i - n] for i in range(1, n * (k - 1) + 1)):
-                return bars[-n][0] if bars[-n] else None
+                return bars[-n][0]   # a bar is kept only once it has a note
         return None
 
     def ban(self, mask: np.ndarray, active: np.ndarray, open_rows: np.ndarray) -> None:

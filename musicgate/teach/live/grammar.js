@@ -231,6 +231,9 @@
         pos += d; head = -1;
       } else if (V.pitchOf[x] >= 0 || x === V.rest || x === V.tie) { head = x; headAt = i; }
     });
+    // final_repeat_closed: a |: with no note at or after it opens nothing, the final bar line it stands for
+    const lastOn = notes.length ? Math.max(...notes.map(n => n.on)) : null;
+    for (const l of lines) if (l[1] === "|:" && (lastOn === null || l[0] > lastOn)) l[1] = "||";
     // normal_lines: by position, no plain line where a mark stands, no repeats
     const sorted = lines.map((l, i) => [l, i]).sort((a, b) => a[0][0] - b[0][0] || a[1] - b[1]).map(a => a[0]);
     const marked = new Set(sorted.filter(l => l[1] !== "|").map(l => l[0]));
