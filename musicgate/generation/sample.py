@@ -301,10 +301,9 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
         break a run); None: no limit.
     max_loop : int >= 2, optional
         Melody vocabulary (other vocabularies have no bars: ignored): a passage of 1-4 bars written
-        this many times in a row (bars as their
-        pitches between bar lines, the primer's too) may not go on: the first pitch of the bar that
-        would begin its next playing is forbidden until that bar has a note (unless nothing else may
-        stand); None: no limit.
+        this many times in a row (bars as their pitches between bar lines, the primer's too) may not go
+        on: the first pitch of the bar that would begin its next playing is forbidden until that bar has
+        a note (unless nothing else may stand); None: no limit.
     medley : bool
         EOS ends a tune and the next follows in the same sequence (``min_length`` notes a tune at
         least), until exactly ``length`` notes in all: how models trained on medley streams play a set.
@@ -618,7 +617,7 @@ class _Loops:
     """Each row's written bars (the pitches between bar lines: a passage played again with another rhythm
     is the same passage to a listener), to stop a passage of 1-4 bars coming more than ``limit`` times in
     a row: at the start of the bar that would begin its next playing, the passage's first pitch is
-    forbidden."""
+    forbidden. The pitch is found once, when a bar closes, and forbidden until the next bar's first note."""
 
     LONGEST = 4
 
@@ -626,37 +625,37 @@ class _Loops:
         self.limit, self.voc = int(limit), voc
         self.bars: list[list[tuple]] = [[] for _ in range(len(prefix))]
         self.current: list[list[int]] = [[] for _ in range(len(prefix))]
+        self.head = np.full(len(prefix), -1, np.int64)   # the pitch token forbidden now, -1 for none
         for i, row in enumerate(prefix):
-            for t in row[3:]:   # after BOS KEY METER
-                self.advance(np.array([i]), np.array([t]))
+            self.advance(np.full(max(len(row) - 3, 0), i), row[3:])   # after BOS KEY METER
 
     def advance(self, rows: np.ndarray, tokens: np.ndarray) -> None:
-        for r, t in zip(rows.tolist(), tokens.tolist()):
-            if self.voc.is_line[t]:
-                if self.current[r]:
-                    self.bars[r].append(tuple(self.current[r]))
-                    self.current[r] = []
-            elif self.voc.starts[t]:
+        tokens = np.asarray(tokens, np.int64)
+        seen = self.voc.is_line[tokens] | self.voc.starts[tokens]   # other tokens change nothing
+        for r, t in zip(np.asarray(rows)[seen].tolist(), tokens[seen].tolist()):
+            if not self.voc.is_line[t]:
                 self.current[r].append(t)
+                self.head[r] = -1
+            elif self.current[r]:
+                self.bars[r].append(tuple(self.current[r]))
+                self.current[r] = []
+                self.head[r] = self._next_head(r)
 
-    def _next_head(self, row: int) -> int | None:
-        """The note that would begin the next playing of a passage written ``limit`` times in a row."""
+    def _next_head(self, row: int) -> int:
+        """The note that would begin the next playing of a passage written ``limit`` times in a row, or -1."""
         bars, k = self.bars[row], self.limit
         for n in range(1, self.LONGEST + 1):
             if len(bars) >= k * n and all(bars[-i] == bars[-i - n] for i in range(1, n * (k - 1) + 1)):
                 return bars[-n][0]   # a bar is kept only once it has a note
-        return None
+        return -1
 
     def ban(self, mask: np.ndarray, active: np.ndarray, open_rows: np.ndarray) -> None:
-        for r in open_rows.tolist():
-            row = int(active[r])
-            if self.current[row] or not self.bars[row]:   # once per bar: until its first note
-                continue
-            head = self._next_head(row)
-            if head is not None:
-                extra = np.ones(mask.shape[1], bool)
-                extra[head] = False
-                _restrict(mask, extra, np.array([r]))
+        heads = self.head[active[open_rows]]
+        rows = open_rows[heads >= 0]
+        if len(rows):
+            extra = np.ones((len(mask), mask.shape[1]), bool)
+            extra[rows, heads[heads >= 0]] = False
+            _restrict(mask, extra, rows)
 
 
 def _ban_ngrams(mask, voc: _Vocab, active, open_rows, history, seen, n: int) -> None:
