@@ -53,6 +53,7 @@
 #                  python benchmarks/repeats.py             -> repeats.md (repeating the last pitch, teacher-forced)
 #                  python benchmarks/sampling.py            -> sampling/ (18 sampling settings on other seeds)
 #                  python benchmarks/static_bars.py         -> static-bars.md (where the 288-tune sets mark time)
+#                  python benchmarks/lengths.py             -> lengths.md (their plans and lengths, meter by meter)
 #                  python benchmarks/final_bars.py          -> final-bars.md (their final bars, teacher-forced)
 #                  phase 9 + the weight on the last note only (trained here) -> note32/ (and its static-bars.md)
 #                  python benchmarks/copy_weight.py         -> copy-weight/ (the copy head's weight at sampling)
@@ -406,6 +407,8 @@ if want musicality; then
         "$PY" benchmarks/repeats.py -o "$OUT/repeats.md"
         "$PY" benchmarks/static_bars.py generated/musicality-288/folk-rnn generated/musicality-288/folk-lstm \
             generated/musicality-288/folk-gru -o "$OUT/static-bars.md"   # the 288-tune sets drawn above
+        "$PY" benchmarks/lengths.py generated/musicality-288/folk-lstm generated/musicality-288/folk-gru \
+            -o "$OUT/lengths.md"
         "$PY" benchmarks/final_bars.py -o "$OUT/final-bars.md"   # how those sets' final bars were made
         "$PY" benchmarks/sampling.py -o "$OUT/sampling"   # 18 sampling settings on seeds 4-6, two processes
         for cell in lstm gru; do   # phase 9's recipe from the shipped model, three tenths of the inputs self-fed

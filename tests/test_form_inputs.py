@@ -110,12 +110,14 @@ def test_args_rebuild_and_bad_settings():
     assert not np.allclose(planned.h, trace.h, atol=1e-3)
 
 
-def _checkpoint(path, form: bool, cell: str = "gru", bar_lines: dict | None = None, modes: dict | None = None):
+def _checkpoint(path, form: bool, cell: str = "gru", bar_lines: dict | None = None, modes: dict | None = None,
+                by_meter: dict | None = None):
     tok = make_tokenizer("melody", pitch_range=(21, 108))
     torch.manual_seed(0)
     extra = dict(form_inputs=8, barline_ids=[int(i) for i in tok.barline_ids]) if form else {}
     model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=16, layers=1, **extra)
-    dataset = {"name": "test", **({"bar_lines": bar_lines} if bar_lines else {}), **({"modes": modes} if modes else {})}
+    dataset = {"name": "test", **({"bar_lines": bar_lines} if bar_lines else {}), **({"modes": modes} if modes else {}),
+               **({"bar_lines_by_meter": by_meter} if by_meter else {})}
     payload = make_checkpoint(model=model, config={"model": {"cell": cell}}, tokenizer=tok,
                               dataset=dataset, step=0, best_val_loss=None)
     return save_checkpoint(payload, path), model, tok
@@ -160,6 +162,42 @@ def test_plans_are_drawn_from_the_training_tunes_bar_counts(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["generate", "--model", str(path), "--key", "G", "--num", "6", "--seed", "3", "-o", str(out)]) == 0
     assert re.search(r"\((8|18|8-18) bars planned, drawn from the training tunes\)", capsys.readouterr().out)
+
+
+def test_a_piece_s_plan_is_drawn_from_the_training_tunes_in_its_meter(tmp_path):
+    # 3/4 has too few tunes of its own (MIN_METER_TUNES): its pieces draw from all the training tunes
+    by_meter = {"6/8": {"30": 25}, "2/4": {"9": 40, "4": 100}, "3/4": {"12": 5}}
+    path, model, tok = _checkpoint(tmp_path / "form.pt", form=True, bar_lines={"9": 40, "12": 5, "30": 25, "50": 30},
+                                   by_meter=by_meter)
+    run = gen.generate_run(str(path), key="D", num=300, seed=4, length=8).settings
+    assert run["plan_source"] == "drawn from the training tunes in each piece's meter"
+    pairs = list(zip(run["meters"], run["planned_bars"]))
+    assert {m for m, _ in pairs} >= {"6/8", "2/4", "3/4"}  # an untrained model: meters of every kind
+    assert all(p == 30 for m, p in pairs if m == "6/8") and all(p == 9 for m, p in pairs if m == "2/4")
+    others = [p for m, p in pairs if m not in ("6/8", "2/4")]
+    assert set(others) == {9, 12, 30, 50}  # all the training tunes' counts, the 3/4 ones too
+    assert gen.generate_run(str(path), key="D", num=300, seed=4, length=8).settings["planned_bars"] == \
+        run["planned_bars"]  # the seed makes the plans too
+    asked = gen.generate_run(str(path), key="D", num=6, seed=4, length=8, time_signature="6/8").settings
+    assert asked["planned_bars"] == [30] * 6 and asked["plan_source"] == "drawn from the training tunes in 6/8"
+    rare = gen.generate_run(str(path), key="D", num=40, seed=4, length=8, time_signature="3/4").settings
+    assert rare["plan_source"] == "drawn from the training tunes" and 50 in rare["planned_bars"]
+    jig = gen.generate_run(str(path), key="D", num=6, seed=4, length=8, time_signature="jig").settings
+    assert jig["plan_source"] == "drawn from the folk corpus's jigs"  # a dance keeps its own plans
+    free = gen.generate_run(str(path), key="D", num=6, seed=4, length=8, meter=False).settings
+    assert free["plan_source"] == "drawn from the training tunes"  # no meter grammar: the meter may be unknown
+    # the model reads each piece's plan from its first token, as it would a plan given with the meter
+    net, _, meta = gen.load_model(str(path))
+    seen = []
+    forward = net.forward
+    net.forward = lambda ids, state=None, **kw: (seen.append((ids.clone(), kw.get("plan"))), forward(ids, state, **kw))[1]
+    again = gen.generate_run((net, tok, meta), key="D", num=12, seed=4, length=8).settings
+    assert again["planned_bars"] == run["planned_bars"][:12]
+    ids, plan = seen[1]  # after the prefix without a plan: the header read again with the drawn plans
+    assert seen[0][1].tolist() == [-1] * len(seen[0][0]) and ids.shape[1] == 3
+    drawn = {int(r[2]): int(p) for r, p in zip(ids, plan)}
+    want = {tok.meter_id(tuple(int(x) for x in m.split("/"))): p for m, p in zip(again["meters"], again["planned_bars"])}
+    assert drawn == want
 
 
 def test_generate_plans_bars_and_says_so(tmp_path, capsys):

@@ -35,6 +35,8 @@ BUCKETS = 6  # its form inputs' buckets: few, so a tune's bar lines soon pass th
 LOOK = "tiny-look"  # the site's model with lookback inputs (and form inputs, as the shipped models have)
 CORPUS = "tiny-corpus"  # FORM's weights, and its checkpoint's bar-line counts, from which the page draws plans
 BAR_LINES = {"8": 5, "16": 50, "17": 25, "19": 20}  # bar lines -> training tunes (an AABB-rich corpus)
+METERS = "tiny-meters"  # FORM's weights, BAR_LINES, and counts per meter for two meters (the page draws from those)
+BY_METER = {"6/8": {"30": 25}, "2/4": {"9": 40, "4": 500}, "3/4": {"12": 5}}  # 3/4: too few tunes of its own
 LOOK_BARS = [1, 2, 4, 8]  # as configs/folk-*-lookback.yaml
 COPY = "tiny-copy"  # lookback with the repeat runs, the bar position and the copy head
 TONIC = "tiny-tonic"  # form and lookback inputs in the tonic frame (musicgate.nn.tonic)
@@ -96,6 +98,8 @@ def site(tmp_path_factory):
     loaded.append((tiny_model("lstm", tok, 11, form_inputs=BUCKETS), tok, {"name": FORM}))
     loaded.append((tiny_model("lstm", tok, 11, form_inputs=BUCKETS), tok,
                    {"name": CORPUS, "dataset": {"bar_lines": BAR_LINES}}))  # as load_model's meta has them
+    loaded.append((tiny_model("lstm", tok, 11, form_inputs=BUCKETS), tok,
+                   {"name": METERS, "dataset": {"bar_lines": BAR_LINES, "bar_lines_by_meter": BY_METER}}))
     loaded.append((tiny_model("gru", tok, 13, form_inputs=BUCKETS, lookback=LOOK_BARS), tok, {"name": LOOK}))
     loaded.append((tiny_model("lstm", tok, 14, form_inputs=BUCKETS, lookback=LOOK_BARS, copy=True), tok, {"name": COPY}))
     loaded.append((tiny_model("gru", tok, 15, form_inputs=BUCKETS, lookback=LOOK_BARS, tonic=True), tok, {"name": TONIC}))
@@ -345,6 +349,32 @@ def test_a_drawn_plan_gives_the_tune_that_plan_gives(page, site):
         assert t["given"] == [ids, "given"] and t["same"] == ids  # the plan's own stream: the tokens are as given
         assert ids[-1] == tok.eos_id and follows_grammar(tok, ids, 40)
         assert f", {planned} bars planned (drawn from the corpus), " in t["summary"]
+
+
+def test_a_tune_s_plan_is_drawn_from_the_training_tunes_in_its_meter(page, site):
+    from musicgate.nn.models import trace_gates
+    from musicgate.viz.gates import per_note
+
+    model, tok = site["models"][METERS]
+    js = page.evaluate("""(name) => { const m = MusicgateLive.loadModels([name]).models[name];
+        const tunes = Array.from({length: 120}, (_, seed) => MusicgateLive.generate({model: name, key: "D major",
+            temperature: 1, seed, maxNotes: 24})).map(t => ({ids: t.ids, plannedBars: t.plannedBars,
+            planSource: t.planSource, planRead: t.planRead, noteKeep: t.noteKeep, units: t.units}));
+        const asked = [0, 1, 2].map(seed => MusicgateLive.generate({model: name, key: 'D major', temperature: 1,
+            seed, maxNotes: 24, meter: '6/8'}).plannedBars);
+        return {byMeter: m.barLinesByMeter, tunes, asked}; }""", METERS)
+    assert js["byMeter"] == {"6/8": [[30, 25]], "2/4": [[4, 500], [9, 40]]}  # 3/4 left out, as in Python
+    assert js["asked"] == [30, 30, 30]
+    meters = [tok.vocab[t["ids"][2]][len("METER_"):] for t in js["tunes"]]
+    assert {"6/8", "2/4"} <= set(meters) and len(set(meters)) > 3  # an untrained model: meters of every kind
+    for meter, t in zip(meters, js["tunes"]):
+        want = {"6/8": {30}, "2/4": {9}}.get(meter, {int(k) for k in BAR_LINES})
+        assert t["plannedBars"] in want and t["planSource"] == "corpus", (meter, t["plannedBars"])
+        if t["planRead"] == t["plannedBars"]:  # the model read the plan from the tune's first token
+            ids = np.array(t["ids"])
+            trace = trace_gates(model, ids[None].astype(np.int64), plan=torch.tensor([t["plannedBars"]]))
+            want = per_note(trace.forget_gate[-1, 0], tok.note_index(ids), how="mean")[:, t["units"]]
+            assert np.abs(np.array(t["noteKeep"]) - want).max() <= 1e-4
 
 
 def test_bad_bar_plans_are_refused_clearly(page, site):
@@ -631,6 +661,9 @@ def _prefixes(site) -> list[tuple[str, list[int]]]:
     out.append(("tiny-lstm", head + bar * 4 + w("PITCH_60", "DUR_48", "PART_END", "REPEAT_START")))   # no end after |:
     for b in range(1, 4):   # a repeat of b bars: its :| from the third
         out.append(("tiny-lstm", head + w("REPEAT_START") + bar * (b - 1) + w("PITCH_60", "DUR_48")))
+    for b in range(1, 6):   # a first ending's bar number b: only its :| ends the fourth
+        out.append(("tiny-lstm", head + w("REPEAT_START") + bar * 3 + w("ENDING_1") + bar * (b - 1)
+                    + w("PITCH_60", "DUR_48")))
     return out
 
 

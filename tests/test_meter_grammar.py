@@ -469,6 +469,15 @@ def style_flaws(tok, ids) -> list[str]:
         parts.append(bars + 1)
     if any(p < 0.6 * parts[0] for p in parts[1:]):
         flaws.append("a part after the first shorter than 0.6 of it")
+    inside = None   # bar lines (places) inside the current first ending
+    for a, b in places:
+        here = w[a:b + 1]
+        if inside is not None and "REPEAT_END" in here:
+            inside = None if inside < 4 else flaws.append("a first ending of more than 4 bars")
+        elif inside is not None:
+            inside += 1
+        if "ENDING_1" in here:
+            inside = 0
     return flaws
 
 
@@ -497,6 +506,30 @@ def test_first_and_second_endings_as_abc_writes_them():
     assert mask[rs] and not mask[re]                       # "|| |:" yes, "|| :|" no
     _, free = walk(tok.grammar(), start)                    # the structural grammar reads any tune
     assert free[tok.eos_id] and free[e2]
+
+
+def test_a_first_ending_closes_by_its_fourth_bar():
+    from musicgate.tokens.grammar import FIRST_ENDING_BARS
+
+    tok = TOKS["form"]
+    g = MelodyGrammar(tok, meter=True)
+    p, d24 = tok.ids["PITCH_62"], tok.ids["DUR_24"]
+    e1, re = tok.ids["ENDING_1"], tok.ids["REPEAT_END"]
+    lines = np.asarray(tok.barline_ids)
+    start = header(tok, (2, 4)) + [tok.bar_id, p, d24, tok.ids["REPEAT_START"]] + [p, d24, tok.bar_id] * 3 + [e1]
+    for bars in range(1, FIRST_ENDING_BARS + 1):
+        ids = start + [p, d24, tok.bar_id] * (bars - 1) + [p, d24]   # the ending's bar number `bars`, full
+        _, mask = walk(g, ids)
+        if bars >= FIRST_ENDING_BARS:
+            assert lines[mask[lines]].tolist() == [re]   # its last bar: only the :| closes it
+        else:
+            assert mask[tok.bar_id] and mask[re]
+        _, free = walk(g, ids, False)                   # without the rules of style: any bar line
+        assert free[tok.bar_id] and free[re]
+    ids = start + [p, d24, tok.bar_id] * 3 + [p, d24]
+    assert style_flaws(tok, ids + [re, tok.ids["ENDING_2"], p, d24, tok.eos_id]) == []
+    assert style_flaws(tok, ids + [tok.bar_id, p, d24, re, tok.ids["ENDING_2"], p, d24, tok.eos_id]) == \
+        ["a first ending of more than 4 bars"]
 
 
 def test_no_end_while_a_repeat_is_open():

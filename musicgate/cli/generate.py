@@ -40,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--bars", type=positive_int, metavar="N",
                    help="models with form inputs (the shipped ones): the planned bar lines of each piece, the "
                    "primer's included; the model knows how many are left and shapes the ending (default: "
-                   "drawn per piece from the bar counts of the model's training tunes; 16 where the model "
+                   "drawn per piece from the bar counts of the model's training tunes in its meter; 16 where the model "
                    "does not record them)")
     p.add_argument("--time-signature", metavar="M/N|DANCE",
                    help="the meter of every piece: 6/8, 3/4, C, C| ... or a dance, in its meter as the corpus writes it "

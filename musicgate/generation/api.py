@@ -235,14 +235,18 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     counts, drawn_from = dance_plan(dance), f"the folk corpus's {dance}s"  # a dance by name: its lengths and forms
     if not counts:
         counts, drawn_from = (meta.get("dataset") or {}).get("bar_lines"), "the training tunes"
-    plan, plan_source = _bar_plan(net, bars, exact, primer_ids, tokenizer, num=num, seed=seed,
-                                  counts=counts, drawn_from=drawn_from)
+    plan, plan_source, plan_after_meter = _bar_plan(
+        net, bars, exact, primer_ids, tokenizer, num=num, seed=seed, counts=counts, drawn_from=drawn_from,
+        by_meter=(meta.get("dataset") or {}).get("bar_lines_by_meter") if use_meter else None,
+        known_meter=use_meter and not exact)
     ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
                  exact=exact, meter=use_meter, temperature=temperature, top_k=top_k,
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
                  seed=seed, batch_size=batch_size, progress=progress, min_p=min_p, bars=plan, max_run=max_run,
-                 max_loop=max_loop,
+                 max_loop=max_loop, plan_after_meter=plan_after_meter,
                  known_meter=use_meter and not exact)
+    if plan_after_meter is not None:
+        plan = plan_after_meter.drawn
     notes = [tokenizer.decode(x) for x in ids]
     if use_meter:  # the grammar kept an unknown meter's bars as 4/4: say so in the files
         notes = [n if n.meters else replace(n, meters=((0.0, 4, 4),)) for n in notes]
@@ -377,40 +381,96 @@ def rare_mode_note(mode: str, modes: dict | None, model_name: str) -> str | None
             f"its signature)")
 
 
+MIN_METER_TUNES = 20
+"""A time signature's pieces draw their plans from the training tunes in it when at least this many of them
+have :data:`MIN_DRAWN_BARS` bar lines or more; a rarer meter's, from all the training tunes."""
+PLAN_STREAM = 0x6261
+"""The plans' own random stream of the seed (one uniform number a piece): the token draws stay as they were."""
+
+
+def _draw(counts: dict, u: np.ndarray, have: int) -> np.ndarray | None:
+    """Plans for uniform numbers ``u`` from bar-line ``counts`` (count -> tunes) past ``have`` bar lines and
+    at least :data:`MIN_DRAWN_BARS` (as ``Generator.choice`` draws with these weights), or None if none is."""
+    values = np.array([int(k) for k in counts], np.int64)
+    weights = np.array([float(v) for v in counts.values()])
+    weights = np.where((values > have) & (values >= MIN_DRAWN_BARS), weights, 0.0)
+    if not weights.sum() > 0:
+        return None
+    cdf = np.cumsum(weights / weights.sum())
+    return values[np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(values) - 1)]
+
+
+class _MeterPlans:
+    """Each piece's plan drawn once its METER is (``sample(plan_after_meter=...)``): from the training tunes
+    in that meter, or from all of them for a meter with fewer than :data:`MIN_METER_TUNES`; ``drawn``
+    keeps them for the run's JSON."""
+
+    def __init__(self, tokenizer, by_meter: dict, counts: dict | None, u: np.ndarray):
+        self.u, self.drawn = u, np.full(len(u), -1, np.int64)
+        self.fallback = counts or {}
+        self.tables: dict[int, dict] = {}
+        for name, table in by_meter.items():
+            meter = parse_meter(name)
+            if _usable(table) >= MIN_METER_TUNES and tokenizer.meter_id(meter) != tokenizer.meter_unknown_id:
+                self.tables[tokenizer.meter_id(meter)] = table
+
+    def __call__(self, rows: np.ndarray, meter_ids: np.ndarray) -> np.ndarray:
+        for row, m in zip(rows, meter_ids):
+            plan = _draw(self.tables.get(int(m)) or self.fallback, self.u[row:row + 1], 0)
+            self.drawn[row] = DEFAULT_BARS if plan is None else plan[0]
+        return self.drawn[rows]
+
+
+def _usable(counts: dict) -> int:
+    """Tunes of bar-line ``counts`` with at least :data:`MIN_DRAWN_BARS` bar lines."""
+    return sum(int(v) for k, v in counts.items() if int(k) >= MIN_DRAWN_BARS)
+
+
 def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: int,
-              counts: dict | None = None, drawn_from: str = "the training tunes") -> tuple[np.ndarray | None, str | None]:
-    """(planned bar lines per piece, where they came from) of a run.
+              counts: dict | None = None, drawn_from: str = "the training tunes",
+              by_meter: dict | None = None, known_meter: bool = False):
+    """(planned bar lines per piece or None, where they came from, a ``plan_after_meter`` or None) of a run.
 
     ``bars`` when given ("--bars"); else, for a model whose checkpoint records its training tunes'
     bar-line counts (``counts``: count -> tunes), one count (at least :data:`MIN_DRAWN_BARS`) per
-    piece drawn from them with the seed
-    ("drawn from the training tunes"), so a set of tunes has the corpus's mix of lengths and forms;
-    else :data:`DEFAULT_BARS` ("default"). (None, None) for models without form inputs and for
-    exact-length runs (a study of the model without a plan).
+    piece drawn from them with the seed ("drawn from the training tunes"), so a set of tunes has the
+    corpus's mix of lengths and forms. Where the checkpoint also has them per time signature
+    (``by_meter``), a piece's plan comes from the tunes in its meter (:data:`MIN_METER_TUNES`): the
+    primer's or the asked one, else, with ``known_meter`` and no primer, the one the model draws first
+    (the returned :class:`_MeterPlans`). Else :data:`DEFAULT_BARS` ("default"). (None, None, None) for
+    models without form inputs and for exact-length runs (a study of the model without a plan).
     """
     if not getattr(net, "has_form_inputs", False):
         if bars is not None:
             raise ConfigError("this model has no form inputs, so it cannot plan a number of bars; leave bars out")
-        return None, None
+        return None, None, None
     if exact:
         if bars is not None:
             raise ConfigError("exact_length fixes the notes and runs without a bar plan; give bars or exact_length")
-        return None, None
+        return None, None, None
     have = 0 if primer_ids is None else int(np.isin(primer_ids, tokenizer.barline_ids).sum())
     if bars is not None:
         plan = _check_int("bars", bars, 1)
         if have >= plan:
             raise ConfigError(f"the primer already has {have} bar lines and bars counts the whole piece; "
                               f"give bars above {have}")
-        return np.full(num, plan, np.int64), "--bars"
+        return np.full(num, plan, np.int64), "--bars", None
+    u = np.random.default_rng([int(seed), PLAN_STREAM]).random(num)
+    if by_meter and counts is not None and drawn_from == "the training tunes":  # not a dance's plans
+        if primer_ids is None:
+            if known_meter:
+                return None, "drawn from the training tunes in each piece's meter", \
+                    _MeterPlans(tokenizer, by_meter, counts, u)
+        else:
+            meter = tokenizer.meter_of(primer_ids)
+            table = by_meter.get(meter_name(meter)) if meter is not None else None
+            if table and _usable(table) >= MIN_METER_TUNES:
+                counts, drawn_from = table, f"the training tunes in {meter_name(meter)}"
     if counts:
-        values = np.array([int(k) for k in counts], np.int64)
-        weights = np.array([float(v) for v in counts.values()])
-        weights = np.where((values > have) & (values >= MIN_DRAWN_BARS), weights, 0.0)  # past the primer's
-        if weights.sum() > 0:
-            rng = np.random.default_rng([int(seed), 0x6261])  # its own stream: the sampling's seed stays as it was
-            return rng.choice(values, size=num, p=weights / weights.sum()), f"drawn from {drawn_from}"
-    return np.full(num, max(DEFAULT_BARS, have + 1), np.int64), "default"
+        plan = _draw(counts, u, have)
+        if plan is not None:
+            return plan, f"drawn from {drawn_from}", None
+    return np.full(num, max(DEFAULT_BARS, have + 1), np.int64), "default", None
 
 
 def generate(model, *, key: "str | Key | None" = None, length: int | None = None, num: int = 1,
@@ -462,9 +522,9 @@ def generate(model, *, key: "str | Key | None" = None, length: int | None = None
     bars : int >= 1, optional
         Models with form inputs: the planned bar lines of each piece, the primer's included; the
         model knows how many bars are left and shapes the end. Default: drawn for each piece from the
-        bar-line counts of the model's training tunes (recorded in the shipped checkpoints), so the
-        pieces have the corpus's mix of lengths and forms; :data:`DEFAULT_BARS` for a checkpoint
-        without them.
+        bar-line counts of the model's training tunes in the piece's time signature (recorded in the
+        shipped checkpoints; :data:`MIN_METER_TUNES`), so the pieces have the corpus's mix of lengths
+        and forms, meter by meter; :data:`DEFAULT_BARS` for a checkpoint without them.
     time_signature : str or (int, int), optional
         The meter of every piece: ``"6/8"``, ``(3, 4)``, ``"C|"`` or a dance (``"jig"``, ``"reel"``,
         ``"slip jig"``: :data:`musicgate.music.meters.DANCES`, each in the meter the corpus writes it in); it

@@ -44,8 +44,9 @@ size and device).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -263,7 +264,8 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
            key_mask: bool = False, primer_ids=None, seed: int | None = None, batch_size: int = 256,
            device=None, progress: bool = False, n_threads: int | None = None,
            min_p: float | None = None, bars=None, max_run: int | None = None,
-           medley: bool = False, known_meter: bool = False, max_loop: int | None = None) -> list[np.ndarray]:
+           medley: bool = False, known_meter: bool = False, max_loop: int | None = None,
+           plan_after_meter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> list[np.ndarray]:
     """Sample one token sequence per entry of ``keys``, batched.
 
     Parameters
@@ -288,6 +290,11 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
     bars : int or sequence of ints (one per entry of ``keys``), optional
         Models with form inputs: the planned number of bar lines of each piece (the primer's
         included), which the model reads as bars so far and bars left; None: no plan.
+    plan_after_meter : callable, optional
+        Models with form inputs, sequences without a primer (``bars`` left out): each piece's plan is
+        drawn once its METER token is: ``plan_after_meter(rows, meter_ids)`` gives the planned bar lines
+        of pieces ``rows`` (their places in ``keys``), and the model then reads ``BOS KEY METER`` again
+        with them, as if it had had its plan from the start.
     temperature : float > 0
     top_k : int >= 1, optional
     top_p : float in (0, 1], optional
@@ -340,6 +347,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                         min_p=min_p, max_run=max_run, max_loop=max_loop)
     grammar = grammar_for(tokenizer, meter)
     floor_by_plan = min_length is None and not exact and not medley and bars is not None
+    min_length_given = min_length
     if exact and not medley:
         min_length = length
     elif min_length is None:
@@ -361,6 +369,10 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
             plans = np.zeros(0, np.int64)
         if plans.shape != (len(keys),) or (plans < 1).any():
             raise ConfigError(f"bars must be whole numbers >= 1 (one, or one per sequence), got {bars!r}")
+    if plan_after_meter is not None and (bars is not None or prefix.shape[1] != 2
+                                         or not getattr(model, "has_form_inputs", False)):
+        raise ConfigError("plan_after_meter draws the plans of a form model's pieces after their sampled "
+                          "METER: give it without bars and without a primer")
     gen = torch.Generator(device=device)
     gen.manual_seed(int(seed) if seed is not None else int(torch.seed()))
     bar = None
@@ -389,8 +401,13 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                                      no_repeat_ngram=no_repeat_ngram, key_mask=key_mask,
                                      gen=gen, device=device, bar=bar, max_run=max_run, max_loop=max_loop,
                                      medley=medley,
-                                     known_meter=known_meter, floor_by_plan=floor_by_plan,
-                                     bars=None if bars is None else plans[start:start + batch_size])
+                                     known_meter=known_meter,
+                                     floor_by_plan=floor_by_plan or (plan_after_meter is not None
+                                                                     and min_length_given is None and not exact
+                                                                     and not medley),
+                                     bars=None if bars is None else plans[start:start + batch_size],
+                                     plan_after_meter=None if plan_after_meter is None else
+                                     functools.partial(_rows_from, plan_after_meter, start))
     finally:
         torch.set_num_threads(threads)
         torch.backends.mkldnn.enabled = onednn
@@ -420,7 +437,7 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
                   bar, min_p: float = 0.0, bars: np.ndarray | None = None,
                   max_run: int | None = None, max_loop: int | None = None, medley: bool = False,
                   known_meter: bool = False,
-                  floor_by_plan: bool = False) -> list[np.ndarray]:
+                  floor_by_plan: bool = False, plan_after_meter=None) -> list[np.ndarray]:
     import torch
 
     voc = _Vocab.of(tok)
@@ -526,6 +543,11 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
                 _restart(grammar, gstate, between, headers[active[between]])
                 tune_notes[active[between]] = 0
                 finished[between] = False
+        if plan_after_meter is not None and steps == 1:  # every row has just drawn its METER
+            plan = np.asarray(plan_after_meter(tokens), np.int64).copy()
+            last_bar = plan - 1 if floor_by_plan else None
+            logits, state = _run_prefix(model, np.concatenate([prefix, tokens[:, None]], axis=1), device, plan)
+            continue
         if finished.any():
             ends[active[finished]] = steps
             keep = np.flatnonzero(~finished)
@@ -539,6 +561,11 @@ def _sample_batch(model, tok, keys, prefix: np.ndarray, grammar, *, length: int,
         logits, state = model.step(chosen, state)
     body = np.stack(columns, axis=1) if columns else np.zeros((b, 0), np.int32)
     return [np.concatenate([prefix[i], body[i, :ends[i]]]).astype(np.int32) for i in range(b)]
+
+
+def _rows_from(plan_after_meter, start: int, meter_ids: np.ndarray) -> np.ndarray:
+    """``plan_after_meter`` of a batch's rows, counted from ``start`` in the whole run."""
+    return plan_after_meter(start + np.arange(len(meter_ids)), meter_ids)
 
 
 def _stretch(model, state, plan: np.ndarray, lines: np.ndarray, active: np.ndarray, closed: np.ndarray, device):

@@ -12,7 +12,8 @@ A checkpoint is one ``torch.save`` file holding a plain dict (loadable with ``we
                           have a key of each mode; ``register``: the median (and 5%/95%
                           quantiles) of the training tunes' median pitches; for a model with
                           form inputs also ``bar_lines``: how many training tunes have each
-                          number of bar lines
+                          number of bar lines, and ``bar_lines_by_meter``: the same per time
+                          signature
 ``step``                  optimizer steps taken
 ``best_val_loss``         best validation loss so far (None before the first evaluation)
 ``trainer``               optimizer, scheduler, early-stopping and RNG states (python, numpy,
@@ -119,6 +120,9 @@ def make_checkpoint(*, model: RecurrentLM, config: dict, tokenizer: Tokenizer, d
         "dataset": {"name": str(dataset.get("name", "")), "fingerprint": str(dataset.get("fingerprint", "")),
                     **({"bar_lines": {str(k): int(v) for k, v in dataset["bar_lines"].items()}}
                        if dataset.get("bar_lines") else {}),
+                    **({"bar_lines_by_meter": {str(m): {str(k): int(v) for k, v in c.items()}
+                                               for m, c in dataset["bar_lines_by_meter"].items()}}
+                       if dataset.get("bar_lines_by_meter") else {}),
                     **({"modes": {str(k): int(v) for k, v in dataset["modes"].items()}}
                        if dataset.get("modes") else {}),
                     **({"register": {str(k): float(v) for k, v in dataset["register"].items()}}

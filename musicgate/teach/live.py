@@ -93,12 +93,31 @@ def _bar_line_counts(bar_lines, name: str) -> dict[str, int]:
     return {str(k): v for k, v in sorted(counts.items()) if v > 0}
 
 
+def _meter_plans(by_meter: dict, tokenizer, name: str) -> dict[str, list[list[int]]]:
+    """The meters of a checkpoint's ``dataset.bar_lines_by_meter`` whose pieces draw their plans from their
+    own tunes (:data:`~musicgate.generation.api.MIN_METER_TUNES`), each as [[bar lines, tunes], ...]."""
+    from musicgate.generation.api import MIN_METER_TUNES, _usable
+    from musicgate.music.meters import parse_meter
+
+    out = {}
+    for meter, counts in dict(by_meter).items():
+        counts = _bar_line_counts(counts, name)
+        try:
+            known = tokenizer.meter_id(parse_meter(str(meter))) != tokenizer.meter_unknown_id
+        except ConfigError:
+            known = False
+        if known and _usable(counts) >= MIN_METER_TUNES:
+            out[str(meter)] = [[int(k), v] for k, v in counts.items()]
+    return out
+
+
 def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None, modes: dict | None = None,
-                  register: dict | None = None) -> dict:
+                  register: dict | None = None, bar_lines_by_meter: dict | None = None) -> dict:
     """The header and weights of a :class:`~musicgate.nn.models.RecurrentLM` as the page reads them.
 
     ``bar_lines`` is the checkpoint's ``dataset.bar_lines`` (how many training tunes have each number of
-    bar lines), from which the page draws each tune's bar plan, as ``musicgate generate`` does.
+    bar lines), from which the page draws each tune's bar plan, as ``musicgate generate`` does;
+    ``bar_lines_by_meter`` (the checkpoint's ``dataset.bar_lines_by_meter``) the same per time signature.
 
     Returns
     -------
@@ -110,7 +129,10 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
         (:class:`~musicgate.nn.models.FormInputs`) also has ``form`` (``buckets``, ``barline_ids``)
         and the tensors ``form.count.weight`` and ``form.left.weight``; other models have neither.
         Such a model given ``bar_lines`` also has ``barLines`` ({"17": tunes, ...}, counts of 0
-        left out); without them (or without form inputs) the payload has none.
+        left out); without them (or without form inputs) the payload has none. Given ``bar_lines_by_meter``
+        too, it has ``barLinesByMeter`` ({"6/8": [[bar lines, tunes], ...], ...}), the meters a plan is drawn
+        from alone (:data:`~musicgate.generation.api.MIN_METER_TUNES`), from which the page draws the plan of
+        a tune in that meter.
         Given ``modes`` (the checkpoint's training tunes per key mode), a model with rare modes has
         ``modeNotes`` ({mode: the line ``generate`` prints, :func:`~musicgate.generation.api.rare_mode_note`}).
         Given ``register`` (the checkpoint's ``dataset.register``), ``register`` is its median pitch: the
@@ -164,6 +186,9 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
         payload["form"] = {"buckets": int(form.buckets), "barline_ids": [int(i) for i in form.barline_ids]}
         if bar_lines:
             payload["barLines"] = _bar_line_counts(bar_lines, name)
+            by_meter = _meter_plans(bar_lines_by_meter or {}, tokenizer, name)
+            if by_meter:
+                payload["barLinesByMeter"] = by_meter
     from musicgate.generation.api import rare_mode_note
     from musicgate.music.keys import MODES
 
@@ -191,15 +216,17 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
 
 def export_model(model, tokenizer, path: "str | os.PathLike", *, name: str, label: str | None = None,
                  units: Sequence[int] | None = None, bar_lines: dict | None = None,
-                 modes: dict | None = None, register: dict | None = None) -> Path:
+                 modes: dict | None = None, register: dict | None = None,
+                 bar_lines_by_meter: dict | None = None) -> Path:
     """Write ``path`` (``model-NAME.js``): a script that registers the model in ``MUSICGATE_MODELS``.
 
     ``label`` is shown in the page's model menu; ``units`` are the last-layer units the gate view
     draws (default: :func:`key_units`); ``bar_lines``: the checkpoint's bar-line counts
-    (:func:`model_payload`); ``modes``: its training tunes per key mode; ``register``: its training tunes'
-    register (both :func:`model_payload`).
+    (:func:`model_payload`), ``bar_lines_by_meter`` the same per time signature; ``modes``: its training
+    tunes per key mode; ``register``: its training tunes' register (all :func:`model_payload`).
     """
-    payload = model_payload(model, tokenizer, name=name, bar_lines=bar_lines, modes=modes, register=register)
+    payload = model_payload(model, tokenizer, name=name, bar_lines=bar_lines, modes=modes, register=register,
+                            bar_lines_by_meter=bar_lines_by_meter)
     payload["label"] = label or name
     payload["units"] = [int(u) for u in (key_units(model, tokenizer) if units is None else units)]
     text = ("window.MUSICGATE_MODELS = window.MUSICGATE_MODELS || {};\n"
@@ -362,7 +389,8 @@ def write_live(outdir: "str | os.PathLike", loaded: Sequence[tuple], *, program:
         export_model(model, tok, folder / f"model-{name}.js", name=name, label=name,
                      units=(units or {}).get(name), bar_lines=(meta.get("dataset") or {}).get("bar_lines"),
                      modes=(meta.get("dataset") or {}).get("modes"),
-                     register=(meta.get("dataset") or {}).get("register"))
+                     register=(meta.get("dataset") or {}).get("register"),
+                     bar_lines_by_meter=(meta.get("dataset") or {}).get("bar_lines_by_meter"))
         written.append((name, f"model-{name}.js"))
     if not written:
         shutil.rmtree(folder, ignore_errors=True)

@@ -36,7 +36,8 @@ tokenizer encodes such tunes with):
   close (``:|``, ``||``) or end the tune with fewer than :data:`LAST_PART` times the bars of the first (the
   parts of a folk tune are even: 32 of the corpus's 2,917 tunes of two or more parts break it); a ``:|``
   does not close a repeat of one or two bars (6 of its 3,617 repeats are so short); a first ending's
-  ``:|`` is free of both; and no ``||`` stands while a repeat is open (35 of its 11,472 tunes have one:
+  ``:|`` is free of both, and it comes at the first ending's :data:`FIRST_ENDING_BARS`-th bar line at the
+  latest (its 234 first endings are 1, 2 or 4 bars long); and no ``||`` stands while a repeat is open (35 of its 11,472 tunes have one:
   the open repeat holds the end back until its ``:|``, so a tune that closed its parts with ``||``
   instead could not end). (A ``|:`` with no note after it may end a tune: it opens nothing, and the
   decoder reads it as the final bar line, as the ABC reader reads O'Neill's ``|:|``.) Parts are counted
@@ -85,10 +86,14 @@ class GrammarState:
     last_bars: np.ndarray | None = None  # (B,) melody: bars of the last closed part
     parts: np.ndarray | None = None  # (B,) melody: parts closed so far
     run: np.ndarray | None = None  # (B,) melody: bar-line tokens in a row (at one bar line)
+    ending_bars: np.ndarray | None = None  # (B,) melody: bar lines inside the current first ending
 
 
 LAST_PART = 0.6
 """A tune of two or more parts may end once its last part has at least this share of its first's bars."""
+FIRST_ENDING_BARS = 4
+"""A first ending is closed (``:|``) at its fourth bar line at the latest: the folk corpus's 234 first
+endings are 1, 2 or 4 bars long; a shipped LSTM once played one of 41."""
 
 
 class _Grammar:
@@ -209,7 +214,7 @@ class MelodyGrammar(_Grammar):
                             seen=np.zeros(batch, bool), pickup=zeros.copy(), tied=np.zeros(batch, bool),
                             open=zeros.copy(), ending=zeros.copy(), part_bars=zeros.copy(),
                             in_part=np.zeros(batch, bool), first_bars=zeros.copy(), last_bars=zeros.copy(),
-                            parts=zeros.copy(), run=zeros.copy())
+                            parts=zeros.copy(), run=zeros.copy(), ending_bars=zeros.copy())
 
     def allowed(self, state: GrammarState, style: bool = True) -> np.ndarray:
         """(B, V) booleans: the tokens each sequence may take next; ``style=False`` leaves out the rules of
@@ -250,7 +255,8 @@ class MelodyGrammar(_Grammar):
     def _style(self, state: GrammarState, mask: np.ndarray) -> None:
         """Take out of ``mask`` what the rules of style forbid: a part after the first closed or the tune
         ended with fewer than LAST_PART of the first's bars, a ``:|`` closing a repeat of one or two bars, a
-        ``||`` while a repeat is open."""
+        ``||`` while a repeat is open, a bar line other than ``:|`` ending a first ending's
+        :data:`FIRST_ENDING_BARS`-th bar."""
         in_part, first = state.in_part, state.first_bars
         now = state.part_bars + in_part   # the current part's bars, were the tune to end here
         last = np.where(in_part, now, state.last_bars)
@@ -260,6 +266,9 @@ class MelodyGrammar(_Grammar):
         short = in_part & (state.parts > 0) & (here < LAST_PART * first)   # a later part, short of the first
         mask[short | (state.open == 2), self.endings[2]] = False   # and no || inside an open repeat
         mask[(short | (in_part & (here <= 2))) & (state.ending != 1), self.repeat[1]] = False
+        long_ending = (state.ending == 1) & (state.ending_bars + ~self.is_bar[state.last] >= FIRST_ENDING_BARS)
+        if long_ending.any():
+            mask[np.ix_(long_ending, self.bar_cols[self.bar_cols != self.repeat[1]])] = False
 
     def advance(self, state: GrammarState, tokens) -> None:
         tokens = np.asarray(tokens, np.int64)
@@ -282,6 +291,8 @@ class MelodyGrammar(_Grammar):
         state.open = np.where(tokens == start, 1, np.where(tokens == end, 0, state.open))
         state.open = np.where((state.open == 1) & self.is_note[tokens], 2, state.open)
         first, second, _ = self.endings
+        state.ending_bars = np.where(tokens == first, 0, state.ending_bars + (
+            (state.ending == 1) & self.is_bar[tokens] & ~self.is_bar[np.maximum(previous, 0)]))
         state.ending = np.where(tokens == first, 1, np.where(tokens == second, 0, np.where(
             (tokens == end) & (state.ending == 1), 2, state.ending)))
         meter = self.is_meter[tokens]

@@ -86,7 +86,7 @@ def export_model(run: "str | os.PathLike", dest_dir: "str | os.PathLike", name: 
              "layers": ckpt.model_args.get("layers"), "step": ckpt.step, "best_val_loss": ckpt.best_val_loss,
              "valid_nll_per_token": round(scores["nll_per_token"], 4), "valid_nll_per_note": round(scores["nll_per_note"], 4),
              "valid_tunes": len(valid), "bytes": dest.stat().st_size,
-             "dataset": {k: v for k, v in payload["dataset"].items() if k != "bar_lines"},  # the plans are in the .pt
+             "dataset": {k: v for k, v in payload["dataset"].items() if k not in ("bar_lines", "bar_lines_by_meter")},  # the plans: in the .pt
              "config": f"configs/{run.name}.yaml",  # the shipped runs are named as their configs
              **({"form_inputs": ckpt.model_args["form_inputs"],  # the NLL above without a plan; with each
                  "valid_nll_per_note_planned": round(planned["nll_per_note"], 4)}  # tune's bar lines as plan

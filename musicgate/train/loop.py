@@ -160,7 +160,8 @@ def key_mode_counts(data, tokenizer, split: str = "train") -> dict[str, int]:
 def corpus_counts(data, model, tokenizer) -> dict[str, dict]:
     """What a checkpoint records of its training tunes for generation: ``modes`` (:func:`key_mode_counts`),
     ``register`` (:func:`register_of`) and, for a model with form inputs, ``bar_lines``
-    (:func:`bar_line_counts`); {} without a train split."""
+    (:func:`bar_line_counts`) and ``bar_lines_by_meter`` (:func:`bar_line_counts_by_meter`); {} without
+    a train split."""
     if "train" not in data.splits:
         return {}
     out = {"modes": key_mode_counts(data, tokenizer)}
@@ -169,6 +170,8 @@ def corpus_counts(data, model, tokenizer) -> dict[str, dict]:
         out["register"] = register
     if model.has_form_inputs:
         out["bar_lines"] = bar_line_counts(data, model.form.barline_ids)
+        if getattr(tokenizer, "has_meter", False):
+            out["bar_lines_by_meter"] = bar_line_counts_by_meter(data, tokenizer)
     return out
 
 
@@ -198,6 +201,24 @@ def bar_line_counts(data, barline_ids, split: str = "train") -> dict[str, int]:
     per_tune = _bars_per_tune(data, barline_ids)[np.asarray(data.splits[split], np.int64)]
     values, counts = np.unique(per_tune[per_tune > 0], return_counts=True)
     return {str(int(v)): int(c) for v, c in zip(values, counts)}
+
+
+def bar_line_counts_by_meter(data, tokenizer, split: str = "train") -> dict[str, dict[str, int]]:
+    """:func:`bar_line_counts` of each known time signature's tunes (``{"6/8": {"16": 97, ...}, ...}``;
+    tunes whose METER token is unknown are left out): what a checkpoint records so that generation
+    draws a piece's plan from the tunes of the meter it is in (a 4/4 tune's 16 bar lines are twice a
+    2/4 tune's; :func:`musicgate.generation.api.generate`)."""
+    per_tune = _bars_per_tune(data, tokenizer.barline_ids)
+    tokens, offsets = np.asarray(data.tokens), np.asarray(data.offsets, np.int64)
+    out: dict[str, dict[str, int]] = {}
+    for i in np.asarray(data.splits[split], np.int64):
+        meter = tokenizer.meter_of(tokens[offsets[i]:min(offsets[i] + 4, offsets[i + 1])])
+        if meter is None or per_tune[i] <= 0:
+            continue
+        counts = out.setdefault(f"{meter[0]}/{meter[1]}", {})
+        counts[str(int(per_tune[i]))] = counts.get(str(int(per_tune[i])), 0) + 1
+    return {m: dict(sorted(c.items(), key=lambda kv: int(kv[0])))
+            for m, c in sorted(out.items(), key=lambda kv: -sum(kv[1].values()))}
 
 
 def resolve_model_args(model: ModelConfig, vocab_size: int, tokenizer=None) -> dict:

@@ -22,6 +22,7 @@
   const CORPUS = "corpus";  // bars: draw the plan from the model's barLines (its training tunes' bar-line counts)
   const PLAN_STREAM = 0x6261;  // the plan's own random stream (seed ^ this): the token draws stay as they were
   const LAST_PART = 0.6;  // musicgate.tokens.grammar.LAST_PART: a last part has at least this share of the first's bars
+  const FIRST_ENDING_BARS = 4;  // musicgate.tokens.grammar.FIRST_ENDING_BARS: a first ending closes by its fourth bar line
 
   /** mulberry32: a small seeded PRNG, uniform floats in [0, 1). */
   function mulberry32(seed) {
@@ -126,7 +127,8 @@
       // ending: 1 inside a first ending, 2 right after the :| that closes it (the second ending next)
       // partBars, inPart, firstBars, lastBars, parts: the parts as musicgate.tokens.grammar counts them
       const s = {last: -1, pos: 0, bar: 0, limit: 0, seen: false, pickup: 0, tied: false, open: 0, ending: 0,
-                 partBars: 0, inPart: false, firstBars: 0, lastBars: 0, parts: 0, run: 0};  // run: bar-line tokens in a row
+                 partBars: 0, inPart: false, firstBars: 0, lastBars: 0, parts: 0, run: 0,  // run: bar-line tokens in a row
+                 endingBars: 0};  // endingBars: bar lines inside the current first ending
       for (const t of prefix) this.advance(s, t);
       return s;
     }
@@ -165,6 +167,9 @@
         const short = s.inPart && s.parts > 0 && here < LAST_PART * s.firstBars;
         if (short || s.open === 2) mask[this.partEnd] = 0;  // and no || inside an open repeat
         if ((short || (s.inPart && here <= 2)) && s.ending !== 1) mask[this.repeatEnd] = 0;
+        if (s.ending === 1 && s.endingBars + (lastIsBar ? 0 : 1) >= FIRST_ENDING_BARS) {  // a first ending's last bar
+          for (const t of this.barCols) if (t !== this.repeatEnd) mask[t] = 0;
+        }
       }
       if (!mask.some(x => x)) return Uint8Array.from(this.table[s.last]);
       return mask;
@@ -188,6 +193,8 @@
       if (t === this.repeatStart) s.open = 1;
       else if (t === this.repeatEnd) s.open = 0;
       else if (s.open === 1 && V.isNote(t)) s.open = 2;
+      if (t === this.ending1) s.endingBars = 0;
+      else if (s.ending === 1 && V.isBar(t) && !V.isBar(previous)) s.endingBars += 1;
       if (t === this.ending1) s.ending = 1;
       else if (t === this.ending2) s.ending = 0;
       else if (t === this.repeatEnd && s.ending === 1) s.ending = 2;
@@ -349,14 +356,15 @@
    * the model's barLines (the training tunes' bar-line counts) with its own stream of the seed
    * ("corpus"); left out, "corpus" for a model with barLines, else DEFAULT_BARS ("default"). Given a
    * `dance` ("jig") whose plan the model's file has (model.dances), "corpus" draws from that dance's
-   * tunes in the folk corpus instead (planSource: the dance), as musicgate generate --time-signature jig.
-   * {plannedBars: null, planSource: null} for a model without form inputs, which plans nothing.
+   * tunes in the folk corpus instead (planSource: the dance), as musicgate generate --time-signature jig;
+   * given a `meter` ("6/8") whose plans the model's file has (model.barLinesByMeter), from the training
+   * tunes in that meter. {plannedBars: null, planSource: null} for a model without form inputs, which plans nothing.
    */
-  function barPlan(model, bars, seed, dance) {
+  function barPlan(model, bars, seed, dance, meter) {
     checkBars(bars);
     if (!model.form) return {plannedBars: null, planSource: null};
     const plan = dance && model.dances && model.dances[dance] && model.dances[dance].plan;
-    const counts = plan || model.barLines;
+    const counts = plan || (meter && (model.barLinesByMeter || {})[meter]) || model.barLines;
     if (bars === undefined) {
       if (!counts) return {plannedBars: DEFAULT_BARS, planSource: "default"};
       bars = CORPUS;
@@ -407,7 +415,12 @@
       }
       o.meter = d.meter;
     }
-    const {plannedBars, planSource} = barPlan(model, o.bars, o.seed, o.dance);
+    const meterId = o.meter === undefined || o.meter === null || o.meter === "" ? null : V.meterId(o.meter);
+    let {plannedBars, planSource} = barPlan(model, o.bars, o.seed, o.dance, meterId === null ? null : o.meter);
+    // a plan drawn from the corpus for a tune whose meter the model draws: drawn once the meter is, from the
+    // training tunes in it; until then the model reads no plan (musicgate.generation.api._MeterPlans)
+    const planAfterMeter = meterId === null && planSource === CORPUS && Object.keys(model.barLinesByMeter || {}).length > 0;
+    if (planAfterMeter) plannedBars = -1;
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
     // the default floor lifts once a tune is in its last planned bar (a short plan is not run past), as Python's
     let lastBar = o.minNotes === undefined && plannedBars !== null ? plannedBars - 1 : Infinity;
@@ -415,7 +428,6 @@
     const grammar = model.grammar || (model.grammar = new Grammar(V, true));
     const rand = mulberry32(o.seed);
     const units = model.units.length ? model.units : Array.from({length: Math.min(6, model.hidden)}, (_, i) => i);
-    const meterId = o.meter === undefined || o.meter === null || o.meter === "" ? null : V.meterId(o.meter);
     const ids = meterId === null ? [V.bos, keyId] : [V.bos, keyId, meterId], keep = [];
     const gs = grammar.start(ids);
     let state = model.initState(plannedBars), out = null;
@@ -466,6 +478,12 @@
         if (lastBar !== Infinity) lastBar = 2 * lines - 1;
       }
       if (t === V.eos) break;
+      if (planAfterMeter && steps === 1) {  // the meter drawn: its plan, and the header read again with it
+        ({plannedBars, planSource} = barPlan(model, CORPUS, o.seed, undefined, V.words[t].slice(6)));
+        if (o.minNotes === undefined) lastBar = plannedBars - 1;
+        state = model.initState(plannedBars); keep.length = 0;
+        for (const u of ids.slice(0, -1)) { out = model.step(u, state); state = out.state; keep.push(units.map(k => out.keep[k])); }
+      }
       out = model.step(t, state); state = out.state;
       keep.push(units.map(u => out.keep[u]));
     }

@@ -18,7 +18,8 @@
  * included, c = min(count, P-1) and l = min(max(plan - count, 0), P-1); without a plan (-1) c = l = P.
  * The state carries {count, total: plan or -1} as its `form` property. Such a model may also have
  * `barLines` ({"17": training tunes with 17 bar lines, ...}), from which grammar.js draws the plans;
- * the model keeps them as `barLines`, [[bar lines, tunes], ...] in increasing order, or null. `dances`
+ * the model keeps them as `barLines`, [[bar lines, tunes], ...] in increasing order, or null, and per time
+ * signature `barLinesByMeter` ({"6/8": [[bar lines, tunes], ...]}: a tune in such a meter draws from them). `dances`
  * ({jig: {meter: "6/8", plan: [[bar lines, tunes], ...]}}) name the dances in the model's meters, and for
  * a model with form inputs the corpus's bar-line counts of each (musicgate.music.meters.DANCE_PLANS).
  *
@@ -153,6 +154,17 @@
                           `>= 0), some above 0}, on a model with form inputs; got ${JSON.stringify(b).slice(0, 200)}`);
         }
         this.barLines = pairs.filter(([, v]) => v > 0).sort((x, y) => x[0] - y[0]);
+      }
+      this.barLinesByMeter = {};  // "6/8" -> [[bar lines, tunes], ...]: the plans of a tune in that meter
+      if (p.barLinesByMeter !== undefined && p.barLinesByMeter !== null) {
+        const b = p.barLinesByMeter, ok = this.barLines && typeof b === "object" && !Array.isArray(b) &&
+          Object.values(b).every(v => Array.isArray(v) && v.length && v.every(x => Array.isArray(x) && x.length === 2 &&
+            Number.isInteger(x[0]) && x[0] >= 1 && Number.isInteger(x[1]) && x[1] > 0));
+        if (!ok) {
+          throw new Error(`${where}: its barLinesByMeter should be {meter: [[bar lines, tunes], ...]}, on a model with ` +
+                          `barLines; got ${JSON.stringify(b).slice(0, 200)}`);
+        }
+        for (const [m, v] of Object.entries(b)) this.barLinesByMeter[m] = v.slice().sort((x, y) => x[0] - y[0]);
       }
       this.modeNotes = {};   // mode -> the line generate prints for a mode the model rarely saw
       if (p.modeNotes !== undefined && p.modeNotes !== null) {
