@@ -116,6 +116,10 @@ def _checkpoint(path, form: bool, cell: str = "gru", bar_lines: dict | None = No
     torch.manual_seed(0)
     extra = dict(form_inputs=8, barline_ids=[int(i) for i in tok.barline_ids]) if form else {}
     model = RecurrentLM(vocab_size=len(tok), cell=cell, hidden=16, layers=1, **extra)
+    if by_meter:  # a model that reads its plan (the form tables start at zero)
+        with torch.no_grad():
+            model.form.count.weight.normal_(0, 1.0)
+            model.form.left.weight.normal_(0, 1.0)
     dataset = {"name": "test", **({"bar_lines": bar_lines} if bar_lines else {}), **({"modes": modes} if modes else {}),
                **({"bar_lines_by_meter": by_meter} if by_meter else {})}
     payload = make_checkpoint(model=model, config={"model": {"cell": cell}}, tokenizer=tok,
@@ -186,6 +190,12 @@ def test_a_piece_s_plan_is_drawn_from_the_training_tunes_in_its_meter(tmp_path):
     assert jig["plan_source"] == "drawn from the folk corpus's jigs"  # a dance keeps its own plans
     free = gen.generate_run(str(path), key="D", num=6, seed=4, length=8, meter=False).settings
     assert free["plan_source"] == "drawn from the training tunes"  # no meter grammar: the meter may be unknown
+    # the meter comes first, so a plan drawn and the same plan given make the same tune
+    for i in (0, 1, 2):
+        given = gen.generate_run(str(path), key="D", num=1, seed=100 + i, length=24, bars=None)
+        again = gen.generate_run(str(path), key="D", num=1, seed=100 + i, length=24,
+                                 bars=given.settings["planned_bars"][0])
+        assert again.settings["plan_source"] == "--bars" and np.array_equal(again.ids[0], given.ids[0])
     # the model reads each piece's plan from its first token, as it would a plan given with the meter
     net, _, meta = gen.load_model(str(path))
     seen = []

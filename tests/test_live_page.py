@@ -1241,8 +1241,9 @@ def test_a_first_part_past_half_the_plan_stretches_it_as_python_does(page, site)
         close = words.index("REPEAT_END")
         second = words[close + 1:]
         assert second == ["PITCH_62", "DUR_48", "BAR", "PITCH_62", "DUR_48", "BAR", "EOS"]
-        # the plan each token was read with (token i, step i): 6 before the :|, 10 from it (five bar lines, twice)
-        want = [plan] * close + [10 if plan == 6 else plan] * (len(run["totals"]) - close)
+        # the plan each token was read with: BOS and KEY first with none (the model draws the meter first),
+        # then from BOS again (token i, step i + 2): 6 before the :|, 10 from it (five bar lines, twice)
+        want = [-1, -1] + [plan] * close + [10 if plan == 6 else plan] * (len(run["totals"]) - 2 - close)
         assert run["totals"] == want
 
 

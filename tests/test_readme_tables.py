@@ -188,6 +188,13 @@ def test_dance_tables_equal_their_results_file():
         assert len(expected) == 1 and len(expected[0]) == rows and _tables(README_TEXT(), header) == expected
 
 
+def test_lengths_table_equals_its_results_file():
+    header = "tunes | meter | n | bar lines: median / 95% / largest"
+    expected = _tables((RESULTS / "lengths.md").read_text(), header)
+    # header, rule, then real tunes and the two gated models, each in the five commonest meters and the rest
+    assert len(expected) == 1 and len(expected[0]) == 2 + 3 * 6 and _tables(README_TEXT(), header) == expected
+
+
 def test_key_confusion_table_equals_its_results_file():
     header = "sequences | windows | same | relative"
     expected = [table for name, rows in (("key-confusion.md", 9), ("key-confusion-keyloss.md", 15),

@@ -235,10 +235,9 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     counts, drawn_from = dance_plan(dance), f"the folk corpus's {dance}s"  # a dance by name: its lengths and forms
     if not counts:
         counts, drawn_from = (meta.get("dataset") or {}).get("bar_lines"), "the training tunes"
-    plan, plan_source, plan_after_meter = _bar_plan(
-        net, bars, exact, primer_ids, tokenizer, num=num, seed=seed, counts=counts, drawn_from=drawn_from,
-        by_meter=(meta.get("dataset") or {}).get("bar_lines_by_meter") if use_meter else None,
-        known_meter=use_meter and not exact)
+    by_meter = (meta.get("dataset") or {}).get("bar_lines_by_meter") if use_meter and not dance_plan(dance) else None
+    plan, plan_source, plan_after_meter = _bar_plan(net, bars, exact, primer_ids, tokenizer, num=num, seed=seed,
+                                                    counts=counts, drawn_from=drawn_from, by_meter=by_meter)
     ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
                  exact=exact, meter=use_meter, temperature=temperature, top_k=top_k,
                  top_p=top_p, no_repeat_ngram=no_repeat_ngram, key_mask=key_mask, primer_ids=primer_ids,
@@ -401,21 +400,26 @@ def _draw(counts: dict, u: np.ndarray, have: int) -> np.ndarray | None:
 
 
 class _MeterPlans:
-    """Each piece's plan drawn once its METER is (``sample(plan_after_meter=...)``): from the training tunes
-    in that meter, or from all of them for a meter with fewer than :data:`MIN_METER_TUNES`; ``drawn``
-    keeps them for the run's JSON."""
+    """Each piece's plan, given once its METER is drawn (``sample(plan_after_meter=...)``): ``fixed`` (one per
+    piece) where the plan does not depend on the meter, else drawn with ``u`` from the training tunes in
+    that meter (``by_meter``), or from all of them (``counts``) for a meter with fewer than
+    :data:`MIN_METER_TUNES`; ``drawn`` keeps them for the run's JSON."""
 
-    def __init__(self, tokenizer, by_meter: dict, counts: dict | None, u: np.ndarray):
-        self.u, self.drawn = u, np.full(len(u), -1, np.int64)
-        self.fallback = counts or {}
+    def __init__(self, tokenizer, u: np.ndarray, *, fixed: np.ndarray | None = None, by_meter: dict | None = None,
+                 counts: dict | None = None):
+        self.u, self.fixed, self.fallback = u, fixed, counts or {}
+        self.drawn = np.full(len(u), -1, np.int64)
         self.tables: dict[int, dict] = {}
-        for name, table in by_meter.items():
+        for name, table in (by_meter or {}).items():
             meter = parse_meter(name)
             if _usable(table) >= MIN_METER_TUNES and tokenizer.meter_id(meter) != tokenizer.meter_unknown_id:
                 self.tables[tokenizer.meter_id(meter)] = table
 
     def __call__(self, rows: np.ndarray, meter_ids: np.ndarray) -> np.ndarray:
         for row, m in zip(rows, meter_ids):
+            if self.fixed is not None:
+                self.drawn[row] = self.fixed[row]
+                continue
             plan = _draw(self.tables.get(int(m)) or self.fallback, self.u[row:row + 1], 0)
             self.drawn[row] = DEFAULT_BARS if plan is None else plan[0]
         return self.drawn[rows]
@@ -428,17 +432,19 @@ def _usable(counts: dict) -> int:
 
 def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: int,
               counts: dict | None = None, drawn_from: str = "the training tunes",
-              by_meter: dict | None = None, known_meter: bool = False):
+              by_meter: dict | None = None):
     """(planned bar lines per piece or None, where they came from, a ``plan_after_meter`` or None) of a run.
 
     ``bars`` when given ("--bars"); else, for a model whose checkpoint records its training tunes'
     bar-line counts (``counts``: count -> tunes), one count (at least :data:`MIN_DRAWN_BARS`) per
-    piece drawn from them with the seed ("drawn from the training tunes"), so a set of tunes has the
-    corpus's mix of lengths and forms. Where the checkpoint also has them per time signature
-    (``by_meter``), a piece's plan comes from the tunes in its meter (:data:`MIN_METER_TUNES`): the
-    primer's or the asked one, else, with ``known_meter`` and no primer, the one the model draws first
-    (the returned :class:`_MeterPlans`). Else :data:`DEFAULT_BARS` ("default"). (None, None, None) for
-    models without form inputs and for exact-length runs (a study of the model without a plan).
+    piece drawn from them with the seed ("drawn from ``drawn_from``"), so a set of tunes has the
+    corpus's mix of lengths and forms; where the checkpoint also has them per time signature
+    (``by_meter``; None for a dance's plans), from the tunes in the piece's meter
+    (:data:`MIN_METER_TUNES`). Else :data:`DEFAULT_BARS` ("default"). A piece without a primer (nor an
+    asked meter, which comes as one) draws its METER first, reading no plan, and then its plan (the
+    returned :class:`_MeterPlans`, the plans None until then): so a plan drawn and the same plan given
+    make the same tune. (None, None, None) for models without form inputs and for exact-length runs (a
+    study of the model without a plan).
     """
     if not getattr(net, "has_form_inputs", False):
         if bars is not None:
@@ -449,28 +455,28 @@ def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: 
             raise ConfigError("exact_length fixes the notes and runs without a bar plan; give bars or exact_length")
         return None, None, None
     have = 0 if primer_ids is None else int(np.isin(primer_ids, tokenizer.barline_ids).sum())
+    u = np.random.default_rng([int(seed), PLAN_STREAM]).random(num)
     if bars is not None:
         plan = _check_int("bars", bars, 1)
         if have >= plan:
             raise ConfigError(f"the primer already has {have} bar lines and bars counts the whole piece; "
                               f"give bars above {have}")
-        return np.full(num, plan, np.int64), "--bars", None
-    u = np.random.default_rng([int(seed), PLAN_STREAM]).random(num)
-    if by_meter and counts is not None and drawn_from == "the training tunes":  # not a dance's plans
-        if primer_ids is None:
-            if known_meter:
-                return None, "drawn from the training tunes in each piece's meter", \
-                    _MeterPlans(tokenizer, by_meter, counts, u)
-        else:
+        plan, source = np.full(num, plan, np.int64), "--bars"
+    elif by_meter and primer_ids is None:
+        return None, f"drawn from {drawn_from} in each piece's meter", \
+            _MeterPlans(tokenizer, u, by_meter=by_meter, counts=counts)
+    else:
+        if by_meter:   # a primer, or an asked meter: its meter's tunes
             meter = tokenizer.meter_of(primer_ids)
             table = by_meter.get(meter_name(meter)) if meter is not None else None
             if table and _usable(table) >= MIN_METER_TUNES:
-                counts, drawn_from = table, f"the training tunes in {meter_name(meter)}"
-    if counts:
-        plan = _draw(counts, u, have)
-        if plan is not None:
-            return plan, f"drawn from {drawn_from}", None
-    return np.full(num, max(DEFAULT_BARS, have + 1), np.int64), "default", None
+                counts, drawn_from = table, f"{drawn_from} in {meter_name(meter)}"
+        plan = _draw(counts, u, have) if counts else None
+        plan, source = ((plan, f"drawn from {drawn_from}") if plan is not None
+                        else (np.full(num, max(DEFAULT_BARS, have + 1), np.int64), "default"))
+    if primer_ids is None:
+        return None, source, _MeterPlans(tokenizer, u, fixed=plan)
+    return plan, source, None
 
 
 def generate(model, *, key: "str | Key | None" = None, length: int | None = None, num: int = 1,

@@ -417,9 +417,11 @@
     }
     const meterId = o.meter === undefined || o.meter === null || o.meter === "" ? null : V.meterId(o.meter);
     let {plannedBars, planSource} = barPlan(model, o.bars, o.seed, o.dance, meterId === null ? null : o.meter);
-    // a plan drawn from the corpus for a tune whose meter the model draws: drawn once the meter is, from the
-    // training tunes in it; until then the model reads no plan (musicgate.generation.api._MeterPlans)
-    const planAfterMeter = meterId === null && planSource === CORPUS && Object.keys(model.barLinesByMeter || {}).length > 0;
+    // a tune whose meter the model draws: the meter comes first, reading no plan, then the plan (drawn from the
+    // corpus's tunes in that meter, or as given), and the model reads the header again with it, so a plan drawn
+    // and the same plan given make the same tune (musicgate.generation.api._MeterPlans)
+    const planAfterMeter = meterId === null && plannedBars !== null;
+    const fixedPlan = plannedBars;
     if (planAfterMeter) plannedBars = -1;
     const length = o.maxNotes, minNotes = o.minNotes === undefined ? Math.min(DEFAULT_MIN_NOTES, length) : o.minNotes;
     // the default floor lifts once a tune is in its last planned bar (a short plan is not run past), as Python's
@@ -479,7 +481,8 @@
       }
       if (t === V.eos) break;
       if (planAfterMeter && steps === 1) {  // the meter drawn: its plan, and the header read again with it
-        ({plannedBars, planSource} = barPlan(model, CORPUS, o.seed, undefined, V.words[t].slice(6)));
+        if (planSource === CORPUS) ({plannedBars, planSource} = barPlan(model, CORPUS, o.seed, undefined, V.words[t].slice(6)));
+        else plannedBars = fixedPlan;
         if (o.minNotes === undefined) lastBar = plannedBars - 1;
         state = model.initState(plannedBars); keep.length = 0;
         for (const u of ids.slice(0, -1)) { out = model.step(u, state); state = out.state; keep.push(units.map(k => out.keep[k])); }
