@@ -410,7 +410,7 @@
       `(${AS_THE_MODEL}: it picks one per tune, as its training tunes come).` +
       (names.some(n => ui.models[n].form) ? " Bars: how many bar lines the model is told the tune will have" +
         (names.some(n => ui.models[n].barLines) ? ` (${AS_IN_CORPUS}: drawn for each seed from how many its ` +
-          "training tunes have, so tunes come in the corpus's mix of lengths and forms)." : ".") : "");
+          "training tunes in the tune's meter have, so tunes come in the corpus's mix of lengths and forms)." : ".") : "");
     const roll = document.createElement("canvas"), gates = document.createElement("canvas");
     roll.id = "live-roll"; gates.id = "live-gates";
     const caption = document.createElement("p");
