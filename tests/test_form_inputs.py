@@ -210,6 +210,30 @@ def test_a_piece_s_plan_is_drawn_from_the_training_tunes_in_its_meter(tmp_path):
     assert drawn == want
 
 
+def test_broken_bar_line_counts_in_a_checkpoint_get_one_clear_line(tmp_path, capsys):
+    from musicgate.nn.checkpoint import _read
+
+    cases = [({"bar_lines": {"x": 3}}, "dataset.bar_lines should map bar lines"),
+             ({"bar_lines": {"16": 3}, "bar_lines_by_meter": {"6/8": {"0": 2}}},
+              "dataset.bar_lines_by_meter['6/8'] should map"),
+             ({"bar_lines": {"16": 3}, "bar_lines_by_meter": {"six-eight": {"16": 2}}},
+              "has 'six-eight', not a time signature"),
+             ({"bar_lines": {"16": 3}, "bar_lines_by_meter": {"6/8": [16, 2]}},
+              "dataset.bar_lines_by_meter['6/8'] should map"),
+             ({"bar_lines": {"16": 3}, "bar_lines_by_meter": [16, 2]}, "should map time signatures to bar-line counts")]
+    good, _, _ = _checkpoint(tmp_path / "good.pt", form=True, bar_lines={"16": 3})
+    for n, (dataset, phrase) in enumerate(cases):
+        payload = _read(good, "cpu")
+        payload["dataset"] = {"name": "test", **dataset}   # as a hand-edited or foreign checkpoint might have it
+        path = save_checkpoint(payload, tmp_path / f"bad{n}.pt")
+        out = tmp_path / f"out{n}"
+        capsys.readouterr()
+        assert main(["generate", "--model", str(path), "--key", "D", "-o", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert phrase in err and "export the model again" in err and len(err.splitlines()) == 1, err
+        assert not out.exists()
+
+
 def test_generate_plans_bars_and_says_so(tmp_path, capsys):
     path, _, _ = _checkpoint(tmp_path / "form.pt", form=True)
     plain, _, _ = _checkpoint(tmp_path / "plain.pt", form=False)

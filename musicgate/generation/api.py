@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from musicgate.errors import ConfigError, MidiError
+from musicgate.errors import CheckpointError, ConfigError, MidiError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
 from musicgate.music.meters import dance_name, dance_plan, meter_name, parse_meter
 from musicgate.music.notes import Notes
@@ -233,9 +233,12 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     use_meter = bool(meter) and tokenizer.has_meter
     dance = dance_name(time_signature)
     counts, drawn_from = dance_plan(dance), f"the folk corpus's {dance}s"  # a dance by name: its lengths and forms
+    dataset = meta.get("dataset") or {}
     if not counts:
-        counts, drawn_from = (meta.get("dataset") or {}).get("bar_lines"), "the training tunes"
-    by_meter = (meta.get("dataset") or {}).get("bar_lines_by_meter") if use_meter and not dance_plan(dance) else None
+        counts, drawn_from = dataset.get("bar_lines"), "the training tunes"
+        counts = _checked_counts(counts, "dataset.bar_lines") if counts else None
+    by_meter = (_checked_by_meter(dataset["bar_lines_by_meter"])
+                if use_meter and not dance_plan(dance) and dataset.get("bar_lines_by_meter") else None)
     plan, plan_source, plan_after_meter = _bar_plan(net, bars, exact, primer_ids, tokenizer, num=num, seed=seed,
                                                     counts=counts, drawn_from=drawn_from, by_meter=by_meter)
     ids = sample(net, tokenizer, keys=[run_key] * num, length=most, min_length=least,
@@ -423,6 +426,41 @@ class _MeterPlans:
             plan = _draw(self.tables.get(int(m)) or self.fallback, self.u[row:row + 1], 0)
             self.drawn[row] = DEFAULT_BARS if plan is None else plan[0]
         return self.drawn[rows]
+
+
+def whole_counts(value) -> dict[int, int] | None:
+    """Bar-line counts ({bar lines: tunes}) as whole numbers, bar lines >= 1 and tunes >= 0 (keys and values
+    may be strings, as JSON has them), or None where ``value`` is no such map."""
+    try:  # int(str(x)): "17" and 17, not 17.5, True or "x"
+        counts = {int(str(k)): int(str(v)) for k, v in dict(value).items()}
+    except (TypeError, ValueError):
+        return None
+    return counts if counts and all(k >= 1 and v >= 0 for k, v in counts.items()) else None
+
+
+def _checked_counts(value, what: str) -> dict[int, int]:
+    """A checkpoint's bar-line counts (:func:`whole_counts`), or one clear CheckpointError."""
+    counts = whole_counts(value)
+    if counts is None:
+        raise CheckpointError(f"the checkpoint's {what} should map bar lines (whole numbers >= 1) to tunes (whole "
+                              f"numbers >= 0), got {str(value)[:120]}; export the model again (musicgate export)")
+    return counts
+
+
+def _checked_by_meter(value) -> dict[str, dict[int, int]]:
+    """A checkpoint's ``dataset.bar_lines_by_meter`` ({"6/8": {bar lines: tunes}}) checked."""
+    if not isinstance(value, dict):
+        raise CheckpointError(f"the checkpoint's dataset.bar_lines_by_meter should map time signatures to bar-line "
+                              f"counts, got {str(value)[:120]}; export the model again (musicgate export)")
+    out = {}
+    for name, counts in value.items():
+        try:
+            meter = parse_meter(str(name))
+        except ConfigError:
+            raise CheckpointError(f"the checkpoint's dataset.bar_lines_by_meter has {str(name)[:40]!r}, not a time "
+                                  "signature; export the model again (musicgate export)") from None
+        out[meter_name(meter)] = _checked_counts(counts, f"dataset.bar_lines_by_meter[{meter_name(meter)!r}]")
+    return out
 
 
 def _usable(counts: dict) -> int:

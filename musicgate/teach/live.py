@@ -82,11 +82,10 @@ def unsupported(model, tokenizer) -> str | None:
 
 def _bar_line_counts(bar_lines, name: str) -> dict[str, int]:
     """A checkpoint's ``dataset.bar_lines`` ({bar lines: training tunes}) checked, as the page reads it."""
-    try:  # int(str(x)): "17" and 17, not 17.5, True or "x"
-        counts = {int(str(k)): int(str(v)) for k, v in dict(bar_lines).items()}
-    except (TypeError, ValueError):
-        counts = {}
-    if not counts or any(k < 1 or v < 0 for k, v in counts.items()) or not sum(counts.values()):
+    from musicgate.generation.api import whole_counts
+
+    counts = whole_counts(bar_lines)
+    if not counts or not sum(counts.values()):
         raise ConfigError(f"{name}: its bar-line counts should map whole numbers of bar lines >= 1 to numbers of "
                           f"tunes >= 0, some above 0, got {str(bar_lines)[:200]}; export the model again "
                           "(musicgate export) or leave them out")
