@@ -346,8 +346,8 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                         no_repeat_ngram=no_repeat_ngram, batch_size=batch_size, min_length=min_length,
                         min_p=min_p, max_run=max_run, max_loop=max_loop)
     grammar = grammar_for(tokenizer, meter)
-    floor_by_plan = min_length is None and not exact and not medley and bars is not None
-    min_length_given = min_length
+    planned = bars is not None or plan_after_meter is not None
+    floor_by_plan = min_length is None and not exact and not medley and planned
     if exact and not medley:
         min_length = length
     elif min_length is None:
@@ -402,9 +402,7 @@ def sample(model, tokenizer, *, keys: Sequence[Key | None], length: int, min_len
                                      gen=gen, device=device, bar=bar, max_run=max_run, max_loop=max_loop,
                                      medley=medley,
                                      known_meter=known_meter,
-                                     floor_by_plan=floor_by_plan or (plan_after_meter is not None
-                                                                     and min_length_given is None and not exact
-                                                                     and not medley),
+                                     floor_by_plan=floor_by_plan,
                                      bars=None if bars is None else plans[start:start + batch_size],
                                      plan_after_meter=None if plan_after_meter is None else
                                      functools.partial(_rows_from, plan_after_meter, start))
