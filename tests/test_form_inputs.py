@@ -160,6 +160,9 @@ def test_plans_are_drawn_from_the_training_tunes_bar_counts(tmp_path, capsys):
     assert set(plans) == {8, 18} and 0.65 < (plans == 8).mean() < 0.85  # 3 : 1, never the empty count
     again = gen.generate_run(str(path), key="D", num=400, seed=5, length=8).settings["planned_bars"]
     assert again == run.settings["planned_bars"]  # the seed makes the plans too
+    _, tok, _ = gen.load_model(str(path))
+    assert run.settings["bar_lines_written"] == [int(np.isin(x, tok.barline_ids).sum()) for x in run.ids]
+    assert max(run.settings["bar_lines_written"]) > 0
     assert gen.generate_run(str(path), key="D", num=2, seed=5, length=8, bars=12).settings["planned_bars"] == [12, 12]
     short, _, _ = _checkpoint(tmp_path / "short.pt", form=True, bar_lines={"4": 1000, "12": 1})
     assert set(gen.generate_run(str(short), key="D", num=20, seed=5, length=8).settings["planned_bars"]) == {12}

@@ -281,6 +281,9 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
         "meter_source": "given" if asked_meter else ("the primer's" if primer_notes is not None else "the model's"),
         "meters": [meter_name(tokenizer.meter_of(x)) for x in ids],
         "planned_bars": None if plan is None else [int(b) for b in plan], "plan_source": plan_source,
+        # the bar-line tokens each piece has (repeat signs and endings included, the primer's too), as a plan counts them
+        "bar_lines_written": ([int(np.isin(x, tokenizer.barline_ids).sum()) for x in ids]
+                              if getattr(tokenizer, "barline_ids", None) is not None else None),
         # the meter grammar's rules of style (form vocabulary): the end held until the last part has LAST_PART
         # of the first's bars, no :| closing a repeat of one or two bars, no end right after a |:; a tune
         # cut at max_length ends without them. A plan is stretched where the first part closes past half of it
