@@ -25,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from musicgate.errors import CheckpointError, ConfigError, MidiError
+from musicgate.errors import ConfigError, MidiError
 from musicgate.music.keys import MAJOR_MINOR_KEYS, Key, parse_key
 from musicgate.music.meters import dance_name, dance_plan, meter_name, parse_meter
 from musicgate.music.notes import Notes
+from musicgate.generation.plans import (DEFAULT_BARS, MIN_DRAWN_BARS, MIN_METER_TUNES, PLAN_STREAM,  # noqa: F401
+                                        MeterPlans, checked_by_meter, checked_counts, draw_plans, meter_tables)
 from musicgate.generation.sample import DEFAULT_MIN_LENGTH, check_sampling_args
 from musicgate.files import safe_name
 from musicgate.tokens.grammar import LAST_PART
@@ -53,20 +55,12 @@ sampled 7-10 of 96 tunes with 8 or more, up to 29 (docs/shipped-models.md, "The 
 DEFAULT_MAX_LOOP = 4
 """Most times a passage of 1-4 written bars comes in a row in a generated piece (``max_loop``): real folk tunes
 write one more often in 2 of 1,147 (11 more than 3 times); the shipped models, left alone, looped a passage up
-to 16 times on long plans (README, "Generating"; ``benchmarks/results/musicality-288-maxloop4``)."""
-DEFAULT_BARS = 16
-"""Planned bar lines of a piece from a model with form inputs when none is given and the checkpoint does
-not record its corpus's bar counts (the median of the folk corpus); the model reads the bars so far and
-the bars left, so it can shape the tune to end there."""
+to 24 times (README, "Generating"; ``benchmarks/results/musicality-288-maxloop0``)."""
 RARE_MODE = 0.01
 """A mode with fewer than this share of a model's training tunes is rare for it: generation says so
 (the folk corpus has 40 dorian and 52 mixolydian tunes among 11,472, and the shipped models asked in
 those modes often play a major or minor key instead, on the same tonic or with the same signature; README,
 "How they sound")."""
-MIN_DRAWN_BARS = 8
-"""The shortest plan drawn from a model's training tunes: tunes with fewer bar lines (5% of the folk
-corpus) are fragments, and the 32-note minimum length would run past a plan that short."""
-
 
 def key_slug(key: "Key | str") -> str:
     """The key as it appears in file names: ``D-major``, ``Fsharp-minor``, ``Bb-major``, ``A-dorian``."""
@@ -236,8 +230,8 @@ def generate_run(model, *, key: "str | Key | None" = None, length: int | None = 
     dataset = meta.get("dataset") or {}
     if not counts:
         counts, drawn_from = dataset.get("bar_lines"), "the training tunes"
-        counts = _checked_counts(counts, "dataset.bar_lines") if counts else None
-    by_meter = (_checked_by_meter(dataset["bar_lines_by_meter"])
+        counts = checked_counts(counts, "dataset.bar_lines") if counts else None
+    by_meter = (checked_by_meter(dataset["bar_lines_by_meter"])
                 if use_meter and not dance_plan(dance) and dataset.get("bar_lines_by_meter") else None)
     plan, plan_source, plan_after_meter = _bar_plan(net, bars, exact, primer_ids, tokenizer, num=num, seed=seed,
                                                     counts=counts, drawn_from=drawn_from, by_meter=by_meter)
@@ -386,91 +380,6 @@ def rare_mode_note(mode: str, modes: dict | None, model_name: str) -> str | None
             f"its signature)")
 
 
-MIN_METER_TUNES = 20
-"""A time signature's pieces draw their plans from the training tunes in it when at least this many of them
-have :data:`MIN_DRAWN_BARS` bar lines or more; a rarer meter's, from all the training tunes."""
-PLAN_STREAM = 0x6261
-"""The plans' own random stream of the seed (one uniform number a piece): the token draws stay as they were."""
-
-
-def _draw(counts: dict, u: np.ndarray, have: int) -> np.ndarray | None:
-    """Plans for uniform numbers ``u`` from bar-line ``counts`` (count -> tunes) past ``have`` bar lines and
-    at least :data:`MIN_DRAWN_BARS` (as ``Generator.choice`` draws with these weights), or None if none is."""
-    values = np.array([int(k) for k in counts], np.int64)
-    weights = np.array([float(v) for v in counts.values()])
-    weights = np.where((values > have) & (values >= MIN_DRAWN_BARS), weights, 0.0)
-    if not weights.sum() > 0:
-        return None
-    cdf = np.cumsum(weights / weights.sum())
-    return values[np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(values) - 1)]
-
-
-class _MeterPlans:
-    """Each piece's plan, given once its METER is drawn (``sample(plan_after_meter=...)``): ``fixed`` (one per
-    piece) where the plan does not depend on the meter, else drawn with ``u`` from the training tunes in
-    that meter (``by_meter``), or from all of them (``counts``) for a meter with fewer than
-    :data:`MIN_METER_TUNES`; ``drawn`` keeps them for the run's JSON."""
-
-    def __init__(self, tokenizer, u: np.ndarray, *, fixed: np.ndarray | None = None, by_meter: dict | None = None,
-                 counts: dict | None = None):
-        self.u, self.fixed, self.fallback = u, fixed, counts or {}
-        self.drawn = np.full(len(u), -1, np.int64)
-        self.tables: dict[int, dict] = {}
-        for name, table in (by_meter or {}).items():
-            meter = parse_meter(name)
-            if _usable(table) >= MIN_METER_TUNES and tokenizer.meter_id(meter) != tokenizer.meter_unknown_id:
-                self.tables[tokenizer.meter_id(meter)] = table
-
-    def __call__(self, rows: np.ndarray, meter_ids: np.ndarray) -> np.ndarray:
-        for row, m in zip(rows, meter_ids):
-            if self.fixed is not None:
-                self.drawn[row] = self.fixed[row]
-                continue
-            plan = _draw(self.tables.get(int(m)) or self.fallback, self.u[row:row + 1], 0)
-            self.drawn[row] = DEFAULT_BARS if plan is None else plan[0]
-        return self.drawn[rows]
-
-
-def whole_counts(value) -> dict[int, int] | None:
-    """Bar-line counts ({bar lines: tunes}) as whole numbers, bar lines >= 1 and tunes >= 0 (keys and values
-    may be strings, as JSON has them), or None where ``value`` is no such map."""
-    try:  # int(str(x)): "17" and 17, not 17.5, True or "x"
-        counts = {int(str(k)): int(str(v)) for k, v in dict(value).items()}
-    except (TypeError, ValueError):
-        return None
-    return counts if counts and all(k >= 1 and v >= 0 for k, v in counts.items()) else None
-
-
-def _checked_counts(value, what: str) -> dict[int, int]:
-    """A checkpoint's bar-line counts (:func:`whole_counts`), or one clear CheckpointError."""
-    counts = whole_counts(value)
-    if counts is None:
-        raise CheckpointError(f"the checkpoint's {what} should map bar lines (whole numbers >= 1) to tunes (whole "
-                              f"numbers >= 0), got {str(value)[:120]}; export the model again (musicgate export)")
-    return counts
-
-
-def _checked_by_meter(value) -> dict[str, dict[int, int]]:
-    """A checkpoint's ``dataset.bar_lines_by_meter`` ({"6/8": {bar lines: tunes}}) checked."""
-    if not isinstance(value, dict):
-        raise CheckpointError(f"the checkpoint's dataset.bar_lines_by_meter should map time signatures to bar-line "
-                              f"counts, got {str(value)[:120]}; export the model again (musicgate export)")
-    out = {}
-    for name, counts in value.items():
-        try:
-            meter = parse_meter(str(name))
-        except ConfigError:
-            raise CheckpointError(f"the checkpoint's dataset.bar_lines_by_meter has {str(name)[:40]!r}, not a time "
-                                  "signature; export the model again (musicgate export)") from None
-        out[meter_name(meter)] = _checked_counts(counts, f"dataset.bar_lines_by_meter[{meter_name(meter)!r}]")
-    return out
-
-
-def _usable(counts: dict) -> int:
-    """Tunes of bar-line ``counts`` with at least :data:`MIN_DRAWN_BARS` bar lines."""
-    return sum(int(v) for k, v in counts.items() if int(k) >= MIN_DRAWN_BARS)
-
-
 def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: int,
               counts: dict | None = None, drawn_from: str = "the training tunes",
               by_meter: dict | None = None):
@@ -483,7 +392,7 @@ def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: 
     (``by_meter``; None for a dance's plans), from the tunes in the piece's meter
     (:data:`MIN_METER_TUNES`). Else :data:`DEFAULT_BARS` ("default"). A piece without a primer (nor an
     asked meter, which comes as one) draws its METER first, reading no plan, and then its plan (the
-    returned :class:`_MeterPlans`, the plans None until then): so a plan drawn and the same plan given
+    returned :class:`~musicgate.generation.plans.MeterPlans`, the plans None until then): so a plan drawn and the same plan given
     make the same tune. (None, None, None) for models without form inputs and for exact-length runs (a
     study of the model without a plan).
     """
@@ -505,18 +414,18 @@ def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: 
         plan, source = np.full(num, plan, np.int64), "--bars"
     elif by_meter and primer_ids is None:
         return None, f"drawn from {drawn_from} in each piece's meter", \
-            _MeterPlans(tokenizer, u, by_meter=by_meter, counts=counts)
+            MeterPlans(tokenizer, u, by_meter=by_meter, counts=counts)
     else:
         if by_meter:   # a primer, or an asked meter: its meter's tunes
             meter = tokenizer.meter_of(primer_ids)
-            table = by_meter.get(meter_name(meter)) if meter is not None else None
-            if table and _usable(table) >= MIN_METER_TUNES:
+            table = meter_tables(tokenizer, by_meter).get(meter_name(meter)) if meter is not None else None
+            if table:
                 counts, drawn_from = table, f"{drawn_from} in {meter_name(meter)}"
-        plan = _draw(counts, u, have) if counts else None
+        plan = draw_plans(counts, u, have) if counts else None
         plan, source = ((plan, f"drawn from {drawn_from}") if plan is not None
                         else (np.full(num, max(DEFAULT_BARS, have + 1), np.int64), "default"))
     if primer_ids is None:
-        return None, source, _MeterPlans(tokenizer, u, fixed=plan)
+        return None, source, MeterPlans(tokenizer, u, fixed=plan)
     return plan, source, None
 
 

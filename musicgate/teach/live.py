@@ -82,7 +82,7 @@ def unsupported(model, tokenizer) -> str | None:
 
 def _bar_line_counts(bar_lines, name: str) -> dict[str, int]:
     """A checkpoint's ``dataset.bar_lines`` ({bar lines: training tunes}) checked, as the page reads it."""
-    from musicgate.generation.api import whole_counts
+    from musicgate.generation.plans import whole_counts
 
     counts = whole_counts(bar_lines)
     if not counts or not sum(counts.values()):
@@ -94,20 +94,19 @@ def _bar_line_counts(bar_lines, name: str) -> dict[str, int]:
 
 def _meter_plans(by_meter: dict, tokenizer, name: str) -> dict[str, list[list[int]]]:
     """The meters of a checkpoint's ``dataset.bar_lines_by_meter`` whose pieces draw their plans from their
-    own tunes (:data:`~musicgate.generation.api.MIN_METER_TUNES`), each as [[bar lines, tunes], ...]."""
-    from musicgate.generation.api import MIN_METER_TUNES, _usable
+    own tunes (:func:`~musicgate.generation.plans.meter_tables`), each as [[bar lines, tunes], ...]."""
+    from musicgate.generation.plans import meter_tables
     from musicgate.music.meters import parse_meter
 
-    out = {}
+    checked = {}
     for meter, counts in dict(by_meter).items():
         counts = _bar_line_counts(counts, name)
         try:
-            known = tokenizer.meter_id(parse_meter(str(meter))) != tokenizer.meter_unknown_id
+            parse_meter(str(meter))
         except ConfigError:
-            known = False
-        if known and _usable(counts) >= MIN_METER_TUNES:
-            out[str(meter)] = [[int(k), v] for k, v in counts.items()]
-    return out
+            continue   # not a time signature: no plans of its own
+        checked[str(meter)] = counts
+    return {m: [[int(k), v] for k, v in counts.items()] for m, counts in meter_tables(tokenizer, checked).items()}
 
 
 def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None, modes: dict | None = None,
@@ -130,7 +129,7 @@ def model_payload(model, tokenizer, *, name: str, bar_lines: dict | None = None,
         Such a model given ``bar_lines`` also has ``barLines`` ({"17": tunes, ...}, counts of 0
         left out); without them (or without form inputs) the payload has none. Given ``bar_lines_by_meter``
         too, it has ``barLinesByMeter`` ({"6/8": [[bar lines, tunes], ...], ...}), the meters a plan is drawn
-        from alone (:data:`~musicgate.generation.api.MIN_METER_TUNES`), from which the page draws the plan of
+        from alone (:data:`~musicgate.generation.plans.MIN_METER_TUNES`), from which the page draws the plan of
         a tune in that meter.
         Given ``modes`` (the checkpoint's training tunes per key mode), a model with rare modes has
         ``modeNotes`` ({mode: the line ``generate`` prints, :func:`~musicgate.generation.api.rare_mode_note`}).

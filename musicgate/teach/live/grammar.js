@@ -16,9 +16,9 @@
   const MAX_TOKENS_PER_NOTE = 16, DEFAULT_MIN_NOTES = 32, DEFAULT_MIN_P = 0.05;  // as musicgate generate
   const DEFAULT_MAX_RUN = 6;  // musicgate.generation.api.DEFAULT_MAX_RUN: most notes of one pitch in a row
   const DEFAULT_MAX_LOOP = 4;  // musicgate.generation.api.DEFAULT_MAX_LOOP: most times a 1-4 bar passage in a row
-  const DEFAULT_BARS = 16;  // musicgate.generation.api.DEFAULT_BARS: the plan of a model with form inputs
+  const DEFAULT_BARS = 16;  // musicgate.generation.plans.DEFAULT_BARS: the plan of a model with form inputs
   const RARE_METER = 0.01;  // musicgate.generation.api.RARE_METER: a meter the model starts fewer of its tunes in
-  const MIN_DRAWN_BARS = 8;  // musicgate.generation.api.MIN_DRAWN_BARS: the shortest plan drawn from the corpus
+  const MIN_DRAWN_BARS = 8;  // musicgate.generation.plans.MIN_DRAWN_BARS: the shortest plan drawn from the corpus
   const CORPUS = "corpus";  // bars: draw the plan from the model's barLines (its training tunes' bar-line counts)
   const PLAN_STREAM = 0x6261;  // the plan's own random stream (seed ^ this): the token draws stay as they were
   const LAST_PART = 0.6;  // musicgate.tokens.grammar.LAST_PART: a last part has at least this share of the first's bars
@@ -419,7 +419,7 @@
     let {plannedBars, planSource} = barPlan(model, o.bars, o.seed, o.dance, meterId === null ? null : o.meter);
     // a tune whose meter the model draws: the meter comes first, reading no plan, then the plan (drawn from the
     // corpus's tunes in that meter, or as given), and the model reads the header again with it, so a plan drawn
-    // and the same plan given make the same tune (musicgate.generation.api._MeterPlans)
+    // and the same plan given make the same tune (musicgate.generation.plans.MeterPlans)
     const planAfterMeter = meterId === null && plannedBars !== null;
     const fixedPlan = plannedBars;
     if (planAfterMeter) plannedBars = -1;
