@@ -195,6 +195,13 @@ def test_lengths_table_equals_its_results_file():
     assert len(expected) == 1 and len(expected[0]) == 2 + 3 * 6 and _tables(README_TEXT(), header) == expected
 
 
+def test_modal_key_sets_table_equals_its_results_file():
+    header = "six keys (their modes) | same signature"
+    expected = _tables((RESULTS / "modal-keys.md").read_text(), header)
+    # header, rule, the musicality set and the best sets with one and with two modal keys
+    assert len(expected) == 1 and len(expected[0]) == 5 and _tables(README_TEXT(), header) == expected
+
+
 def test_key_confusion_table_equals_its_results_file():
     header = "sequences | windows | same | relative"
     expected = [table for name, rows in (("key-confusion.md", 9), ("key-confusion-keyloss.md", 15),
