@@ -61,6 +61,7 @@
 #                  python benchmarks/register.py            -> register.md (where the tunes sit)
 #                  python benchmarks/dances.py              -> dances.md (dances asked for by name)
 #                  python benchmarks/modal_keys.py          -> modal-keys.md (real tunes' key measures, mode by mode)
+#                  python benchmarks/key_keepers.py         -> key-keepers.md (the class page's key-keeper units)
 #                  scripts/copy_calibration.sh              -> copy-calibrated/ (phase 7's copy head trained on clean
 #                                                              or self-fed inputs; needs runs/folk-{lstm,gru}-tonic-copy)
 #                  phase 8 with the cadence counted 32 times (configs/folk-{lstm,gru}-tonic-copy-cadence32.yaml,
@@ -431,6 +432,7 @@ if want musicality; then
         "$PY" benchmarks/register.py -o "$OUT/register.md"
         "$PY" benchmarks/dances.py -o "$OUT/dances.md"
         "$PY" benchmarks/modal_keys.py -o "$OUT/modal-keys.md"
+        "$PY" benchmarks/key_keepers.py -o "$OUT/key-keepers.md"
         MG="$MG" PY="$PY" OUT="$OUT/copy-calibrated" bash scripts/copy_calibration.sh
         for cell in lstm gru; do   # phase 8 with the cadence counted 32 times (needs runs/folk-CELL-tonic-copy-self)
             train_run "runs/folk-$cell-tonic-copy-cadence32" "configs/folk-$cell-tonic-copy-cadence32.yaml"

@@ -202,6 +202,13 @@ def test_modal_key_sets_table_equals_its_results_file():
     assert len(expected) == 1 and len(expected[0]) == 5 and _tables(README_TEXT(), header) == expected
 
 
+def test_key_keeper_table_equals_its_results_file():
+    header = "model | units | they tell the key"
+    expected = _tables((RESULTS / "key-keepers.md").read_text(), header)
+    # header, rule, the three shipped models
+    assert len(expected) == 1 and len(expected[0]) == 5 and _tables(README_TEXT(), header) == expected
+
+
 def test_key_confusion_table_equals_its_results_file():
     header = "sequences | windows | same | relative"
     expected = [table for name, rows in (("key-confusion.md", 9), ("key-confusion-keyloss.md", 15),
