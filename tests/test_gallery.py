@@ -459,3 +459,26 @@ def test_plain_words_follow_the_numbers():
             "so to them these keys differ only in their mode") in " ".join(plain_keepers(cells))
     for words in (plain_in_key(cells), plain_keepers(cells)):
         assert not any(w in " ".join(words) for w in ("NLL", "nats", "interval", "half-life"))
+
+
+def test_a_modal_tune_s_key_strip_names_the_mode_asked(tmp_path, monkeypatch):
+    """The caption says dark blue is the key asked for: for G mixolydian the legend names it, and
+    the major key the key finder hears it as (not "target G major")."""
+    from musicgate.music.keys import parse_key
+    from musicgate.music.notes import Notes
+    from musicgate.teach import gallery
+    from musicgate.viz import plots
+
+    saved = {}
+
+    def keep(fig, path, **kw):
+        saved["labels"] = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+        return Path(path)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    scale = [67, 69, 71, 72, 74, 76, 77, 79]  # G mixolydian, up and down, 48 notes
+    pitches = (scale + scale[::-1]) * 3
+    notes = Notes.from_arrays(pitch=pitches, onset=np.arange(len(pitches), dtype=float),
+                              duration=np.ones(len(pitches)))
+    gallery.roll_and_key_curve(notes, parse_key("G mixolydian"), tmp_path / "x.png", title="t")
+    assert saved["labels"] and saved["labels"][0].startswith("target G mixolydian, heard as G major: ")

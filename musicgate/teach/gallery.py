@@ -146,7 +146,6 @@ def roll_and_key_curve(notes, key: Key, path: "str | os.PathLike", *, title: str
     a 12 x 4.8 inch PNG at 100 dpi.
     """
     from musicgate.analysis.keyfind import windowed_keys
-    from musicgate.music.keys import to_major_minor
     from musicgate.viz.plots import key_strip, new_figure, note_roll, save_figure
 
     fig = new_figure(12.0, 4.8)
@@ -163,7 +162,7 @@ def roll_and_key_curve(notes, key: Key, path: "str | os.PathLike", *, title: str
         mid = (wk.start[wk.valid] + np.maximum(wk.end[wk.valid] - 1, wk.start[wk.valid])) / 2.0
         keep = np.r_[True, np.diff(mid) > 0]
         key_strip(strip, mid[keep] - 0.5, wk.key[wk.valid][keep], wk.correlation[wk.valid][keep],
-                  target=to_major_minor(key))
+                  target=key)  # a mode: "target G mixolydian, heard as G major"
     else:
         key_strip(strip, np.zeros(0), np.zeros(0, int), np.zeros(0))
     strip.set_xlabel(f"note (the key heard in the {window} notes around each note)", fontsize=11)
