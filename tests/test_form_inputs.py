@@ -302,6 +302,8 @@ def test_a_mode_the_model_rarely_saw_is_said_once(tmp_path, capsys):
     assert gen.generate_run(str(unknown), key="A dorian", num=1, seed=1, length=8).settings["notes"] == []
     assert main(["generate", "--model", str(path), "--key", "Ador", "--seed", "3", "-o", str(tmp_path / "o")]) == 0
     assert capsys.readouterr().out.count("note: m saw 5 dorian tunes") == 1
+    (record,) = [json.loads(f.read_text()) for f in (tmp_path / "o").glob("*.json")]
+    assert record["notes"] == notes and len(record["note_counts"]) == 1  # the run's JSON keeps the note
 
 
 class _EagerToEnd(torch.nn.Module):

@@ -207,7 +207,7 @@ def test_cli_default_model_writes_a_file(shipped, tmp_path, monkeypatch, capsys)
     files = sorted((tmp_path / "generated").glob(f"{gen.DEFAULT_MODEL}_*_5_0.mid"))
     record = json.loads(next((tmp_path / "generated").glob(f"{gen.DEFAULT_MODEL}_*_5.json")).read_text())
     (n,) = record["new_notes"]
-    assert len(files) == 1 and 32 <= n <= gen.DEFAULT_LENGTH and record["notes"] == [n]
+    assert len(files) == 1 and 32 <= n <= gen.DEFAULT_LENGTH and record["note_counts"] == [n]
     assert len(read_midi(files[0])) >= n  # the MIDI file plays the repeats
     assert record["length_mode"] == "model ends" and record["meter_grammar"] is True
     assert record["temperature"] == gen.DEFAULT_TEMPERATURE == 1.0 and record["model"] == gen.DEFAULT_MODEL == "folk-lstm"
@@ -231,7 +231,7 @@ def test_cli_options(ckpts, tmp_path, capsys):
     record = json.loads((tmp_path / "o" / "event_Bb-major_8.json").read_text())
     assert record["key_pushing_flags"] == ["key_mask"] and record["no_repeat_ngram"] == 3
     assert record["max_run"] is None and record["max_loop"] is None  # 0: no limit
-    assert record["primer"] == str(primer) and record["temperature"] == 0.7 and record["notes"] == [20, 20]
+    assert record["primer"] == str(primer) and record["temperature"] == 0.7 and record["note_counts"] == [20, 20]
     text = capsys.readouterr().out
     assert "in Bb major (given) in 6/8 (the primer's), seed 8; 0 of 2 ended by the model; meter grammar n/a; " \
         "key-pushing flags: key_mask" in text
@@ -289,7 +289,7 @@ def test_cli_lengths_endings_and_meter_are_recorded(ckpts, tmp_path, capsys):
     assert main(["generate", "--model", str(ckpts["melody"]), "--key", "D", "--exact-length", "20", "--num", "3",
                  "--primer", str(primer), "--seed", "2", "-o", str(out)]) == 0
     record = json.loads((out / "melody_D-major_2.json").read_text())
-    assert record["notes"] == [20, 20, 20] and record["new_notes"] == [9, 9, 9]  # the primer's 11 count
+    assert record["note_counts"] == [20, 20, 20] and record["new_notes"] == [9, 9, 9]  # the primer's 11 count
     assert record["length_mode"] == "exact" and record["exact_length"] == 20 and record["cut"] == [False] * 3
     assert "exactly 20 notes each (--exact-length)" in capsys.readouterr().out
     assert all(len(read_midi(out / f"melody_D-major_2_{i}.mid")) >= 20 for i in range(3))  # repeats played

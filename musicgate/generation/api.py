@@ -538,7 +538,8 @@ def write_outputs(notes_list: list[Notes], outdir: "str | os.PathLike", *, model
     Returns
     -------
     list of Path
-        The written files: per piece the MIDI (then WAV, MusicXML), and last the JSON sidecar.
+        The written files: per piece the MIDI (then WAV, MusicXML), and last the JSON sidecar (the
+        settings, with ``files`` and ``note_counts``: each piece's notes).
     """
     from musicgate.files import atomic_write_json
     from musicgate.music.midi import write_midi
@@ -584,7 +585,7 @@ def write_outputs(notes_list: list[Notes], outdir: "str | os.PathLike", *, model
         sidecar = f"{safe_name(model_name)}_{key_slug(key)}_{seed}.json"
         record = {**(settings or {}), "model": (settings or {}).get("model", model_name), "key": key.name,
                   "seed": seed, "files": list(names),
-                  "notes": [int(len(n)) for n in notes_list]}
+                  "note_counts": [int(len(n)) for n in notes_list]}   # "notes": the lines generate printed
         record.setdefault("key_mask", None)
         record.setdefault("key_pushing_flags", None)
         atomic_write_json(staging / sidecar, record)
