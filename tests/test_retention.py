@@ -289,6 +289,23 @@ def test_cli_retention_and_bad_override(tiny_setup, capsys):
     assert "shipped" in capsys.readouterr().err
 
 
+def test_cli_retention_writes_under_the_output_it_is_given(tiny_setup, capsys):
+    import yaml
+
+    from musicgate.cli import main
+
+    tmp_path, config = tiny_setup
+    cfg = tmp_path / "o.yaml"
+    cfg.write_text(yaml.safe_dump({**config, "models": {"gru": config["models"]["gru"]}, "output": str(tmp_path / "cfg")}))
+    assert main(["-q", "experiment", "retention", "--config", str(cfg), "--set", "n_boot=20",
+                 "-o", str(tmp_path / "given")]) == 0
+    assert [p.name.startswith("retention-") for p in (tmp_path / "given").iterdir()] == [True]
+    assert not (tmp_path / "cfg").exists()   # -o wins over the config's output
+    (tmp_path / "file").write_text("x")
+    assert main(["experiment", "retention", "--config", str(cfg), "-o", str(tmp_path / "file")]) == 2
+    assert "output folder" in capsys.readouterr().err
+
+
 def test_models_from_a_training_config_are_trained_first(tiny_setup):
     import yaml
 

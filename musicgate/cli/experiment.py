@@ -21,12 +21,15 @@ def register(sub) -> None:
                 description="For each model and each of the 24 keys, samples sequences far beyond the training "
                 "windows and\nmeasures, per position, the in-signature rate, windowed key agreement and MIREX "
                 "score (95%\nbootstrap intervals) and the time to drift, against the same measures on held-out "
-                "real tunes.\nWrites generated/retention-<timestamp>/ with report.md.")
+                "real tunes.\nWrites OUTPUT/retention-<timestamp>/ with report.md (OUTPUT: -o, else the "
+                "config's output, generated).")
     r.add_argument("--config", type=Path, help="YAML config (default: the built-in defaults, the same as "
                    "configs/retention.yaml)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set n_per_key=8 or --set models.lstm=runs/x/best.pt")
     r.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
+    r.add_argument("-o", "--output", type=out_dir, default=None,
+                   help="output root (default: the config's output, generated); the same as --set output=DIR")
     r.set_defaults(func=retention_command)
 
     q = command(exp, "probe", "key-memory probe: recall of a key token across T neutral steps, per cell",
@@ -60,7 +63,8 @@ def retention_command(args) -> int:
 
     set_threads(args.threads)
     quiet = getattr(args, "quiet", False)
-    outdir = run_retention(args.config if args.config else {}, overrides=args.overrides, quiet=quiet,
+    overrides = [*args.overrides, *([f"output={args.output}"] if args.output is not None else [])]
+    outdir = run_retention(args.config if args.config else {}, overrides=overrides, quiet=quiet,
                            log=None if quiet else (lambda line: print(line, file=sys.stderr)))
     print((outdir / "report.md").read_text())
     print(f"wrote {outdir}")
