@@ -117,3 +117,14 @@ def test_old_output_names_still_parse(tmp_path, argv, old, dest):
     new = parser.parse_args([*argv, "-o", str(target)])
     legacy = parser.parse_args([*argv, old, str(target)])
     assert Path(getattr(new, dest)) == Path(getattr(legacy, dest)) == target
+
+
+def test_the_command_list_has_one_line_per_command(monkeypatch):
+    """The README says ``musicgate --help`` lists every command on one line (an 80-column terminal)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    text = build_parser().format_help()
+    block = text.split("commands:")[1].split("examples:")[0]
+    lines = [line for line in block.splitlines()[2:] if line.strip()]
+    names = {name for name, _ in COMMANDS if name and " " not in name}
+    assert len(lines) == len(names), lines   # a wrapped summary adds a line with no command name
+    assert {line.split()[0] for line in lines} == names

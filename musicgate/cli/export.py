@@ -7,7 +7,7 @@ from musicgate.cli.common import command, out_dir, output_alias, plain_name
 
 
 def register(sub) -> None:
-    p = command(sub, "export", "ship a run's best checkpoint as a slim model with its measured numbers",
+    p = command(sub, "export", "ship a run's best checkpoint as a slim model with its numbers",
                 "musicgate export runs/folk-lstm folk-lstm",
                 "musicgate export runs/folk-lstm my-lstm -o models/",
                 description="Writes NAME.pt (weights, tokenizer and settings, no optimizer state) and "

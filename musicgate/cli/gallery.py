@@ -7,7 +7,7 @@ from musicgate.cli.common import command, out_dir, positive_int, seed
 
 
 def register(sub) -> None:
-    p = command(sub, "gallery", "a static HTML page to hear and compare RNN, LSTM and GRU samples",
+    p = command(sub, "gallery", "a static HTML page to hear and compare RNN, LSTM and GRU",
                 "musicgate gallery",
                 'musicgate gallery --model folk-lstm --model runs/my-gru --key "E minor" --retention generated/retention-X',
                 description="Piano rolls, key curves, gate views and a comparison from measured numbers, for each model "
@@ -23,7 +23,7 @@ def register(sub) -> None:
     _speech_args(p)
     p.set_defaults(func=gallery)
 
-    d = command(sub, "demo", "samples, audio, a short retention run and the gallery page in one go",
+    d = command(sub, "demo", "samples, audio, a retention run and the class page in one go",
                 "musicgate demo", "musicgate demo --no-retention -o generated/quick-demo",
                 description="With the shipped models: samples in three keys, audio, a short retention run and "
                 "the gallery page\n(about 1-3 minutes on a laptop CPU). Prints the page's file:// address.")

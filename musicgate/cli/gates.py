@@ -10,7 +10,7 @@ from musicgate.cli.common import command, out_dir
 
 
 def register(sub) -> None:
-    p = command(sub, "gates", "gate pictures, memory half-life and saturation of models on one melody",
+    p = command(sub, "gates", "gate pictures, memory half-life and saturation on one melody",
                 "musicgate gates --model folk-lstm --melody tune.mid",
                 "musicgate gates --model folk-rnn --model folk-lstm --model folk-gru --melody tune.mid -o gates/",
                 description="Give --model once per model to compare cells. Writes gates_MODEL.png per model, "

@@ -13,7 +13,7 @@ from musicgate.generation.sample import DEFAULT_MIN_LENGTH
 
 def register(sub) -> None:
     p = command(
-        sub, "generate", "generate MIDI files in a key with a shipped model or a checkpoint",
+        sub, "generate", "MIDI tunes in a key from a shipped model or a checkpoint",
         'musicgate generate --model folk-gru --key "A dorian" --num 4 --wav --musicxml --abc',
         "musicgate generate --model runs/folk-lstm --primer tune.mid --key Em --length 256 -o out/",
         description="Samples K pieces from a recurrent language model and writes them as "

@@ -13,13 +13,13 @@ from musicgate.tokens.tokenizer import TOKENIZERS, load_tokenizer, make_tokenize
 
 
 def register(sub) -> None:
-    p = command(sub, "info", "tracks, notes, key and time signatures, length of a MIDI file",
+    p = command(sub, "info", "tracks, notes, keys, time signatures, length of a MIDI file",
                 "musicgate info song.mid", "musicgate info song.mid --json")
     p.add_argument("file", type=Path, help="a MIDI file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=info)
 
-    p = command(sub, "convert", "music (MIDI, MusicXML, ABC, corpus:NAME) -> MIDI, MusicXML or ABC",
+    p = command(sub, "convert", "MIDI, MusicXML, ABC or corpus:NAME -> MIDI, MusicXML or ABC",
                 "musicgate convert corpus:bach/bwv66.6 chorale.musicxml",
                 "musicgate convert tune.abc tune.mid",
                 "musicgate convert generated/folk-gru_D-major_7_0.mid tune.abc",
