@@ -153,6 +153,11 @@ def test_empty_folder(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "no .mid, .midi or .abc files" in err
 
 
+def test_a_missing_path_names_the_files_evaluate_reads(tmp_path, capsys):
+    code, out, err = run(capsys, tmp_path / "tunes.abc", "--no-reference")
+    assert code == 2 and err.count("\n") == 1 and "no such file or folder; give a MIDI or ABC file" in err
+
+
 def test_drum_only_file(tmp_path, capsys):
     path = tmp_path / "drums.mid"
     path.write_bytes(smf([(0, on(36, ch=9)), (480, off(36, ch=9)), (0, on(38, ch=9)), (480, off(38, ch=9))]))

@@ -108,6 +108,8 @@ def _input_files(path: Path) -> list[Path]:
     no MIDI file (``generate --abc`` writes both; the MIDI files are then the ones read)."""
     from musicgate.analysis.analyze import MIDI_SUFFIXES, midi_files
 
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; give a MIDI or ABC file or a folder of them")
     if not path.is_dir():
         return midi_files(path)
     found = sorted(p for p in path.rglob("*") if p.suffix.lower() in (*MIDI_SUFFIXES, ".abc") and p.is_file())

@@ -402,7 +402,8 @@ def _bar_plan(net, bars, exact: bool, primer_ids, tokenizer, *, num: int, seed: 
         return None, None, None
     if exact:
         if bars is not None:
-            raise ConfigError("exact_length fixes the notes and runs without a bar plan; give bars or exact_length")
+            raise ConfigError("exact_length fixes the notes and runs without a bar plan; give bars (--bars) or exact_length "
+                              "(--exact-length), not both")
         return None, None, None
     have = 0 if primer_ids is None else int(np.isin(primer_ids, tokenizer.barline_ids).sum())
     u = np.random.default_rng([int(seed), PLAN_STREAM]).random(num)
