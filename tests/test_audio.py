@@ -214,7 +214,7 @@ def test_cli_render_bad_soundfont_is_one_line(tmp_path, capsys):
     mid = write_midi(one_note(), tmp_path / "a.mid")
     assert main(["render", str(mid), "--soundfont", str(tmp_path / "x.sf2")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("musicgate: error:") and "x.sf2" in err and "\n" not in err
+    assert err.startswith("musicgate render: error:") and "x.sf2" in err and "\n" not in err
 
 
 # -- the midirenderer backend ------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_detokenize_bad_input(tmp_path, capsys, content):
     bad.write_bytes(content)
     out = tmp_path / "out.mid"
     assert main(["detokenize", str(bad), "-o", str(out)]) == 2
-    assert "musicgate: error:" in capsys.readouterr().err
+    assert "musicgate detokenize: error:" in capsys.readouterr().err
     assert not out.exists()
 
 

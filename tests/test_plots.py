@@ -283,7 +283,7 @@ def test_cli_gates_unknown_model_is_one_line(tmp_path, capsys):
     assert main(["gates", "--model", str(tmp_path / "nope.pt"), "--melody", str(mid),
                  "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("musicgate: error:") and "nope.pt" in err and "\n" not in err
+    assert err.startswith("musicgate gates: error:") and "nope.pt" in err and "\n" not in err
     assert main(["gates", "--model", "no-such-model", "--melody", str(mid)]) == 2
     assert "shipped models" in capsys.readouterr().err
 

@@ -48,14 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a bad argument (one line already printed)
         return exc.code if isinstance(exc.code, int) else 2
+    prog = getattr(args, "command_name", "musicgate")
     try:
         result = args.func(args)
     except MusicgateError as exc:
-        print(f"musicgate: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # the operating system said no: a file or folder the user can fix
         where = exc.filename if exc.filename is not None else "a file"
-        print(f"musicgate: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{prog}: error: {where}: {exc.strerror or exc}", file=sys.stderr)
         return 2 if exc.errno in _USER_ERRNOS else 1
     except KeyboardInterrupt:
         print("musicgate: interrupted", file=sys.stderr)

@@ -68,8 +68,10 @@ def command(sub, name: str, summary: str, *examples: str, description: str | Non
         text += "\n\n" + description
     epilog = "example:\n" if len(examples) == 1 else "examples:\n"
     epilog += "\n".join(f"  {e}" for e in examples)
-    return sub.add_parser(name, help=summary, description=text, epilog=epilog,
-                          formatter_class=ManualFormatter, aliases=list(aliases))
+    parser = sub.add_parser(name, help=summary, description=text, epilog=epilog,
+                            formatter_class=ManualFormatter, aliases=list(aliases))
+    parser.set_defaults(command_name=parser.prog)  # errors name the command, as argparse's do
+    return parser
 
 
 def output_alias(parser: argparse.ArgumentParser, old: str, **kwargs) -> None:
