@@ -836,10 +836,11 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
         p.select_option("#live-key", "G major")
         ask = """(name, seed) => MusicgateLive.panelOptions(name, 'G major',
             Number(document.getElementById('live-temperature').value), seed, document.getElementById('live-bars').value)"""
-        seed = p.evaluate(f"""(name) => {{ const ask = {ask}; for (let seed = 0; seed < 60; seed++) {{  // a repeat
+        seed = p.evaluate(f"""(name) => {{ const ask = {ask}; for (let seed = 0; seed < 60; seed++) {{
             const t = MusicgateLive.generate(ask(name, seed));  // as the panel asks (its bar plan, its cut)
-            if (t.bars.some(b => b.kind === ':|')) return seed; }} return -1; }}""", name)
-        assert seed >= 0, "no tune with a repeat in 60 seeds"
+            const pickup = Math.min(...t.notes.map(n => n.onset)) > 0;  // silence before the first note
+            if (t.bars.some(b => b.kind === ':|') && pickup) return seed; }} return -1; }}""", name)
+        assert seed >= 0, "no tune with a repeat and a pickup in 60 seeds"
         p.fill("#live-seed", str(seed))
         p.click("#live-generate")
         p.wait_for_function("() => MusicgateLive.state().schedule.length > 0", timeout=15000)
@@ -864,12 +865,212 @@ def test_generate_draws_plays_and_shows_the_gates(browser, site, tmp_path):
     played = site["models"][name][1].decode(tune["ids"]).played().transpose(tune["octaveShift"])  # as recorded
     assert ":|" in [b["kind"] for b in tune["bars"]] and len(played) > len(tune["notes"]) >= 32
     assert len(schedule) == len(played)
+    first = played.onset[0]
+    assert first > 0 and schedule[0]["when"] == 0  # the sound starts at once: the pickup's silence is left out
     for s, pitch, onset, duration in zip(schedule, played.pitch, played.onset, played.duration):
-        # what is heard: the tune's pitches at its times (120 beats a minute), repeats played
+        # what is heard: the tune's pitches at its times (120 beats a minute) from its first note, repeats played
         assert abs(s["sample"] + 12 * math.log2(s["rate"]) - pitch) < 1e-3 and abs(s["sample"] - pitch) <= 3
-        assert s["when"] == pytest.approx(onset * 0.5) and s["duration"] == pytest.approx(duration * 0.5)
+        assert s["when"] == pytest.approx((onset - first) * 0.5) and s["duration"] == pytest.approx(duration * 0.5)
     assert min(ink) > 2000
     assert shot.is_file() and shot.stat().st_size > 20_000
+
+
+FIT = """() => { const panel = document.getElementById('live-panel'), css = getComputedStyle(panel);
+    const inner = panel.getBoundingClientRect().right - parseFloat(css.borderRightWidth) - parseFloat(css.paddingRight);
+    return {over: Math.max(...['live-roll', 'live-gates'].map(id => document.getElementById(id).getBoundingClientRect().right - inner)),
+            scroll: document.documentElement.scrollWidth}; }"""
+"""How far the pictures reach past the panel's content (<= 0: inside), and the page's width."""
+TEXTS = """(() => {  // every text written on a canvas (not turned), where it lies in CSS pixels
+  const fill = CanvasRenderingContext2D.prototype.fillText;
+  window.canvasTexts = [];
+  CanvasRenderingContext2D.prototype.fillText = function (s, x, y) {
+    const m = this.getTransform(), r = window.devicePixelRatio || 1, w = this.measureText(s).width;
+    if (m.b === 0) window.canvasTexts.push({id: this.canvas.id, s: String(s), left: (m.e + x * m.a) / r,
+      right: (m.e + (x + w) * m.a) / r, y: (m.f + y * m.d) / r, width: this.canvas.width / r});
+    return fill.call(this, s, x, y);
+  };
+})();"""
+CLASHES = """() => { const ts = window.canvasTexts, out = [];
+    for (const t of ts) if (t.left < 0 || t.right > t.width + 0.5) out.push(`${t.id}: "${t.s}" runs off the canvas`);
+    ts.forEach((a, i) => ts.slice(i + 1).forEach(b => { if (a.id === b.id && Math.abs(a.y - b.y) < 10 &&
+        a.left < b.right - 1 && b.left < a.right - 1) out.push(`${a.id}: "${a.s}" overlaps "${b.s}"`); }));
+    return out; }"""
+"""The texts of one drawing (canvasTexts emptied before it) that leave their canvas or overlap another."""
+PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+
+
+def test_the_pictures_fit_the_panel_on_a_phone_and_follow_the_window(browser, site):
+    p = browser.open(site["page"], TEXTS)
+    try:
+        wide = p.evaluate(FIT)  # the first tune, drawn when the page opened (1300 px)
+        p.set_viewport_size({"width": 390, "height": 800})  # a phone, or a window made narrow
+        p.wait_for_timeout(300)
+        narrowed = p.evaluate(FIT)
+        p.select_option("#live-model", FORM)
+        p.select_option("#live-meter", "9/8")
+        p.select_option("#live-bars", "32")
+        seed = p.evaluate("""(name) => { for (let seed = 0; seed < 60; seed++) {  // signs such as ':| |2' at the very end
+            const t = MusicgateLive.generate(MusicgateLive.panelOptions(name, 'D major', 1, seed, '32', '9/8'));
+            const end = t.bars.filter(b => b.beat >= t.end - 1e-9 && b.kind !== '|');
+            if (end.map(b => b.kind).join(' ').length >= 4) return seed; } return -1; }""", FORM)
+        assert seed >= 0, "no tune ending on two signs in 60 seeds"
+        p.fill("#live-seed", str(seed))
+        p.click("#live-generate")
+        p.wait_for_function("() => MusicgateLive.state().playing", timeout=15000)
+        p.wait_for_timeout(300)
+        playing = p.evaluate(FIT)
+        p.evaluate("() => { window.canvasTexts = []; document.getElementById('live-stop').click(); }")  # drawn once, whole
+        clashes = p.evaluate(CLASHES)
+        drawn = p.evaluate("() => window.canvasTexts.filter(t => t.id === 'live-roll').map(t => t.s)")
+        p.click("#live-abc summary")  # the ABC text: its long lines scroll in its box, not the page
+        opened = p.evaluate(FIT)
+        errors = list(p.errors)
+    finally:
+        p.close()
+    assert wide["over"] <= 0.5, wide  # the canvas as wide as the panel's content, its padding left out
+    assert narrowed["over"] <= 0.5 and narrowed["scroll"] <= 390, narrowed  # drawn again for the narrow window
+    assert playing["over"] <= 0.5 and playing["scroll"] <= 390 and opened["scroll"] <= 390, (playing, opened)
+    assert clashes == [], clashes  # axis labels, bar numbers and repeat signs inside the canvas, none on another
+    assert "bar" in drawn and not any("written" in s or "key signature" in s for s in drawn)  # the words are HTML now
+    assert errors == []
+
+
+def test_the_roll_names_the_lowest_and_the_highest_note(browser, site):
+    name = _real(site)
+    p = browser.open(site["page"], TEXTS)
+    try:
+        p.select_option("#live-model", name)
+        found = p.evaluate("""(name) => { for (let seed = 0; seed < 60; seed++) {  // neither the lowest nor the highest a C
+            const o = MusicgateLive.panelOptions(name, 'D major', 1, seed, document.getElementById('live-bars').value, '');
+            const ps = MusicgateLive.generate(o).notes.map(n => n.pitch), lo = Math.min(...ps), hi = Math.max(...ps);
+            if (hi - lo >= 5 && lo % 12 && hi % 12) return {seed, lo, hi}; } return null; }""",
+                           name)
+        assert found, "no tune in 60 seeds whose lowest and highest notes are not C's"
+        p.fill("#live-seed", str(found["seed"]))
+        p.evaluate("() => { delete window.AudioContext; delete window.webkitAudioContext; }")  # drawn once, not played
+        p.evaluate("() => { window.canvasTexts = []; document.getElementById('live-generate').click(); }")
+        drawn = p.evaluate("""() => window.canvasTexts.filter(t => t.id === 'live-roll' && !/^[0-9]+$|[|:]/.test(t.s))
+            .map(t => t.s)""")  # bar numbers, repeat signs and endings left out
+    finally:
+        p.close()
+    names = [f"{PITCH_NAMES[q % 12]}{q // 12 - 1}" for q in (found["lo"], found["hi"])]
+    assert set(names) <= set(drawn), (drawn, names)  # beside the C's
+    assert set(drawn) - set(names) <= {"bar"} | {f"C{octave}" for octave in range(9)}, drawn
+
+
+def test_the_summary_line_is_text_above_the_roll_and_says_how_the_plan_went(browser, site):
+    p = browser.open(site["page"])
+    try:
+        p.select_option("#live-model", CORPUS)
+        found = p.evaluate("""(name) => { for (let seed = 0; seed < 60; seed++) {  // as the panel asks
+            const t = MusicgateLive.generate(MusicgateLive.panelOptions(name, document.getElementById('live-key').value, 1,
+                                                                        seed, 'corpus', ''));
+            const places = new Set(t.bars.map(b => b.beat)).size;  // bar lines drawn: one per position
+            if (t.planRead > t.plannedBars && places < t.barLines) return {seed, planned: t.plannedBars, read: t.planRead,
+                lines: t.barLines, places, plain: MusicgateLive.summary(Object.assign({}, t, {planRead: t.plannedBars,
+                                                                                              barLines: places}))};
+            } return null; }""", CORPUS)
+        assert found, "no tune in 60 seeds whose plan was stretched and with two signs at one place"
+        p.fill("#live-seed", str(found["seed"]))
+        p.click("#live-generate")
+        p.wait_for_timeout(300)
+        text, label = p.inner_text("#live-summary"), p.get_attribute("#live-roll", "aria-label")
+        title, gates = p.inner_text("#live-gates-title"), p.get_attribute("#live-gates", "aria-label")
+        legend = p.inner_text("#live-legend")
+        order = p.evaluate("() => [...document.getElementById('live-panel').children].map(e => e.id)")
+        errors = list(p.errors)
+    finally:
+        p.close()
+    assert text == label
+    assert (f", {found['planned']} bars planned (drawn from the corpus), stretched to {found['read']} (the first part "
+            "ran past half of it), ") in text, text
+    assert f", {found['lines']} bar lines written ({found['places']} places: two signs at one place, such as " in text
+    assert "stretched" not in found["plain"] and "places" not in found["plain"]  # said only when it happens
+    assert order.index("live-summary") < order.index("live-roll") < order.index("live-gates-title") < order.index("live-gates")
+    assert "in the key signature" in legend and "outside it" in legend
+    assert title.startswith("The forget gate f of the ") and "0 erase" in title and "1 keep" in title
+    assert gates.startswith("The forget gate f of ") and "one row per unit and one column per note" in gates
+    assert "dark (near 1): the unit keeps its memory" in gates and errors == []
+
+
+def test_stop_stops_the_sound_and_the_pictures(browser, site):
+    p = browser.open(site["page"])
+    try:
+        p.select_option("#live-model", FORM)
+        p.select_option("#live-bars", "32")  # a long tune
+        idle = p.evaluate("() => [document.getElementById('live-stop').disabled, MusicgateLive.state().playing]")
+        p.click("#live-generate")
+        p.wait_for_function("() => MusicgateLive.state().playing", timeout=15000)
+        p.wait_for_timeout(800)
+        levels = """async () => { const out = [];
+            for (let i = 0; i < 5; i++) { out.push(MusicgateLive.level()); await new Promise(r => setTimeout(r, 100)); }
+            return out; }"""
+        sounding = p.evaluate(levels)
+        p.focus("#live-play")
+        p.keyboard.press("Tab")  # from Play again to Stop
+        focused = p.evaluate("() => document.activeElement.id")
+        p.keyboard.press("Enter")
+        p.wait_for_timeout(300)
+        silent = p.evaluate(levels)
+        after = p.evaluate("""() => [MusicgateLive.state().playing, document.getElementById('live-stop').disabled,
+                                     document.getElementById('live-roll').toDataURL()]""")
+        p.wait_for_timeout(300)
+        later = p.evaluate("() => document.getElementById('live-roll').toDataURL()")
+        p.evaluate("() => window.dispatchEvent(new Event('resize'))")  # drawn again, the whole tune
+        whole = p.evaluate("() => document.getElementById('live-roll').toDataURL()")
+        errors = list(p.errors)
+    finally:
+        p.close()
+    assert idle == [True, False]  # nothing plays: Stop is disabled
+    assert max(sounding) > 0.01 and focused == "live-stop", (sounding, focused)
+    assert max(silent) < 1e-4, silent  # every note stopped
+    assert after[:2] == [False, True]
+    assert after[2] == later == whole  # no playhead moving: the whole tune, as drawn when not playing
+    assert errors == []
+
+
+def test_the_seed_box_keeps_to_its_range_and_the_temperature_has_its_label(browser, site):
+    p = browser.open(site["page"], "delete window.AudioContext; delete window.webkitAudioContext;")  # drawn, not played
+    try:
+        seeds = []
+        for typed in ("1e9", "-5", "12.7"):
+            p.fill("#live-seed", typed)
+            p.click("#live-generate")
+            seeds.append((p.input_value("#live-seed"), p.inner_text("#live-summary")))
+        p.click("#live-seed")
+        p.fill("#live-seed", "999999")
+        p.click("#live-next")
+        seeds.append((p.input_value("#live-seed"), p.inner_text("#live-summary")))
+        temperature = p.evaluate("""() => { const o = document.querySelector('#live-panel output'), l = o.closest('label');
+            return [l && l.textContent, l && l.control.id, o.htmlFor.value]; }""")
+    finally:
+        p.close()
+    assert [s for s, _ in seeds] == ["999999", "0", "12", "999999"]
+    assert all(line.endswith(f", seed {s})") for s, line in seeds), seeds
+    assert temperature == ["Temperature 1.0", "live-temperature", "live-temperature"]
+
+
+def test_the_gallery_page_s_wide_parts_fit_a_phone(browser, tmp_path):
+    """The page around the panel: its figure grid, its table and its gate explanations at 390 px."""
+    from musicgate.teach import page as gallery
+
+    image = "data:image/svg+xml," + "%3Csvg xmlns='http://www.w3.org/2000/svg' width='900' height='300'/%3E"
+    (tmp_path / "page.html").write_text(
+        f'<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<style>{gallery.CSS}</style></head><body><dl class="gates"><dt>forget gate f (keep)</dt><dd>'
+        + "what stays in memory " * 20 + f'</dd></dl><div class="figs">{gallery._figure(image, "one", "a")}'
+        f'{gallery._figure(image, "two", "b")}</div>{gallery._table([])}</body></html>')
+    p = browser.open(tmp_path / "page.html")
+    try:
+        p.set_viewport_size({"width": 390, "height": 800})
+        got = p.evaluate("""() => ({scroll: document.documentElement.scrollWidth, body: document.body.clientWidth,
+            dd: document.querySelector('dl.gates dd').getBoundingClientRect().width,
+            table: document.querySelector('table').getBoundingClientRect().width})""")
+    finally:
+        p.close()
+    assert got["scroll"] <= 390, got
+    assert got["table"] > 390  # the table keeps its columns and scrolls in its box
+    assert got["dd"] > 0.8 * got["body"], got  # the explanations under their names, the width of the page
 
 
 # -- bad input: a message on the page, never a blank panel ---------------------------------------

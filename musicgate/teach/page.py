@@ -44,12 +44,14 @@ figure{margin:.5rem 0}figcaption{font-size:.95rem;color:#333;margin-top:.2rem}
 .warn{color:#a33;font-size:.9rem}
 dl.gates{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:.4rem 0 .8rem}
 dl.gates dt{font-weight:700}dl.gates dd{margin:0}
+@media (max-width:600px){dl.gates{grid-template-columns:1fr}dl.gates dd{margin-bottom:.4rem}}
 details{margin:.6rem 0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:.3rem .8rem}
 details>summary{cursor:pointer;font-weight:600;color:#0b4f80}
 table{border-collapse:collapse;background:#fff;font-size:.9rem;margin:.6rem 0}
 th,td{border:1px solid #ddd;padding:.3rem .6rem;text-align:right}th{background:#f0f0f0}
 td:first-child,th:first-child{text-align:left}
-.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}
+.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,520px),1fr));gap:1rem}
+.wide{overflow-x:auto}
 code.cmd{display:block;background:#f3f3f3;padding:.4rem .6rem;margin:.3rem 0;white-space:pre-wrap}
 .stream{font-family:ui-monospace,monospace;font-size:.9rem}
 footer{margin-top:2rem;color:#666;font-size:.85rem}
@@ -148,7 +150,7 @@ def _table(numbers: list[CellNumbers]) -> str:
             f"<td>{_pct(agree[0])} [{_pct(agree[1])}, {_pct(agree[2])}]</td>"
             f"<td>{'no gate' if c.median_half_life is None else _num(c.median_half_life, 1)}</td>"
             f"<td>{'no gate' if sat is None else _pct(float(sat))}</td></tr>")
-    return "<table>" + "".join(rows) + "</table>"
+    return '<div class="wide"><table>' + "".join(rows) + "</table></div>"  # scrolls by itself on a phone
 
 
 def retention_parts(folder: Path) -> tuple[list[str], list[str], str | None]:

@@ -16,7 +16,8 @@
  * (bars: a whole number or "corpus"; meter: a time signature such as "6/8", left out: the model draws one; dance:
  * "jig", its meter and, for "corpus", bar plans from the corpus's jigs; throws a clear Error for an unknown model,
  * key, time signature or dance, or a temperature <= 0); play(tune) -> the
- * scheduled notes; state() -> {ready, audio, messages, schedule, models}; level() -> the RMS of
+ * scheduled notes (from the first note: a pickup's silence is not played); stop() stops it (as the Stop button);
+ * state() -> {ready, audio, playing, messages, schedule, models}; level() -> the RMS of
  * what is playing now; summary(tune) -> the tune's info line; modeNote(model, key) -> the line for a mode the model
  * rarely saw ("" otherwise); maxNotesFor(model, bars) -> the panel's cut;
  * panelOptions(model name, key, temperature, seed, bars menu value, meter menu value) -> what the panel asks
@@ -37,10 +38,13 @@
   const AS_IN_CORPUS = "as in the corpus";  // the Bars menu's first entry, for models with barLines
   const NOTES_PER_BAR = 8;  // a long plan raises the cut to this many notes a bar, so 32 bars are not cut short
   const IN_KEY = "#0072b2", OUT_KEY = "#e69f00", BAR = "#999";  // Okabe-Ito: colour-blind safe
-  const GATE_TEXT = {
-    lstm: ["forget gate f", "0 = erase the old memory, 1 = keep it"],
-    gru: ["update gate z", "0 = write the new note over the memory, 1 = keep the old memory"],
-    rnn: ["hidden state h", "the RNN has no gate: its memory is this state, -1 to 1"],
+  const GATE_TEXT = {  // what the gate view shows: its name, what its values mean, what its shades mean
+    lstm: ["forget gate f", "0 = erase the old memory, 1 = keep it",
+           "dark (near 1): the unit keeps its memory, light (near 0): it erases it"],
+    gru: ["update gate z", "0 = write the new note over the memory, 1 = keep the old memory",
+          "dark (near 1): the unit keeps its old memory, light (near 0): it writes the new note over it"],
+    rnn: ["hidden state h", "the RNN has no gate: its memory is this state, -1 to 1",
+          "dark: near +1, light: near -1 (the RNN has no gate: this state is its memory)"],
   };
   const ui = {models: {}, messages: [], audio: null, buffers: null, tune: null, schedule: [], started: 0, frame: 0};
 
@@ -89,12 +93,28 @@
     return (model && model.modeNotes && model.modeNotes[mode]) || "";
   }
 
+  /** The tune's bar lines as drawn: one per position ({beat, kinds}), so ":|" and "|2" at one place are one line. */
+  function barPlaces(tune) {
+    const lines = [];
+    for (const b of tune.bars) {
+      const last = lines[lines.length - 1];
+      if (last && Math.abs(last.beat - b.beat) < 1e-9) last.kinds.push(b.kind);
+      else lines.push({beat: b.beat, kinds: [b.kind]});
+    }
+    return lines;
+  }
+
   /** One line about a tune: model, notes, key, meter, the bar plan (models with form inputs), settings. */
   function summary(tune) {
     const from = tune.planSource === "corpus" ? " (drawn from the corpus)"
       : tune.dance && tune.planSource === tune.dance ? ` (drawn from the corpus's ${tune.dance}s)` : "";
+    const stretched = tune.planRead > tune.plannedBars  // the sampler doubled the plan (grammar.js)
+      ? `, stretched to ${tune.planRead} (the first part ran past half of it)` : "";
+    const lines = barPlaces(tune), both = lines.find(l => l.kinds.length > 1);
+    const places = lines.length === tune.barLines ? "" : ` (${lines.length} places` +
+      (both ? `: two signs at one place, such as ${both.kinds.join(" ")}, count two)` : ")");
     const plan = tune.plannedBars === null || tune.plannedBars === undefined ? ""
-      : `, ${tune.plannedBars} bars planned${from}, ${tune.barLines} bar lines written`;
+      : `, ${tune.plannedBars} bars planned${from}${stretched}, ${tune.barLines} bar lines written${places}`;
     return `${tune.model}: ${tune.notes.length} notes in ${tune.key}, ${tune.dance ? `a ${tune.dance} in ` : ""}${tune.meter || "4/4"}${plan} ` +
            `(temperature ${tune.temperature}, seed ${tune.seed})`;
   }
@@ -121,13 +141,22 @@
     return ui.buffers;
   }
 
+  /** Whether a tune is playing; the Stop button is enabled only then. */
+  function playing(on) {
+    ui.playing = on;
+    const button = document.getElementById("live-stop");
+    if (button) button.disabled = !on;
+  }
+
   function stop() {
     for (const n of ui.nodes || []) { try { n.stop(); } catch (e) { /* already stopped */ } }
     ui.nodes = [];
     cancelAnimationFrame(ui.frame);
+    playing(false);
   }
 
-  /** Schedule every note of `tune` on the audio graph; returns the schedule (seconds from the start). */
+  /** Schedule every note of `tune` on the audio graph; returns the schedule (seconds from its first note: the
+   * silence before a pickup is not played, so the sound starts at once). */
   async function play(tune) {
     stop();
     const ctx = audioContext();
@@ -151,11 +180,13 @@
       ui.spans.push([a, c, at]);
       at += c - a;
     }
-    ui.length = at; ui.reached = 0;
     played.sort((x, y) => x.beat - y.beat || x.n.pitch - y.n.pitch);
+    const lead = played.length ? played[0].beat : 0;  // beats of silence before the first note: left out
+    ui.spans = ui.spans.map(([a, c, s]) => [a, c, s - lead]);
+    ui.length = at - lead; ui.reached = 0;
     ui.schedule = played.map(({n, beat}) => {
       const near = buffers.reduce((a, b) => Math.abs(b.pitch - n.pitch) < Math.abs(a.pitch - n.pitch) ? b : a);
-      const when = beat * SECONDS_PER_BEAT, len = n.duration * SECONDS_PER_BEAT;
+      const when = (beat - lead) * SECONDS_PER_BEAT, len = n.duration * SECONDS_PER_BEAT;
       const src = ctx.createBufferSource(), env = ctx.createGain();
       src.buffer = near.buffer;
       src.playbackRate.value = Math.pow(2, (n.pitch - near.pitch) / 12);
@@ -168,12 +199,16 @@
       return {pitch: n.pitch, sample: near.pitch, rate: src.playbackRate.value, when, duration: len, beat: n.onset};
     });
     ui.started = t0;
+    playing(true);
     return ui.schedule;
   }
 
   // -- drawing --------------------------------------------------------------------------------
+  /** Size `canvas` to its parent's content width (the padding left out) and `height` CSS pixels, sharp on any screen. */
   function sizeCanvas(canvas, height) {
-    const w = canvas.parentElement.clientWidth || 900, r = root.devicePixelRatio || 1;
+    const box = canvas.parentElement, css = getComputedStyle(box);
+    const inner = box.clientWidth - parseFloat(css.paddingLeft) - parseFloat(css.paddingRight);
+    const w = inner > 0 ? Math.floor(inner) : 900, r = root.devicePixelRatio || 1;
     canvas.width = Math.round(w * r); canvas.height = Math.round(height * r);
     canvas.style.width = `${w}px`; canvas.style.height = `${height}px`;
     const g = canvas.getContext("2d");
@@ -181,73 +216,83 @@
     return {g, w, h: height};
   }
 
-  const LEFT = 120, RIGHT = 16;
+  const RIGHT = 16;
+  const leftOf = w => (w < 600 ? 56 : 90);  // room for the axis labels: less on a phone
+  const SHARPS = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+  const FLATS = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"];
+
+  /** Write `s` from x (to x with align "right") at baseline y, moved in where it would run past an edge of the canvas. */
+  function label(g, s, x, y, w, align) {
+    const width = g.measureText(s).width;
+    g.fillText(s, Math.max(1, Math.min(align === "right" ? x - width : x, w - 1 - width)), y);
+  }
 
   /**
    * x of a beat on the note axis, as the page's pictures: one column per note, so every note is
    * as wide as every other. A beat inside note i (or the rest after it) lies in column i.
    */
   function xOf(beat, w, tune) {
-    const ns = tune.notes, n = ns.length;
-    if (!n) return LEFT;
+    const ns = tune.notes, n = ns.length, left = leftOf(w);
+    if (!n) return left;
     let lo = 0, hi = n - 1;
     while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (ns[mid].onset <= beat) lo = mid; else hi = mid - 1; }
     const i = lo, next = i + 1 < n ? ns[i + 1].onset : Math.max(tune.end, ns[i].onset + ns[i].duration);
     const col = beat < ns[0].onset ? 0 : i + Math.min((beat - ns[i].onset) / Math.max(next - ns[i].onset, 1e-9), 1);
-    return LEFT + (w - LEFT - RIGHT) * col / n;
+    return left + (w - left - RIGHT) * col / n;
+  }
+
+  /** Write `texts` ([x, text], left to right) on one line at baseline y, inside the canvas and `gap` px apart at least:
+   * a text too near the one before is left out, except the last, for which those before it make room. */
+  function row(g, texts, y, w, gap) {
+    const kept = [], last = () => kept[kept.length - 1];
+    texts.forEach(([x, s], i) => {
+      const width = g.measureText(s).width, x0 = Math.max(1, Math.min(x, w - 1 - width));
+      if (i === texts.length - 1) while (kept.length && last().end + gap > x0) kept.pop();
+      if (!kept.length || last().end + gap <= x0) kept.push({s, x0, end: x0 + width});
+    });
+    for (const k of kept) g.fillText(k.s, k.x0, y);
   }
 
   function drawBars(g, tune, w, top, bottom, marks) {
     g.strokeStyle = BAR; g.fillStyle = "#555"; g.lineWidth = 1; g.font = "11px sans-serif";
-    const lines = [];  // one per position: ":|" and "|:" at one bar line are one line
-    for (const b of tune.bars) {
-      const last = lines[lines.length - 1];
-      if (last && Math.abs(last.beat - b.beat) < 1e-9) last.kinds.push(b.kind);
-      else lines.push({beat: b.beat, kinds: [b.kind]});
-    }
-    const every = Math.max(1, Math.ceil(lines.length * 28 / (w - LEFT - RIGHT)));  // numbers 28 px apart at least
-    lines.forEach((b, i) => {
+    const signs = [], numbers = [];
+    barPlaces(tune).forEach((b, i) => {  // ":|" and "|:" at one bar line are one line
       const x = Math.round(xOf(b.beat, w, tune)) + 0.5;
       g.beginPath(); g.moveTo(x, top); g.lineTo(x, bottom); g.stroke();
       const kinds = b.kinds.filter(k => k !== "|").join(" ");
-      if (marks && kinds) g.fillText(kinds, x + 2, top + 10);  // repeat signs and endings: on the roll only
-      if (i % every === 0) g.fillText(String(i + 1), x - 3, bottom + 12);
+      if (marks && kinds) signs.push([x + 2, kinds]);  // repeat signs and endings: on the roll only
+      numbers.push([x - 3, String(i + 1)]);
     });
-  }
-
-  function colourBar(g, cell, x, y) {
-    const lo = cell === "rnn" ? -1 : 0;
-    g.font = "11px sans-serif"; g.fillStyle = "#333";
-    const left = cell === "rnn" ? "-1" : "0 erase", right = cell === "rnn" ? "1" : "1 keep";
-    g.fillText(left, x, y + 9);
-    const x0 = x + g.measureText(left).width + 6;
-    for (let i = 0; i <= 100; i++) {
-      g.fillStyle = gateColour(lo + (1 - lo) * i / 100, cell);
-      g.fillRect(x0 + 1.5 * i, y, 2, 10);
-    }
+    row(g, signs, top + 10, w, 3);
+    row(g, numbers, bottom + 12, w, 10);  // the last bar's number always
     g.fillStyle = "#333";
-    g.fillText(right, x0 + 158, y + 9);
+    label(g, "bar", leftOf(w) - 8, bottom + 12, w, "right");
   }
 
   function drawRoll(tune, upTo, head) {
-    const canvas = document.getElementById("live-roll");
-    canvas.setAttribute("aria-label", summary(tune));
-    const {g, w, h} = sizeCanvas(canvas, 240);
-    const top = 18, bottom = h - 24;
+    const {g, w, h} = sizeCanvas(document.getElementById("live-roll"), 220);
+    const top = 8, bottom = h - 24, left = leftOf(w);
     g.clearRect(0, 0, w, h);
     const ps = tune.notes.map(n => n.pitch);
     const lo = Math.min(...ps) - 2, hi = Math.max(...ps) + 2;
     const y = p => bottom - (bottom - top) * (p - lo) / (hi - lo);
+    const pcs = new Set(tune.pitchClasses || []);
+    const names = pcs.has(10) && !pcs.has(11) ? FLATS : SHARPS;  // a key with Bb and no B is written with flats
     g.fillStyle = "#333"; g.font = "11px sans-serif";
+    const cs = [];  // every C (with a faint line), then the lowest and the highest note, labelled where there is room
     for (let p = Math.ceil(lo); p <= hi; p++) {
-      if (p % 12 === 0) {
-        g.fillText(`C${p / 12 - 1}`, LEFT - 34, y(p) + 4);
-        g.strokeStyle = "#eee"; g.beginPath(); g.moveTo(LEFT, y(p)); g.lineTo(w - RIGHT, y(p)); g.stroke();
-      }
+      if (p % 12 !== 0) continue;
+      g.strokeStyle = "#eee"; g.beginPath(); g.moveTo(left, y(p)); g.lineTo(w - RIGHT, y(p)); g.stroke();
+      cs.push(p);
+    }
+    const taken = [bottom + 12];  // label baselines in use: first the "bar" under the axis
+    for (const p of [...cs, lo + 2, hi - 2]) {
+      if (taken.some(b => Math.abs(b - y(p) - 4) < 12)) continue;
+      taken.push(y(p) + 4);
+      label(g, `${names[p % 12]}${Math.floor(p / 12) - 1}`, left - 6, y(p) + 4, w, "right");
     }
     g.save(); g.translate(14, (top + bottom) / 2); g.rotate(-Math.PI / 2); g.fillText("pitch", -12, 0); g.restore();
     drawBars(g, tune, w, top, bottom, true);
-    const pcs = new Set(tune.pitchClasses || []);
     const rowH = Math.max(3, (bottom - top) / (hi - lo) - 1);
     for (const n of tune.notes) {
       g.globalAlpha = n.onset <= upTo ? 1 : 0.25;
@@ -256,14 +301,6 @@
       g.fillRect(x0, y(n.pitch) - rowH / 2, Math.max(x1 - x0 - 1, 1), rowH);
     }
     g.globalAlpha = 1;
-    g.fillStyle = "#333";
-    g.fillText(summary(tune), LEFT, 12);
-    g.fillStyle = IN_KEY; g.fillRect(w - RIGHT - 330, 4, 10, 10);
-    g.fillStyle = "#333"; g.fillText("in the key signature", w - RIGHT - 316, 13);
-    g.fillStyle = OUT_KEY; g.fillRect(w - RIGHT - 190, 4, 10, 10);
-    g.fillStyle = "#333"; g.fillText("outside it", w - RIGHT - 176, 13);
-    g.fillText("(grey lines: bar lines)", w - RIGHT - 116, 13);
-    g.fillText("bar", LEFT - 30, bottom + 12);
     if (head < tune.end) playhead(g, xOf(head, w, tune), top, bottom);
   }
 
@@ -282,15 +319,12 @@
 
   function drawGates(tune, upTo, head) {
     const rows = tune.units.length, rowH = 22;
-    const {g, w, h} = sizeCanvas(document.getElementById("live-gates"), rows * rowH + 56);
-    const top = 22, bottom = top + rows * rowH;
+    const {g, w, h} = sizeCanvas(document.getElementById("live-gates"), rows * rowH + 34);
+    const top = 4, bottom = top + rows * rowH, left = leftOf(w);
     g.clearRect(0, 0, w, h);
-    const [name, meaning] = GATE_TEXT[tune.cell];
-    g.fillStyle = "#333"; g.font = "12px sans-serif";
-    g.fillText(`${name} of the ${rows} units that best tell the key: ${meaning}`, LEFT, 14);
     tune.units.forEach((u, r) => {
       g.fillStyle = "#333"; g.font = "11px sans-serif";
-      g.fillText(`unit ${u}`, LEFT - 60, top + r * rowH + rowH * 0.7);
+      label(g, `unit ${u}`, left - 6, top + r * rowH + rowH * 0.7, w, "right");
       tune.notes.forEach((n, i) => {  // one column per note: the gate averaged over the note's tokens
         if (n.onset > upTo || !tune.noteKeep[i]) return;
         const stop = i + 1 < tune.notes.length ? tune.notes[i + 1].onset : tune.end;
@@ -300,10 +334,8 @@
       });
     });
     drawBars(g, tune, w, top, bottom, false);
-    g.fillStyle = "#333";
-    g.fillText("bar", LEFT - 30, bottom + 12);
-    g.fillText("one column per note", LEFT + (w - LEFT - RIGHT) / 2 - 50, h - 3);
-    colourBar(g, tune.cell, w - RIGHT - 230, 4);
+    const note = "one column per note";
+    label(g, note, left + (w - left - RIGHT - g.measureText(note).width) / 2, h - 3, w);
     if (head < tune.end) playhead(g, xOf(head, w, tune), top, bottom);
   }
 
@@ -313,16 +345,41 @@
     drawRoll(tune, upTo, at); drawGates(tune, upTo, at);
   }
 
+  /** A small square of `colour` (`width` wide) and `text`, kept on one line: an entry of a colour key. */
+  function keyEntry(colour, text, width) {
+    const entry = document.createElement("span"), square = document.createElement("span");
+    entry.style.cssText = "white-space:nowrap;margin-right:1em";
+    square.style.cssText = `display:inline-block;width:${width || ".8em"};height:.8em;margin-right:.3em;` +
+      `vertical-align:-.05em;background:${colour}`;
+    entry.append(square, text);
+    return entry;
+  }
+
+  /** The words beside the pictures, once per tune: the summary line (the roll's label) and the gate view's title and label. */
+  function describe(tune) {
+    const line = summary(tune), [name, meaning, shades] = GATE_TEXT[tune.cell], rows = tune.units.length;
+    document.getElementById("live-summary").textContent = line;
+    document.getElementById("live-roll").setAttribute("aria-label", line);
+    document.getElementById("live-gates").setAttribute("aria-label", `The ${name} of ${rows} units of ${tune.model}'s ` +
+      `last layer (units ${tune.units.join(", ")}) note by note, one row per unit and one column per note: ${shades}.`);
+    const title = document.getElementById("live-gates-title"), scale = keyEntry(
+      `linear-gradient(to right, ${gateColour(tune.cell === "rnn" ? -1 : 0, tune.cell)}, ${gateColour(1, tune.cell)})`,
+      tune.cell === "rnn" ? "1" : "1 keep", "8em");
+    scale.prepend(tune.cell === "rnn" ? "-1 " : "0 erase ");
+    title.textContent = `The ${name} of the ${rows} units that best tell the key: ${meaning}. `;
+    title.appendChild(scale);
+  }
+
   function animate() {
     const tune = ui.tune;
     if (!tune || !ui.audio) return;
-    const played = (ui.audio.currentTime - ui.started) / SECONDS_PER_BEAT;  // beats since the start
+    const played = (ui.audio.currentTime - ui.started) / SECONDS_PER_BEAT;  // beats since the first note
     const span = ui.spans.find(([a, c, at]) => played < at + c - a) || ui.spans[ui.spans.length - 1];
     const beat = Math.min(Math.max(span[0] + played - span[2], 0), tune.end);  // where in the written tune
     ui.reached = Math.max(ui.reached, beat);
     draw(tune, ui.reached, beat);
     if (played < ui.length) ui.frame = requestAnimationFrame(animate);
-    else draw(tune, tune.end);
+    else { draw(tune, tune.end); playing(false); }
   }
 
   // -- the panel ------------------------------------------------------------------------------
@@ -355,8 +412,8 @@
     meter.append(danceGroup, meterGroup);
     const temp = document.createElement("input");
     Object.assign(temp, {id: "live-temperature", type: "range", min: "0.2", max: "2", step: "0.1", value: "1"});  // musicgate generate's default (with min-p 0.05)
-    const tempOut = document.createElement("output");
-    tempOut.textContent = "1.0";
+    const tempOut = document.createElement("output");  // in the Temperature label, beside its slider
+    tempOut.textContent = "1.0"; tempOut.htmlFor = temp.id;
     temp.addEventListener("input", () => { tempOut.textContent = Number(temp.value).toFixed(1); });
     const seed = document.createElement("input");
     Object.assign(seed, {id: "live-seed", type: "number", min: "0", max: "999999", step: "1", value: "0"});
@@ -366,6 +423,8 @@
     Object.assign(next, {id: "live-next", type: "button", textContent: "Next seed"});
     const again = document.createElement("button");
     Object.assign(again, {id: "live-play", type: "button", textContent: "Play again", disabled: true});
+    const halt = document.createElement("button");  // enabled while a tune plays (see playing())
+    Object.assign(halt, {id: "live-stop", type: "button", textContent: "Stop", disabled: true});
     const fillKeys = () => {
       const m = ui.models[model.value], was = key.value || "D major";
       key.innerHTML = "";
@@ -395,12 +454,15 @@
     model.addEventListener("change", () => { fillKeys(); showBars(); });
     fillKeys();
     showBars();
-    const buttons = document.createElement("span");  // the three buttons wrap to a new line together
+    const buttons = document.createElement("span");  // the buttons wrap to a new line together (on a phone, in two)
     buttons.className = "live-buttons";
-    buttons.append(go, next, again);
+    buttons.style.flexWrap = "wrap";
+    buttons.append(go, next, again, halt);
+    const tempControl = control("Temperature", temp);
+    tempControl.appendChild(tempOut);
     const meterControl = control("Meter", meter);
     meterControl.title = "A dance, or the time signature of the tune (as the model draws: it picks one, as its training tunes do)";
-    form.append(control("Model", model), control("Key", key), meterControl, barsControl, control("Temperature", temp), tempOut,
+    form.append(control("Model", model), control("Key", key), meterControl, barsControl, tempControl,
                 control("Seed", seed), buttons);
     const help = document.createElement("p");
     help.className = "live-info";
@@ -413,6 +475,11 @@
           "training tunes in the tune's meter have, so tunes come in the corpus's mix of lengths and forms)." : ".") : "");
     const roll = document.createElement("canvas"), gates = document.createElement("canvas");
     roll.id = "live-roll"; gates.id = "live-gates";
+    roll.setAttribute("role", "img"); gates.setAttribute("role", "img");
+    const line = document.createElement("p"), legend = document.createElement("p"), gatesTitle = document.createElement("p");
+    line.id = "live-summary"; legend.id = "live-legend"; gatesTitle.id = "live-gates-title";  // filled by describe()
+    line.className = legend.className = gatesTitle.className = "live-info";
+    legend.append(keyEntry(IN_KEY, "in the key signature"), keyEntry(OUT_KEY, "outside it"), keyEntry(BAR, "bar lines", "2px"));
     const caption = document.createElement("p");
     caption.className = "live-info";
     caption.id = "live-caption";
@@ -420,6 +487,7 @@
     const abc = document.createElement("details"), abcSummary = document.createElement("summary");
     const abcText = document.createElement("pre");
     abc.id = "live-abc"; abcText.id = "live-abc-text";
+    abcText.style.overflowX = "auto";  // its lines as written: on a phone the box scrolls, not the page
     abcSummary.textContent = "ABC notation";
     const save = document.createElement("a");  // the same text as a file (a data: address works from file://)
     Object.assign(save, {id: "live-abc-save", textContent: "Save as .abc"});
@@ -433,14 +501,15 @@
         save.download = `${t.model}_${t.key.replace(/ /g, "-")}_${t.seed}.abc`;  // as generate names its files
       } catch (err) { abcText.textContent = ""; save.removeAttribute("href"); say(err.message); }
     };
-    panel.append(form, help, roll, gates, caption, abc);
+    panel.append(form, help, line, legend, roll, gatesTitle, gates, caption, abc);
     const messages = document.createElement("div");
     messages.id = "live-messages";
     panel.appendChild(messages);
     const ask = s => panelOptions(model.value, key.value, Number(temp.value), s, bars.value, meter.value);
+    const seedValue = () => Math.min(999999, Math.max(0, Math.floor(Number(seed.value) || 0)));  // as the box's min, max
     const run = async () => {
-      const s = Math.max(0, Math.floor(Number(seed.value) || 0));
-      seed.value = String(s);
+      const s = seedValue();
+      seed.value = String(s);  // the seed used, shown
       let tune;
       try {
         tune = generate(ask(s));
@@ -448,6 +517,7 @@
       tune.pitchClasses = ui.models[model.value].keys[tune.key] || [];
       ui.tune = tune;
       again.disabled = false;
+      describe(tune);
       draw(tune, tune.end);
       showAbc(tune);
       const notes = [modeNote(ui.models[model.value], tune.key),
@@ -465,12 +535,17 @@
       first.pitchClasses = ui.models[model.value].keys[first.key] || [];
       ui.tune = first;
       again.disabled = false;
+      describe(first);
       draw(first, first.end);
       showAbc(first);
       caption.textContent = "A first tune, made when the page opened. Press Generate (or Play again) to hear one.";
     } catch (err) { say(err.message); }
-    next.addEventListener("click", () => { seed.value = String(Math.max(0, Math.floor(Number(seed.value) || 0)) + 1); run(); });
+    next.addEventListener("click", () => { seed.value = String(seedValue() + 1); run(); });
     again.addEventListener("click", () => { if (ui.tune) start(ui.tune); });
+    halt.addEventListener("click", () => { stop(); if (ui.tune) draw(ui.tune, ui.tune.end); });
+    root.addEventListener("resize", () => {  // the pictures follow the page's width (while playing, each frame does)
+      if (ui.tune && !ui.playing) draw(ui.tune, ui.tune.end);
+    });
   }
 
   async function start(tune) {
@@ -538,7 +613,7 @@
   live.level = level;
   live.play = play;
   live.stop = stop;
-  live.state = () => ({ready: !!ui.ready, audio: ui.audio ? ui.audio.state : null, messages: ui.messages.slice(),
+  live.state = () => ({ready: !!ui.ready, audio: ui.audio ? ui.audio.state : null, playing: !!ui.playing, messages: ui.messages.slice(),
                        schedule: ui.schedule.slice(), models: Object.keys(ui.models)});
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
