@@ -235,3 +235,40 @@ def test_melody_quantize_is_the_skyline_of_the_notes_on_the_grid(data):
     expected = Notes.from_arrays(line.pitch, line.onset, steps / tok.grid, np.full(len(line), MELODY_VELOCITY),
                                  keys=n.keys[:1])
     assert tok.quantize(n) == replace(expected, meters=tok.quantize(n).meters)  # meters: tested above
+
+
+def _walk_reference(tok, ids):
+    """The melody walk written plainly (the rule the compiled loop must keep): a DUR gives its length
+    to the PITCH, REST or TIE before it; a TIE after a note lengthens that note."""
+    notes, lines, pos, head, tied = [], [], 0, -1, False
+    for x in ids:
+        if x in tok.line_kind:
+            lines.append((pos, tok.line_kind[x]))
+        elif x >= tok.dur_base:
+            if head >= 0:
+                d = x - tok.dur_base + 1
+                if tok.pitch_of[head] >= 0:
+                    notes.append([int(tok.pitch_of[head]), pos, d])
+                    tied = True
+                elif head == tok.tie_id and tied:
+                    notes[-1][2] += d
+                else:
+                    tied = False
+                pos, head = pos + d, -1
+        elif x < tok.dur_base and (tok._is_event[x] or x == tok.tie_id):
+            head = x
+    return notes, lines, pos
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_compiled_melody_walk_equals_the_plain_rule_on_any_ids(data):
+    # Any ids, not only grammatical ones: a model's output and hand-written tokens go through it too.
+    tok = TOKENIZERS[0]
+    groups = [[i for i, w in enumerate(tok.vocab) if w.startswith(p)] for p in ("PITCH", "DUR", "KEY", "METER")]
+    groups.append([tok.rest_id, tok.tie_id, tok.eos_id, tok.pad_id, *tok.barline_ids.tolist()])
+    # each kind of token about equally often, so ties after notes, after rests and after bar lines all occur
+    ids = data.draw(st.lists(st.sampled_from(groups).flatmap(st.sampled_from), max_size=120))
+    notes, lines, end = tok._walk(np.array(ids, np.int64))
+    want_notes, want_lines, want_end = _walk_reference(tok, ids)
+    assert notes.tolist() == want_notes and lines == want_lines and end == want_end

@@ -1,4 +1,4 @@
-"""Event tokens to notes: one pass over the tokens, compiled by numba.
+"""Event and melody tokens to notes: one pass over the tokens, compiled by numba.
 
 A per-file decode of a few hundred notes is bound by per-call overhead, not by arithmetic: the same
 rule written with numpy takes ~35 array calls a file. Written as the loop it is, and compiled, it
@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 _compiled = None
+_compiled_melody = None
+_compiled_form = None
 
 
 def event_notes(ids: np.ndarray, steps: np.ndarray, pitch_of: np.ndarray, on_end: int, vel_base: int,
@@ -76,3 +78,115 @@ def _event_notes(ids, steps, pitch_of, on_end, vel_base, vel_end, velocity_of, f
         if duration[j] < 0:
             duration[j] = max(time - onset[j], 1)
     return pitch[:count], onset[:count], duration[:count], velocity[:count], program[:count]
+
+
+def melody_walk(ids: np.ndarray, pitch_of: np.ndarray, is_head: np.ndarray, line_code: np.ndarray, dur_base: int,
+                tie: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Notes and bar lines of a melody token sequence, onsets from the start of the tokens.
+
+    Parameters
+    ----------
+    ids : (T,) int64 token ids, all in the vocabulary.
+    pitch_of : MIDI pitch of each PITCH token, -1 for the others.
+    is_head : True for the tokens a DUR token gives a length to (PITCH, REST, TIE).
+    line_code : code of each bar-line token (``|``, ``|:``, ...), -1 for the others.
+    dur_base : DUR tokens are the ids from here up; a DUR token is ``id - dur_base + 1`` steps.
+    tie : id of TIE (-1 for none): a TIE and a DUR after a note lengthen that note.
+
+    Returns
+    -------
+    notes : (N, 3) int64 rows of pitch, onset and steps.
+    line_at, line_codes : int64 positions and codes of the bar lines, in order.
+    end : int, the position after the last DUR.
+    """
+    global _compiled_melody
+    if _compiled_melody is None:
+        import numba
+
+        _compiled_melody = numba.njit(cache=True, nogil=True)(_melody_walk)
+    return _compiled_melody(ids, pitch_of, is_head, line_code, dur_base, tie)
+
+
+def _melody_walk(ids, pitch_of, is_head, line_code, dur_base, tie):
+    n = ids.shape[0]
+    notes = np.empty((n, 3), np.int64)
+    line_at, line_codes = np.empty(n, np.int64), np.empty(n, np.int64)
+    count, lines, pos, head, tied = 0, 0, 0, -1, False
+    for i in range(n):
+        x = ids[i]
+        if line_code[x] >= 0:
+            line_at[lines], line_codes[lines] = pos, line_code[x]
+            lines += 1
+        elif x >= dur_base:
+            if head < 0:
+                continue
+            d = x - dur_base + 1
+            if pitch_of[head] >= 0:
+                notes[count, 0], notes[count, 1], notes[count, 2] = pitch_of[head], pos, d
+                count += 1
+                tied = True
+            elif head == tie and tied:
+                notes[count - 1, 2] += d
+            else:
+                tied = False
+            pos += d
+            head = -1
+        elif is_head[x]:
+            head = x
+    return notes[:count], line_at[:lines], line_codes[:lines], pos
+
+
+def form_tokens(heads: np.ndarray, on: np.ndarray, du: np.ndarray, line_at: np.ndarray, line_tokens: np.ndarray,
+                start: int, rest: int, tie: int, dur0: int, max_steps: int) -> np.ndarray:
+    """The body of a melody token sequence with bar lines: each note and each gap before it cut at bar
+    lines and at ``max_steps``.
+
+    Parameters
+    ----------
+    heads, on, du : (N,) int64 PITCH token, onset and steps of each note, in order, not overlapping.
+    line_at, line_tokens : (L,) int64 position and token of each bar line, in order.
+    start : where the tokens start (a gap from here to the first note is rests).
+    rest, tie : ids of REST and TIE (the rest of a note cut at a bar line); ``dur0 + k`` is DUR_k.
+    max_steps : longest DUR.
+
+    Returns
+    -------
+    (T,) int64 token ids: bar lines, then a head and a DUR per piece, the rests to the last bar line and
+    the bar lines after it.
+    """
+    global _compiled_form
+    if _compiled_form is None:
+        import numba
+
+        _compiled_form = numba.njit(cache=True, nogil=True)(_form_tokens)
+    return _compiled_form(heads, on, du, line_at, line_tokens, start, rest, tie, dur0, max_steps)
+
+
+def _form_tokens(heads, on, du, line_at, line_tokens, start, rest, tie, dur0, max_steps):
+    notes, lines = on.shape[0], line_at.shape[0]
+    span = max(on[-1] + du[-1] if notes else 0, line_at[-1] if lines else 0) - min(start, 0)
+    out = np.empty(2 * (2 * notes + 2 + span // max_steps + lines) + lines, np.int64)
+    n, li, t = 0, 0, start
+    for k in range(2 * notes + 1):  # the gap before each note, the note; the rests to the last bar line
+        i = k // 2
+        if k % 2 == 0:
+            head, cont, a = rest, rest, t
+            b = on[i] if i < notes else (line_at[lines - 1] if lines else t)
+        else:
+            head, cont, a, b = heads[i], tie, on[i], on[i] + du[i]
+            t = b
+        while a < b:  # one piece per bar and per max_steps, bar lines before the piece they start
+            while li < lines and line_at[li] <= a:
+                out[n] = line_tokens[li]
+                n += 1
+                li += 1
+            e = min(b, a + max_steps)
+            if li < lines:
+                e = min(e, line_at[li])
+            out[n], out[n + 1] = head, dur0 + e - a
+            n += 2
+            head, a = cont, e
+    for j in range(li, lines):
+        out[n] = line_tokens[j]
+        n += 1
+    return out[:n]

@@ -331,6 +331,13 @@ class MelodyTokenizer(Tokenizer):
         """Bar-line kind (``|``, ``|:``, ``:|``, ``|1``, ``|2``, ``||``) of each token id that marks a bar line."""
         self.barline_ids = np.array(sorted(self.line_kind), np.int64)
         """(k,) ids of every token that marks a bar line: BAR and, with form, the form tokens."""
+        self._is_head = self._is_event & (np.arange(len(self.vocab)) < self.dur_base)  # PITCH, REST, TIE
+        if self.tie_id is not None:
+            self._is_head[self.tie_id] = True
+        self._line_kinds = sorted(set(self.line_kind.values()))
+        self._line_code = np.full(len(self.vocab), -1, np.int64)
+        for token, kind in self.line_kind.items():
+            self._line_code[token] = self._line_kinds.index(kind)
 
     @property
     def config(self) -> dict:
@@ -434,57 +441,28 @@ class MelodyTokenizer(Tokenizer):
         return out
 
     def _encode_form(self, pitch: np.ndarray, on: np.ndarray, lines: list, du: np.ndarray, meta: dict) -> np.ndarray:
-        out = self._header(**meta)
-        pos, kinds = [p for p, _ in lines], [self.ids[FORM_TOKENS.get(k, "BAR")] for _, k in lines]
-        li, n_lines, dur0 = 0, len(lines), self.dur_base - 1
+        from musicgate.tokens.eventloop import form_tokens
 
-        def run(head: int, cont: int, a: int, b: int) -> None:  # one note or rest, cut at bar lines
-            nonlocal li
-            while a < b:
-                while li < n_lines and pos[li] <= a:
-                    out.append(kinds[li])
-                    li += 1
-                e = min(b, pos[li] if li < n_lines else b, a + self.max_steps)
-                out.extend((head, dur0 + e - a))
-                head, a = cont, e
+        heads = self.pitch_base - self.pitch_range[0] + pitch.astype(np.int64)
+        line_at = np.array([p for p, _ in lines], np.int64)
+        line_tokens = np.array([self.ids[FORM_TOKENS.get(k, "BAR")] for _, k in lines], np.int64)
+        body = form_tokens(heads, on.astype(np.int64), du.astype(np.int64), line_at, line_tokens,
+                           start_step(lines, on, self._header_bar(meta)), self.rest_id, self.tie_id,
+                           self.dur_base - 1, self.max_steps)
+        total = len(body) + 4
+        if total > MAX_TOKENS:
+            raise TokenizerError(f"encoding would take {total:,} tokens (limit {MAX_TOKENS:,}); the timing is absurd")
+        return np.concatenate((self._header(**meta), body, [self.eos_id])).astype(np.int32)
 
-        t = start_step(lines, on, self._header_bar(meta))
-        heads = (self.pitch_base - self.pitch_range[0] + pitch.astype(np.int64)).tolist()
-        for h, o, d in zip(heads, on.tolist(), du.tolist()):
-            run(self.rest_id, self.rest_id, t, o)
-            run(h, self.tie_id, o, o + d)
-            t = o + d
-        if lines:
-            run(self.rest_id, self.rest_id, t, pos[-1])
-        out.extend(kinds[li:])
-        out.append(self.eos_id)
-        if len(out) > MAX_TOKENS:
-            raise TokenizerError(f"encoding would take {len(out):,} tokens (limit {MAX_TOKENS:,}); the timing is absurd")
-        return np.array(out, np.int32)
+    def _walk(self, ids: np.ndarray) -> tuple[np.ndarray, list, int]:
+        """((N, 3) rows of pitch, onset and steps, [(position, kind)] per bar line, end) from token ids,
+        onsets from the start of the tokens (the pickup not yet placed); a TIE joins the note before
+        it. One compiled pass (:func:`musicgate.tokens.eventloop.melody_walk`)."""
+        from musicgate.tokens.eventloop import melody_walk
 
-    def _walk(self, ids: np.ndarray) -> tuple[list, list, int]:
-        """([pitch, onset, steps] per note, [(position, kind)] per bar line, end) from token ids, onsets
-        from the start of the tokens (the pickup not yet placed); a TIE joins the note before it."""
-        notes, lines, pos, head, tied = [], [], 0, -1, False
-        dur0, tie, pitch_of = self.dur_base - 1, self.tie_id, self.pitch_of
-        for x in ids.tolist():
-            if x in self.line_kind:
-                lines.append((pos, self.line_kind[x]))
-            elif x >= self.dur_base:
-                if head < 0:
-                    continue
-                d = x - dur0
-                if pitch_of[head] >= 0:
-                    notes.append([int(pitch_of[head]), pos, d])
-                    tied = True
-                elif head == tie and tied:
-                    notes[-1][2] += d
-                else:
-                    tied = False
-                pos, head = pos + d, -1
-            elif self._is_event[x] or x == tie:
-                head = x
-        return notes, lines, pos
+        notes, at, codes, end = melody_walk(ids.astype(np.int64, copy=False), self.pitch_of, self._is_head,
+                                            self._line_code, self.dur_base, -1 if self.tie_id is None else self.tie_id)
+        return notes, list(zip(at.tolist(), [self._line_kinds[c] for c in codes.tolist()])), int(end)
 
     def _pickup(self, lines: list, bar: int) -> int:
         """Steps to move decoded music by: ``bar`` minus the length before the first bar line with
@@ -504,8 +482,7 @@ class MelodyTokenizer(Tokenizer):
         ids = self._as_ids(ids)
         if self.form:
             meta = self._meta_from_ids(ids)
-            notes, lines, _ = self._walk(ids)
-            arr = np.array(notes, np.int64).reshape(-1, 3)
+            arr, lines, _ = self._walk(ids)
             # a |: with no note after it (a model that learned O'Neill's |:|) reads as the final bar line
             lines = normal_lines(final_repeat_closed(lines, int(arr[:, 1].max()) if len(arr) else None))
             shift = self._pickup(lines, self._header_bar(meta))
