@@ -13,7 +13,7 @@ exactly ``--notes`` notes (``exact=True``); ``--grammars meter,free`` measures t
 grammar (the default) against the structural one, interleaved so both see the same load::
 
     nice -n 10 .venv/bin/python benchmarks/generate.py [--notes 200] [--repeat 2] [--device cpu] \
-        [--grammars meter,free]
+        [--grammars meter,free] [-o benchmarks/results/generate.md]
 """
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, table  # noqa: E402
+from common import emit_table, machine, table  # noqa: E402
 
 from musicgate.music.keys import MAJOR_MINOR_KEYS  # noqa: E402
-from musicgate.nn.models import CELLS, RecurrentLM, count_params, hidden_for_params  # noqa: E402
+from musicgate.nn.models import RecurrentLM, count_params, hidden_for_params  # noqa: E402
 from musicgate.generation.sample import sample  # noqa: E402
 from musicgate.tokens.tokenizer import make_tokenizer  # noqa: E402
 
@@ -106,20 +106,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per row; the best counts (default 2)")
     parser.add_argument("--big-batch", type=int, default=256)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--cells", default=",".join(CELLS))
+    parser.add_argument("--cells", default="rnn,lstm,gru", help="cells (default: the shipped ones, rnn,lstm,gru)")
     parser.add_argument("--grammars", default="meter", help="melody grammars, comma-separated: meter "
                         "(meter-true, the default of sample) and/or free (structural only)")
     parser.add_argument("--threads", help="thread counts for the big batch, comma-separated "
                         "(default: 1 and torch's default)")
+    parser.add_argument("-o", "--output", type=Path, default=None, help="also write the report here (markdown)")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.cells.split(",")) - GATES.keys())
+    if unknown:
+        parser.error(f"--cells: no FLOP count for {', '.join(unknown)}; give some of {', '.join(GATES)}")
+    out: list[str] = []
     device = torch.device(args.device)
     all_threads = torch.get_num_threads()
     big_threads = sorted({1, all_threads}) if args.threads is None else [int(t) for t in args.threads.split(",")]
     peak = {t: matmul_rate(t, device) for t in sorted({1, all_threads, *big_threads})}
-    print(f"# Generation speed ({machine()}, torch {torch.__version__}, device {device})\n")
-    print(f"load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
+    out.append(f"# Generation speed ({machine()}, torch {torch.__version__}, device {device})\n")
+    command = " ".join(["python benchmarks/generate.py", *(sys.argv[1:] if argv is None else argv)])
+    out.append(f"`{command}`; load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
     rates = ", ".join(f"{r / 1e9:.1f} GFLOP/s on {t} thread(s)" for t, r in peak.items())
-    print(f"fp32 matmul 2048x2048: {rates}\n")
+    out.append(f"fp32 matmul 2048x2048: {rates}\n")
     rows = []
     for cell in args.cells.split(","):
         model, tok, source = shipped_or_built(cell, device)
@@ -139,11 +145,12 @@ def main(argv: list[str] | None = None) -> None:
                              f"{100 * gflops * 1e9 / peak[threads]:.0f}%"])
                 print(f"  {cell} batch {batch} threads {threads} {grammar}: {m['notes_s']:,.0f} notes/s",
                       file=sys.stderr)
-    print(table(["cell", "hidden", "params", "batch", "threads", "grammar", "notes/s", "tokens/s", "vs batch 1",
-                 "GFLOP/s", "of matmul peak"], rows))
-    print(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}; "
-          f"{args.notes} notes per piece, best of {args.repeat}; grammar masks, top-k/top-p off, "
-          "temperature 1. Target: batch 256 >= 30x batch 1.")
+    out.append(table(["cell", "hidden", "params", "batch", "threads", "grammar", "notes/s", "tokens/s", "vs batch 1",
+                      "GFLOP/s", "of matmul peak"], rows))
+    out.append(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+               f"{args.notes} notes per piece, best of {args.repeat}; grammar masks, top-k/top-p off, "
+               "temperature 1. Target: batch 256 >= 30x batch 1.")
+    emit_table("\n".join(out), args.output)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import emit_table  # noqa: E402
 from key_corpus import CACHE_DIR, CORPORA, load_cache  # noqa: E402
 
 from musicgate.analysis.keyfind import estimate_keys, windowed_keys_batch  # noqa: E402
@@ -140,6 +141,27 @@ def windowed_ceiling(data: dict[str, np.ndarray], label: np.ndarray,
     return out
 
 
+def readme_table(results: dict[str, dict], means: dict[str, float]) -> str:
+    """The README's table: per profile Essen exact / MIREX, issue 6's reference, O'Neill's and Bach
+    exact and the mean exact, the best of the last three in bold (numbers in %)."""
+    def cell(value: float, best: float) -> str:
+        text = f"{100 * value:.1f}"
+        return f"**{text}**" if np.isclose(value, best) else text
+
+    ess, one, bach = results["essen"], results["oneills"], results["bach"]
+    best = {n: max(r["rows"][p]["exact"] for p in PROFILE_NAMES) for n, r in (("oneills", one), ("bach", bach))}
+    best_mean = max(means.values())
+    lines = [f"| profile | Essen exact / MIREX | reference (music21, 5,943 tunes) | O'Neill's ({one['selected']:,}) "
+             f"| Bach chorales ({bach['selected']:,}) | mean exact |", "|---|---:|---:|---:|---:|---:|"]
+    for prof in PROFILE_NAMES:
+        e = ess["rows"][prof]
+        ref = f"{REFERENCE_ESSEN[prof]:.1f}" if prof in REFERENCE_ESSEN else "–"
+        lines.append(f"| {prof} | {100 * e['exact']:.1f} / {100 * e['mirex']:.1f} | {ref} | "
+                     f"{cell(one['rows'][prof]['exact'], best['oneills'])} | "
+                     f"{cell(bach['rows'][prof]['exact'], best['bach'])} | {cell(means[prof], best_mean)} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=CORPORA)
@@ -147,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="processes when building a cache")
     ap.add_argument("--partial", action="store_true",
                     help="use the files parsed so far when a cache build has not finished")
+    ap.add_argument("-o", "--output", type=Path, default=None, help="also write the tables here (markdown)")
     args = ap.parse_args(argv)
+    out: list[str] = []
+    say = out.append
 
     results = {}
     for name in args.corpora:
@@ -159,47 +184,52 @@ def main(argv: list[str] | None = None) -> int:
     for name, (data, res) in results.items():
         done = (f" (PARTIAL: {int(data['files_done'])} of {int(data['files_total'])} files)"
                 if "files_done" in data and data["files_done"] < data["files_total"] else "")
-        print(f"\n### {NAMES[name]}: {res['selected']} labelled tunes of {res['tunes']}{done}\n")
+        say(f"\n### {NAMES[name]}: {res['selected']} labelled tunes of {res['tunes']}{done}\n")
         ref_col = name == "essen"
-        print("| profile | exact | MIREX | exact, music21 / ours on the tunes music21 ran "
+        say("| profile | exact | MIREX | exact, music21 / ours on the tunes music21 ran "
               "| agreement with music21 |"
               + (" reference exact |" if ref_col else ""))
-        print("|---|---:|---:|---:|---:|" + ("---:|" if ref_col else ""))
+        say("|---|---:|---:|---:|---:|" + ("---:|" if ref_col else ""))
         for prof, row in res["rows"].items():
             m21 = (f"{100 * row['m21_exact']:.1f}% / {100 * row['ours_same']:.1f}% of "
                    f"{row['same_n']}" if "m21_exact" in row else "-")
             agree = (f"{100 * row['agree']:.2f}% of {row['agree_n']}" if "agree" in row else "-")
             ref = (f" {REFERENCE_ESSEN[prof]:.1f}% |" if prof in REFERENCE_ESSEN else " - |") \
                 if ref_col else ""
-            print(f"| {prof} | {100 * row['exact']:.1f}% | {100 * row['mirex']:.1f}% | {m21} | "
+            say(f"| {prof} | {100 * row['exact']:.1f}% | {100 * row['mirex']:.1f}% | {m21} | "
                   f"{agree} |{ref}")
 
-    print("\n### Exact accuracy across corpora (mean of the corpora)\n")
-    print("| profile | " + " | ".join(NAMES[n] for n in results) + " | mean |")
-    print("|---|" + "---:|" * (len(results) + 1))
+    say("\n### Exact accuracy across corpora (mean of the corpora)\n")
+    say("| profile | " + " | ".join(NAMES[n] for n in results) + " | mean |")
+    say("|---|" + "---:|" * (len(results) + 1))
     means = {}
     for prof in PROFILE_NAMES:
         accs = [res["rows"][prof]["exact"] for _, res in results.values()]
         means[prof] = float(np.mean(accs))
-        print(f"| {prof} | " + " | ".join(f"{100 * a:.1f}%" for a in accs)
+        say(f"| {prof} | " + " | ".join(f"{100 * a:.1f}%" for a in accs)
               + f" | {100 * means[prof]:.1f}% |")
     best = max(means, key=means.get)
-    print(f"\nmost accurate across corpora: {best}")
+    say(f"\nmost accurate across corpora: {best}")
 
     if "essen" in results:
         data, res = results["essen"]
         ceiling = windowed_ceiling(data, res["label"])
-        print("\n### Essen: share of note windows (stride 1) in the labelled key\n")
+        say("\n### Essen: share of note windows (stride 1) in the labelled key\n")
         sizes = sorted({w for _, w in ceiling})
-        print("| profile | " + " | ".join(f"{w} notes" for w in sizes) + " |")
-        print("|---|" + "---:|" * len(sizes))
+        say("| profile | " + " | ".join(f"{w} notes" for w in sizes) + " |")
+        say("|---|" + "---:|" * len(sizes))
         for prof in PROFILE_NAMES:
-            print(f"| {prof} | " + " | ".join(f"{100 * ceiling[(prof, w)][0]:.1f}%"
+            say(f"| {prof} | " + " | ".join(f"{100 * ceiling[(prof, w)][0]:.1f}%"
                                              for w in sizes) + " |")
         n_win = {w: ceiling[(PROFILE_NAMES[0], w)][1] for w in sizes}
-        print("\nwindows: " + ", ".join(f"{n_win[w]} of {w} notes" for w in sizes))
+        say("\nwindows: " + ", ".join(f"{n_win[w]} of {w} notes" for w in sizes))
         secs = sum(res["rows"][p]["seconds"] for p in PROFILE_NAMES) / len(PROFILE_NAMES)
-        print(f"whole-tune estimation: {res['tunes']} tunes in {1e3 * secs:.1f} ms per profile")
+        say(f"whole-tune estimation: {res['tunes']} tunes in {1e3 * secs:.1f} ms per profile")
+    if {"essen", "oneills", "bach"} <= results.keys():
+        say("\n### The README's table: exact % (Essen also MIREX %), the reference figures of issue 6, "
+            "the mean exact over the three corpora\n")
+        say(readme_table({n: res for n, (_, res) in results.items()}, means))
+    emit_table("\n".join(out), args.output)
     return 0
 
 

@@ -13,10 +13,15 @@ Prints a markdown table; targets: >= 1,000x per tune, <= 2 s for the windowed an
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import emit_table, machine  # noqa: E402
 
 from musicgate.analysis.keyfind import estimate_key, estimate_keys, pc_histogram, windowed_keys_batch
 from musicgate.music.keys import Key
@@ -95,26 +100,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sequences", type=int, default=1000)
     ap.add_argument("--length", type=int, default=1024)
     ap.add_argument("--window", type=int, default=32)
+    ap.add_argument("-o", "--output", type=Path, default=None, help="also write the table here (markdown)")
     args = ap.parse_args(argv)
+    out: list[str] = []
+    say = out.append
 
     tunes = essen_tunes(args.tunes)
     per = bench_per_tune(tunes, args.repeat)
     win = bench_windows(args.sequences, args.length, args.window, args.repeat)
     speedup = per["ratio"]
-    print(f"\n### Key finding speed ({len(tunes)} Essen tunes, best of {args.repeat} runs per "
+    say(f"\n### Key finding speed ({len(tunes)} Essen tunes, best of {args.repeat} runs per "
           f"tune; profile Aarden-Essen)\n")
-    print("| what | CPU time (median tune) | vs music21 | target |")
-    print("|---|---:|---:|---|")
-    print(f"| music21 `score.analyze('key')`, per tune | {1e3 * per['m21']:.2f} ms | 1x | |")
-    print(f"| musicgate `estimate_key`, per tune | {1e6 * per['ours']:.1f} us | {speedup:,.0f}x "
+    say("| what | CPU time (median tune) | vs music21 | target |")
+    say("|---|---:|---:|---|")
+    say(f"| music21 `score.analyze('key')`, per tune | {1e3 * per['m21']:.2f} ms | 1x | |")
+    say(f"| musicgate `estimate_key`, per tune | {1e6 * per['ours']:.1f} us | {speedup:,.0f}x "
           f"| >= 1,000x: {'met' if speedup >= 1000 else 'NOT met'} |")
-    print(f"| musicgate `estimate_keys`, batch of {len(tunes)}, per tune | "
+    say(f"| musicgate `estimate_keys`, batch of {len(tunes)}, per tune | "
           f"{1e9 * per['batch']:.0f} ns | {per['m21'] / per['batch']:,.0f}x | |")
-    print(f"| `windowed_keys_batch`, {args.sequences:,} x {args.length:,} notes, window "
+    say(f"| `windowed_keys_batch`, {args.sequences:,} x {args.length:,} notes, window "
           f"{args.window}, stride 1 ({win['windows']:,} windows) | {win['cpu']:.2f} s "
           f"(wall {win['seconds']:.2f} s) | | <= 2 s: {'met' if win['cpu'] <= 2 else 'NOT met'} |")
-    print(f"\nsame key as music21 on {100 * per['agree']:.1f}% of the timed tunes; speed-up = "
+    say(f"\nsame key as music21 on {100 * per['agree']:.1f}% of the timed tunes; speed-up = "
           "total music21 CPU time / total musicgate CPU time over the tunes.")
+    say(f"\n`python benchmarks/keys.py --tunes {args.tunes} --repeat {args.repeat}`; {machine()}; load average "
+        f"{os.getloadavg()[0]:.2f} at the end")
+    emit_table("\n".join(out), args.output)
     return 0
 
 

@@ -9,10 +9,12 @@ the drum tracks in the first group. "notes kept" is the share of the notes a tok
 drums included) that come back out of its decoder, and "tokens/note" the length of its token
 sequences per note read.
 
-Run: python benchmarks/tokenizer.py   (reads ../shared/midi and music21's Bach chorales)
+Run: python benchmarks/tokenizer.py [-o benchmarks/results/tokenizer.md]   (reads ../shared/midi and music21's
+Bach chorales)
 """
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -20,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED, best_time, chorale_midis, machine, table  # noqa: E402
+from common import SHARED, best_time, chorale_midis, emit_table, machine, table  # noqa: E402
 
 from musicgate.music.midi import read_midi, write_midi  # noqa: E402
 from musicgate.tokens.tokenizer import make_tokenizer  # noqa: E402
@@ -29,7 +31,10 @@ REPEAT = 5
 """Timed passes per measurement, the best kept: the same for every library."""
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, default=None, help="also write the tables here (markdown)")
+    args = parser.parse_args(argv)
     import miditok
 
     load = os.getloadavg()[0]  # before this run adds its own
@@ -68,8 +73,8 @@ def main() -> None:
         shutil.rmtree(tmp)
     header = ["tokenizer", "encode notes/s", "decode notes/s", "encode vs REMI", "decode vs REMI", "notes kept",
               "tokens/note"]
-    print(f"{len(files)} files: ../shared/midi and {len(files) - 29} Bach chorales; best of {REPEAT}; output files on "
-          f"{tmp.parent}; {machine()}; load average {load:.2f} at the start\n")
+    text = (f"`python benchmarks/tokenizer.py`: {len(files)} files: ../shared/midi and {len(files) - 29} Bach chorales; "
+            f"best of {REPEAT}; output files on {tmp.parent}; {machine()}; load average {load:.2f} at the start\n\n")
     for title, n, results in [(f"Without instruments ({n_notes:,} notes, drums not read)", n_notes, plain),
                               (f"With instruments ({n_drums:,} notes, drums included)", n_drums, with_programs)]:
         rows = []
@@ -77,8 +82,8 @@ def main() -> None:
         for name, (enc, dec, kept, per_note) in results.items():
             rows.append([name, n / enc, n / dec, f"{n / enc / remi_enc:.1f}x", f"{n / dec / remi_dec:.1f}x",
                          f"{kept:.1%}", per_note])
-        print(f"{title}:\n")
-        print(table(header, rows) + "\n")
+        text += f"{title}:\n\n" + table(header, rows) + "\n\n"
+    emit_table(text, args.output)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,12 @@
 #                                                              memory-solve-*.*, memory-copy-T100-chrono.*
 #   polyphonic     musicgate bench polyphonic (JSB, Nottingham) -> polyphonic-{jsb,nottingham}.json
 #   speech         python benchmarks/speech_accuracy.py     -> speech-accuracy.md
+#   keys, speed    python benchmarks/key_corpus.py (once)    -> datasets/keycache/ (music21's keys, cached)
+#                  python benchmarks/key_accuracy.py         -> key-accuracy.md (profiles against labels and music21)
+#                  python benchmarks/keys.py                 -> keys.md (key finding against music21, CPU time)
+#                  python benchmarks/tokenizer.py            -> tokenizer.md (against MidiTok REMI and TSD)
+#                  python benchmarks/generate.py             -> generate.md (batch 1 and 256, the shipped models)
+#                  python benchmarks/demo.py                 -> demo.md (musicgate demo's wall time)
 #   musicality     scripts/musicality.sh                    -> musicality/
 #                  scripts/musicality.sh, 288 tunes each    -> musicality-288/ (the set to read)
 #                  scripts/musicality.sh, 96 tunes each     -> musicality-96/
@@ -101,7 +107,7 @@ MG=${MG:-.venv/bin/musicgate}
 QUICK=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 if (( QUICK )); then OUT=${OUT:-generated/results-quick}; else OUT=${OUT:-benchmarks/results}; fi
-ONLY=${ONLY:-"retention retention-long retention-noise retention-self retention-scratch probe memory polyphonic speech musicality"}
+ONLY=${ONLY:-"retention retention-long retention-noise retention-self retention-scratch probe memory polyphonic speech speed musicality"}
 mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -442,6 +448,24 @@ if want musicality; then
         MG="$MG" MODELS="${cad[*]}" NUM=16 SEEDS="1 2 3" OUT="$OUT/cadence32-frame" GEN=generated/cadence32-frame \
             bash scripts/musicality.sh
         "$PY" benchmarks/endings.py "${cad[@]/#/--model=}" --tunes 300 -o "$OUT/cadence32-frame/endings.md"
+    fi
+fi
+
+if want speed; then   # timings: run on a quiet machine (they say the load average they saw)
+    stamp speed
+    if (( QUICK )); then
+        "$PY" benchmarks/keys.py --tunes 20 --repeat 1 --sequences 50 -o "$OUT/keys.md" >/dev/null
+        "$PY" benchmarks/generate.py --notes 20 --repeat 1 --big-batch 16 -o "$OUT/generate.md" >/dev/null
+    else
+        [ -f datasets/keycache/bach.npz ] || "$PY" benchmarks/key_corpus.py --workers 2
+        [ -f datasets/keycache/m21all/essen.partial.npz ] || "$PY" benchmarks/key_corpus.py --corpora essen --only ballad \
+            --m21 krumhansl-kessler temperley-kostka-payne aarden-essen bellman-budge albrecht-shanahan sapp-simple \
+            --cache-dir datasets/keycache/m21all --workers 2
+        "$PY" benchmarks/key_accuracy.py -o "$OUT/key-accuracy.md" >/dev/null
+        "$PY" benchmarks/keys.py --tunes 300 --repeat 3 -o "$OUT/keys.md" >/dev/null
+        "$PY" benchmarks/tokenizer.py -o "$OUT/tokenizer.md" >/dev/null
+        env -u OMP_NUM_THREADS "$PY" benchmarks/generate.py --notes 200 --repeat 3 --threads 1,2 -o "$OUT/generate.md" >/dev/null
+        "$PY" benchmarks/demo.py -o "$OUT/demo.md" >/dev/null
     fi
 fi
 

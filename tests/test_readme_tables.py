@@ -209,6 +209,24 @@ def test_key_keeper_table_equals_its_results_file():
     assert len(expected) == 1 and len(expected[0]) == 5 and _tables(README_TEXT(), header) == expected
 
 
+def test_key_accuracy_table_equals_its_results_file():
+    header = "profile | Essen exact / MIREX"
+    expected = _tables((RESULTS / "key-accuracy.md").read_text(), header)
+    # header, rule, the six profiles
+    assert len(expected) == 1 and len(expected[0]) == 8 and _tables(README_TEXT(), header) == expected
+
+
+@pytest.mark.parametrize("name,header,tables", [
+    ("keys.md", "what | CPU time (median tune)", 1),
+    ("tokenizer.md", "tokenizer | encode notes/s", 2),      # without instruments, with them
+    ("generate.md", "cell | hidden | params | batch", 1),
+    ("demo.md", "stage | seconds", 1),
+])
+def test_speed_tables_equal_their_results_files(name, header, tables):
+    expected = _tables((RESULTS / name).read_text(), header)
+    assert len(expected) == tables and _tables(README_TEXT(), header) == expected
+
+
 def test_key_confusion_table_equals_its_results_file():
     header = "sequences | windows | same | relative"
     expected = [table for name, rows in (("key-confusion.md", 9), ("key-confusion-keyloss.md", 15),
