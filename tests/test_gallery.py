@@ -196,9 +196,10 @@ def test_numbers_match_the_files(gallery):
     assert len(record["samples"]) == 3 * len(KEYS)
     for sample in record["samples"]:
         notes = read_midi(gallery.parent / sample["files"]["midi"])
-        assert len(notes) == sample["notes"] == 24
-        assert len(sample["in_signature"]) == 3  # num samples measured, the first shown
-        assert sample["in_signature"][0] == pytest.approx(in_signature_rate(notes.pitch, sample["key"]).by_count)
+        # the tune heard is drawn as generate draws it: the model may end it before `length`
+        assert 1 <= len(notes) == sample["notes"] <= 24
+        assert sample["heard_in_signature"] == pytest.approx(in_signature_rate(notes.pitch, sample["key"]).by_count)
+        assert len(sample["in_signature"]) == 3  # the study's tunes: num of them, exactly `length` notes
     by_label = {m["label"]: m for m in record["models"]}
     for cell, nll in NLL.items():
         assert by_label[f"folk-{cell}"]["nll_per_note"] == nll
@@ -206,6 +207,23 @@ def test_numbers_match_the_files(gallery):
         assert by_label[f"folk-{cell}"]["in_signature"][0] == pytest.approx(np.mean(values))
     assert by_label["folk-rnn"]["median_half_life"] is None
     assert by_label["folk-lstm"]["median_half_life"] > 0
+
+
+def test_the_tune_heard_is_the_one_generate_draws(gallery):
+    # A class hears what a musician gets from `musicgate generate` with the same seed (the model ends the
+    # tune); the numbers come from the study's tunes of exactly `length` notes, drawn plainly.
+    from musicgate.generation.api import generate_run
+
+    record = json.loads((gallery.parent / "gallery.json").read_text())
+    for i, sample in enumerate(record["samples"][:len(KEYS)]):  # the first model, each key
+        run = generate_run(record["settings"]["models"][0], key=sample["key"], length=24, seed=5 + i)
+        heard = read_midi(gallery.parent / sample["files"]["midi"])
+        assert run.notes[0].pitch.tolist() == heard.pitch.tolist()
+        study = generate_run(record["settings"]["models"][0], key=sample["key"], exact_length=24, num=3, seed=5 + i,
+                             temperature=1.0, min_p=None)
+        assert [len(n) for n in study.notes] == [24] * 3
+        assert sample["in_signature"] == pytest.approx(
+            [in_signature_rate(n.pitch, sample["key"]).by_count for n in study.notes])
 
 
 def test_the_page_says_what_was_measured(gallery):
@@ -482,3 +500,27 @@ def test_a_modal_tune_s_key_strip_names_the_mode_asked(tmp_path, monkeypatch):
                               duration=np.ones(len(pitches)))
     gallery.roll_and_key_curve(notes, parse_key("G mixolydian"), tmp_path / "x.png", title="t")
     assert saved["labels"] and saved["labels"][0].startswith("target G mixolydian, heard as G major: ")
+
+
+def test_the_key_strip_spans_the_whole_tune(tmp_path, monkeypatch):
+    """A tune of 40 notes has 32-note windows around notes 15.5 to 23.5 only: the first window's key is
+    drawn from the first note, the last window's to the last note, so no part of the strip is blank."""
+    from musicgate.music.keys import parse_key
+    from musicgate.music.notes import Notes
+    from musicgate.teach import gallery
+    from musicgate.viz import plots
+
+    saved = {}
+
+    def keep(fig, path, **kw):
+        strip = fig.axes[1]
+        saved["spans"] = [(p.vertices[:, 0].min(), p.vertices[:, 0].max()) for p in strip.collections[0].get_paths()]
+        return Path(path)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    pitches = ([62, 64, 66, 67, 69, 71, 73, 74] * 5)  # D major, 40 notes
+    notes = Notes.from_arrays(pitch=pitches, onset=np.arange(40, dtype=float), duration=np.ones(40))
+    gallery.roll_and_key_curve(notes, parse_key("D major"), tmp_path / "x.png", title="t")
+    spans = saved["spans"]
+    assert spans[0][0] == -0.5 and spans[-1][1] == 39.5
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # no gaps between windows

@@ -97,6 +97,15 @@ def test_key_strip_png_with_target_agreement(tmp_path):
     assert modal.get_legend().get_texts()[0].get_text() == "target D mixolydian, heard as D major: 57% agree"
 
 
+def test_key_strip_end_stretches_the_last_window():
+    ax = key_strip(new_figure(8, 1.5).add_subplot(), np.array([-0.5, 3.5, 4.5]), np.array([2, 2, 9]),
+                   np.array([0.9, 0.8, 0.7]), target="D major", end=11.5)
+    spans = [(p.vertices[:, 0].min(), p.vertices[:, 0].max()) for p in ax.collections[0].get_paths()]
+    assert spans == [(-0.5, 3.5), (3.5, 4.5), (4.5, 11.5)]  # without end the last would stop at 5.5
+    with pytest.raises(ValueError, match="end"):
+        key_strip(new_figure().add_subplot(), np.arange(3.0), np.zeros(3, int), np.zeros(3), end=2.0)
+
+
 def test_key_strip_rejects_mismatched_arrays():
     fig = new_figure()
     with pytest.raises(ValueError, match="one value per window"):

@@ -46,14 +46,15 @@ DEFAULT_KEYS = ("D major", "A minor", "G mixolydian")
 """Keys of the gallery: a major key, a minor key and a mode (all common in folk music; the mode is rare in
 the folk corpus, 44 of its 9,178 training tunes, so the samples show how a model does in a key it barely saw)."""
 DEFAULT_LENGTH = 128
-"""Notes per sample (about a minute of music at the models' usual tempo)."""
+"""Most notes of a tune heard (the model ends it, as ``musicgate generate``); the tunes the numbers are
+measured on have exactly this many (about a minute of music at the models' usual tempo)."""
 AUDIO_RATE = 22050
 """Sample rate of the gallery's WAV files (mono): small files that every browser plays."""
 
 
 @dataclass
 class SampleEntry:
-    """One (model, key) cell of the gallery: the sample shown and the numbers of all samples."""
+    """One (model, key) cell of the gallery: the tune heard and the numbers of the study's tunes."""
 
     label: str
     cell: str
@@ -161,11 +162,14 @@ def roll_and_key_curve(notes, key: Key, path: "str | os.PathLike", *, title: str
     if len(notes) and wk.valid.any():
         mid = (wk.start[wk.valid] + np.maximum(wk.end[wk.valid] - 1, wk.start[wk.valid])) / 2.0
         keep = np.r_[True, np.diff(mid) > 0]
-        key_strip(strip, mid[keep] - 0.5, wk.key[wk.valid][keep], wk.correlation[wk.valid][keep],
-                  target=key)  # a mode: "target G mixolydian, heard as G major"
+        # the first window holds the notes before its middle, the last those after it: the strip spans the tune
+        times = np.r_[-0.5, mid[keep][1:] - 0.5]
+        key_strip(strip, times, wk.key[wk.valid][keep], wk.correlation[wk.valid][keep], target=key,
+                  end=max(len(notes) - 0.5, times[-1] + 1.0))  # a mode: "target G mixolydian, heard as G major"
     else:
         key_strip(strip, np.zeros(0), np.zeros(0, int), np.zeros(0))
-    strip.set_xlabel(f"note (the key heard in the {window} notes around each note)", fontsize=11)
+    strip.set_xlabel(f"note (the key heard in the {window} notes around each note; near the start and the end, "
+                     f"in the first and the last {window})", fontsize=11)
     legend = strip.get_legend()
     if legend is not None:  # under the picture, large enough to read at page width
         handles = legend.legend_handles if hasattr(legend, "legend_handles") else legend.legendHandles
@@ -248,25 +252,28 @@ def _row(trace, b: int, length: int):
 class _Traced:
     """Per key, what the pictures and numbers need from the traces of its tunes."""
 
-    states: np.ndarray  # (N, n, H) memory value per note
-    keep: np.ndarray | None  # (n, H) the shown tune's keep gate per note
-    steps: dict  # gate name -> (steps, H) every real step of every tune, last layer
+    states: np.ndarray  # (N, n, H) memory value per note of the study's tunes
+    shown: np.ndarray  # (m, H) memory value per note of the tune heard
+    keep: np.ndarray | None  # (m, H) the tune heard's keep gate per note
+    steps: dict  # gate name -> (steps, H) every real step of every study tune, last layer
 
 
-def _trace_key(model, tokenizer, ids_list: list, notes, key: Key, path: Path, title: str) -> _Traced:
-    """Trace every tune of one key; draw the shown (first) tune's gate view on the note axis."""
+def _trace_key(model, tokenizer, shown_ids, notes, ids_list: list, key: Key, path: Path, title: str) -> _Traced:
+    """Trace the tune heard and the study's tunes of one key at once; draw the gate view of the tune heard
+    on the note axis."""
     from musicgate.viz.gates import memory_value, note_gate_view, per_note
 
-    trace = _trace_all(model, ids_list)
-    index = [tokenizer.note_index(r) for r in ids_list]
-    note_gate_view(_row(trace, 0, len(ids_list[0])), notes, index[0], path=path, key=key, title=title)
+    rows = [shown_ids, *ids_list]
+    trace = _trace_all(model, rows)
+    index = [tokenizer.note_index(r) for r in rows]
+    note_gate_view(_row(trace, 0, len(shown_ids)), notes, index[0], path=path, key=key, title=title)
     mem = getattr(trace, memory_value(trace.cell))[-1]
-    states = [per_note(mem[b, :len(r)], index[b], how="last") for b, r in enumerate(ids_list)]
-    n = min(len(x) for x in states)
-    keep = None if trace.keep is None else per_note(getattr(trace, trace.keep)[-1, 0, :len(ids_list[0])], index[0])
-    steps = {g: np.concatenate([getattr(trace, g)[-1, b, :len(r)] for b, r in enumerate(ids_list)])
+    states = [per_note(mem[b, :len(r)], index[b], how="last") for b, r in enumerate(rows)]
+    n = min(len(x) for x in states[1:])
+    keep = None if trace.keep is None else per_note(getattr(trace, trace.keep)[-1, 0, :len(shown_ids)], index[0])
+    steps = {g: np.concatenate([getattr(trace, g)[-1, b, :len(r)] for b, r in enumerate(rows) if b])
              for g in trace.sigmoid}
-    return _Traced(np.stack([x[:n] for x in states]), keep, steps)
+    return _Traced(np.stack([x[:n] for x in states[1:]]), states[0], keep, steps)
 
 
 def _keepers(label: str, cell: str, key_list: list, traced: dict, shown, media: Path):
@@ -282,9 +289,12 @@ def _keepers(label: str, cell: str, key_list: list, traced: dict, shown, media: 
     labels = [k for k, s in states.items() for _ in range(len(s))]
     kk = key_keepers(np.concatenate(list(states.values())), labels)
     first = key_list[0].name
-    keep = traced[first].keep
-    path = keykeeper_figure(shown[:n] if len(shown) > n else shown, cell=cell, key=first, units=kk.units,
-                            accuracy=kk.accuracy, states=states, keep=None if keep is None else keep[:n],
+    heard = traced[first]
+    m = min(n, len(heard.shown), len(shown))  # the picture: the tune heard, over the study's tunes
+    drawn = {k: s[:, :m] for k, s in states.items()}
+    drawn[first] = np.concatenate([heard.shown[None, :m], drawn[first]])
+    path = keykeeper_figure(shown[:m] if len(shown) > m else shown, cell=cell, key=first, units=kk.units,
+                            accuracy=kk.accuracy, states=drawn, keep=None if heard.keep is None else heard.keep[:m],
                             path=media / f"{label}_keykeeper.png", chance=kk.chance, memory=memory_value(cell),
                             title=f"{label}: the {len(kk.units)} units whose state best tells the key")
     return kk, path.name
@@ -311,12 +321,13 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
         Shipped model names or checkpoint paths (default: the shipped ``folk-rnn``,
         ``folk-lstm`` and ``folk-gru`` that are installed).
     keys : list of key names
-        One sample shown per model and key.
+        One tune heard per model and key.
     length : int
-        Notes per sample.
+        Most notes of a tune heard, which is drawn as :func:`musicgate.generation.api.generate` draws
+        it (the model ends it); the study's tunes have exactly this many.
     num : int
-        Samples generated per model and key; the first is shown, the numbers on the page are
-        measured over all of them.
+        Study tunes per model and key (plain sampling, exactly ``length`` notes, as the retention
+        study draws them): the page's numbers, the gate statistics and the key keepers come from them.
     seed : int
         Seed of the first key's samples (key ``i`` uses ``seed + i``).
     retention : path, optional
@@ -385,28 +396,31 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
             for k, key in enumerate(key_list):
                 bar.set_postfix_str(f"{label} {key.name}")
                 t0 = time.perf_counter()
-                # plain sampling (the page says so): the models as they are, as the retention study measures them
-                run = generate_run((net, tok, meta), key=key, exact_length=length, num=num, seed=seed + k,
-                                   temperature=1.0, min_p=None)
+                # the tune the class hears, drawn as `musicgate generate` draws it: the model ends it
+                tune = generate_run((net, tok, meta), key=key, length=length, num=1, seed=seed + k)
+                # the numbers: plain sampling, exactly `length` notes, as the retention study measures the models
+                study = generate_run((net, tok, meta), key=key, exact_length=length, num=num, seed=seed + k,
+                                     temperature=1.0, min_p=None)
                 t1 = time.perf_counter()
-                sig, agree = _measure(run.notes, key, WINDOW)
+                sig, agree = _measure(study.notes, key, WINDOW)
+                (heard_sig,), (heard_agree,) = _measure(tune.notes, key, WINDOW)
                 stem = f"{label}_{key_slug(key)}"
-                title = f"{label} in {key.name} (seed {run.seed})"
+                title = f"{label} in {key.name} (seed {tune.seed})"
                 errors: list[str] = []
-                files, seconds = _write_sample(run.notes[0], stem, media, key, title, errors)
+                files, seconds = _write_sample(tune.notes[0], stem, media, key, title, errors)
                 t2 = time.perf_counter()
-                ids_list = [np.asarray(r) for r in run.ids]
                 traced[key.name] = _trace_key(
-                    net, tok, ids_list, run.notes[0], key, media / f"{stem}_gates.png",
+                    net, tok, np.asarray(tune.ids[0]), tune.notes[0], [np.asarray(r) for r in study.ids], key,
+                    media / f"{stem}_gates.png",
                     f"{label}: its {get_cell(cell).label} {'gates' if get_cell(cell).gated else 'memory'} while it "
-                    f"plays its {key.name} tune ({len(run.notes[0])} notes)")
+                    f"plays its {key.name} tune ({len(tune.notes[0])} notes)")
                 files["gates"] = f"{stem}_gates.png"
-                shown = run.notes[0] if shown is None else shown
+                shown = tune.notes[0] if shown is None else shown
                 clock["sampling"] += t1 - t0
                 clock["files"] += t2 - t1
                 clock["gates"] += time.perf_counter() - t2
-                entries.append(SampleEntry(label, cell, key, len(run.notes[0]), seconds, files, sig, agree,
-                                           sig[0], agree[0], errors))
+                entries.append(SampleEntry(label, cell, key, len(tune.notes[0]), seconds, files, sig, agree,
+                                           heard_sig, heard_agree, errors))
                 nums.in_signature = np.r_[nums.in_signature, sig]
                 nums.agreement = np.r_[nums.agreement, agree]
                 bar.update(1)
@@ -439,7 +453,11 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
     clock["live"] = time.perf_counter() - t5
     clock["total"] = time.perf_counter() - start
     settings = {"models": specs, "keys": [k.name for k in key_list], "length": int(length), "num": int(num),
-                "seed": int(seed), "window": WINDOW}
+                "seed": int(seed), "window": WINDOW,
+                "heard": "one tune per model and key, as musicgate generate draws it (the model ends it; at most "
+                         "length notes)",
+                "study": "num tunes per model and key of exactly length notes, plain sampling (temperature 1, "
+                         "no min-p): the numbers, gate statistics and key keepers"}
     return write_page(outdir, entries=entries, numbers=numbers, figures=figures, settings=settings,
                       retention=None if retention is None else Path(retention), seconds=clock, notes=notes,
                       keepers=keeper_files, speech=speech_view, live_section=live_html)

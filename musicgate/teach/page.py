@@ -298,8 +298,9 @@ def _keepers_section(numbers: list[CellNumbers], keepers: dict) -> str:
                for c in numbers if c.keepers is not None]))
     return f"""<section id="keepers"><h2>3. Key keepers: where does the network keep the key?</h2>
 <p class="look">Each network was asked for tunes in several keys. Below, for each network, are the three units whose
-value best tells which key was asked, drawn under the notes of one tune. Thick blue: this tune; thin blue: other tunes
-in the same key; orange dashed and purple dotted: tunes in other keys. If the lines of different keys stay apart from
+value best tells which key was asked, drawn under the notes of the first tune you heard. Thick blue: that tune; thin
+blue: the tunes in the same key that the numbers are measured on; orange dashed and purple dotted: tunes in other
+keys. If the lines of different keys stay apart from
 the first note to the last, that unit holds the key. The strip under each unit is its keep gate: yellow keeps.</p>
 {_ul(plain_keepers(numbers))}
 {"".join(figs)}
@@ -371,8 +372,10 @@ def write_page(outdir: Path, *, entries: list, numbers: list[CellNumbers], figur
     stamp = time.strftime("%Y-%m-%d %H:%M")
     ret = _retention_section(outdir, retention) if retention is not None and retention.is_dir() else ""
     listen_fold = _fold("The numbers: in-key rates and key agreement, with 95% intervals", _ul(_pick(
-        sentences, "n-signature rate", "key agreement")) + f"<p>Measured over {n} tunes per model and key; the first is "
-        "the one you hear.</p>")
+        sentences, "n-signature rate", "key agreement")) + f"<p>Measured over {n} tunes per model and key of exactly "
+        f"{settings.get('length')} notes each, drawn plainly (temperature 1, nothing left out, no end allowed before), as "
+        "the retention study draws them, so a tune cannot stay in its key by ending early. The tune you hear is drawn "
+        "as <code>musicgate generate</code> draws it, with the same seed, and ends where the model ends it.</p>")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -381,8 +384,8 @@ def write_page(outdir: Path, *, entries: list, numbers: list[CellNumbers], figur
 <body>
 <header><h1>How does a network remember the key?</h1>
 <p class="lead">{_e(_count_words(len(numbers)))} small network{"s" if len(numbers) != 1 else ""} ({_e(model_names)})
-learned from folk tunes. Each was asked for tunes in a key and wrote {settings.get("length")} notes, one note at a
-time. {_e(_gates_intro(numbers))} Listen first, then look at what the gates do and where each network keeps the
+learned from folk tunes. Each was asked for tunes in a key and wrote them one note at a time, ending each where it
+chose (at most {settings.get("length")} notes). {_e(_gates_intro(numbers))} Listen first, then look at what the gates do and where each network keeps the
 key.</p>
 <p>Tunes in: {nav} · <a href="#gates">the gates</a> · <a href="#keepers">key keepers</a> ·
 <a href="#speech">speech</a> · <a href="#numbers">the numbers</a></p>
@@ -404,7 +407,8 @@ listener would hear there (dark blue: the asked key).</p>
 {_fold("Does each cell stay in its key? The short retention run", ret)}
 </section>
 <footer>Made by <code>musicgate gallery</code> on {_e(stamp)}: models {_e(", ".join(settings.get("models", [])))};
-seed {settings.get("seed")}; plain sampling (temperature 1, no key mask). Every file is in the
+seed {settings.get("seed")}; the tunes heard drawn as <code>musicgate generate</code> draws them, the numbers
+from plain sampling (temperature 1, no key mask). Every file is in the
 <code>{MEDIA}/</code> folder beside this page; <code>gallery.json</code> holds every number.</footer>
 </body></html>
 """
@@ -422,6 +426,7 @@ seed {settings.get("seed")}; plain sampling (temperature 1, no key mask). Every 
                    for c in numbers],
         "samples": [{"model": e.label, "cell": e.cell, "key": e.key.name, "notes": e.notes,
                      "audio_seconds": round(e.seconds, 2), "files": {k: f"{MEDIA}/{v}" for k, v in e.files.items()},
+                     "heard_in_signature": e.shown_in_signature, "heard_agreement": e.shown_agreement,
                      "in_signature": e.in_signature, "agreement": e.agreement, "errors": e.errors} for e in entries],
         "figures": {k: f"{MEDIA}/{v}" for k, v in figures.items()},
         "speech": speech, "retention": None if retention is None else os.path.relpath(retention, outdir),

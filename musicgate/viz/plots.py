@@ -258,7 +258,7 @@ def _target_index(target: "Key | str | int | None") -> int | None:
 
 
 def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarray, *,
-              target: "Key | str | int | None" = None, label_runs: bool = True):
+              target: "Key | str | int | None" = None, label_runs: bool = True, end: float | None = None):
     """The windowed key estimate as a coloured strip, with its confidence.
 
     Parameters
@@ -266,7 +266,7 @@ def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarr
     ax : matplotlib Axes
     times : (W,) float array
         Start of each window (beats, notes or steps; increasing). Window ``i`` is drawn over
-        ``[times[i], times[i + 1])``; the last one as wide as the one before.
+        ``[times[i], times[i + 1])``; the last one to ``end``, or as wide as the one before.
     key_index : (W,) int array
         Estimated key per window: 0-11 C..B major, 12-23 C..B minor
         (:data:`~musicgate.music.keys.MAJOR_MINOR_KEYS`); -1 for a window with no estimate (grey).
@@ -305,7 +305,9 @@ def key_strip(ax, times: np.ndarray, key_index: np.ndarray, confidence: np.ndarr
         return ax
     step = np.diff(times)
     last = step[-1] if len(step) else 1.0
-    right = np.r_[times[1:], times[-1] + last]
+    if end is not None and end <= times[-1]:
+        raise ParameterError(f"end ({end}) must come after the last window's start ({times[-1]})")
+    right = np.r_[times[1:], times[-1] + last if end is None else end]
     alpha = np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0) * 0.8 + 0.2
     tgt = _target_index(target)
     verts = [[(a, 0), (b, 0), (b, 1), (a, 1)] for a, b in zip(times, right)]
