@@ -253,8 +253,7 @@ class _Traced:
     """Per key, what the pictures and numbers need from the traces of its tunes."""
 
     states: np.ndarray  # (N, n, H) memory value per note of the study's tunes
-    shown: np.ndarray  # (m, H) memory value per note of the tune heard
-    keep: np.ndarray | None  # (m, H) the tune heard's keep gate per note
+    keep: np.ndarray | None  # (n, H) the first study tune's keep gate per note
     steps: dict  # gate name -> (steps, H) every real step of every study tune, last layer
 
 
@@ -270,10 +269,10 @@ def _trace_key(model, tokenizer, shown_ids, notes, ids_list: list, key: Key, pat
     mem = getattr(trace, memory_value(trace.cell))[-1]
     states = [per_note(mem[b, :len(r)], index[b], how="last") for b, r in enumerate(rows)]
     n = min(len(x) for x in states[1:])
-    keep = None if trace.keep is None else per_note(getattr(trace, trace.keep)[-1, 0, :len(shown_ids)], index[0])
+    keep = None if trace.keep is None else per_note(getattr(trace, trace.keep)[-1, 1, :len(rows[1])], index[1])
     steps = {g: np.concatenate([getattr(trace, g)[-1, b, :len(r)] for b, r in enumerate(rows) if b])
              for g in trace.sigmoid}
-    return _Traced(np.stack([x[:n] for x in states[1:]]), states[0], keep, steps)
+    return _Traced(np.stack([x[:n] for x in states[1:]]), keep, steps)
 
 
 def _keepers(label: str, cell: str, key_list: list, traced: dict, shown, media: Path):
@@ -289,12 +288,9 @@ def _keepers(label: str, cell: str, key_list: list, traced: dict, shown, media: 
     labels = [k for k, s in states.items() for _ in range(len(s))]
     kk = key_keepers(np.concatenate(list(states.values())), labels)
     first = key_list[0].name
-    heard = traced[first]
-    m = min(n, len(heard.shown), len(shown))  # the picture: the tune heard, over the study's tunes
-    drawn = {k: s[:, :m] for k, s in states.items()}
-    drawn[first] = np.concatenate([heard.shown[None, :m], drawn[first]])
-    path = keykeeper_figure(shown[:m] if len(shown) > m else shown, cell=cell, key=first, units=kk.units,
-                            accuracy=kk.accuracy, states=drawn, keep=None if heard.keep is None else heard.keep[:m],
+    keep = traced[first].keep  # the picture: under the first study tune, all its notes
+    path = keykeeper_figure(shown[:n] if len(shown) > n else shown, cell=cell, key=first, units=kk.units,
+                            accuracy=kk.accuracy, states=states, keep=None if keep is None else keep[:n],
                             path=media / f"{label}_keykeeper.png", chance=kk.chance, memory=memory_value(cell),
                             title=f"{label}: the {len(kk.units)} units whose state best tells the key")
     return kk, path.name
@@ -415,7 +411,7 @@ def build_gallery(outdir: "str | os.PathLike", *, models: Sequence[str] | None =
                     f"{label}: its {get_cell(cell).label} {'gates' if get_cell(cell).gated else 'memory'} while it "
                     f"plays its {key.name} tune ({len(tune.notes[0])} notes)")
                 files["gates"] = f"{stem}_gates.png"
-                shown = tune.notes[0] if shown is None else shown
+                shown = study.notes[0] if shown is None else shown
                 clock["sampling"] += t1 - t0
                 clock["files"] += t2 - t1
                 clock["gates"] += time.perf_counter() - t2

@@ -298,9 +298,9 @@ def _keepers_section(numbers: list[CellNumbers], keepers: dict) -> str:
                for c in numbers if c.keepers is not None]))
     return f"""<section id="keepers"><h2>3. Key keepers: where does the network keep the key?</h2>
 <p class="look">Each network was asked for tunes in several keys. Below, for each network, are the three units whose
-value best tells which key was asked, drawn under the notes of the first tune you heard. Thick blue: that tune; thin
-blue: the tunes in the same key that the numbers are measured on; orange dashed and purple dotted: tunes in other
-keys. If the lines of different keys stay apart from
+value best tells which key was asked, drawn under the notes of one of the tunes the numbers are measured on (they
+run to the full length, where a tune you heard may end early). Thick blue: this tune; thin blue: other tunes in the
+same key; orange dashed and purple dotted: tunes in other keys. If the lines of different keys stay apart from
 the first note to the last, that unit holds the key. The strip under each unit is its keep gate: yellow keeps.</p>
 {_ul(plain_keepers(numbers))}
 {"".join(figs)}
