@@ -15,9 +15,12 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", type=out_dir, default="generated/gallery",
                    help="folder for index.html, media/ and live/ (default generated/gallery)")
     _sampling_args(p)
-    p.add_argument("--length", type=positive_int, default=None, help="notes per sample (default 128)")
+    p.add_argument("--length", type=positive_int, default=None,
+                   help="most notes of a tune heard (the model ends it); the tunes measured for the numbers have "
+                   "exactly this many (default 128)")
     p.add_argument("--num", type=positive_int, default=4,
-                   help="samples per model and key measured for the numbers; the first is shown (default 4)")
+                   help="tunes per model and key measured for the numbers (plain sampling, "
+                   "exactly --length notes); one more is heard (default 4)")
     p.add_argument("--retention", type=Path, default=None, metavar="RUN_DIR",
                    help="a retention run folder whose curves and findings go on the page")
     _speech_args(p)
