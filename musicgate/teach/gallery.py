@@ -257,15 +257,15 @@ class _Traced:
     steps: dict  # gate name -> (steps, H) every real step of every study tune, last layer
 
 
-def _trace_key(model, tokenizer, shown_ids, notes, ids_list: list, key: Key, path: Path, title: str) -> _Traced:
+def _trace_key(model, tokenizer, heard_ids, notes, ids_list: list, key: Key, path: Path, title: str) -> _Traced:
     """Trace the tune heard and the study's tunes of one key at once; draw the gate view of the tune heard
     on the note axis."""
     from musicgate.viz.gates import memory_value, note_gate_view, per_note
 
-    rows = [shown_ids, *ids_list]
+    rows = [heard_ids, *ids_list]
     trace = _trace_all(model, rows)
     index = [tokenizer.note_index(r) for r in rows]
-    note_gate_view(_row(trace, 0, len(shown_ids)), notes, index[0], path=path, key=key, title=title)
+    note_gate_view(_row(trace, 0, len(heard_ids)), notes, index[0], path=path, key=key, title=title)
     mem = getattr(trace, memory_value(trace.cell))[-1]
     states = [per_note(mem[b, :len(r)], index[b], how="last") for b, r in enumerate(rows)]
     n = min(len(x) for x in states[1:])
