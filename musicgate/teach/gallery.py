@@ -64,8 +64,8 @@ class SampleEntry:
     files: dict
     in_signature: list
     agreement: list
-    shown_in_signature: float
-    shown_agreement: float
+    heard_in_signature: float
+    heard_agreement: float
     errors: list = field(default_factory=list)
 
 

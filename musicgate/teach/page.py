@@ -117,7 +117,7 @@ def _card(entry, media: str) -> str:
         links.append(f'<a href="{_href(m("abc"))}">ABC</a>')
     links.append(f'<a href="{_href(m("wav"))}">WAV</a>')
     warn = "".join(f'<p class="warn">{_e(x)}</p>' for x in entry.errors)
-    out = int(round((1 - entry.shown_in_signature) * entry.notes)) if math.isfinite(entry.shown_in_signature) else None
+    out = int(round((1 - entry.heard_in_signature) * entry.notes)) if math.isfinite(entry.heard_in_signature) else None
     heard = "" if out is None else f"{out} of its {entry.notes} notes are outside the key signature (red in the picture). "
     return f"""<article class="card" style="--c:{_e(_colour(entry.cell))}">
 <h3>{_e(entry.label)} <small>({_e(cell)})</small></h3>
@@ -372,10 +372,11 @@ def write_page(outdir: Path, *, entries: list, numbers: list[CellNumbers], figur
     stamp = time.strftime("%Y-%m-%d %H:%M")
     ret = _retention_section(outdir, retention) if retention is not None and retention.is_dir() else ""
     listen_fold = _fold("The numbers: in-key rates and key agreement, with 95% intervals", _ul(_pick(
-        sentences, "n-signature rate", "key agreement")) + f"<p>Measured over {n} tunes per model and key of exactly "
-        f"{settings.get('length')} notes each, drawn plainly (temperature 1, nothing left out, no end allowed before), as "
-        "the retention study draws them, so a tune cannot stay in its key by ending early. The tune you hear is drawn "
-        "as <code>musicgate generate</code> draws it, with the same seed, and ends where the model ends it.</p>")
+        sentences, "n-signature rate", "key agreement")) + f"<p>Measured over {n} tunes per model and key of "
+        f"exactly {settings.get('length')} notes each, drawn plainly (temperature 1, nothing left out, no end allowed "
+        "before), as the retention study draws them, so a tune cannot stay in its key by ending early. The tune you "
+        "hear is drawn as <code>musicgate generate</code> draws it, with the same seed, and ends where the model ends "
+        "it.</p>")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -385,8 +386,8 @@ def write_page(outdir: Path, *, entries: list, numbers: list[CellNumbers], figur
 <header><h1>How does a network remember the key?</h1>
 <p class="lead">{_e(_count_words(len(numbers)))} small network{"s" if len(numbers) != 1 else ""} ({_e(model_names)})
 learned from folk tunes. Each was asked for tunes in a key and wrote them one note at a time, ending each where it
-chose (at most {settings.get("length")} notes). {_e(_gates_intro(numbers))} Listen first, then look at what the gates do and where each network keeps the
-key.</p>
+chose (at most {settings.get("length")} notes). {_e(_gates_intro(numbers))} Listen first, then look at what the
+gates do and where each network keeps the key.</p>
 <p>Tunes in: {nav} · <a href="#gates">the gates</a> · <a href="#keepers">key keepers</a> ·
 <a href="#speech">speech</a> · <a href="#numbers">the numbers</a></p>
 {"".join(f'<p class="warn">{_e(x)}</p>' for x in notes or [])}</header>
@@ -426,7 +427,7 @@ from plain sampling (temperature 1, no key mask). Every file is in the
                    for c in numbers],
         "samples": [{"model": e.label, "cell": e.cell, "key": e.key.name, "notes": e.notes,
                      "audio_seconds": round(e.seconds, 2), "files": {k: f"{MEDIA}/{v}" for k, v in e.files.items()},
-                     "heard_in_signature": e.shown_in_signature, "heard_agreement": e.shown_agreement,
+                     "heard_in_signature": e.heard_in_signature, "heard_agreement": e.heard_agreement,
                      "in_signature": e.in_signature, "agreement": e.agreement, "errors": e.errors} for e in entries],
         "figures": {k: f"{MEDIA}/{v}" for k, v in figures.items()},
         "speech": speech, "retention": None if retention is None else os.path.relpath(retention, outdir),

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-_compiled = None
-_compiled_melody = None
-_compiled_form = None
+_compiled: dict = {}
+
+
+def _jit(loop):
+    """``loop`` compiled by numba (imported and compiled on first use, cached on disk)."""
+    if loop not in _compiled:
+        import numba
+
+        _compiled[loop] = numba.njit(cache=True, nogil=True)(loop)
+    return _compiled[loop]
 
 
 def event_notes(ids: np.ndarray, steps: np.ndarray, pitch_of: np.ndarray, on_end: int, vel_base: int,
@@ -37,13 +44,8 @@ def event_notes(ids: np.ndarray, steps: np.ndarray, pitch_of: np.ndarray, on_end
     any PROGRAM token), or at the last time of the sequence; every note lasts one step at least. A
     DRUM token is a note of program -1 one step long.
     """
-    global _compiled
-    if _compiled is None:
-        import numba
-
-        _compiled = numba.njit(cache=True, nogil=True)(_event_notes)
-    return _compiled(ids, steps, pitch_of, on_end, vel_base, vel_end, velocity_of, first_velocity, program_of,
-                     drum_of)
+    return _jit(_event_notes)(ids, steps, pitch_of, on_end, vel_base, vel_end, velocity_of, first_velocity,
+                              program_of, drum_of)
 
 
 def _event_notes(ids, steps, pitch_of, on_end, vel_base, vel_end, velocity_of, first_velocity, program_of, drum_of):
@@ -99,12 +101,7 @@ def melody_walk(ids: np.ndarray, pitch_of: np.ndarray, is_head: np.ndarray, line
     line_at, line_codes : int64 positions and codes of the bar lines, in order.
     end : int, the position after the last DUR.
     """
-    global _compiled_melody
-    if _compiled_melody is None:
-        import numba
-
-        _compiled_melody = numba.njit(cache=True, nogil=True)(_melody_walk)
-    return _compiled_melody(ids, pitch_of, is_head, line_code, dur_base, tie)
+    return _jit(_melody_walk)(ids, pitch_of, is_head, line_code, dur_base, tie)
 
 
 def _melody_walk(ids, pitch_of, is_head, line_code, dur_base, tie):
@@ -154,12 +151,7 @@ def form_tokens(heads: np.ndarray, on: np.ndarray, du: np.ndarray, line_at: np.n
     (T,) int64 token ids: bar lines, then a head and a DUR per piece, the rests to the last bar line and
     the bar lines after it.
     """
-    global _compiled_form
-    if _compiled_form is None:
-        import numba
-
-        _compiled_form = numba.njit(cache=True, nogil=True)(_form_tokens)
-    return _compiled_form(heads, on, du, line_at, line_tokens, start, rest, tie, dur0, max_steps)
+    return _jit(_form_tokens)(heads, on, du, line_at, line_tokens, start, rest, tie, dur0, max_steps)
 
 
 def _form_tokens(heads, on, du, line_at, line_tokens, start, rest, tie, dur0, max_steps):
